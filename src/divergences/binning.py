@@ -1,0 +1,64 @@
+"""Reproducible binning of numeric data from a reference sample alone (NumPy only).
+
+Bins are right-closed intervals with open ends, ``(-inf, e1], (e1, e2], …, (e_k, +inf)``, whose
+inner edges ``e1 < … < e_k`` are quantiles of the *reference* at levels 1/B, …, (B−1)/B. Edges never
+move with the data being compared (a common drift-monitoring bug is to compute them on
+reference + current). Ties: equal quantiles are merged, so a column with few distinct values gets
+fewer bins rather than empty duplicates; every distinct value that is an edge falls in the bin it
+closes. Missing values (NaN) are not binned: they are counted separately.
+
+The same edges serve :func:`divergences.samples.histogram` and :mod:`divergences.tabular`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["bin_counts", "bin_index", "quantile_edges"]
+
+
+def quantile_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Inner bin edges: the distinct reference quantiles at levels k/bins, k = 1 … bins−1.
+
+    NaN values are ignored. Raises ValueError when ``bins < 1`` or when the reference has no finite
+    value. The result has at most ``bins − 1`` strictly increasing finite edges (fewer with ties).
+
+    >>> quantile_edges(np.arange(10.0), bins=2)
+    array([4.5])
+    """
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    x = np.asarray(reference, dtype=np.float64).ravel()
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        raise ValueError("the reference has no non-missing value to bin")
+    if not np.isfinite(x).all():
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            raise ValueError("the reference has no finite value to bin")
+    if bins == 1:
+        return np.empty(0)
+    levels = np.arange(1, bins) / bins
+    edges = np.quantile(x, levels, method="linear")
+    edges = np.unique(edges)
+    # an edge at the maximum closes an empty upper bin: drop it
+    return edges[edges < x.max()] if edges.size and x.size else edges
+
+
+def bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin number of each value (0 … len(edges)); −1 for NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    idx = np.searchsorted(edges, x, side="left")
+    return np.where(np.isnan(x), -1, idx)
+
+
+def bin_counts(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
+    """(counts per bin, number of missing values) of ``x`` on the bins given by ``edges``.
+
+    >>> bin_counts(np.array([0.0, 1.0, 2.0, np.nan]), np.array([0.5]))
+    (array([1, 2]), 1)
+    """
+    idx = bin_index(x, edges)
+    missing = int((idx < 0).sum())
+    counts = np.bincount(idx[idx >= 0], minlength=len(edges) + 1)
+    return counts, missing

@@ -1,0 +1,52 @@
+"""PyTorch layer: training losses built on the registry (requires ``divergences[torch]``).
+
+Names load lazily from their modules, so ``import divergences.torch`` stays cheap and one module
+can be used while another is being imported:
+
+* distillation losses (token level, chunked, fused with the LM head, top-k teachers, token
+  selection): :mod:`.losses`, :mod:`.fused`, :mod:`.topk`, :mod:`.selection`;
+* policy regularisers and preference losses: :mod:`.rl`, :mod:`.preference`;
+* Sinkhorn distillation: :mod:`.sinkhorn`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    # distillation (token level)
+    "divergence_loss": "losses",
+    "DivergenceLoss": "losses",
+    "FusedLinearDivergenceLoss": "fused",
+    "fused_linear_divergence_loss": "fused",
+    "topk_divergence_loss": "topk",
+    "token_entropy": "selection",
+    "token_divergence": "selection",
+    "select_tokens": "selection",
+    # RL regularisers and preference losses
+    "kl_penalty": "rl",
+    "sampled_divergence": "rl",
+    "f_weight": "rl",
+    "f_prime": "rl",
+    "sequence_match_chi2": "rl",
+    "f_dpo_loss": "preference",
+    "d2o_loss": "preference",
+    # optimal transport
+    "sinkhorn_distillation_loss": "sinkhorn",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'divergences.torch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
