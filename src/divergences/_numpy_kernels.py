@@ -15,33 +15,42 @@ from collections.abc import Callable
 import numpy as np
 
 from . import generators as g
-from ._validation import check_totals, sum_atol
+from ._validation import check_totals
 
 BLOCK_ELEMENTS = 1 << 15  # ≈ 256 KiB of float64 per operand: a block stays in L2
 
 
-def _rows_kl(p: np.ndarray, q: np.ndarray, gen: g.Pointwise) -> np.ndarray:
+# A fast kernel returns (row values, lowest) where ``lowest`` is a minimum that is negative whenever
+# the block has negative mass that the kernel's NaN would not reveal (None if every negative entry
+# already yields NaN). Rows that come out NaN are recomputed exactly and, when validating, checked.
+
+
+def _rows_kl(p, q, gen, sp, sq):
     r = np.divide(p, q)
     np.log(r, out=r)
-    return np.vecdot(p, r)
+    # p ≥ 0 makes any q < 0 give NaN (log of a negative ratio, or 0·log(−0) = 0·−inf)
+    return np.vecdot(p, r), p.min()
 
 
-def _rows_cross_entropy(p, q, gen):
-    return -np.vecdot(p, np.log(q))
+def _rows_cross_entropy(p, q, gen, sp, sq):
+    return -np.vecdot(p, np.log(q)), p.min()
 
 
-def _rows_js(p, q, gen: g.JensenShannon) -> np.ndarray:
+def _rows_js(p, q, gen, sp, sq):
     beta = gen.beta
-    # u = βp/M and v = (1−β)q/M with M = βp + (1−β)q; JS = β Σp log(u/β) + (1−β) Σq log(v/(1−β))
+    # u = βp/M and v = (1−β)q/M = 1 − u with M = βp + (1−β)q:
+    # JS = β Σ p log(u/β) + (1−β) Σ q log(v/(1−β)). Forming v as 1 − u loses relative precision only
+    # where q ≪ p, and there the error of q·log v is O(eps·M): the sum stays accurate to O(eps).
+    # Where 1 − u rounds to 0 the row is −inf and is recomputed exactly by the caller.
     c = (1 - beta) / beta
-    cq = q if c == 1.0 else c * q
-    m = p + cq
+    m = p + q if c == 1.0 else p + c * q
+    lowest = m.min()  # M ≥ 0 everywhere makes any single negative entry give NaN
     u = np.divide(p, m)
-    np.divide(cq, m, out=m)
+    np.subtract(1.0, u, out=m)
     np.log(u, out=u)
     np.log(m, out=m)
     val = beta * np.vecdot(p, u) + (1 - beta) * np.vecdot(q, m)
-    return val - beta * math.log(beta) * p.sum(axis=-1) - (1 - beta) * math.log(1 - beta) * q.sum(axis=-1)
+    return val - beta * math.log(beta) * sp - (1 - beta) * math.log(1 - beta) * sq, lowest
 
 
 def _fast_kernel(gen: g.Pointwise) -> Callable | None:
@@ -59,7 +68,7 @@ def _exact_rows(p: np.ndarray, q: np.ndarray, gen: g.Pointwise) -> np.ndarray:
     return gen.term(p, q).sum(axis=-1)
 
 
-def _check_block(x: np.ndarray, name: str, normalize: bool) -> np.ndarray:
+def _check_block(x: np.ndarray, name: str, normalize: bool, atol: float) -> np.ndarray:
     """Validate one block of rows; return its row sums."""
     lo = x.min()
     if not lo >= 0:  # NaN compares False
@@ -69,8 +78,15 @@ def _check_block(x: np.ndarray, name: str, normalize: bool) -> np.ndarray:
     total = x.sum(axis=-1)
     if not np.isfinite(total).all():
         raise ValueError(f"{name} contains an infinite value")
-    check_totals(total, name, np, normalize, sum_atol(np, x.dtype))
+    check_totals(total, name, np, normalize, atol)
     return total
+
+
+def _check_sums(total: np.ndarray, block: np.ndarray, name: str, atol: float) -> None:
+    """Row sums of probabilities: finite and 1 within tolerance (the block is for the diagnosis)."""
+    if not np.isfinite(total).all():
+        _check_block(block, name, False, atol)  # raises with the precise reason
+    check_totals(total, name, np, False, atol)
 
 
 def rows(
@@ -81,6 +97,7 @@ def rows(
     normalize: bool,
     validate: bool,
     names: tuple[str, str] = ("p", "q"),
+    atol: float = 1e-6,
 ) -> np.ndarray:
     """Σ over the last axis of ``gen``'s pointwise term, for 2-D float arrays of equal shape."""
     n_rows, n = p.shape
@@ -91,24 +108,36 @@ def rows(
         for start in range(0, n_rows, step):
             pb = p[start : start + step]
             qb = q[start : start + step]
-            if validate or normalize:
-                sp = _check_block(pb, names[0], normalize) if validate else pb.sum(axis=-1)
-                sq = _check_block(qb, names[1], normalize) if validate else qb.sum(axis=-1)
+            if normalize or (validate and kernel is None):
+                sp = _check_block(pb, names[0], normalize, atol) if validate else pb.sum(axis=-1)
+                sq = _check_block(qb, names[1], normalize, atol) if validate else qb.sum(axis=-1)
                 if normalize:
                     pb = pb / sp[:, None]
                     qb = qb / sq[:, None]
+                    sp = sq = np.ones_like(sp)
+            else:
+                sp, sq = pb.sum(axis=-1), qb.sum(axis=-1)
+                if validate:
+                    _check_sums(sp, pb, names[0], atol)
+                    _check_sums(sq, qb, names[1], atol)
             if kernel is None:
                 val = _exact_rows(pb, qb, gen)
             else:
-                val = kernel(pb, qb, gen)
-                redo = np.isnan(val)
+                val, lowest = kernel(pb, qb, gen, sp, sq)
+                if validate and not normalize and not lowest >= 0:
+                    _check_block(pb, names[0], False, atol)
+                    _check_block(qb, names[1], False, atol)
+                redo = ~np.isfinite(val)  # zeros (NaN), v = 1 − u rounded to 0 (−inf), true +inf
                 if redo.any():
+                    if validate and not normalize:
+                        _check_block(pb[redo], names[0], False, atol)
+                        _check_block(qb[redo], names[1], False, atol)
                     val[redo] = _exact_rows(pb[redo], qb[redo], gen)
             out[start : start + step] = val
     return out
 
 
-def entropy_rows(p: np.ndarray, *, normalize: bool, validate: bool, name: str = "p") -> np.ndarray:
+def entropy_rows(p: np.ndarray, *, normalize: bool, validate: bool, name: str = "p", atol: float = 1e-6) -> np.ndarray:
     """−Σ p log p over the last axis (0 log 0 = 0)."""
     n_rows, n = p.shape
     out = np.empty(n_rows, dtype=p.dtype)
@@ -116,14 +145,17 @@ def entropy_rows(p: np.ndarray, *, normalize: bool, validate: bool, name: str = 
     with np.errstate(all="ignore"):
         for start in range(0, n_rows, step):
             pb = p[start : start + step]
-            if validate or normalize:
-                sp = _check_block(pb, name, normalize) if validate else pb.sum(axis=-1)
-                if normalize:
-                    pb = pb / sp[:, None]
-            val = -np.vecdot(pb, np.log(pb))
+            if normalize:
+                sp = _check_block(pb, name, True, atol) if validate else pb.sum(axis=-1)
+                pb = pb / sp[:, None]
+            elif validate:
+                _check_sums(pb.sum(axis=-1), pb, name, atol)
+            val = -np.vecdot(pb, np.log(pb))  # any negative entry gives NaN
             redo = np.isnan(val)
             if redo.any():
                 sub = pb[redo]
+                if validate:
+                    _check_block(sub, name, normalize, atol)
                 val[redo] = -np.where(sub > 0, sub * np.log(np.where(sub > 0, sub, 1.0)), 0.0).sum(axis=-1)
             out[start : start + step] = val
     return out

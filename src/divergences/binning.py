@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bin_counts", "bin_index", "quantile_edges"]
+__all__ = ["bin_counts", "bin_index", "edges_from_quantiles", "quantile_edges", "quantile_levels"]
 
 
 def quantile_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
@@ -38,11 +38,31 @@ def quantile_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
             raise ValueError("the reference has no finite value to bin")
     if bins == 1:
         return np.empty(0)
-    levels = np.arange(1, bins) / bins
-    edges = np.quantile(x, levels, method="linear")
-    edges = np.unique(edges)
-    # an edge at the maximum closes an empty upper bin: drop it
-    return edges[edges < x.max()] if edges.size and x.size else edges
+    edges = np.quantile(x, quantile_levels(bins), method="linear")
+    return edges_from_quantiles(edges, float(x.max()))
+
+
+def quantile_levels(bins: int) -> np.ndarray:
+    """The quantile levels k/bins, k = 1 … bins−1, at which inner edges are taken.
+
+    >>> quantile_levels(4)
+    array([0.25, 0.5 , 0.75])
+    """
+    return np.arange(1, bins) / bins
+
+
+def edges_from_quantiles(quantiles: np.ndarray, maximum: float) -> np.ndarray:
+    """Inner edges from reference quantiles (computed by any engine) and the reference maximum.
+
+    Equal quantiles (ties) are merged and an edge at the maximum, which would close an empty upper
+    bin, is dropped: the same rule as :func:`quantile_edges`, for quantiles computed elsewhere
+    (DuckDB, Spark, a dataframe library).
+
+    >>> edges_from_quantiles(np.array([1.0, 1.0, 2.0, 3.0]), 3.0)
+    array([1., 2.])
+    """
+    edges = np.unique(np.asarray(quantiles, dtype=np.float64))
+    return edges[edges < maximum] if edges.size else edges
 
 
 def bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -179,8 +179,8 @@ class Generator(Pointwise):
     optional ``f_prime`` and ``f_second`` callables, ``f_zero = f(0)`` and
     ``slope_inf = lim_{t→∞} f(t)/t`` make it exact at the boundary and enable closed-form
     gradients. Without them: ``f(0)`` is evaluated, ``f'`` is taken by central differences, and
-    ``lim f(t)/t`` is estimated from ``f(t)/t`` at t = 1e12 and 1e15 (taken as +inf unless the two
-    agree to 1e-4 relative).
+    ``lim f(t)/t`` is estimated from ``f(t)/t`` at t = 1e30 and 1e60 (taken as +inf unless the two
+    agree to 1e-6 relative).
     """
 
     name = "custom"
@@ -278,9 +278,9 @@ class Generator(Pointwise):
         import numpy as np
 
         with np.errstate(all="ignore"):
-            s1 = float(self._f(np.asarray(1e12))) / 1e12
-            s2 = float(self._f(np.asarray(1e15))) / 1e15
-        if math.isfinite(s1) and math.isfinite(s2) and abs(s1 - s2) <= 1e-4 * max(1.0, abs(s2)):
+            s1 = float(self._f(np.asarray(1e30))) / 1e30
+            s2 = float(self._f(np.asarray(1e60))) / 1e60
+        if math.isfinite(s1) and math.isfinite(s2) and abs(s1 - s2) <= 1e-6 * max(1.0, abs(s2)):
             return s2
         return INF
 
@@ -520,11 +520,14 @@ class Hellinger(Generator):
         return 0.0
 
     def _diff(self, a, b, xp):
-        # √p − √q = √q · expm1((a − b)/2), written from the larger side so nothing overflows
+        # √p − √q = √q · expm1((a − b)/2), written from the larger side so nothing overflows; the
+        # branch not taken is clamped too, so that its (discarded) gradient is not inf·0 = NaN
+        d = a - b
+        zero = xp.zeros_like(d)
         return xp.where(
-            a <= b,
-            xp.exp(0.5 * b) * xp.expm1(0.5 * (a - b)),
-            -xp.exp(0.5 * a) * xp.expm1(0.5 * (b - a)),
+            d <= 0,
+            xp.exp(0.5 * b) * xp.expm1(0.5 * xp.minimum(d, zero)),
+            -xp.exp(0.5 * a) * xp.expm1(0.5 * xp.minimum(-d, zero)),
         )
 
     def _phi(self, a, b, xp):
@@ -534,6 +537,26 @@ class Hellinger(Generator):
     def _dphi(self, a, b, xp):
         d = self._diff(a, b, xp)
         return 0.5 * d * xp.exp(0.5 * a), -0.5 * d * xp.exp(0.5 * b)
+
+
+def _chi2_phi(a, b, xp):
+    """(p − q)²/q from logs, from the larger side: no 0·inf for log-ratios of ±1e4 (either branch)."""
+    d = a - b
+    zero = xp.zeros_like(d)
+    up = xp.maximum(d, zero)  # d > 0: p²/q · (1 − q/p)² = e^{2a−b} expm1(−d)²
+    down = xp.minimum(d, zero)  # d ≤ 0: q · expm1(d)²
+    e_up, e_down = xp.expm1(-up), xp.expm1(down)
+    return xp.where(d > 0, xp.exp(a + up) * e_up * e_up, xp.exp(b) * e_down * e_down)
+
+
+def _chi2_dphi(a, b, xp):
+    """(∂/∂a, ∂/∂b) of :func:`_chi2_phi`: 2p(r − 1) and −q(r² − 1), r = p/q, from the larger side."""
+    d = a - b
+    zero = xp.zeros_like(d)
+    up, down = xp.maximum(d, zero), xp.minimum(d, zero)
+    da = xp.where(d > 0, -2 * xp.exp(a + up) * xp.expm1(-up), 2 * xp.exp(a) * xp.expm1(down))
+    db = xp.where(d > 0, xp.exp(b + 2 * up) * xp.expm1(-2 * up), -xp.exp(b) * xp.expm1(2 * down))
+    return da, db
 
 
 class Pearson(Generator):
@@ -563,12 +586,10 @@ class Pearson(Generator):
         return s + s * s / 4
 
     def _phi(self, a, b, xp):
-        e = xp.expm1(a - b)
-        return xp.exp(b) * e * e
+        return _chi2_phi(a, b, xp)
 
     def _dphi(self, a, b, xp):
-        e = xp.expm1(a - b)
-        return 2 * xp.exp(a) * e, -xp.exp(b) * e * (e + 2)
+        return _chi2_dphi(a, b, xp)
 
 
 class Neyman(Generator):
@@ -595,12 +616,11 @@ class Neyman(Generator):
         return 0.0
 
     def _phi(self, a, b, xp):
-        e = xp.expm1(b - a)
-        return xp.exp(a) * e * e
+        return _chi2_phi(b, a, xp)
 
     def _dphi(self, a, b, xp):
-        e = xp.expm1(b - a)
-        return -xp.exp(a) * e * (e + 2), 2 * xp.exp(b) * e
+        db, da = _chi2_dphi(b, a, xp)
+        return da, db
 
 
 class Triangular(Generator):
