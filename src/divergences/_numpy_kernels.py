@@ -53,6 +53,11 @@ def _rows_js(p, q, gen, sp, sq):
     return val - beta * math.log(beta) * sp - (1 - beta) * math.log(1 - beta) * sq, lowest
 
 
+def _rows_naive(p, q, gen, sp, sq):
+    # the generator's probability-space term: exact where p, q > 0, NaN or ±inf where not
+    return gen._naive(p, q, np).sum(axis=-1), min(p.min(), q.min())
+
+
 def _fast_kernel(gen: g.Pointwise) -> Callable | None:
     t = type(gen)
     if t is g.KL:
@@ -61,6 +66,8 @@ def _fast_kernel(gen: g.Pointwise) -> Callable | None:
         return _rows_cross_entropy
     if t is g.JensenShannon and 0.0 < gen.beta < 1.0:
         return _rows_js
+    if gen._naive is not None:
+        return _rows_naive
     return None
 
 
@@ -135,6 +142,71 @@ def rows(
                     val[redo] = _exact_rows(pb[redo], qb[redo], gen)
             out[start : start + step] = val
     return out
+
+
+def blocked(
+    row_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    p: np.ndarray,
+    q: np.ndarray,
+    *,
+    normalize: bool,
+    validate: bool,
+    names: tuple[str, str] = ("p", "q"),
+    atol: float = 1e-6,
+    fast_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """``row_fn`` (any per-row reduction over the last axis) applied block by block, with validation.
+
+    With ``fast_fn`` (exact where p, q > 0, non-finite otherwise), rows it leaves non-finite are
+    recomputed by ``row_fn``."""
+    n_rows, n = p.shape
+    out = np.empty(n_rows, dtype=p.dtype)
+    step = max(1, BLOCK_ELEMENTS // max(n, 1))
+    with np.errstate(all="ignore"):
+        for start in range(0, n_rows, step):
+            pb = p[start : start + step]
+            qb = q[start : start + step]
+            if validate or normalize:
+                sp = _check_block(pb, names[0], normalize, atol) if validate else pb.sum(axis=-1)
+                sq = _check_block(qb, names[1], normalize, atol) if validate else qb.sum(axis=-1)
+                if normalize:
+                    pb = pb / sp[:, None]
+                    qb = qb / sq[:, None]
+            if fast_fn is None:
+                out[start : start + step] = row_fn(pb, qb)
+                continue
+            val = fast_fn(pb, qb)
+            redo = ~np.isfinite(val)
+            if redo.any():
+                val[redo] = row_fn(pb[redo], qb[redo])
+            out[start : start + step] = val
+    return out
+
+
+def bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """−log Σ√(pq) from probabilities: −log1p(−H²) where H² < ½ (precision for close rows)."""
+    sp, sq = np.sqrt(p), np.sqrt(q)
+    bc = np.vecdot(sp, sq)
+    np.subtract(sp, sq, out=sp)
+    h2 = 0.5 * np.vecdot(sp, sp)
+    out = -np.log1p(-np.minimum(h2, 0.5))
+    far = h2 >= 0.5
+    out[far] = -np.log(bc[far])
+    return out
+
+
+def renyi_rows(p: np.ndarray, q: np.ndarray, alpha: float) -> np.ndarray:
+    """log(Σ p^α q^{1−α})/(α−1) from probabilities, for finite α ∉ {0, 1}; NaN/inf rows where zeros."""
+    delta = alpha - 1
+    d = np.divide(p, q)
+    np.log(d, out=d)
+    d *= delta
+    if abs(delta) <= 0.5:
+        s = np.vecdot(p, np.expm1(d))  # Σ p^α q^{1−α} − Σ p, exact near α = 1
+        with np.errstate(all="ignore"):
+            return np.where(s > -0.5, np.log1p(s) / delta, np.nan)
+    np.exp(d, out=d)
+    return np.log(np.vecdot(p, d)) / delta
 
 
 def entropy_rows(p: np.ndarray, *, normalize: bool, validate: bool, name: str = "p", atol: float = 1e-6) -> np.ndarray:

@@ -159,6 +159,26 @@ class _Inputs:
         return out
 
 
+def _rowwise(inp: _Inputs, keepdims: bool, row_fn: Callable[[Any, Any, Any, int], Array],
+             fast_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Array:
+    """Evaluate ``row_fn(log p, log q, xp, axis)`` (a reduction over ``axis``): NumPy probabilities
+    in cache-sized blocks (bounded memory; ``fast_fn`` first where given), anything else in one go."""
+    if inp.numpy_fast():
+        p2, q2 = inp.as_rows()
+
+        def on_block(pb, qb):
+            return row_fn(safe_log(pb, np), safe_log(qb, np), np, -1)
+
+        vals = _numpy_kernels.blocked(on_block, p2, q2, normalize=inp.normalize, validate=inp.validate,
+                                      names=inp.names, atol=inp.atol, fast_fn=fast_fn)
+        return inp.finish(vals, keepdims=keepdims)
+    inp.check()
+    a, b = inp.logs()
+    with np.errstate(all="ignore"):
+        value = row_fn(a, b, inp.xp, inp.axis)
+    return inp.finish(value, keepdims=keepdims, reduced=True)
+
+
 def _apply_base(value: Array, base: float | None, logarithmic: bool, name: str) -> Array:
     base = check_base(base)
     if base is None:
@@ -518,6 +538,22 @@ class _RenyiSum(g.Pointwise):
         return g.Alpha._scaled_em1(a, a - b, self.alpha - 1, xp) * (self.alpha - 1)
 
 
+def _renyi_rows(a: Array, b: Array, al: float, xp: Any, axis: int) -> Array:
+    if math.isinf(al):
+        pz = a == -math.inf
+        ratio = xp.where(pz, xp.full_like(a, -math.inf), a - xp.where(pz, xp.zeros_like(b), b))
+        ratio = xp.where(pz, ratio, xp.where(b == -math.inf, xp.full_like(a, math.inf), ratio))
+        return xp.max(ratio, axis=axis)
+    value = _renyi_log_domain(a, b, al, xp, axis)
+    if abs(al - 1) <= 0.5:
+        # near α = 1: log1p(Σ p·expm1(δd))/δ keeps the limit exact, where Σ p^α q^{1−α} = 1 + s is not
+        # small (there 1 + s cancels and the log-sum-exp form is the accurate one)
+        s = xp.sum(_RenyiSum(al).phi(a, b), axis=axis)
+        near = xp.log1p(xp.clip(s, -0.5, None)) / (al - 1)
+        value = xp.where(xp.isfinite(near) & (s > -0.5), near, value)
+    return value
+
+
 def _renyi_log_domain(a: Array, b: Array, al: float, xp: Any, axis: int) -> Array:
     """log(Σ p^α q^{1−α})/(α−1) by log-sum-exp over the support of P (no overflow for huge ratios)."""
     pz, qz = a == -math.inf, b == -math.inf
@@ -548,23 +584,18 @@ def renyi(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False, base: f
         return kl(p, q, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
                   normalize=normalize, validate=validate)
     inp = _Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
-    inp.check()
-    xp = inp.xp
-    with np.errstate(all="ignore"):
-        a, b = inp.logs()
-        if math.isinf(al):
-            pz = a == -math.inf
-            ratio = xp.where(pz, xp.full_like(a, -math.inf), a - xp.where(pz, xp.zeros_like(b), b))
-            ratio = xp.where(pz, ratio, xp.where(b == -math.inf, xp.full_like(a, math.inf), ratio))
-            value = xp.max(ratio, axis=inp.axis)
-        else:
-            value = _renyi_log_domain(a, b, al, xp, inp.axis)
-            if abs(al - 1) <= 0.5:  # near α = 1: log1p(Σ p·expm1(δd))/δ keeps the limit exact
-                s = xp.sum(_RenyiSum(al).phi(a, b), axis=inp.axis)
-                near = xp.log1p(xp.clip(s, -1.0, None)) / (al - 1)
-                value = xp.where(xp.isfinite(near), near, value)
-    value = inp.finish(value, keepdims=keepdims, reduced=True)
+    fast = None if (math.isinf(al) or al == 0) else (lambda pb, qb: _numpy_kernels.renyi_rows(pb, qb, al))
+    value = _rowwise(inp, keepdims, lambda a, b, xp, ax: _renyi_rows(a, b, al, xp, ax), fast)
     return _apply_base(value, base, True, "renyi")
+
+
+def _bhattacharyya_rows(a: Array, b: Array, xp: Any, axis: int) -> Array:
+    h2 = xp.sum(_named("hellinger").phi(a, b), axis=axis)
+    pz, qz = a == -math.inf, b == -math.inf
+    zero = xp.zeros_like(a)
+    half = xp.where(pz | qz, xp.full_like(a, -math.inf), 0.5 * (xp.where(pz, zero, a) + xp.where(qz, zero, b)))
+    # close distributions: −log1p(−H²) keeps relative precision; far ones: −log BC by log-sum-exp
+    return xp.where(h2 < 0.5, -xp.log1p(-xp.clip(h2, 0.0, 0.5)), -_logsumexp(half, xp, axis))
 
 
 def bhattacharyya(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False, base: float | None = None, from_logits: bool = False,
@@ -581,18 +612,14 @@ def bhattacharyya(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False,
     0.0
     """
     inp = _Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
-    inp.check()
-    xp = inp.xp
-    with np.errstate(all="ignore"):
-        a, b = inp.logs()
-        h2 = xp.sum(_named("hellinger").phi(a, b), axis=inp.axis)
-        pz, qz = a == -math.inf, b == -math.inf
-        half = xp.where(pz | qz, xp.full_like(a, -math.inf), 0.5 * (xp.where(pz, xp.zeros_like(a), a)
-                                                                  + xp.where(qz, xp.zeros_like(b), b)))
-        # close distributions: −log1p(−H²) keeps relative precision; far ones: −log BC by log-sum-exp
-        value = xp.where(h2 < 0.5, -xp.log1p(-xp.clip(h2, 0.0, 0.5)), -_logsumexp(half, xp, inp.axis))
-    value = inp.finish(value, keepdims=keepdims, reduced=True)
+    value = _rowwise(inp, keepdims, _bhattacharyya_rows, _numpy_kernels.bhattacharyya_rows)
     return _apply_base(value, base, True, "bhattacharyya")
+
+
+def _cauchy_schwarz_rows(a: Array, b: Array, xp: Any, axis: int) -> Array:
+    cross = _logsumexp(a + b, xp, axis)
+    value = _logsumexp(2 * a, xp, axis) + _logsumexp(2 * b, xp, axis) - 2 * cross
+    return xp.where(cross == -math.inf, xp.full_like(value, math.inf), xp.clip(value, 0.0, None))
 
 
 def cauchy_schwarz(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False, base: float | None = None, from_logits: bool = False,
@@ -608,14 +635,7 @@ def cauchy_schwarz(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False
     0.494696
     """
     inp = _Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
-    inp.check()
-    xp = inp.xp
-    with np.errstate(all="ignore"):
-        a, b = inp.logs()
-        cross = _logsumexp(a + b, xp, inp.axis)
-        value = _logsumexp(2 * a, xp, inp.axis) + _logsumexp(2 * b, xp, inp.axis) - 2 * cross
-        value = xp.where(cross == -math.inf, xp.full_like(value, math.inf), xp.clip(value, 0.0, None))
-    value = inp.finish(value, keepdims=keepdims, reduced=True)
+    value = _rowwise(inp, keepdims, _cauchy_schwarz_rows)
     return _apply_base(value, base, True, "cauchy_schwarz")
 
 

@@ -121,6 +121,10 @@ class Pointwise:
     def has_closed_form_gradient(self) -> bool:
         return type(self)._dphi is not Pointwise._dphi
 
+    #: Optional ``_naive(p, q, xp)``: the term in probability space, exact where p, q > 0 and NaN or
+    #: ±inf (never a wrong finite value) where either is 0; fast kernels recompute such rows exactly.
+    _naive = None
+
     # -- the public pointwise API ---------------------------------------------------------
     def _masks(self, a: Array, b: Array, xp: Any):
         pz = a == -INF
@@ -325,6 +329,9 @@ class KL(Generator):
         return p * (a - b + 1), -p
 
 
+    def _naive(self, p, q, xp):
+        return p * xp.log(p / q)
+
 class ReverseKL(Generator):
     """KL(Q‖P) = Σ q log(q/p); f(t) = −log t."""
 
@@ -358,6 +365,9 @@ class ReverseKL(Generator):
         q = xp.exp(b)
         return -q, q * (b - a + 1)
 
+
+    def _naive(self, p, q, xp):
+        return q * xp.log(q / p)
 
 class Jeffreys(Generator):
     """Jeffreys J(P, Q) = KL(P‖Q) + KL(Q‖P) = Σ (p − q) log(p/q); f(t) = (t − 1) log t.
@@ -394,6 +404,9 @@ class Jeffreys(Generator):
         d = a - b
         return p * d + (p - q), -q * d - (p - q)
 
+
+    def _naive(self, p, q, xp):
+        return (p - q) * xp.log(p / q)
 
 class JensenShannon(Generator):
     """Generalised Jensen–Shannon divergence with weight β (``beta``).
@@ -491,6 +504,9 @@ class TotalVariation(Generator):
         return s * p, -s * q
 
 
+    def _naive(self, p, q, xp):
+        return 0.5 * xp.abs(p - q)
+
 class Hellinger(Generator):
     """Squared Hellinger distance H² = ½ Σ (√p − √q)² ∈ [0, 1]; f(t) = ½(√t − 1)².
 
@@ -538,6 +554,10 @@ class Hellinger(Generator):
         d = self._diff(a, b, xp)
         return 0.5 * d * xp.exp(0.5 * a), -0.5 * d * xp.exp(0.5 * b)
 
+
+    def _naive(self, p, q, xp):
+        d = xp.sqrt(p) - xp.sqrt(q)
+        return 0.5 * d * d
 
 def _chi2_phi(a, b, xp):
     """(p − q)²/q from logs, from the larger side: no 0·inf for log-ratios of ±1e4 (either branch)."""
@@ -592,6 +612,10 @@ class Pearson(Generator):
         return _chi2_dphi(a, b, xp)
 
 
+    def _naive(self, p, q, xp):
+        d = p - q
+        return d * d / q
+
 class Neyman(Generator):
     """Neyman χ²(P‖Q) = Σ (p − q)²/p = Pearson χ²(Q‖P); f(t) = (1 − t)²/t."""
 
@@ -622,6 +646,10 @@ class Neyman(Generator):
         db, da = _chi2_dphi(b, a, xp)
         return da, db
 
+
+    def _naive(self, p, q, xp):
+        d = p - q
+        return d * d / p
 
 class Triangular(Generator):
     """Triangular discrimination Σ (p − q)²/(p + q) ∈ [0, 2]; f(t) = (t − 1)²/(t + 1).
@@ -666,6 +694,10 @@ class Triangular(Generator):
         s2 = s * s
         return p * d * (p + 3 * q) / s2, -q * d * (3 * p + q) / s2
 
+
+    def _naive(self, p, q, xp):
+        d = p - q
+        return d * d / (p + q)
 
 class Alpha(Generator):
     """Amari α-divergence (Cichocki–Amari form), for any real α.
@@ -746,6 +778,15 @@ class Alpha(Generator):
         return self._scaled_em1(a, d, al - 1, xp), -self._scaled_em1(b, d, al, xp)
 
 
+    def _naive(self, p, q, xp):
+        if self._endpoint is not None:
+            return self._endpoint._naive(p, q, xp)
+        al = self.alpha
+        d = xp.log(p / q)
+        if al >= 0.5:
+            return (p * xp.expm1((al - 1) * d) / (al - 1) - (p - q)) / al
+        return (q * xp.expm1(al * d) / al - (p - q)) / (al - 1)
+
 class SkewKL(Generator):
     """Skew KL: KL(P‖λP + (1−λ)Q) with λ = ``skew`` ∈ [0, 1] (DistiLLM uses λ = 0.1).
 
@@ -797,6 +838,9 @@ class SkewKL(Generator):
         return p * (a - m) + p * w, -p * w
 
 
+    def _naive(self, p, q, xp):
+        return p * xp.log(p / (self.skew * p + (1 - self.skew) * q))
+
 class SkewReverseKL(Generator):
     """Skew reverse KL: KL(Q‖(1−λ)P + λQ) with λ = ``skew`` ∈ [0, 1].
 
@@ -841,6 +885,9 @@ class SkewReverseKL(Generator):
         w = xp.exp(a + self._l1l - m)  # (1−λ)p/M
         return -q * w, q * (b - m) + q * w
 
+
+    def _naive(self, p, q, xp):
+        return q * xp.log(q / ((1 - self.skew) * p + self.skew * q))
 
 class CrossEntropy(Pointwise):
     """Cross-entropy H(P, Q) = −Σ p log q = H(P) + KL(P‖Q) (not a divergence: H(P, P) = H(P))."""
