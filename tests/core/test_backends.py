@@ -140,3 +140,14 @@ def test_importing_the_core_does_not_import_torch():
     code = "import sys, divergences as dv; dv.kl([0.5, 0.5], [0.4, 0.6]); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_entropy_on_torch_and_gradcheck(rng):
+    p = random_simplex(rng, (5, 11), 0.3)
+    np.testing.assert_allclose(dv.entropy(torch.from_numpy(p)).numpy(), dv.entropy(p), rtol=1e-13)
+    z = _logits(9)
+    z_masked = z.detach().clone()
+    z_masked[:, -2:] = -math.inf
+    np.testing.assert_allclose(dv.entropy(z_masked, from_logits=True).numpy(),
+                               dv.entropy(z_masked[:, :-2].numpy(), from_logits=True), rtol=1e-12)
+    assert torch.autograd.gradcheck(lambda a: dv.entropy(a, from_logits=True), (z,))
