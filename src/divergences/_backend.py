@@ -60,9 +60,7 @@ def as_float(x: Array, xp: Any, dtype: Any = None) -> Array:
     """``x`` as an array of ``xp`` in its compute dtype (see :func:`compute_dtype`)."""
     if isinstance(x, (int, float, bool, list, tuple)) or (is_numpy(xp) and not isinstance(x, np.ndarray)):
         x = np.asarray(x)
-        if is_numpy(xp):
-            xp = array_api_compat.array_namespace(x)
-        else:
+        if not is_numpy(xp):
             x = xp.asarray(x)
     target = dtype if dtype is not None else compute_dtype(xp, x.dtype)
     if x.dtype != target:

@@ -67,10 +67,12 @@ def check_totals(total: Array, name: str, xp: Any, normalize: bool, atol: float)
         if _any(xp, total <= 0):
             raise ValueError(f"{name} has a distribution with zero total mass; it cannot be normalised")
         return
-    err = xp.max(xp.abs(total - 1))
-    if float(err) > atol:
+    if hasattr(total, "detach"):  # torch: a check, not part of the graph
+        total = total.detach()
+    err = float(xp.max(xp.abs(total - 1)))
+    if err > atol:
         raise ValueError(
-            f"{name} does not sum to 1 along the category axis (largest deviation {float(err):.3g} > "
+            f"{name} does not sum to 1 along the category axis (largest deviation {err:.3g} > "
             f"tolerance {atol:g}); pass normalize=True to accept counts or unnormalised weights"
         )
 

@@ -95,8 +95,9 @@ class _Inputs:
         xp = namespace(p, q)
         if is_numpy(xp):
             p, q = np.asarray(p), np.asarray(q)
-        else:
-            p, q = xp.asarray(p), xp.asarray(q)
+        else:  # arrays of the backend pass through untouched (no copy, autograd history kept)
+            p = p if hasattr(p, "shape") else xp.asarray(p)
+            q = q if hasattr(q, "shape") else xp.asarray(q)
         self.atol = max(sum_atol(p.dtype), sum_atol(q.dtype))
         dtype = result_dtype(xp, p, q)
         p, q = as_float(p, xp, dtype), as_float(q, xp, dtype)

@@ -32,6 +32,7 @@ _EXPORTS = {
     "sequence_match_chi2": "rl",
     "f_dpo_loss": "preference",
     "d2o_loss": "preference",
+    "f_dpo_score": "preference",
     # optimal transport
     "sinkhorn_distillation_loss": "sinkhorn",
 }

@@ -1,0 +1,398 @@
+r"""Policy regularisers for RL fine-tuning, read from the registry's f-generators.
+
+Every function here takes log-probabilities of *sampled* items (tokens or whole sequences), never
+full distributions, and returns one value per item. Conventions shared by the module:
+
+* **Direction.** :math:`D_f(P\|Q) = \sum_x q(x) f(p(x)/q(x)) = E_Q[f(r)]` with :math:`r = p/q`,
+  exactly as in :mod:`divergences.registry`. In RL fine-tuning take **P = π_ref** (the reference,
+  as the teacher in distillation) and **Q = π_θ** (the policy): then ``"kl"`` is the mass-covering
+  forward KL(π_ref‖π_θ) of DPH-RL and ``"reverse_kl"`` is the mode-seeking KL(π_θ‖π_ref) that
+  PPO/GRPO penalise.
+* **Computation.** Values are formed in float64 from the log-ratio ℓ = log p − log q (they are
+  per-item scalars, cheap next to the model) and returned in the inputs' compute dtype (float64
+  stays float64, float32 stays float32, float16/bfloat16 give float32), with autograd.
+* **Clamps (documented, never silent).** No exponential of a log-ratio beyond
+  ``LOG_RATIO_LIMIT`` = 300 is ever formed: each per-item function is evaluated exactly for
+  |ℓ| ≤ 300 (e^300 ≈ 2·10^130 and its square stay finite in float64, so neither the values nor
+  the gradients meet inf or inf·0 = NaN) and continued beyond along its tangent at ±300, with
+  that slope as gradient. The continuation is exact where the function is affine in ℓ there
+  (``log r`` terms, DPO's score u + 1; the neglected terms are below e^−300) and, where it grows
+  exponentially, the value is far beyond the clip anyway. Results are then clipped to
+  ``[-clip, clip]`` (``clip=1e30`` by default: the float32 range is 3.4e38, so sums over a
+  million tokens stay finite); clipped entries have zero gradient. ``clip=None`` returns the
+  values unclipped; they overflow to ±inf where they exceed the output dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import generators as g
+from .. import registry
+
+__all__ = [
+    "LOG_RATIO_LIMIT",
+    "f_prime",
+    "f_weight",
+    "kl_penalty",
+    "sampled_divergence",
+    "sequence_match_chi2",
+]
+
+#: |log-ratio| beyond which no exponential is formed (float64: e^300 and its square are finite)
+LOG_RATIO_LIMIT = 300.0
+#: default bound on returned values (float32 max is 3.4e38)
+DEFAULT_CLIP = 1e30
+
+# kl_penalty estimator names -> canonical name
+_ESTIMATORS = {
+    "k1": "k1", "kl": "k1",
+    "abs": "abs",
+    "k2": "k2", "mse": "k2",
+    "k3": "k3",
+    "low_var_kl": "low_var_kl",
+    "k1+": "k1+", "k3+": "k3+", "low_var_kl+": "low_var_kl+",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# shared plumbing (also used by :mod:`.preference`)
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_tensor(x: Any, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = torch.as_tensor(x, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{name} must be a tensor of log-probabilities, got {type(x).__name__}") from exc
+    if x.is_complex():
+        raise ValueError(f"{name} must be real, got dtype {x.dtype}")
+    if not x.is_floating_point():
+        x = x.to(torch.float64)
+    return x
+
+
+def _out_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """The compute dtype of the inputs: float64 if any is float64, else float32."""
+    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+
+
+def _pair(x: Any, y: Any, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
+    """Two tensors that broadcast, as float64, with their output dtype."""
+    x, y = _as_tensor(x, names[0]), _as_tensor(y, names[1])
+    try:
+        torch.broadcast_shapes(x.shape, y.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must broadcast, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
+        ) from None
+    return x.to(torch.float64), y.to(torch.float64), _out_dtype(x, y)
+
+
+def _finish(value: torch.Tensor, dtype: torch.dtype, clip: float | None) -> torch.Tensor:
+    if clip is not None:
+        value = torch.clamp(value, -clip, clip)
+    return value.to(dtype)
+
+
+def _check_clip(clip: float | None) -> float | None:
+    if clip is None:
+        return None
+    clip = float(clip)
+    if not clip > 0:
+        raise ValueError(f"clip must be positive or None, got {clip!r}")
+    return clip
+
+
+def _limit(x: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(x, -LOG_RATIO_LIMIT, LOG_RATIO_LIMIT)
+
+
+def _f_generator(divergence: Any, params: dict[str, Any], what: str = "divergence") -> g.Generator:
+    """The registry's f-generator for a name, a Generator object or a callable f(t).
+
+    ValueError for divergences that are not f-divergences (Rényi, cross-entropy, ...).
+    """
+    if isinstance(divergence, str) and registry.get(divergence).kind != "f":
+        gen = None
+    else:
+        gen = registry.get_generator(divergence, **params)
+    if not isinstance(gen, g.Generator):
+        raise ValueError(
+            f"{what}={divergence!r} is not an f-divergence (it has no generator f); "
+            f"the f-divergences are {', '.join(registry.available('f'))}"
+        )
+    return gen
+
+
+def _partials(gen: g.Generator, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(∂φ/∂a, ∂φ/∂b) = (q r f'(r), q (f(r) − r f'(r))), r = e^{a−b}; f' numerical for user f."""
+    if gen.has_closed_form_gradient:
+        return gen.dphi(a, b)
+    q, r = torch.exp(b), torch.exp(a - b)
+    fp = gen.f_prime(r)
+    return q * r * fp, q * (gen.f(r) - r * fp)
+
+
+def _tangent_extended(fn: Any, x: torch.Tensor, *, exact_at_inf: bool = False) -> torch.Tensor:
+    """``fn(x)`` (elementwise) for |x| ≤ LOG_RATIO_LIMIT, continued along its tangent beyond.
+
+    The slope at ±LOG_RATIO_LIMIT is taken by autograd on a detached copy, so no exponential of
+    a larger argument is ever formed (no inf in the forward pass, hence no inf·0 = NaN in the
+    backward pass), and the gradient beyond the limit is the slope there, not 0. Infinite ``x``
+    is passed to ``fn`` as is with ``exact_at_inf`` (its boundary conventions apply), otherwise
+    treated as ±LOG_RATIO_LIMIT.
+    """
+    finite = torch.isfinite(x)
+    zero = torch.zeros_like(x)
+    xc = _limit(torch.where(torch.isinf(x), zero, x)) if exact_at_inf else _limit(x)  # NaN stays NaN
+    with torch.enable_grad():
+        leaf = xc.detach().requires_grad_(True)
+        out = fn(leaf)
+        if out.requires_grad:
+            (slope,) = torch.autograd.grad(out.sum(), leaf, allow_unused=True)
+            slope = zero if slope is None else slope
+        else:
+            slope = zero
+    inner = fn(torch.where(finite, xc, x)) if exact_at_inf else fn(xc)
+    beyond = torch.where(finite, x - xc, zero)
+    return inner + torch.where(beyond != 0, slope * beyond, zero)  # never 0·inf inside the limit
+
+
+# ---------------------------------------------------------------------------------------------
+# KL penalties of the RL frameworks
+# ---------------------------------------------------------------------------------------------
+
+
+def kl_penalty(logprobs: Any, ref_logprobs: Any, estimator: str = "k3", *, clip: float | None = DEFAULT_CLIP) -> torch.Tensor:
+    r"""Per-token estimates of KL(π_θ‖π_ref) from tokens sampled from the policy π_θ.
+
+    With :math:`k = \log π_θ(x) − \log π_{ref}(x)` (``logprobs − ref_logprobs``), ``x ~ π_θ``:
+
+    * ``"k1"`` (alias ``"kl"``): k. Mean KL(π_θ‖π_ref) (unbiased; single values can be < 0).
+    * ``"abs"``: |k|. Biased upward.
+    * ``"k2"`` (alias ``"mse"``): ½ k². Biased (≈ KL for close policies).
+    * ``"k3"``: e^{−k} − 1 + k. Mean KL(π_θ‖π_ref) (unbiased, every value ≥ 0).
+    * ``"low_var_kl"``: k3 with the clamps of verl and OpenRLHF, clamp(e^c − 1 − c, −10, 10) with
+      c = clamp(−k, −20, 20); biased where the clamps bite, zero gradient there.
+    * ``"k1+"``, ``"k3+"``, ``"low_var_kl+"``: straight-through variants (verl): the value of
+      k1 / k3 / low_var_kl, the gradient of k2, whose on-policy mean E[k ∇log π_θ] is
+      ∇KL(π_θ‖π_ref).
+
+    k3 is :func:`sampled_divergence` ``(ref_logprobs, logprobs, "reverse_kl", samples_from="q")``:
+    the registry's reverse KL with P = π_ref, Q = π_θ and its control variate. Numerics: k3 is
+    formed in float64 with k clamped to ±:data:`LOG_RATIO_LIMIT` inside the exponential and the
+    result clipped to ±``clip`` (k = −100 gives e^100 ≈ 2.7e43, beyond float32: it is returned as
+    ``clip``). ``low_var_kl`` applies exactly the frameworks' clamps and ignores ``clip``.
+
+    Note on gradients: differentiating the *value* of k1 or k3 with respect to θ does not give
+    ∇KL(π_θ‖π_ref) (the sampling distribution depends on θ); put k1 in the reward, or use k2 or a
+    ``+`` variant in the loss.
+
+    >>> import torch
+    >>> from divergences.torch import kl_penalty
+    >>> lp, ref = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])
+    >>> kl_penalty(lp, ref, "k1")
+    tensor([ 0.5000, -1.0000])
+    >>> kl_penalty(lp, ref, "k3")
+    tensor([0.1065, 0.7183])
+    """
+    canonical = _ESTIMATORS.get(estimator) if isinstance(estimator, str) else None
+    if canonical is None:
+        raise ValueError(f"estimator must be one of {sorted(_ESTIMATORS)}, got {estimator!r}")
+    clip = _check_clip(clip)
+    lp, ref, dtype = _pair(logprobs, ref_logprobs, ("logprobs", "ref_logprobs"))
+    k = lp - ref
+    base = canonical.rstrip("+")
+    if base == "k1":
+        value = k
+    elif base == "abs":
+        value = torch.abs(k)
+    elif base == "k2":
+        value = 0.5 * k * k
+    elif base == "k3":
+        value = torch.expm1(-_limit(k)) + k
+    else:  # low_var_kl: the clamps of verl / OpenRLHF, verbatim in meaning
+        c = torch.clamp(-k, -20.0, 20.0)
+        return _straight_through(torch.clamp(torch.expm1(c) - c, -10.0, 10.0), k, canonical).to(dtype)
+    return _finish(_straight_through(value, k, canonical), dtype, clip)
+
+
+def _straight_through(value: torch.Tensor, k: torch.Tensor, canonical: str) -> torch.Tensor:
+    if not canonical.endswith("+"):
+        return value
+    k2 = 0.5 * k * k
+    return value.detach() + (k2 - k2.detach())
+
+
+# ---------------------------------------------------------------------------------------------
+# any f-divergence from samples
+# ---------------------------------------------------------------------------------------------
+
+
+def sampled_divergence(
+    logp: Any,
+    logq: Any,
+    divergence: Any = "kl",
+    *,
+    samples_from: str = "p",
+    control_variate: bool = True,
+    clip: float | None = DEFAULT_CLIP,
+    **params: Any,
+) -> torch.Tensor:
+    r"""Per-sample values whose mean is an unbiased estimate of the f-divergence D(P‖Q).
+
+    ``logp`` and ``logq`` are the log-probabilities of the *same sampled items* under P and
+    under Q; the items were drawn from P (``samples_from="p"``) or from Q (``"q"``). With
+    r = p/q and f the registry's generator of ``divergence`` (a name with its ``params``, a
+    :class:`~divergences.generators.Generator`, or a callable f(t); user-registered generators
+    work):
+
+    * ``samples_from="q"``: value f(r); control variate: f(r) − f'(1)(r − 1) (E_Q[r] = 1);
+    * ``samples_from="p"``: value f(r)/r (= E_P-form, since E_Q[f(r)] = E_P[f(r)/r]); control
+      variate: f(r)/r + f'(1)(1/r − 1) (E_P[1/r] = 1).
+
+    Both control variates keep the mean and, f being convex, make every value ≥ 0 (the tangent
+    at 1 lies below f). For ``"kl"`` from P and ``"reverse_kl"`` from Q they are the k3
+    estimator. Unbiasedness needs the support of the unseen side inside that of the sampled one
+    (a sample from P with q = 0 is handled exactly: value p·lim f(t)/t, +inf for KL; mass of Q
+    where p = 0 cannot be seen from P-samples). Each sampled item must have a finite
+    log-probability under the side it was drawn from.
+
+    DPH-RL's regulariser: P = π_ref with samples drawn once from π_ref and ``logp`` stored, Q =
+    π_θ evaluated on those samples (``logq`` carries the gradient), ``divergence="kl"`` or
+    ``"js"``; no online reference model is needed, and because the samples do not depend on θ the
+    gradient of the mean is an unbiased estimate of ∇_θ D(π_ref‖π_θ).
+
+    Numerics: see the module docstring (float64, ±300 limit where an exponential of ℓ is formed,
+    values clipped to ±``clip``).
+
+    >>> import torch
+    >>> from divergences.torch import sampled_divergence
+    >>> logp = torch.log(torch.tensor([0.5, 0.25]))   # items drawn from P
+    >>> logq = torch.log(torch.tensor([0.25, 0.5]))
+    >>> sampled_divergence(logp, logq, "kl", samples_from="p", control_variate=False)  # log r
+    tensor([ 0.6931, -0.6931])
+    >>> sampled_divergence(logp, logq, "kl", samples_from="p")  # log r + 1/r − 1 ≥ 0
+    tensor([0.1931, 0.3069])
+    """
+    if samples_from not in ("p", "q"):
+        raise ValueError(f"samples_from must be 'p' or 'q', got {samples_from!r}")
+    clip = _check_clip(clip)
+    gen = _f_generator(divergence, params)
+    a_in, b_in, dtype = _pair(logp, logq, ("logp", "logq"))
+    slope = gen.f_prime_one if control_variate else 0.0
+    if samples_from == "q":
+        # f(r) − f'(1)(r − 1) = φ(ℓ, 0) − f'(1) expm1(ℓ): the pointwise term at p = r, q = 1
+        def per_sample(ell):
+            return gen.phi(ell, torch.zeros_like(ell)) - slope * torch.expm1(ell)
+
+        value = _tangent_extended(per_sample, a_in - b_in, exact_at_inf=True)
+    else:
+        # f(r)/r + f'(1)(1/r − 1) = φ(0, m) + f'(1) expm1(m), m = −ℓ: the term at p = 1, q = 1/r
+        def per_sample(m):
+            return gen.phi(torch.zeros_like(m), m) + slope * torch.expm1(m)
+
+        value = _tangent_extended(per_sample, b_in - a_in, exact_at_inf=True)
+    return _finish(value, dtype, clip)
+
+
+# ---------------------------------------------------------------------------------------------
+# f'(r) and the f-distill / f-DPG weight r² f''(r)
+# ---------------------------------------------------------------------------------------------
+
+
+def f_prime(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP, **params: Any) -> torch.Tensor:
+    r"""The generator's derivative f'(r) at r = exp(``log_ratio``), for any f-divergence.
+
+    ``log_ratio`` is log p − log q (the registry's D(P‖Q) = E_Q f(p/q)). Built-in generators use
+    their closed forms in log space (f'(r) = ∂φ/∂a at p = 1, q = 1/r; e.g. ``"kl"`` gives
+    log r + 1 at any ℓ); a user generator without ``f_prime`` uses its f by central differences.
+    f' is the reward-shaping map of f-DPO and the policy-gradient signal of f-DPG. Numerics: see
+    the module docstring.
+
+    >>> import torch
+    >>> from divergences.torch import f_prime
+    >>> f_prime(torch.tensor([0.0, 1.0]), "kl")   # log r + 1
+    tensor([1., 2.])
+    >>> f_prime(torch.tensor([0.0, 1.0]), "reverse_kl")   # −1/r
+    tensor([-1.0000, -0.3679])
+    """
+    clip = _check_clip(clip)
+    gen = _f_generator(divergence, params)
+    ell = _as_tensor(log_ratio, "log_ratio")
+    dtype = _out_dtype(ell)
+    value = _tangent_extended(lambda x: _partials(gen, torch.zeros_like(x), -x)[0], ell.to(torch.float64))
+    return _finish(value, dtype, clip)
+
+
+def f_weight(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP, **params: Any) -> torch.Tensor:
+    r"""The f-distill weight r² f''(r) at r = exp(``log_ratio``), for any f-divergence.
+
+    ``log_ratio`` is log p − log q. In the registry's scale: reverse KL 1, KL r, Jeffreys 1 + r,
+    JS(β) β(1−β) r/(βr + 1 − β) (½·r/(1+r) at β = ½), Hellinger ¼√r, Neyman 2/r, Pearson 2r²,
+    α-divergence r^α. A user generator without ``f_second`` uses central differences of f.
+    Numerics: r is formed in float64 from ℓ clamped to ±:data:`LOG_RATIO_LIMIT`; results clipped
+    to ±``clip``.
+
+    >>> import torch
+    >>> from divergences.torch import f_weight
+    >>> f_weight(torch.tensor([0.0, 2.0]), "kl")   # r
+    tensor([1.0000, 7.3891])
+    >>> f_weight(torch.tensor([0.0, 2.0]), "reverse_kl")
+    tensor([1., 1.])
+    """
+    clip = _check_clip(clip)
+    gen = _f_generator(divergence, params)
+    ell = _as_tensor(log_ratio, "log_ratio")
+    dtype = _out_dtype(ell)
+    value = _tangent_extended(lambda x: gen.weight(torch.exp(x)), ell.to(torch.float64))
+    return _finish(value, dtype, clip)
+
+
+# ---------------------------------------------------------------------------------------------
+# SequenceMatch
+# ---------------------------------------------------------------------------------------------
+
+
+def sequence_match_chi2(
+    logp: Any,
+    logq: Any,
+    *,
+    samples_from: str | None = None,
+    control_variate: bool = True,
+    dim: int = -1,
+    clip: float | None = DEFAULT_CLIP,
+) -> torch.Tensor:
+    r"""SequenceMatch's χ²-mixture divergence χ²(P‖M) = Σ (p − m)²/m with M = (P + Q)/2.
+
+    It equals half the triangular discrimination, Σ (p − q)²/(p + q) / 2 ∈ [0, 1]; P is the data
+    (expert) distribution, Q the model. Read from the registry's ``"triangular"`` generator:
+
+    * ``samples_from=None``: ``logp``, ``logq`` are full log-distributions along ``dim`` (e.g.
+      log-softmax over a vocabulary); returns the exact value per row, stable in log space;
+    * ``samples_from="p"`` or ``"q"``: per-sample unbiased estimates from items drawn from P (the
+      data) or from Q (the model), as :func:`sampled_divergence` (f'(1) = 0 here, so the control
+      variate changes nothing).
+
+    >>> import torch
+    >>> from divergences.torch import sequence_match_chi2
+    >>> p, q = torch.tensor([0.5, 0.5]), torch.tensor([0.9, 0.1])
+    >>> sequence_match_chi2(p.log(), q.log())
+    tensor(0.1905)
+    """
+    if samples_from is not None:
+        half = sampled_divergence(
+            logp, logq, "triangular", samples_from=samples_from, control_variate=control_variate, clip=None,
+        )
+        return _finish(0.5 * half, half.dtype, _check_clip(clip))
+    clip = _check_clip(clip)
+    a, b, dtype = _pair(logp, logq, ("logp", "logq"))
+    a, b = torch.broadcast_tensors(a, b)
+    if a.ndim == 0:
+        raise ValueError("logp must have a category dimension when samples_from is None")
+    terms = registry.get_generator("triangular").phi(a, b)
+    return _finish(0.5 * terms.sum(dim=dim), dtype, clip)
