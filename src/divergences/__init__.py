@@ -41,6 +41,18 @@ from .registry import available, register, unregister
 
 __version__ = "0.1.0"
 
+# Layers above the core load on first use (``dv.samples``, ``dv.gaussian``, ``dv.tabular``,
+# ``dv.torch``), so ``import divergences`` imports only NumPy and never initialises a GPU.
+_SUBMODULES = ("binning", "gaussian", "samples", "tabular", "torch", "registry", "categorical")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'divergences' has no attribute {name!r}")
+
 __all__ = [
     "Generator",
     "alpha",

@@ -96,26 +96,32 @@ def _check_sums(total: np.ndarray, block: np.ndarray, name: str, atol: float) ->
     check_totals(total, name, np, False, atol)
 
 
-def rows(
-    gen: g.Pointwise,
+def _run_blocks(
+    exact: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    fast: Callable[..., tuple[np.ndarray, float | None]] | None,
     p: np.ndarray,
     q: np.ndarray,
     *,
     normalize: bool,
     validate: bool,
-    names: tuple[str, str] = ("p", "q"),
-    atol: float = 1e-6,
+    names: tuple[str, str],
+    atol: float,
 ) -> np.ndarray:
-    """Σ over the last axis of ``gen``'s pointwise term, for 2-D float arrays of equal shape."""
+    """Per-row values over cache-sized blocks of rows, with validation on the same blocks.
+
+    ``exact(pb, qb)`` is always right; ``fast(pb, qb, sum_p, sum_q) -> (values, lowest)`` is exact
+    where p, q > 0 and non-finite elsewhere (those rows are recomputed by ``exact``), with
+    ``lowest`` a minimum that is negative whenever the block has negative mass its NaNs would not
+    reveal (None if they reveal every negative entry).
+    """
     n_rows, n = p.shape
     out = np.empty(n_rows, dtype=p.dtype)
     step = max(1, BLOCK_ELEMENTS // max(n, 1))
-    kernel = _fast_kernel(gen)
     with np.errstate(all="ignore"):
         for start in range(0, n_rows, step):
             pb = p[start : start + step]
             qb = q[start : start + step]
-            if normalize or (validate and kernel is None):
+            if normalize or (validate and fast is None):
                 sp = _check_block(pb, names[0], normalize, atol) if validate else pb.sum(axis=-1)
                 sq = _check_block(qb, names[1], normalize, atol) if validate else qb.sum(axis=-1)
                 if normalize:
@@ -127,21 +133,39 @@ def rows(
                 if validate:
                     _check_sums(sp, pb, names[0], atol)
                     _check_sums(sq, qb, names[1], atol)
-            if kernel is None:
-                val = _exact_rows(pb, qb, gen)
-            else:
-                val, lowest = kernel(pb, qb, gen, sp, sq)
-                if validate and not normalize and not lowest >= 0:
-                    _check_block(pb, names[0], False, atol)
-                    _check_block(qb, names[1], False, atol)
-                redo = ~np.isfinite(val)  # zeros (NaN), v = 1 − u rounded to 0 (−inf), true +inf
-                if redo.any():
-                    if validate and not normalize:
-                        _check_block(pb[redo], names[0], False, atol)
-                        _check_block(qb[redo], names[1], False, atol)
-                    val[redo] = _exact_rows(pb[redo], qb[redo], gen)
+            if fast is None:
+                out[start : start + step] = exact(pb, qb)
+                continue
+            val, lowest = fast(pb, qb, sp, sq)
+            checked = normalize or not validate  # normalize validated the whole block already
+            if not checked and lowest is not None and not lowest >= 0:
+                _check_block(pb, names[0], False, atol)
+                _check_block(qb, names[1], False, atol)
+            redo = ~np.isfinite(val)  # zeros (NaN), JS's v = 1 − u rounded to 0 (−inf), true ±inf
+            if redo.any():
+                if not checked:
+                    _check_block(pb[redo], names[0], False, atol)
+                    _check_block(qb[redo], names[1], False, atol)
+                val[redo] = exact(pb[redo], qb[redo])
             out[start : start + step] = val
     return out
+
+
+def rows(
+    gen: g.Pointwise,
+    p: np.ndarray,
+    q: np.ndarray,
+    *,
+    normalize: bool,
+    validate: bool,
+    names: tuple[str, str] = ("p", "q"),
+    atol: float = 1e-6,
+) -> np.ndarray:
+    """Σ over the last axis of ``gen``'s pointwise term, for 2-D float arrays of equal shape."""
+    kernel = _fast_kernel(gen)
+    fast = None if kernel is None else (lambda pb, qb, sp, sq: kernel(pb, qb, gen, sp, sq))
+    return _run_blocks(lambda pb, qb: _exact_rows(pb, qb, gen), fast, p, q, normalize=normalize,
+                       validate=validate, names=names, atol=atol)
 
 
 def blocked(
@@ -153,38 +177,17 @@ def blocked(
     validate: bool,
     names: tuple[str, str] = ("p", "q"),
     atol: float = 1e-6,
-    fast_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    fast_fn: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float | None]] | None = None,
 ) -> np.ndarray:
-    """``row_fn`` (any per-row reduction over the last axis) applied block by block, with validation.
-
-    With ``fast_fn`` (exact where p, q > 0, non-finite otherwise), rows it leaves non-finite are
-    recomputed by ``row_fn``."""
-    n_rows, n = p.shape
-    out = np.empty(n_rows, dtype=p.dtype)
-    step = max(1, BLOCK_ELEMENTS // max(n, 1))
-    with np.errstate(all="ignore"):
-        for start in range(0, n_rows, step):
-            pb = p[start : start + step]
-            qb = q[start : start + step]
-            if validate or normalize:
-                sp = _check_block(pb, names[0], normalize, atol) if validate else pb.sum(axis=-1)
-                sq = _check_block(qb, names[1], normalize, atol) if validate else qb.sum(axis=-1)
-                if normalize:
-                    pb = pb / sp[:, None]
-                    qb = qb / sq[:, None]
-            if fast_fn is None:
-                out[start : start + step] = row_fn(pb, qb)
-                continue
-            val = fast_fn(pb, qb)
-            redo = ~np.isfinite(val)
-            if redo.any():
-                val[redo] = row_fn(pb[redo], qb[redo])
-            out[start : start + step] = val
-    return out
+    """``row_fn`` (any per-row reduction over the last axis) applied block by block, with validation;
+    ``fast_fn(pb, qb) -> (values, lowest)`` first where given (see :func:`_run_blocks`)."""
+    fast = None if fast_fn is None else (lambda pb, qb, sp, sq: fast_fn(pb, qb))
+    return _run_blocks(row_fn, fast, p, q, normalize=normalize, validate=validate, names=names, atol=atol)
 
 
-def bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+def bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, float]:
     """−log Σ√(pq) from probabilities: −log1p(−H²) where H² < ½ (precision for close rows)."""
+    lowest = min(p.min(), q.min())
     sp, sq = np.sqrt(p), np.sqrt(q)
     bc = np.vecdot(sp, sq)
     np.subtract(sp, sq, out=sp)
@@ -192,11 +195,12 @@ def bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     out = -np.log1p(-np.minimum(h2, 0.5))
     far = h2 >= 0.5
     out[far] = -np.log(bc[far])
-    return out
+    return out, lowest
 
 
-def renyi_rows(p: np.ndarray, q: np.ndarray, alpha: float) -> np.ndarray:
+def renyi_rows(p: np.ndarray, q: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
     """log(Σ p^α q^{1−α})/(α−1) from probabilities, for finite α ∉ {0, 1}; NaN/inf rows where zeros."""
+    lowest = min(p.min(), q.min())
     delta = alpha - 1
     d = np.divide(p, q)
     np.log(d, out=d)
@@ -204,9 +208,9 @@ def renyi_rows(p: np.ndarray, q: np.ndarray, alpha: float) -> np.ndarray:
     if abs(delta) <= 0.5:
         s = np.vecdot(p, np.expm1(d))  # Σ p^α q^{1−α} − Σ p, exact near α = 1
         with np.errstate(all="ignore"):
-            return np.where(s > -0.5, np.log1p(s) / delta, np.nan)
+            return np.where(s > -0.5, np.log1p(s) / delta, np.nan), lowest
     np.exp(d, out=d)
-    return np.log(np.vecdot(p, d)) / delta
+    return np.log(np.vecdot(p, d)) / delta, lowest
 
 
 def entropy_rows(p: np.ndarray, *, normalize: bool, validate: bool, name: str = "p", atol: float = 1e-6) -> np.ndarray:

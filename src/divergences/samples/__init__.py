@@ -1,0 +1,40 @@
+"""Divergences estimated from samples (requires ``divergences[samples]``: SciPy and POT).
+
+* k-nearest neighbours: :func:`knn_kl`, :func:`knn_entropy` (:mod:`.knn`);
+* kernels and distances: :func:`mmd`, :func:`energy`, :func:`cauchy_schwarz` (:mod:`.kernels`);
+* optimal transport: :func:`wasserstein` (exact), :func:`sinkhorn` (log domain) (:mod:`.transport`);
+* :func:`log_variance` (:mod:`.log_variance`);
+* any registered divergence between binned samples: :func:`histogram` (:mod:`.histogram`);
+* uncertainty for any of them: :func:`permutation_test`, :func:`bootstrap` (:mod:`.resampling`).
+
+SciPy and POT are imported inside the functions that use them, so importing this package is cheap.
+Conventions (scale, squares, ½ factors) are stated in each docstring and in ``docs/samples.md``.
+"""
+
+from __future__ import annotations
+
+from .histogram import histogram
+from .kernels import cauchy_schwarz, energy, median_bandwidth, mmd
+from .knn import knn_entropy, knn_kl
+from .log_variance import log_variance
+from .resampling import BootstrapResult, PermutationResult, bootstrap, permutation_test
+from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, wasserstein
+
+__all__ = [
+    "BootstrapResult",
+    "PermutationResult",
+    "SinkhornConvergenceError",
+    "SinkhornConvergenceWarning",
+    "bootstrap",
+    "cauchy_schwarz",
+    "energy",
+    "histogram",
+    "knn_entropy",
+    "knn_kl",
+    "log_variance",
+    "median_bandwidth",
+    "mmd",
+    "permutation_test",
+    "sinkhorn",
+    "wasserstein",
+]
