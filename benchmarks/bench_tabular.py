@@ -1,0 +1,199 @@
+"""Benchmark: comparing two Parquet tables column by column (time and peak memory).
+
+Contenders, each run in its own process (peak RSS = that process's ru_maxrss, reading included):
+
+* ``divergences``: ``divergences.tabular.compare(ref.parquet, cur.parquet)`` with the default metrics
+  (PSI, JS, Hellinger, Wasserstein, χ², each with standard error, interval and p-value), DuckDB engine;
+* ``pandas/numpy``: a direct implementation (read both files with pandas, reference quantile bins with
+  ``np.quantile`` + ``np.searchsorted``, ``value_counts`` for categories, PSI only);
+* ``evidently``: Evidently's ``Report([DataDriftPreset(method="psi")])`` on the same pandas frames. It needs
+  pandas < 3, so it runs under another interpreter (``--evidently-python``, e.g. a venv made with
+  ``python -m venv /tmp/evenv && /tmp/evenv/bin/pip install evidently 'pandas<3' pyarrow``).
+
+Data (generated into a temporary directory, deleted afterwards, never committed): 1M rows × 20 columns
+(10 numeric, 10 categorical) and 10M rows × 10 numeric columns; the current table shifts some columns.
+
+    python benchmarks/bench_tabular.py --evidently-python /tmp/evenv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def generate(path: str, rows: int, numeric: int, categorical: int, seed: int, shift: float) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    chunk = 1_000_000
+    writer = None
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        cols = {}
+        for j in range(numeric):
+            s = shift if j % 3 == 0 else 0.0
+            x = rng.normal(s, 1.0 + j / 10, n) if j % 2 == 0 else rng.lognormal(s, 0.5, n)
+            x[rng.random(n) < 0.01] = np.nan
+            cols[f"num_{j}"] = x
+        for j in range(categorical):
+            k = 5 + 5 * j
+            w = np.arange(1, k + 1, dtype=float) ** (-1.0 - (shift if j % 3 == 0 else 0.0))
+            values = np.array([f"cat{j}_{i}" for i in range(k)], dtype=object)
+            cols[f"cat_{j}"] = values[rng.choice(k, n, p=w / w.sum())]
+        table = pa.table(cols)
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    writer.close()
+
+
+# -- workers (each runs in its own process) --------------------------------------------------
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def work_divergences(ref: str, cur: str) -> dict:
+    from divergences.tabular import compare
+
+    c = compare(ref, cur)
+    return {"psi": {r["column"]: r["psi"] for r in c.rows}}
+
+
+def work_numpy(ref: str, cur: str) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    a, b = pd.read_parquet(ref), pd.read_parquet(cur)
+    out = {}
+    for c in a.columns:
+        if a[c].dtype.kind == "f":
+            x = a[c].to_numpy()
+            x = x[np.isfinite(x)]
+            edges = np.unique(np.quantile(x, np.arange(1, 10) / 10))
+            edges = edges[edges < x.max()]
+            y = b[c].to_numpy()
+            ca = np.bincount(np.searchsorted(edges, x, side="left"), minlength=len(edges) + 1)
+            y = y[~np.isnan(y)]
+            cb = np.bincount(np.searchsorted(edges, y, side="left"), minlength=len(edges) + 1)
+        else:
+            va, vb = a[c].value_counts(), b[c].value_counts()
+            keys = list(va.index[:50])
+            ca = np.append(va.reindex(keys).to_numpy(), va.sum() - va.iloc[:50].sum())
+            cb = np.append(vb.reindex(keys).fillna(0).to_numpy(), vb.sum() - vb.reindex(keys).fillna(0).sum())
+        keep = (ca + cb) > 0
+        p = (cb[keep] + 0.5) / (cb[keep] + 0.5).sum()
+        q = (ca[keep] + 0.5) / (ca[keep] + 0.5).sum()
+        out[c] = float(np.sum((p - q) * np.log(p / q)))
+    return {"psi": out}
+
+
+def work_evidently(ref: str, cur: str) -> dict:
+    import pandas as pd
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    a, b = pd.read_parquet(ref), pd.read_parquet(cur)
+    snap = Report([DataDriftPreset(method="psi")]).run(current_data=b, reference_data=a)
+    values = {}
+    for m in snap.dict()["metrics"]:
+        name = m["metric_name"]
+        if name.startswith("ValueDrift(column="):
+            values[name.split("column=")[1].split(",")[0]] = float(m["value"])
+    return {"psi": values}
+
+
+WORKERS = {"divergences": work_divergences, "pandas/numpy": work_numpy, "evidently": work_evidently}
+
+
+def run_worker(python: str, kind: str, ref: str, cur: str, timeout: float) -> dict:
+    cmd = [python, os.path.abspath(__file__), "--worker", kind, ref, cur]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": f"exit {done.returncode}: {last[:120]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--worker", nargs=3, metavar=("KIND", "REF", "CUR"), help=argparse.SUPPRESS)
+    ap.add_argument("--evidently-python", default=None, help="interpreter with evidently and pandas<3")
+    ap.add_argument("--evidently-large", action="store_true", help="also run Evidently at 10M rows")
+    ap.add_argument("--small-rows", type=int, default=1_000_000)
+    ap.add_argument("--large-rows", type=int, default=10_000_000)
+    ap.add_argument("--timeout", type=float, default=1800)
+    args = ap.parse_args()
+    if args.worker:
+        kind, ref, cur = args.worker
+        t0 = time.perf_counter()
+        result = WORKERS[kind](ref, cur)
+        result.update(seconds=time.perf_counter() - t0, peak_mb=_peak_mb())
+        print(json.dumps(result))
+        return
+
+    folder = tempfile.mkdtemp(prefix="bench_tabular_")
+    try:
+        cases = [(f"{args.small_rows // 1_000_000}M x 20 (10 num, 10 cat)", args.small_rows, 10, 10),
+                 (f"{args.large_rows // 1_000_000}M x 10 (num)", args.large_rows, 10, 0)]
+        rows = []
+        for label, n, num, cat in cases:
+            ref, cur = os.path.join(folder, f"ref_{n}.parquet"), os.path.join(folder, f"cur_{n}.parquet")
+            t0 = time.perf_counter()
+            generate(ref, n, num, cat, seed=1, shift=0.0)
+            generate(cur, n, num, cat, seed=2, shift=0.2)
+            print(f"[{label}] data generated in {time.perf_counter() - t0:.0f} s "
+                  f"({(os.path.getsize(ref) + os.path.getsize(cur)) / 2**20:.0f} MiB Parquet)", flush=True)
+            results = {}
+            for kind in WORKERS:
+                python = sys.executable
+                if kind == "evidently":
+                    if args.evidently_python is None:
+                        results[kind] = {"error": "not run (no --evidently-python)"}
+                        continue
+                    if n > args.small_rows and not args.evidently_large:
+                        results[kind] = {"error": "not run at this size (--evidently-large)"}
+                        continue
+                    python = args.evidently_python
+                results[kind] = run_worker(python, kind, ref, cur, args.timeout)
+                r = results[kind]
+                print(f"  {kind}: " + (f"{r['seconds']:.1f} s, {r['peak_mb']:.0f} MB" if "error" not in r
+                                        else r["error"]), flush=True)
+            mine, ref_np = results["divergences"], results["pandas/numpy"]
+            if "psi" in mine and "psi" in ref_np:
+                diff = max(abs(mine["psi"][c] - ref_np["psi"][c]) for c in mine["psi"])
+                print(f"  max |PSI(divergences) − PSI(pandas/numpy)| over columns = {diff:.2e}")
+            rows.append((label, results))
+        base_name = "divergences"
+        print("\n| data | tool | time (s) | peak RSS (MB) | time / divergences | memory / divergences |")
+        print("|---|---|---:|---:|---:|---:|")
+        for label, results in rows:
+            base = results[base_name]
+            for kind, r in results.items():
+                if "error" in r:
+                    print(f"| {label} | {kind} | {r['error']} | | | |")
+                    continue
+                tr = r["seconds"] / base["seconds"] if "seconds" in base else float("nan")
+                mr = r["peak_mb"] / base["peak_mb"] if "peak_mb" in base else float("nan")
+                print(f"| {label} | {kind} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {tr:.1f}× | {mr:.1f}× |")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Compare two tables column by column with honest uncertainty (drift, scorecards).
+
+* :func:`profile`: reproducible bins from a reference alone, serialisable to JSON;
+* :func:`compare`: PSI, JS, Hellinger, Wasserstein, χ² (or any registered divergence) per column,
+  with standard errors, intervals, a test of "no change" and bands;
+* :func:`information_value`: IV and WoE per feature for a binary target.
+
+Inputs are file paths (CSV, Parquet: read by DuckDB) or dataframes (pandas, Polars, PyArrow,
+DuckDB relations, PySpark DataFrames); aggregation happens in the engine, only bin counts come back.
+"""
+
+from __future__ import annotations
+
+from .compare import DEFAULT_METRICS, Comparison, compare
+from .errors import InputError
+from .information_value import information_value
+from .metrics import iv_band, psi_band
+from .profile import ColumnProfile, Profile, profile
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "ColumnProfile",
+    "Comparison",
+    "InputError",
+    "Profile",
+    "compare",
+    "information_value",
+    "iv_band",
+    "profile",
+    "psi_band",
+]

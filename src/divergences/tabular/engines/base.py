@@ -1,0 +1,259 @@
+"""The engine interface, and the SQL it shares between DuckDB and Spark.
+
+An engine answers four questions about one table, each with a single aggregation over the data:
+
+* :meth:`Engine.schema`: the kind of every column (``"numeric"``, ``"string"``, ``"boolean"``,
+  ``"other"``);
+* :meth:`Engine.numeric_summary`: per numeric column, the counts of rows, non-missing and finite
+  values, the minimum, maximum, mean, standard deviation and the quantiles at given levels (over
+  finite values; NULL and NaN are missing, ±inf are binned but take no part in quantiles);
+* :meth:`Engine.top_values`: per categorical column, the most frequent values as text;
+* :meth:`Engine.bin_counts`: per column, counts on given bins (numeric: right-closed intervals
+  with open ends; categorical: the listed categories then one bucket for all others), optionally
+  split by a binary target and with per-bin sums.
+
+Values become text the same way everywhere: booleans as ``"true"`` / ``"false"``, strings as they
+are, numbers forced to be categorical by the engine's cast to text (NaN counts as missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BinCounts", "Engine", "NumericSummary", "SQLEngine", "Split"]
+
+
+@dataclass(frozen=True)
+class NumericSummary:
+    rows: int
+    nonmissing: int
+    finite: int
+    minimum: float
+    maximum: float
+    mean: float
+    std: float
+    quantiles: np.ndarray
+
+
+@dataclass(frozen=True)
+class Split:
+    """Split counts by a binary target: rows whose target (as text) equals ``bad`` are "bad",
+    other non-missing targets are "good"; rows with a missing target are left out."""
+
+    column: str
+    bad: str
+
+
+@dataclass(frozen=True)
+class BinCounts:
+    """Counts per bin (shape ``(bins,)``, or ``(2, bins)`` as (good, bad) with a split), the number of
+    missing values (int, or shape ``(2,)``) and, when asked, the sum of finite values per bin."""
+
+    counts: np.ndarray
+    missing: np.ndarray | int
+    sums: np.ndarray | None = None
+
+
+class Engine:
+    """One table in one engine (see the module docstring)."""
+
+    #: how the table is named in messages: its file path, or "reference" / "current"
+    label: str = "table"
+
+    def schema(self) -> dict[str, str]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def row_count(self) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def numeric_summary(self, columns: list[str], levels: np.ndarray) -> dict[str, NumericSummary]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def missing_counts(self, columns: list[str]) -> dict[str, tuple[int, int]]:
+        """(missing, non-missing) for categorical columns (as text)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def top_values(self, column: str, limit: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` (value, count) pairs, most frequent first, ties by value."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def bin_counts(
+        self,
+        numeric: dict[str, np.ndarray],
+        categorical: dict[str, list[str]],
+        *,
+        sums: bool = False,
+        split: Split | None = None,
+    ) -> dict[str, BinCounts]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def close(self) -> None:
+        """Release what the engine holds (nothing by default)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL shared by DuckDB and Spark
+# ---------------------------------------------------------------------------------------------
+
+_INF = "CAST('Infinity' AS DOUBLE)"
+
+
+
+
+def _float_literal(x: float) -> str:
+    # a string cast parses the shortest round-trip repr exactly (a bare 0.1 may be read as DECIMAL)
+    return f"CAST('{float(x)!r}' AS DOUBLE)"
+
+
+class SQLEngine(Engine):
+    """Builds the aggregation queries; subclasses run them and say how to quote and cast."""
+
+    string_type = "VARCHAR"
+
+    # -- dialect ----------------------------------------------------------------------------
+    def ident(self, name: str) -> str:  # pragma: no cover - dialect
+        raise NotImplementedError
+
+    def literal(self, text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def text_list(self, values: list[str]) -> str:  # pragma: no cover - dialect
+        raise NotImplementedError
+
+    def quantiles_expr(self, expr: str, levels: np.ndarray) -> str:  # pragma: no cover - dialect
+        raise NotImplementedError
+
+    # -- expressions ------------------------------------------------------------------------
+    def _double(self, column: str) -> str:
+        return f"CAST({self.ident(column)} AS DOUBLE)"
+
+    def text_expr(self, column: str) -> str:
+        """The column as text (NULL where missing)."""
+        kind = self.schema()[column]
+        c = self.ident(column)
+        if kind == "boolean":
+            return f"CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN 'true' ELSE 'false' END"
+        if kind == "numeric":
+            d = self._double(column)
+            return f"CASE WHEN {d} IS NULL OR {self.is_nan(d)} THEN NULL ELSE CAST({c} AS {self.string_type}) END"
+        return f"CAST({c} AS {self.string_type})"
+
+    def is_nan(self, v: str) -> str:
+        return f"isnan({v})"
+
+    def is_finite(self, v: str) -> str:
+        return f"(NOT isnan({v}) AND {v} < {_INF} AND {v} > -{_INF})"
+
+    def _numeric_index(self, v: str, edges: np.ndarray) -> str:
+        whens = " ".join(f"WHEN {v} <= {_float_literal(e)} THEN {i}" for i, e in enumerate(edges))
+        return f"CASE WHEN {v} IS NULL OR {self.is_nan(v)} THEN -1 {whens} ELSE {len(edges)} END"
+
+    def _category_index(self, t: str, categories: list[str]) -> str:
+        pos = f"nullif(array_position({self.text_list(categories)}, {t}), 0)"
+        return f"CASE WHEN {t} IS NULL THEN -1 ELSE coalesce({pos}, {len(categories) + 1}) - 1 END"
+
+    # -- queries ----------------------------------------------------------------------------
+    def numeric_summary(self, columns, levels):
+        inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(columns)]
+        aggs = ["count(*)"]
+        for i in range(len(columns)):
+            v = f"v{i}"
+            fin = f"CASE WHEN {self.is_finite(v)} THEN {v} END"
+            aggs += [
+                f"count(CASE WHEN {v} IS NOT NULL AND NOT {self.is_nan(v)} THEN 1 END)",
+                f"count({fin})", f"min({fin})", f"max({fin})", f"avg({fin})", f"stddev_pop({fin})",
+                self.quantiles_expr(fin, levels) if len(levels) else "NULL",
+            ]
+        row = self.run(inner or ["1 AS one"], aggs)
+        rows = self._rows = int(row[0])
+        out = {}
+        for i, c in enumerate(columns):
+            nonmissing, finite, lo, hi, mean, std, qs = row[1 + 7 * i: 8 + 7 * i]
+            out[c] = NumericSummary(
+                rows, int(nonmissing), int(finite), _f(lo), _f(hi), _f(mean), _f(std),
+                np.asarray([float(x) for x in (qs or [])], dtype=np.float64),
+            )
+        return out
+
+    def row_count(self):
+        if getattr(self, "_rows", None) is None:  # every summary query counts the rows too
+            self._rows = int(self.run(["1 AS one"], ["count(*)"])[0])
+        return self._rows
+
+    def missing_counts(self, columns):
+        inner = [f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(columns)]
+        aggs = ["count(*)"] + [f"count(t{i})" for i in range(len(columns))]
+        row = self.run(inner, aggs)
+        self._rows = int(row[0])
+        return {c: (int(row[0]) - int(row[1 + i]), int(row[1 + i])) for i, c in enumerate(columns)}
+
+    def bin_counts(self, numeric, categorical, *, sums=False, split=None):
+        names = list(numeric) + list(categorical)
+        if not names:
+            return {}
+        n = len(numeric)
+        # layer 1 reads the table once: numbers as doubles, categories as text, the target as 0/1
+        inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(numeric)]
+        inner += [f"{self.text_expr(c)} AS t{j}" for j, c in enumerate(categorical)]
+        # layer 2: the bin index of every value (-1 for missing) and the finite values to sum
+        middle = [self._numeric_index(f"v{i}", numeric[c]) + f" AS i{i}" for i, c in enumerate(numeric)]
+        middle += [f"CASE WHEN {self.is_finite(f'v{i}')} THEN v{i} END AS f{i}" for i in range(n) if sums]
+        middle += [self._category_index(f"t{j}", categorical[c]) + f" AS i{n + j}" for j, c in enumerate(categorical)]
+        if split is not None:
+            t = self.text_expr(split.column)
+            inner.append(f"CASE WHEN {t} IS NULL THEN NULL WHEN {t} = {self.literal(split.bad)} THEN 1 ELSE 0 END AS y")
+            middle.append("y")
+        sizes = [len(numeric[c]) + 1 for c in numeric] + [len(categorical[c]) + 1 for c in categorical]
+        groups = 1 if split is None else 2
+        counts = [np.zeros((groups, size + 1), dtype=np.int64) for size in sizes]
+        totals = [np.zeros(size + 1) for size in sizes]
+        # layer 3: counts per (column, bin[, target]) and sums of finite values per numeric bin
+        for k, g, b, count, total in self.grouped_counts(inner, middle, sizes, n if sums else 0, split is not None):
+            counts[k][g, b + 1] += count
+            totals[k][b + 1] += total
+        out = {}
+        for k, c in enumerate(names):
+            block = counts[k]
+            s = totals[k][1:] if sums and k < n else None
+            if split is None:
+                out[c] = BinCounts(block[0, 1:], int(block[0, 0]), s)
+            else:
+                out[c] = BinCounts(block[:, 1:], block[:, 0].copy(), s)
+        return out
+
+    def grouped_counts(self, inner: list[str], middle: list[str], sizes: list[int], summed: int, split: bool):
+        """(column k, target group, bin, count, sum) tuples: one aggregation pass over the table.
+
+        This default asks for one row of ``count(CASE …)`` aggregates (one job, good for Spark);
+        DuckDB overrides it with GROUPING SETS, faster there."""
+        groups = [" AND y = 0", " AND y = 1"] if split else [""]
+        columns = len(sizes)
+        aggs = []
+        for k in range(columns):
+            for g in groups:
+                aggs += [f"count(CASE WHEN i{k} = {b}{g} THEN 1 END)" for b in range(-1, sizes[k])]
+            if k < summed:
+                aggs += [f"sum(CASE WHEN i{k} = {b} THEN f{k} END)" for b in range(sizes[k])]
+        row = iter(self.run_layered(inner, middle, aggs))
+        for k in range(columns):
+            for g in range(len(groups)):
+                for b in range(-1, sizes[k]):
+                    yield k, g, b, int(next(row)), 0.0
+            if k < summed:
+                for b in range(sizes[k]):
+                    x = next(row)
+                    yield k, 0, b, 0, 0.0 if x is None else float(x)
+
+    def run(self, inner: list[str], aggregates: list[str]) -> tuple:
+        """One row: ``SELECT aggregates FROM (SELECT inner FROM table)``."""
+        return self.run_layered(inner, ["*"], aggregates)
+
+    def run_layered(self, inner: list[str], middle: list[str], aggregates: list[str]) -> tuple:
+        """One row: ``SELECT aggregates FROM (SELECT middle FROM (SELECT inner FROM table))``."""
+        raise NotImplementedError  # pragma: no cover - dialect
+
+
+def _f(x) -> float:
+    return float("nan") if x is None else float(x)

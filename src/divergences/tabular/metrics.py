@@ -1,0 +1,279 @@
+r"""Metrics on binned counts, with standard errors, intervals, a test of "no change" and bands.
+
+Every metric is a name: ``"psi"`` (the population stability index, which is the Jeffreys divergence),
+``"chi2"`` (the Pearson χ² divergence χ²(current‖reference) = Σ (c − r)²/r, a divergence, not the
+two-sample χ² statistic), ``"wasserstein"`` (see below) or any name in the divergence registry
+(``"js"``, ``"hellinger"``, ``"kl"``, ..., and divergences a user registered with
+:func:`divergences.register`). Values come from :func:`divergences.divergence` with
+P = current, Q = reference: ``"kl"`` is KL(current‖reference).
+
+Uncertainty (counts c ~ Multinomial(N, p) for the current, r ~ Multinomial(M, q) for the
+reference, independent). The delta method gives
+
+.. math:: \operatorname{Var} \hat D \approx \frac{1}{N}\Big[\sum_i p_i g_i^2 - \big(\sum_i p_i g_i\big)^2\Big]
+          + \frac{1}{M}\Big[\sum_i q_i h_i^2 - \big(\sum_i q_i h_i\big)^2\Big]
+
+with g = ∂D/∂p and h = ∂D/∂q. For an f-divergence D = Σ q f(p/q), r = p/q:
+g_i = f'(r_i) and h_i = f(r_i) − r_i f'(r_i), read from the generator (for Jeffreys this is the
+variance in REFERENCE.md). Other registered divergences are differentiated by central differences.
+At p = q the gradient vanishes and the delta method degenerates; there the test uses the χ²
+scaling: for f twice differentiable at 1, D̂ ≈ ½ f''(1) Σ (p̂ − q̂)²/q, so
+
+.. math:: T = \frac{NM}{N+M}\,\frac{2\hat D}{f''(1)} \;\to\; \chi^2_{k-1} \quad\text{under "no change"}
+
+(for PSI, f''(1) = 2 and T = NM/(N+M)·PSI). The plug-in value is biased upward: under no change its
+mean is about ½ f''(1)(k − 1)(1/N + 1/M) (reported as ``null_mean``; (k−1)(1/N+1/M) for PSI).
+
+Wasserstein: the 1-Wasserstein distance between the two binned distributions placed at the
+reference's per-bin means, divided by the reference's standard deviation (so it is unit-free):
+W = Σ_i |F_P(i) − F_Q(i)| (x_{i+1} − x_i) / σ_ref. Numeric columns only (NaN for categories).
+It has a delta-method standard error but no χ² test (p-value NaN).
+
+Smoothing: bins empty in both samples are dropped (they carry no information). With
+``smoothing=α`` every remaining bin of both samples gets α added to its count before the
+frequencies are formed (α = 0.5 is the Jeffreys / Krichevsky–Trofimov pseudo-count); with
+``smoothing=0`` an empty bin on one side gives +inf for PSI and KL, honestly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from .. import categorical as _cat
+from .. import generators as _gen
+from .. import registry
+
+__all__ = ["Metric", "evaluate", "iv_band", "psi_band", "resolve"]
+
+
+def psi_band(value: float) -> str:
+    """Conventional PSI band: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant.
+
+    >>> psi_band(0.05), psi_band(0.1), psi_band(0.3)
+    ('stable', 'moderate', 'significant')
+    """
+    if not math.isfinite(value) and not value > 0:
+        return ""
+    return "stable" if value < 0.1 else "moderate" if value < 0.25 else "significant"
+
+
+def iv_band(value: float) -> str:
+    """Conventional information-value band: < .02 useless, .02–.1 weak, .1–.3 medium, .3–.5 strong,
+    > .5 suspicious (too good to be true: check for leakage).
+
+    >>> iv_band(0.01), iv_band(0.2), iv_band(0.7)
+    ('useless', 'medium', 'suspicious')
+    """
+    if math.isnan(value):
+        return ""
+    for limit, band in ((0.02, "useless"), (0.1, "weak"), (0.3, "medium"), (0.5, "strong")):
+        if value < limit:
+            return band
+    return "suspicious"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric as the user names it, and what computes it."""
+
+    name: str
+    divergence: str | None  # a registry name; None for wasserstein
+    params: dict[str, Any] = field(default_factory=dict)
+    band: Callable[[float], str] | None = None
+
+    @property
+    def numeric_only(self) -> bool:
+        return self.divergence is None
+
+
+_ALIASES = {"psi": ("jeffreys", psi_band), "chi2": ("pearson", None)}
+
+
+def resolve(name: str | Metric) -> Metric:
+    """The :class:`Metric` for ``name`` (ValueError naming ``metrics`` for an unknown name).
+
+    >>> resolve("psi").divergence
+    'jeffreys'
+    """
+    if isinstance(name, Metric):
+        return name
+    if not isinstance(name, str):
+        raise ValueError(f"metrics: each metric is a name, got {name!r}")
+    if name in _ALIASES:
+        div, band = _ALIASES[name]
+        return Metric(name, div, band=band)
+    if name == "wasserstein":
+        return Metric(name, None)
+    try:
+        spec = registry.get(name)
+    except ValueError:
+        raise ValueError(
+            f"metrics: unknown metric {name!r}; use psi, chi2, wasserstein or a registered divergence "
+            f"({', '.join(registry.available())})"
+        ) from None
+    if spec.kind == "pointwise":
+        raise ValueError(f"metrics: {name!r} is not a divergence (it is not zero for equal distributions)")
+    return Metric(name, name, band=psi_band if name == "jeffreys" else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# values and gradients
+# ---------------------------------------------------------------------------------------------
+
+
+def _gradient(metric: Metric, p: np.ndarray, q: np.ndarray, loc: np.ndarray | None, scale: float | None):
+    """(∂D/∂p, ∂D/∂q) at (p, q); NaN where the derivative does not exist (an empty bin)."""
+    if metric.divergence is None:
+        return _wasserstein_gradient(p, q, loc, scale)
+    spec = registry.get(metric.divergence)
+    if spec.kind == "f":
+        gen = spec.generator(**metric.params)
+        if isinstance(gen, _gen.Generator):
+            with np.errstate(all="ignore"):
+                r = p / q
+                fp = np.asarray(gen.f_prime(r), dtype=np.float64)
+                h = np.asarray(gen.f(r), dtype=np.float64) - r * fp
+            inside = (p > 0) & (q > 0)
+            return np.where(inside, fp, np.nan), np.where(inside, h, np.nan)
+    return _numeric_gradient(metric, p, q)
+
+
+def _numeric_gradient(metric: Metric, p: np.ndarray, q: np.ndarray):
+    def value(a, b):
+        return float(_cat.divergence(metric.divergence, a, b, normalize=True, **metric.params))
+
+    gp, gq = np.empty_like(p), np.empty_like(q)
+    for x, g, first in ((p, gp, True), (q, gq, False)):
+        for i in range(x.size):
+            h = 1e-6 * max(x[i], 1e-3)
+            up, down = x.copy(), x.copy()
+            up[i] += h
+            down[i] = max(down[i] - h, 0.0)
+            with np.errstate(all="ignore"):
+                hi = value(up, q) if first else value(p, up)
+                lo = value(down, q) if first else value(p, down)
+            g[i] = (hi - lo) / (up[i] - down[i])
+    return gp, gq
+
+
+def _wasserstein(p, q, loc, scale) -> float:
+    if loc is None or not scale or not math.isfinite(scale):
+        return math.nan
+    gaps = np.diff(loc)
+    return float(np.sum(np.abs(np.cumsum(p)[:-1] - np.cumsum(q)[:-1]) * gaps) / scale)
+
+
+def _wasserstein_gradient(p, q, loc, scale):
+    if loc is None or not scale or not math.isfinite(scale):
+        nan = np.full_like(p, np.nan)
+        return nan, nan
+    s = np.sign(np.cumsum(p)[:-1] - np.cumsum(q)[:-1]) * np.diff(loc) / scale
+    # ∂/∂p_j of Σ_{i ≥ j} s_i: a reversed cumulative sum (the last bin enters no CDF difference)
+    g = np.append(np.cumsum(s[::-1])[::-1], 0.0)
+    return g, -g
+
+
+def _multinomial_variance(prob: np.ndarray, grad: np.ndarray, n: float) -> float:
+    used = prob > 0
+    if not np.all(np.isfinite(grad[used])):
+        return math.nan
+    g, w = grad[used], prob[used]
+    mean = float(np.sum(w * g))
+    return max(float(np.sum(w * (g - mean) ** 2)), 0.0) / n
+
+
+def second_derivative_at_one(metric: Metric) -> float:
+    if metric.divergence is None:
+        return math.nan
+    spec = registry.get(metric.divergence)
+    if spec.kind != "f":
+        return math.nan
+    gen = spec.generator(**metric.params)
+    with np.errstate(all="ignore"):
+        v = float(gen.f_second(np.asarray(1.0)))
+    return v if math.isfinite(v) and v > 0 else math.nan
+
+
+# ---------------------------------------------------------------------------------------------
+# the one entry point
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    null_mean: float
+    band: str
+
+
+def frequencies(current: np.ndarray, reference: np.ndarray, smoothing: float):
+    """Frequencies (p, q) after dropping bins empty in both and adding ``smoothing`` to the others,
+    and the mask of kept bins.
+
+    >>> p, q, kept = frequencies(np.array([1, 0, 3]), np.array([2, 0, 2]), 0.0)
+    >>> p.tolist(), q.tolist(), kept.tolist()
+    ([0.25, 0.75], [0.5, 0.5], [True, False, True])
+    """
+    c = np.asarray(current, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    kept = (c + r) > 0
+    c, r = c[kept] + smoothing, r[kept] + smoothing
+    return c / c.sum(), r / r.sum(), kept
+
+
+def evaluate(
+    metric: Metric,
+    current: np.ndarray,
+    reference: np.ndarray,
+    *,
+    smoothing: float = 0.5,
+    confidence: float = 0.95,
+    locations: np.ndarray | None = None,
+    scale: float | None = None,
+) -> Estimate:
+    """Value, delta-method standard error, interval, χ² p-value of "no change", null mean and band
+    of ``metric`` between the counts ``current`` (P, N draws) and ``reference`` (Q, M draws).
+
+    >>> e = evaluate(resolve("psi"), np.array([60, 40]), np.array([50, 50]), smoothing=0.0)
+    >>> round(e.value, 6), round(e.p_value, 4)
+    (0.040547, 0.1545)
+    """
+    from scipy.special import chdtrc  # χ² survival function (scipy.stats costs seconds to import)
+
+    n, m = float(np.sum(current)), float(np.sum(reference))
+    p, q, kept = frequencies(current, reference, smoothing)
+    k = int(kept.sum())
+    loc = None if locations is None else np.asarray(locations, dtype=np.float64)[kept]
+    if metric.divergence is None:
+        value = _wasserstein(p, q, loc, scale)
+    else:
+        value = float(_cat.divergence(metric.divergence, p, q, **metric.params))
+    band = metric.band(value) if metric.band is not None else ""
+    if math.isnan(value):
+        return Estimate(value, math.nan, math.nan, math.nan, math.nan, math.nan, band)
+    if math.isinf(value):
+        return Estimate(value, math.inf, value, value, 0.0, math.nan, band)
+    gp, gq = _gradient(metric, p, q, loc, scale)
+    se = math.sqrt(_multinomial_variance(p, gp, n) + _multinomial_variance(q, gq, m))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    lo, hi = max(value - z * se, 0.0), value + z * se
+    f2 = second_derivative_at_one(metric)
+    null_mean = 0.5 * f2 * (k - 1) * (1 / n + 1 / m)
+    if math.isnan(f2):
+        p_value = math.nan
+    elif k <= 1:
+        p_value = 1.0
+    else:
+        t = n * m / (n + m) * 2 * value / f2
+        p_value = float(chdtrc(k - 1, t))
+    return Estimate(value, se, lo, hi, p_value, null_mean, band)

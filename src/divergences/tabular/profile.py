@@ -1,0 +1,208 @@
+"""Reproducible bins from a reference table alone, with their counts: a :class:`Profile`.
+
+Numeric columns: right-closed bins with open ends on the reference's quantiles at levels
+1/bins, …, (bins−1)/bins (linear interpolation; ties merged; see :mod:`divergences.binning`).
+Categorical columns (text, booleans, and numeric columns named in ``categorical=``): the
+``max_categories`` most frequent reference values (ties broken by value), then one bucket,
+``<other>``, for every other value, including values never seen in the reference. Missing values
+(NULL, NaN) are counted, not binned. A profile serialises to JSON and back, so a reference is
+binned once and every later batch is compared with the same bins.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..binning import edges_from_quantiles, quantile_levels
+from .engines import Engine, open_source
+from .errors import InputError
+
+__all__ = ["OTHER", "ColumnProfile", "Profile", "profile"]
+
+#: the label of the categorical bucket for values outside the reference's kept categories
+OTHER = "<other>"
+_FORMAT = "divergences.profile/1"
+
+
+@dataclass
+class ColumnProfile:
+    """The bins of one reference column and the reference's counts on them."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    dtype: str  # the engine's kind of the source column: "numeric", "string" or "boolean"
+    counts: list[int]
+    missing: int
+    edges: list[float] | None = None
+    categories: list[str] | None = None
+    locations: list[float] | None = None  # per-bin mean of the finite reference values (numeric)
+    scale: float | None = None  # standard deviation of the finite reference values (numeric)
+
+    @property
+    def rows(self) -> int:
+        return int(sum(self.counts)) + int(self.missing)
+
+    def labels(self) -> list[str]:
+        """Human-readable bin labels: ``(-inf, 1.5]``, ``(1.5, 3]``, …, or the categories and ``<other>``."""
+        if self.kind == "categorical":
+            return [*self.categories, OTHER]
+        e = ["-inf", *(f"{x:.6g}" for x in self.edges), "inf"]
+        return [f"({e[i]}, {e[i + 1]}]" if i < len(e) - 2 else f"({e[i]}, {e[i + 1]})" for i in range(len(e) - 1)]
+
+
+@dataclass
+class Profile:
+    """Bins and reference counts for a set of columns (see :func:`profile`)."""
+
+    columns: dict[str, ColumnProfile]
+    bins: int
+    max_categories: int
+    rows: int
+    source: str = "reference"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, path: str | None = None) -> str:
+        """The profile as JSON text; also written (atomically) to ``path`` when given."""
+        doc = {"format": _FORMAT, "bins": self.bins, "max_categories": self.max_categories, "rows": self.rows,
+               "source": self.source, "meta": self.meta, "columns": [asdict(c) for c in self.columns.values()]}
+        text = json.dumps(doc, indent=1, allow_nan=True)
+        if path is not None:
+            from .report import write_atomic
+
+            write_atomic(path, text)
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | os.PathLike) -> Profile:
+        """A profile from JSON text or from a file holding it."""
+        text = text_or_path = os.fspath(text_or_path)
+        if not text_or_path.lstrip().startswith("{"):
+            try:
+                with open(text_or_path, encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError as exc:
+                raise InputError(f"cannot read the profile: {exc.strerror}", source=text_or_path) from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not a profile (invalid JSON: {exc.msg})", source="profile") from None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise InputError(f"not a profile (expected format {_FORMAT!r})", source="profile")
+        cols = {c["name"]: ColumnProfile(**c) for c in doc["columns"]}
+        return cls(cols, doc["bins"], doc["max_categories"], doc["rows"], doc.get("source", "reference"),
+                   doc.get("meta", {}))
+
+
+def _check_bins(bins: Any) -> int:
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    return int(bins)
+
+
+def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) column names to compare, after checking that each exists."""
+    schema = engine.schema()
+    for argument, names in (("columns", columns), ("categorical", categorical)):
+        if names is not None and isinstance(names, str):
+            raise ValueError(f"{argument} must be a list of column names, not a string")
+        for c in names or ():
+            if c not in schema:
+                raise InputError(f"unknown column (columns: {', '.join(schema) or 'none'})", source=engine.label,
+                                 column=c)
+    forced = set(categorical or ())
+    chosen = list(columns) if columns is not None else [c for c in schema if schema[c] != "other"]
+    chosen = [c for c in chosen if c not in set(exclude)]
+    numeric, cats = [], []
+    for c in chosen:
+        kind = schema[c]
+        if kind == "other":
+            raise InputError("has a type that cannot be binned (use numbers, text or booleans)",
+                             source=engine.label, column=c)
+        (cats if kind != "numeric" or c in forced else numeric).append(c)
+    if not numeric and not cats:
+        raise InputError("has no column to compare", source=engine.label)
+    return numeric, cats
+
+
+def profile(
+    reference: Any,
+    *,
+    columns: list[str] | None = None,
+    categorical: list[str] | None = None,
+    bins: int = 10,
+    max_categories: int = 50,
+    exclude: tuple[str, ...] | list[str] = (),
+) -> Profile:
+    """Bin every column of ``reference`` (a file path or a dataframe) from the reference alone.
+
+    ``columns`` limits the columns (default: every numeric, text and boolean column);
+    ``categorical`` names numeric columns to treat as categories (codes); ``bins`` is the number of
+    quantile bins for numeric columns (fewer where quantiles tie); ``max_categories`` caps the kept
+    categories per column (the rest share the ``<other>`` bucket); ``exclude`` drops columns (a
+    target). Two passes over the data: summaries (quantiles, top values), then counts.
+
+    >>> import pandas as pd
+    >>> p = profile(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "a", None]}), bins=2)
+    >>> p.columns["x"].edges, p.columns["x"].counts, p.columns["c"].counts, p.columns["c"].missing
+    ([2.5], [2, 2], [2, 1, 0], 1)
+    """
+    bins = _check_bins(bins)
+    if not isinstance(max_categories, int) or max_categories < 1:
+        raise ValueError(f"max_categories must be a positive integer, got {max_categories!r}")
+    engine = open_source(reference, "reference")
+    try:
+        return _profile(engine, columns, categorical, bins, max_categories, exclude)
+    finally:
+        if engine is not reference:
+            engine.close()
+
+
+def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude) -> Profile:
+    numeric, cats = select_columns(engine, columns, categorical, exclude)
+    schema = engine.schema()
+    summaries = engine.numeric_summary(numeric, quantile_levels(bins)) if numeric else {}
+    missing = engine.missing_counts(cats) if cats else {}
+    rows = engine.row_count()  # known from the queries above
+    if rows == 0:
+        raise InputError("is empty (no rows)", source=engine.label)
+    edges = {}
+    for c in numeric:
+        s = summaries[c]
+        if s.finite == 0:
+            what = "every value is missing" if s.nonmissing == 0 else "no value is finite"
+            raise InputError(f"cannot be binned: {what}", source=engine.label, column=c)
+        edges[c] = edges_from_quantiles(s.quantiles, s.maximum)
+    categories, cat_counts = {}, {}
+    for c in cats:
+        miss, present = missing[c]
+        if present == 0:
+            raise InputError("cannot be binned: every value is missing", source=engine.label, column=c)
+        top = engine.top_values(c, max_categories)
+        categories[c] = [v for v, _ in top]
+        kept = [n for _, n in top]
+        cat_counts[c] = [*kept, present - sum(kept)]
+    counted = engine.bin_counts(edges, {}, sums=True) if numeric else {}
+    out = {}
+    for c in numeric:
+        bc, s = counted[c], summaries[c]
+        with np.errstate(all="ignore"):
+            means = bc.sums / np.where(bc.counts > 0, bc.counts, 1)
+        # a bin without finite values (only ±inf) sits at its finite edge
+        e = edges[c]
+        bounds = np.concatenate([[s.minimum], e, [s.maximum]])
+        means = np.where(bc.counts > 0, means, (bounds[:-1] + bounds[1:]) / 2)
+        means = np.clip(means, bounds[:-1], bounds[1:])
+        out[c] = ColumnProfile(c, "numeric", schema[c], [int(x) for x in bc.counts], int(bc.missing),
+                               edges=[float(x) for x in e], locations=[float(x) for x in means],
+                               scale=float(s.std) if math.isfinite(s.std) else None)
+    for c in cats:
+        out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(missing[c][0]),
+                               categories=categories[c])
+    ordered = {c: out[c] for c in (columns or schema) if c in out}
+    return Profile(ordered, bins, max_categories, rows, engine.label)
