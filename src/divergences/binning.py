@@ -51,17 +51,25 @@ def quantile_levels(bins: int) -> np.ndarray:
     return np.arange(1, bins) / bins
 
 
-def edges_from_quantiles(quantiles: np.ndarray, maximum: float) -> np.ndarray:
-    """Inner edges from reference quantiles (computed by any engine) and the reference maximum.
+def edges_from_quantiles(quantiles: np.ndarray, maximum: float, minimum: float | None = None) -> np.ndarray:
+    """Inner edges from reference quantiles (computed by any engine) and the reference extremes.
 
     Equal quantiles (ties) are merged and an edge at the maximum, which would close an empty upper
     bin, is dropped: the same rule as :func:`quantile_edges`, for quantiles computed elsewhere
-    (DuckDB, Spark, a dataframe library).
+    (DuckDB, Spark, a dataframe library). Engines interpolate between two equal order statistics
+    with a rounding error of an ulp or two (DuckDB's ``quantile_cont`` does); a quantile within
+    4 ulps of the minimum or maximum is snapped to it, so that a column with a point mass at an
+    extreme (a constant column, say) is binned as NumPy bins it.
 
     >>> edges_from_quantiles(np.array([1.0, 1.0, 2.0, 3.0]), 3.0)
     array([1., 2.])
     """
-    edges = np.unique(np.asarray(quantiles, dtype=np.float64))
+    edges = np.asarray(quantiles, dtype=np.float64).copy()
+    for extreme in (maximum, minimum):
+        if extreme is not None and np.isfinite(extreme):
+            near = np.abs(edges - extreme) <= 4 * np.spacing(abs(extreme))
+            edges[near] = extreme
+    edges = np.unique(edges)
     return edges[edges < maximum] if edges.size else edges
 
 

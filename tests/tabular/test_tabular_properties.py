@@ -24,7 +24,9 @@ def test_engines_bin_like_numpy(xs, bins):
     counts, missing = bin_counts(x, edges)
     for source in (pd.DataFrame({"v": x}), duckdb.from_arrow(pa.table({"v": x}))):
         cp = profile(source, bins=bins).columns["v"]
-        np.testing.assert_allclose(cp.edges, edges, rtol=1e-12, atol=0)
+        # engines interpolate quantiles with other rounding: equal up to rounding at the data's scale
+        scale = float(np.nanmax(np.abs(x[np.isfinite(x)]), initial=0.0))
+        np.testing.assert_allclose(cp.edges, edges, rtol=1e-12, atol=1e-12 * scale)
         assert cp.counts == counts.tolist() and cp.missing == missing
 
 

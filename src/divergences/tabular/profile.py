@@ -177,7 +177,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         if s.finite == 0:
             what = "every value is missing" if s.nonmissing == 0 else "no value is finite"
             raise InputError(f"cannot be binned: {what}", source=engine.label, column=c)
-        edges[c] = edges_from_quantiles(s.quantiles, s.maximum)
+        edges[c] = edges_from_quantiles(s.quantiles, s.maximum, s.minimum)
     categories, cat_counts = {}, {}
     for c in cats:
         miss, present = missing[c]
