@@ -28,8 +28,8 @@ def test_numpy_equals_torch(rng, name):
     got = _d(name, torch.from_numpy(p), torch.from_numpy(q))
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
-    z_p, z_q = np.log(p) + 3.0, np.log(q) - 1.0  # unnormalised logits
     with np.errstate(divide="ignore"):
+        z_p, z_q = np.log(p) + 3.0, np.log(q) - 1.0  # unnormalised logits (−inf where p = 0)
         want_l = _d(name, z_p, z_q, from_logits=True)
     np.testing.assert_allclose(want_l, want, rtol=1e-10, atol=1e-14)
     got_l = _d(name, torch.from_numpy(z_p), torch.from_numpy(z_q), from_logits=True)
