@@ -1,0 +1,245 @@
+"""Distillation losses at LLM vocabulary scale: time and peak memory against the anchors, side by side.
+
+Table 1 (tokens × vocab logits, forward + backward, float32, CPU, generalized JSD β = 0.5):
+  * ``gkd_direct``  the GKD formula written directly in PyTorch as TRL does (log-softmax both, mixture by
+    logsumexp over a stacked tensor, two ``F.kl_div``), differentiated by autograd: the anchor;
+  * ``floor``       the two log-softmax passes alone (forward only): a lower bound for any exact loss;
+  * ``liger_formula`` Liger-Kernel's per-chunk JSD formula (``LigerFusedLinearJSDFunction.distillation_loss_fn``)
+    applied to the whole logits with autograd (Liger's un-fused JSD is a Triton kernel, GPU only);
+  * ``ours``        ``divergences.torch.divergence_loss(..., "js", beta=0.5)``.
+Table 2 (fused with the LM head: hidden states h (tokens × hidden), weight W (vocab × hidden)):
+  * ``bare_matmuls`` the three unavoidable products h·Wᵀ, g·W, gᵀ·h: the anchor for time;
+  * ``unfused``     logits = h·Wᵀ, then the GKD formula with autograd: the anchor for memory;
+  * ``liger_fused`` Liger's ``LigerFusedLinearJSDLoss(compiled=False)`` (teacher given as hidden + weight, so it
+    also forms the teacher logits: a fourth product);
+  * ``ours_fused``  ``FusedLinearDivergenceLoss("js")`` with teacher logits given;
+  * ``ours_fused_th`` the same with the teacher as hidden + weight (like-for-like with Liger).
+
+Each method runs in two fresh subprocesses. Time: default allocator, one warm-up call, best of the timed
+calls. Memory: one call, with glibc's mmap threshold fixed so that freed buffers leave the process; peak
+extra memory is the rise of the peak resident set (VmHWM, reset through /proc/self/clear_refs) over the
+resident set once the inputs exist (gradients cleared), so it includes the gradient buffers. In table 2
+"working memory" subtracts the gradient buffers of h and W.
+
+Run: ``python benchmarks/bench_distill.py`` (default shapes: 2048 × 32000; 1024 × 4096 × 32000; takes
+minutes). ``--small`` runs tiny shapes to check the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+MB = 1 << 20
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def _measure(run, repeats: int, clear) -> dict:
+    """repeats == 0: peak memory of one call; otherwise the best time of ``repeats`` calls after a warm-up."""
+    import gc
+
+    if repeats == 0:
+        clear()
+        gc.collect()
+        before = _rss_kb("VmRSS:")
+        _reset_peak()
+        run()
+        return {"extra_mb": (_rss_kb("VmHWM:") - before) / 1024}
+    run()  # warm-up
+    times = []
+    for _ in range(repeats):
+        clear()
+        gc.collect()
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return {"time": min(times)}
+
+
+def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    beta = 0.5
+
+    def gkd(s_logits, t_logits):
+        s = F.log_softmax(s_logits, -1)
+        t = F.log_softmax(t_logits, -1)
+        mix = torch.logsumexp(torch.stack([s + math.log(1 - beta), t + math.log(beta)]), dim=0)
+        per = beta * F.kl_div(mix, t, reduction="none", log_target=True) + (1 - beta) * F.kl_div(
+            mix, s, reduction="none", log_target=True)
+        return per.sum() / s_logits.shape[0]
+
+    if table == "logits":
+        n, v = shape
+        z = torch.randn(n, v, requires_grad=True)
+        t = torch.randn(n, v)
+
+        def step(loss_fn):
+            def run():
+                z.grad = None
+                loss_fn().backward()
+            return run
+
+        if method == "gkd_direct":
+            run = step(lambda: gkd(z, t))
+        elif method == "floor":
+            def run():
+                with torch.no_grad():
+                    F.log_softmax(z, -1)
+                    F.log_softmax(t, -1)
+        elif method == "liger_formula":
+            from liger_kernel.chunked_loss.jsd_loss import LigerFusedLinearJSDFunction
+
+            run = step(lambda: LigerFusedLinearJSDFunction.distillation_loss_fn(z, t, beta=beta) / n)
+        elif method == "ours":
+            from divergences.torch import divergence_loss
+
+            run = step(lambda: divergence_loss(z, t, "js", beta=beta))
+        else:
+            raise ValueError(method)
+        return _measure(run, repeats, clear=lambda: setattr(z, "grad", None))
+
+    n, hdim, v = shape
+    h = torch.randn(n, hdim, requires_grad=True)
+    w = (torch.randn(v, hdim) / math.sqrt(hdim)).requires_grad_()
+    grads_mb = (h.numel() + w.numel()) * 4 / MB
+    teacher_logits = torch.randn(n, v) * 2
+    if method == "bare_matmuls":
+        g = torch.randn(n, v)
+
+        def run():
+            logits = h.detach() @ w.detach().T
+            gh = g @ w.detach()
+            gw = g.T @ h.detach()
+            del logits, gh, gw
+    elif method == "unfused":
+        def run():
+            h.grad = w.grad = None
+            gkd(h @ w.T, teacher_logits).backward()
+    elif method in ("ours_fused", "ours_fused_th"):
+        from divergences.torch import FusedLinearDivergenceLoss
+
+        loss_fn = FusedLinearDivergenceLoss("js", beta=beta, reduction="batchmean")
+        if method == "ours_fused":
+            def run():
+                h.grad = w.grad = None
+                loss_fn(h, w, teacher_logits).backward()
+        else:
+            th, tw = torch.randn(n, hdim), torch.randn(v, hdim) / math.sqrt(hdim)
+
+            def run():
+                h.grad = w.grad = None
+                loss_fn(h, w, teacher_hidden=th, teacher_weight=tw).backward()
+    elif method == "liger_fused":
+        from liger_kernel.chunked_loss import LigerFusedLinearJSDLoss
+
+        th, tw = torch.randn(n, hdim), torch.randn(v, hdim) / math.sqrt(hdim)
+        labels = torch.randint(0, v, (n,))
+        loss_fn = LigerFusedLinearJSDLoss(weight_hard_loss=0.0, weight_soft_loss=1.0, beta=beta, compiled=False)
+
+        def run():
+            h.grad = w.grad = None
+            loss_fn(h, w, th, tw, labels).backward()
+    else:
+        raise ValueError(method)
+    def clear():
+        h.grad = w.grad = None
+
+    out = _measure(run, repeats, clear)
+    out["grad_mb"] = 0.0 if method == "bare_matmuls" else grads_mb
+    return out
+
+
+def _spawn_one(table: str, method: str, shape: list[int], repeats: int) -> dict:
+    env = dict(os.environ)
+    if repeats == 0:  # memory: freed buffers must leave the process, so that the peak is the true peak
+        env.update(MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+    cmd = [sys.executable, __file__, "--child", table, method, json.dumps(shape), str(repeats)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _spawn(table: str, method: str, shape: list[int], repeats: int) -> dict:
+    """Time (default allocator, warm-up, best of ``repeats``) and memory (separate process, one call)."""
+    timed = _spawn_one(table, method, shape, repeats)
+    if "error" in timed:
+        return timed
+    return {**_spawn_one(table, method, shape, 0), **timed}
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="distillation-loss benchmark")
+    parser.add_argument("--small", action="store_true", help="tiny shapes (checks the script)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        table, method, shape, repeats = args.child
+        print(json.dumps(_child(table, method, json.loads(shape), int(repeats))))
+        return
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, float32")
+    try:
+        import importlib.metadata as md
+
+        liger = f"liger-kernel {md.version('liger-kernel')}"
+    except Exception:  # noqa: BLE001 - only for the header line
+        liger = "liger-kernel not installed"
+    print(liger)
+
+    shape1 = [64, 1000] if args.small else [2048, 32000]
+    print(f"\nTable 1: tokens × vocab = {shape1[0]} × {shape1[1]}, JSD β = 0.5, forward + backward")
+    res = {m: _spawn("logits", m, shape1, 3) for m in ("gkd_direct", "floor", "liger_formula", "ours")}
+    base, floor = res["gkd_direct"], res["floor"]
+    print(f"{'method':<16}{'time s':>9}{'peak extra MB':>15}{'time / gkd':>12}{'mem / gkd':>11}{'time / floor':>14}")
+    for m, r in res.items():
+        if "error" in r:
+            print(f"{m:<16} failed: {r['error']}")
+            continue
+        print(f"{m:<16}{r['time']:>9.3f}{r['extra_mb']:>15.1f}{r['time'] / base['time']:>12.3f}"
+              f"{r['extra_mb'] / base['extra_mb']:>11.3f}{r['time'] / floor['time']:>14.2f}")
+
+    shape2 = [128, 256, 4000] if args.small else [1024, 4096, 32000]
+    print(f"\nTable 2: fused LM head, tokens × hidden × vocab = {shape2[0]} × {shape2[1]} × {shape2[2]}, JSD β = 0.5")
+    methods = ("bare_matmuls", "unfused", "ours_fused", "ours_fused_th", "liger_fused")
+    res = {m: _spawn("fused", m, shape2, 1) for m in methods}
+    bare, unf = res["bare_matmuls"], res["unfused"]
+    unf_work = unf["extra_mb"] - unf["grad_mb"]
+    print(f"{'method':<15}{'time s':>9}{'working MB':>12}{'time / 3 products':>19}{'work / unfused':>16}")
+    for m, r in res.items():
+        if "error" in r:
+            print(f"{m:<15} failed: {r['error']}")
+            continue
+        work = None if m == "bare_matmuls" else r["extra_mb"] - r["grad_mb"]
+        ratio = None if work is None else work / unf_work
+        print(f"{m:<15}{r['time']:>9.3f}{_fmt(work, '.1f'):>12}{r['time'] / bare['time']:>19.3f}{_fmt(ratio, '.3f'):>16}")
+    print("\nGPU: not measured (no GPU in this environment).")
+
+
+if __name__ == "__main__":
+    main()

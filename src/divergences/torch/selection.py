@@ -1,0 +1,141 @@
+r"""Token selection for on-policy distillation: which tokens the loss should look at.
+
+Per-token statistics (no gradient; computed chunk by chunk so they fit at vocabulary scale):
+
+* :func:`token_entropy`: the student's entropy H(softmax(z/T)) per token;
+* :func:`token_divergence`: D(teacher ‖ student) per token, for any divergence of the registry.
+
+:func:`select_tokens` turns them into a boolean mask (usable as ``mask=`` of the losses): the
+highest- or lowest-entropy tokens by quantile, the highest-divergence tokens, or the quadrant of
+low student entropy *and* high teacher–student divergence (confident but wrong tokens).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..generators import CrossEntropy
+from . import _chunked as ck
+from .losses import _check_logits, divergence_loss
+
+__all__ = ["select_tokens", "token_divergence", "token_entropy"]
+
+Tensor = torch.Tensor
+_STRATEGIES = ("high_entropy", "low_entropy", "high_divergence", "low_entropy_high_divergence")
+
+
+def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+    r"""Entropy :math:`H = -\sum_v p_v \log p_v` of ``softmax(logits / T)`` per token, in nats, detached.
+
+    ``-inf`` logits are masked entries (0·log 0 = 0). Returns shape ``logits.shape[:-1]`` in the
+    compute dtype (float32, or float64 for float64 input).
+
+    >>> import torch
+    >>> from divergences.torch import token_entropy
+    >>> token_entropy(torch.zeros(2, 4))  # uniform over 4: log 4
+    tensor([1.3863, 1.3863])
+    """
+    _check_logits(logits, "logits")
+    temperature = ck.check_temperature(temperature)
+    vocab = logits.shape[-1]
+    flat = logits.detach().reshape(-1, vocab)
+    dtype = ck.compute_dtype(logits)
+    out = torch.empty(flat.shape[0], dtype=dtype, device=logits.device)
+    chunk = ck.check_chunk_size(chunk_size, vocab)
+    term = CrossEntropy()
+    with torch.no_grad():
+        for start in range(0, flat.shape[0], chunk):
+            z = flat[start:start + chunk].to(dtype)
+            logp = torch.log_softmax(z / temperature if temperature != 1.0 else z, dim=-1)
+            out[start:start + chunk] = term.phi(logp, logp).sum(dim=-1)
+    return out.reshape(logits.shape[:-1])
+
+
+def token_divergence(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    divergence: Any = "kl",
+    *,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+    vocab_mismatch: str = "error",
+    **params: Any,
+) -> Tensor:
+    """D(teacher ‖ student) per token, detached (``divergence_loss(..., reduction="none")`` without gradient).
+
+    >>> import torch
+    >>> from divergences.torch import token_divergence
+    >>> z = torch.tensor([[0.0, 0.0], [0.0, 0.0]]); t = torch.tensor([[0.0, 0.0], [0.0, -float("inf")]])
+    >>> token_divergence(z, t, "tv").tolist()
+    [0.0, 0.5]
+    """
+    with torch.no_grad():
+        return divergence_loss(student_logits.detach(), teacher_logits.detach(), divergence, temperature=temperature,
+                               reduction="none", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch, **params)
+
+
+def _quantile(x: Tensor, keep: Tensor, q: float, name: str) -> Tensor:
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {q!r}")
+    return torch.quantile(x[keep].to(torch.float64), q)
+
+
+def select_tokens(
+    entropy: Tensor | None = None,
+    divergence: Tensor | None = None,
+    *,
+    strategy: str = "high_entropy",
+    entropy_quantile: float = 0.8,
+    divergence_quantile: float = 0.5,
+    mask: Tensor | None = None,
+) -> Tensor:
+    """A boolean token mask from per-token entropy and/or divergence, by quantile thresholds.
+
+    Quantiles are taken over the tokens where ``mask`` is True (all tokens if None), jointly over the
+    batch, with linear interpolation (``torch.quantile``). Strategies:
+
+    * ``"high_entropy"``: entropy ≥ its ``entropy_quantile`` quantile (0.8 keeps the ~20% highest-entropy
+      "forking" tokens);
+    * ``"low_entropy"``: entropy ≤ its ``entropy_quantile`` quantile;
+    * ``"high_divergence"``: divergence ≥ its ``divergence_quantile`` quantile;
+    * ``"low_entropy_high_divergence"``: both entropy ≤ its ``entropy_quantile`` quantile and divergence ≥
+      its ``divergence_quantile`` quantile (the student is confident and far from the teacher).
+
+    Tokens outside ``mask`` are never selected; with no token in ``mask`` the result is all False.
+
+    >>> import torch
+    >>> from divergences.torch import select_tokens
+    >>> select_tokens(torch.tensor([0.1, 2.0, 0.5, 3.0]), entropy_quantile=0.5).tolist()
+    [False, True, False, True]
+    """
+    if strategy not in _STRATEGIES:
+        raise ValueError(f"strategy must be one of {_STRATEGIES}, got {strategy!r}")
+    uses_entropy = strategy != "high_divergence"
+    uses_divergence = "divergence" in strategy
+    if uses_entropy and entropy is None:
+        raise ValueError(f"strategy {strategy!r} needs entropy (see token_entropy)")
+    if uses_divergence and divergence is None:
+        raise ValueError(f"strategy {strategy!r} needs divergence (see token_divergence)")
+    ref = entropy if uses_entropy else divergence
+    if entropy is not None and divergence is not None and entropy.shape != divergence.shape:
+        raise ValueError(f"entropy and divergence must have the same shape, got {tuple(entropy.shape)} "
+                         f"and {tuple(divergence.shape)}")
+    keep = torch.ones(ref.shape, dtype=torch.bool, device=ref.device)
+    if mask is not None:
+        mask = torch.as_tensor(mask, device=ref.device)
+        if mask.shape != ref.shape:
+            raise ValueError(f"mask must have shape {tuple(ref.shape)}, got {tuple(mask.shape)}")
+        keep = mask.to(torch.bool)
+    if not bool(keep.any()):
+        return keep.clone()
+    out = keep.clone()
+    if uses_entropy:
+        e = entropy.detach()
+        threshold = _quantile(e, keep, entropy_quantile, "entropy_quantile").to(e.dtype)
+        out &= (e >= threshold) if strategy == "high_entropy" else (e <= threshold)
+    if uses_divergence:
+        d = divergence.detach()
+        out &= d >= _quantile(d, keep, divergence_quantile, "divergence_quantile").to(d.dtype)
+    return out
