@@ -198,6 +198,15 @@ def bhattacharyya_rows(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, float]
     return out, lowest
 
 
+def cauchy_schwarz_rows(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, float]:
+    """log Σp² + log Σq² − 2 log Σpq from probabilities (three dot products, no elementwise log);
+    rows whose Σpq underflows to 0 come out +inf and are recomputed in log space by the caller."""
+    lowest = min(p.min(), q.min())
+    cross = np.vecdot(p, q)
+    value = np.log(np.vecdot(p, p)) + np.log(np.vecdot(q, q)) - 2 * np.log(cross)
+    return np.maximum(value, 0.0), lowest
+
+
 def renyi_rows(p: np.ndarray, q: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
     """log(Σ p^α q^{1−α})/(α−1) from probabilities, for finite α ∉ {0, 1}; NaN/inf rows where zeros."""
     lowest = min(p.min(), q.min())

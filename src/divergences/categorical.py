@@ -636,7 +636,7 @@ def cauchy_schwarz(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False
     0.494696
     """
     inp = _Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
-    value = _rowwise(inp, keepdims, _cauchy_schwarz_rows)
+    value = _rowwise(inp, keepdims, _cauchy_schwarz_rows, _numpy_kernels.cauchy_schwarz_rows)
     return _apply_base(value, base, True, "cauchy_schwarz")
 
 
