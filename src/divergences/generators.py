@@ -117,6 +117,12 @@ class Pointwise:
     def _dphi(self, a: Array, b: Array, xp: Any) -> tuple[Array, Array]:  # pragma: no cover
         raise NotImplementedError
 
+    def _phi_dphi(self, a: Array, b: Array, xp: Any) -> tuple[Array, Array, Array]:
+        """Interior term and its partial derivatives at once; subclasses share the common work
+        (the chunked torch losses need all three per chunk)."""
+        da, db = self._dphi(a, b, xp)
+        return self._phi(a, b, xp), da, db
+
     @property
     def has_closed_form_gradient(self) -> bool:
         return type(self)._dphi is not Pointwise._dphi
@@ -328,6 +334,11 @@ class KL(Generator):
         p = xp.exp(a)
         return p * (a - b + 1), -p
 
+    def _phi_dphi(self, a, b, xp):
+        p = xp.exp(a)
+        phi = p * (a - b)
+        return phi, phi + p, -p
+
 
     def _naive(self, p, q, xp):
         return p * xp.log(p / q)
@@ -364,6 +375,11 @@ class ReverseKL(Generator):
     def _dphi(self, a, b, xp):
         q = xp.exp(b)
         return -q, q * (b - a + 1)
+
+    def _phi_dphi(self, a, b, xp):
+        q = xp.exp(b)
+        phi = q * (b - a)
+        return phi, -q, phi + q
 
 
     def _naive(self, p, q, xp):
@@ -464,6 +480,10 @@ class JensenShannon(Generator):
     def _dphi(self, a, b, xp):
         m = self._log_m(a, b, xp)
         return self.beta * xp.exp(a) * (a - m), (1 - self.beta) * xp.exp(b) * (b - m)
+
+    def _phi_dphi(self, a, b, xp):
+        da, db = self._dphi(a, b, xp)  # the term is exactly ∂φ/∂a + ∂φ/∂b
+        return da + db, da, db
 
 
 class TotalVariation(Generator):

@@ -136,20 +136,21 @@ def dense_kernel(div: Divergence, temperature: float, scale: float) -> Kernel:
         b = _log_probs(z, temperature, dtype)
         a = _log_probs(teacher[0], temperature, dtype)
         xp = namespace(a)
+        need = need_z or need_t
         # the masked (boundary-aware) forms only where a -inf log-probability occurs
         if bool(b.amin() == -math.inf) or bool(a.amin() == -math.inf):
-            phi, dphi = gen.phi, gen.dphi
+            terms = gen.phi(a, b)
+            da, db = gen.dphi(a, b) if need else (None, None)
+        elif need:  # interior: term and derivatives in one pass over the shared work
+            terms, da, db = gen._phi_dphi(a, b, xp)
         else:
-            phi = lambda x, y: gen._phi(x, y, xp)  # noqa: E731 - interior term, both sides > 0
-            dphi = lambda x, y: gen._dphi(x, y, xp)  # noqa: E731
-        loss = phi(a, b).sum(dim=-1)
+            terms, da, db = gen._phi(a, b, xp), None, None
+        loss = terms.sum(dim=-1)
         gz = gt = None
-        if need_z or need_t:
-            da, db = dphi(a, b)
-            if need_z:
-                gz = _softmax_grad(db, b, scale / temperature)
-            if need_t:
-                gt = _softmax_grad(da, a, scale / temperature)
+        if need_z:
+            gz = _softmax_grad(db, b, scale / temperature)
+        if need_t:
+            gt = _softmax_grad(da, a, scale / temperature)
         return loss * scale if scale != 1.0 else loss, gz, gt
 
     def row_loss(z: Tensor, t: Tensor) -> Tensor:
@@ -159,8 +160,42 @@ def dense_kernel(div: Divergence, temperature: float, scale: float) -> Kernel:
                             **(div.params or {}))
 
     if div.closed_form:
-        return closed
+        return cache_blocked(closed)
     return autograd_kernel(row_loss, scale)
+
+
+#: elements per block of the elementwise work inside a chunk: 2**17 float32 (512 KiB per
+#: temporary) keeps a block's dozen temporaries near the CPU cache; measured on 2048 × 32000 JSD
+#: forward + backward, blocks of 2**17 run about 1.6× faster than blocks of 2**22.
+BLOCK_ELEMENTS = 1 << 17
+
+
+def cache_blocked(kernel: Kernel, elements: int = BLOCK_ELEMENTS) -> Kernel:
+    """Run ``kernel`` on blocks of about ``elements`` entries of the chunk, assembling its outputs.
+
+    The chunk itself may be large (the fused loss wants large chunks for efficient matrix
+    products); the elementwise work is cheaper in blocks that stay in cache. Every tensor passed
+    as a teacher is row-aligned with the chunk (logits, labels, top-k arrays), so blocks slice rows.
+    """
+
+    def run(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
+        n = z.shape[0]
+        rows = max(1, elements // max(1, z.shape[-1]))
+        if n <= rows:
+            return kernel(z, teacher, need_z, need_t)
+        losses, gz, gt = [], None, None
+        for s in range(0, n, rows):
+            loss, g_z, g_t = kernel(z[s : s + rows], [t[s : s + rows] for t in teacher], need_z, need_t)
+            losses.append(loss)
+            if g_z is not None:
+                gz = g_z.new_empty((n, *g_z.shape[1:])) if gz is None else gz
+                gz[s : s + rows] = g_z
+            if g_t is not None:
+                gt = g_t.new_empty((n, *g_t.shape[1:])) if gt is None else gt
+                gt[s : s + rows] = g_t
+        return torch.cat(losses), gz, gt
+
+    return run
 
 
 def autograd_kernel(row_loss: Callable[..., Tensor], scale: float, n_teacher_grads: int = 1) -> Kernel:
