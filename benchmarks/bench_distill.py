@@ -227,7 +227,7 @@ def main() -> None:
     shape2 = [128, 256, 4000] if args.small else [1024, 4096, 32000]
     print(f"\nTable 2: fused LM head, tokens × hidden × vocab = {shape2[0]} × {shape2[1]} × {shape2[2]}, JSD β = 0.5")
     methods = ("bare_matmuls", "unfused", "ours_fused", "ours_fused_th", "liger_fused")
-    res = {m: _spawn("fused", m, shape2, 1) for m in methods}
+    res = {m: _spawn("fused", m, shape2, 3) for m in methods}
     bare, unf = res["bare_matmuls"], res["unfused"]
     unf_work = unf["extra_mb"] - unf["grad_mb"]
     print(f"{'method':<15}{'time s':>9}{'working MB':>12}{'time / 3 products':>19}{'work / unfused':>16}")
