@@ -14,6 +14,7 @@ Bands: < .02 useless, .02–.1 weak, .1–.3 medium, .3–.5 strong, > .5 suspic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,8 @@ def information_value_table(
     data: Any,
     target: str,
     *,
-    columns=None,
-    categorical=None,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
     bins: int = 10,
     bad: Any = None,
     smoothing: float = 0.5,
@@ -101,13 +102,13 @@ def information_value(
     frame: Any,
     target: str,
     *,
-    columns=None,
-    categorical=None,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
     bins: int = 10,
     bad: Any = None,
     smoothing: float = 0.5,
     confidence: float = 0.95,
-):
+) -> Any:
     """Information value of every feature of ``frame`` for the binary ``target`` (pandas DataFrame).
 
     ``bad`` names the target value of a bad row (default: 1 for 0/1 targets, True for booleans).
