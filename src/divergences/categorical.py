@@ -474,7 +474,7 @@ def js_distance(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False, b
     v = js(p, q, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits, normalize=normalize,
            validate=validate, beta=beta)
     xp = namespace(v)
-    return xp.sqrt(xp.clip(v, 0.0, None)) if not isinstance(v, float) else math.sqrt(max(v, 0.0))
+    return xp.sqrt(xp.clip(v, 0.0, None))
 
 
 def hellinger_distance(p: Array, q: Array, *, axis: int = -1, keepdims: bool = False, base: float | None = None, from_logits: bool = False,
@@ -672,12 +672,3 @@ def divergence(name: str | Any, p: Array, q: Array, **kwargs: Any) -> Array:
     defaults = dict(axis=-1, keepdims=False, base=None, from_logits=False, normalize=False, validate=True)
     defaults.update(shared)
     return _evaluate(gen, p, q, **defaults)
-
-
-def _verbs() -> dict[str, Callable[..., Array]]:
-    return {
-        "kl": kl, "reverse_kl": reverse_kl, "jeffreys": jeffreys, "js": js, "tv": tv, "hellinger": hellinger,
-        "pearson": pearson, "neyman": neyman, "alpha": alpha, "skew_kl": skew_kl,
-        "skew_reverse_kl": skew_reverse_kl, "triangular": triangular, "cross_entropy": cross_entropy,
-        "renyi": renyi, "bhattacharyya": bhattacharyya, "cauchy_schwarz": cauchy_schwarz,
-    }

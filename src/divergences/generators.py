@@ -78,11 +78,6 @@ def _check_unit(value: float, name: str) -> float:
     return value
 
 
-def _expm1_over(x: Array, scale: float, xp: Any) -> Array:
-    """expm1(scale * x) / scale, accurate for small scale (scale != 0)."""
-    return xp.expm1(scale * x) / scale
-
-
 class Pointwise:
     r"""A divergence that is a sum of pointwise terms :math:`\sum_i \phi(\log p_i, \log q_i)`.
 
