@@ -168,6 +168,27 @@ class Pointwise:
         db = xp.where(pz, xp.exp(b) * fz, db)
         return da, db
 
+    def phi_dphi(self, a: Array, b: Array) -> tuple[Array, Array, Array]:
+        """:meth:`phi` and :meth:`dphi` at once, boundary-aware, without data-dependent branches
+        (no host synchronisation: the chunk engine traces it under ``torch.compile``)."""
+        return self.phi(a, b), *self.dphi(a, b)
+
+    def partials(self, p: Array, q: Array) -> tuple[Array, Array]:
+        """(∂φ/∂p, ∂φ/∂q) in probability space where p, q > 0; NaN where either is 0 (no derivative).
+
+        From the log-space partials: ∂φ/∂p = (∂φ/∂a)/p, ∂φ/∂q = (∂φ/∂b)/q. For an f-divergence these
+        are f'(r) and f(r) − r f'(r) (the delta-method gradients of the tabular layer).
+        """
+        from ._backend import safe_log
+
+        xp = namespace(p, q)
+        inside = (p > 0) & (q > 0)
+        one = xp.ones_like(p)
+        ps, qs = xp.where(inside, p, one), xp.where(inside, q, one)
+        da, db = self.dphi(safe_log(ps, xp), safe_log(qs, xp))
+        nan = xp.full_like(p, math.nan)
+        return xp.where(inside, da / ps, nan), xp.where(inside, db / qs, nan)
+
     def term(self, p: Array, q: Array) -> Array:
         """Pointwise term from probabilities (zeros allowed)."""
         from ._backend import safe_log

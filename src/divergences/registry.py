@@ -38,6 +38,7 @@ class Spec:
     function: Callable[..., Any] | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    aliases: tuple[str, ...] = ()
 
     def generator(self, **params: Any) -> g.Pointwise:
         """The pointwise term (generator) with ``params``; ValueError for other kinds."""
@@ -53,6 +54,7 @@ class Spec:
 
 
 _REGISTRY: dict[str, Spec] = {}
+_ALIASES: dict[str, str] = {}
 
 
 def _defaults_of(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -121,8 +123,8 @@ def unregister(name: str) -> None:
 def get(name: str) -> Spec:
     """The :class:`Spec` registered under ``name`` (ValueError listing the names otherwise)."""
     try:
-        return _REGISTRY[name]
-    except KeyError:
+        return _REGISTRY[_ALIASES.get(name, name)]
+    except (KeyError, TypeError):
         raise ValueError(f"unknown divergence {name!r}; available: {', '.join(available())}") from None
 
 
@@ -156,3 +158,5 @@ for _cls in (
 ):
     register(_cls.name, _cls)
 register("cross_entropy", g.CrossEntropy, description="cross-entropy H(P, Q) = −Σ p log q")
+# the names data teams use: PSI and information value are Jeffreys; "chi2" is Pearson's χ² divergence
+_ALIASES.update({"psi": "jeffreys", "chi2": "pearson"})
