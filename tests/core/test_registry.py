@@ -72,8 +72,16 @@ def test_register_function(registered):
 
 
 def test_register_refuses_duplicates_and_bad_names(registered):
+    registered("mine", lambda t: (t - 1) ** 2)
     with pytest.raises(ValueError, match="already registered"):
-        dv.register("kl", lambda t: t)
+        dv.register("mine", lambda t: (t - 1) ** 4)
+    # built-in names are protected (issue 10): neither replaced nor removed, overwrite or not
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match="built-in"):
+            dv.register("kl", lambda t: (t - 1) ** 2, overwrite=overwrite)
+    with pytest.raises(ValueError, match="built-in"):
+        dv.unregister("js")
+    assert float(dv.kl([0.5, 0.5], [0.9, 0.1])) == pytest.approx(0.5108256237659907)
     with pytest.raises(ValueError, match="identifier"):
         dv.register("not a name", lambda t: t)
     with pytest.raises(ValueError, match="exactly one"):

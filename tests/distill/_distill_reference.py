@@ -51,6 +51,11 @@ def direct(name: str, p: torch.Tensor, q: torch.Tensor, **params) -> torch.Tenso
         return torch.log((p**a * q ** (1 - a)).sum(-1)) / (a - 1)
     if name == "bhattacharyya":
         return -torch.log((p * q).sqrt().sum(-1))
+    if name == "le_cam":
+        return 0.5 * ((p - q) ** 2 / torch.where(p + q > 0, p + q, torch.ones_like(p))).sum(-1)
+    if name == "jensen_tsallis":
+        o = params.get("order", 2.0)
+        return (0.5 * (p**o + q**o) - (0.5 * (p + q)) ** o).sum(-1) / (o - 1)
     if name == "cauchy_schwarz":
         return -torch.log((p * q).sum(-1) ** 2 / ((p * p).sum(-1) * (q * q).sum(-1)))
     raise KeyError(name)

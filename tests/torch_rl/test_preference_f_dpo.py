@@ -9,7 +9,7 @@ from divergences import generators, registry
 from divergences.torch import f_dpo_loss
 from divergences.torch.preference import f_dpo_score
 
-BUILTIN = sorted(n for n in registry.available("f") if registry.get(n).factory.__module__ == generators.__name__)
+BUILTIN = sorted(n for n in registry.available("f") if registry.get(n).builtin)
 
 
 def _batch(seed, n=16, scale=3.0):

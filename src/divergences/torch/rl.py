@@ -29,8 +29,9 @@ from typing import Any
 
 import torch
 
-from .. import generators as g
 from .. import registry
+from ..core import terms as g
+from ..core.backend import torch_compute_dtype
 
 __all__ = [
     "LOG_RATIO_LIMIT",
@@ -76,8 +77,8 @@ def _as_tensor(x: Any, name: str) -> torch.Tensor:
 
 
 def _out_dtype(*tensors: torch.Tensor) -> torch.dtype:
-    """The compute dtype of the inputs: float64 if any is float64, else float32."""
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+    """The compute dtype of the inputs (the library's one rule: float64 if any is float64, else float32)."""
+    return torch_compute_dtype(*tensors)
 
 
 def _pair(x: Any, y: Any, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
@@ -129,12 +130,8 @@ def _f_generator(divergence: Any, params: dict[str, Any], what: str = "divergenc
 
 
 def _partials(gen: g.Generator, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(∂φ/∂a, ∂φ/∂b) = (q r f'(r), q (f(r) − r f'(r))), r = e^{a−b}; f' numerical for user f."""
-    if gen.has_closed_form_gradient:
-        return gen.dphi(a, b)
-    q, r = torch.exp(b), torch.exp(a - b)
-    fp = gen.f_prime(r)
-    return q * r * fp, q * (gen.f(r) - r * fp)
+    """(∂φ/∂a, ∂φ/∂b) of the registry's term (closed forms; f′ by central differences for a user f)."""
+    return gen.dphi(a, b)
 
 
 def _tangent_extended(fn: Any, x: torch.Tensor, *, exact_at_inf: bool = False) -> torch.Tensor:
@@ -214,7 +211,8 @@ def kl_penalty(logprobs: Any, ref_logprobs: Any, estimator: str = "k3", *, clip:
     elif base == "k2":
         value = 0.5 * k * k
     elif base == "k3":
-        value = torch.expm1(-_limit(k)) + k
+        # the registry's reverse KL with P = π_ref, Q = π_θ, sampled from Q, with its control variate
+        value = sampled_divergence(ref, lp, "reverse_kl", samples_from="q", clip=None).to(torch.float64)
     else:  # low_var_kl: the clamps of verl / OpenRLHF, verbatim in meaning
         c = torch.clamp(-k, -20.0, 20.0)
         return _straight_through(torch.clamp(torch.expm1(c) - c, -10.0, 10.0), k, canonical).to(dtype)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._backend import Array
+import numbers
+
+from .backend import Array
 
 #: |Σp − 1| allowed for probability vectors, by the dtype of the *input* (its rounding of each
 #: probability); ``normalize=True`` accepts counts and weights of any total instead.
@@ -19,8 +21,9 @@ def sum_atol(dtype: Any) -> float:
 
 
 def check_axis(axis: int, ndim: int, name: str = "axis") -> int:
-    if not isinstance(axis, int) or isinstance(axis, bool):
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
         raise ValueError(f"{name} must be an int, got {axis!r}")
+    axis = int(axis)
     if ndim == 0:
         raise ValueError("inputs must have at least one dimension (the categories)")
     if not -ndim <= axis < ndim:
@@ -94,3 +97,46 @@ def check_base(base: float | None) -> float | None:
     if not (base > 0 and base != 1 and math.isfinite(base)):
         raise ValueError(f"base must be a positive number other than 1, got {base!r}")
     return base
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A boolean keyword: ``True``/``False`` (or NumPy booleans); anything else (``"no"``, 1, None)
+    is refused, since a truthy string would silently mean True."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    finite: bool = True,
+) -> float:
+    """A real-number keyword within [low, high] (ends open where asked), as a float.
+
+    Refuses None, strings, booleans and NaN with a ValueError naming the keyword (a string such as
+    ``"0.1"`` is not silently converted).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not (hasattr(value, "item") and getattr(value, "ndim", 1) == 0):  # 0-d arrays and tensors
+            raise ValueError(f"{name} must be a real number, got {value!r}")
+        value = value.item()
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if math.isnan(v):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if finite and math.isinf(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '≥'} {low:g}, got {value!r}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '≤'} {high:g}, got {value!r}")
+    return v

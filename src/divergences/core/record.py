@@ -1,0 +1,257 @@
+"""The registry: one record (:class:`Spec`) per named divergence, registered where it is defined.
+
+A record says what the divergence *is*; every layer reads it and restates nothing:
+
+* ``kind="f"``: an f-divergence given by a generator class (its constructor's keyword arguments are
+  the parameters); ``kind="pointwise"``: a sum of pointwise terms that is not an f-divergence
+  (cross-entropy, Jensen–Tsallis). Both carry the log-space term, its partials, its degree-aware
+  boundary, units and fast NumPy kernel on the term class (:mod:`divergences.core.terms`);
+* ``kind="function"``: a function of a few sums over the categories (Rényi, Bhattacharyya,
+  Cauchy–Schwarz): ``rows(a, b, xp, axis, **params)`` reduces log-probabilities along ``axis``
+  (every backend, autograd), ``numpy_rows(p, q, **params)`` is an optional fast NumPy kernel, and
+  ``log_sums``/``combine`` give the value from log-sum-exp reductions (the form a vocabulary-parallel
+  loss all-reduces).
+
+Built-in records are registered by the ``@register(...)`` decorator in their catalogue module and
+are protected: they cannot be overwritten or removed. Users add their own with
+:func:`divergences.register`; every layer then serves them under their name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import terms as t
+
+__all__ = ["SHARED_KEYWORDS", "Spec", "available", "builtin", "builtin_sums", "get", "get_generator", "records", "register", "unregister"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One named divergence: what every layer reads."""
+
+    name: str
+    kind: str  # "f", "pointwise" or "function"
+    factory: Callable[..., t.Pointwise] | None = None
+    #: the exact verb on categorical distributions (the exact layer sets it for every record)
+    function: Callable[..., Any] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    builtin: bool = False
+    #: "function" records: log-space row reduction ``rows(a, b, xp, axis, **params)``
+    rows: Callable[..., Any] | None = None
+    #: "function" records: fast NumPy kernel ``numpy_rows(p, q, **params) -> (values, lowest)`` or None
+    numpy_rows: Callable[..., Any] | None = None
+    #: "function" records: ``log_sums(a, b, xp, **params)`` gives per-element log-terms t_1 … t_k
+    #: (or None for parameters without this form) whose log-sum-exps along the categories
+    #: ``combine(xp, LSE(t_1), …, LSE(t_k), **params)`` turns into the value
+    log_sums: Callable[..., Any] | None = None
+    combine: Callable[..., Any] | None = None
+    #: "function" records: ``prepare(params) -> params`` checks and normalises the parameters
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    #: "function" records: measured in units of information (``base=`` applies)
+    information_units: bool = True
+    #: "function" records: D(P, P) = 0 and D ≥ 0
+    is_divergence: bool = True
+    #: the name of the square-root distance verb, if one is served (``js_distance``)
+    distance: str | None = None
+    #: the verb's docstring (formula, conventions, peer mapping, examples)
+    doc: str = ""
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters with defaults filled in and checked (ValueError naming the divergence and
+        its parameters for an unknown one, and naming a parameter whose value is out of range)."""
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(
+                f"divergence {self.name!r} takes no parameter(s) {sorted(unknown)}; "
+                f"its parameters are {sorted(self.defaults) or 'none'}"
+            )
+        full = {**self.defaults, **params}
+        return self.prepare(full) if self.prepare is not None else full
+
+    def generator(self, **params: Any) -> t.Pointwise:
+        """The pointwise term (generator) with ``params``; ValueError for other kinds."""
+        if self.factory is None:
+            raise ValueError(f"divergence {self.name!r} is not pointwise-separable (it has no generator)")
+        self.check_params(params)
+        return self.factory(**params)
+
+    @property
+    def pointwise(self) -> bool:
+        return self.factory is not None
+
+    def term_attribute(self, attribute: str, params: dict[str, Any] | None = None) -> Any:
+        """An attribute of the record's term (``information_units``, ``is_divergence``, ...), or of
+        the record itself for "function" records."""
+        if self.factory is None:
+            return getattr(self, attribute)
+        return getattr(self.generator(**(params or {})), attribute)
+
+
+_REGISTRY: dict[str, Spec] = {}
+_ALIASES: dict[str, str] = {}
+#: keywords shared by every exact verb; never divergence parameters
+SHARED_KEYWORDS = ("axis", "keepdims", "base", "from_logits", "normalize", "validate")
+
+
+def _defaults_of(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return {}
+    return {
+        n: p.default
+        for n, p in sig.parameters.items()
+        if p.default is not inspect.Parameter.empty and p.kind is not inspect.Parameter.VAR_KEYWORD
+        and n not in SHARED_KEYWORDS
+    }
+
+
+def _check_name(name: str, overwrite: bool) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be an identifier string, got {name!r}")
+    current = _REGISTRY.get(_ALIASES.get(name, name))
+    if current is not None and current.builtin:
+        raise ValueError(f"{name!r} is a built-in divergence and cannot be replaced; register yours under another name")
+    if current is not None and not overwrite:
+        raise ValueError(f"a divergence named {name!r} is already registered (pass overwrite=True)")
+
+
+def _add(spec: Spec) -> Spec:
+    for alias in spec.aliases:
+        if alias in _REGISTRY or (alias in _ALIASES and _ALIASES[alias] != spec.name):
+            raise ValueError(f"alias {alias!r} of {spec.name!r} is already a registered name")
+    _REGISTRY[spec.name] = spec
+    for alias in spec.aliases:
+        _ALIASES[alias] = spec.name
+    return spec
+
+
+def register(
+    name: str,
+    generator: Any = None,
+    *,
+    function: Callable[..., Any] | None = None,
+    overwrite: bool = False,
+    description: str = "",
+    aliases: tuple[str, ...] = (),
+    _builtin: bool = False,
+    **record: Any,
+) -> Any:
+    """Register a named divergence so that every layer serves it.
+
+    Give exactly one of:
+
+    * ``generator``: a :class:`~divergences.core.terms.Generator` or
+      :class:`~divergences.core.terms.Pointwise` instance, a subclass of either (its constructor's
+      keyword arguments become the divergence's parameters), or a plain callable ``f(t)`` (wrapped
+      by ``Generator(f)``);
+    * ``function``: ``fn(p, q, *, axis=-1, keepdims=False, base=None, from_logits=False,
+      normalize=False, **params)`` for a divergence that is not a sum of pointwise terms.
+
+    Returns the :class:`Spec`. (The catalogue registers its classes where they are defined with the
+    decorator :func:`builtin`.) Registering an existing name raises unless ``overwrite=True``; built-in names can
+    never be replaced.
+    """
+    _check_name(name, overwrite)
+    if (generator is None) == (function is None):
+        raise ValueError("give exactly one of generator= and function=")
+    doc = record.pop("doc", "")
+    if function is not None:
+        if not callable(function):
+            raise ValueError(f"function must be callable, got {type(function).__name__}")
+        defaults = _defaults_of(function)
+        spec = Spec(name, "function", function=function, defaults=defaults, description=description,
+                    aliases=tuple(aliases), builtin=_builtin, doc=doc or (function.__doc__ or ""), **record)
+    elif isinstance(generator, type) and issubclass(generator, t.Pointwise):
+        kind = "f" if issubclass(generator, t.Generator) else "pointwise"
+        spec = Spec(name, kind, factory=generator, defaults=_defaults_of(generator.__init__),
+                    description=description or (generator.__doc__ or "").strip().split("\n")[0],
+                    aliases=tuple(aliases), builtin=_builtin, doc=doc, **record)
+    else:
+        gen = t.as_generator(generator)
+        if isinstance(gen, t.Generator) and gen.name == "custom":
+            gen.name = name
+        gen._boundary()  # degree and boundary checked now: a term that cannot be served is refused here
+        kind = "f" if isinstance(gen, t.Generator) else "pointwise"
+        spec = Spec(name, kind, factory=lambda: gen, defaults={}, description=description,
+                    aliases=tuple(aliases), builtin=_builtin, doc=doc, **record)
+    if spec.factory is not None and spec.kind != "function" and not spec.defaults:
+        spec.factory()._boundary()
+    return _add(spec)
+
+
+def builtin(name: str, **record: Any) -> Callable[[Any], Any]:
+    """The catalogue's decorator: register a built-in (protected) term class where it is defined."""
+
+    def decorate(cls: type) -> type:
+        register(name, cls, _builtin=True, **record)
+        return cls
+
+    return decorate
+
+
+def builtin_sums(name: str, *, defaults: dict[str, Any] | None = None, **record: Any) -> Callable[[Any], Any]:
+    """The catalogue's decorator for a built-in "function" record: the decorated function is its
+    log-space row reduction ``rows(a, b, xp, axis, **params)``; the exact layer attaches the verb."""
+
+    def decorate(rows: Callable[..., Any]) -> Callable[..., Any]:
+        _check_name(name, False)
+        description = record.pop("description", "")
+        _add(Spec(name, "function", rows=rows, defaults=dict(defaults or {}), description=description,
+                  builtin=True, **record))
+        return rows
+
+    return decorate
+
+
+def unregister(name: str) -> None:
+    """Remove a user-registered divergence (built-in ones are protected)."""
+    spec = _REGISTRY.get(_ALIASES.get(name, name))
+    if spec is None:
+        return
+    if spec.builtin:
+        raise ValueError(f"{name!r} is a built-in divergence and cannot be unregistered")
+    del _REGISTRY[spec.name]
+    for alias in spec.aliases:
+        _ALIASES.pop(alias, None)
+
+
+def set_verb(name: str, verb: Callable[..., Any]) -> None:
+    """Attach the exact layer's verb to a record (the exact layer calls this for every record)."""
+    spec = _REGISTRY[name]
+    object.__setattr__(spec, "function", verb)
+
+
+def get(name: str) -> Spec:
+    """The :class:`Spec` registered under ``name`` or an alias (ValueError listing the names otherwise)."""
+    if not isinstance(name, str):
+        raise ValueError(f"a divergence name must be a string, got {name!r}")
+    try:
+        return _REGISTRY[_ALIASES.get(name, name)]
+    except KeyError:
+        raise ValueError(f"unknown divergence {name!r}; available: {', '.join(available())}") from None
+
+
+def get_generator(divergence: Any, **params: Any) -> t.Pointwise:
+    """The pointwise term for a registered name, a generator object or a callable f(t)."""
+    if isinstance(divergence, str):
+        return get(divergence).generator(**params)
+    if params:
+        raise ValueError("parameters are given to a named divergence, not to a generator object")
+    return t.as_generator(divergence)
+
+
+def available(kind: str | None = None) -> list[str]:
+    """Names of the registered divergences (optionally only ``kind`` "f", "pointwise", "function")."""
+    return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
+
+
+def records() -> list[Spec]:
+    """Every registered record, sorted by name."""
+    return [_REGISTRY[n] for n in available()]

@@ -1,0 +1,209 @@
+"""Evaluate a registry record between categorical distributions on any Array API backend.
+
+:class:`Inputs` checks and aligns the two arguments; :func:`evaluate` reads the record (a pointwise
+term, or a "function" record's row reduction) and runs it: NumPy probabilities through the block
+runner (:mod:`divergences.exact.runner`), anything else (torch with autograd, CuPy, JAX, logits) in
+one masked log-space pass. Every divergence is clipped at 0 and exactly 0 where the two inputs are
+identical along the category axis.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..core.backend import Array, as_float, is_numpy, log_normalize, namespace, result_dtype, safe_log
+from ..core.record import Spec
+from ..core.terms import Pointwise
+from ..core.validation import (
+    check_axis,
+    check_base,
+    check_flag,
+    check_logits,
+    check_nonempty,
+    check_probabilities,
+    check_shapes,
+    sum_atol,
+)
+from . import runner
+
+__all__ = ["Inputs", "apply_base", "evaluate", "evaluate_term"]
+
+
+def _as_array(x: Any, name: str, xp: Any) -> Any:
+    if x is None or isinstance(x, (str, bytes, dict, set)):
+        raise ValueError(f"{name} must be an array of probabilities (or logits), got {type(x).__name__}")
+    if is_numpy(xp):
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be an array of numbers: {exc}") from None
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+        return arr
+    return x if hasattr(x, "shape") else xp.asarray(x)
+
+
+class Inputs:
+    """Two validated inputs, in a common compute dtype, with the category axis resolved."""
+
+    def __init__(self, p, q, *, axis, from_logits, normalize, validate, names=("p", "q")):
+        from_logits = check_flag(from_logits, "from_logits")
+        normalize = check_flag(normalize, "normalize")
+        validate = check_flag(validate, "validate")
+        xp = namespace(p, q, names=names)
+        p, q = _as_array(p, names[0], xp), _as_array(q, names[1], xp)
+        self.atol = max(sum_atol(p.dtype), sum_atol(q.dtype))
+        dtype = result_dtype(xp, p, q)
+        p, q = as_float(p, xp, dtype), as_float(q, xp, dtype)
+        shape = check_shapes(tuple(p.shape), tuple(q.shape), names)
+        self.axis = check_axis(axis, len(shape))
+        check_nonempty(shape[self.axis], axis)
+        self.xp, self.p, self.q, self.shape, self.names = xp, p, q, shape, names
+        self.from_logits, self.normalize, self.validate = from_logits, normalize, validate
+
+    def check(self) -> None:
+        """Validate both inputs (the NumPy block runner validates its blocks itself)."""
+        if not self.validate:
+            return
+        for x, name in zip(self._broadcast(), self.names):
+            if self.from_logits:
+                check_logits(x, name, self.xp, self.axis)
+            else:
+                check_probabilities(x, name, self.xp, self.axis, self.normalize, self.atol)
+
+    def _broadcast(self):
+        xp = self.xp
+        p, q = self.p, self.q
+        if tuple(p.shape) != self.shape:
+            p = xp.broadcast_to(p, self.shape)
+        if tuple(q.shape) != self.shape:
+            q = xp.broadcast_to(q, self.shape)
+        return p, q
+
+    def logs(self) -> tuple[Array, Array]:
+        """log p and log q (log-softmax of logits, or masked logs of probabilities)."""
+        xp, ax = self.xp, self.axis
+        p, q = self._broadcast()
+        if self.from_logits:
+            return log_normalize(p, xp, ax), log_normalize(q, xp, ax)
+        if self.normalize:
+            p = p / xp.sum(p, axis=ax, keepdims=True)
+            q = q / xp.sum(q, axis=ax, keepdims=True)
+        return safe_log(p, xp), safe_log(q, xp)
+
+    def numpy_fast(self) -> bool:
+        return is_numpy(self.xp) and not self.from_logits
+
+    def as_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """NumPy: both inputs as C-contiguous (rows, categories) arrays."""
+        p, q = self._broadcast()
+        p = np.moveaxis(p, self.axis, -1)
+        q = np.moveaxis(q, self.axis, -1)
+        n = p.shape[-1]
+        return np.ascontiguousarray(p).reshape(-1, n), np.ascontiguousarray(q).reshape(-1, n)
+
+    def finish(self, rows_or_array: Array, *, keepdims: bool, reduced: bool = False) -> Array:
+        """Shape a per-distribution result: from NumPy rows, or from an array reduced over axis."""
+        xp = self.xp
+        out_shape = self.shape[: self.axis] + self.shape[self.axis + 1 :]
+        out = rows_or_array if reduced else xp.reshape(rows_or_array, out_shape)
+        if keepdims:
+            out = xp.expand_dims(out, axis=self.axis)
+        if is_numpy(xp) and out.ndim == 0:
+            return out[()]
+        return out
+
+
+def _exact_zero(value: Array, a: Array, b: Array, xp: Any, axis: int) -> Array:
+    """Clip a divergence at 0, and 0 exactly where the log-probabilities are identical."""
+    same = xp.all(a == b, axis=axis)
+    return xp.where(same, xp.zeros_like(value), xp.clip(value, 0.0, None))
+
+
+def _log_space(inp: Inputs, reduce: Any, divergence: bool) -> Array:
+    """``reduce(log p, log q, xp, axis)`` on any backend, checked first."""
+    inp.check()
+    a, b = inp.logs()
+    if is_numpy(inp.xp):
+        with np.errstate(all="ignore"):
+            value = reduce(a, b, inp.xp, inp.axis)
+    else:
+        value = reduce(a, b, inp.xp, inp.axis)
+    return _exact_zero(value, a, b, inp.xp, inp.axis) if divergence else value
+
+
+def evaluate_term(term: Pointwise, inp: Inputs, keepdims: bool) -> Array:
+    """Σ_x φ(log p(x), log q(x)) over the category axis."""
+    if inp.numpy_fast():
+        p2, q2 = inp.as_rows()
+        vals = runner.pointwise_rows(term, p2, q2, normalize=inp.normalize, validate=inp.validate,
+                                     names=inp.names, atol=inp.atol)
+        return inp.finish(vals, keepdims=keepdims)
+    value = _log_space(inp, lambda a, b, xp, ax: xp.sum(term.phi(a, b), axis=ax), term.is_divergence)
+    return inp.finish(value, keepdims=keepdims, reduced=True)
+
+
+def _evaluate_rows(spec: Spec, params: dict[str, Any], inp: Inputs, keepdims: bool) -> Array:
+    """A "function" record: its row reduction, with its fast NumPy kernel first where it has one."""
+    if inp.numpy_fast():
+        p2, q2 = inp.as_rows()
+        fast = None
+        if spec.numpy_rows is not None:
+            def fast(pb, qb, sp, sq):
+                return spec.numpy_rows(pb, qb, **params)
+
+        def exact(pb, qb):
+            return spec.rows(safe_log(pb, np), safe_log(qb, np), np, -1, **params)
+
+        vals = runner.run_blocks(exact, fast, p2, q2, normalize=inp.normalize, validate=inp.validate,
+                                 names=inp.names, atol=inp.atol, divergence=spec.is_divergence)
+        return inp.finish(vals, keepdims=keepdims)
+    value = _log_space(inp, lambda a, b, xp, ax: spec.rows(a, b, xp, ax, **params), spec.is_divergence)
+    return inp.finish(value, keepdims=keepdims, reduced=True)
+
+
+def apply_base(value: Array, base: float | None, logarithmic: bool, name: str) -> Array:
+    base = check_base(base)
+    if base is None:
+        return value
+    if not logarithmic:
+        raise ValueError(f"base= does not apply to {name}: it is not measured in units of information")
+    return value / math.log(base)
+
+
+def evaluate(
+    spec: Spec | Pointwise,
+    p: Array,
+    q: Array,
+    params: dict[str, Any],
+    *,
+    axis: int = -1,
+    keepdims: bool = False,
+    base: float | None = None,
+    from_logits: bool = False,
+    normalize: bool = False,
+    validate: bool = True,
+) -> Array:
+    """The divergence of a record (or of a pointwise term object) between ``p`` and ``q``."""
+    keepdims = check_flag(keepdims, "keepdims")
+    if isinstance(spec, Pointwise):
+        term, name = spec, spec.name
+    elif spec.pointwise:
+        term, name = spec.generator(**params), spec.name
+    else:
+        term, name = None, spec.name
+    if term is None and spec.rows is None:  # a user's function: it takes the shared keywords itself
+        spec.check_params(params)
+        return spec.function(p, q, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
+                             normalize=normalize, validate=validate, **params)
+    check_base(base)
+    inp = Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
+    if term is not None:
+        value = evaluate_term(term, inp, keepdims)
+        return apply_base(value, base, term.information_units, name)
+    full = spec.check_params(params)
+    value = _evaluate_rows(spec, full, inp, keepdims)
+    return apply_base(value, base, spec.information_units, name)
