@@ -36,21 +36,19 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'divergences' has no attribute {name!r}")
 
 
-__all__ = sorted(
-    [
-        "Generator",
-        "Pointwise",
-        "available",
-        "catalogue",
-        "core",
-        "divergence",
-        "entropy",
-        "exact",
-        "f_divergence",
-        "generators",
-        "register",
-        "registry",
-        "unregister",
-        *VERBS,
-    ]
-)
+__all__ = [
+    "Generator",
+    "Pointwise",
+    "available",
+    "catalogue",
+    "core",
+    "divergence",
+    "entropy",
+    "exact",
+    "f_divergence",
+    "generators",
+    "register",
+    "registry",
+    "unregister",
+]
+__all__.extend(sorted(VERBS))

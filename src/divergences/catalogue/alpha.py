@@ -2,8 +2,6 @@ r"""Amari's α-divergence (Cichocki–Amari form)."""
 
 from __future__ import annotations
 
-import math
-
 from ..core.backend import namespace
 from ..core.record import builtin
 from ..core.terms import INF, Generator

@@ -272,6 +272,11 @@ class Pointwise:
         return xp.where(pz & qz, xp.zeros_like(out), out)
 
     def _assemble_grad(self, xp, pz, qz, a_fin, b_fin, da, db):
+        # where a term overflows (Pearson at log-ratios beyond ~±700) its partials saturate at
+        # ±√(largest float) instead of ±inf: the loss is +inf, its gradient is never NaN (g − q·Σg
+        # of infinities would be), and V·√max stays finite for any vocabulary
+        big = math.sqrt(float(xp.finfo(da.dtype).max))
+        da, db = xp.clip(da, -big, big), xp.clip(db, -big, big)
         zero = xp.zeros_like(da)
         da = xp.where(qz, self._dphi_q_zero(a_fin, xp), da)
         db = xp.where(qz, zero, db)
@@ -317,30 +322,43 @@ class Pointwise:
 
 
 def _vectorised(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``f`` on arrays: as given where it accepts arrays, element by element (NumPy) where it accepts
-    only scalars (``math.log``-based callables)."""
+    """``f`` on arrays: as given where it accepts NumPy arrays; element by element (NumPy) where it
+    accepts only Python scalars (``math``-based callables); as given, for torch input only, where it
+    accepts only torch tensors."""
     import numpy as np
 
-    try:
-        with np.errstate(all="ignore"):
-            out = f(np.asarray([0.5, 2.0]))
-        if np.shape(out) == (2,):
-            return f
-    except (TypeError, ValueError, AttributeError):
-        pass
-    except ArithmeticError:
+    def works(make: Callable[[], Any]) -> bool:
+        try:
+            with np.errstate(all="ignore"):
+                f(make())
+            return True
+        except ArithmeticError:
+            return True
+        except (TypeError, ValueError, AttributeError, RuntimeError):
+            return False
+
+    if works(lambda: np.asarray([0.5, 2.0])):
         return f
-    scalar = np.vectorize(lambda t: _probe(f, float(t), "a ratio"), otypes=[np.float64])
+    if works(lambda: 0.5):
+        scalar = np.vectorize(lambda t: _probe(f, float(t), "a ratio"), otypes=[np.float64])
 
-    def elementwise(t: Any) -> Any:
-        if isinstance(t, np.ndarray) or isinstance(t, (int, float)):
-            return scalar(np.asarray(t, dtype=np.float64))
-        raise ValueError(
-            "this generator f works on Python scalars only (math-based); it serves NumPy inputs element by "
-            "element but cannot serve arrays of another library: write f with array operations"
-        )
+        def elementwise(t: Any) -> Any:
+            if isinstance(t, (np.ndarray, int, float)):
+                return scalar(np.asarray(t, dtype=np.float64))
+            raise ValueError(
+                "this generator f works on Python scalars only (math-based); it serves NumPy inputs element "
+                "by element but cannot serve arrays of another library: write f with array operations"
+            )
 
-    return elementwise
+        return elementwise
+
+    def other_library(t: Any) -> Any:
+        if isinstance(t, np.ndarray):
+            raise ValueError("this generator f does not accept NumPy arrays (a torch-only callable?): "
+                             "pass inputs of the library f is written for")
+        return f(t)
+
+    return other_library
 
 
 class Generator(Pointwise):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import numbers
+from typing import Any
 
 from .backend import Array
 

@@ -33,8 +33,6 @@ __all__ = ["Inputs", "apply_base", "evaluate", "evaluate_term"]
 
 
 def _as_array(x: Any, name: str, xp: Any) -> Any:
-    if x is None or isinstance(x, (str, bytes, dict, set)):
-        raise ValueError(f"{name} must be an array of probabilities (or logits), got {type(x).__name__}")
     if is_numpy(xp):
         try:
             arr = np.asarray(x)
@@ -53,6 +51,9 @@ class Inputs:
         from_logits = check_flag(from_logits, "from_logits")
         normalize = check_flag(normalize, "normalize")
         validate = check_flag(validate, "validate")
+        for x, name in ((p, names[0]), (q, names[1])):
+            if x is None or isinstance(x, (str, bytes, dict, set)):
+                raise ValueError(f"{name} must be an array of probabilities (or logits), got {type(x).__name__}")
         xp = namespace(p, q, names=names)
         p, q = _as_array(p, names[0], xp), _as_array(q, names[1], xp)
         self.atol = max(sum_atol(p.dtype), sum_atol(q.dtype))
