@@ -112,6 +112,15 @@ def _defaults_of(fn: Callable[..., Any]) -> dict[str, Any]:
     }
 
 
+def _constructible_with_defaults(cls: type) -> bool:
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return False
+    return all(p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               for p in params)
+
+
 def _check_name(name: str, overwrite: bool) -> None:
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier string, got {name!r}")
@@ -177,12 +186,12 @@ def register(
         gen = t.as_generator(generator)
         if isinstance(gen, t.Generator) and gen.name == "custom":
             gen.name = name
-        gen._boundary()  # degree and boundary checked now: a term that cannot be served is refused here
+        gen.check()  # degree and boundary checked now: a term that cannot be served is refused here
         kind = "f" if isinstance(gen, t.Generator) else "pointwise"
         spec = Spec(name, kind, factory=lambda: gen, defaults={}, description=description,
                     aliases=tuple(aliases), builtin=_builtin, doc=doc, **record)
-    if spec.factory is not None and spec.kind != "function" and not spec.defaults:
-        spec.factory()._boundary()
+    if isinstance(generator, type) and _constructible_with_defaults(generator):
+        generator().check()
     return _add(spec)
 
 

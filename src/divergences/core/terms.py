@@ -165,8 +165,19 @@ class Pointwise:
         """(degree, φ(0, 1), φ(1, 0)), probing the interior term for what the class leaves None."""
         cached = self.__dict__.get("_boundary_cache")
         if cached is None:
-            cached = self.__dict__["_boundary_cache"] = self._probe_boundary()
+            if self.degree is not None and self.value_p_zero is not None and self.value_q_zero is not None:
+                cached = (float(self.degree), float(self.value_p_zero), float(self.value_q_zero))
+            else:
+                cached = self._probe_boundary()
+            self.__dict__["_boundary_cache"] = cached
         return cached
+
+    def check(self) -> None:
+        """Refuse a term that cannot be served: a declared degree its interior formula contradicts, or
+        a boundary that cannot be derived (run once, when the term is registered)."""
+        if self.degree is not None:
+            self._check_degree(float(self.degree))
+        self._boundary()
 
     def _probe_boundary(self) -> tuple[float, float, float]:
         import numpy as np
@@ -182,8 +193,6 @@ class Pointwise:
                     "(the term at p = 0 and at q = 0) or give a homogeneous term"
                 )
             degree = 1.0 if degree is None else degree
-        else:
-            self._check_degree(degree)
 
         def limit(side: str) -> float:
             given = self.value_p_zero if side == "p" else self.value_q_zero

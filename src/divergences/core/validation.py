@@ -92,7 +92,7 @@ def check_logits(z: Array, name: str, xp: Any, axis: int) -> None:
 def check_base(base: float | None) -> float | None:
     if base is None:
         return None
-    base = float(base)
+    base = check_real(base, "base", finite=False)
     if not (base > 0 and base != 1 and math.isfinite(base)):
         raise ValueError(f"base must be a positive number other than 1, got {base!r}")
     return base
