@@ -53,7 +53,7 @@ def scan_logits(named: list[tuple[str, Tensor]], comm: Any, *, finite_only: tupl
             rowmaxes.append(hi)
         got = comm.max_rows(torch.stack(flags).to(named[0][1].device)) if flags else None
         # rows that are all -inf: over the whole (possibly sharded) vocabulary
-        dead = [None if m is None else comm.max_rows(torch.nan_to_num(m.float(), nan=0.0, posinf=0.0))
+        dead = [None if m is None else comm.max_rows(torch.nan_to_num(m.float(), nan=0.0, posinf=0.0, neginf=-math.inf))
                 for m in rowmaxes]
         dead_flags = torch.stack([(d == -math.inf).any() if d is not None else torch.zeros((), dtype=torch.bool,
                                   device=got.device) for d in dead]).to(torch.int32)
