@@ -5,7 +5,7 @@ can be used while another is being imported:
 
 * distillation losses (token level, chunked, fused with the LM head, top-k teachers, token
   selection, mixtures, cosine): :mod:`.losses`, :mod:`.fused`, :mod:`.topk`, :mod:`.selection`,
-  :mod:`.mixture`, :mod:`.cosine`, all on the one chunk engine :mod:`._engine`, with the options
+  :mod:`.mixtures`, :mod:`.cosine`, all on the one chunk engine :mod:`._engine`, with the options
   object :class:`.options.DistillOptions`; vocab-parallel forms: :mod:`.distributed`;
 * policy regularisers and preference losses: :mod:`.rl`, :mod:`.preference`;
 * Sinkhorn distillation: :mod:`.sinkhorn`.
@@ -27,8 +27,8 @@ _EXPORTS = {
     "token_entropy": "selection",
     "token_divergence": "selection",
     "select_tokens": "selection",
-    "mixture": "mixture",
-    "Mixture": "mixture",
+    "mixture": "mixtures",
+    "Mixture": "mixtures",
     "cosine_similarity_loss": "cosine",
     "vocab_parallel_topk": "distributed",
     # RL regularisers and preference losses

@@ -93,7 +93,7 @@ def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapp
         raise ValueError(f"parameters {sorted(kw)} are given to a named divergence, not to "
                          f"{type(divergence).__name__} (configure the generator instance instead)")
     if _mixture_name(divergence):
-        from .mixture import mixture
+        from .mixtures import mixture
 
         gen = mixture(divergence)
         return Divergence(gen.name, "pointwise", generator=gen)

@@ -77,21 +77,52 @@ def dense_kernel(div: Divergence, temperature: float, scale: float, *, comm: Loc
         return div.rows(a, b, comm)
 
     if div.closed_form:
-        return closed if block is None or comm.parallel else cache_blocked(closed, block)
-    return autograd_kernel(row_loss, scale)
+        kernel = closed if block is None or comm.parallel else cache_blocked(closed, block)
+    else:
+        kernel = autograd_kernel(row_loss, scale)
+    return finite_gradients(kernel, div)
+
+
+#: terms bounded by a polynomial in the log-probabilities: their gradients cannot overflow for finite logits
+_NO_OVERFLOW = frozenset({"kl", "reverse_kl", "cross_entropy", "jeffreys", "js", "tv", "hellinger", "triangular",
+                          "skew_kl", "skew_reverse_kl"})
+
+
+def finite_gradients(kernel: Kernel, div: Divergence) -> Kernel:
+    """Gradients that are never NaN: 0 on a token whose loss overflowed to +inf (χ² at logits of ±1e4,
+    T → 0), and NaN entries of other tokens set to 0. Divergences that cannot overflow skip the pass."""
+    if div.kind == "pointwise" and div.name in _NO_OVERFLOW and type(div.generator).__module__ == "divergences.generators":
+        return kernel
+
+    def clean(g: Tensor | None, ok: Tensor) -> Tensor | None:
+        if g is None:
+            return None
+        return torch.where(ok, g, torch.zeros((), dtype=g.dtype, device=g.device)).nan_to_num_(nan=0.0)
+
+    def wrapped(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
+        loss, gz, gt = kernel(z, teacher, need_z, need_t)
+        if gz is None and gt is None:
+            return loss, gz, gt
+        ok = torch.isfinite(loss if loss.ndim == 1 else loss.sum(-1)).unsqueeze(-1)
+        return loss, clean(gz, ok), clean(gt, ok)
+
+    return wrapped
 
 
 def cosine_kernel(scale: float, *, comm: LocalComm = LOCAL) -> Kernel:
     r"""Per row ``scale · (1 − cos(z, t))``, cos = z·t / (max(‖z‖, ε) max(‖t‖, ε)), ε = 1e-8 (as
-    ``torch.nn.functional.cosine_similarity``); gradient ``−scale (t/(‖z‖‖t‖) − cos · z/‖z‖²)``."""
+    ``torch.nn.functional.cosine_similarity``); gradient ``−scale (t/(‖z‖‖t‖) − cos · z/‖z‖²)``. The value
+    is formed as ½‖ẑ − t̂‖² (unit vectors), so equal directions give exactly 0, never a rounding residue."""
 
     def kernel(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
         dtype = compute_dtype(z, teacher[0])
         zf, tf = z.to(dtype), teacher[0].to(dtype)
         dot, zz, tt = comm.row_sums(zf * tf, zf * zf, tf * tf)
         nz, nt = zz.sqrt().clamp_min(1e-8), tt.sqrt().clamp_min(1e-8)
-        cos = dot / (nz * nt)
-        loss = (1 - cos) * scale
+        cos = (dot / (nz * nt)).clamp(-1.0, 1.0)
+        # 1 − cos as ½‖z/‖z‖ − t/‖t‖‖² where both are non-zero: exactly 0 for equal directions
+        (half_sq,) = comm.row_sums(torch.square(zf / nz.unsqueeze(-1) - tf / nt.unsqueeze(-1)))
+        loss = torch.where((zz.sqrt() > 1e-8) & (tt.sqrt() > 1e-8), 0.5 * half_sq, 1 - cos) * scale
         gz = gt = None
         if need_z:
             gz = (zf * (cos / (nz * nz)).unsqueeze(-1) - tf / (nz * nt).unsqueeze(-1)).mul_(scale)

@@ -22,7 +22,7 @@ import torch
 from ._checks import check_logits_tensor, scan_logits
 from ._divergence import Divergence
 from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
-from ._kernels import add_hard_term, autograd_kernel, local_index
+from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
 from ._setup import finish, prepare
 from .losses import _comm_for, _local_shards
 from .options import DistillOptions, build_options
@@ -95,14 +95,14 @@ def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalC
     if div.kind == "cosine":
         raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
     if div.closed_form:
-        return closed
+        return finite_gradients(closed, div)
     if comm.parallel:
         def parallel_row_loss(z: Tensor, logp_k: Tensor, idx: Tensor) -> Tensor:
             _, _, _, a, bb = _buckets(z, logp_k, idx, temperature, comm)
             # the k + 1 buckets are replicated on every rank: evaluate them locally
             return div.rows(a, bb, LOCAL)
-        return autograd_kernel(parallel_row_loss, scale, n_teacher_grads=0)
-    return autograd_kernel(row_loss, scale, n_teacher_grads=0)
+        return finite_gradients(autograd_kernel(parallel_row_loss, scale, n_teacher_grads=0), div)
+    return finite_gradients(autograd_kernel(row_loss, scale, n_teacher_grads=0), div)
 
 
 def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
