@@ -103,6 +103,26 @@ def _topk_case(rank, widths, name, params, dtype, k):
     _close(zs.grad, zf.grad[:, lo:hi], dtype, f"topk {name} k={k} grad")
 
 
+def _dtensor_case(rank, world):
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    mesh = init_device_mesh("cpu", (world,))
+    g = torch.Generator().manual_seed(21)
+    V = 4 * world + 1
+    z = torch.randn(3, 4, V, generator=g, dtype=F64)
+    t = torch.randn(3, 4, V, generator=g, dtype=F64)
+    zd = distribute_tensor(z, mesh, [Shard(2)]).detach().requires_grad_()
+    td = distribute_tensor(t, mesh, [Shard(2)])
+    got = divergence_loss(zd, td, "reverse_kl", temperature=1.2)  # the group is read from the mesh
+    zf = z.clone().requires_grad_()
+    ref = divergence_loss(zf, t, "reverse_kl", temperature=1.2)
+    _close(got.detach(), ref.detach(), F64, "DTensor loss")
+    got.backward()
+    ref.backward()
+    _close(zd.grad.full_tensor(), zf.grad, F64, "DTensor grad")
+
+
 def _expect_error(fn, match):
     try:
         fn()
@@ -172,6 +192,7 @@ def run_cases(rank, world, port, widths, out_dir):
             _topk_case(rank, widths, name, params, F64, 4)
         _topk_case(rank, widths, "kl", {}, F64, sum(widths))  # k = V
         _bad_input(rank, widths)
+        _dtensor_case(rank, len(widths))
         with open(f"{out_dir}/rank{rank}.ok", "w") as fh:
             fh.write("ok")
     except BaseException:

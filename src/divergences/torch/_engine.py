@@ -273,7 +273,9 @@ class LinearRows:
         acc = compute_dtype(self.hidden, self.weight)
         self.acc = acc
         self.gh = ((torch.empty_like if all_rows else torch.zeros_like)(self.hidden)) if need_h else None
-        self.gw = torch.zeros(self.weight.shape, dtype=acc, device=self.weight.device) if need_w else None
+        # written by the first chunk's product (no separate zero-fill of a vocab × hidden buffer)
+        self.gw = torch.empty(self.weight.shape, dtype=acc, device=self.weight.device) if need_w else None
+        self.gw_started = False
         self.gb = torch.zeros(self.bias.shape, dtype=acc, device=self.bias.device) if need_b else None
 
     @property
@@ -299,11 +301,17 @@ class LinearRows:
                 self.gh.index_copy_(0, idx, gh_c)
         if self.gw is not None:
             hs = hc.to(self.acc) if col is None else hc.to(self.acc) * col.to(self.acc)
-            self.gw.addmm_(g.t().to(self.acc), hs)
+            if self.gw_started:
+                self.gw.addmm_(g.t().to(self.acc), hs)
+            else:
+                torch.mm(g.t().to(self.acc), hs, out=self.gw)
+                self.gw_started = True
         if self.gb is not None:
             self.gb.add_(g.to(self.acc).sum(0) if col is None else col.to(self.acc).reshape(-1) @ g.to(self.acc))
 
     def grads(self) -> list[Tensor | None]:
+        if self.gw is not None and not self.gw_started:  # no kept token
+            self.gw.zero_()
         gw = None if self.gw is None else self.gw.to(self.weight.dtype)
         gb = None if self.gb is None else self.gb.to(self.bias.dtype)
         return [self.gh, gw, gb]
