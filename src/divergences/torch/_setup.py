@@ -19,6 +19,25 @@ from .options import DistillOptions
 Tensor = torch.Tensor
 
 
+def comm_for(process_group: Any, widths: dict[str, int], rows: int, opts: DistillOptions, device: torch.device):
+    """LOCAL, or the vocab-parallel comm of ``process_group`` (checked across ranks)."""
+    if process_group is None:
+        return LOCAL
+    from .distributed import VocabParallel
+
+    return VocabParallel.create(process_group, widths, rows, opts, device)
+
+
+def local_shards(process_group: Any, *xs: Any) -> tuple[list[Any], Any]:
+    """DTensors sharded on the vocabulary → their local shards and group (the given group wins)."""
+    if not any(type(x).__name__ == "DTensor" for x in xs):
+        return list(xs), process_group
+    from .distributed import from_dtensor
+
+    out, group = from_dtensor(*xs)
+    return out, process_group if process_group is not None else group
+
+
 @dataclass
 class Setup:
     """Checked options, resolved divergence, kept tokens, rows per chunk and the vocabulary comm."""

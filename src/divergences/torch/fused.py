@@ -20,8 +20,8 @@ import torch
 from . import _kernels as kn
 from ._checks import check_logits_tensor, check_vocab, scan_logits
 from ._engine import DenseRows, LinearRows, block_elements, compute_dtype, run
-from ._setup import finish, prepare
-from .losses import DistillModule, _comm_for, _local_shards
+from ._setup import comm_for, finish, local_shards, prepare
+from .losses import DistillModule
 from .options import DistillOptions, build_options
 
 __all__ = ["FusedLinearDivergenceLoss", "fused_linear_divergence_loss"]
@@ -94,7 +94,7 @@ def fused_linear_divergence_loss(
                          chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
                          t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate, softcap=softcap,
                          logit_scale=logit_scale)
-    (lm_head_weight, teacher_logits, teacher_weight), process_group = _local_shards(
+    (lm_head_weight, teacher_logits, teacher_weight), process_group = local_shards(
         process_group, lm_head_weight, teacher_logits, teacher_weight)
     if not isinstance(student_hidden, torch.Tensor) or not student_hidden.is_floating_point() or student_hidden.ndim < 1:
         raise ValueError("student_hidden must be a floating torch.Tensor of shape (..., hidden)")
@@ -138,7 +138,7 @@ def fused_linear_divergence_loss(
         named += [("teacher_hidden", teacher_hidden), ("teacher_weight", teacher_weight)]
         finite_only += ["teacher_hidden", "teacher_weight"]
     check_vocab(vs, vt, opts.vocab_mismatch)
-    comm = _comm_for(process_group, {"lm_head_weight": vs, "teacher_logits" if teacher_logits is not None
+    comm = comm_for(process_group, {"lm_head_weight": vs, "teacher_logits" if teacher_logits is not None
                                      else "teacher_weight": vt}, hidden.shape[0], opts, hidden.device)
     # padding to a common width adds -inf entries: then the masked (boundary-aware) form
     masked = (vs != vt and opts.vocab_mismatch == "pad") or not opts.validate

@@ -39,32 +39,13 @@ import torch
 
 from . import _kernels as kn
 from ._checks import check_logits_tensor, check_vocab, scan_logits
-from ._engine import LOCAL, DenseRows, block_elements, compute_dtype, run
-from ._setup import finish, prepare
+from ._engine import DenseRows, block_elements, compute_dtype, run
+from ._setup import comm_for, finish, local_shards, prepare
 from .options import DistillOptions, build_options, split_options
 
 __all__ = ["DivergenceLoss", "divergence_loss"]
 
 Tensor = torch.Tensor
-
-
-def _comm_for(process_group: Any, widths: dict[str, int], rows: int, opts: DistillOptions, device: torch.device):
-    """LOCAL, or the vocab-parallel comm of ``process_group`` (checked across ranks)."""
-    if process_group is None:
-        return LOCAL
-    from .distributed import VocabParallel
-
-    return VocabParallel.create(process_group, widths, rows, opts, device)
-
-
-def _local_shards(process_group: Any, *xs: Any) -> tuple[list[Any], Any]:
-    """DTensors sharded on the vocabulary → their local shards and group (the given group wins)."""
-    if not any(type(x).__name__ == "DTensor" for x in xs):
-        return list(xs), process_group
-    from .distributed import from_dtensor
-
-    out, group = from_dtensor(*xs)
-    return out, process_group if process_group is not None else group
 
 
 def divergence_loss(
@@ -147,7 +128,7 @@ def divergence_loss(
     opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
                          chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
                          t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate)
-    (student_logits, teacher_logits), process_group = _local_shards(process_group, student_logits, teacher_logits)
+    (student_logits, teacher_logits), process_group = local_shards(process_group, student_logits, teacher_logits)
     check_logits_tensor(student_logits, "student_logits")
     check_logits_tensor(teacher_logits, "teacher_logits")
     vs, vt = student_logits.shape[-1], teacher_logits.shape[-1]
@@ -157,7 +138,7 @@ def divergence_loss(
         raise ValueError(f"teacher_logits must have the leading shape {lead} of student_logits, "
                          f"got {tuple(teacher_logits.shape[:-1])}")
     named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
-    comm = _comm_for(process_group, {"student_logits": vs, "teacher_logits": vt}, math.prod(lead), opts,
+    comm = comm_for(process_group, {"student_logits": vs, "teacher_logits": vt}, math.prod(lead), opts,
                      student_logits.device)
     # padding to a common width adds -inf entries: then the masked (boundary-aware) form
     masked = (vs != vt and opts.vocab_mismatch == "pad") or not opts.validate

@@ -23,8 +23,7 @@ from ._checks import check_logits_tensor, scan_logits
 from ._divergence import Divergence
 from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
-from ._setup import finish, prepare
-from .losses import _comm_for, _local_shards
+from ._setup import comm_for, finish, local_shards, prepare
 from .options import DistillOptions, build_options
 
 __all__ = ["topk_divergence_loss"]
@@ -182,12 +181,12 @@ def topk_divergence_loss(
     opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
                          chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
                          t_squared=t_squared, validate=validate)
-    (student_logits,), process_group = _local_shards(process_group, student_logits)
+    (student_logits,), process_group = local_shards(process_group, student_logits)
     check_logits_tensor(student_logits, "student_logits")
     lead = tuple(student_logits.shape[:-1])
     width = student_logits.shape[-1]
     named = [("student_logits", student_logits)]
-    comm = _comm_for(process_group, {"student_logits": width}, math.prod(lead), opts, student_logits.device)
+    comm = comm_for(process_group, {"student_logits": width}, math.prod(lead), opts, student_logits.device)
     vocab = comm.vocab if comm.parallel else width
     _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)
     if opts.validate:
