@@ -4,7 +4,9 @@ Names load lazily from their modules, so ``import divergences.torch`` stays chea
 can be used while another is being imported:
 
 * distillation losses (token level, chunked, fused with the LM head, top-k teachers, token
-  selection): :mod:`.losses`, :mod:`.fused`, :mod:`.topk`, :mod:`.selection`;
+  selection, mixtures, cosine): :mod:`.losses`, :mod:`.fused`, :mod:`.topk`, :mod:`.selection`,
+  :mod:`.mixtures`, :mod:`.cosine`, all on the one chunk engine :mod:`._engine`, with the options
+  object :class:`.options.DistillOptions`; vocab-parallel forms: :mod:`.distributed`;
 * policy regularisers and preference losses: :mod:`.rl`, :mod:`.preference`;
 * Sinkhorn distillation: :mod:`.sinkhorn`.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 _EXPORTS = {
     # distillation (token level)
+    "DistillOptions": "options",
     "divergence_loss": "losses",
     "DivergenceLoss": "losses",
     "FusedLinearDivergenceLoss": "fused",
@@ -24,6 +27,10 @@ _EXPORTS = {
     "token_entropy": "selection",
     "token_divergence": "selection",
     "select_tokens": "selection",
+    "mixture": "mixtures",
+    "Mixture": "mixtures",
+    "cosine_similarity_loss": "cosine",
+    "vocab_parallel_topk": "distributed",
     # RL regularisers and preference losses
     "kl_penalty": "rl",
     "sampled_divergence": "rl",

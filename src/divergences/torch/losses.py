@@ -3,8 +3,10 @@ r"""Token-level distillation losses: any divergence of the registry between teac
 :func:`divergence_loss` computes, for every token, :math:`D(\text{teacher}\,\|\,\text{student})`
 between ``softmax(teacher_logits / T)`` and ``softmax(student_logits / T)`` over the last axis, and
 reduces over tokens. It runs in chunks of tokens with closed-form gradients (see
-:mod:`divergences.torch._chunked`), so it never materialises more than one chunk of (tokens × vocab)
-intermediates besides the gradient buffer.
+:mod:`divergences.torch._engine`), so it never materialises more than one chunk of (tokens × vocab)
+intermediates besides the gradient buffer. Options are one :class:`~divergences.torch.DistillOptions`
+(``options=``) or the equivalent keywords; with ``process_group=`` the vocabulary is sharded across the
+group's ranks (see :mod:`divergences.torch.distributed`).
 
 Directions, as in the distillation literature: ``"kl"`` is the forward KL(teacher‖student)
 (mass-covering), ``"reverse_kl"`` is KL(student‖teacher) (mode-seeking), ``"js"`` with ``beta`` is the
@@ -30,88 +32,20 @@ Mappings to other libraries (tested in ``tests/distill/test_distill_compat.py``)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
-from . import _chunked as ck
+from . import _kernels as kn
+from ._checks import check_logits_tensor, check_vocab, scan_logits
+from ._engine import DenseRows, block_elements, compute_dtype, run
+from ._setup import comm_for, finish, local_shards, prepare
+from .options import DistillOptions, build_options, split_options
 
 __all__ = ["DivergenceLoss", "divergence_loss"]
 
 Tensor = torch.Tensor
-
-
-def _check_logits(x: Any, name: str) -> Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor of logits, got {x.dtype}")
-    if x.ndim < 1 or x.shape[-1] == 0:
-        raise ValueError(f"{name} must have a non-empty last (vocabulary) axis, got shape {tuple(x.shape)}")
-    return x
-
-
-def _check_labels_range(labels: Tensor | None, rows: Tensor | None, vocab: int) -> None:
-    """Labels must be given for the hard term and lie in [0, vocab) on kept tokens."""
-    if labels is None:
-        raise ValueError("hard_weight != 0 needs labels (the hard targets)")
-    kept = labels if rows is None else labels[rows]
-    if kept.numel() and (int(kept.min()) < 0 or int(kept.max()) >= vocab):
-        raise ValueError(f"labels of kept tokens must lie in [0, {vocab}) (or equal ignore_index)")
-
-
-@dataclass
-class Setup:
-    """Checked options shared by the dense, fused and top-k losses."""
-
-    div: ck.Divergence
-    plan: ck.TokenPlan
-    temperature: float
-    scale: float  # of the soft term: soft_weight (· T² with t_squared)
-    hard_weight: float
-
-
-def prepare(
-    lead: tuple[int, ...],
-    vocab: int,
-    device: torch.device,
-    dtype: torch.dtype,
-    divergence: Any,
-    params: dict[str, Any],
-    *,
-    temperature: float,
-    labels: Tensor | None,
-    ignore_index: int,
-    mask: Tensor | None,
-    weights: Tensor | None,
-    reduction: str,
-    soft_weight: float,
-    hard_weight: float,
-    t_squared: bool,
-) -> Setup:
-    """Check the options and resolve the divergence and the kept tokens."""
-    temperature = ck.check_temperature(temperature)
-    soft_weight, hard_weight = float(soft_weight), float(hard_weight)
-    for v, name in ((soft_weight, "soft_weight"), (hard_weight, "hard_weight")):
-        if not math.isfinite(v):
-            raise ValueError(f"{name} must be finite, got {v!r}")
-    div = ck.resolve(divergence, params)
-    plan = ck.plan_tokens(lead, labels=labels, ignore_index=ignore_index, mask=mask, weights=weights,
-                          reduction=reduction, device=device, dtype=dtype)
-    if hard_weight != 0.0:
-        _check_labels_range(plan.labels, plan.rows, vocab)
-    scale = soft_weight * (temperature**2 if t_squared else 1.0)
-    return Setup(div, plan, temperature, scale, hard_weight)
-
-
-def finish(out: Tensor, plan: ck.TokenPlan, lead_shape: tuple[int, ...], reduction: str) -> Tensor:
-    """Shape the per-token result (``reduction='none'``, weights applied) or return the scalar."""
-    if reduction != "none":
-        return out
-    if plan.token_weights is not None:
-        out = out * plan.token_weights
-    return out.reshape(lead_shape)
 
 
 def divergence_loss(
@@ -130,8 +64,13 @@ def divergence_loss(
     soft_weight: float = 1.0,
     t_squared: bool = False,
     vocab_mismatch: str = "error",
-    **params: Any,
-) -> Tensor:
+    validate: bool = True,
+    params: Mapping[str, Any] | None = None,
+    options: DistillOptions | None = None,
+    num_items_in_batch: Any = None,
+    process_group: Any = None,
+    **flat_params: Any,
+) -> Any:
     r"""Token-level divergence D(teacher ‖ student) between next-token distributions.
 
     Per token :math:`i`:
@@ -143,21 +82,36 @@ def divergence_loss(
     Args:
         student_logits, teacher_logits: (..., V) unnormalised log-probabilities; ``-inf`` entries are
             masked vocabulary (probability 0). float16/bfloat16 are computed in float32, float64 in float64.
+            NaN, +inf or a row that is all ``-inf`` is a ValueError (checked once per call; ``validate=False``
+            skips the check).
         divergence: a registered name (``"kl"``, ``"reverse_kl"``, ``"js"``, ``"tv"``, ``"renyi"``, ... or
-            one added with :func:`divergences.register`), a generator object, or a callable ``f(t)``.
+            one added with :func:`divergences.register`), a configured generator object
+            (``JensenShannon(beta=0.3)``), a callable ``f(t)``, a :func:`~divergences.torch.mixture`, or
+            ``"cosine"`` (1 − cosine similarity of the logit vectors; temperature has no effect).
+        params: the divergence's parameters (``{"beta": 0.3}`` for ``"js"``, ``alpha``, ``skew``, ...); the
+            short form passes them as keywords (``beta=0.3``), never both.
         labels: (...) integer targets; tokens with ``labels == ignore_index`` are dropped.
         mask: (...) boolean, True = keep (combined with ``labels`` by "and").
         weights: (...) per-token multipliers of the loss (any sign; constants, no gradient flows to them).
-        reduction: ``"mean"``: Σ w_i ℓ_i over kept tokens divided by the number of kept tokens;
-            ``"sum"``: Σ w_i ℓ_i; ``"batchmean"``: Σ w_i ℓ_i divided by the size of the first axis
-            (the batch size for (B, S, V) input; the number of tokens for (N, V)); ``"none"``: the
-            per-token w_i ℓ_i with shape (...), 0 at dropped tokens. No kept token gives 0.
-        chunk_size: tokens per chunk (default: about 2**22 / V, 131 tokens for V = 32000).
+        reduction: ``"mean"``: Σ w_i ℓ_i over kept tokens divided by the number of kept tokens (or by
+            ``num_items_in_batch``); ``"sum"``: Σ w_i ℓ_i; ``"batchmean"``: Σ w_i ℓ_i divided by the size of
+            the first axis; ``"none"``: the per-token w_i ℓ_i with shape (...), 0 at dropped tokens. No kept
+            token gives 0.
+        chunk_size: tokens per chunk (default: about 2**22 / V on a CPU, 131 tokens for V = 32000; 2**26 / V
+            on CUDA).
         t_squared: multiply the soft term by T² (Hinton et al.; keeps gradient scale across T).
         vocab_mismatch: ``"error"`` (default) when the last axes differ; ``"crop"`` compares the first
             min(Vs, Vt) entries of both; ``"pad"`` gives the narrower side's missing entries probability 0.
-        params: the divergence's parameters (``beta`` for ``"js"``, ``alpha``, ``skew``, ...).
+        options: a :class:`~divergences.torch.DistillOptions`; keywords that differ from their defaults
+            override it. ``options.return_parts`` returns ``(loss, soft, hard)`` (the parts detached).
+        num_items_in_batch: the global number of kept tokens (data-parallel ranks × accumulated
+            micro-batches, as transformers/TRL pass it): ``"mean"`` divides by it, so that the summed
+            micro-batch losses equal the full-batch mean.
+        process_group: a ``torch.distributed`` group over which the vocabulary is sharded: each rank gives
+            its contiguous shard (..., V_r) of both logits and gets the global loss and the gradient of its
+            shard (:mod:`divergences.torch.distributed`).
 
+    Values that overflow (χ² losses at logits of ±1e4, T → 0) are +inf, with finite (never NaN) gradients.
     The gradients w.r.t. both logits (the teacher's too, if it requires grad) are formed during the
     forward pass, chunk by chunk; ``create_graph=True`` (double backward) is not supported.
 
@@ -171,54 +125,71 @@ def divergence_loss(
     >>> loss.backward(); s.grad.shape
     torch.Size([1, 3])
     """
-    _check_logits(student_logits, "student_logits")
-    _check_logits(teacher_logits, "teacher_logits")
+    opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                         chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
+                         t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate)
+    (student_logits, teacher_logits), process_group = local_shards(process_group, student_logits, teacher_logits)
+    check_logits_tensor(student_logits, "student_logits")
+    check_logits_tensor(teacher_logits, "teacher_logits")
     vs, vt = student_logits.shape[-1], teacher_logits.shape[-1]
-    ck.check_vocab(vs, vt, vocab_mismatch)
+    check_vocab(vs, vt, opts.vocab_mismatch)
     lead = tuple(student_logits.shape[:-1])
     if tuple(teacher_logits.shape[:-1]) != lead:
         raise ValueError(f"teacher_logits must have the leading shape {lead} of student_logits, "
                          f"got {tuple(teacher_logits.shape[:-1])}")
-    chunk = ck.check_chunk_size(chunk_size, max(vs, vt))
-    st = prepare(lead, vs, student_logits.device, ck.compute_dtype(student_logits, teacher_logits), divergence, params,
-                 temperature=temperature, labels=labels, ignore_index=ignore_index, mask=mask, weights=weights,
-                 reduction=reduction, soft_weight=soft_weight, hard_weight=hard_weight, t_squared=t_squared)
-    kernel = ck.aligned_kernel(ck.dense_kernel(st.div, st.temperature, st.scale), vs, vt, vocab_mismatch)
-    kernel = ck.add_hard_term(kernel, st.hard_weight)
-    teacher = [teacher_logits.reshape(-1, vt)]
-    if st.hard_weight != 0.0:
-        teacher.append(st.plan.labels)
-    out = ck.run_chunked(kernel, student_logits.reshape(-1, vs), teacher, st.plan, chunk)
-    return finish(out, st.plan, lead, reduction)
+    named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
+    comm = comm_for(process_group, {"student_logits": vs, "teacher_logits": vt}, math.prod(lead), opts,
+                     student_logits.device)
+    # padding to a common width adds -inf entries: then the masked (boundary-aware) form
+    masked = (vs != vt and opts.vocab_mismatch == "pad") or not opts.validate
+    masked = scan_logits(named, comm) or masked if opts.validate else True
+    st = prepare(lead, comm.vocab if comm.parallel else vs, student_logits.device,
+                 compute_dtype(student_logits, teacher_logits), divergence, params, flat_params, opts,
+                 labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch, comm=comm,
+                 width=comm.vocab if comm.parallel else max(vs, vt))
+    kernel = kn.dense_kernel(st.div, opts.temperature, st.scale, comm=comm, masked=masked,
+                             block=block_elements(student_logits.device))
+    kernel = kn.aligned_kernel(kernel, vs, vt, opts.vocab_mismatch)
+    kernel = kn.add_hard_term(kernel, st.hard, comm=comm)
+    teacher = [DenseRows(teacher_logits.reshape(-1, vt))]
+    if st.hard != 0.0:
+        teacher.append(DenseRows(st.plan.labels))
+    out, parts = run(kernel, DenseRows(student_logits.reshape(-1, vs)), teacher, st.plan, st.chunk, teacher_grad=True)
+    return finish(out, parts, st, lead)
 
 
 class DistillModule(torch.nn.Module):
-    """Base of the loss modules: the divergence and the options at construction, tensors at call."""
+    """Base of the loss modules: the divergence and the options at construction, tensors at call.
+
+    ``options`` (a :class:`~divergences.torch.DistillOptions`) and/or the option keywords; other keywords
+    are the divergence's parameters (or give them as ``params``); ``process_group`` shards the vocabulary.
+    """
 
     def __init__(
         self,
         divergence: Any = "kl",
         *,
-        temperature: float = 1.0,
-        ignore_index: int = -100,
-        reduction: str = "mean",
-        chunk_size: int | None = None,
-        hard_weight: float = 0.0,
-        soft_weight: float = 1.0,
-        t_squared: bool = False,
-        vocab_mismatch: str = "error",
-        **params: Any,
+        options: DistillOptions | None = None,
+        params: Mapping[str, Any] | None = None,
+        process_group: Any = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
-        ck.resolve(divergence, params)  # fail early on a bad name or parameter
-        ck.check_temperature(temperature)
+        opt_kw, flat = split_options(kwargs)
+        self.options = build_options(options, **opt_kw)
+        from ._divergence import resolve
+
+        resolve(divergence, params, flat)  # fail early on a bad name or parameter
         self.divergence = divergence
-        self.options = dict(temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                            chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                            t_squared=t_squared, vocab_mismatch=vocab_mismatch, **params)
+        self.params = dict(params) if params is not None else dict(flat)
+        self.process_group = process_group
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        return dict(options=self.options, params=self.params, process_group=self.process_group)
 
     def extra_repr(self) -> str:
-        return f"divergence={self.divergence!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"divergence={self.divergence!r}{params}, options={self.options!r}"
 
 
 class DivergenceLoss(DistillModule):
@@ -240,6 +211,7 @@ class DivergenceLoss(DistillModule):
         labels: Tensor | None = None,
         mask: Tensor | None = None,
         weights: Tensor | None = None,
-    ) -> Tensor:
+        num_items_in_batch: Any = None,
+    ) -> Any:
         return divergence_loss(student_logits, teacher_logits, self.divergence, labels=labels, mask=mask,
-                               weights=weights, **self.options)
+                               weights=weights, num_items_in_batch=num_items_in_batch, **self._call_kwargs())

@@ -17,8 +17,11 @@ from typing import Any
 import torch
 
 from ..generators import CrossEntropy
-from . import _chunked as ck
-from .losses import _check_logits, divergence_loss
+from ._checks import check_logits_tensor, scan_logits
+from ._engine import LOCAL, DenseRows, chunk_rows, plan_tokens, run
+from ._kernels import pointwise_terms
+from .losses import divergence_loss
+from .options import DistillOptions
 
 __all__ = ["select_tokens", "token_divergence", "token_entropy"]
 
@@ -26,30 +29,38 @@ Tensor = torch.Tensor
 _STRATEGIES = ("high_entropy", "low_entropy", "high_divergence", "low_entropy_high_divergence")
 
 
-def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk_size: int | None = None,
+                  validate: bool = True) -> Tensor:
     r"""Entropy :math:`H = -\sum_v p_v \log p_v` of ``softmax(logits / T)`` per token, in nats, detached.
 
-    ``-inf`` logits are masked entries (0·log 0 = 0). Returns shape ``logits.shape[:-1]`` in the
-    compute dtype (float32, or float64 for float64 input).
+    ``-inf`` logits are masked entries (0·log 0 = 0); NaN, +inf or a row that is all ``-inf`` is a
+    ValueError (``validate=False`` skips the check). Returns shape ``logits.shape[:-1]`` in the
+    compute dtype (float32, or float64 for float64 input). Runs on the chunk engine (no gradient).
 
     >>> import torch
     >>> from divergences.torch import token_entropy
     >>> token_entropy(torch.zeros(2, 4))  # uniform over 4: log 4
     tensor([1.3863, 1.3863])
     """
-    _check_logits(logits, "logits")
-    temperature = ck.check_temperature(temperature)
+    opts = DistillOptions(temperature=temperature, chunk_size=chunk_size, validate=validate, reduction="none")
+    check_logits_tensor(logits, "logits")
     vocab = logits.shape[-1]
     flat = logits.detach().reshape(-1, vocab)
-    dtype = ck.compute_dtype(logits)
-    out = torch.empty(flat.shape[0], dtype=dtype, device=logits.device)
-    chunk = ck.check_chunk_size(chunk_size, vocab)
+    masked = scan_logits([("logits", logits)], LOCAL) if opts.validate else True
     term = CrossEntropy()
+    temp = opts.temperature
+
+    def kernel(z: Tensor, _teacher, _need_z: bool, _need_t: bool):
+        dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
+        zf = z.to(dtype)
+        logp = torch.log_softmax(zf / temp if temp != 1.0 else zf, dim=-1)
+        return pointwise_terms(term, logp, logp, False, masked)[0].sum(dim=-1), None, None
+
+
+    plan = plan_tokens((flat.shape[0],), labels=None, ignore_index=-100, mask=None, weights=None, reduction="none",
+                       device=flat.device, dtype=flat.dtype)
     with torch.no_grad():
-        for start in range(0, flat.shape[0], chunk):
-            z = flat[start:start + chunk].to(dtype)
-            logp = torch.log_softmax(z / temperature if temperature != 1.0 else z, dim=-1)
-            out[start:start + chunk] = term.phi(logp, logp).sum(dim=-1)
+        out, _ = run(kernel, DenseRows(flat), [], plan, chunk_rows(opts.chunk_size, vocab, flat.device))
     return out.reshape(logits.shape[:-1])
 
 
@@ -61,6 +72,7 @@ def token_divergence(
     temperature: float = 1.0,
     chunk_size: int | None = None,
     vocab_mismatch: str = "error",
+    validate: bool = True,
     **params: Any,
 ) -> Tensor:
     """D(teacher ‖ student) per token, detached (``divergence_loss(..., reduction="none")`` without gradient).
@@ -73,7 +85,8 @@ def token_divergence(
     """
     with torch.no_grad():
         return divergence_loss(student_logits.detach(), teacher_logits.detach(), divergence, temperature=temperature,
-                               reduction="none", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch, **params)
+                               reduction="none", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch,
+                               validate=validate, **params)
 
 
 def _quantile(x: Tensor, keep: Tensor, q: float, name: str) -> Tensor:

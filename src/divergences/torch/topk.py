@@ -5,50 +5,71 @@ distributions are compared on k + 1 buckets: the k kept entries, and one *tail* 
 rest of the mass (the teacher's tail 1 − Σ_k p, the student's tail 1 − Σ_k q over the same indices).
 This is exact for any divergence (a coarsening of the vocabulary), so by the data-processing
 inequality the top-k value is a lower bound of the full-vocabulary f-divergence.
+
+The teacher's tail 1 − Σ_k p is formed with a rounding error of about k·ε of the compute dtype; a tail
+below that counts as exactly zero, like the student's tail at k = V (empty), so that k = V gives the
+dense loss (instead of +inf from a tail of 1e-16 against an exact 0).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
-from . import _chunked as ck
-from .losses import _check_logits, finish, prepare
+from ._checks import check_logits_tensor, scan_logits
+from ._divergence import Divergence
+from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
+from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
+from ._setup import comm_for, finish, local_shards, prepare
+from .options import DistillOptions, build_options
 
 __all__ = ["topk_divergence_loss"]
 
 Tensor = torch.Tensor
 
 
-def _tail_log(logp_k: Tensor) -> Tensor:
-    """log(1 − Σ_k p) from the top-k log-probabilities: log(−expm1(logsumexp)), -inf if Σ_k p ≥ 1."""
+def teacher_tail_log(logp_k: Tensor) -> Tensor:
+    """log(1 − Σ_k p) from the top-k log-probabilities, -inf (zero) below the rounding level k·ε."""
     s = torch.logsumexp(logp_k, dim=-1, keepdim=True).clamp(max=0.0)
-    return torch.log(-torch.expm1(s))
+    tail = torch.log(-torch.expm1(s))
+    floor = math.log(logp_k.shape[-1] * torch.finfo(logp_k.dtype).eps)
+    return torch.where(tail < floor, torch.full_like(tail, -math.inf), tail)
 
 
-def _buckets(z: Tensor, logp_k: Tensor, idx: Tensor, temperature: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Student log-probs over the vocabulary, and teacher/student log-probs over the k + 1 buckets."""
+def _buckets(z: Tensor, logp_k: Tensor, idx: Tensor, temperature: float, comm: LocalComm):
+    """Student log-probs over the (local) vocabulary, the local columns of the k indices, and the
+    teacher/student log-probs over the k + 1 buckets (replicated on every rank)."""
     zf = z / temperature if temperature != 1.0 else z
-    b = torch.log_softmax(zf, dim=-1)
-    b_tail = torch.logsumexp(b.scatter(-1, idx, -math.inf), dim=-1, keepdim=True)
-    a = torch.cat([logp_k, _tail_log(logp_k)], dim=-1)
-    bb = torch.cat([b.gather(-1, idx), b_tail], dim=-1)
-    return b, a, bb
+    (b,) = comm.log_softmax(zf)
+    width = b.shape[-1]
+    li, inside = local_index(idx, comm, width)
+    if inside is None:
+        bk = b.gather(-1, li)
+        rest = b.scatter(-1, li, -math.inf)
+    else:
+        ext = torch.cat([b, b.new_full((b.shape[0], 1), -math.inf)], dim=-1)
+        bk = comm.combine(torch.where(inside, ext.gather(-1, li), torch.zeros((), dtype=b.dtype, device=b.device)))
+        rest = ext.scatter(-1, li, -math.inf)[:, :width]
+    b_tail = comm.logsumexp(rest)
+    a = torch.cat([logp_k, teacher_tail_log(logp_k)], dim=-1)
+    bb = torch.cat([bk, b_tail], dim=-1)
+    return b, li, inside, a, bb
 
 
-def _topk_kernel(div: ck.Divergence, temperature: float, scale: float) -> ck.Kernel:
+def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalComm = LOCAL):
     gen = div.generator
 
     def closed(z: Tensor, teacher, need_z: bool, need_t: bool):
         logp_k, idx = teacher[0], teacher[1]
-        dtype = ck.compute_dtype(z, logp_k)
-        b, a, bb = _buckets(z.to(dtype), logp_k.to(dtype), idx, temperature)
-        loss = gen.phi(a, bb).sum(dim=-1) * scale
+        dtype = compute_dtype(z, logp_k)
+        b, li, inside, a, bb = _buckets(z.to(dtype), logp_k.to(dtype), idx, temperature, comm)
         if not need_z:
-            return loss, None, None
-        _, db = gen.dphi(a, bb)
+            return gen.phi(a, bb).sum(dim=-1) * scale, None, None
+        terms, _, db = gen.phi_dphi(a, bb)
+        loss = terms.sum(dim=-1) * scale
         total = db.sum(dim=-1, keepdim=True)
         b_tail = bb[..., -1:]
         finite = torch.isfinite(b_tail)
@@ -57,24 +78,36 @@ def _topk_kernel(div: ck.Divergence, temperature: float, scale: float) -> ck.Ker
         shift = torch.where(finite, b_tail, torch.zeros_like(b_tail))
         gz = torch.exp(b - shift).mul_(d_tail).sub_(torch.exp(b).mul_(total))
         # entries in the top-k: g_j − q_j Σg
-        gz.scatter_(-1, idx, db[..., :-1] - torch.exp(bb[..., :-1]) * total)
+        inner = db[..., :-1] - torch.exp(bb[..., :-1]) * total
+        if inside is None:
+            gz.scatter_(-1, li, inner)
+        else:
+            gz = torch.cat([gz, gz.new_zeros(gz.shape[0], 1)], dim=-1).scatter_(-1, li, inner)[:, :-1]
         return loss, gz.mul_(scale / temperature), None
 
     def row_loss(z: Tensor, logp_k: Tensor, idx: Tensor) -> Tensor:
-        _, a, bb = _buckets(z, logp_k, idx, temperature)
+        _, _, _, a, bb = _buckets(z, logp_k, idx, temperature, LOCAL)
         if gen is not None:
             return gen.phi(a, bb).sum(dim=-1)
-        return div.function(a, bb, from_logits=True, validate=False, axis=-1, **(div.params or {}))
+        return div.function(a, bb, from_logits=True, validate=False, axis=-1, **div.params)
 
+    if div.kind == "cosine":
+        raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
     if div.closed_form:
-        return closed
-    return ck.autograd_kernel(row_loss, scale, n_teacher_grads=0)
+        return finite_gradients(closed, div)
+    if comm.parallel:
+        def parallel_row_loss(z: Tensor, logp_k: Tensor, idx: Tensor) -> Tensor:
+            _, _, _, a, bb = _buckets(z, logp_k, idx, temperature, comm)
+            # the k + 1 buckets are replicated on every rank: evaluate them locally
+            return div.rows(a, bb, LOCAL)
+        return finite_gradients(autograd_kernel(parallel_row_loss, scale, n_teacher_grads=0), div)
+    return finite_gradients(autograd_kernel(row_loss, scale, n_teacher_grads=0), div)
 
 
-def _check_topk(logp: Tensor, idx: Tensor, lead: tuple[int, ...], vocab: int) -> None:
+def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
     if not isinstance(logp, torch.Tensor) or not logp.is_floating_point():
         raise ValueError("teacher_topk_logprobs must be a floating tensor of log-probabilities")
-    if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.dtype == torch.bool:
+    if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
         raise ValueError("teacher_topk_indices must be an integer tensor")
     if tuple(logp.shape) != tuple(idx.shape) or tuple(logp.shape[:-1]) != lead:
         raise ValueError(f"teacher_topk_logprobs and teacher_topk_indices must both have shape {lead} + (k,), "
@@ -90,10 +123,12 @@ def _check_topk(logp: Tensor, idx: Tensor, lead: tuple[int, ...], vocab: int) ->
             raise ValueError("teacher_topk_indices must be distinct within each token")
         if bool(torch.isnan(logp).any()) or bool((logp > 0).any()):
             raise ValueError("teacher_topk_logprobs must be log-probabilities (≤ 0, no NaN)")
-        mass = torch.logsumexp(logp.to(ck.compute_dtype(logp)), dim=-1)
+        mass = torch.logsumexp(logp.to(compute_dtype(logp)), dim=-1)
         tol = 1e-6 if logp.dtype == torch.float64 else 1e-3
         if bool((mass > math.log1p(tol)).any()):
             raise ValueError(f"the top-k teacher probabilities of a token sum to more than 1 (tolerance {tol})")
+        if bool((mass == -math.inf).any()):
+            raise ValueError("teacher_topk_logprobs has a token whose k log-probabilities are all -inf")
 
 
 def topk_divergence_loss(
@@ -112,17 +147,25 @@ def topk_divergence_loss(
     hard_weight: float = 0.0,
     soft_weight: float = 1.0,
     t_squared: bool = False,
-    **params: Any,
-) -> Tensor:
+    validate: bool = True,
+    params: Mapping[str, Any] | None = None,
+    options: DistillOptions | None = None,
+    num_items_in_batch: Any = None,
+    process_group: Any = None,
+    **flat_params: Any,
+) -> Any:
     r"""D(teacher ‖ student) on the teacher's top-k entries plus one tail bucket.
 
     Per token, with ``K`` the k indices, ``p_j = exp(teacher_topk_logprobs_j)`` and ``q = softmax(z/T)``:
     the teacher is (p_1, …, p_k, 1 − Σ_j p_j) and the student (q_{K_1}, …, q_{K_k}, 1 − Σ_j q_{K_j}); the
     divergence is taken between these (k + 1)-bucket distributions. The tail is formed in log space
-    (log(−expm1(logsumexp))), so no mass is lost to rounding. ``temperature`` applies to the student
+    (log(−expm1(logsumexp))), so no mass is lost to rounding; a teacher tail below the rounding level
+    k·ε counts as zero (k = V then equals the dense loss). ``temperature`` applies to the student
     logits only; the teacher's log-probabilities are used as given (store them at the temperature you
     distil at). Options, reductions and the hard-label term are those of
-    :func:`~divergences.torch.divergence_loss`.
+    :func:`~divergences.torch.divergence_loss`. With ``process_group`` the student logits are a vocabulary
+    shard on each rank and the top-k (with *global* indices) is the same on every rank (see
+    :func:`divergences.torch.distributed.vocab_parallel_topk` to form it from sharded teacher logits).
 
     Indices must be distinct within a token and lie in [0, V); the top-k probabilities must not sum to
     more than 1 (tolerance 1e-3, 1e-6 in float64).
@@ -135,18 +178,27 @@ def topk_divergence_loss(
     >>> bool(torch.isclose(topk_divergence_loss(s, lp, ix, "kl"), divergence_loss(s, t, "kl")))
     True
     """
-    _check_logits(student_logits, "student_logits")
+    opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                         chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
+                         t_squared=t_squared, validate=validate)
+    (student_logits,), process_group = local_shards(process_group, student_logits)
+    check_logits_tensor(student_logits, "student_logits")
     lead = tuple(student_logits.shape[:-1])
-    vocab = student_logits.shape[-1]
+    width = student_logits.shape[-1]
+    named = [("student_logits", student_logits)]
+    comm = comm_for(process_group, {"student_logits": width}, math.prod(lead), opts, student_logits.device)
+    vocab = comm.vocab if comm.parallel else width
     _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)
-    chunk = ck.check_chunk_size(chunk_size, vocab)
-    st = prepare(lead, vocab, student_logits.device, ck.compute_dtype(student_logits, teacher_topk_logprobs), divergence,
-                 params, temperature=temperature, labels=labels, ignore_index=ignore_index, mask=mask, weights=weights,
-                 reduction=reduction, soft_weight=soft_weight, hard_weight=hard_weight, t_squared=t_squared)
-    kernel = ck.add_hard_term(_topk_kernel(st.div, st.temperature, st.scale), st.hard_weight)
+    if opts.validate:
+        scan_logits(named, comm)
+    st = prepare(lead, vocab, student_logits.device, compute_dtype(student_logits, teacher_topk_logprobs), divergence,
+                 params, flat_params, opts, labels=labels, mask=mask, weights=weights,
+                 num_items_in_batch=num_items_in_batch, comm=comm)
+    kernel = add_hard_term(_topk_kernel(st.div, opts.temperature, st.scale, comm), st.hard, comm=comm)
     k = teacher_topk_indices.shape[-1]
-    teacher = [teacher_topk_logprobs.detach().reshape(-1, k), teacher_topk_indices.reshape(-1, k).long()]
-    if st.hard_weight != 0.0:
-        teacher.append(st.plan.labels)
-    out = ck.run_chunked(kernel, student_logits.reshape(-1, vocab), teacher, st.plan, chunk)
-    return finish(out, st.plan, lead, reduction)
+    teacher = [DenseRows(teacher_topk_logprobs.detach().reshape(-1, k)),
+               DenseRows(teacher_topk_indices.reshape(-1, k).long())]
+    if st.hard != 0.0:
+        teacher.append(DenseRows(st.plan.labels))
+    out, parts = run(kernel, DenseRows(student_logits.reshape(-1, width)), teacher, st.plan, st.chunk)
+    return finish(out, parts, st, lead)

@@ -1,0 +1,91 @@
+"""Checks of the tensors given to the token losses: types and shapes, and finiteness once per call.
+
+:func:`scan_logits` reads each logits tensor once (``torch.aminmax`` over the vocabulary) and makes
+one host synchronisation per call, never one per chunk: NaN or +inf anywhere, or a row that is all
+``-inf`` (no probability left), is a ValueError naming the tensor. It also reports whether any
+``-inf`` occurs, so that the kernels use the boundary-aware (masked) form only when needed. With
+``validate=False`` nothing is read and the masked form is used (it is correct for every input, and it
+traces under ``torch.compile(fullgraph=True)``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def check_logits_tensor(x: Any, name: str) -> Tensor:
+    """``x`` is a floating tensor with a non-empty last (vocabulary) axis."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor of logits, got {x.dtype}")
+    if x.ndim < 1 or x.shape[-1] == 0:
+        raise ValueError(f"{name} must have a non-empty last (vocabulary) axis, got shape {tuple(x.shape)}")
+    return x
+
+
+def scan_logits(named: list[tuple[str, Tensor]], comm: Any, *, finite_only: tuple[str, ...] = ()) -> bool:
+    """Check every named tensor (one synchronisation in all); True if a ``-inf`` entry occurs.
+
+    Tensors named in ``finite_only`` (hidden states, weights) must be finite everywhere.
+    """
+    flags, rowmaxes = [], []
+    with torch.no_grad():
+        for name, x in named:
+            x = x.detach()
+            if x.numel() == 0:
+                flags.append(torch.zeros(3, dtype=torch.int32, device=x.device))
+                rowmaxes.append(None)
+                continue
+            if name in finite_only:
+                flags.append(torch.stack([(~torch.isfinite(x)).any(), torch.zeros((), dtype=torch.bool, device=x.device),
+                                          torch.zeros((), dtype=torch.bool, device=x.device)]).to(torch.int32))
+                rowmaxes.append(None)
+                continue
+            lo, hi = torch.aminmax(x.reshape(-1, x.shape[-1]), dim=-1)
+            flags.append(torch.stack([torch.isnan(hi).any(), (hi == math.inf).any(), (lo == -math.inf).any()]
+                                     ).to(torch.int32))
+            rowmaxes.append(hi)
+        got = comm.max_rows(torch.stack(flags).to(named[0][1].device)) if flags else None
+        # rows that are all -inf: over the whole (possibly sharded) vocabulary
+        dead = [None if m is None else comm.max_rows(torch.nan_to_num(m.float(), nan=0.0, posinf=0.0, neginf=-math.inf))
+                for m in rowmaxes]
+        dead_flags = torch.stack([(d == -math.inf).any() if d is not None else torch.zeros((), dtype=torch.bool,
+                                  device=got.device) for d in dead]).to(torch.int32)
+        table = torch.cat([got, dead_flags.unsqueeze(-1).to(got.device)], dim=-1).tolist()
+    neg_inf = False
+    for (name, _), (nan, posinf, has_neg_inf, all_neg_inf) in zip(named, table):
+        if nan or posinf:
+            what = "NaN" if nan else "+inf"
+            if name in finite_only:
+                raise ValueError(f"{name} must be finite (it holds NaN or ±inf); pass validate=False to skip this check")
+            raise ValueError(f"{name} holds {what} (logits must be finite or -inf for masked entries); "
+                             f"pass validate=False to skip this check")
+        if all_neg_inf:
+            raise ValueError(f"{name} has a row that is all -inf (no entry has probability > 0); "
+                             f"pass validate=False to skip this check")
+        neg_inf = neg_inf or bool(has_neg_inf)
+    return neg_inf
+
+
+def check_vocab(student_vocab: int, teacher_vocab: int, vocab_mismatch: str) -> None:
+    if student_vocab != teacher_vocab and vocab_mismatch == "error":
+        raise ValueError(
+            f"vocabulary mismatch: student logits have {student_vocab} entries on the last axis, teacher logits "
+            f"{teacher_vocab}; pass vocab_mismatch='crop' (compare the first {min(student_vocab, teacher_vocab)} "
+            f"entries of both) or 'pad' (give the shorter side's extra entries probability 0)"
+        )
+
+
+def check_labels_range(labels: Tensor | None, rows: Tensor | None, vocab: int) -> None:
+    """Labels must be given for the hard term and lie in [0, vocab) on kept tokens."""
+    if labels is None:
+        raise ValueError("hard_weight != 0 needs labels (the hard targets)")
+    kept = labels if rows is None else labels[rows]
+    if kept.numel() and (int(kept.min()) < 0 or int(kept.max()) >= vocab):
+        raise ValueError(f"labels of kept tokens must lie in [0, {vocab}) (or equal ignore_index)")

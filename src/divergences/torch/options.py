@@ -1,0 +1,177 @@
+r"""The options of the token-level distillation losses, in one frozen dataclass.
+
+:class:`DistillOptions` holds every loss keyword that is not a tensor and not a divergence parameter;
+the functional losses (:func:`~divergences.torch.divergence_loss`,
+:func:`~divergences.torch.fused_linear_divergence_loss`, :func:`~divergences.torch.topk_divergence_loss`)
+and their module forms take it as ``options=`` and check it once here.
+
+Divergence parameters travel with the divergence, never among these keywords: give a name with a
+``params`` mapping (``divergence="js", params={"beta": 0.3}``) or a configured generator instance
+(``divergences.generators.JensenShannon(beta=0.3)``). The short form with the parameters flattened into
+the call (``divergence_loss(s, t, "js", beta=0.3)``) keeps working: no divergence parameter of the
+registry (``alpha``, ``beta``, ``skew``) is the name of a loss keyword, so it is unambiguous there.
+Giving the same parameter both flattened and in ``params=``, or parameters together with a configured
+generator instance, is ambiguous and raises a ValueError naming it.
+
+Keyword overrides: a loss keyword given explicitly beside ``options=`` replaces the options' value
+when it differs from the keyword's default (``divergence_loss(s, t, options=opts, temperature=2.0)``);
+keywords left at their default take the value from ``options``.
+
+>>> from divergences.torch import DistillOptions
+>>> opts = DistillOptions(temperature=2.0, t_squared=True)
+>>> opts.soft_scale
+4.0
+>>> DistillOptions(reduction="avg")
+Traceback (most recent call last):
+...
+ValueError: reduction must be one of ('mean', 'sum', 'batchmean', 'none'), got 'avg'
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["DistillOptions", "REDUCTIONS", "VOCAB_MODES"]
+
+REDUCTIONS = ("mean", "sum", "batchmean", "none")
+VOCAB_MODES = ("error", "crop", "pad")
+
+
+def _real(value: Any, name: str, *, positive: bool = False, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, str)) or not hasattr(value, "__float__"):
+        kind = "a finite positive number" if positive else "a finite number"
+        raise ValueError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+    try:
+        v = float(value)
+    except (TypeError, ValueError, RuntimeError):  # e.g. a tensor with more than one element
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(v) or (positive and v <= 0):
+        kind = "a finite positive number" if positive else "a finite number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return v
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _int(value: Any, name: str, *, minimum: int | None = None, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer{' or None' if allow_none else ''}, got {value!r} "
+                         f"({type(value).__name__})")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}{' or None' if allow_none else ''}, got {value!r}")
+    return v
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DistillOptions:
+    """Options of the distillation losses (checked at construction; frozen, hashable, reusable).
+
+    Attributes:
+        temperature: T > 0; both distributions are ``softmax(logits / T)`` (top-k: the student only).
+        t_squared: multiply the soft term by T² (Hinton et al.; keeps the gradient scale across T).
+        ignore_index: tokens whose label equals it are dropped (with ``labels``).
+        reduction: ``"mean"`` (over kept tokens), ``"sum"``, ``"batchmean"`` (over the first axis),
+            ``"none"`` (per token).
+        soft_weight: s, the weight of the divergence term.
+        hard_weight: h, the weight of the student's cross-entropy on the labels (temperature 1).
+        chunk_size: tokens per chunk; None picks it per device (about 2**22 / V on CPU, 2**26 / V on CUDA).
+        vocab_mismatch: ``"error"``, ``"crop"`` or ``"pad"`` when student and teacher widths differ.
+        validate: check the logits once per call (NaN, +inf, a row that is all -inf: ValueError naming the
+            tensor). ``False`` skips the check (trusted input, compiled graphs).
+        return_parts: return ``(loss, soft, hard)`` instead of ``loss``: ``soft`` the reduced soft term
+            (with ``soft_weight`` and T²), ``hard`` the reduced hard term (with ``hard_weight``); both are
+            detached, for logging.
+        softcap: fused loss only: student logits ``c · tanh(z / c)`` (Gemma's final logit softcapping), None
+            for none.
+        logit_scale: fused loss only: student logits ``logit_scale · (h Wᵀ + b)`` (applied before ``softcap``).
+        vocab_size: vocab-parallel losses: the global vocabulary size, checked against the sum of the shard
+            widths (None: not checked).
+    """
+
+    temperature: float = 1.0
+    t_squared: bool = False
+    ignore_index: int = -100
+    reduction: str = "mean"
+    soft_weight: float = 1.0
+    hard_weight: float = 0.0
+    chunk_size: int | None = None
+    vocab_mismatch: str = "error"
+    validate: bool = True
+    return_parts: bool = False
+    softcap: float | None = None
+    logit_scale: float = 1.0
+    vocab_size: int | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "temperature", _real(self.temperature, "temperature", positive=True))
+        set_(self, "t_squared", _bool(self.t_squared, "t_squared"))
+        set_(self, "ignore_index", _int(self.ignore_index, "ignore_index"))
+        set_(self, "reduction", _choice(self.reduction, "reduction", REDUCTIONS))
+        set_(self, "soft_weight", _real(self.soft_weight, "soft_weight"))
+        set_(self, "hard_weight", _real(self.hard_weight, "hard_weight"))
+        set_(self, "chunk_size", _int(self.chunk_size, "chunk_size", minimum=1, allow_none=True))
+        set_(self, "vocab_mismatch", _choice(self.vocab_mismatch, "vocab_mismatch", VOCAB_MODES))
+        set_(self, "validate", _bool(self.validate, "validate"))
+        set_(self, "return_parts", _bool(self.return_parts, "return_parts"))
+        set_(self, "softcap", _real(self.softcap, "softcap", positive=True, allow_none=True))
+        set_(self, "logit_scale", _real(self.logit_scale, "logit_scale", positive=True))
+        set_(self, "vocab_size", _int(self.vocab_size, "vocab_size", minimum=1, allow_none=True))
+        if self.return_parts and self.reduction == "none":
+            raise ValueError("return_parts=True needs a reducing reduction ('mean', 'sum' or 'batchmean'), "
+                             "got reduction='none'")
+
+    @property
+    def soft_scale(self) -> float:
+        """The factor of the soft term: ``soft_weight`` (times T² with ``t_squared``)."""
+        return self.soft_weight * (self.temperature**2 if self.t_squared else 1.0)
+
+
+_FIELDS = tuple(f.name for f in fields(DistillOptions))
+_DEFAULTS = {f.name: f.default for f in fields(DistillOptions)}
+
+
+def build_options(options: DistillOptions | None, **keywords: Any) -> DistillOptions:
+    """``options`` (or the defaults) with the keywords that differ from their defaults applied.
+
+    Every keyword is checked (a ValueError names it). Unknown keywords are a programming error.
+    """
+    if options is not None and not isinstance(options, DistillOptions):
+        raise ValueError(f"options must be a DistillOptions or None, got {type(options).__name__}")
+    unknown = set(keywords) - set(_FIELDS)
+    if unknown:  # pragma: no cover - internal misuse
+        raise TypeError(f"unknown option(s) {sorted(unknown)}")
+    if options is None:
+        return DistillOptions(**keywords)
+    changed = {}
+    for k, v in keywords.items():
+        default = _DEFAULTS[k]
+        same = v is default or (type(v) is type(default) and v == default)
+        if not same:
+            changed[k] = v
+    return replace(options, **changed) if changed else options
+
+
+def split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split keyword arguments (of a module constructor) into option fields and divergence parameters."""
+    opts = {k: kwargs[k] for k in kwargs if k in _FIELDS}
+    params = {k: kwargs[k] for k in kwargs if k not in _FIELDS}
+    return opts, params
