@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..core.record import builtin_sums
-from .renyi import logsumexp
+from ..core.reduce import LocalReduce
 
 __all__ = ["cauchy_schwarz_rows"]
 
@@ -22,16 +22,9 @@ def _cs_numpy(p: np.ndarray, q: np.ndarray):
     return np.maximum(value, 0.0), lowest
 
 
-def _cs_combine(xp: Any, cross: Any, pp: Any, qq: Any) -> Any:
-    value = xp.clip(pp + qq - 2 * cross, 0.0, None)
-    return xp.where(cross == -math.inf, xp.full_like(value, math.inf), value)
-
-
 @builtin_sums(
     "cauchy_schwarz",
     numpy_rows=_cs_numpy,
-    log_sums=lambda a, b, xp: [a + b, 2 * a, 2 * b],
-    combine=_cs_combine,
     description="Cauchy–Schwarz divergence",
     doc=r"""Cauchy–Schwarz divergence :math:`D_{CS} = -\log\frac{(\sum_x p q)^2}{\sum_x p^2 \sum_x q^2}` ≥ 0.
 
@@ -44,8 +37,9 @@ def _cs_combine(xp: Any, cross: Any, pp: Any, qq: Any) -> Any:
     0.494696
     """,
 )
-def cauchy_schwarz_rows(a: Any, b: Any, xp: Any, axis: int) -> Any:
+def cauchy_schwarz_rows(a: Any, b: Any, xp: Any, axis: int, *, reduce: Any = None) -> Any:
     """The Cauchy–Schwarz divergence of each slice of log-probabilities along ``axis``."""
-    cross = logsumexp(a + b, xp, axis)
-    value = logsumexp(2 * a, xp, axis) + logsumexp(2 * b, xp, axis) - 2 * cross
+    red = reduce if reduce is not None else LocalReduce(xp, axis)
+    cross = red.logsumexp(a + b)
+    value = red.logsumexp(2 * a) + red.logsumexp(2 * b) - 2 * cross
     return xp.where(cross == -math.inf, xp.full_like(value, math.inf), xp.clip(value, 0.0, None))

@@ -8,19 +8,13 @@ from typing import Any
 import numpy as np
 
 from ..core.record import builtin_sums
+from ..core.reduce import LocalReduce
 from ..core.terms import Pointwise
 from ..core.validation import check_real
 from .alpha import Alpha
 from .hellinger_tv import Hellinger
 
-__all__ = ["bhattacharyya_rows", "logsumexp", "renyi_rows"]
-
-
-def logsumexp(x: Any, xp: Any, axis: int) -> Any:
-    """log Σ e^x along ``axis``; −inf for an all −inf slice (never NaN)."""
-    m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
-    return xp.squeeze(m, axis=axis) + xp.log(xp.sum(xp.exp(x - m), axis=axis))
+__all__ = ["bhattacharyya_rows", "renyi_rows"]
 
 
 class _RenyiSum(Pointwise):
@@ -48,7 +42,7 @@ def _renyi_log_terms(a, b, xp, alpha):
     zero = xp.zeros_like(a)
     x = alpha * xp.where(pz, zero, a) + (1 - alpha) * xp.where(qz, zero, b)
     x = xp.where(qz, xp.full_like(a, math.inf if alpha > 1 else -math.inf), x)
-    return [xp.where(pz, xp.full_like(a, -math.inf), x)]
+    return xp.where(pz, xp.full_like(a, -math.inf), x)
 
 
 def _renyi_numpy(p: np.ndarray, q: np.ndarray, alpha: float):
@@ -78,8 +72,6 @@ def _renyi_numpy(p: np.ndarray, q: np.ndarray, alpha: float):
     defaults={"alpha": 0.5},
     prepare=_check_alpha,
     numpy_rows=_renyi_numpy,
-    log_sums=lambda a, b, xp, alpha: None if math.isinf(alpha) or alpha in (0.0, 1.0) else _renyi_log_terms(a, b, xp, alpha),
-    combine=lambda xp, lse, alpha: lse / (alpha - 1),
     description="Rényi divergence of order alpha",
     doc=r"""Rényi divergence of order α ≥ 0: :math:`D_\alpha = \frac{1}{\alpha-1}\log\sum_x p^\alpha q^{1-\alpha}`.
 
@@ -94,23 +86,25 @@ def _renyi_numpy(p: np.ndarray, q: np.ndarray, alpha: float):
     True
     """,
 )
-def renyi_rows(a: Any, b: Any, xp: Any, axis: int, alpha: float = 0.5) -> Any:
-    """The Rényi divergence of each slice of log-probabilities ``a``, ``b`` along ``axis``."""
+def renyi_rows(a: Any, b: Any, xp: Any, axis: int, alpha: float = 0.5, *, reduce: Any = None) -> Any:
+    """The Rényi divergence of each slice of log-probabilities ``a``, ``b`` along ``axis`` (reductions by
+    ``reduce``, a :class:`~divergences.core.reduce.LocalReduce` by default)."""
+    red = reduce if reduce is not None else LocalReduce(xp, axis)
     al = alpha
     if al == 1.0:
         from .kl import KL
 
-        return xp.sum(KL().phi(a, b), axis=axis)
+        return red.sum(KL().phi(a, b))
     if math.isinf(al):
         pz = a == -math.inf
         ratio = xp.where(pz, xp.full_like(a, -math.inf), a - xp.where(pz, xp.zeros_like(b), b))
         ratio = xp.where(pz, ratio, xp.where(b == -math.inf, xp.full_like(a, math.inf), ratio))
-        return xp.max(ratio, axis=axis)
-    value = logsumexp(_renyi_log_terms(a, b, xp, al)[0], xp, axis) / (al - 1)
+        return red.max(ratio)
+    value = red.logsumexp(_renyi_log_terms(a, b, xp, al)) / (al - 1)
     if abs(al - 1) <= 0.5:
         # near α = 1: log1p(Σ p·expm1(δd))/δ keeps the limit exact, where Σ p^α q^{1−α} = 1 + s is not
         # small (there 1 + s cancels and the log-sum-exp form is the accurate one)
-        s = xp.sum(_RenyiSum(al).phi(a, b), axis=axis)
+        s = red.sum(_RenyiSum(al).phi(a, b))
         near = xp.log1p(xp.clip(s, -0.5, None)) / (al - 1)
         value = xp.where(xp.isfinite(near) & (s > -0.5), near, value)
     return value
@@ -119,7 +113,7 @@ def renyi_rows(a: Any, b: Any, xp: Any, axis: int, alpha: float = 0.5) -> Any:
 def _half_log_terms(a, b, xp):
     pz, qz = a == -math.inf, b == -math.inf
     zero = xp.zeros_like(a)
-    return [xp.where(pz | qz, xp.full_like(a, -math.inf), 0.5 * (xp.where(pz, zero, a) + xp.where(qz, zero, b)))]
+    return xp.where(pz | qz, xp.full_like(a, -math.inf), 0.5 * (xp.where(pz, zero, a) + xp.where(qz, zero, b)))
 
 
 def _bhattacharyya_numpy(p: np.ndarray, q: np.ndarray):
@@ -138,8 +132,6 @@ def _bhattacharyya_numpy(p: np.ndarray, q: np.ndarray):
 @builtin_sums(
     "bhattacharyya",
     numpy_rows=_bhattacharyya_numpy,
-    log_sums=lambda a, b, xp: _half_log_terms(a, b, xp),
-    combine=lambda xp, lse: -lse,
     description="Bhattacharyya distance −log Σ√(pq)",
     doc=r"""Bhattacharyya distance :math:`D_B = -\log \sum_x \sqrt{p(x) q(x)}` (= −log(1 − H²)).
 
@@ -153,8 +145,9 @@ def _bhattacharyya_numpy(p: np.ndarray, q: np.ndarray):
     0.0
     """,
 )
-def bhattacharyya_rows(a: Any, b: Any, xp: Any, axis: int) -> Any:
+def bhattacharyya_rows(a: Any, b: Any, xp: Any, axis: int, *, reduce: Any = None) -> Any:
     """The Bhattacharyya distance of each slice of log-probabilities along ``axis``."""
-    h2 = xp.sum(Hellinger().phi(a, b), axis=axis)
+    red = reduce if reduce is not None else LocalReduce(xp, axis)
+    h2 = red.sum(Hellinger().phi(a, b))
     # close distributions: −log1p(−H²) keeps relative precision; far ones: −log BC by log-sum-exp
-    return xp.where(h2 < 0.5, -xp.log1p(-xp.clip(h2, 0.0, 0.5)), -logsumexp(_half_log_terms(a, b, xp)[0], xp, axis))
+    return xp.where(h2 < 0.5, -xp.log1p(-xp.clip(h2, 0.0, 0.5)), -red.logsumexp(_half_log_terms(a, b, xp)))

@@ -7,10 +7,10 @@ A record says what the divergence *is*; every layer reads it and restates nothin
   (cross-entropy, Jensen–Tsallis). Both carry the log-space term, its partials, its degree-aware
   boundary, units and fast NumPy kernel on the term class (:mod:`divergences.core.terms`);
 * ``kind="function"``: a function of a few sums over the categories (Rényi, Bhattacharyya,
-  Cauchy–Schwarz): ``rows(a, b, xp, axis, **params)`` reduces log-probabilities along ``axis``
-  (every backend, autograd), ``numpy_rows(p, q, **params)`` is an optional fast NumPy kernel, and
-  ``log_sums``/``combine`` give the value from log-sum-exp reductions (the form a vocabulary-parallel
-  loss all-reduces).
+  Cauchy–Schwarz): ``rows(a, b, xp, axis, reduce=..., **params)`` reduces log-probabilities along
+  ``axis`` (every backend, autograd) through a reducer of sums, log-sum-exps and maxima (the same
+  definition serves a vocabulary sharded across processes), and ``numpy_rows(p, q, **params)`` is an
+  optional fast NumPy kernel.
 
 Built-in records are registered by the ``@register(...)`` decorator in their catalogue module and
 are protected: they cannot be overwritten or removed. Users add their own with
@@ -42,15 +42,12 @@ class Spec:
     description: str = ""
     aliases: tuple[str, ...] = ()
     builtin: bool = False
-    #: "function" records: log-space row reduction ``rows(a, b, xp, axis, **params)``
+    #: "function" records: log-space row reduction ``rows(a, b, xp, axis, *, reduce=None, **params)``; its
+    #: reductions over the categories go through ``reduce`` (:class:`~divergences.core.reduce.LocalReduce`
+    #: by default; the vocab-parallel losses pass one that all-reduces)
     rows: Callable[..., Any] | None = None
     #: "function" records: fast NumPy kernel ``numpy_rows(p, q, **params) -> (values, lowest)`` or None
     numpy_rows: Callable[..., Any] | None = None
-    #: "function" records: ``log_sums(a, b, xp, **params)`` gives per-element log-terms t_1 … t_k
-    #: (or None for parameters without this form) whose log-sum-exps along the categories
-    #: ``combine(xp, LSE(t_1), …, LSE(t_k), **params)`` turns into the value
-    log_sums: Callable[..., Any] | None = None
-    combine: Callable[..., Any] | None = None
     #: "function" records: ``prepare(params) -> params`` checks and normalises the parameters
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     #: "function" records: measured in units of information (``base=`` applies)
