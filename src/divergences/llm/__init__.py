@@ -8,7 +8,7 @@ scores that reads its divergence from the registry:
 * unlearning evaluation (top-k JS, Kendall τ agreement, Spearman-weighted composite): :mod:`.unlearning`;
 * FlexPrefill sparse-attention pattern choice: :mod:`.flexprefill`;
 * safe step radius of cross-entropy ("ghosts of softmax") and a step-capping optimizer wrapper:
-  :mod:`.step_radius`;
+  :mod:`.safe_step`;
 * the n-gram style prior used by :class:`divergences.hf.processors.NGramPriorLogitsProcessor`: :mod:`.ngram`.
 
 Names load lazily, so ``import divergences.llm`` does not import torch until a name is used.
@@ -34,10 +34,10 @@ _EXPORTS = {
     "block_attention": "flexprefill",
     "choose_pattern": "flexprefill",
     "select_blocks": "flexprefill",
-    "directional_logit_derivatives": "step_radius",
-    "step_radius": "step_radius",
-    "binary_step_radius": "step_radius",
-    "StepRadiusCap": "step_radius",
+    "directional_logit_derivatives": "safe_step",
+    "step_radius": "safe_step",
+    "binary_step_radius": "safe_step",
+    "StepRadiusCap": "safe_step",
     "NGramPrior": "ngram",
 }
 
