@@ -266,7 +266,8 @@ class DivergenceMonitor(_Stateful):
     logits (run with its own KV cache on ``reference_input_ids`` + the generated tokens;
     ``reference_input_ids`` default to the prompt, then give ``reference_attention_mask`` for left
     padding). Rows that have produced ``eos_token_id`` record NaN from the next step on and are left
-    out of :meth:`summary`. Place it where the steering happens in the processor list (e.g. last).
+    out of :meth:`summary`. Rows whose steered logits equal the original ones record exactly 0.
+    Place it where the steering happens in the processor list (e.g. last).
     """
 
     def __init__(self, processor: Any = None, *, divergence: str = "js", reference_model: Any = None,
@@ -315,6 +316,8 @@ class DivergenceMonitor(_Stateful):
         with torch.no_grad():
             value = dv.divergence(self.divergence, original.to(dtype), steered.to(dtype), from_logits=True,
                                   validate=False, **self.params)
+            # D(p, p) = 0 exactly: the registry's JS of two equal float32 rows rounds to ±1e-8
+            value = torch.where((original == steered).all(-1), torch.zeros_like(value), value)
         self.values.append(torch.where(self._done, torch.full_like(value, math.nan), value))
         return steered
 
