@@ -287,3 +287,21 @@ def test_monitor_bad_input(model, tok):
     mon = DivergenceMonitor(reference_model=big, reference_attention_mask=mask)
     with pytest.raises(ValueError, match="reference_model.*vocabulary"):
         _gen(model, tok, ids, mask, do_sample=False, max_new_tokens=2, logits_processor=[mon])
+
+
+# ------------------------------------------------------------------------------------- extremes
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_processors_with_masked_and_half_precision_scores(model, tok, prior, dtype):
+    ids, mask = tiny.batch(PROMPTS)
+    lids, lmask = tiny.batch(LAME)
+    scores = (torch.randn(2, len(tok), generator=torch.Generator().manual_seed(0)) * 1e3).to(dtype)
+    scores[:, :50] = -torch.inf  # masked by an earlier processor
+    uscd = USCDLogitsProcessor(model, lids, lmask, weight=0.7, uncertainty_threshold=1.0, plausibility=0.0)
+    monitor = DivergenceMonitor(uscd, divergence="js")
+    out = monitor(ids, scores)
+    assert out.dtype == dtype and not torch.isnan(out).any()
+    assert torch.isneginf(out[:, :50]).all()
+    assert torch.isfinite(monitor.steps).all() and (monitor.steps >= -1e-6).all()
+    ng = NGramPriorLogitsProcessor(prior, strength=2.0, pad_token_id=tok.pad_token_id)
+    out = ng(ids, scores)
+    assert out.dtype == dtype and not torch.isnan(out).any() and torch.isneginf(out[:, :50]).all()
