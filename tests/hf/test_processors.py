@@ -95,7 +95,9 @@ def _uscd_direct(p_s, p_l, w, threshold, plausibility):
     return best_tok
 
 
-def test_uscd_greedy_matches_direct_rule_with_left_padding(model, tok):
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_uscd_greedy_matches_direct_rule_with_left_padding(arch, tok):
+    model = tiny.llama(seed=0) if arch == "llama" else tiny.gpt2(seed=0)
     ids, mask = tiny.batch(PROMPTS)
     lids, lmask = tiny.batch(LAME)
     assert (mask == 0).any() and (lmask == 0).any()  # both batches are left padded
@@ -127,6 +129,25 @@ def test_uscd_confident_rows_untouched_and_sampling_runs(model, tok):
                            uncertainty_threshold=1.0, do_sample=True, temperature=0.9, top_p=0.95,
                            num_return_sequences=2, max_new_tokens=4, pad_token_id=tok.pad_token_id)
     assert out.shape == (4, ids.shape[1] + 4)
+
+
+def test_uscd_sampling_draws_only_surviving_tokens(model, tok):
+    ids, mask = tiny.batch(PROMPTS)
+    lids, lmask = tiny.batch(LAME)
+    torch.manual_seed(5)
+    w, plaus, steps = 0.9, 1.0, 5
+    out, _ = uscd_generate(model, ids, lids, attention_mask=mask, lame_attention_mask=lmask, weight=w,
+                           uncertainty_threshold=1.0, plausibility=plaus, do_sample=True, max_new_tokens=steps,
+                           pad_token_id=tok.pad_token_id)
+    gen = out[:, ids.shape[1]:]
+    std_rows, lame_rows = _unpadded(ids, mask), _unpadded(lids, lmask)
+    for b in range(2):
+        for t in range(steps):
+            so_far = gen[b, :t].tolist()
+            p_s = torch.softmax(_full_next(model, std_rows[b] + so_far), -1)
+            p_l = torch.softmax(_full_next(model, lame_rows[b] + so_far), -1)
+            allowed = (p_s >= plaus / p_s.numel()) & (p_s - w * p_l > 0)
+            assert allowed.any() and allowed[gen[b, t]], (b, t)
 
 
 def test_uscd_log_contrast(model, tok):
