@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from ._tokens import scored_tokens
+
 __all__ = ["FrequencyTable", "dcpdd_score", "first_occurrence_mask"]
 
 
@@ -164,28 +166,16 @@ def dcpdd_score(logits: Any, input_ids: Any, table: FrequencyTable | Sequence[fl
 
     if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a <= 0:
         raise ValueError(f"a must be a positive finite number (the clipping threshold), got {a!r}")
-    logits = torch.as_tensor(logits)
-    ids = torch.as_tensor(input_ids, device=logits.device)
-    if logits.ndim != 3 or ids.shape != logits.shape[:2]:
-        raise ValueError(f"logits must be [batch, length, V] and input_ids [batch, length]; got {tuple(logits.shape)}"
-                         f" and {tuple(ids.shape)}")
+    logp, ids, mask = scored_tokens(logits, input_ids, attention_mask, shifted)
     freqs = table.frequencies() if isinstance(table, FrequencyTable) else np.asarray(table, dtype=np.float64)
-    if freqs.shape != (logits.shape[-1],):
-        raise ValueError(f"table has {freqs.shape[0]} tokens but logits have V={logits.shape[-1]} (vocabulary mismatch)")
+    if freqs.shape != (logp.shape[-1],):
+        raise ValueError(f"table has {freqs.shape[0]} tokens but logits have V={logp.shape[-1]} (vocabulary mismatch)")
     if not (freqs > 0).all():
         raise ValueError("table frequencies must all be > 0 (smooth them)")
-    mask = torch.ones_like(ids, dtype=torch.bool) if attention_mask is None else torch.as_tensor(
-        attention_mask, device=ids.device).bool()
-    if shifted:
-        logits, ids, mask = logits[:, :-1], ids[:, 1:], mask[:, 1:]
-    dtype = torch.promote_types(logits.dtype, torch.float32)
-    logp = torch.log_softmax(logits.to(dtype), dim=-1)
     token_p = torch.gather(logp, -1, ids.unsqueeze(-1)).squeeze(-1).exp()
-    info = torch.as_tensor(-np.log(freqs), dtype=dtype, device=logits.device)[ids]
+    info = torch.as_tensor(-np.log(freqs), dtype=logp.dtype, device=logp.device)[ids]
     alpha = torch.clamp(token_p * info, max=a)
     keep = first_occurrence_mask(ids, mask)
     count = keep.sum(-1)
-    if (count == 0).any():
-        raise ValueError("attention_mask leaves a row with no scored token (rows need at least two tokens when shifted)")
-    score = torch.where(keep, alpha, torch.zeros_like(alpha)).sum(-1) / count.to(dtype)
+    score = torch.where(keep, alpha, torch.zeros_like(alpha)).sum(-1) / count.to(logp.dtype)
     return (score, alpha, keep) if return_tokens else score

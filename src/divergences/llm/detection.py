@@ -35,6 +35,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._tokens import scored_tokens
+
 __all__ = ["GapResult", "calibrated_epsilon", "concentration_epsilon", "false_positive_rate",
            "perplexity_entropy_gap", "zero_shot_test"]
 
@@ -61,19 +63,8 @@ def perplexity_entropy_gap(logits: Any, input_ids: Any, *, attention_mask: Any =
 
     import divergences as dv
 
-    logits = torch.as_tensor(logits)
-    ids = torch.as_tensor(input_ids, device=logits.device)
-    if logits.ndim != 3 or ids.shape != logits.shape[:2]:
-        raise ValueError(f"logits must be [batch, length, V] and input_ids [batch, length]; got {tuple(logits.shape)}"
-                         f" and {tuple(ids.shape)}")
-    mask = torch.ones_like(ids, dtype=torch.bool) if attention_mask is None else torch.as_tensor(
-        attention_mask, device=ids.device).bool()
-    if shifted:
-        logits, ids, mask = logits[:, :-1], ids[:, 1:], mask[:, 1:]
-    if ids.numel() and (ids.min() < 0 or ids.max() >= logits.shape[-1]):
-        raise ValueError(f"input_ids hold ids outside [0, V={logits.shape[-1]})")
-    dtype = torch.promote_types(logits.dtype, torch.float32)
-    logp = torch.log_softmax(logits.to(dtype), dim=-1)
+    logp, ids, mask = scored_tokens(logits, input_ids, attention_mask, shifted)
+    dtype = logp.dtype
     surprisal = -torch.gather(logp, -1, ids.unsqueeze(-1)).squeeze(-1)
     ent = dv.entropy(logp, from_logits=True, validate=False)
     p = logp.exp()
@@ -81,8 +72,6 @@ def perplexity_entropy_gap(logits: Any, input_ids: Any, *, attention_mask: Any =
     varent = torch.clamp(second - ent**2, min=0)
     m = mask.to(dtype)
     n = m.sum(-1)
-    if (n == 0).any():
-        raise ValueError("attention_mask leaves a sequence with no scored token")
     ell = (surprisal * m).sum(-1) / n
     h = (ent * m).sum(-1) / n
     return GapResult(ell - h, ell, h, (varent * m).sum(-1) / n**2, n)
