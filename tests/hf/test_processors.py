@@ -326,3 +326,16 @@ def test_processors_with_masked_and_half_precision_scores(model, tok, prior, dty
     ng = NGramPriorLogitsProcessor(prior, strength=2.0, pad_token_id=tok.pad_token_id)
     out = ng(ids, scores)
     assert out.dtype == dtype and not torch.isnan(out).any() and torch.isneginf(out[:, :50]).all()
+
+
+def test_monitor_any_registry_divergence_with_parameters(model, tok, prior):
+    from transformers import LogitsProcessorList
+
+    ids, mask = tiny.batch(PROMPTS)
+    steer = LogitsProcessorList([NGramPriorLogitsProcessor(prior, strength=1.0, pad_token_id=tok.pad_token_id)])
+    mon = DivergenceMonitor(steer, divergence="renyi", alpha=2.0)
+    scores = torch.randn(2, len(tok), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    steered = mon(ids, scores)
+    p, q = torch.softmax(scores, -1), torch.softmax(steered, -1)
+    want = torch.log((p**2 / q).sum(-1))  # Rényi of order 2: log Σ p² / q
+    torch.testing.assert_close(mon.steps[:, 0], want)
