@@ -339,3 +339,23 @@ def test_monitor_any_registry_divergence_with_parameters(model, tok, prior):
     p, q = torch.softmax(scores, -1), torch.softmax(steered, -1)
     want = torch.log((p**2 / q).sum(-1))  # Rényi of order 2: log Σ p² / q
     torch.testing.assert_close(mon.steps[:, 0], want)
+
+
+def test_processors_reused_across_generate_calls_start_afresh(model, tok, prior):
+    ids, mask = tiny.batch(PROMPTS)
+    lids, lmask = tiny.batch(LAME)
+    uscd = USCDLogitsProcessor(model, lids, lmask, weight=0.7, uncertainty_threshold=1.0)
+    mon = DivergenceMonitor(uscd, divergence="js")
+    first = _gen(model, tok, ids, mask, do_sample=False, max_new_tokens=4, logits_processor=[mon])
+    steps_first = mon.steps.clone()
+    # a second call with other, longer prompts: not a continuation of the first call
+    other_ids, other_mask = tiny.batch(["A language model predicts the next token", "Numbers such as 0 1 2 3 4 5"])
+    assert other_ids.shape[1] > first.shape[1] - 1
+    _gen(model, tok, other_ids, other_mask, do_sample=False, max_new_tokens=2, logits_processor=[mon])
+    assert mon.steps.shape == (2, 2)
+    # the first call's own output as the next prompt is indistinguishable from its next step: reset() says so
+    mon.reset()
+    _gen(model, tok, first, torch.ones_like(first), do_sample=False, max_new_tokens=2, logits_processor=[mon])
+    assert mon.steps.shape == (2, 2)
+    again = _gen(model, tok, ids, mask, do_sample=False, max_new_tokens=4, logits_processor=[mon])
+    assert torch.equal(again, first) and torch.equal(mon.steps, steps_first)

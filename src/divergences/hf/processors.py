@@ -11,7 +11,9 @@ r"""Decoding-time divergences as ``transformers`` logits processors (requires ``
 Processors passed to ``generate(logits_processor=...)`` run *before* the temperature / top-k /
 top-p warpers that ``generate`` builds from its generation config, so they see (and return) raw
 logits. They keep state for one ``generate`` call (the prompt length, KV caches); a call whose
-``input_ids`` is not the continuation of the previous one starts afresh (:meth:`reset` forces it).
+``input_ids`` do not extend the previous call's starts afresh. A new ``generate`` call whose prompt
+*is* the previous output extended by its last token cannot be told from the next step: call
+:meth:`reset` first when reusing a processor that way.
 Greedy decoding and sampling are supported; beam search reorders rows and is refused by
 :func:`uscd_generate`.
 """
@@ -74,9 +76,11 @@ class _Stateful(LogitsProcessor):
 
     _seen: int | None = None
     _batch: int | None = None
+    _last: torch.Tensor | None = None  # the previous call's input_ids: a new generate call does not extend them
 
     def reset(self) -> None:
-        self._seen = self._batch = None
+        """Forget the current generation (prompt length, caches, records): the next call starts one."""
+        self._seen = self._batch = self._last = None
         self._on_reset()
 
     def _on_reset(self) -> None:  # pragma: no cover - overridden
@@ -84,16 +88,14 @@ class _Stateful(LogitsProcessor):
 
     def _new_tokens(self, input_ids: torch.LongTensor) -> tuple[torch.Tensor, bool]:
         """(tokens appended since the last call, whether this call starts a generation)."""
-        fresh = self._seen is None or input_ids.shape[1] <= self._seen or input_ids.shape[0] != self._batch
+        fresh = not (self._seen is not None and input_ids.shape[0] == self._batch and input_ids.shape[1] > self._seen
+                     and torch.equal(input_ids[:, :self._seen], self._last))
+        new = input_ids[:, :0] if fresh else input_ids[:, self._seen:]
         if fresh:
             self.reset()
-            self._prompt_ids = input_ids
-            self._seen = input_ids.shape[1]
             self._batch = input_ids.shape[0]
-            return input_ids[:, :0], True
-        new = input_ids[:, self._seen:]
-        self._seen = input_ids.shape[1]
-        return new, False
+        self._seen, self._last = input_ids.shape[1], input_ids
+        return new, fresh
 
 
 def _check_vocab(scores: torch.Tensor, other: int, what: str) -> None:
