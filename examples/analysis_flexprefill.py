@@ -2,7 +2,8 @@
 
 Query and key states of every head are taken from the model's first attention layer (with
 rotary embeddings applied); heads whose block-pooled estimate is faithful (D < τ) use the
-query-aware pattern, the others vertical-slash; blocks are kept until they cover γ of the mass.
+query-aware pattern, the others vertical-slash; blocks are kept until they cover γ of the mass
+(``sparse_block_mask`` returns the causal block mask of each head).
 
 Run: ``python examples/analysis_flexprefill.py``
 """
@@ -17,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import llm_tiny  # noqa: E402
 
-from divergences.llm import choose_pattern, select_blocks  # noqa: E402
+from divergences.llm import sparse_block_mask  # noqa: E402
 
 
 def main(block_size: int = 8, tau: float = 0.1, gamma: float = 0.9) -> dict:
@@ -41,13 +42,13 @@ def main(block_size: int = 8, tau: float = 0.1, gamma: float = 0.9) -> dict:
     q, k = apply_rotary_pos_emb(q, k, cos, sin)
     k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # grouped-query attention: one key head per query head
     with torch.no_grad():
-        choice = choose_pattern(q, k, block_size=block_size, tau=tau)
-        kept = select_blocks(choice.true, gamma)
+        mask, choice = sparse_block_mask(q, k, block_size=block_size, tau=tau, gamma=gamma)
+    causal = mask.shape[-1] * (mask.shape[-1] + 1) // 2
     for head in range(q.shape[1]):
         pattern = "query-aware" if choice.query_aware[0, head] else "vertical-slash"
-        print(f"head {head}: D = {choice.distance[0, head]:.3f} → {pattern:14} blocks kept for γ={gamma}: "
-              f"{int(kept[0, head].sum())}/{kept.shape[-1]}")
-    return {"distance": choice.distance, "query_aware": choice.query_aware, "kept": kept}
+        print(f"head {head}: D = {choice.distance[0, head]:.3f} → {pattern:14} active blocks for γ={gamma}: "
+              f"{int(mask[0, head].sum())}/{causal} causal blocks")
+    return {"distance": choice.distance, "query_aware": choice.query_aware, "mask": mask}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from scipy.spatial.distance import jensenshannon  # noqa: E402
 
-from divergences.llm import block_attention, choose_pattern, select_blocks  # noqa: E402
+from divergences.llm import block_attention, choose_pattern, select_blocks, sparse_block_mask  # noqa: E402
 
 
 def _loops(q, k, bs):
@@ -85,3 +85,54 @@ def test_bad_input():
         block_attention(torch.randn(1, 4, 8), torch.randn(1, 4, 8), block_size=0)
     with pytest.raises(ValueError, match="head_dim"):
         block_attention(torch.randn(1, 4, 8), torch.randn(1, 4, 6))
+
+
+def _cover(scores, gamma):
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    total, kept, acc = sum(scores), set(), 0.0
+    for i in order:
+        if acc >= gamma * total - 1e-9:
+            break
+        kept.add(i)
+        acc += scores[i]
+    return kept
+
+
+def _naive_masks(q, k, bs, gamma):
+    """One head (NumPy): query-aware and vertical-slash block masks built with explicit loops."""
+    length, d = q.shape
+    nb = math.ceil(length / bs)
+    qm = np.stack([q[i * bs:(i + 1) * bs].mean(0) for i in range(nb)])
+    km = np.stack([k[j * bs:(j + 1) * bs].mean(0) for j in range(nb)])
+    qa = np.zeros((nb, nb), dtype=bool)
+    for i in range(nb):
+        e = np.array([qm[i] @ km[j] / math.sqrt(d) for j in range(i + 1)])
+        w = np.exp(e - e.max())
+        for j in _cover(list(w / w.sum()), gamma):
+            qa[i, j] = True
+    m = min(bs, length)
+    vertical, slash = np.zeros(nb), np.zeros(nb)
+    for r in range(length - m, length):
+        s = np.array([q[r] @ k[j] / math.sqrt(d) for j in range(r + 1)])
+        w = np.exp(s - s.max())
+        w /= w.sum()
+        for j in range(r + 1):
+            vertical[j // bs] += w[j] / m
+            slash[(r - j) // bs] += w[j] / m
+    keep_v, keep_s = _cover(list(vertical), gamma) | {0}, _cover(list(slash), gamma) | {0}
+    vs = np.array([[j <= i and (j in keep_v or (i - j) in keep_s) for j in range(nb)] for i in range(nb)])
+    return qa, vs
+
+
+@pytest.mark.parametrize("length,bs,gamma", [(48, 8, 0.9), (45, 8, 0.6), (32, 16, 0.95)])
+def test_sparse_block_mask_matches_loops(length, bs, gamma):
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(1, 2, length, 8, generator=g, dtype=torch.float64) * 2
+    k = torch.randn(1, 2, length, 8, generator=g, dtype=torch.float64) * 2
+    all_qa, choice = sparse_block_mask(q, k, block_size=bs, tau=1.0, gamma=gamma)   # τ > √log 2: all query-aware
+    all_vs, _ = sparse_block_mask(q, k, block_size=bs, tau=1e-12, gamma=gamma)     # nothing below τ
+    assert choice.query_aware.all()
+    for h in range(2):
+        qa, vs = _naive_masks(q[0, h].numpy(), k[0, h].numpy(), bs, gamma)
+        assert np.array_equal(all_qa[0, h].numpy(), qa)
+        assert np.array_equal(all_vs[0, h].numpy(), vs)

@@ -34,6 +34,7 @@ _EXPORTS = {
     "block_attention": "flexprefill",
     "choose_pattern": "flexprefill",
     "select_blocks": "flexprefill",
+    "sparse_block_mask": "flexprefill",
     "directional_logit_derivatives": "safe_step",
     "step_radius": "safe_step",
     "binary_step_radius": "safe_step",

@@ -9,14 +9,24 @@ For each head, take the last ``block_size`` queries Q̂ and all keys K (length L
 D = √JS(â, ā) (registry JS, natural log; 0 ≤ D ≤ √log 2). The head uses the *query-aware*
 pattern when D < τ (the block-pooled estimate is faithful, paper τ = 0.1), else the
 *vertical-slash* pattern. Either way blocks are kept in decreasing attention until their
-cumulative share reaches γ (paper γ = 0.9): :func:`select_blocks`.
+cumulative share reaches γ (paper γ = 0.9): :func:`select_blocks`. :func:`sparse_block_mask`
+puts the two together into a causal ``[blocks, blocks]`` mask per head:
+
+* query-aware: for each query block, the block-pooled estimate softmax(mean(Q_i)·mean(K_j)ᵀ/√d)
+  over the causal key blocks j ≤ i, blocks kept per row until γ;
+* vertical-slash: from the last queries' true attention, the *vertical* mass of each key block and
+  the *slash* mass of each block diagonal (query block − key block), each kept until γ; a block
+  (i, j ≤ i) is active when its key block or its diagonal is kept. The first key block and the
+  main diagonal are always kept (as in the repository).
 
 Differences from the repository (bytedance/FlexPrefill, ``get_active_blocks``): it computes √JS
 in probability space (``p * log(p / m)``), which is NaN when a block has zero attention; the
 registry's JS is 0·log 0 = 0 safe. Its γ budget is converted to a block count with a hard-coded
 ``// 128``, right only for 128-token blocks; :func:`select_blocks` counts blocks directly. Inputs
 here are ``[..., heads, length, head_dim]`` (batch and heads leading, any number of leading axes);
-the repository's are ``[batch, length, heads, head_dim]``. Grouped-query attention: repeat the
+the repository's are ``[batch, length, heads, head_dim]``. The repository selects query-aware
+blocks over the whole flattened block matrix with a budget of γ·blocks; here each query block
+(row) covers γ of its own estimated mass. Grouped-query attention: repeat the
 key heads to the query heads before calling.
 """
 
@@ -25,7 +35,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-__all__ = ["PatternChoice", "block_attention", "choose_pattern", "select_blocks"]
+__all__ = ["PatternChoice", "block_attention", "choose_pattern", "select_blocks", "sparse_block_mask"]
 
 
 class PatternChoice(NamedTuple):
@@ -61,21 +71,12 @@ def block_attention(q: Any, k: Any, *, block_size: int = 128) -> tuple[Any, Any]
     if lq > lk:
         raise ValueError(f"q has {lq} positions but k only {lk}: queries must be the last positions of the keys")
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), torch.float32)
-    qh = q[..., -min(block_size, lq):, :].to(dtype)
-    kh = k.to(dtype)
-    m = qh.shape[-2]
+    attn = _last_rows_attention(q.to(dtype), k.to(dtype), block_size)            # [..., m, Lk]
     n_blocks = math.ceil(lk / block_size)
-    scores = qh @ kh.transpose(-1, -2) / math.sqrt(d)                     # [..., m, Lk]
-    q_pos = torch.arange(lk - m, lk, device=q.device)
-    causal = torch.arange(lk, device=q.device)[None, :] <= q_pos[:, None]
-    attn = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1).mean(-2)   # [..., Lk]
-    pad = n_blocks * block_size - lk
-    true = torch.nn.functional.pad(attn, (0, pad)).unflatten(-1, (n_blocks, block_size)).sum(-1)
-    k_sum = torch.nn.functional.pad(kh.transpose(-1, -2), (0, pad)).unflatten(-1, (n_blocks, block_size)).sum(-1)
-    sizes = torch.full((n_blocks,), float(block_size), dtype=dtype, device=q.device)
-    sizes[-1] = block_size - pad
-    k_mean = (k_sum / sizes).transpose(-1, -2)                               # [..., blocks, d]
-    est = torch.softmax((qh.mean(-2, keepdim=True) @ k_mean.transpose(-1, -2)).squeeze(-2) / math.sqrt(d), dim=-1)
+    true = _pool_blocks(attn.mean(-2)[..., None], block_size, n_blocks, mean=False)[..., 0]
+    k_mean = _pool_blocks(k.to(dtype), block_size, n_blocks, mean=True)          # [..., blocks, d]
+    q_mean = q[..., -min(block_size, lq):, :].to(dtype).mean(-2, keepdim=True)
+    est = torch.softmax((q_mean @ k_mean.transpose(-1, -2)).squeeze(-2) / math.sqrt(d), dim=-1)
     return est, true
 
 
@@ -125,3 +126,68 @@ def select_blocks(block_scores: Any, gamma: float = 0.9) -> Any:
     keep_sorted = before < gamma - 1e-6 * max(1.0, gamma)
     keep_sorted[..., 0] = True
     return torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+
+
+def _pool_blocks(x: Any, block_size: int, n_blocks: int, *, mean: bool) -> Any:
+    """Sum (or mean over the actual positions) of ``x`` ``[..., L, d]`` inside blocks of the L axis."""
+    import torch
+
+    length = x.shape[-2]
+    pad = n_blocks * block_size - length
+    pooled = torch.nn.functional.pad(x.transpose(-1, -2), (0, pad)).unflatten(-1, (n_blocks, block_size)).sum(-1)
+    if mean:
+        sizes = torch.full((n_blocks,), float(block_size), dtype=x.dtype, device=x.device)
+        sizes[-1] = block_size - pad
+        pooled = pooled / sizes
+    return pooled.transpose(-1, -2)
+
+
+def sparse_block_mask(q: Any, k: Any, *, block_size: int = 128, tau: float = 0.1, gamma: float = 0.9
+                      ) -> tuple[Any, PatternChoice]:
+    """Causal block mask ``[..., blocks, blocks]`` per head (query block × key block) and the choice.
+
+    Prefill: ``q`` and ``k`` ``[..., L, d]`` of the same length. Heads with D < τ get the query-aware
+    mask, the others the vertical-slash mask (see the module doc); every kept set covers γ.
+    """
+    import torch
+
+    if q.shape[-2] != k.shape[-2]:
+        raise ValueError(f"sparse_block_mask is for prefill: q and k need the same length, got {q.shape[-2]} and "
+                         f"{k.shape[-2]}")
+    choice = choose_pattern(q, k, block_size=block_size, tau=tau)
+    n = choice.true.shape[-1]
+    dtype = choice.true.dtype
+    causal = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
+    # query-aware: per query block, the pooled estimate over causal key blocks
+    q_mean = _pool_blocks(q.to(dtype), block_size, n, mean=True)
+    k_mean = _pool_blocks(k.to(dtype), block_size, n, mean=True)
+    est = (q_mean @ k_mean.transpose(-1, -2) / math.sqrt(q.shape[-1])).masked_fill(~causal, float("-inf"))
+    query_aware = select_blocks(torch.softmax(est, dim=-1), gamma) & causal
+    # vertical-slash from the last queries' attention: vertical = key-block mass, slash = diagonal mass
+    vertical = choice.true
+    blocks = torch.arange(n, device=q.device)
+    diag = (blocks[:, None] - blocks[None, :]).clamp(min=0)                       # [n, n] block diagonal index
+    est_rows = _last_rows_attention(q.to(dtype), k.to(dtype), block_size)         # [..., m, L]
+    m, length = est_rows.shape[-2], est_rows.shape[-1]
+    q_pos = torch.arange(length - m, length, device=q.device)
+    offset = (q_pos[:, None] - torch.arange(length, device=q.device)[None, :]).clamp(min=0) // block_size
+    slash = torch.zeros(*est_rows.shape[:-2], n, dtype=dtype, device=q.device)
+    slash = slash.scatter_add(-1, offset.expand(est_rows.shape).flatten(-2), est_rows.flatten(-2)) / m
+    keep_v = select_blocks(vertical, gamma)
+    keep_s = select_blocks(slash, gamma)
+    keep_v[..., 0] = True
+    keep_s[..., 0] = True
+    vs = (keep_v[..., None, :] | torch.gather(keep_s, -1, diag.flatten().expand(*keep_s.shape[:-1], n * n))
+          .unflatten(-1, (n, n))) & causal
+    mask = torch.where(choice.query_aware[..., None, None], query_aware, vs)
+    return mask, choice
+
+
+def _last_rows_attention(q: Any, k: Any, block_size: int) -> Any:
+    import torch
+
+    m, length = min(block_size, q.shape[-2]), k.shape[-2]
+    scores = q[..., -m:, :] @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    q_pos = torch.arange(length - m, length, device=q.device)
+    causal = torch.arange(length, device=q.device)[None, :] <= q_pos[:, None]
+    return torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
