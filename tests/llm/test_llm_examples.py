@@ -21,6 +21,7 @@ def _load(name):
     return module
 
 
+@pytest.mark.slow  # the first example to run also pays for importing transformers and training the tokenizer
 def test_uscd_example(capsys):
     res = _load("decoding_uscd").main(max_new_tokens=6)
     assert res["identity"] and res["uncertain_share"] > 0
@@ -34,12 +35,10 @@ def test_ngram_example_js_zero_at_lambda_zero_and_grows():
     assert rows[2]["style_ppl"] < rows[0]["style_ppl"]  # the prior pulls the text toward its style
 
 
-@pytest.mark.slow
 def test_dcpdd_example_separates_members():
     assert _load("analysis_dcpdd").main(steps=30)["auc"] > 0.7
 
 
-@pytest.mark.slow
 def test_zero_shot_example():
     out = _load("analysis_zero_shot").main(n_texts=16, length=30, alpha=0.1)
     assert out["fpr_bound"] <= 0.25 and out["power_bound"] > 0.5

@@ -110,3 +110,19 @@ def test_step_cap_wrapper(lr, c):
     else:
         assert rec["capped"] and applied == pytest.approx(c * rho) and rec["applied_tau"] == pytest.approx(c * rho)
     assert opt.history[-1] is rec
+
+
+def test_step_cap_wraps_adam_and_keeps_r_logged():
+    x = torch.randn(16, 3, dtype=F64, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 4, (16,), generator=torch.Generator().manual_seed(1))
+    model = _mlp()
+    opt = StepRadiusCap(torch.optim.Adam(model.parameters(), lr=5.0), model, c=0.5)
+    for _ in range(3):
+        before = [p.detach().clone() for p in model.parameters()]
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        rec = opt.step(x)
+        moved = math.sqrt(sum(float((p.detach() - b).pow(2).sum()) for p, b in zip(model.parameters(), before)))
+        assert moved == pytest.approx(rec["applied_tau"]) and moved <= 0.5 * rec["rho"] * (1 + 1e-9)
+        assert rec["r"] == pytest.approx(rec["tau"] / rec["rho"])
+    assert len(opt.history) == 3 and all(math.isfinite(h["r"]) for h in opt.history)
