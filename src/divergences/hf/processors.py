@@ -54,12 +54,9 @@ class _CachedStepper:
     @torch.no_grad()
     def __call__(self, new_tokens: torch.Tensor) -> torch.Tensor:
         new_tokens = new_tokens.to(self.ids.device)
-        if self.cache is None:
-            feed = torch.cat([self.ids, new_tokens], dim=1)
-            self.mask = torch.cat([self.mask, torch.ones_like(new_tokens)], dim=1)
-        else:
-            feed = new_tokens
-            self.mask = torch.cat([self.mask, torch.ones_like(new_tokens)], dim=1)
+        # the first call feeds the whole prefix; later calls only the new tokens (the cache holds the rest)
+        feed = torch.cat([self.ids, new_tokens], dim=1) if self.cache is None else new_tokens
+        self.mask = torch.cat([self.mask, torch.ones_like(new_tokens)], dim=1)
         positions = (self.mask.long().cumsum(-1) - 1).clamp(min=0)[:, -feed.shape[1]:]
         # transformers >= 5.2x names the cache argument and output ``cache``; older ones ``past_key_values``
         if self._cache_name is None:
@@ -114,7 +111,8 @@ class USCDLogitsProcessor(_Stateful):
     * uncertainty: the standard deviation of pₛ over the vocabulary (``torch.std``, unbiased);
       a row is *uncertain* when it is ≤ ``uncertainty_threshold`` (a flat distribution has a small
       spread);
-    * plausibility: tokens with pₛ ≥ ``plausibility`` · mean(pₛ) = ``plausibility`` / V are kept;
+    * plausibility: tokens with pₛ ≥ ``plausibility`` · mean(pₛ) = ``plausibility`` / V are kept
+      (the most likely token always is);
     * contrast (``contrast="probability"``, the repository's rule): score = log(pₛ − w·pₗ) on the
       plausible tokens with pₛ − w·pₗ > 0, −inf elsewhere; ``contrast="log"``: log pₛ − w·log pₗ on
       the plausible tokens (Li et al.'s contrastive-decoding form).
