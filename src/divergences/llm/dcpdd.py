@@ -17,6 +17,8 @@ Differences from the paper's repository (zhang-wei-chao/DC-PDD, ``com_det_sco.py
   ``ce[ce > a] = a`` compares floats with a string; here ``a`` must be a positive real number;
 * the repository builds the Laplace-smoothed table but indexes the raw counts when scoring; here
   the smoothed frequencies are always used;
+* as in the repository (``com_pro_dis.py``), the first token has no prediction and is not scored,
+  and first occurrences are counted among the scored tokens;
 * the repository returns ``-mean(α)`` (its ROC code treats "larger" as non-member); we return
   ``+mean(α)``: negate it to compare with the repository's numbers.
 """
