@@ -359,3 +359,35 @@ def test_processors_reused_across_generate_calls_start_afresh(model, tok, prior)
     assert mon.steps.shape == (2, 2)
     again = _gen(model, tok, ids, mask, do_sample=False, max_new_tokens=4, logits_processor=[mon])
     assert torch.equal(again, first) and torch.equal(mon.steps, steps_first)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_cached_stepper_equals_full_forward_with_left_padding(arch, tok):
+    from divergences.hf.processors import _CachedStepper
+
+    model = tiny.llama(seed=2) if arch == "llama" else tiny.gpt2(seed=2)
+    ids, mask = tiny.batch(LAME)
+    stepper = _CachedStepper(model, ids, mask)
+    rows = _unpadded(ids, mask)
+    new = torch.zeros(2, 0, dtype=torch.long)
+    extra = [[], []]
+    for step in range(4):
+        got = stepper(new).double()
+        for b in range(2):
+            torch.testing.assert_close(got[b], _full_next(model, rows[b] + extra[b]), atol=1e-5, rtol=1e-5)
+        new = torch.tensor([[7 + step], [11 + 2 * step]])
+        extra = [e + [int(t)] for e, t in zip(extra, new[:, 0])]
+
+
+def test_ngram_linear_interpolation_matches_recount(tok):
+    lines = tiny.corpus_lines()
+    prior = NGramPrior.fit(lines, vocab_size=len(tok), tokenizer=tok, order=2, k=1.0, weights=(0.3, 0.7),
+                           combine="linear")
+    ctx = tok.encode("The model")
+    seqs = [tok.encode(line) for line in lines]
+    uni = Counter(t for s in seqs for t in s)
+    bi = Counter(s[i] for s in seqs for i in range(1, len(s)) if s[i - 1] == ctx[-1])
+    vocab = len(tok)
+    p1 = (np.array([uni[t] for t in range(vocab)]) + 1.0) / (sum(uni.values()) + vocab)
+    p2 = (np.array([bi[t] for t in range(vocab)]) + 1.0) / (sum(bi.values()) + vocab)
+    np.testing.assert_allclose(prior.log_prob([ctx])[0].numpy(), np.log(0.3 * p1 + 0.7 * p2), atol=1e-12)
