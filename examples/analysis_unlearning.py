@@ -39,7 +39,8 @@ def main(k: int = 50) -> dict:
     names, tau, _ = metric_agreement(metrics, higher_is_better={"top-k JS": False, "forget NLL": True,
                                                                 "confidence": False})
     # oracle distance of each method: how far it stayed from the retrained model (here known: 1 − strength)
-    composite, weights = composite_score(metrics, oracle_distance=[1 - s for s in strengths])
+    composite, weights = composite_score(metrics, oracle_distance=[1 - s for s in strengths],
+                                         higher_is_better={"top-k JS": False, "forget NLL": True, "confidence": False})
     for name, row in zip(names, tau):
         print(f"{name:12} τ with others: " + " ".join(f"{t:+.2f}" for t in row))
     print("Spearman weights:", {n: round(w, 3) for n, w in weights.items()})

@@ -63,14 +63,36 @@ def test_metric_agreement_matches_kendalltau_on_rankings():
 
 def test_composite_score_weights_from_spearman():
     rng = np.random.default_rng(1)
-    oracle = rng.random(7)
-    metrics = {"m1": oracle + 0.1 * rng.random(7), "m2": -oracle + 0.3 * rng.random(7), "m3": rng.random(7)}
-    comp, weights = composite_score(metrics, oracle)
-    rho = {n: spearmanr(v, oracle).statistic for n, v in metrics.items()}
-    total = sum(abs(r) for r in rho.values())
-    want = sum(rho[n] / total * (v - v.mean()) / v.std() for n, v in metrics.items())
+    oracle = rng.random(7)                       # distance to the retrained model: smaller is better
+    metrics = {"js": oracle + 0.1 * rng.random(7),          # lower is better, tracks the oracle
+               "ra": -oracle + 0.3 * rng.random(7),         # higher is better, tracks the oracle
+               "noise": rng.random(7)}
+    better = {"js": False, "ra": True, "noise": True}
+    comp, weights = composite_score(metrics, oracle, higher_is_better=better)
+    oriented = {n: (v if better[n] else -v) for n, v in metrics.items()}
+    rho = {n: max(spearmanr(v, -oracle).statistic, 0.01) for n, v in oriented.items()}
+    total = sum(rho.values())
+    want = sum(rho[n] / total * (v - v.mean()) / v.std() for n, v in oriented.items())
     np.testing.assert_allclose(comp, want)
-    assert weights["m1"] > 0 > weights["m2"]
-    assert spearmanr(comp, oracle).statistic > 0.8
+    assert sum(weights.values()) == pytest.approx(1.0) and min(weights.values()) > 0
+    assert weights["js"] > weights["noise"] and weights["ra"] > weights["noise"]
+    assert spearmanr(comp, -oracle).statistic > 0.8
+    raw, _ = composite_score(metrics, oracle, higher_is_better=better, standardize=False)
+    np.testing.assert_allclose(raw, sum(rho[n] / total * v for n, v in oriented.items()))
     with pytest.raises(ValueError, match="oracle_distance"):
         composite_score(metrics, oracle[:3])
+
+
+def test_topk_js_sorted_reproduces_the_repository_rule():
+    g = torch.Generator().manual_seed(7)
+    pz = torch.randn(3, 12, generator=g, dtype=torch.float64) * 2
+    perm = torch.randperm(12, generator=g)
+    got = topk_js(pz, pz[:, perm], k=5, index_from="sorted")
+    torch.testing.assert_close(got, torch.zeros(3, dtype=torch.float64), atol=1e-15, rtol=0)  # blind to the tokens
+    assert (topk_js(pz, pz[:, perm], k=5) > 0).all()                                         # ours is not
+    qz = torch.randn(3, 12, generator=g, dtype=torch.float64)
+    for i in range(3):
+        a = np.sort(torch.softmax(pz[i], -1).numpy())[::-1][:5] + 1e-10
+        b = np.sort(torch.softmax(qz[i], -1).numpy())[::-1][:5] + 1e-10
+        want = jensenshannon(a / a.sum(), b / b.sum()) ** 2
+        assert topk_js(pz[i:i + 1], qz[i:i + 1], k=5, index_from="sorted").item() == pytest.approx(want, rel=1e-10)

@@ -8,14 +8,24 @@ r"""Unlearning evaluation: top-k JS between two models, metric agreement, compos
 * :func:`composite_score` — the metrics combined with weights given by each metric's Spearman
   correlation (``scipy.stats.spearmanr``) with an oracle distance.
 
-Convention of the unified-unlearning evaluation (repository neurips26/UnifiedUnl, as summarised
-in our reference notes; the repository itself was not available to us): JS is
-``scipy.spatial.distance.jensenshannon(p, q) ** 2`` (natural log) on the top-1000 probabilities
-plus 1e-10, renormalised. We read JS from the registry (``divergences.js``), which equals that
-squared distance; ``k`` and ``eps`` are arguments with those defaults. Which top-k: the indices
-are taken from the *first* distribution (``p``, the reference) by default and the same tokens are
-read from ``q``, so both vectors describe the same tokens (``index_from="q"`` or ``"union"``
-otherwise).
+Conventions of the unified-unlearning evaluation (repository neurips26/UnifiedUnl,
+``evaluation/metrics.py`` and ``evaluation/uqs.py``), and where we differ:
+
+* JS: the repository takes, for each model, the softmax of the last position's logits, keeps its
+  own top-1000 probability *values* (``torch.topk``, indices dropped), adds 1e-10, renormalises and
+  averages ``scipy.spatial.distance.jensenshannon(p, q) ** 2`` over samples. Each side is thus
+  sorted by its own ranking, so two models that give the same probabilities to *different* tokens
+  get JS = 0. By default we keep the top-k tokens of ``p`` and read the *same tokens* from ``q``
+  (``index_from="p"``; ``"q"`` and ``"union"`` are offered); ``index_from="sorted"`` reproduces the
+  repository. JS itself is the registry's (``divergences.js``, natural log), equal to SciPy's
+  squared distance. ``k`` and ``eps`` default to the repository's 1000 and 1e-10; we average over
+  all unpadded positions of a sample (pass the last position only to match the repository).
+* Composite (the repository's UQS): each metric is oriented so that larger is better, its
+  weight is max(ρ_S(metric, −oracle distance), 0.01) normalised to sum 1, and the score is the
+  weighted sum. The repository estimates ρ_S by K-fold cross-validation and maps each metric to
+  [0, 1] by a fixed transform (1 − FA, RA, 1 − MIA, 1/(1 + AD), 1 − JS); we use the full-data ρ_S
+  and, by default, standardised metrics (``standardize=False`` with transformed metrics reproduces
+  the UQS sum).
 """
 
 from __future__ import annotations
@@ -51,8 +61,8 @@ def topk_js(p_logits: Any, q_logits: Any, *, k: int = 1000, eps: float = 1e-10, 
         raise ValueError(f"k must be an integer in [1, V={vocab}], got {k!r}")
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0, got {eps!r}")
-    if index_from not in ("p", "q", "union"):
-        raise ValueError(f"index_from must be 'p', 'q' or 'union', got {index_from!r}")
+    if index_from not in ("p", "q", "union", "sorted"):
+        raise ValueError(f"index_from must be 'p', 'q', 'union' or 'sorted', got {index_from!r}")
     squeeze = p_logits.ndim == 2
     if squeeze:
         p_logits, q_logits = p_logits.unsqueeze(1), q_logits.unsqueeze(1)
@@ -65,6 +75,8 @@ def topk_js(p_logits: Any, q_logits: Any, *, k: int = 1000, eps: float = 1e-10, 
         keep.scatter_(-1, q.topk(k, dim=-1).indices, True)
         pk = torch.where(keep, p + eps, torch.zeros_like(p))
         qk = torch.where(keep, q + eps, torch.zeros_like(q))
+    elif index_from == "sorted":  # the repository's rule: each side's own top-k values
+        pk, qk = p.topk(k, dim=-1).values + eps, q.topk(k, dim=-1).values + eps
     else:
         idx = (p if index_from == "p" else q).topk(k, dim=-1).indices
         pk = torch.gather(p, -1, idx) + eps
@@ -116,33 +128,41 @@ def metric_agreement(metrics: Mapping[str, Any], *, higher_is_better: Mapping[st
     return names, tau, pval
 
 
-def composite_score(metrics: Mapping[str, Any], oracle_distance: Sequence[float] | Any) -> tuple[np.ndarray, dict]:
-    r"""Σₘ wₘ zₘ with wₘ = ρ_S(metric m, oracle distance) / Σ |ρ_S|, zₘ the metric standardised.
+def composite_score(metrics: Mapping[str, Any], oracle_distance: Sequence[float] | Any, *,
+                    higher_is_better: Mapping[str, bool] | None = None, min_weight: float = 0.01,
+                    standardize: bool = True) -> tuple[np.ndarray, dict]:
+    r"""Σₘ wₘ xₘ, wₘ ∝ max(ρ_S(xₘ, −oracle distance), ``min_weight``), xₘ the oriented metric.
 
-    ``metrics[name]`` and ``oracle_distance`` hold one value per method (or per model checkpoint).
-    zₘ = (xₘ − mean) / std (population std; a constant metric gets z = 0 and, having no rank
-    correlation, weight 0). A metric that correlates negatively with the oracle distance enters
-    with a negative weight, so the composite is oriented like the oracle distance (larger = farther
-    from the retrained model). Returns ``(composite, weights)``.
+    ``metrics[name]`` and ``oracle_distance`` hold one value per evaluated model (method, seed,
+    ...). Each metric is oriented so that larger is better (``higher_is_better[name]``, default
+    True; a False metric is negated), its Spearman correlation with the *negated* oracle distance
+    (closeness to the retrained model) gives its weight, floored at ``min_weight`` and normalised to
+    sum 1, as in the repository's UQS. With ``standardize=True`` each oriented metric is z-scored
+    (population std; a constant metric contributes 0) before the weighted sum. Larger composite =
+    closer to the oracle. Returns ``(composite, weights)``.
     """
     from scipy.stats import spearmanr
 
+    if not min_weight >= 0:
+        raise ValueError(f"min_weight must be >= 0, got {min_weight!r}")
     scores = _scores(metrics)
     oracle = np.asarray(oracle_distance, dtype=np.float64).reshape(-1)
     n = next(iter(scores.values())).size
     if oracle.size != n:
         raise ValueError(f"oracle_distance has {oracle.size} values but metrics have {n}")
+    oriented = {name: (x if (higher_is_better or {}).get(name, True) else -x) for name, x in scores.items()}
     rho = {}
-    for name, x in scores.items():
-        r = spearmanr(x, oracle).statistic if np.ptp(x) > 0 and np.ptp(oracle) > 0 else 0.0
-        rho[name] = float(r)
-    total = sum(abs(r) for r in rho.values())
+    for name, x in oriented.items():
+        r = spearmanr(x, -oracle).statistic if np.ptp(x) > 0 and np.ptp(oracle) > 0 else 0.0
+        rho[name] = max(float(r), min_weight)
+    total = sum(rho.values())
     if total == 0:
-        raise ValueError("no metric has a non-zero Spearman correlation with oracle_distance")
+        raise ValueError("no metric correlates with closeness to the oracle and min_weight is 0")
     weights = {name: r / total for name, r in rho.items()}
     composite = np.zeros(n)
-    for name, x in scores.items():
-        sd = x.std()
-        if sd > 0:
-            composite += weights[name] * (x - x.mean()) / sd
+    for name, x in oriented.items():
+        if standardize:
+            sd = x.std()
+            x = (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+        composite += weights[name] * x
     return composite, weights
