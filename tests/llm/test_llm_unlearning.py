@@ -96,3 +96,17 @@ def test_topk_js_sorted_reproduces_the_repository_rule():
         b = np.sort(torch.softmax(qz[i], -1).numpy())[::-1][:5] + 1e-10
         want = jensenshannon(a / a.sum(), b / b.sum()) ** 2
         assert topk_js(pz[i:i + 1], qz[i:i + 1], k=5, index_from="sorted").item() == pytest.approx(want, rel=1e-10)
+
+
+def test_metric_agreement_per_group_mean_and_ttest():
+    from scipy.stats import ttest_1samp
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat(["d1/s1", "d1/s2", "d2/s1"], 5)
+    metrics = {"a": rng.random(15), "b": rng.random(15)}
+    _, tau, pval = metric_agreement(metrics, groups=groups)
+    per = [kendalltau(metrics["a"][groups == g], metrics["b"][groups == g]).statistic for g in ["d1/s1", "d1/s2", "d2/s1"]]
+    assert tau[0, 1] == pytest.approx(np.mean(per))
+    assert pval[0, 1] == pytest.approx(ttest_1samp(per, 0).pvalue)
+    with pytest.raises(ValueError, match="groups"):
+        metric_agreement(metrics, groups=groups[:3])

@@ -30,6 +30,7 @@ Conventions of the unified-unlearning evaluation (repository neurips26/UnifiedUn
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,28 +104,45 @@ def _scores(metrics: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
-def metric_agreement(metrics: Mapping[str, Any], *, higher_is_better: Mapping[str, bool] | None = None
-                     ) -> tuple[list[str], np.ndarray, np.ndarray]:
+def metric_agreement(metrics: Mapping[str, Any], *, higher_is_better: Mapping[str, bool] | None = None,
+                     groups: Sequence[Any] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     r"""Kendall τ between the rankings of methods that each pair of metrics induces.
 
-    ``metrics[name]`` holds one value per method (same method order for all metrics).
+    ``metrics[name]`` holds one value per evaluated model (same order for all metrics).
     ``higher_is_better[name]`` (default True) orients each metric so that τ = 1 means "the two
     metrics rank the methods the same way". Returns ``(names, tau, pvalue)`` with ``[m, m]``
-    matrices (SciPy's τ-b, which handles ties). Kendall τ is invariant under monotone maps, so
-    τ between the rankings equals τ between the (oriented) scores.
+    matrices. SciPy's τ-b on the oriented scores: Kendall τ is invariant under monotone maps, so it
+    equals τ between the rankings, with ties counted as ties (the repository ranks with
+    ``argsort``, which breaks ties by position).
+
+    ``groups`` (one label per value, e.g. dataset × seed) computes τ within each group and averages
+    it, as the repository's Finding 1 does; the p-value is then its one-sample t-test of the
+    per-group τ against 0 (NaN with a single group), otherwise SciPy's p-value of τ.
     """
-    from scipy.stats import kendalltau
+    from scipy.stats import kendalltau, ttest_1samp
 
     scores = _scores(metrics)
     names = list(scores)
     sign = {n: 1.0 if (higher_is_better or {}).get(n, True) else -1.0 for n in names}
+    size = scores[names[0]].size
+    labels = np.zeros(size, dtype=int) if groups is None else np.asarray(groups)
+    if labels.shape != (size,):
+        raise ValueError(f"groups must hold one label per value ({size}), got shape {labels.shape}")
+    members = [np.flatnonzero(labels == g) for g in dict.fromkeys(labels.tolist())]
+    if any(idx.size < 2 for idx in members):
+        raise ValueError("every group needs at least two values to rank")
     m = len(names)
     tau, pval = np.eye(m), np.zeros((m, m))
     for i in range(m):
         for j in range(i + 1, m):
-            res = kendalltau(sign[names[i]] * scores[names[i]], sign[names[j]] * scores[names[j]])
-            tau[i, j] = tau[j, i] = res.statistic
-            pval[i, j] = pval[j, i] = res.pvalue
+            a, b = sign[names[i]] * scores[names[i]], sign[names[j]] * scores[names[j]]
+            results = [kendalltau(a[idx], b[idx]) for idx in members]
+            taus = np.array([r.statistic for r in results])
+            tau[i, j] = tau[j, i] = float(np.mean(taus))
+            if groups is None:
+                pval[i, j] = pval[j, i] = results[0].pvalue
+            else:
+                pval[i, j] = pval[j, i] = ttest_1samp(taus, 0).pvalue if taus.size > 1 else math.nan
     return names, tau, pval
 
 
