@@ -391,3 +391,12 @@ def test_ngram_linear_interpolation_matches_recount(tok):
     p1 = (np.array([uni[t] for t in range(vocab)]) + 1.0) / (sum(uni.values()) + vocab)
     p2 = (np.array([bi[t] for t in range(vocab)]) + 1.0) / (sum(bi.values()) + vocab)
     np.testing.assert_allclose(prior.log_prob([ctx])[0].numpy(), np.log(0.3 * p1 + 0.7 * p2), atol=1e-12)
+
+
+def test_ngram_prior_save_load_roundtrip(tmp_path, tok, prior):
+    path = tmp_path / "prior.json"
+    prior.save(path)
+    again = NGramPrior.load(path)
+    ctxs = [tok.encode("def add(a, b):"), tok.encode("The"), []]
+    torch.testing.assert_close(again.log_prob(ctxs), prior.log_prob(ctxs), rtol=0, atol=0)
+    assert (again.order, again.weights, again.k, again.combine) == (prior.order, prior.weights, prior.k, prior.combine)

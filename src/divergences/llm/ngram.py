@@ -19,7 +19,9 @@ next-token distribution as adding λ·Σₙ wₙ log pₙ, since softmax ignores
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -87,6 +89,22 @@ class NGramPrior:
         if seen == 0:
             raise ValueError("corpus is empty: no token to fit the n-gram prior on")
         return cls([dict(c) for c in counts], vocab_size=vocab_size, k=k, weights=weights, combine=combine)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the counts and settings to ``path`` (JSON; no pickle), for :meth:`load`."""
+        data = {"vocab_size": self.vocab_size, "k": self.k, "weights": list(self.weights), "combine": self.combine,
+                "counts": [[[list(h), sorted(c.items())] for h, c in table.items()] for table in self.counts]}
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NGramPrior:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        counts = [{tuple(h): Counter(dict((int(t), int(c)) for t, c in items)) for h, items in table}
+                  for table in data["counts"]]
+        return cls(counts, vocab_size=int(data["vocab_size"]), k=float(data["k"]), weights=data["weights"],
+                   combine=data["combine"])
 
     def order_log_probs(self, context: Sequence[int]) -> np.ndarray:
         """``[order, V]`` array of log pₙ(· | context) for n = 1..order (float64)."""
