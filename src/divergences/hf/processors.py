@@ -1,0 +1,382 @@
+r"""Decoding-time divergences as ``transformers`` logits processors (requires ``transformers``).
+
+* :class:`USCDLogitsProcessor` and :func:`uscd_generate` — uncertainty-aware selective contrastive
+  decoding (Wang et al. 2024, repository alphadl/CodeGen-USCD) against a "lame" prompt run with
+  its own KV cache;
+* :class:`NGramPriorLogitsProcessor` — n-gram style prior injection, logits + λ·log p_prior;
+  :func:`style_perplexity` and :func:`base_perplexity` report the output's perplexities;
+* :class:`DivergenceMonitor` — records any registry divergence per step and per sequence between
+  the original and the steered distribution, or between two models.
+
+Processors passed to ``generate(logits_processor=...)`` run *before* the temperature / top-k /
+top-p warpers that ``generate`` builds from its generation config, so they see (and return) raw
+logits. They keep state for one ``generate`` call (the prompt length, KV caches); a call whose
+``input_ids`` do not extend the previous call's starts afresh. A new ``generate`` call whose prompt
+*is* the previous output extended by its last token cannot be told from the next step: call
+:meth:`reset` first when reusing a processor that way.
+Greedy decoding and sampling are supported; beam search reorders rows and is refused by
+:func:`uscd_generate`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+__all__ = ["DivergenceMonitor", "NGramPriorLogitsProcessor", "USCDLogitsProcessor", "base_perplexity",
+           "style_perplexity", "uscd_generate"]
+
+
+class _CachedStepper:
+    """Next-token logits of ``model`` on ``prefix`` + the tokens generated so far, with its own KV cache."""
+
+    def __init__(self, model: Any, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor | None) -> None:
+        self.model = model
+        self.ids = prefix_ids
+        self.mask = torch.ones_like(prefix_ids) if prefix_mask is None else prefix_mask.to(prefix_ids.device)
+        if self.mask.shape != self.ids.shape:
+            raise ValueError(f"attention mask {tuple(self.mask.shape)} does not match its input_ids {tuple(self.ids.shape)}")
+        self.cache: Any = None
+        self._cache_name: str | None = None
+
+    def expand(self, batch: int) -> None:
+        if batch != self.ids.shape[0]:
+            if batch % self.ids.shape[0]:
+                raise ValueError(f"generation batch {batch} is not a multiple of the prompt batch {self.ids.shape[0]}")
+            r = batch // self.ids.shape[0]
+            self.ids, self.mask = self.ids.repeat_interleave(r, 0), self.mask.repeat_interleave(r, 0)
+
+    @torch.no_grad()
+    def __call__(self, new_tokens: torch.Tensor) -> torch.Tensor:
+        new_tokens = new_tokens.to(self.ids.device)
+        # the first call feeds the whole prefix; later calls only the new tokens (the cache holds the rest)
+        feed = torch.cat([self.ids, new_tokens], dim=1) if self.cache is None else new_tokens
+        self.mask = torch.cat([self.mask, torch.ones_like(new_tokens)], dim=1)
+        positions = (self.mask.long().cumsum(-1) - 1).clamp(min=0)[:, -feed.shape[1]:]
+        # transformers >= 5.2x names the cache argument and output ``cache``; older ones ``past_key_values``
+        if self._cache_name is None:
+            params = inspect.signature(self.model.forward).parameters
+            self._cache_name = "cache" if "cache" in params else "past_key_values"
+        out = self.model(input_ids=feed, attention_mask=self.mask, position_ids=positions, use_cache=True,
+                         **{self._cache_name: self.cache})
+        self.cache = out[self._cache_name] if self._cache_name in out else out.past_key_values
+        return out.logits[:, -1, :]
+
+
+class _Stateful(LogitsProcessor):
+    """Tracks the prompt length and the tokens generated since the previous call."""
+
+    _seen: int | None = None
+    _batch: int | None = None
+    _last: torch.Tensor | None = None  # the previous call's input_ids: a new generate call does not extend them
+
+    def reset(self) -> None:
+        """Forget the current generation (prompt length, caches, records): the next call starts one."""
+        self._seen = self._batch = self._last = None
+        self._on_reset()
+
+    def _on_reset(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def _new_tokens(self, input_ids: torch.LongTensor) -> tuple[torch.Tensor, bool]:
+        """(tokens appended since the last call, whether this call starts a generation)."""
+        fresh = not (self._seen is not None and input_ids.shape[0] == self._batch and input_ids.shape[1] > self._seen
+                     and torch.equal(input_ids[:, :self._seen], self._last))
+        new = input_ids[:, :0] if fresh else input_ids[:, self._seen:]
+        if fresh:
+            self.reset()
+            self._batch = input_ids.shape[0]
+        self._seen, self._last = input_ids.shape[1], input_ids
+        return new, fresh
+
+
+def _check_vocab(scores: torch.Tensor, other: int, what: str) -> None:
+    if scores.shape[-1] != other:
+        raise ValueError(f"{what} has a vocabulary of {other} but the scores have {scores.shape[-1]} "
+                         "(vocabulary mismatch between the two models)")
+
+
+class USCDLogitsProcessor(_Stateful):
+    r"""Uncertainty-aware selective contrastive decoding against a lame prompt (USCD).
+
+    At each step, with pₛ the standard prompt's next-token distribution (``softmax(scores)``) and
+    pₗ the lame prompt's (``lame_model``, default ``model``, run on ``lame_input_ids`` + the tokens
+    generated so far, with its own KV cache):
+
+    * uncertainty: the standard deviation of pₛ over the vocabulary (``torch.std``, unbiased);
+      a row is *uncertain* when it is ≤ ``uncertainty_threshold`` (a flat distribution has a small
+      spread);
+    * plausibility: tokens with pₛ ≥ ``plausibility`` · mean(pₛ) = ``plausibility`` / V are kept
+      (the most likely token always is);
+    * contrast (``contrast="probability"``, the repository's rule): score = log(pₛ − w·pₗ) on the
+      plausible tokens with pₛ − w·pₗ > 0, −inf elsewhere; ``contrast="log"``: log pₛ − w·log pₗ on
+      the plausible tokens (Li et al.'s contrastive-decoding form).
+
+    Confident rows keep their logits unchanged. ``weight=0`` returns the scores untouched: plain
+    decoding, exactly (the lame model is then not run).
+
+    Defaults follow the repository's released run (``codellama_7b_weight_10_-07``:
+    ``--mean_num 0.005 --filter_num 0.666667 --src_weights 1.0 -0.7``); its ``main.py`` defaults are
+    0.0035 and 1/3. Differences from the repository (``bigcode_eval/contrast.py``):
+
+    * it batches the standard and lame prompts as rows 0 and 1 of one batch and tests only row 0's
+      uncertainty; here every row of a batch is tested and contrasted on its own, and the lame
+      prompt runs as a separate model call with its own cache (left padding handled by position ids);
+    * it applies the plausibility mask even at weight 0 (so weight 0 is not plain decoding); here
+      weight 0 is the identity;
+    * when every plausible token has pₛ ≤ w·pₗ its log gives NaN, turned into −inf for all tokens;
+      here the row falls back to log pₛ on the plausible tokens;
+    * confident rows return the log-softmax there, the raw logits here (the same distribution).
+
+    The uncertainty threshold depends on V (a one-hot row has std ≈ 1/√V): retune it for
+    another vocabulary size. :attr:`uncertain` holds the per-step uncertain-row masks.
+    """
+
+    def __init__(self, model: Any, lame_input_ids: torch.Tensor, lame_attention_mask: torch.Tensor | None = None, *,
+                 weight: float = 0.7, uncertainty_threshold: float = 0.005, plausibility: float = 0.666667,
+                 contrast: str = "probability", lame_model: Any = None) -> None:
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
+        if not uncertainty_threshold >= 0:
+            raise ValueError(f"uncertainty_threshold must be >= 0, got {uncertainty_threshold!r}")
+        if not plausibility >= 0:
+            raise ValueError(f"plausibility must be >= 0, got {plausibility!r}")
+        if contrast not in ("probability", "log"):
+            raise ValueError(f"contrast must be 'probability' or 'log', got {contrast!r}")
+        lame_input_ids = torch.as_tensor(lame_input_ids)
+        if lame_input_ids.ndim != 2:
+            raise ValueError(f"lame_input_ids must be [batch, length], got shape {tuple(lame_input_ids.shape)}")
+        self.model, self.lame_model = model, lame_model if lame_model is not None else model
+        self.lame_input_ids, self.lame_attention_mask = lame_input_ids, lame_attention_mask
+        self.weight, self.threshold, self.plausibility, self.contrast = float(weight), uncertainty_threshold, \
+            plausibility, contrast
+        self.uncertain: list[torch.Tensor] = []
+        self._stepper: _CachedStepper | None = None
+
+    def _on_reset(self) -> None:
+        self.uncertain = []
+        self._stepper = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        new, fresh = self._new_tokens(input_ids)
+        if self.weight == 0:
+            return scores
+        if fresh:
+            self._stepper = _CachedStepper(self.lame_model, self.lame_input_ids.to(input_ids.device),
+                                           self.lame_attention_mask)
+            self._stepper.expand(input_ids.shape[0])
+        lame = self._stepper(new)
+        _check_vocab(scores, lame.shape[-1], "lame_model")
+        dtype = torch.promote_types(scores.dtype, torch.float32)
+        logp_s = torch.log_softmax(scores.to(dtype), dim=-1)
+        p_s = logp_s.exp()
+        uncertain = p_s.std(dim=-1) <= self.threshold
+        self.uncertain.append(uncertain)
+        if not uncertain.any():
+            return scores
+        vocab = scores.shape[-1]
+        plausible = p_s >= self.plausibility / vocab
+        plausible |= torch.zeros_like(plausible).scatter(-1, p_s.argmax(-1, keepdim=True), True)
+        neg_inf = torch.full_like(p_s, -math.inf)
+        logp_l = torch.log_softmax(lame.to(dtype), dim=-1)
+        if self.contrast == "probability":
+            diff = p_s - self.weight * logp_l.exp()
+            alive = plausible & (diff > 0)
+            contrasted = torch.where(alive, torch.log(torch.where(alive, diff, torch.ones_like(diff))), neg_inf)
+            empty = ~alive.any(-1, keepdim=True)
+            contrasted = torch.where(empty, torch.where(plausible, logp_s, neg_inf), contrasted)
+        else:
+            contrasted = torch.where(plausible, logp_s - self.weight * logp_l, neg_inf)
+        return torch.where(uncertain[:, None], contrasted, scores.to(dtype)).to(scores.dtype)
+
+
+def uscd_generate(model: Any, input_ids: torch.Tensor, lame_input_ids: torch.Tensor, *,
+                  attention_mask: torch.Tensor | None = None, lame_attention_mask: torch.Tensor | None = None,
+                  weight: float = 0.7, uncertainty_threshold: float = 0.005, plausibility: float = 0.666667,
+                  contrast: str = "probability", lame_model: Any = None, logits_processor: Sequence[Any] = (),
+                  **generate_kwargs: Any) -> tuple[Any, USCDLogitsProcessor]:
+    """``model.generate`` with USCD: both prompts run step by step (greedy or sampling).
+
+    ``input_ids`` / ``attention_mask`` are the standard (few-shot) prompts, ``lame_input_ids`` /
+    ``lame_attention_mask`` the same prompts without their examples (same batch size; left padding
+    for both is handled). ``generate_kwargs`` go to ``generate`` (``do_sample``, ``max_new_tokens``,
+    ``temperature``, ``num_return_sequences``, ...); ``logits_processor`` are run after USCD.
+    Returns ``(generate's output, the processor)``.
+    """
+    if generate_kwargs.get("num_beams", 1) != 1:
+        raise ValueError("num_beams must be 1: beam search reorders rows, which the lame prompt's cache does not follow")
+    lame_input_ids = torch.as_tensor(lame_input_ids)
+    if lame_input_ids.shape[0] != input_ids.shape[0]:
+        raise ValueError(f"lame_input_ids has batch {lame_input_ids.shape[0]} but input_ids has {input_ids.shape[0]}")
+    proc = USCDLogitsProcessor(model, lame_input_ids, lame_attention_mask, weight=weight,
+                               uncertainty_threshold=uncertainty_threshold, plausibility=plausibility,
+                               contrast=contrast, lame_model=lame_model)
+    out = model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                         logits_processor=LogitsProcessorList([proc, *logits_processor]), **generate_kwargs)
+    return out, proc
+
+
+def _leading_pad(row: torch.Tensor, pad_token_id: int | None) -> int:
+    if pad_token_id is None:
+        return 0
+    not_pad = (row != pad_token_id).nonzero()
+    return int(not_pad[0]) if not_pad.numel() else row.numel()
+
+
+class NGramPriorLogitsProcessor(_Stateful):
+    r"""Adds λ·log p_prior(token | context) to the logits, p_prior an :class:`~divergences.llm.NGramPrior`.
+
+    The context of each row is its ``input_ids`` without the left padding of the prompt (leading
+    ``pad_token_id`` tokens, found once at the first step). ``strength=0`` returns the scores
+    untouched (bit-identical). The prior's vocabulary must equal the scores' (fit the prior with
+    the model's ``vocab_size``, which may exceed the tokenizer's).
+    """
+
+    def __init__(self, prior: Any, *, strength: float, pad_token_id: int | None = None) -> None:
+        if not math.isfinite(strength):
+            raise ValueError(f"strength must be finite, got {strength!r}")
+        self.prior, self.strength, self.pad_token_id = prior, float(strength), pad_token_id
+        self._lead: list[int] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        _, fresh = self._new_tokens(input_ids)
+        if fresh:
+            self._lead = [_leading_pad(r, self.pad_token_id) for r in input_ids]
+        if self.strength == 0:
+            return scores
+        _check_vocab(scores, self.prior.vocab_size, "prior")
+        contexts = [row[lead:].tolist() for row, lead in zip(input_ids, self._lead)]
+        dtype = torch.promote_types(scores.dtype, torch.float32)
+        log_prior = self.prior.log_prob(contexts, dtype=dtype, device=scores.device)
+        return (scores.to(dtype) + self.strength * log_prior).to(scores.dtype)
+
+
+class DivergenceMonitor(_Stateful):
+    r"""Records D(original ‖ steered) per step and per sequence, for any registry divergence.
+
+    ``DivergenceMonitor(processor, divergence="js")`` wraps a processor (or a
+    ``LogitsProcessorList``): it calls it, records ``divergences.divergence(divergence, scores,
+    steered, from_logits=True, **params)`` per row, and returns the steered scores. Without a
+    processor it passes the scores through and compares them with ``reference_model``'s next-token
+    logits (run with its own KV cache on ``reference_input_ids`` + the generated tokens;
+    ``reference_input_ids`` default to the prompt, then give ``reference_attention_mask`` for left
+    padding). Rows that have produced ``eos_token_id`` record NaN from the next step on and are left
+    out of :meth:`summary`. Rows whose steered logits equal the original ones record exactly 0.
+    Place it where the steering happens in the processor list (e.g. last).
+    """
+
+    def __init__(self, processor: Any = None, *, divergence: str = "js", reference_model: Any = None,
+                 reference_input_ids: torch.Tensor | None = None, reference_attention_mask: torch.Tensor | None = None,
+                 eos_token_id: int | Sequence[int] | None = None, **params: Any) -> None:
+        import divergences as dv
+
+        dv.registry.get(divergence)  # unknown names fail here, not at the first step
+        if processor is None and reference_model is None:
+            raise ValueError("give a processor to monitor or a reference_model to compare with")
+        if processor is not None and reference_model is not None:
+            raise ValueError("give either processor or reference_model, not both")
+        self.processor, self.divergence, self.params = processor, divergence, params
+        self.reference_model = reference_model
+        self.reference_input_ids, self.reference_attention_mask = reference_input_ids, reference_attention_mask
+        eos = [] if eos_token_id is None else [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
+        self.eos = torch.tensor(eos, dtype=torch.long)
+        self.values: list[torch.Tensor] = []
+        self._stepper: _CachedStepper | None = None
+        self._done: torch.Tensor | None = None
+
+    def _on_reset(self) -> None:
+        self.values, self._stepper, self._done = [], None, None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        import divergences as dv
+
+        new, fresh = self._new_tokens(input_ids)
+        if fresh:
+            self._done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            if self.reference_model is not None:
+                ids = input_ids if self.reference_input_ids is None else self.reference_input_ids
+                self._stepper = _CachedStepper(self.reference_model, ids.to(input_ids.device),
+                                               self.reference_attention_mask)
+                self._stepper.expand(input_ids.shape[0])
+        elif self.eos.numel():
+            self._done |= torch.isin(new, self.eos.to(new.device)).any(-1)
+        if self.processor is not None:
+            steered = self.processor(input_ids, scores)
+            original = scores
+        else:
+            steered = scores
+            original = self._stepper(new)
+            _check_vocab(scores, original.shape[-1], "reference_model")
+        dtype = torch.promote_types(scores.dtype, torch.float32)
+        with torch.no_grad():
+            value = dv.divergence(self.divergence, original.to(dtype), steered.to(dtype), from_logits=True,
+                                  validate=False, **self.params)
+            # D(p, p) = 0 exactly: the registry's JS of two equal float32 rows rounds to ±1e-8
+            value = torch.where((original == steered).all(-1), torch.zeros_like(value), value)
+        self.values.append(torch.where(self._done, torch.full_like(value, math.nan), value))
+        return steered
+
+    @property
+    def steps(self) -> torch.Tensor:
+        """``[batch, steps]`` divergence per generation step (NaN after a row's end of sequence)."""
+        if not self.values:
+            raise ValueError("nothing recorded yet: run generate with this monitor first")
+        return torch.stack(self.values, dim=1)
+
+    def summary(self) -> dict[str, torch.Tensor]:
+        """Per sequence: ``mean``, ``max``, ``sum`` over its live steps, and ``steps`` (their count)."""
+        v = self.steps
+        live = ~torch.isnan(v)
+        count = live.sum(-1)
+        zero = torch.zeros_like(v)
+        total = torch.where(live, v, zero).sum(-1)
+        return {"mean": total / count.clamp(min=1), "max": torch.where(live, v, torch.full_like(v, -math.inf)).amax(-1),
+                "sum": total, "steps": count}
+
+
+def _generated_mask(sequences: torch.Tensor, prompt_length: int, eos_token_id: int | None) -> torch.Tensor:
+    gen = torch.zeros_like(sequences, dtype=torch.bool)
+    gen[:, prompt_length:] = True
+    if eos_token_id is not None:
+        is_eos = (sequences == eos_token_id) & gen
+        after = (is_eos.long().cumsum(-1) - is_eos.long()) > 0   # strictly after the first eos
+        gen &= ~after
+    return gen
+
+
+def base_perplexity(model: Any, sequences: torch.Tensor, *, prompt_length: int,
+                    attention_mask: torch.Tensor | None = None, eos_token_id: int | None = None) -> float:
+    """Perplexity exp(−mean log p_model) of the generated tokens (after ``prompt_length``).
+
+    ``sequences`` is ``generate``'s output (prompt + generated, batch-padded); ``attention_mask`` the
+    prompt's mask (left padding); tokens after a row's first ``eos_token_id`` are not scored.
+    """
+    if sequences.shape[1] <= prompt_length:
+        raise ValueError("sequences hold no generated token after prompt_length")
+    prompt_mask = torch.ones_like(sequences[:, :prompt_length]) if attention_mask is None else attention_mask
+    mask = torch.cat([prompt_mask.to(sequences.device), torch.ones_like(sequences[:, prompt_length:])], dim=1)
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        logits = model(input_ids=sequences, attention_mask=mask, position_ids=positions).logits
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    token = torch.gather(logp, -1, sequences[:, 1:, None]).squeeze(-1)
+    scored = _generated_mask(sequences, prompt_length, eos_token_id)[:, 1:]
+    return float(torch.exp(-token[scored].mean()))
+
+
+def style_perplexity(prior: Any, sequences: torch.Tensor, *, prompt_length: int, pad_token_id: int | None = None,
+                     eos_token_id: int | None = None) -> float:
+    """Style perplexity of the generated tokens under an n-gram ``prior`` (the prompt as context)."""
+    seqs, starts = [], []
+    scored = _generated_mask(sequences, prompt_length, eos_token_id)
+    for row, keep in zip(sequences, scored):
+        lead = _leading_pad(row[:prompt_length], pad_token_id)
+        end = int(keep.nonzero().max()) + 1 if keep.any() else prompt_length
+        seqs.append(row[lead:end].tolist())
+        starts.append(prompt_length - lead)
+    return prior.perplexity(seqs, start=starts)

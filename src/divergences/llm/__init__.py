@@ -1,0 +1,58 @@
+"""Divergences at analysis time, on tensors (requires ``divergences[torch]``; no ``transformers``).
+
+Scores from the papers our users come from, each a small function over logits or attention
+scores that reads its divergence from the registry:
+
+* pretraining-data detection (DC-PDD): :mod:`.dcpdd` (:class:`FrequencyTable`, :func:`dcpdd_score`);
+* zero-shot generated-text test ℓ − h: :mod:`.detection`;
+* unlearning evaluation (top-k JS, Kendall τ agreement, Spearman-weighted composite): :mod:`.unlearning`;
+* FlexPrefill sparse-attention pattern choice: :mod:`.flexprefill`;
+* safe step radius of cross-entropy ("ghosts of softmax") and a step-capping optimizer wrapper:
+  :mod:`.safe_step`;
+* the n-gram style prior used by :class:`divergences.hf.processors.NGramPriorLogitsProcessor`: :mod:`.ngram`.
+
+Names load lazily, so ``import divergences.llm`` does not import torch until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FrequencyTable": "dcpdd",
+    "dcpdd_score": "dcpdd",
+    "first_occurrence_mask": "dcpdd",
+    "perplexity_entropy_gap": "detection",
+    "concentration_epsilon": "detection",
+    "calibrated_epsilon": "detection",
+    "false_positive_rate": "detection",
+    "zero_shot_test": "detection",
+    "topk_js": "unlearning",
+    "metric_agreement": "unlearning",
+    "composite_score": "unlearning",
+    "block_attention": "flexprefill",
+    "choose_pattern": "flexprefill",
+    "select_blocks": "flexprefill",
+    "sparse_block_mask": "flexprefill",
+    "directional_logit_derivatives": "safe_step",
+    "step_radius": "safe_step",
+    "binary_step_radius": "safe_step",
+    "StepRadiusCap": "safe_step",
+    "NGramPrior": "ngram",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'divergences.llm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,183 @@
+r"""Pretraining-data detection by divergence-based calibration (DC-PDD, Zhang et al. 2024).
+
+For a text x₁..xₙ scored by a causal language model, the per-token score is
+
+    αᵢ = p(xᵢ | x₍<ᵢ₎) · log(1 / f(xᵢ)),    f(x) = (c(x) + 1) / (N + V)
+
+with c(x) the count of token x in a reference corpus of N tokens over a vocabulary of V (Laplace
+smoothing). Only the first occurrence of each token in the text is kept, each αᵢ is clipped above
+at ``a``, and the score is the mean of the kept, clipped αᵢ. αᵢ is the token's contribution to the
+cross-entropy between the model's token probabilities and the corpus frequencies, which is why the
+paper calls it divergence-based calibration. A larger score means "more likely seen in
+pretraining".
+
+Differences from the paper's repository (zhang-wei-chao/DC-PDD, ``com_det_sco.py``):
+
+* the repository parses ``a`` from the command line as a *string* (``--a "0.01"``), so its clip
+  ``ce[ce > a] = a`` compares floats with a string; here ``a`` must be a positive real number;
+* the repository builds the Laplace-smoothed table but indexes the raw counts when scoring; here
+  the smoothed frequencies are always used;
+* as in the repository (``com_pro_dis.py``), the first token has no prediction and is not scored,
+  and first occurrences are counted among the scored tokens;
+* the repository returns ``-mean(α)`` (its ROC code treats "larger" as non-member); we return
+  ``+mean(α)``: negate it to compare with the repository's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._tokens import scored_tokens
+
+__all__ = ["FrequencyTable", "dcpdd_score", "first_occurrence_mask"]
+
+
+def _ids(sequence: Any, tokenizer: Any = None) -> np.ndarray:
+    if tokenizer is not None:
+        encoded = tokenizer.encode(sequence)
+        sequence = getattr(encoded, "ids", encoded)  # `tokenizers.Tokenizer` returns an Encoding
+    if hasattr(sequence, "detach"):
+        sequence = sequence.detach().cpu().numpy()
+    return np.asarray(sequence, dtype=np.int64).reshape(-1)
+
+
+class FrequencyTable:
+    """Token counts of a reference corpus, built once and saved, read by :func:`dcpdd_score`.
+
+    ``counts[v]`` is the number of occurrences of token ``v``; :meth:`frequencies` gives the
+    Laplace-smoothed ``(c + 1) / (N + V)``.
+
+    >>> table = FrequencyTable.from_corpus([[0, 1, 1], [2, 1]], vocab_size=4)
+    >>> table.counts.tolist(), table.total
+    ([1, 3, 1, 0], 5)
+    >>> [round(float(f), 4) for f in table.frequencies()]
+    [0.2222, 0.4444, 0.2222, 0.1111]
+    """
+
+    def __init__(self, counts: Any) -> None:
+        counts = np.asarray(counts)
+        if counts.ndim != 1 or counts.size == 0:
+            raise ValueError(f"counts must be a non-empty 1-D array, got shape {counts.shape}")
+        if not np.issubdtype(counts.dtype, np.integer) or (counts < 0).any():
+            raise ValueError("counts must be non-negative integers")
+        self.counts = counts.astype(np.int64)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.counts.size)
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+    @classmethod
+    def from_corpus(cls, corpus: Iterable[Any], *, vocab_size: int, tokenizer: Any = None,
+                    max_tokens: int | None = None) -> FrequencyTable:
+        """Count tokens over ``corpus``: sequences of token ids, or texts with ``tokenizer=``.
+
+        ``tokenizer`` is anything with ``encode(text)`` returning ids (a ``transformers`` tokenizer)
+        or an ``Encoding`` with ``.ids`` (a ``tokenizers.Tokenizer``). ``max_tokens`` truncates each
+        document as the paper's script does (``--max_tok``). An empty corpus (no token at all) or
+        an id outside ``[0, vocab_size)`` raises ``ValueError``.
+        """
+        if not isinstance(vocab_size, int) or vocab_size < 1:
+            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+        counts = np.zeros(vocab_size, dtype=np.int64)
+        for document in corpus:
+            ids = _ids(document, tokenizer)
+            if max_tokens is not None:
+                ids = ids[:max_tokens]
+            if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+                raise ValueError(f"corpus holds token id {int(ids.max()) if ids.max() >= vocab_size else int(ids.min())}"
+                                 f" outside [0, vocab_size={vocab_size})")
+            counts += np.bincount(ids, minlength=vocab_size)
+        if counts.sum() == 0:
+            raise ValueError("corpus is empty: no token was counted, the frequency table would be uniform")
+        return cls(counts)
+
+    def frequencies(self, smoothing: float = 1.0) -> np.ndarray:
+        """Add-``smoothing`` frequencies ``(c + k) / (N + kV)`` (k = 1: Laplace, the paper's choice)."""
+        if not smoothing > 0:
+            raise ValueError(f"smoothing must be > 0 (a zero frequency gives log(1/f) = inf), got {smoothing!r}")
+        return (self.counts + smoothing) / (self.total + smoothing * self.vocab_size)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the counts to ``path`` (NumPy ``.npz``; no pickle)."""
+        with open(path, "wb") as handle:
+            np.savez(handle, counts=self.counts)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FrequencyTable:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["counts"])
+
+
+def first_occurrence_mask(input_ids: Any, attention_mask: Any = None) -> Any:
+    """Boolean mask, True at the first position of each distinct token in each row (torch).
+
+    Positions where ``attention_mask`` is 0 are never kept and do not count as occurrences.
+    """
+    import torch
+
+    ids = torch.as_tensor(input_ids)
+    if ids.ndim == 1:
+        ids = ids.unsqueeze(0)
+    valid = torch.ones_like(ids, dtype=torch.bool) if attention_mask is None else torch.as_tensor(
+        attention_mask, device=ids.device).reshape(ids.shape).bool()
+    # sentinel for padding: one past the largest id, so padded positions form their own group
+    keyed = torch.where(valid, ids, ids.max() + 1)
+    order = torch.sort(keyed, dim=-1, stable=True).indices
+    sorted_ids = torch.gather(keyed, -1, order)
+    starts = torch.ones_like(sorted_ids, dtype=torch.bool)
+    starts[:, 1:] = sorted_ids[:, 1:] != sorted_ids[:, :-1]
+    first = torch.zeros_like(starts).scatter(-1, order, starts)
+    return first & valid
+
+
+def dcpdd_score(logits: Any, input_ids: Any, table: FrequencyTable | Sequence[float] | Any, *, a: float = 0.01,
+                attention_mask: Any = None, shifted: bool = True, return_tokens: bool = False) -> Any:
+    r"""DC-PDD score per sequence: mean over first occurrences of min(p(xᵢ)·log(1/f(xᵢ)), a).
+
+    Parameters
+    ----------
+    logits
+        ``[batch, length, V]`` next-token logits of the model under test (a causal LM output).
+    input_ids
+        ``[batch, length]`` the scored text. With ``shifted=True`` (the ``transformers`` layout)
+        ``logits[:, t]`` is the distribution of ``input_ids[:, t + 1]``: the first token has no
+        prediction and is not scored. With ``shifted=False`` ``logits[:, t]`` scores
+        ``input_ids[:, t]``.
+    table
+        a :class:`FrequencyTable` (its Laplace-smoothed frequencies are used) or a 1-D array of
+        frequencies f (already smoothed, all > 0) of length V.
+    a
+        the clipping threshold (paper's default 0.01), a positive number.
+    attention_mask
+        ``[batch, length]``, 0 on padding (left or right); padded tokens are not scored.
+
+    Returns a ``[batch]`` tensor (float32 at least), or with ``return_tokens=True`` also the
+    ``[batch, scored_length]`` clipped αᵢ and the mask of kept tokens.
+    A row left with no scored token raises ``ValueError``.
+    """
+    import torch
+
+    if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a <= 0:
+        raise ValueError(f"a must be a positive finite number (the clipping threshold), got {a!r}")
+    logp, ids, mask = scored_tokens(logits, input_ids, attention_mask, shifted)
+    freqs = table.frequencies() if isinstance(table, FrequencyTable) else np.asarray(table, dtype=np.float64)
+    if freqs.shape != (logp.shape[-1],):
+        raise ValueError(f"table has {freqs.shape[0]} tokens but logits have V={logp.shape[-1]} (vocabulary mismatch)")
+    if not (freqs > 0).all():
+        raise ValueError("table frequencies must all be > 0 (smooth them)")
+    token_p = torch.gather(logp, -1, ids.unsqueeze(-1)).squeeze(-1).exp()
+    info = torch.as_tensor(-np.log(freqs), dtype=logp.dtype, device=logp.device)[ids]
+    alpha = torch.clamp(token_p * info, max=a)
+    keep = first_occurrence_mask(ids, mask)
+    count = keep.sum(-1)
+    score = torch.where(keep, alpha, torch.zeros_like(alpha)).sum(-1) / count.to(logp.dtype)
+    return (score, alpha, keep) if return_tokens else score
