@@ -13,7 +13,6 @@ shards). Every path of a chunk loss resolves its divergence here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import torch
 
 from .. import registry
-from ..generators import Pointwise
+from ..core.terms import Pointwise
 
 Tensor = torch.Tensor
 
@@ -46,7 +45,7 @@ class Divergence:
         """Per-row value from log-probabilities ``a`` (teacher) and ``b`` (student): differentiable."""
         if self.generator is not None:
             return comm.row_sums(self.generator.phi(a, b))[0]
-        if comm.parallel:
+        if comm.parallel or registry.get(self.name).rows is not None:
             return function_rows(self.name, a, b, comm, **self.params)
         return self.function(a, b, from_logits=True, validate=False, axis=-1, **self.params)
 
@@ -74,15 +73,7 @@ def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapp
             return Divergence("cosine", "cosine")
         spec = registry.get(divergence)
         if spec.kind == "function":
-            unknown = set(kw) - set(spec.defaults)
-            if unknown:
-                raise ValueError(
-                    f"divergence {divergence!r} takes no parameter(s) {sorted(unknown)}; "
-                    f"its parameters are {sorted(spec.defaults) or 'none'}"
-                )
-            for k, v in kw.items():
-                if isinstance(v, (bool, str)) or not hasattr(v, "__float__"):
-                    raise ValueError(f"parameter {k!r} of divergence {divergence!r} must be a number, got {v!r}")
+            spec.check_params(kw)  # unknown names and bad values, named, before any work
             return Divergence(spec.name, "function", function=spec.function, params=dict(kw))
         try:
             gen = spec.generator(**kw)
@@ -102,66 +93,32 @@ def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapp
 
 
 # ---------------------------------------------------------------------------------------------
-# the registry's "function" divergences from their sufficient sums (vocab-parallel)
+# the registry's "function" divergences over a sharded vocabulary: the record's own rows, reduced by comm
 # ---------------------------------------------------------------------------------------------
 
 
-def _safe(a: Tensor, b: Tensor):
-    pz, qz = a == -math.inf, b == -math.inf
-    both = pz | qz
-    zero = torch.zeros((), dtype=a.dtype, device=a.device)
-    return pz, qz, torch.where(both, zero, a), torch.where(both, zero, b)
+class CommReduce:
+    """The reducer of the registry's "function" records (:class:`divergences.core.reduce.LocalReduce`)
+    over the vocabulary as ``comm`` holds it: sums and log-sum-exps all-reduced across shards."""
 
+    def __init__(self, comm: Any) -> None:
+        self.comm = comm
 
-def _renyi(a: Tensor, b: Tensor, comm: Any, alpha: float = 0.5) -> Tensor:
-    al = float(alpha)
-    if not al >= 0:
-        raise ValueError(f"alpha must be ≥ 0 for the Rényi divergence, got {alpha!r}")
-    if math.isinf(al):
-        raise ValueError("alpha=inf (the max-ratio Rényi divergence) is not available on a sharded vocabulary")
-    if al == 1.0:
-        return comm.row_sums(registry.get("kl").generator().phi(a, b))[0]
-    pz, qz, a_s, b_s = _safe(a, b)
-    inf = torch.full_like(a, math.inf)
-    x = al * a_s + (1 - al) * b_s
-    x = torch.where(qz & ~pz, inf if al > 1 else -inf, x)
-    x = torch.where(pz, -inf, x)
-    value = comm.logsumexp(x).squeeze(-1) / (al - 1)
-    if abs(al - 1) <= 0.5:
-        # near α = 1: log1p(Σ p·expm1((α−1)(a − b)))/(α−1) keeps the limit exact
-        term = torch.exp(a_s) * torch.expm1((al - 1) * (a_s - b_s))
-        term = torch.where(qz & ~pz, inf if al > 1 else -torch.exp(torch.where(pz, torch.zeros_like(a), a)), term)
-        term = torch.where(pz, torch.zeros_like(term), term)
-        (s,) = comm.row_sums(term)
-        ok = torch.isfinite(s) & (s > -0.5)
-        near = torch.log1p(torch.where(ok, s, torch.zeros_like(s))) / (al - 1)
-        value = torch.where(ok, near, value)
-    return value
+    def sum(self, x: Tensor) -> Tensor:
+        return self.comm.row_sums(x)[0]
 
+    def logsumexp(self, x: Tensor) -> Tensor:
+        return self.comm.logsumexp(x).squeeze(-1)
 
-def _bhattacharyya(a: Tensor, b: Tensor, comm: Any) -> Tensor:
-    (h2,) = comm.row_sums(registry.get("hellinger").generator().phi(a, b))
-    pz, qz, a_s, b_s = _safe(a, b)
-    half = torch.where(pz | qz, torch.full_like(a, -math.inf), 0.5 * (a_s + b_s))
-    far = -comm.logsumexp(half).squeeze(-1)
-    close = h2 < 0.5
-    near = -torch.log1p(-torch.where(close, h2.clamp(0.0, 0.5), torch.zeros_like(h2)))
-    return torch.where(close, near, far)
-
-
-def _cauchy_schwarz(a: Tensor, b: Tensor, comm: Any) -> Tensor:
-    cross = comm.logsumexp(a + b).squeeze(-1)
-    value = comm.logsumexp(2 * a).squeeze(-1) + comm.logsumexp(2 * b).squeeze(-1) - 2 * cross
-    return torch.where(cross == -math.inf, torch.full_like(value, math.inf), value.clamp_min(0.0))
-
-
-_FUNCTIONS = {"renyi": _renyi, "bhattacharyya": _bhattacharyya, "cauchy_schwarz": _cauchy_schwarz}
+    def max(self, x: Tensor) -> Tensor:
+        return self.comm.max_rows(x.amax(dim=-1))
 
 
 def function_rows(name: str, a: Tensor, b: Tensor, comm: Any, **params: Any) -> Tensor:
-    """Per-row value of a registry ``"function"`` divergence over a vocabulary split across ``comm``."""
-    fn = _FUNCTIONS.get(name)
-    if fn is None:
-        raise ValueError(f"divergence {name!r} (a registry function) has no vocab-parallel form; "
-                         f"the vocab-parallel ones are {sorted(_FUNCTIONS)} and every pointwise divergence")
-    return fn(a, b, comm, **params)
+    """Per-row value of a registry ``"function"`` divergence over a vocabulary split across ``comm``: the
+    record's row reduction (the same definition as the exact verbs) with its sums all-reduced."""
+    spec = registry.get(name)
+    if spec.rows is None:
+        raise ValueError(f"divergence {name!r} (a user's function of p and q) has no vocab-parallel form; "
+                         "register it as a pointwise term, or use one process")
+    return spec.rows(a, b, torch, -1, reduce=CommReduce(comm), **spec.check_params(params))

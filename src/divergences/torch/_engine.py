@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from ..core.backend import torch_compute_dtype
+
 Tensor = torch.Tensor
 #: kernel(student_chunk, teacher_chunks, need_student_grad, need_teacher_grad)
 #:   -> (per-row loss (c,) or (c, 2) = [soft, hard], grad of the student chunk or None, grad of teacher 0 or None)
@@ -43,8 +45,9 @@ CUDA_CHUNK_ELEMENTS = 1 << 26
 
 
 def compute_dtype(*tensors: Tensor | None) -> torch.dtype:
-    """float64 if any input is float64, else float32 (half precision is computed in float32)."""
-    return torch.float64 if any(t is not None and t.dtype == torch.float64 for t in tensors) else torch.float32
+    """float64 if any input is float64, else float32 (half precision is computed in float32): the
+    library's one dtype rule, :func:`divergences.core.backend.torch_compute_dtype`."""
+    return torch_compute_dtype(*tensors)
 
 
 def chunk_rows(chunk_size: int | None, vocab: int, device: torch.device) -> int:

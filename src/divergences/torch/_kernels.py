@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import array_api_compat
 import torch
 
+from .. import registry
 from ._divergence import Divergence
 from ._engine import LOCAL, Kernel, LocalComm, compute_dtype
 
@@ -88,10 +89,19 @@ _NO_OVERFLOW = frozenset({"kl", "reverse_kl", "cross_entropy", "jeffreys", "js",
                           "skew_kl", "skew_reverse_kl"})
 
 
+def _is_builtin_term(div: Divergence) -> bool:
+    """The generator is the registry's own built-in class for ``div.name`` (not a user's lookalike)."""
+    try:
+        spec = registry.get(div.name)
+    except ValueError:
+        return False
+    return spec.builtin and type(div.generator) is spec.factory
+
+
 def finite_gradients(kernel: Kernel, div: Divergence) -> Kernel:
     """Gradients that are never NaN: 0 on a token whose loss overflowed to +inf (χ² at logits of ±1e4,
     T → 0), and NaN entries of other tokens set to 0. Divergences that cannot overflow skip the pass."""
-    if div.kind == "pointwise" and div.name in _NO_OVERFLOW and type(div.generator).__module__ == "divergences.generators":
+    if div.kind == "pointwise" and div.name in _NO_OVERFLOW and _is_builtin_term(div):
         return kernel
 
     def clean(g: Tensor | None, ok: Tensor) -> Tensor | None:

@@ -87,9 +87,7 @@ def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalC
 
     def row_loss(z: Tensor, logp_k: Tensor, idx: Tensor) -> Tensor:
         _, _, _, a, bb = _buckets(z, logp_k, idx, temperature, LOCAL)
-        if gen is not None:
-            return gen.phi(a, bb).sum(dim=-1)
-        return div.function(a, bb, from_logits=True, validate=False, axis=-1, **div.params)
+        return div.rows(a, bb, LOCAL)
 
     if div.kind == "cosine":
         raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
