@@ -169,7 +169,8 @@ class _Softmin(torch.autograd.Function):
                     gh[:, j0:j0 + block] -= eps * weighted.sum(1)
                 if need_x or need_y:
                     wanted = [t for t in (xi, yj) if t.requires_grad]
-                    grads = iter(torch.autograd.grad((weighted * cost).sum(), wanted))
+                    with torch.enable_grad():
+                        grads = iter(torch.autograd.grad((weighted * cost).sum(), wanted))
                     if need_x:
                         gx[:, i0:i0 + block] += next(grads)
                     if need_y:
