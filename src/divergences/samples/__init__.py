@@ -5,6 +5,8 @@
 * optimal transport: :func:`wasserstein` (exact), :func:`sliced_wasserstein`, :func:`sinkhorn` (log
   domain, ε-scaling) (:mod:`.transport`);
 * :func:`log_variance` (:mod:`.log_variance`);
+* critic-based lower bounds :func:`f_gan_bound`, :func:`nwj_bound`, :func:`donsker_varadhan_bound`
+  and the propensity bound :func:`causal_f_bound` (:mod:`.variational`);
 * any registered divergence between binned samples: :func:`histogram` (:mod:`.histogram`);
 * uncertainty for any of them: :func:`permutation_test`, :func:`bootstrap` (:mod:`.resampling`).
 
@@ -22,6 +24,7 @@ from .knn import knn_entropy, knn_kl
 from .log_variance import log_variance
 from .resampling import BootstrapResult, PermutationResult, bootstrap, permutation_test
 from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, sliced_wasserstein, wasserstein
+from .variational import causal_f_bound, donsker_varadhan_bound, f_gan_bound, nwj_bound, optimal_critic
 
 __all__ = [
     "BootstrapResult",
@@ -29,6 +32,9 @@ __all__ = [
     "SinkhornConvergenceError",
     "SinkhornConvergenceWarning",
     "bootstrap",
+    "causal_f_bound",
+    "donsker_varadhan_bound",
+    "f_gan_bound",
     "cauchy_schwarz",
     "energy",
     "histogram",
@@ -37,6 +43,8 @@ __all__ = [
     "log_variance",
     "median_bandwidth",
     "mmd",
+    "nwj_bound",
+    "optimal_critic",
     "permutation_test",
     "sinkhorn",
     "sliced_wasserstein",
