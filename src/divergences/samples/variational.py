@@ -237,8 +237,9 @@ def causal_f_bound(propensity: Any, divergence: Any = "kl", **params: Any) -> An
                          "undefined)")
     f0 = _f_at_zero(gen)
     rest = 1 - e
-    tail = rest * f0
-    if not math.isfinite(f0):  # 0·inf is 0 at e = 1 (P_do = P_obs), inf below
+    if math.isfinite(f0):
+        tail = rest * f0
+    else:  # 0·inf is 0 at e = 1 (P_do = P_obs), inf below
         tail = (torch.where(rest > 0, torch.full_like(rest, math.inf), torch.zeros_like(rest)) if torch_mode
                 else np.where(rest > 0, np.inf, 0.0))
     value = e * gen.f(1 / e) + tail
