@@ -4,13 +4,13 @@ r"""Memory-bounded, differentiable sums over all pairs of two samples (torch).
 :math:`d^2_{ij} = \|x_i - y_j\|^2` and an elementwise function ``k``. Problems of at most
 ``block × block`` pairs are computed directly (plain autograd, so higher derivatives work). Larger
 ones go through :class:`_BlockedPairSum`: the forward pass visits ``block × block`` tiles under
-``no_grad`` and keeps only the scalar; the backward pass visits the tiles again and differentiates
-each tile on its own (gradient checkpointing at tile granularity), so no n × m matrix is ever held,
-in the forward or the backward pass. Peak memory is a few tiles (``block² · 8`` bytes each in float64).
+``no_grad`` and keeps only the scalar; the backward pass visits the tiles again and forms each
+tile's gradient in closed form from :math:`k'(d^2)` (two matrix products per tile), so no n × m
+matrix is ever held, in the forward or the backward pass. Peak memory is a few tiles (``block² · 8`` bytes each in float64).
 
 Squared distances are ``‖a‖² + ‖b‖² − 2a·b`` clipped at 0 (fast; inputs should be centred by the
-caller) or, with ``exact=True``, summed squared coordinate differences (no cancellation; used for
-the energy distance, which sums the distances themselves). In a within-sample sum (``same=True``)
+caller) or, with ``exact=True``, from coordinate differences (``torch.cdist`` without the matrix
+product form: no cancellation; used for the energy distance, which sums the distances themselves). In a within-sample sum (``same=True``)
 the diagonal is exactly 0.
 """
 
@@ -34,7 +34,7 @@ def safe_sqrt(d2: torch.Tensor) -> torch.Tensor:
 def sq_dists(a: torch.Tensor, b: torch.Tensor, *, exact: bool = False, diagonal_zero: bool = False) -> torch.Tensor:
     """Squared Euclidean distances between the rows of a (…, n, d) and b (…, m, d)."""
     if exact:
-        d2 = (a.unsqueeze(-2) - b.unsqueeze(-3)).pow(2).sum(-1)
+        d2 = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist").pow(2)
     else:
         d2 = (a * a).sum(-1).unsqueeze(-1) + (b * b).sum(-1).unsqueeze(-2) - 2 * (a @ b.transpose(-1, -2))
         d2 = d2.clamp_min(0)
@@ -53,10 +53,8 @@ def _tile(x, y, u, v, fn, exact, diagonal_zero):
     return k.sum()
 
 
-def _tiles(n: int, m: int, block: int, exact_dim: int):
-    """Tile bounds; exact distances hold a (bi, bj, d) difference array, so their tiles are smaller."""
-    if exact_dim > 1:
-        block = max(64, int(block / exact_dim**0.5))
+def _tiles(n: int, m: int, block: int):
+    """Tile bounds (row and column slices of at most ``block``)."""
     for i0 in range(0, n, block):
         for j0 in range(0, m, block):
             yield i0, min(i0 + block, n), j0, min(j0 + block, m)
@@ -66,9 +64,8 @@ class _BlockedPairSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, y, u, v, fn, same, block, exact):  # noqa: D102 - see the module notes
         total = x.new_zeros(())
-        dim = x.shape[1] if exact else 1
         with torch.no_grad():
-            for i0, i1, j0, j1 in _tiles(len(x), len(y), block, dim):
+            for i0, i1, j0, j1 in _tiles(len(x), len(y), block):
                 total += _tile(x[i0:i1], y[j0:j1], None if u is None else u[i0:i1], None if v is None else v[j0:j1],
                                fn, exact, same and i0 == j0)
         ctx.save_for_backward(x, y, u, v)
@@ -77,27 +74,33 @@ class _BlockedPairSum(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
+        # per tile, with G_ij = u_i v_j k'(d²_ij): ∂/∂x_i = 2(x_i Σ_j G_ij − Σ_j G_ij y_j), and
+        # symmetrically for y; ∂/∂u_i = Σ_j v_j k(d²_ij). k' comes from autograd on the tile of d² alone.
         x, y, u, v = ctx.saved_tensors
         need = ctx.needs_input_grad
         gx = torch.zeros_like(x) if need[0] else None
         gy = torch.zeros_like(y) if need[1] else None
         gu = torch.zeros_like(u) if u is not None and need[2] else None
         gv = torch.zeros_like(v) if v is not None and need[3] else None
-        dim = x.shape[1] if ctx.exact else 1
-        for i0, i1, j0, j1 in _tiles(len(x), len(y), ctx.block, dim):
+        for i0, i1, j0, j1 in _tiles(len(x), len(y), ctx.block):
+            xi, yj = x[i0:i1].detach(), y[j0:j1].detach()
+            ui = None if u is None else u[i0:i1].detach()
+            vj = None if v is None else v[j0:j1].detach()
+            d2 = sq_dists(xi, yj, exact=ctx.exact, diagonal_zero=ctx.same and i0 == j0).requires_grad_(True)
             with torch.enable_grad():
-                leaves = [x[i0:i1].detach().requires_grad_(need[0]), y[j0:j1].detach().requires_grad_(need[1]),
-                          None if u is None else u[i0:i1].detach().requires_grad_(gu is not None),
-                          None if v is None else v[j0:j1].detach().requires_grad_(gv is not None)]
-                value = _tile(*leaves, ctx.fn, ctx.exact, ctx.same and i0 == j0)
-                wanted = [t for t in leaves if t is not None and t.requires_grad]
-                if not wanted:
-                    continue
-                grads = iter(torch.autograd.grad(value, wanted))
-            for acc, leaf, lo, hi in ((gx, leaves[0], i0, i1), (gy, leaves[1], j0, j1),
-                                      (gu, leaves[2], i0, i1), (gv, leaves[3], j0, j1)):
-                if acc is not None and leaf is not None and leaf.requires_grad:
-                    acc[lo:hi] += next(grads)
+                k = ctx.fn(d2)
+                weighted = k if ui is None else k * ui[:, None]
+                weighted = weighted if vj is None else weighted * vj[None, :]
+                (g,) = torch.autograd.grad(weighted.sum(), d2)
+            k = k.detach()
+            if gx is not None:
+                gx[i0:i1] += 2 * (xi * g.sum(1, keepdim=True) - g @ yj)
+            if gy is not None:
+                gy[j0:j1] += 2 * (yj * g.sum(0)[:, None] - g.T @ xi)
+            if gu is not None:
+                gu[i0:i1] += (k if vj is None else k * vj[None, :]).sum(1)
+            if gv is not None:
+                gv[j0:j1] += (k if ui is None else k * ui[:, None]).sum(0)
         return tuple(None if g is None else g * grad for g in (gx, gy, gu, gv)) + (None,) * 4
 
 
@@ -109,6 +112,6 @@ def pair_sum(x: torch.Tensor, y: torch.Tensor, fn: Kernel, *, u: torch.Tensor | 
     ``same=True`` says y is x (within-sample sum): the diagonal distances are exactly 0.
     """
     n, m = x.shape[0], y.shape[0]
-    if n <= block and m <= block and (not exact or n * m * x.shape[1] <= block * block):
+    if n <= block and m <= block:
         return _tile(x, y, u, v, fn, exact, same)
     return _BlockedPairSum.apply(x, y, u, v, fn, same, block, exact)
