@@ -18,7 +18,26 @@ SciPy's KD-tree or numba allocate outside Python's allocator is not seen). Child
 under a 16 GiB address-space limit, so an implementation that needs more reports "out of memory"
 instead of taking the machine down. Ratios are anchor / ours (> 1: ours is faster or smaller).
 
-    python benchmarks/bench_samples.py
+    python benchmarks/bench_samples.py            # the NumPy table, then the torch tables
+    python benchmarks/bench_samples.py --numpy    # the NumPy table only
+    python benchmarks/bench_samples.py --torch [--sinkhorn-n 2000] [--kernel-n 5000] [--large-n 50000]
+
+Torch tables (``--torch``; torch CPU, float64 unless stated, OMP threads as set by the environment):
+
+* Sinkhorn divergence at ε = 0.01 and 0.05, 2-D and 10-D, n = m = ``--sinkhorn-n`` (2000): ours
+  (``samples.sinkhorn`` on tensors: debiased, ε-scaling ½, tol 1e-6 on the L1 marginal error, at most
+  ``SK_MAX_ITER`` iterations, warning if not reached), GeomLoss ``SamplesLoss("sinkhorn", p=2,
+  blur=√(ε/2))`` ×2 (its cost is ‖·‖²/2; one update per ε level, scaling 0.5 and 0.9) and POT
+  ``ot.sinkhorn2(method="sinkhorn_log", stopThr=1e-6)`` (the linear part ⟨π, C⟩ of the plan, not
+  debiased). Each value is compared with the exact W₂² from ``ot.emd2`` on the same points; the
+  iteration counts are ours (OT(x, y) / all three problems), GeomLoss's number of ε levels, POT's.
+* MMD² (RBF, σ = 3, biased, so GeomLoss's "gaussian" ×2 is the same number) and the energy distance,
+  n = m = ``--kernel-n``, d = 10, value plus gradient w.r.t. x: ours (tiled), a direct torch version
+  (full n×m matrices), GeomLoss ``backend="tensorized"``.
+* The memory bound: MMD² and energy with gradients at n = m = ``--large-n`` in 10-D (float32).
+
+Torch memory is the growth of the process's peak resident set (``ru_maxrss``) during the call,
+after a warm-up; tracemalloc does not see torch's allocator.
 """
 
 from __future__ import annotations
@@ -136,6 +155,190 @@ LABELS = {
 }
 
 
+# -- torch cases --------------------------------------------------------------------------------
+
+SK_EPS_LIST, SK_DIMS, SK_MAX_ITER = (0.05, 0.01), (2, 10), 3000
+KERNEL_SIGMA = 3.0
+
+
+def _torch_data(n, d, shift, seed, dtype="float64"):
+    import torch
+
+    x, y = _data(n, d, shift, seed)
+    return torch.tensor(x, dtype=getattr(torch, dtype)), torch.tensor(y, dtype=getattr(torch, dtype))
+
+
+def sk_ours(x, y, eps):
+    import divergences.samples._torch_transport as tt
+    from divergences.samples import SinkhornConvergenceWarning, sinkhorn
+
+    counts, original = [], tt._potentials
+
+    def counting(*args, **kwargs):
+        out = original(*args, **kwargs)
+        counts.append(out[2])
+        return out
+
+    tt._potentials = counting
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SinkhornConvergenceWarning)
+            value = float(sinkhorn(x, y, epsilon=eps, max_iter=SK_MAX_ITER, on_failure="warn"))
+    finally:
+        tt._potentials = original
+    note = "not converged" if caught else "converged"
+    return value, f"{counts[0]} / {sum(counts)} ({note})"
+
+
+def sk_geomloss(x, y, eps, scaling):
+    from geomloss import SamplesLoss
+    from geomloss._legacy.sinkhorn_divergence import epsilon_schedule, max_diameter
+
+    blur = (eps / 2) ** 0.5
+    value = 2 * float(SamplesLoss("sinkhorn", p=2, blur=blur, scaling=scaling, backend="tensorized")(x, y))
+    levels = len(epsilon_schedule(2, max_diameter(x, y), blur, scaling))
+    return value, f"{levels} levels"
+
+
+def sk_pot(x, y, eps):
+    import ot
+
+    xn, yn = x.numpy(), y.numpy()
+    a, b = np.full(len(xn), 1 / len(xn)), np.full(len(yn), 1 / len(yn))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value, log = ot.sinkhorn2(a, b, ot.dist(xn, yn), eps, method="sinkhorn_log", numItermax=SK_MAX_ITER,
+                                  stopThr=1e-6, log=True)
+    return float(value), f"{log['niter']}"
+
+
+def _with_grad(fn):
+    def run(x, y):
+        xg = x.clone().requires_grad_(True)
+        value = fn(xg, y)
+        value.backward()
+        return float(value), ""
+
+    return run
+
+
+def kernel_impls(kind):
+    import torch
+
+    from divergences.samples import energy, mmd
+
+    def ours(x, y):
+        return mmd(x, y, bandwidth=KERNEL_SIGMA, unbiased=False) if kind == "mmd" else energy(x, y)
+
+    def direct(x, y):
+        def mean_k(a, b):
+            d = torch.cdist(a, b)
+            return torch.exp(-(d**2) / (2 * KERNEL_SIGMA**2)).mean() if kind == "mmd" else d.mean()
+
+        v = mean_k(x, x) + mean_k(y, y) - 2 * mean_k(x, y)
+        return v if kind == "mmd" else torch.sqrt(-v)
+
+    def geom(x, y):
+        from geomloss import SamplesLoss
+
+        if kind == "mmd":
+            return 2 * SamplesLoss("gaussian", blur=KERNEL_SIGMA, backend="tensorized")(x, y)
+        return torch.sqrt(2 * SamplesLoss("energy", backend="tensorized")(x, y))
+
+    return {"ours": _with_grad(ours), "torch direct": _with_grad(direct), "GeomLoss": _with_grad(geom)}
+
+
+def _torch_case(spec: dict):
+    """(x, y) and the implementation function for one torch benchmark row."""
+    kind = spec["kind"]
+    if kind == "sinkhorn":
+        x, y = _torch_data(spec["n"], spec["d"], 0.5, 10 + spec["d"])
+        eps, impl = spec["eps"], spec["impl"]
+        fns = {"ours": lambda a, b: sk_ours(a, b, eps),
+               "GeomLoss s=0.5": lambda a, b: sk_geomloss(a, b, eps, 0.5),
+               "GeomLoss s=0.9": lambda a, b: sk_geomloss(a, b, eps, 0.9),
+               "POT sinkhorn_log": lambda a, b: sk_pot(a, b, eps)}
+        return x, y, fns[impl]
+    x, y = _torch_data(spec["n"], 10, 0.1, 20, spec.get("dtype", "float64"))
+    return x, y, kernel_impls(kind)[spec["impl"]]
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _torch_child(spec: dict) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (20 << 30, 20 << 30))
+    try:
+        x, y, fn = _torch_case(spec)
+        fn(x[:100], y[:100])  # warm-up
+        before = _rss_kib()
+        start = time.perf_counter()
+        value, info = fn(x, y)
+        elapsed = time.perf_counter() - start
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, 0)
+        print(json.dumps({"time": elapsed, "peak": peak * 1024, "value": value, "info": info}))
+    except (MemoryError, RuntimeError) as exc:
+        msg = "out of memory (20 GiB limit)" if "memory" in str(exc).lower() or isinstance(exc, MemoryError) else str(exc)
+        print(json.dumps({"error": msg[:120]}))
+    except ImportError as exc:
+        print(json.dumps({"error": f"unavailable ({exc.name})"}))
+
+
+def _run_torch(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--torch-child", json.dumps(spec)], capture_output=True, text=True)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        return {"error": f"failed (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]}"}
+    return json.loads(lines[-1])
+
+
+def _arg(name: str, default: int) -> int:
+    return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+def main_torch() -> None:
+    import ot
+
+    n_sk, n_kernel, n_large = _arg("--sinkhorn-n", 2000), _arg("--kernel-n", 5000), _arg("--large-n", 50_000)
+    print(f"\n### Sinkhorn divergence, n = m = {n_sk}, against exact W2² (ot.emd2)\n")
+    print("| d | ε | implementation | time (s) | peak RSS growth (MiB) | value | rel. error vs W2² | iterations |")
+    print("|---|---|---|---|---|---|---|---|")
+    for d in SK_DIMS:
+        x, y = _torch_data(n_sk, d, 0.5, 10 + d)
+        w22 = float(ot.emd2([], [], ot.dist(x.numpy(), y.numpy()), numItermax=10_000_000))
+        for eps in SK_EPS_LIST:
+            for impl in ("ours", "GeomLoss s=0.5", "GeomLoss s=0.9", "POT sinkhorn_log"):
+                r = _run_torch({"kind": "sinkhorn", "n": n_sk, "d": d, "eps": eps, "impl": impl})
+                if "error" in r:
+                    print(f"| {d} | {eps} | {impl} | – | – | – | {r['error']} | |")
+                    continue
+                print(f"| {d} | {eps} | {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.6g} | "
+                      f"{abs(r['value'] - w22) / w22:.2e} | {r['info']} |")
+                sys.stdout.flush()
+    for kind, n, dtype in (("mmd", n_kernel, "float64"), ("energy", n_kernel, "float64"),
+                           ("mmd", n_large, "float32"), ("energy", n_large, "float32")):
+        impls = ("ours", "torch direct", "GeomLoss") if n == n_kernel else ("ours",)
+        full = 3 * n * n * (4 if dtype == "float32" else 8) / 2**30
+        print(f"\n### {kind}, value + gradient, n = m = {n}, d = 10, {dtype} "
+              f"(three full n×m matrices would take {full:.1f} GiB)\n")
+        print("| implementation | time (s) | peak RSS growth (MiB) | value |")
+        print("|---|---|---|---|")
+        for impl in impls:
+            r = _run_torch({"kind": kind, "n": n, "impl": impl, "dtype": dtype})
+            if "error" in r:
+                print(f"| {impl} | – | – | {r['error']} |")
+                continue
+            print(f"| {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.8g} |")
+            sys.stdout.flush()
+
+
 def _child(case: str, impl: str) -> None:
     import resource
 
@@ -187,5 +390,12 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         _child(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--torch-child":
+        _torch_child(json.loads(sys.argv[2]))
+    elif "--torch" in sys.argv:
+        main_torch()
+    elif "--numpy" in sys.argv:
+        main()
     else:
         main()
+        main_torch()

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._backend import Array, as_float, is_numpy, is_torch, namespace, result_dtype
 
-__all__ = ["bhattacharyya", "hellinger", "kl", "renyi", "wasserstein2"]
+__all__ = ["bhattacharyya", "entropy", "hellinger", "kl", "renyi", "wasserstein2"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,7 +36,7 @@ __all__ = ["bhattacharyya", "hellinger", "kl", "renyi", "wasserstein2"]
 class _Normals:
     """Two normals on a common backend and dtype, both diagonal or both full."""
 
-    def __init__(self, mean0, cov0, mean1, cov1, diagonal: bool | None) -> None:
+    def __init__(self, mean0, cov0, mean1, cov1, diagonal: bool | None, psd: bool = False) -> None:
         xp = namespace(mean0, cov0, mean1, cov1)
         arrays = [np.asarray(a) if is_numpy(xp) else a if hasattr(a, "shape") else xp.asarray(a)
                   for a in (mean0, cov0, mean1, cov1)]
@@ -53,14 +53,17 @@ class _Normals:
             raise ValueError(f"mean0 has dimension {d} but mean1 has dimension {m1.shape[-1]}")
         full0 = self._is_full(c0, d, "cov0", diagonal)
         full1 = self._is_full(c1, d, "cov1", diagonal)
-        self.xp, self.d, self.dtype = xp, d, dtype
+        self.xp, self.d, self.dtype, self.psd = xp, d, dtype, psd
         self.diag = not (full0 or full1)
         if not self.diag:
             c0 = c0 if full0 else self._embed(c0, "cov0")
             c1 = c1 if full1 else self._embed(c1, "cov1")
             self._check_symmetric(c0, "cov0")
             self._check_symmetric(c1, "cov1")
-        elif bool(xp.any(c0 <= 0)) or bool(xp.any(c1 <= 0)):
+        elif psd and (bool(xp.any(c0 < 0)) or bool(xp.any(c1 < 0))):
+            name = "cov0" if bool(xp.any(c0 < 0)) else "cov1"
+            raise ValueError(f"{name} is not positive semi-definite: a diagonal covariance needs every variance ≥ 0")
+        elif not psd and (bool(xp.any(c0 <= 0)) or bool(xp.any(c1 <= 0))):
             name = "cov0" if bool(xp.any(c0 <= 0)) else "cov1"
             raise ValueError(f"{name} is not positive definite: a diagonal covariance needs every variance > 0")
         self.mean0, self.cov0, self.mean1, self.cov1 = m0, c0, m1, c1
@@ -82,7 +85,7 @@ class _Normals:
 
     def _embed(self, c, name):
         xp = self.xp
-        if bool(xp.any(c <= 0)):
+        if bool(xp.any(c < 0)) or (not self.psd and bool(xp.any(c <= 0))):
             raise ValueError(f"{name} is not positive definite: a diagonal covariance needs every variance > 0")
         eye = xp.eye(self.d, dtype=self.dtype)
         return c[..., None] * eye
@@ -165,12 +168,16 @@ def kl(mean0: Array, cov0: Array, mean1: Array, cov1: Array, *, diagonal: bool |
     >>> round(float(gaussian.kl(np.zeros(1), np.ones(1), np.ones(1), np.full(1, 4.0))), 6)
     0.443147
     """
-    n = _Normals(mean0, cov0, mean1, cov1, diagonal)
+    with np.errstate(over="ignore"):  # ratios like 1e300/1e-300 overflow to +inf, the right value
+        return _kl(_Normals(mean0, cov0, mean1, cov1, diagonal))
+
+
+def _kl(n: _Normals) -> Array:
     xp = n.xp
     if n.diag:
         # per coordinate u − log1p(u) with u = σ₀²/σ₁² − 1 = (σ₀² − σ₁²)/σ₁²: no cancellation between terms
         u = (n.cov0 - n.cov1) / n.cov1
-        terms = (u - xp.log1p(u)) + n.delta**2 / n.cov1
+        terms = _ratio_term(xp, u, xp.log(n.cov0) - xp.log(n.cov1)) + n.delta**2 / n.cov1
         return n.finish(0.5 * xp.sum(terms, axis=-1))
     l0, l1 = n.cholesky(n.cov0, "cov0"), n.cholesky(n.cov1, "cov1")
     l1b, l0b = _broadcast_matrices(xp, l1, l0)
@@ -180,8 +187,56 @@ def kl(mean0: Array, cov0: Array, mean1: Array, cov1: Array, *, diagonal: bool |
     diag = xp.linalg.diagonal(a)
     off = xp.sum(xp.tril(a, k=-1) ** 2, axis=(-2, -1))
     u = (diag - 1) * (diag + 1)
-    value = 0.5 * (off + xp.sum(u - xp.log1p(u), axis=-1) + n.mahalanobis(l1))
+    value = 0.5 * (off + xp.sum(_ratio_term(xp, u, 2 * xp.log(xp.abs(diag))), axis=-1) + n.mahalanobis(l1))
     return n.finish(value)
+
+
+def _ratio_term(xp, u, log_r):
+    """r − 1 − log r ≥ 0 for a variance ratio r = 1 + u with log r given (never NaN).
+
+    Near r = 1 it is u − log1p(u) (full relative precision); far from 1 it is e^{log r} − 1 − log r
+    from the log-ratio, so ratios like 1e300/1e-300 give +inf (overflow of r) or a finite value
+    (underflow of r), never inf − inf.
+    """
+    near = xp.abs(log_r) < 0.5
+    u_near = xp.where(near, u, xp.zeros_like(u))
+    lr_far = xp.where(near, xp.zeros_like(log_r), log_r)
+    return xp.where(near, u_near - xp.log1p(u_near), xp.exp(lr_far) - 1 - lr_far)
+
+
+def entropy(mean: Array, cov: Array, *, diagonal: bool | None = None) -> Array:
+    r"""Differential entropy of :math:`N(\mu, \Sigma)` in nats: :math:`\tfrac12\log\det(2\pi e\,\Sigma)
+    = \tfrac d2(1 + \log 2\pi) + \tfrac12\log\det\Sigma`.
+
+    The log-determinant is a sum of log-diagonals of the Cholesky factor (no overflow for any
+    scale); ``mean`` gives the dimension and the batch shape (the entropy does not depend on it).
+    Equals ``torch.distributions.MultivariateNormal(mean, cov).entropy()`` and
+    ``scipy.stats.multivariate_normal(mean, cov).entropy()``.
+
+    >>> import numpy as np
+    >>> from divergences import gaussian
+    >>> round(float(gaussian.entropy(np.zeros(1), np.ones(1))), 6)  # ½ log(2πe)
+    1.418939
+    """
+    n = _Normals(mean, cov, mean, cov, diagonal)
+    xp = n.xp
+    const = 0.5 * n.d * (1.0 + math.log(2 * math.pi))
+    if n.diag:
+        logdet = xp.sum(xp.log(n.cov0), axis=-1)
+    else:
+        logdet = n.logdet(n.cholesky(n.cov0, "cov"))
+    batch = np.broadcast_shapes(tuple(logdet.shape), tuple(n.mean0.shape[:-1]))
+    return n.finish(xp.broadcast_to(const + 0.5 * logdet, batch))
+
+
+def _psd_sqrt(xp, c, name):
+    """Symmetric square root of a positive semi-definite matrix (ValueError naming it otherwise)."""
+    lam, vec = xp.linalg.eigh(c)
+    top = _scalar(xp.max(xp.abs(lam)))
+    if _scalar(xp.min(lam)) < -1e-10 * max(top, 1e-300):
+        raise ValueError(f"{name} is not positive semi-definite (smallest eigenvalue {_scalar(xp.min(lam)):.3g})")
+    root = xp.sqrt(xp.clip(lam, 0.0, None))
+    return (vec * root[..., None, :]) @ xp.matrix_transpose(vec)
 
 
 def _broadcast_matrices(xp, a, b):
@@ -282,19 +337,26 @@ def wasserstein2(mean0: Array, cov0: Array, mean1: Array, cov1: Array, *, square
     between covariances; the Fréchet distance of FID is :math:`W_2^2`). The last trace is the nuclear
     norm of :math:`L_1^\top L_0` (singular values of a product of Cholesky factors, no matrix square
     root). Returns :math:`W_2`, or :math:`W_2^2` with ``squared=True``. Rounding below zero is clipped.
+    Degenerate (positive **semi**-definite) covariances are accepted, as in POT's
+    ``ot.gaussian.bures_wasserstein_distance``: where a Cholesky factorisation fails, the factors are
+    the symmetric square roots :math:`V\,\mathrm{diag}(\sqrt{\max(\lambda, 0)})\,V^\top` from an
+    eigendecomposition (eigenvalues below −1e-10·max|λ| are refused as not PSD).
 
     >>> import numpy as np
     >>> from divergences import gaussian
     >>> float(gaussian.wasserstein2(np.zeros(2), np.ones(2), np.array([3.0, 4.0]), np.ones(2)))
     5.0
     """
-    n = _Normals(mean0, cov0, mean1, cov1, diagonal)
+    n = _Normals(mean0, cov0, mean1, cov1, diagonal, psd=True)
     xp = n.xp
     if n.diag:
         bures = xp.sum((xp.sqrt(n.cov0) - xp.sqrt(n.cov1)) ** 2, axis=-1)
     else:
-        l0, l1 = n.cholesky(n.cov0, "cov0"), n.cholesky(n.cov1, "cov1")
-        l1b, l0b = _broadcast_matrices(xp, l1, l0)
+        try:
+            f0, f1 = n.cholesky(n.cov0, "cov0"), n.cholesky(n.cov1, "cov1")
+        except ValueError:  # singular (positive semi-definite): symmetric square roots instead
+            f0, f1 = _psd_sqrt(xp, n.cov0, "cov0"), _psd_sqrt(xp, n.cov1, "cov1")
+        l1b, l0b = _broadcast_matrices(xp, f1, f0)
         nuclear = xp.sum(xp.linalg.svdvals(xp.matrix_transpose(l1b) @ l0b), axis=-1)
         trace = xp.sum(xp.linalg.diagonal(n.cov0), axis=-1) + xp.sum(xp.linalg.diagonal(n.cov1), axis=-1)
         bures = xp.clip(trace - 2 * nuclear, 0.0, None)

@@ -2,12 +2,17 @@
 
 * k-nearest neighbours: :func:`knn_kl`, :func:`knn_entropy` (:mod:`.knn`);
 * kernels and distances: :func:`mmd`, :func:`energy`, :func:`cauchy_schwarz` (:mod:`.kernels`);
-* optimal transport: :func:`wasserstein` (exact), :func:`sinkhorn` (log domain) (:mod:`.transport`);
+* optimal transport: :func:`wasserstein` (exact), :func:`sliced_wasserstein`, :func:`sinkhorn` (log
+  domain, ε-scaling) (:mod:`.transport`);
 * :func:`log_variance` (:mod:`.log_variance`);
+* critic-based lower bounds :func:`f_gan_bound`, :func:`nwj_bound`, :func:`donsker_varadhan_bound`
+  and the propensity bound :func:`causal_f_bound` (:mod:`.variational`);
 * any registered divergence between binned samples: :func:`histogram` (:mod:`.histogram`);
 * uncertainty for any of them: :func:`permutation_test`, :func:`bootstrap` (:mod:`.resampling`).
 
 SciPy and POT are imported inside the functions that use them, so importing this package is cheap.
+Every estimator except the kNN and histogram ones also takes torch tensors and then returns a
+differentiable tensor (autograd), in memory-bounded tiles; torch is imported only then.
 Conventions (scale, squares, ½ factors) are stated in each docstring and in ``docs/samples.md``.
 """
 
@@ -18,7 +23,8 @@ from .kernels import cauchy_schwarz, energy, median_bandwidth, mmd
 from .knn import knn_entropy, knn_kl
 from .log_variance import log_variance
 from .resampling import BootstrapResult, PermutationResult, bootstrap, permutation_test
-from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, wasserstein
+from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, sliced_wasserstein, wasserstein
+from .variational import causal_f_bound, donsker_varadhan_bound, f_gan_bound, nwj_bound, optimal_critic
 
 __all__ = [
     "BootstrapResult",
@@ -26,6 +32,9 @@ __all__ = [
     "SinkhornConvergenceError",
     "SinkhornConvergenceWarning",
     "bootstrap",
+    "causal_f_bound",
+    "donsker_varadhan_bound",
+    "f_gan_bound",
     "cauchy_schwarz",
     "energy",
     "histogram",
@@ -34,7 +43,10 @@ __all__ = [
     "log_variance",
     "median_bandwidth",
     "mmd",
+    "nwj_bound",
+    "optimal_critic",
     "permutation_test",
     "sinkhorn",
+    "sliced_wasserstein",
     "wasserstein",
 ]

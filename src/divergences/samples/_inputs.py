@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["as_pair", "as_samples", "check_positive", "as_weights"]
+__all__ = ["as_pair", "as_samples", "as_weights", "check_bandwidths", "check_positive", "power_of_two_scale"]
 
 
 def as_samples(x: Any, name: str, *, min_n: int = 1) -> np.ndarray:
@@ -65,3 +67,38 @@ def as_weights(w: Any, n: int, name: str) -> np.ndarray:
     if total <= 0:
         raise ValueError(f"{name} must have a positive sum")
     return arr / total
+
+
+def power_of_two_scale(*arrays) -> float:
+    """A power of two s with ½ < max|x| / s ≤ 1 when max|x| is above 1e100 or below 1e-100 (else 1).
+
+    Squared distances of data near 1e200 overflow to inf (and inf − inf to NaN), those of data near
+    1e-300 underflow to 0; dividing by a power of two is exact, and each statistic's scale law
+    undoes it.
+    """
+    top = 0.0
+    for a in arrays:
+        if hasattr(a, "detach"):
+            if a.numel():
+                top = max(top, float(a.detach().abs().max()))
+        elif a.size:
+            top = max(top, float(np.abs(a).max()))
+    if 1e-100 <= top <= 1e100 or top == 0:
+        return 1.0
+    return 2.0 ** math.ceil(math.log2(top))
+
+
+def check_bandwidths(bandwidth: Any) -> list[float] | str:
+    """'median', one number > 0, or a non-empty sequence of numbers > 0 (several kernels summed)."""
+    if isinstance(bandwidth, str):
+        if bandwidth != "median":
+            raise ValueError(f"bandwidth must be a number > 0, a sequence of them, or 'median', got {bandwidth!r}")
+        return "median"
+    if bandwidth is None or isinstance(bandwidth, bool):
+        raise ValueError(f"bandwidth must be a number > 0, a sequence of them, or 'median', got {bandwidth!r}")
+    if isinstance(bandwidth, Sequence) or (hasattr(bandwidth, "ndim") and getattr(bandwidth, "ndim", 0) > 0):
+        values = [check_positive(b, "bandwidth") for b in list(bandwidth)]
+        if not values:
+            raise ValueError("bandwidth must not be an empty sequence")
+        return values
+    return [check_positive(bandwidth, "bandwidth")]

@@ -15,8 +15,12 @@ with a max-shifted log-sum-exp, so nothing underflows at any ε > 0. After each 
 plan :math:`\pi_{ij} = a_i b_j e^{(f_i + g_j - C_{ij})/\varepsilon}` has exact column marginals,
 and the iteration stops when the L1 error of its row marginals, :math:`\sum_i |\pi_i - a_i|`, is below
 ``tol``. The symmetric problems (x against itself, in the debiased divergence or when y equals x) use one
-potential and the averaged update :math:`f \leftarrow \tfrac12(f + T(f))`, which does not oscillate. Optional ε-scaling (``scaling=s``) starts at ε₀ = max C and multiplies ε by s after each
-update until it reaches ε, warm-starting the final iterations. If the error is still above ``tol``
+potential and the averaged update :math:`f \leftarrow \tfrac12(f + T(f))`, which does not oscillate.
+ε-scaling (``scaling=s``, on by default with s = ½ as in GeomLoss; ``None`` turns it off) starts at
+ε₀ = max C (NumPy) or the squared diameter (torch) and multiplies ε by s after each update pair until
+it reaches ε, warm-starting the final iterations, which use the adaptive over-relaxation of
+:class:`Overrelaxation` (about twice fewer iterations at small ε): ε = 0.01 on standardised
+clouds converges within the default ``max_iter`` without tuning. If the error is still above ``tol``
 after ``max_iter`` iterations (or a potential is not finite) :func:`sinkhorn` raises
 :class:`SinkhornConvergenceError` (``on_failure="raise"``, the default) or returns the value with a
 :class:`SinkhornConvergenceWarning` (``on_failure="warn"``): never a silently wrong number.
@@ -31,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from ._inputs import as_pair, as_weights, check_positive
+from ._torch_inputs import any_tensor
 
-__all__ = ["SinkhornConvergenceError", "SinkhornConvergenceWarning", "sinkhorn", "wasserstein"]
+__all__ = ["SinkhornConvergenceError", "SinkhornConvergenceWarning", "sinkhorn", "sliced_wasserstein", "wasserstein"]
 
 
 class SinkhornConvergenceError(RuntimeError):
@@ -78,10 +83,25 @@ def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = 
     is O(n³) in time and O(nm) in memory; a solver that stops at ``max_iter`` raises RuntimeError.
     Returns the distance :math:`W_p` in the units of x (not :math:`W_p^p`).
 
+    Torch tensors in: a differentiable 0-d tensor. In one dimension the quantile form is written in
+    torch (gradients through sorting, in the values and the weights); in d > 1 the optimal plan π
+    comes from ``ot.emd`` on the detached cost and the value Σ π C(x, y) is differentiated (the
+    envelope theorem: π optimal, so its own variation does not count). The gradient of the root is
+    taken as 0 where W_p = 0.
+
     >>> wasserstein([0.0, 1.0], [2.0, 3.0])
     2.0
     """
     p = _check_p(p)
+    if any_tensor(x, y):
+        from ._torch_inputs import as_tensor_pair
+        from ._torch_transport import _pair_weights, root, wasserstein_1d_torch, wasserstein_nd_torch
+
+        xt, yt = as_tensor_pair(x, y)
+        a, b = _pair_weights(weights, xt, yt)
+        if xt.shape[1] == 1:
+            return root(wasserstein_1d_torch(xt[:, 0], yt[:, 0], a, b, p), p)
+        return root(wasserstein_nd_torch(xt, yt, a, b, p, max_iter), p)
     xa, ya = as_pair(x, y)
     a, b = _weights_pair(weights, len(xa), len(ya))
     if xa.shape[1] == 1:
@@ -99,6 +119,53 @@ def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = 
         raise RuntimeError(f"ot.emd2 did not solve the transport problem: {log['warning']} "
                            "(raise max_iter)")
     return float(value) ** (1 / p)
+
+
+def sliced_wasserstein(x: Any, y: Any, *, n_projections: int = 50, p: float = 2,
+                       weights: tuple[Any, Any] | None = None, seed: Any = 0, projections: Any = None) -> Any:
+    r"""Sliced p-Wasserstein distance :math:`\big(\tfrac1L\sum_{l=1}^L W_p^p(\theta_l^\top X, \theta_l^\top Y)\big)^{1/p}`.
+
+    The directions θ_l are ``n_projections`` unit vectors drawn uniformly on the sphere from
+    ``numpy.random.default_rng(seed)`` (the same directions on NumPy and torch for one seed), or the
+    columns of ``projections`` (shape (d, L)). Each 1-D problem is solved exactly through quantile
+    functions, O(L n log n). This is POT's ``ot.sliced_wasserstein_distance`` (the mean of W_p^p
+    over directions, then the p-th root), which serves the NumPy path; pass ``projections`` to
+    compare both on the same directions. Torch tensors in: a differentiable 0-d tensor (through
+    sorting; gradient 0 where the value is 0).
+
+    >>> round(sliced_wasserstein([[0.0, 0.0]], [[3.0, 4.0]], projections=[[1.0], [0.0]]), 6)
+    3.0
+    """
+    p = _check_p(p)
+    if not isinstance(n_projections, (int, np.integer)) or isinstance(n_projections, bool) or n_projections < 1:
+        raise ValueError(f"n_projections must be a positive integer, got {n_projections!r}")
+    tensors = any_tensor(x, y)
+    if tensors:
+        from ._torch_inputs import as_tensor_pair
+
+        xt, yt = as_tensor_pair(x, y)
+        d = xt.shape[1]
+    else:
+        xa, ya = as_pair(x, y)
+        d = xa.shape[1]
+    if projections is None:
+        from ._torch_transport import directions
+
+        theta = directions(d, int(n_projections), seed)
+    else:
+        theta = np.asarray(projections.detach().cpu() if hasattr(projections, "detach") else projections,
+                           dtype=np.float64)
+        if theta.ndim != 2 or theta.shape[0] != d or not np.isfinite(theta).all():
+            raise ValueError(f"projections must be a finite ({d}, L) array of directions, got shape {theta.shape}")
+    if tensors:
+        from ._torch_transport import _pair_weights, sliced_wasserstein_torch
+
+        a, b = _pair_weights(weights, xt, yt)
+        return sliced_wasserstein_torch(xt, yt, a, b, p, theta)
+    import ot
+
+    a, b = _weights_pair(weights, len(xa), len(ya))
+    return float(ot.sliced_wasserstein_distance(xa, ya, a, b, p=p, projections=theta))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,6 +193,32 @@ def _update_f(neg_cost: np.ndarray, log_b: np.ndarray, g: np.ndarray, eps: float
     return -eps * _softmin(buf, 1)
 
 
+class Overrelaxation:
+    """Adaptive over-relaxation of the Sinkhorn update, f ← f + ω (T(g) − f) (Thibault et al. 2017).
+
+    Plain Sinkhorn converges linearly with a rate θ that tends to 1 as ε → 0. Every 10 plain
+    iterations the rate is measured from the marginal errors, and ω = 2 / (1 + √(1 − θ)) (capped at
+    1.9) is used from then on; if the error grows under ω > 1 the step falls back to ω = 1 for good.
+    The fixed point, and so the result, is that of plain Sinkhorn; only the path to it is shorter.
+    """
+
+    def __init__(self) -> None:
+        self.omega, self.errors, self.failed = 1.0, [], False
+
+    def step(self, err: float) -> float:
+        self.errors.append(err)
+        k = len(self.errors)
+        if k >= 2 and self.omega > 1 and err > 2 * min(self.errors[-10:]):
+            self.omega, self.failed = 1.0, True  # diverging: plain steps from now on
+        elif not self.failed and k % 10 == 0 and k >= 20:
+            old = self.errors[-11]
+            if 0 < err < old:
+                theta = (err / old) ** 0.1
+                if self.omega == 1.0:
+                    self.omega = min(1.9, 2.0 / (1.0 + math.sqrt(max(1.0 - theta, 0.0))))
+        return self.omega
+
+
 def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
     """(OT_ε value, iterations, final L1 marginal error, potentials finite) for one problem.
 
@@ -145,6 +238,7 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
     neg_cost = np.multiply(cost, -1.0 / eps)
     err = math.inf
     iterations = 0
+    relax = Overrelaxation()
     for iterations in range(1, int(max_iter) + 1):  # noqa: B007 - the count is returned
         g = _update_g(neg_cost, log_a, f, eps, buf)
         if symmetric:
@@ -152,21 +246,23 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
             excess = np.expm1((f - g) / eps)
             err = float(np.dot(a, np.abs(excess)))
             value = 2 * float(np.dot(a, f)) - eps * float(np.dot(a, excess))  # dual objective at (f, f)
+            if not err >= tol:
+                break
             g = f = 0.5 * (f + g)
         else:
             f_new = _update_f(neg_cost, log_b, g, eps, buf)
-            # row marginals of the plan (f, g) are a_i exp((f_i − f_new_i)/ε)
+            # row marginals of the plan (f, g) are a_i exp((f_i − f_new_i)/ε); columns are exact
             err = float(np.dot(a, np.abs(np.expm1((f - f_new) / eps))))
-            f = f_new
             value = float(np.dot(a, f) + np.dot(b, g))
-        if not err >= tol:  # stops on convergence, and on NaN (reported below)
-            break
+            if not err >= tol:  # stops on convergence, and on NaN (reported below)
+                break
+            f = f + relax.step(err) * (f_new - f)
     return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all())
 
 
 def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = True,
-             weights: tuple[Any, Any] | None = None, max_iter: int = 1000, tol: float = 1e-6,
-             scaling: float | None = None, on_failure: str = "raise") -> float:
+             weights: tuple[Any, Any] | None = None, max_iter: int = 10_000, tol: float = 1e-6,
+             scaling: float | None = 0.5, on_failure: str = "raise", block: int = 2048) -> Any:
     r"""Entropic optimal transport cost between samples, in the log domain (stable at small ε).
 
     :math:`OT_\varepsilon(a, b) = \min_\pi \langle\pi, C\rangle + \varepsilon\,\mathrm{KL}(\pi\|a\otimes b)`
@@ -178,8 +274,15 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
 
     Convention map: POT's ``ot.sinkhorn2`` returns the linear part :math:`\langle\pi, C\rangle`
     only (no entropy term); GeomLoss's ``SamplesLoss("sinkhorn", p=2, blur=b)`` uses the cost
-    ‖u − v‖²/2 and ε = b². Convergence, ``tol`` (L1 error of the marginals), ``scaling``, and
-    ``on_failure`` ("raise" or "warn") are described in the module notes.
+    ‖u − v‖²/2 and ε = b², so its value is half of ours at ε = 2·blur². Convergence, ``tol`` (L1
+    error of the marginals), ``scaling`` (ε-scaling, on by default), and ``on_failure`` ("raise" or
+    "warn") are described in the module notes.
+
+    Torch tensors in: a differentiable tensor (envelope-theorem gradients in x, y and the weights,
+    no unrolling; see :mod:`divergences.samples._torch_transport`), computed in ``block × block``
+    tiles so that no n × m matrix is held. Batches: x of shape (B, n, d) and y (B, m, d) (or one of
+    them (n, d), broadcast) give B values, with weights of shape (B, n) / (B, m) or (n,) / (m,);
+    the iterations stop when the worst problem of the batch has converged.
 
     >>> import numpy as np
     >>> x = np.array([[0.0, 0.0], [1.0, 0.0]])
@@ -190,11 +293,26 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
     p = _check_p(p)
     if on_failure not in ("raise", "warn"):
         raise ValueError(f"on_failure must be 'raise' or 'warn', got {on_failure!r}")
-    if scaling is not None and not (0 < float(scaling) < 1):
-        raise ValueError(f"scaling must lie in (0, 1) (or be None), got {scaling!r}")
-    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+    if scaling is not None:
+        try:
+            ok = 0 < float(scaling) < 1
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or isinstance(scaling, bool):
+            raise ValueError(f"scaling must lie in (0, 1) (or be None), got {scaling!r}")
+    if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not isinstance(debiased, (bool, np.bool_)):
+        raise ValueError(f"debiased must be True or False, got {debiased!r}")
+    if not isinstance(block, (int, np.integer)) or isinstance(block, bool) or block < 1:
+        raise ValueError(f"block must be a positive integer, got {block!r}")
     tol = check_positive(tol, "tol")
+    scaling = None if scaling is None else float(scaling)
+    if any_tensor(x, y):
+        from ._torch_transport import sinkhorn_torch
+
+        return sinkhorn_torch(x, y, epsilon=eps, p=p, debiased=bool(debiased), weights=weights, max_iter=int(max_iter),
+                              tol=tol, scaling=scaling, on_failure=on_failure, block=int(block))
     xa, ya = as_pair(x, y)
     a, b = _weights_pair(weights, len(xa), len(ya))
     xa, a = xa[a > 0], a[a > 0]  # zero-weight samples carry no mass

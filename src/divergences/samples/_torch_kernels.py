@@ -1,0 +1,122 @@
+"""Torch (autograd) paths of :func:`~divergences.samples.mmd`, :func:`~divergences.samples.energy`
+and :func:`~divergences.samples.cauchy_schwarz`: the same formulas as the NumPy paths (see their
+docstrings), summed over pairs in memory-bounded tiles (:mod:`._torch_pairs`)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._inputs import check_bandwidths, power_of_two_scale
+from ._torch_inputs import as_tensor_pair, tensor_weights
+from ._torch_pairs import pair_sum, safe_sqrt
+
+__all__ = ["cauchy_schwarz_torch", "energy_torch", "median_bandwidth_torch", "mmd_torch"]
+
+_MEDIAN_POINTS = 1000
+
+
+def _centre_and_scale(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Centre on the pooled mean (detached: the statistics are translation invariant) and divide by a
+    power of two when the data are huge (exact); returns the scale s used."""
+    s = power_of_two_scale(x, y)
+    if s != 1.0:
+        x, y = x / s, y / s
+    centre = torch.cat([x, y]).detach().mean(0)
+    return x - centre, y - centre, s
+
+
+def median_bandwidth_torch(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Median distance between distinct points of the pooled sample (at most 1000 evenly spaced)."""
+    with torch.no_grad():
+        pooled = torch.cat([x, y]).detach().to(torch.float64)
+        if len(pooled) > _MEDIAN_POINTS:
+            idx = torch.linspace(0, len(pooled) - 1, _MEDIAN_POINTS).long()
+            pooled = pooled[idx]
+        s = power_of_two_scale(pooled)
+        pooled = pooled / s
+        i, j = torch.triu_indices(len(pooled), len(pooled), offset=1)
+        dist = torch.cdist(pooled, pooled, compute_mode="donot_use_mm_for_euclid_dist")[i, j]
+        dist = dist[dist > 0]
+        if dist.numel() == 0:
+            raise ValueError("bandwidth='median' is undefined: all points coincide; give bandwidth= a number")
+        # the lower median, as numpy.median averages the two middle values: take both and average
+        srt = dist.sort().values
+        k = srt.numel()
+        return float((srt[(k - 1) // 2] + srt[k // 2]) / 2) * s
+
+
+def _sigmas(bandwidth, x, y) -> list[float]:
+    spec = check_bandwidths(bandwidth)
+    return [median_bandwidth_torch(x, y)] if spec == "median" else spec
+
+
+def torch_kernel(kernel: str, sigmas: list[float]):
+    """Σ_σ k_σ(d²) as a function of squared distances (each k_σ(0) = 1)."""
+    if kernel in ("rbf", "gaussian"):
+        scales = [-0.5 / s**2 for s in sigmas]
+        return lambda d2: sum(torch.exp(d2 * c) for c in scales)
+    if kernel == "laplacian":
+        return lambda d2: sum(torch.exp(-safe_sqrt(d2) / s) for s in sigmas)
+    if kernel in ("imq", "inverse_multiquadric"):
+        return lambda d2: sum(torch.rsqrt(1 + d2 / s**2) for s in sigmas)
+    raise ValueError(f"kernel must be 'rbf' (alias 'gaussian'), 'laplacian' or 'imq', got {kernel!r}")
+
+
+def mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch.Tensor:
+    xt, yt = as_tensor_pair(x, y, min_x=2 if unbiased else 1, min_y=2 if unbiased else 1)
+    sigmas = _sigmas(bandwidth, xt, yt)
+    xt, yt, s = _centre_and_scale(xt, yt)
+    fn = torch_kernel(kernel, [sg / s for sg in sigmas])
+    n, m, k0 = len(xt), len(yt), len(sigmas)
+    kxx = pair_sum(xt, xt, fn, same=True, block=block)
+    kyy = pair_sum(yt, yt, fn, same=True, block=block)
+    kxy = pair_sum(xt, yt, fn, block=block)
+    if unbiased:
+        return (kxx - n * k0) / (n * (n - 1)) + (kyy - m * k0) / (m * (m - 1)) - 2 * kxy / (n * m)
+    return kxx / n**2 + kyy / m**2 - 2 * kxy / (n * m)
+
+
+def energy_torch(x, y, weights, block: int) -> torch.Tensor:
+    xt, yt = as_tensor_pair(x, y)
+    if weights is None:
+        weights = (None, None)
+    if not isinstance(weights, (tuple, list)) or len(weights) != 2:
+        raise ValueError("weights must be a pair (weights_x, weights_y); either may be None")
+    u = tensor_weights(weights[0], (len(xt),), "weights[0]", xt)
+    v = tensor_weights(weights[1], (len(yt),), "weights[1]", yt)
+    xt, yt, s = _centre_and_scale(xt, yt)
+    exy = pair_sum(xt, yt, safe_sqrt, u=u, v=v, block=block, exact=True)
+    exx = pair_sum(xt, xt, safe_sqrt, u=u, v=u, same=True, block=block, exact=True)
+    eyy = pair_sum(yt, yt, safe_sqrt, u=v, v=v, same=True, block=block, exact=True)
+    return safe_sqrt((2 * exy - exx - eyy).clamp_min(0)) * math.sqrt(s)
+
+
+def _log_rbf_mean(a, b, sigma, same, block) -> torch.Tensor:
+    """log mean_{ij} exp(−‖a_i − b_j‖²/(2σ²)), shifted by the smallest distance (no underflow)."""
+    with torch.no_grad():
+        if same:
+            shift = 0.0
+        else:
+            shift = math.inf
+            for i0 in range(0, len(a), block):
+                d2 = torch.cdist(a[i0:i0 + block].detach(), b.detach()) ** 2
+                shift = min(shift, float(d2.min()))
+            shift = shift / (2 * sigma**2)
+    c = -0.5 / sigma**2
+    total = pair_sum(a, b, lambda d2: torch.exp(d2 * c + shift), same=same, block=block)
+    return torch.log(total) - shift - math.log(len(a) * len(b))
+
+
+def cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
+    xt, yt = as_tensor_pair(x, y)
+    sigmas = _sigmas(bandwidth, xt, yt)
+    if len(sigmas) != 1:
+        raise ValueError("cauchy_schwarz takes one bandwidth (a number or 'median'), not a sequence")
+    xt, yt, s = _centre_and_scale(xt, yt)
+    sigma = sigmas[0] / s
+    log_xy = _log_rbf_mean(xt, yt, sigma, False, block)
+    log_xx = _log_rbf_mean(xt, xt, sigma, True, block)
+    log_yy = _log_rbf_mean(yt, yt, sigma, True, block)
+    return (log_xx + log_yy - 2 * log_xy).clamp_min(0)

@@ -1,0 +1,34 @@
+"""Training objectives from the seed papers, in torch (autograd), each with its formula in the docstring.
+
+* :func:`cs_divergence_loss` (categorical predictive distributions) and
+  :func:`conditional_cs_divergence` (the kernel estimator of the CS information bottleneck)
+  (:mod:`.cauchy_schwarz`);
+* :func:`monge_gap` (:mod:`.monge_gap`);
+* :func:`plackett_luce_distillation_loss`, :func:`soft_infonce_loss` (:mod:`.ranking`);
+* :class:`HarmonicHead`, :func:`harmonic_logits`, :func:`harmonic_loss` (:mod:`.harmonic`);
+* :func:`distance_covariance`, :func:`distance_correlation`, :func:`jdcov`, :func:`ccdcov` (:mod:`.dcov`).
+"""
+
+from __future__ import annotations
+
+from .cauchy_schwarz import conditional_cs_divergence, cs_divergence_loss
+from .dcov import ccdcov, distance_correlation, distance_covariance, jdcov
+from .harmonic import HarmonicHead, harmonic_distances, harmonic_logits, harmonic_loss
+from .monge_gap import monge_gap
+from .ranking import plackett_luce_distillation_loss, soft_infonce_loss
+
+__all__ = [
+    "HarmonicHead",
+    "ccdcov",
+    "conditional_cs_divergence",
+    "cs_divergence_loss",
+    "distance_correlation",
+    "distance_covariance",
+    "harmonic_distances",
+    "harmonic_logits",
+    "harmonic_loss",
+    "jdcov",
+    "monge_gap",
+    "plackett_luce_distillation_loss",
+    "soft_infonce_loss",
+]

@@ -1,0 +1,159 @@
+r"""Distance covariance and correlation (Székely, Rizzo & Bakirov, 2007), joint distance covariance
+JdCov (Chakraborty & Zhang, 2019) and the concatenated CCdCov, as differentiable regularisers
+(e.g. penalising dependence between a representation and sensitive attributes).
+
+With pairwise Euclidean distances :math:`a_{kl} = \|x_k - x_l\|` and their double centring
+:math:`A_{kl} = a_{kl} - \bar a_{k\cdot} - \bar a_{\cdot l} + \bar a_{\cdot\cdot}` (B likewise for y):
+
+* :math:`\mathrm{dCov}^2_n(x, y) = \frac1{n^2}\sum_{kl} A_{kl}B_{kl}` (V-statistic, ≥ 0; dcor's
+  ``distance_covariance_sqr``); ``unbiased=True`` gives the U-statistic with U-centred matrices
+  (dcor's ``u_distance_covariance_sqr``, can be < 0);
+* :math:`\mathrm{dCor}^2 = \mathrm{dCov}^2(x,y)/\sqrt{\mathrm{dVar}^2(x)\,\mathrm{dVar}^2(y)}` (0 when a
+  variance is 0), dcor's ``distance_correlation_sqr``.
+
+Distances use a square root with subgradient 0 at 0, so duplicated rows have finite gradients.
+Memory O(n²) (these are batch regularisers). Samples are rows: (n,) or (n, d).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import non_negative, tensor
+
+__all__ = ["ccdcov", "distance_correlation", "distance_covariance", "jdcov"]
+
+
+def _rows(x, name: str) -> torch.Tensor:
+    x = tensor(x, name, ndim=(1, 2), min_rows=2)
+    return x[:, None] if x.ndim == 1 else x
+
+
+def _distances(x: torch.Tensor) -> torch.Tensor:
+    d2 = (x[:, None, :] - x[None, :, :]).pow(2).sum(-1)
+    ok = d2 > 0
+    return torch.where(ok, torch.sqrt(torch.where(ok, d2, torch.ones_like(d2))), torch.zeros_like(d2))
+
+
+def _double_centred(x: torch.Tensor) -> torch.Tensor:
+    a = _distances(x)
+    return a - a.mean(0, keepdim=True) - a.mean(1, keepdim=True) + a.mean()
+
+
+def _u_centred(x: torch.Tensor) -> torch.Tensor:
+    a = _distances(x)
+    n = a.shape[0]
+    u = (a - a.sum(0, keepdim=True) / (n - 2) - a.sum(1, keepdim=True) / (n - 2)
+         + a.sum() / ((n - 1) * (n - 2)))
+    return u * (1 - torch.eye(n, dtype=a.dtype, device=a.device))
+
+
+def _pair(x, y):
+    x, y = _rows(x, "x"), _rows(y, "y")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same number of rows (paired samples), got {len(x)} and {len(y)}")
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    return x.to(dtype), y.to(dtype)
+
+
+def _dcov2(x: torch.Tensor, y: torch.Tensor, unbiased: bool) -> torch.Tensor:
+    if unbiased:
+        n = len(x)
+        if n < 4:
+            raise ValueError(f"the unbiased distance covariance needs at least 4 samples, got {n}")
+        return (_u_centred(x) * _u_centred(y)).sum() / (n * (n - 3))
+    return (_double_centred(x) * _double_centred(y)).mean()
+
+
+def distance_covariance(x: torch.Tensor, y: torch.Tensor, *, squared: bool = True,
+                        unbiased: bool = False) -> torch.Tensor:
+    r"""Distance covariance :math:`\mathrm{dCov}^2_n(x, y)` (``squared=True``, the default for losses)
+    or its root dCov (dcor's ``distance_covariance``; gradient 0 where it is 0). Module notes.
+
+    >>> import torch
+    >>> x = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> round(float(distance_covariance(x, x)), 6)  # dVar² of 1..4 (dcor: 0.8125)
+    0.8125
+    """
+    if not isinstance(squared, bool) or not isinstance(unbiased, bool):
+        raise ValueError("squared and unbiased must be True or False")
+    value = _dcov2(*_pair(x, y), unbiased)
+    if squared:
+        return value
+    ok = value > 0
+    return torch.where(ok, torch.sqrt(torch.where(ok, value, torch.ones_like(value))), torch.zeros_like(value))
+
+
+def distance_correlation(x: torch.Tensor, y: torch.Tensor, *, squared: bool = False) -> torch.Tensor:
+    r"""Distance correlation dCor ∈ [0, 1] (or dCor² with ``squared=True``): dcor's
+    ``distance_correlation`` (V-statistics). 0 where either distance variance is 0."""
+    if not isinstance(squared, bool):
+        raise ValueError(f"squared must be True or False, got {squared!r}")
+    x, y = _pair(x, y)
+    a, b = _double_centred(x), _double_centred(y)
+    vx, vy, cxy = (a * a).mean(), (b * b).mean(), (a * b).mean()
+    den = vx * vy
+    ok = den > 0
+    r2 = torch.where(ok, cxy / torch.sqrt(torch.where(ok, den, torch.ones_like(den))), torch.zeros_like(cxy))
+    r2 = r2.clamp_min(0)
+    if squared:
+        return r2
+    ok = r2 > 0
+    return torch.where(ok, torch.sqrt(torch.where(ok, r2, torch.ones_like(r2))), torch.zeros_like(r2))
+
+
+def jdcov(*variables: torch.Tensor, c: float = 1.0, standardize: bool = True) -> torch.Tensor:
+    r"""Joint distance covariance :math:`\mathrm{JdCov}^2(X_1, …, X_d; c)` (Chakraborty & Zhang, 2019):
+    0 iff the d variables are mutually independent (population version).
+
+    :math:`\mathrm{JdCov}^2 = \frac1{n^2}\sum_{kl}\prod_{i=1}^d\big(c + U^{(i)}_{kl}\big) - c^d` with
+    :math:`U^{(i)} = -A^{(i)}` the negated double-centred distance matrix of :math:`X_i`. Expanded:
+    :math:`c^{d-2}\sum_{i<j}\mathrm{dCov}^2(X_i, X_j)` plus :math:`c^{d-3}` times the third-order terms,
+    …, plus the d-th order term; for d = 2 it is dCov² (tested against dcor). ``standardize=True``
+    divides each :math:`U^{(i)}` by :math:`\mathrm{dVar}(X_i)` (the scale-invariant JdCov_S), so the
+    result does not depend on the units of the variables. c ≥ 0 weighs the higher orders.
+    """
+    if len(variables) < 2:
+        raise ValueError(f"jdcov needs at least two variables, got {len(variables)}")
+    c = non_negative(c, "c")
+    if not isinstance(standardize, bool):
+        raise ValueError(f"standardize must be True or False, got {standardize!r}")
+    xs = [_rows(v, f"variables[{i}]") for i, v in enumerate(variables)]
+    if len({len(v) for v in xs}) != 1:
+        raise ValueError(f"all variables must have the same number of rows, got {[len(v) for v in xs]}")
+    dtype = xs[0].dtype
+    for v in xs[1:]:
+        dtype = torch.promote_types(dtype, v.dtype)
+    prod = None
+    for i, v in enumerate(xs):
+        u = -_double_centred(v.to(dtype))
+        if standardize:
+            dvar = torch.sqrt((u * u).mean())
+            if float(dvar.detach()) == 0:
+                raise ValueError(f"variables[{i}] is constant: its distance variance is 0 (standardize=False to allow)")
+            u = u / dvar
+        term = c + u
+        prod = term if prod is None else prod * term
+    return prod.mean() - c ** len(xs)
+
+
+def ccdcov(z: torch.Tensor, *sensitive: torch.Tensor, standardize: bool = True) -> torch.Tensor:
+    r"""Concatenated distance covariance: :math:`\mathrm{dCov}^2(z, [s_1, …, s_k])`, the dependence of
+    a representation z on all the sensitive attributes at once (their columns concatenated).
+
+    ``standardize=True`` scales each attribute's columns to unit standard deviation before
+    concatenating (so no attribute dominates by its units; constant columns are left as they are).
+    """
+    if not sensitive:
+        raise ValueError("ccdcov needs at least one sensitive variable")
+    if not isinstance(standardize, bool):
+        raise ValueError(f"standardize must be True or False, got {standardize!r}")
+    parts = [_rows(s, f"sensitive[{i}]") for i, s in enumerate(sensitive)]
+    if standardize:
+        parts = [s / torch.where(s.std(0) > 0, s.std(0), torch.ones_like(s.std(0))) for s in parts]
+    if len({len(s) for s in parts}) != 1:
+        raise ValueError(f"all sensitive variables must have the same number of rows, got {[len(s) for s in parts]}")
+    dtype = parts[0].dtype
+    for s in parts[1:]:
+        dtype = torch.promote_types(dtype, s.dtype)
+    return distance_covariance(z, torch.cat([s.to(dtype) for s in parts], 1))
