@@ -1,0 +1,106 @@
+"""The GKD drop-in equals TRL's ``GKDTrainer.generalized_jsd_loss`` (run side by side when TRL imports) and a
+direct re-implementation written with probabilities (always)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from divergences.hf import generalized_jsd_loss  # noqa: E402
+
+
+def _trl_loss():
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    try:
+        from trl.experimental.gkd import GKDTrainer
+    except Exception as exc:  # TRL missing or incompatible with the installed transformers
+        pytest.skip(f"TRL's GKDTrainer does not import: {exc}")
+    return GKDTrainer.generalized_jsd_loss
+
+
+def _direct(s, t, labels, beta, T, reduction, n_items):
+    """Per-entry terms in probability space, then TRL's reductions as its docstring states them."""
+    p, q = torch.softmax(t / T, -1), torch.softmax(s / T, -1)
+    if beta == 0:
+        terms = p * (p.log() - q.log())
+    elif beta == 1:
+        terms = q * (q.log() - p.log())
+    else:
+        m = beta * p + (1 - beta) * q
+        terms = beta * p * (p / m).log() + (1 - beta) * q * (q / m).log()
+    if labels is not None:
+        terms = terms[labels != -100]
+    if n_items is not None:
+        return terms.sum() / n_items
+    if reduction == "batchmean":
+        return terms.sum() / (max(int((labels != -100).sum()), 1) if labels is not None else s.shape[0])
+    return {"sum": terms.sum(), "mean": terms.mean(), "none": terms}[reduction]
+
+
+CASES = list(itertools.product([0.0, 0.1, 0.5, 1.0], [1.0, 2.0], ["batchmean", "sum", "mean", "none"],
+                               [True, False]))
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(3, 6, 17, dtype=torch.float64, generator=g) * 3
+    t = torch.randn(3, 6, 17, dtype=torch.float64, generator=g) * 3
+    labels = torch.randint(0, 17, (3, 6), generator=g)
+    labels[0, :2] = -100
+    labels[2, 4:] = -100
+    return s, t, labels
+
+
+@pytest.mark.parametrize("beta, T, reduction, with_labels", CASES)
+def test_equals_direct_definition(data, beta, T, reduction, with_labels):
+    s, t, labels = data
+    lab = labels if with_labels else None
+    got = generalized_jsd_loss(s, t, lab, beta=beta, temperature=T, reduction=reduction)
+    assert torch.allclose(got, _direct(s, t, lab, beta, T, reduction, None), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("beta, T, reduction, with_labels", CASES[::3])
+def test_equals_trl(data, beta, T, reduction, with_labels):
+    trl = _trl_loss()
+    s, t, labels = data
+    lab = labels if with_labels else None
+    got = generalized_jsd_loss(s, t, lab, beta=beta, temperature=T, reduction=reduction)
+    ref = trl(s, t, lab, beta=beta, temperature=T, reduction=reduction)
+    assert got.shape == ref.shape
+    assert torch.allclose(got, ref, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.9, 1.0])
+def test_num_items_and_gradients_equal_trl(data, beta):
+    trl = _trl_loss()
+    s, t, labels = data
+    s1 = s.clone().requires_grad_(True)
+    s2 = s.clone().requires_grad_(True)
+    got = generalized_jsd_loss(s1, t, labels, beta=beta, num_items_in_batch=torch.tensor(40))
+    ref = trl(s2, t, labels, beta=beta, num_items_in_batch=torch.tensor(40))
+    got.backward()
+    ref.backward()
+    assert torch.allclose(got, ref, rtol=1e-10)
+    assert torch.allclose(s1.grad, s2.grad, rtol=1e-8, atol=1e-13)
+
+
+def test_float32_extreme_logits_stay_finite():
+    s = torch.tensor([[[1e4, -1e4, 0.0]]])
+    t = torch.tensor([[[-1e4, 1e4, 0.0]]])
+    out = generalized_jsd_loss(s, t, beta=0.5)
+    assert torch.isfinite(out) and 0 <= float(out) <= float(torch.log(torch.tensor(2.0))) + 1e-6
+
+
+def test_bad_arguments():
+    s = torch.zeros(1, 2, 3)
+    with pytest.raises(ValueError, match="beta"):
+        generalized_jsd_loss(s, s, beta=1.5)
+    with pytest.raises(ValueError, match="reduction"):
+        generalized_jsd_loss(s, s, reduction="avg")
+    with pytest.raises(ValueError, match="teacher_logits"):
+        generalized_jsd_loss(s, torch.zeros(1, 2, 4), reduction="none")
