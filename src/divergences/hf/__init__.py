@@ -9,7 +9,7 @@ the first use of a name imports what it needs.
 * :class:`DistillationTrainer` (:mod:`.trainer`): a ``transformers.Trainer`` that uses it;
 * :func:`generalized_jsd_loss` (:mod:`.gkd`): TRL's ``GKDTrainer.generalized_jsd_loss``, same signature and value;
 * :func:`write_teacher_cache`, :class:`TeacherCache`, :class:`TeacherCacheCollator` (:mod:`.teacher_cache`);
-* :func:`parse_logprobs`, :class:`ServedTopK` (:mod:`.served`): top-k from OpenAI / vLLM responses;
+* :func:`parse_logprobs`, :class:`ServedTopK`, :func:`served_teacher` (:mod:`.served`): top-k from OpenAI / vLLM responses;
 * logits processors from :mod:`.processors` (``USCDLogitsProcessor``, ``NGramPriorLogitsProcessor``,
   ``DivergenceMonitor``).
 """
@@ -33,6 +33,7 @@ _EXPORTS = {
     "ServedTopK": "served",
     "parse_logprobs": "served",
     "decoded_vocab": "served",
+    "served_teacher": "served",
     # written by the llm helper; listed here so they load lazily once the module exists
     "USCDLogitsProcessor": "processors",
     "NGramPriorLogitsProcessor": "processors",

@@ -11,7 +11,8 @@ formed one chunk of tokens at a time and never held whole. The teacher is given 
 * a :class:`TopKTeacher` (top-k log-probabilities and indices, (B, S, k)), or ``None`` with the batch
   holding ``teacher_topk_logprobs`` / ``teacher_topk_indices`` (as :class:`~divergences.hf.TeacherCacheCollator`
   yields them): :func:`divergences.torch.topk_divergence_loss` on chunks of student logits, each formed
-  from the hidden states under activation checkpointing;
+  from the hidden states under activation checkpointing (positions with fewer than k entries, as served
+  teachers give, are handled in :mod:`._topk`);
 * a callable ``teacher(inputs)`` returning one of the above (a served teacher, see :mod:`.served`).
 """
 
@@ -26,7 +27,7 @@ import torch
 
 from ..torch import _chunked as ck
 from ..torch.fused import fused_linear_divergence_loss
-from ..torch.topk import topk_divergence_loss
+from ._topk import topk_sum
 
 __all__ = ["TopKTeacher", "distillation_loss", "lm_head"]
 
@@ -128,26 +129,6 @@ def _check_lead(x: Tensor, lead: tuple[int, ...], name: str) -> None:
                          f"got {tuple(x.shape)}")
 
 
-def _topk_fused_sum(hidden: Tensor, weight: Tensor, bias: Tensor | None, logp: Tensor, idx: Tensor,
-                    labels: Tensor, divergence: Any, chunk_size: int | None, options: dict[str, Any]) -> Tensor:
-    """Σ over rows of the top-k loss of ``hidden @ weight.T + bias``, one checkpointed chunk of logits at a time."""
-    from torch.utils.checkpoint import checkpoint
-
-    n = hidden.shape[0]
-    chunk = ck.check_chunk_size(chunk_size, weight.shape[0])
-    total = hidden.new_zeros((), dtype=ck.compute_dtype(hidden, weight))
-    for start in range(0, n, chunk):
-        sl = slice(start, min(start + chunk, n))
-
-        def part(h: Tensor, w: Tensor, b: Tensor | None, sl: slice = sl) -> Tensor:
-            logits = torch.nn.functional.linear(h, w, b)
-            return topk_divergence_loss(logits, logp[sl], idx[sl], divergence, labels=labels[sl],
-                                        reduction="sum", **options)
-
-        total = total + checkpoint(part, hidden[sl], weight, bias, use_reentrant=False)
-    return total
-
-
 def distillation_loss(
     model: torch.nn.Module,
     teacher: Any,
@@ -243,11 +224,7 @@ def distillation_loss(
                              f"but the loss uses temperature={temperature}; they must match")
         lp = _shift(teacher.logprobs, shift_labels)[keep]
         ix = _shift(teacher.indices, shift_labels)[keep]
-        if fused:
-            total = _topk_fused_sum(h, weight, bias, lp, ix, y, divergence, chunk_size, options)
-        else:
-            total = topk_divergence_loss(h, lp, ix, divergence, labels=y, reduction="sum", chunk_size=chunk_size,
-                                         **options)
+        total = topk_sum(h, weight, bias, lp, ix, y, divergence, chunk_size, options)
     else:
         common = dict(labels=y, reduction="sum", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch, **options)
         if isinstance(teacher, torch.nn.Module):
