@@ -104,3 +104,31 @@ def test_bad_arguments():
         generalized_jsd_loss(s, s, reduction="avg")
     with pytest.raises(ValueError, match="teacher_logits"):
         generalized_jsd_loss(s, torch.zeros(1, 2, 4), reduction="none")
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
+def test_fused_compute_loss_equals_trl_compute_loss(beta, hfh, encoded):
+    """TRL's own GKDTrainer.compute_loss and ours on the same tiny models and batch (GKD-style keys included)."""
+    from types import SimpleNamespace
+
+    from divergences.hf import fused_gkd_trainer
+
+    _trl_loss()
+    from trl.experimental.gkd import GKDTrainer
+
+    cls = fused_gkd_trainer()
+    assert issubclass(cls, GKDTrainer)
+    student = hfh.tiny_llama(300, seed=0).double()
+    teacher = hfh.tiny_llama(300, seed=1, hidden=48).double()
+    batch = hfh.make_batch(encoded[:3])
+    batch["labels"][:, :3] = -100  # the prompt
+    batch["prompts"] = batch["input_ids"][:, :3]
+    batch["prompt_attention_mask"] = batch["attention_mask"][:, :3]
+    fake = SimpleNamespace(beta=beta, teacher_model=teacher, generalized_jsd_loss=GKDTrainer.generalized_jsd_loss)
+    for n_items in (None, torch.tensor(17)):
+        ref = GKDTrainer.compute_loss(fake, student, batch, num_items_in_batch=n_items)
+        got = cls.compute_loss(fake, student, batch, num_items_in_batch=n_items)
+        assert torch.allclose(got, ref, rtol=1e-10)
+    (g_ref,) = torch.autograd.grad(GKDTrainer.compute_loss(fake, student, batch), student.lm_head.weight)
+    (g_got,) = torch.autograd.grad(cls.compute_loss(fake, student, batch), student.lm_head.weight)
+    assert torch.allclose(g_got, g_ref, rtol=1e-8, atol=1e-13)

@@ -7,7 +7,8 @@ the first use of a name imports what it needs.
 
 * :func:`distillation_loss` (:mod:`.loss`): the loss for any ``compute_loss``, fused with the LM head;
 * :class:`DistillationTrainer` (:mod:`.trainer`): a ``transformers.Trainer`` that uses it;
-* :func:`generalized_jsd_loss` (:mod:`.gkd`): TRL's ``GKDTrainer.generalized_jsd_loss``, same signature and value;
+* :func:`generalized_jsd_loss`, :func:`fused_gkd_trainer` (:mod:`.gkd`): TRL's GKD loss, same signature and value,
+  and its ``GKDTrainer`` with the fused loss;
 * :func:`write_teacher_cache`, :class:`TeacherCache`, :class:`TeacherCacheCollator` (:mod:`.teacher_cache`);
 * :func:`parse_logprobs`, :class:`ServedTopK`, :func:`served_teacher` (:mod:`.served`): top-k from OpenAI / vLLM responses;
 * logits processors from :mod:`.processors` (``USCDLogitsProcessor``, ``NGramPriorLogitsProcessor``,
@@ -25,6 +26,8 @@ _EXPORTS = {
     "lm_head": "loss",
     "DistillationTrainer": "trainer",
     "generalized_jsd_loss": "gkd",
+    "gkd_compute_loss": "gkd",
+    "fused_gkd_trainer": "gkd",
     "CacheManifest": "teacher_cache",
     "TeacherCache": "teacher_cache",
     "TeacherCacheCollator": "teacher_cache",

@@ -8,8 +8,11 @@ temporaries) instead of TRL's four full-size ``F.kl_div`` intermediates. To use 
     from divergences.hf import generalized_jsd_loss
     GKDTrainer.generalized_jsd_loss = staticmethod(generalized_jsd_loss)
 
-For a loss that never forms the student's logits at all, use :func:`divergences.hf.distillation_loss`
-with ``divergence="js", beta=β`` in a ``compute_loss``.
+:func:`fused_gkd_trainer` goes further: it returns a subclass of TRL's ``GKDTrainer`` whose ``compute_loss``
+is :func:`divergences.hf.distillation_loss` (``"js"`` with β, ``"kl"`` at β = 0, ``"reverse_kl"`` at β = 1),
+so neither the student's nor the teacher's logits are formed whole; its value equals TRL's
+``GKDTrainer.compute_loss`` on the same batch (TRL's causal shift, labels -100 dropped, temperature 1 as
+TRL calls it, ``num_items_in_batch``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 from .. import registry
 from ..torch.losses import divergence_loss
 
-__all__ = ["generalized_jsd_loss"]
+__all__ = ["fused_gkd_trainer", "gkd_compute_loss", "generalized_jsd_loss"]
 
 Tensor = torch.Tensor
 _REDUCTIONS = ("batchmean", "sum", "mean", "none")
@@ -106,3 +109,38 @@ def _per_entry(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor | 
     if labels is not None:
         terms = terms[labels != -100]
     return terms.to(student_logits.dtype)
+
+
+def gkd_compute_loss(trainer: Any, model: Any, inputs: Any, return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+    """TRL's ``GKDTrainer.compute_loss`` through the fused :func:`~divergences.hf.distillation_loss`.
+
+    Reads ``trainer.beta`` and ``trainer.teacher_model``; the models get ``input_ids`` and ``attention_mask``
+    only, as in TRL. With ``return_outputs`` the second value is the student decoder's output (TRL returns
+    the student's full output, with logits, which this path never forms).
+    """
+    from .loss import distillation_loss
+
+    name, params = _divergence(float(trainer.beta))
+    loss, outputs = distillation_loss(model, trainer.teacher_model, inputs, name, num_items_in_batch=num_items_in_batch,
+                                      model_input_keys=("input_ids", "attention_mask"), return_outputs=True,
+                                      **params)
+    return (loss, outputs) if return_outputs else loss
+
+
+def fused_gkd_trainer() -> type:
+    """A subclass of ``trl.experimental.gkd.GKDTrainer`` with the fused loss (TRL is imported on call)."""
+    try:
+        from trl.experimental.gkd import GKDTrainer
+    except ImportError as exc:
+        raise ImportError("fused_gkd_trainer needs TRL (pip install 'divergences[trl]')") from exc
+
+    class FusedGKDTrainer(GKDTrainer):
+        """TRL's ``GKDTrainer`` whose loss never forms the student's or the teacher's full logits."""
+
+        generalized_jsd_loss = staticmethod(generalized_jsd_loss)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
+            return gkd_compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+
+    return FusedGKDTrainer

@@ -19,7 +19,7 @@ formed one chunk of tokens at a time and never held whole. The teacher is given 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +146,7 @@ def distillation_loss(
     vocab_mismatch: str = "error",
     fused: bool = True,
     return_outputs: bool = False,
+    model_input_keys: Sequence[str] | None = None,
     **params: Any,
 ) -> Tensor | tuple[Tensor, Any]:
     r"""Distillation loss of a causal LM ``model`` against ``teacher`` on one batch ``inputs``.
@@ -179,6 +180,8 @@ def distillation_loss(
         fused: False computes the student's (and a model teacher's) full logits with ``model(...)``, for
             heads the fused path does not cover (softcapping, logit scale).
         return_outputs: also return the student decoder's output (the model's output with ``fused=False``).
+        model_input_keys: the entries of ``inputs`` passed to the models (default: all but ``labels`` and the
+            teacher-cache keys; TRL's GKD batches need ``("input_ids", "attention_mask")``).
 
     Returns:
         The scalar loss (and the outputs).
@@ -187,7 +190,10 @@ def distillation_loss(
         raise ValueError(f"inputs must be a mapping of tensors (a batch), got {type(inputs).__name__}")
     ck.check_temperature(temperature)
     labels = _labels_and_mask(inputs, ignore_index, shift_labels)
-    model_inputs = {k: v for k, v in inputs.items() if k not in _NOT_MODEL_INPUTS}
+    if model_input_keys is None:
+        model_inputs = {k: v for k, v in inputs.items() if k not in _NOT_MODEL_INPUTS}
+    else:
+        model_inputs = {k: inputs[k] for k in model_input_keys if k in inputs}
     lead = tuple(inputs["input_ids"].shape) if "input_ids" in inputs else None
     keep = labels != ignore_index
     y = labels[keep]
