@@ -149,3 +149,38 @@ def test_softcapped_head_refuses_fused(hfh):
     student.config.final_logit_softcapping = 30.0
     with pytest.raises(ValueError, match="final_logit_softcapping"):
         distillation_loss(student, torch.zeros(1, 3, V), hfh.make_batch([[3, 4, 5]]))
+
+
+@pytest.mark.parametrize("name", __import__("divergences").available())
+def test_every_registry_divergence(name, hfh, encoded):
+    """The fused path equals dv.divergence on each kept row's full distributions (value), for every entry."""
+    import divergences as dv
+
+    student = hfh.tiny_gpt2(V, seed=0).double()
+    teacher_logits = torch.randn(2, 9, V, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    batch = hfh.make_batch([encoded[0][:9], encoded[1][:6]])
+    loss = distillation_loss(student, teacher_logits, batch, name, temperature=1.5, chunk_size=4)
+    z, _, keep = _ref_rows(student, batch)
+    p = torch.softmax(teacher_logits[:, :-1][keep] / 1.5, -1).detach().numpy()
+    q = torch.softmax(z / 1.5, -1).detach().numpy()
+    ref = sum(float(dv.divergence(name, p[i], q[i])) for i in range(len(p))) / len(p)
+    assert float(loss.detach()) == pytest.approx(ref, rel=1e-8, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "js", "tv", "renyi"])
+def test_teacher_equal_to_student_gives_zero(name, hfh, encoded):
+    student = hfh.tiny_llama(V, seed=0).double()
+    batch = hfh.make_batch(encoded[:2])
+    loss = distillation_loss(student, student, batch, name)
+    assert abs(float(loss.detach())) < 1e-12
+
+
+def test_bfloat16_student_is_finite_and_close(hfh, encoded):
+    student = hfh.tiny_llama(V, seed=0)
+    teacher = hfh.tiny_llama(V, seed=1)
+    batch = hfh.make_batch(encoded[:3])
+    ref = distillation_loss(student, teacher, batch, "js")
+    low = distillation_loss(student.to(torch.bfloat16), teacher.to(torch.bfloat16), batch, "js")
+    low.backward()
+    assert torch.isfinite(low) and float(low.detach()) == pytest.approx(float(ref.detach()), rel=0.05)
+    assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)
