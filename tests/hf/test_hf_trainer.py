@@ -120,3 +120,15 @@ def test_gradient_accumulation_1x8_equals_8x1(arch, hfh, encoded, tmp_path):
     init = hfh.build(arch, V, seed=0).double()
     moved = sum(not torch.allclose(a, p) for a, p in zip(params_a, init.parameters()))
     assert moved > 0
+
+
+def test_evaluate_equals_reference(hfh, encoded, tmp_path):
+    student, teacher = hfh.build("llama", V, seed=0).double(), hfh.build("llama", V, seed=1, hidden=48).double()
+    data = encoded[:8]
+    trainer = _trainer_cls()(model=student, teacher_model=teacher, temperature=2.0,
+                             args=_args(tmp_path, per_device_eval_batch_size=4, prediction_loss_only=True),
+                             eval_dataset=_data(data), data_collator=_collate(hfh))
+    got = trainer.evaluate()["eval_loss"]
+    with torch.no_grad():
+        ref = sum(float(_ref_loss(student, teacher, hfh.make_batch(data[i:i + 4]), 2.0)) for i in (0, 4)) / 2
+    assert got == pytest.approx(ref, rel=1e-6)
