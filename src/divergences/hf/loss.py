@@ -1,7 +1,8 @@
 r"""Distillation loss for any ``compute_loss``: student hidden states and LM head into the fused loss.
 
-:func:`distillation_loss` runs the student's *decoder* (``model.get_decoder()``), never its LM head, and
-passes the last hidden states with the head's weight to
+:func:`distillation_loss` calls the student through its own forward with ``logits_to_keep=1`` (so wrappers such
+as DDP run, and the LM head sees one position only), catches the decoder's last hidden states with a hook
+on ``model.get_decoder()``, and passes them with the head's weight to
 :func:`divergences.torch.fused_linear_divergence_loss`, so the (tokens × vocab) student logits are
 formed one chunk of tokens at a time and never held whole. The teacher is given as
 
@@ -18,6 +19,7 @@ formed one chunk of tokens at a time and never held whole. The teacher is given 
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -82,15 +84,39 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def _decoder_hidden(model: torch.nn.Module, model_inputs: Mapping[str, Any]) -> tuple[Tensor, Any]:
-    """Last hidden states (B, S, H) of the decoder under the LM head, and the decoder's output."""
-    model = _unwrap(model)
-    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
-    if decoder is None or decoder is model:
-        decoder = getattr(model, "base_model", None)
-    if decoder is None or decoder is model:
+def _decoder_of(model: torch.nn.Module) -> torch.nn.Module:
+    inner = _unwrap(model)
+    decoder = inner.get_decoder() if hasattr(inner, "get_decoder") else None
+    if decoder is None or decoder is inner:
+        decoder = getattr(inner, "base_model", None)
+    if decoder is None or decoder is inner:
         raise ValueError("model: cannot find its decoder (get_decoder() or base_model) under the LM head")
-    out = decoder(**model_inputs, use_cache=False)
+    return decoder
+
+
+def _decoder_hidden(model: torch.nn.Module, model_inputs: Mapping[str, Any]) -> tuple[Tensor, Any]:
+    """Last hidden states (B, S, H) under the LM head, and the decoder's output.
+
+    The call goes through ``model`` itself (so a DDP / FSDP / PEFT wrapper's forward runs and synchronises
+    gradients), asking for the logits of one position only (``logits_to_keep=1``, where the model takes it);
+    a forward hook on the decoder catches its full output.
+    """
+    decoder = _decoder_of(model)
+    caught: list[Any] = []
+    handle = decoder.register_forward_hook(lambda _m, _a, out: caught.append(out))
+    try:
+        extra: dict[str, Any] = {"use_cache": False}
+        accepted = inspect.signature(_unwrap(model).forward).parameters
+        for name in ("logits_to_keep", "num_logits_to_keep"):
+            if name in accepted:
+                extra[name] = 1
+                break
+        model(**model_inputs, **extra)
+    finally:
+        handle.remove()
+    if not caught:
+        raise ValueError("model: its forward did not call the decoder returned by get_decoder()")
+    out = caught[-1]
     hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
     return hidden, out
 
