@@ -121,6 +121,17 @@ def _decoder_hidden(model: torch.nn.Module, model_inputs: Mapping[str, Any]) -> 
     return hidden, out
 
 
+def _device_of(module: torch.nn.Module) -> torch.device | None:
+    first = next(iter(module.parameters()), None)
+    return None if first is None else first.device
+
+
+def _to_device(inputs: Mapping[str, Any], device: torch.device | None) -> dict[str, Any]:
+    if device is None:
+        return dict(inputs)
+    return {k: v.to(device) if isinstance(v, torch.Tensor) and v.device != device else v for k, v in inputs.items()}
+
+
 def _full_logits(model: torch.nn.Module, model_inputs: Mapping[str, Any]) -> tuple[Tensor, Any]:
     out = model(**model_inputs, use_cache=False)
     return out.logits, out
@@ -261,13 +272,15 @@ def distillation_loss(
         common = dict(labels=y, reduction="sum", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch, **options)
         if isinstance(teacher, torch.nn.Module):
             teacher.eval()
+            t_inputs = _to_device(model_inputs, _device_of(teacher))
             with torch.no_grad():
                 if fused:
-                    t_hidden, _ = _decoder_hidden(teacher, model_inputs)
-                    t_weight, t_bias = lm_head(teacher)
+                    t_hidden, _ = _decoder_hidden(teacher, t_inputs)
+                    t_weight, t_bias = (None if x is None else x.to(h.device) for x in lm_head(teacher))
                 else:
-                    t_hidden, _ = _full_logits(teacher, model_inputs)
-            t_rows = _shift(t_hidden, shift_labels)[keep]
+                    t_hidden, _ = _full_logits(teacher, t_inputs)
+            # a teacher on another device: its hidden states (and head) move to the student's
+            t_rows = _shift(t_hidden, shift_labels)[keep.to(t_hidden.device)].to(h.device)
             if fused:
                 total = fused_linear_divergence_loss(h, weight, None, divergence, bias=bias, teacher_hidden=t_rows,
                                                      teacher_weight=t_weight, teacher_bias=t_bias, **common)
