@@ -4,6 +4,7 @@ direct re-implementation written with probabilities (always)."""
 from __future__ import annotations
 
 import itertools
+import math
 import os
 
 import pytest
@@ -23,21 +24,28 @@ def _trl_loss():
 
 
 def _direct(s, t, labels, beta, T, reduction, n_items):
-    """Per-entry terms in probability space, then TRL's reductions as its docstring states them."""
-    p, q = torch.softmax(t / T, -1), torch.softmax(s / T, -1)
+    """Per-entry terms p·(log p − log m) with 0·log 0 = 0, then TRL's reductions as its docstring states them."""
+    lp, lq = torch.log_softmax(t / T, -1), torch.log_softmax(s / T, -1)
+    p, q = lp.exp(), lq.exp()
+
+    def plogr(w, lw, lo):  # w·(log w − lo), 0 where w = 0
+        return torch.where(w > 0, w * (lw - lo), torch.zeros_like(w))
+
     if beta == 0:
-        terms = p * (p.log() - q.log())
+        terms = plogr(p, lp, lq)
     elif beta == 1:
-        terms = q * (q.log() - p.log())
+        terms = plogr(q, lq, lp)
     else:
-        m = beta * p + (1 - beta) * q
-        terms = beta * p * (p / m).log() + (1 - beta) * q * (q / m).log()
+        lm = torch.logaddexp(lp + math.log(beta), lq + math.log1p(-beta))
+        terms = beta * plogr(p, lp, lm) + (1 - beta) * plogr(q, lq, lm)
     if labels is not None:
         terms = terms[labels != -100]
     if n_items is not None:
         return terms.sum() / n_items
     if reduction == "batchmean":
         return terms.sum() / (max(int((labels != -100).sum()), 1) if labels is not None else s.shape[0])
+    if reduction == "mean" and terms.numel() == 0:
+        return terms.sum()  # our documented choice: 0, not TRL's NaN
     return {"sum": terms.sum(), "mean": terms.mean(), "none": terms}[reduction]
 
 
@@ -132,3 +140,25 @@ def test_fused_compute_loss_equals_trl_compute_loss(beta, hfh, encoded):
     (g_ref,) = torch.autograd.grad(GKDTrainer.compute_loss(fake, student, batch), student.lm_head.weight)
     (g_got,) = torch.autograd.grad(cls.compute_loss(fake, student, batch), student.lm_head.weight)
     assert torch.allclose(g_got, g_ref, rtol=1e-8, atol=1e-13)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40)
+@given(beta=st.floats(0.0, 1.0), T=st.floats(0.25, 4.0), scale=st.floats(0.1, 30.0), seed=st.integers(0, 2**16),
+       reduction=st.sampled_from(["batchmean", "sum", "mean"]), V=st.integers(2, 9))
+def test_property_equals_direct(beta, T, scale, seed, reduction, V):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.randn(2, 3, V, dtype=torch.float64, generator=g) * scale
+    t = torch.randn(2, 3, V, dtype=torch.float64, generator=g) * scale
+    labels = torch.randint(-1, V, (2, 3), generator=g).masked_fill_(lambda_mask(g), -100)
+    got = generalized_jsd_loss(s, t, labels, beta=beta, temperature=T, reduction=reduction)
+    ref = _direct(s, t, labels, beta, T, reduction, None)
+    assert torch.isfinite(got)
+    assert torch.allclose(got, ref, rtol=1e-7, atol=1e-10)
+
+
+def lambda_mask(g):
+    return torch.rand(2, 3, generator=g) < 0.3

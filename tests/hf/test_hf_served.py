@@ -139,3 +139,28 @@ def test_bad_responses():
     with pytest.raises(ValueError, match="first"):
         parse_logprobs(_chat([("a", -1.0, [])]), {"a": 0}).to_positions(1, 2)
     assert isinstance(parse_logprobs(_chat([("a", -1e-9, [])]), {"a": 0}), ServedTopK)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "A", "zz", "ℵ"]),
+                                   st.floats(0.001, 0.2)), min_size=1, max_size=5), min_size=1, max_size=4))
+def test_mass_is_conserved(rows):
+    """Per position: kept mass + mass of lacking tokens = the served mass (merged duplicates added)."""
+    vocab = {"a": 0, "b": 1, "c": 2, "A": 0}
+    positions = []
+    for entries in rows:
+        merged: dict[str, float] = {}
+        for tok, p in entries:
+            merged[tok] = p  # a completions dict has one entry per token string
+        positions.append([(t, math.log(p)) for t, p in merged.items()])
+    resp = {"choices": [{"logprobs": {"top_logprobs": [dict(p) for p in positions]}}]}
+    out = parse_logprobs(resp, vocab)
+    for t, entries in enumerate(positions):
+        served_mass = sum(math.exp(v) for _, v in entries)
+        kept = float(out.logprobs[t].double().exp().sum())
+        assert kept + float(out.missing_mass[t]) == pytest.approx(served_mass, rel=1e-5)
+        assert len(set(out.indices[t].tolist())) == out.indices.shape[1]
+    assert out.missing == sum(tok in ("zz", "ℵ") for entries in positions for tok, _ in entries)
