@@ -184,3 +184,13 @@ def test_bfloat16_student_is_finite_and_close(hfh, encoded):
     low.backward()
     assert torch.isfinite(low) and float(low.detach()) == pytest.approx(float(ref.detach()), rel=0.05)
     assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)
+
+
+def test_topk_shape_mismatch_names_the_argument(pair):
+    student, _, batch = pair
+    lp = torch.full((4, batch["input_ids"].shape[1], 5), -3.0, dtype=torch.float64)
+    ix = torch.arange(4).expand(4, batch["input_ids"].shape[1], 4).clone()
+    with pytest.raises(ValueError, match="top-k log-probabilities and indices"):
+        distillation_loss(student, TopKTeacher(lp, ix), batch)
+    with pytest.raises(ValueError, match="teacher top-k log-probabilities must have the leading shape"):
+        distillation_loss(student, TopKTeacher(lp[:, :3], ix[:, :3]), batch)

@@ -192,3 +192,11 @@ def test_trainer_distils_from_a_cache(teacher, tokenizer, data, hfh, tmp_path):
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert len(losses) == 6 and all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0]
+
+
+def test_a_datasets_dataset_works(teacher, tokenizer, data, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_list(data)
+    write_teacher_cache(teacher, ds, tmp_path, k=4, tokenizer=tokenizer, rows_per_file=3)
+    cache = TeacherCache(tmp_path, tokenizer=tokenizer, temperature=1.0)
+    assert [cache[i]["input_ids"].tolist() for i in range(len(ds))] == [d["input_ids"] for d in data]

@@ -53,6 +53,9 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
     """Σ over rows of the top-k distillation loss (see the module docstring)."""
     from torch.utils.checkpoint import checkpoint
 
+    if lp.shape != ix.shape or lp.ndim != 2 or lp.shape[0] != hidden.shape[0]:
+        raise ValueError(f"teacher top-k log-probabilities and indices must both have shape (tokens, k) = "
+                         f"({hidden.shape[0]}, k) on the kept tokens, got {tuple(lp.shape)} and {tuple(ix.shape)}")
     n = hidden.shape[0]
     vocab = weight.shape[0] if weight is not None else hidden.shape[-1]
     chunk = ck.check_chunk_size(chunk_size, vocab)
