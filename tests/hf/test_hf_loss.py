@@ -194,3 +194,16 @@ def test_topk_shape_mismatch_names_the_argument(pair):
         distillation_loss(student, TopKTeacher(lp, ix), batch)
     with pytest.raises(ValueError, match="teacher top-k log-probabilities must have the leading shape"):
         distillation_loss(student, TopKTeacher(lp[:, :3], ix[:, :3]), batch)
+
+
+@pytest.mark.parametrize("kind", ["model", "logits", "topk"])
+def test_no_kept_token_gives_zero_with_a_graph(kind, hfh):
+    student, teacher = hfh.tiny_llama(V, seed=0), hfh.tiny_llama(V, seed=1)
+    batch = {"input_ids": torch.randint(0, V, (2, 5)), "labels": torch.full((2, 5), -100)}
+    t = {"model": teacher, "logits": torch.randn(2, 5, V),
+         "topk": TopKTeacher(torch.full((2, 5, 3), -2.0), torch.arange(3).expand(2, 5, 3))}[kind]
+    for fused in (True, False):
+        loss = distillation_loss(student, t, batch, "kl", fused=fused)
+        loss.backward()  # the Trainer calls backward on every micro-batch
+        assert float(loss.detach()) == 0.0
+        assert all(float(p.grad.abs().max()) == 0.0 for p in student.parameters() if p.grad is not None)

@@ -74,7 +74,8 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
             raise ValueError(f"labels of kept tokens must lie in [0, {vocab})")
         if ix.numel() and (int(ix.min()) < 0 or int(ix.max()) >= vocab):
             raise ValueError(f"teacher top-k indices must lie in [0, {vocab}) (the student vocabulary)")
-    total = hidden.new_zeros((), dtype=ck.compute_dtype(hidden, weight))
+    # starts at 0 · Σ hidden so that a batch with no kept token still has a graph (zero gradients)
+    total = hidden.sum().to(ck.compute_dtype(hidden, weight)) * 0.0
     for start in range(0, n, chunk):
         sl = slice(start, min(start + chunk, n))
 
