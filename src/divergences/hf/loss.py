@@ -211,8 +211,9 @@ def distillation_loss(
     ``hard_weight=1, soft_weight=0``.
 
     Args:
-        model: the student, a ``transformers`` causal LM (or DDP-wrapped one). Its decoder is called with
-            every entry of ``inputs`` except ``labels`` and the teacher-cache keys.
+        model: the student, a ``transformers`` causal LM (or a DDP / PEFT wrapper of one). It is called through
+            its forward (with ``logits_to_keep=1``) on every entry of ``inputs`` except ``labels`` and the
+            teacher-cache keys (or on ``model_input_keys``).
         teacher: a model, teacher logits, a :class:`TopKTeacher`, ``None`` (top-k in ``inputs``) or a callable.
         fused: False computes the student's (and a model teacher's) full logits with ``model(...)``, for
             heads the fused path does not cover (softcapping, logit scale).
@@ -265,8 +266,9 @@ def distillation_loss(
         if teacher.temperature is not None and not math.isclose(teacher.temperature, temperature, rel_tol=1e-6):
             raise ValueError(f"teacher: its top-k log-probabilities were taken at temperature {teacher.temperature}, "
                              f"but the loss uses temperature={temperature}; they must match")
-        lp = _shift(teacher.logprobs, shift_labels)[keep]
-        ix = _shift(teacher.indices, shift_labels)[keep]
+        # a served teacher's tensors live on the CPU: bring them to the student's device
+        lp = _shift(teacher.logprobs.to(h.device), shift_labels)[keep]
+        ix = _shift(teacher.indices.to(h.device), shift_labels)[keep]
         total = topk_sum(h, weight, bias, lp, ix, y, divergence, chunk_size, options)
     else:
         common = dict(labels=y, reduction="sum", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch, **options)
@@ -290,7 +292,7 @@ def distillation_loss(
             if teacher.ndim != 3:
                 raise ValueError(f"teacher logits must have shape (batch, seq, vocab), got {tuple(teacher.shape)}")
             _check_lead(teacher, lead, "teacher logits")
-            t_rows = _shift(teacher, shift_labels)[keep].detach()
+            t_rows = _shift(teacher.detach().to(h.device), shift_labels)[keep]
             if fused:
                 total = fused_linear_divergence_loss(h, weight, t_rows, divergence, bias=bias, **common)
             else:
