@@ -207,3 +207,18 @@ def test_no_kept_token_gives_zero_with_a_graph(kind, hfh):
         loss.backward()  # the Trainer calls backward on every micro-batch
         assert float(loss.detach()) == 0.0
         assert all(float(p.grad.abs().max()) == 0.0 for p in student.parameters() if p.grad is not None)
+
+
+def test_student_head_sees_one_position_only(pair):
+    """The LM heads (student and teacher) run on one position per sequence; the loss forms logits in chunks."""
+    student, teacher, batch = pair
+    shapes = []
+    hooks = [m.get_output_embeddings().register_forward_hook(lambda _m, _a, out: shapes.append(tuple(out.shape)))
+             for m in (student, teacher)]
+    try:
+        distillation_loss(student, teacher, batch, "kl", chunk_size=3).backward()
+    finally:
+        for h in hooks:
+            h.remove()
+    b = batch["input_ids"].shape[0]
+    assert shapes == [(b, 1, V), (b, 1, V)]
