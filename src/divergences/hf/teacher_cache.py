@@ -121,6 +121,26 @@ def _teacher_topk(teacher: Any, seqs: list[np.ndarray], k: int, temperature: flo
         mask[j, : len(s)] = 1
     ids, mask = ids.to(device), mask.to(device)
     with torch.no_grad():
+        lp, ix, vocab = _topk_logprobs(teacher, ids, mask, k, temperature)
+        s = torch.logsumexp(lp.double(), dim=-1).clamp(max=0.0)
+        tail = torch.log(-torch.expm1(s))
+    lp, ix, tail = lp.cpu().numpy(), ix.cpu().numpy().astype(np.int32), tail.cpu().numpy()
+    return [(lp[j, : len(q)], ix[j, : len(q)], tail[j, : len(q)]) for j, q in enumerate(seqs)], vocab
+
+
+def _topk_logprobs(teacher: Any, ids: Any, mask: Any, k: int, temperature: float, rows: int = 1 << 22):
+    """Top-k of log_softmax(logits / T) per position: from the decoder's hidden states and the head, one chunk
+    of positions at a time, for a causal LM with a plain linear head; from ``teacher(...)`` logits otherwise."""
+    import torch
+
+    from .loss import _decoder_hidden, lm_head
+
+    try:
+        weight, bias = lm_head(teacher)
+        hidden, _ = _decoder_hidden(teacher, {"input_ids": ids, "attention_mask": mask})
+    except (ValueError, AttributeError, TypeError):
+        hidden = None
+    if hidden is None:
         out = teacher(input_ids=ids, attention_mask=mask)
         logits = out.logits if hasattr(out, "logits") else out
         if not isinstance(logits, torch.Tensor) or logits.shape[:2] != ids.shape:
@@ -128,12 +148,20 @@ def _teacher_topk(teacher: Any, seqs: list[np.ndarray], k: int, temperature: flo
         vocab = logits.shape[-1]
         if k > vocab:
             raise ValueError(f"k must be at most the teacher's vocabulary size {vocab}, got {k}")
-        logp = torch.log_softmax(logits.float() / temperature, dim=-1)
-        lp, ix = logp.topk(k, dim=-1)
-        s = torch.logsumexp(lp.double(), dim=-1).clamp(max=0.0)
-        tail = torch.log(-torch.expm1(s))
-    lp, ix, tail = lp.cpu().numpy(), ix.cpu().numpy().astype(np.int32), tail.cpu().numpy()
-    return [(lp[j, : len(q)], ix[j, : len(q)], tail[j, : len(q)]) for j, q in enumerate(seqs)], vocab
+        lp, ix = torch.log_softmax(logits.float() / temperature, dim=-1).topk(k, dim=-1)
+        return lp, ix, vocab
+    vocab = weight.shape[0]
+    if k > vocab:
+        raise ValueError(f"k must be at most the teacher's vocabulary size {vocab}, got {k}")
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    step = max(1, rows // vocab)
+    parts = []
+    for start in range(0, flat.shape[0], step):
+        z = torch.nn.functional.linear(flat[start : start + step], weight, bias).float()
+        parts.append(torch.log_softmax(z / temperature, dim=-1).topk(k, dim=-1))
+    lp = torch.cat([p[0] for p in parts]).reshape(*ids.shape, k)
+    ix = torch.cat([p[1] for p in parts]).reshape(*ids.shape, k)
+    return lp, ix, vocab
 
 
 def _nested(values: np.ndarray, lengths: list[int], k: int | None, pa_type: Any):
@@ -194,7 +222,9 @@ def write_teacher_cache(
 
     Args:
         teacher: a causal LM (``teacher(input_ids=, attention_mask=)`` returning ``.logits``) or a callable
-            returning logits (batch, seq, V). Run under ``torch.no_grad``; batches are right-padded.
+            returning logits (batch, seq, V). Run under ``torch.no_grad``; batches are right-padded. A causal
+            LM with a plain linear head has its logits formed from its hidden states one chunk of positions
+            at a time (about 2**22 logits each), never for the whole batch at once.
         dataset: a sequence (``len`` and indexing; a ``datasets.Dataset`` works) of examples with
             ``input_ids``, or of id lists.
         k: entries kept per position (1 ≤ k ≤ V).
