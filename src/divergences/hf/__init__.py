@@ -1,0 +1,66 @@
+"""Hugging Face glue (requires ``divergences[hf]``): distillation inside ``transformers.Trainer``, a drop-in
+for TRL's GKD loss, teachers that are not in memory (a Parquet top-k cache, a served model's ``logprobs``)
+and logits processors.
+
+Names load lazily from their modules: ``import divergences.hf`` imports neither torch nor transformers;
+the first use of a name imports what it needs.
+
+* :func:`distillation_loss` (:mod:`.loss`): the loss for any ``compute_loss``, fused with the LM head;
+* :class:`DistillationTrainer` (:mod:`.trainer`): a ``transformers.Trainer`` that uses it;
+* :func:`generalized_jsd_loss`, :func:`fused_gkd_trainer` (:mod:`.gkd`): TRL's GKD loss, same signature and value,
+  and its ``GKDTrainer`` with the fused loss;
+* :func:`write_teacher_cache`, :class:`TeacherCache`, :class:`TeacherCacheCollator` (:mod:`.teacher_cache`);
+* :func:`parse_logprobs`, :class:`ServedTopK`, :func:`served_teacher` (:mod:`.served`): top-k from OpenAI / vLLM responses;
+* logits processors from :mod:`.processors` (``USCDLogitsProcessor``, ``NGramPriorLogitsProcessor``,
+  ``DivergenceMonitor``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "distillation_loss": "loss",
+    "TopKTeacher": "loss",
+    "lm_head": "loss",
+    "DistillationTrainer": "trainer",
+    "generalized_jsd_loss": "gkd",
+    "gkd_compute_loss": "gkd",
+    "fused_gkd_trainer": "gkd",
+    "CacheManifest": "teacher_cache",
+    "TeacherCache": "teacher_cache",
+    "TeacherCacheCollator": "teacher_cache",
+    "tokenizer_hash": "teacher_cache",
+    "write_teacher_cache": "teacher_cache",
+    "ServedTopK": "served",
+    "parse_logprobs": "served",
+    "decoded_vocab": "served",
+    "served_teacher": "served",
+    # written by the llm helper; listed here so they load lazily once the module exists
+    "USCDLogitsProcessor": "processors",
+    "NGramPriorLogitsProcessor": "processors",
+    "DivergenceMonitor": "processors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'divergences.hf' has no attribute {name!r}")
+    try:
+        mod = importlib.import_module(f".{module}", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{module}":
+            raise AttributeError(f"divergences.hf.{name} lives in divergences.hf.{module}, "
+                                 f"which is not in this installation") from exc
+        raise
+    value = getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,89 @@
+r"""Top-k teacher losses on chunks of student logits formed from hidden states (activation checkpointing).
+
+``topk_sum`` sums, over rows, the per-token top-k loss of ``logits = hidden @ weightᵀ + bias`` (or of given
+logits when ``weight`` is None), one chunk of rows at a time under ``torch.utils.checkpoint``, so only one
+chunk of (rows × vocab) logits is alive in the forward pass and again in the backward pass.
+
+Rows with fewer than k real teacher entries (a served teacher that returned fewer, slots marked by a
+``-inf`` log-probability) are *ragged*: an unused slot is not a teacher entry of probability 0 (the teacher's
+mass for that token is unknown, it is in the tail), so the student's probability of the slot's filler id
+must stay in the student's tail too. :func:`divergences.torch.topk_divergence_loss` would give every slot its
+own bucket; ragged batches are therefore computed here, by autograd on the buckets (kept entries + tail),
+for pointwise divergences (f-divergences, cross-entropy, user generators).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..torch import _chunked as ck
+from ..torch.topk import topk_divergence_loss
+
+Tensor = torch.Tensor
+
+
+def _ragged_rows(z: Tensor, lp: Tensor, ix: Tensor, y: Tensor, gen: Any, temperature: float, scale: float,
+                 hard_weight: float) -> Tensor:
+    """Σ over rows of scale·D(kept + tail buckets) + hard_weight·CE, with unused slots folded into the tails."""
+    dtype = ck.compute_dtype(z, lp)
+    zf = z.to(dtype)
+    logq = torch.log_softmax(zf / temperature if temperature != 1.0 else zf, dim=-1)
+    lp = lp.to(dtype)
+    valid = torch.isfinite(lp)
+    qk = logq.gather(-1, ix)
+    # the student's tail: every entry but the *valid* kept ones (filler ids keep their own mass)
+    outside = logq.scatter(-1, ix, torch.where(valid, torch.full_like(qk, -math.inf), qk))
+    b_tail = torch.logsumexp(outside, dim=-1)
+    s = torch.logsumexp(lp, dim=-1).clamp(max=0.0)
+    a_tail = torch.log(-torch.expm1(s))
+    zero = torch.zeros_like(qk)
+    # φ(0, 0) = f(1) = 0: the unused slots get safe finite inputs, then a zero contribution
+    kept = torch.where(valid, gen.phi(torch.where(valid, lp, zero), torch.where(valid, qk, zero)), zero).sum(-1)
+    total = (kept + gen.phi(a_tail, b_tail)) * scale
+    if hard_weight != 0.0:
+        total = total + hard_weight * torch.nn.functional.cross_entropy(zf, y, reduction="none")
+    return total.sum()
+
+
+def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Tensor, ix: Tensor, labels: Tensor,
+             divergence: Any, chunk_size: int | None, options: dict[str, Any]) -> Tensor:
+    """Σ over rows of the top-k distillation loss (see the module docstring)."""
+    from torch.utils.checkpoint import checkpoint
+
+    if lp.shape != ix.shape or lp.ndim != 2 or lp.shape[0] != hidden.shape[0]:
+        raise ValueError(f"teacher top-k log-probabilities and indices must both have shape (tokens, k) = "
+                         f"({hidden.shape[0]}, k) on the kept tokens, got {tuple(lp.shape)} and {tuple(ix.shape)}")
+    n = hidden.shape[0]
+    vocab = weight.shape[0] if weight is not None else hidden.shape[-1]
+    chunk = ck.check_chunk_size(chunk_size, vocab)
+    ragged = bool(torch.isinf(lp).any()) if lp.numel() else False
+    opts = dict(options)
+    params = {k: opts.pop(k) for k in list(opts) if k not in ("temperature", "hard_weight", "soft_weight", "t_squared")}
+    if ragged:
+        div = ck.resolve(divergence, params)
+        if div.generator is None:
+            raise ValueError(f"teacher: some positions have fewer than k top-k entries (-inf log-probabilities); "
+                             f"divergence {div.name!r} is not pointwise and needs every position to have k entries")
+        t = ck.check_temperature(opts.get("temperature", 1.0))
+        scale = float(opts.get("soft_weight", 1.0)) * (t**2 if opts.get("t_squared") else 1.0)
+        hard = float(opts.get("hard_weight", 0.0))
+        if hard != 0.0 and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= vocab):
+            raise ValueError(f"labels of kept tokens must lie in [0, {vocab})")
+        if ix.numel() and (int(ix.min()) < 0 or int(ix.max()) >= vocab):
+            raise ValueError(f"teacher top-k indices must lie in [0, {vocab}) (the student vocabulary)")
+    # starts at 0 · Σ hidden so that a batch with no kept token still has a graph (zero gradients)
+    total = hidden.sum().to(ck.compute_dtype(hidden, weight)) * 0.0
+    for start in range(0, n, chunk):
+        sl = slice(start, min(start + chunk, n))
+
+        def part(h: Tensor, w: Tensor | None, b: Tensor | None, sl: slice = sl) -> Tensor:
+            z = h if w is None else torch.nn.functional.linear(h, w, b)
+            if ragged:
+                return _ragged_rows(z, lp[sl], ix[sl], labels[sl], div.generator, t, scale, hard)
+            return topk_divergence_loss(z, lp[sl], ix[sl], divergence, labels=labels[sl], reduction="sum", **options)
+
+        total = total + checkpoint(part, hidden[sl], weight, bias, use_reentrant=False)
+    return total
