@@ -222,3 +222,14 @@ def test_student_head_sees_one_position_only(pair):
             h.remove()
     b = batch["input_ids"].shape[0]
     assert shapes == [(b, 1, V), (b, 1, V)]
+
+
+def test_padded_teacher_vocabulary_with_crop(hfh, encoded):
+    """A teacher whose embedding is padded past the tokenizer (V + 8 rows) distils with vocab_mismatch='crop'."""
+    student, teacher = hfh.tiny_llama(V, seed=0).double(), hfh.tiny_llama(V + 8, seed=1).double()
+    batch = hfh.make_batch(encoded[:3])
+    got = distillation_loss(student, teacher, batch, "kl", vocab_mismatch="crop")
+    z, _, keep = _ref_rows(student, batch)
+    with torch.no_grad():
+        t = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1][keep]
+    assert torch.allclose(got, _kl_rows(t[:, :V], z).mean(), rtol=1e-10)
