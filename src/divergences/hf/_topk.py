@@ -19,7 +19,10 @@ from typing import Any
 
 import torch
 
-from ..torch import _chunked as ck
+from ..core.backend import torch_compute_dtype
+from ..torch._divergence import resolve
+from ..torch._engine import chunk_rows
+from ..torch.options import DistillOptions
 from ..torch.topk import topk_divergence_loss
 
 Tensor = torch.Tensor
@@ -28,7 +31,7 @@ Tensor = torch.Tensor
 def _ragged_rows(z: Tensor, lp: Tensor, ix: Tensor, y: Tensor, gen: Any, temperature: float, scale: float,
                  hard_weight: float) -> Tensor:
     """Σ over rows of scale·D(kept + tail buckets) + hard_weight·CE, with unused slots folded into the tails."""
-    dtype = ck.compute_dtype(z, lp)
+    dtype = torch_compute_dtype(z, lp)
     zf = z.to(dtype)
     logq = torch.log_softmax(zf / temperature if temperature != 1.0 else zf, dim=-1)
     lp = lp.to(dtype)
@@ -58,16 +61,16 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
                          f"({hidden.shape[0]}, k) on the kept tokens, got {tuple(lp.shape)} and {tuple(ix.shape)}")
     n = hidden.shape[0]
     vocab = weight.shape[0] if weight is not None else hidden.shape[-1]
-    chunk = ck.check_chunk_size(chunk_size, vocab)
+    chunk = chunk_rows(DistillOptions(chunk_size=chunk_size).chunk_size, vocab, hidden.device)
     ragged = bool(torch.isinf(lp).any()) if lp.numel() else False
     opts = dict(options)
     params = {k: opts.pop(k) for k in list(opts) if k not in ("temperature", "hard_weight", "soft_weight", "t_squared")}
     if ragged:
-        div = ck.resolve(divergence, params)
+        div = resolve(divergence, params)
         if div.generator is None:
             raise ValueError(f"teacher: some positions have fewer than k top-k entries (-inf log-probabilities); "
                              f"divergence {div.name!r} is not pointwise and needs every position to have k entries")
-        t = ck.check_temperature(opts.get("temperature", 1.0))
+        t = DistillOptions(temperature=opts.get("temperature", 1.0)).temperature
         scale = float(opts.get("soft_weight", 1.0)) * (t**2 if opts.get("t_squared") else 1.0)
         hard = float(opts.get("hard_weight", 0.0))
         if hard != 0.0 and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= vocab):
@@ -75,7 +78,7 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
         if ix.numel() and (int(ix.min()) < 0 or int(ix.max()) >= vocab):
             raise ValueError(f"teacher top-k indices must lie in [0, {vocab}) (the student vocabulary)")
     # starts at 0 · Σ hidden so that a batch with no kept token still has a graph (zero gradients)
-    total = hidden.sum().to(ck.compute_dtype(hidden, weight)) * 0.0
+    total = hidden.sum().to(torch_compute_dtype(hidden, weight)) * 0.0
     for start in range(0, n, chunk):
         sl = slice(start, min(start + chunk, n))
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from ..torch import _chunked as ck
 from ..torch.fused import fused_linear_divergence_loss
+from ..torch.options import DistillOptions
 from ._topk import topk_sum
 
 __all__ = ["TopKTeacher", "distillation_loss", "lm_head"]
@@ -226,7 +226,7 @@ def distillation_loss(
     """
     if not isinstance(inputs, Mapping):
         raise ValueError(f"inputs must be a mapping of tensors (a batch), got {type(inputs).__name__}")
-    ck.check_temperature(temperature)
+    DistillOptions(temperature=temperature)  # checked here, with the error naming it
     labels = _labels_and_mask(inputs, ignore_index, shift_labels)
     if model_input_keys is None:
         model_inputs = {k: v for k, v in inputs.items() if k not in _NOT_MODEL_INPUTS}
