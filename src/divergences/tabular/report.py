@@ -8,29 +8,12 @@ stay light). Every name and category is HTML-escaped.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from html import escape
 from typing import Any
 
+from .._safe_write import write_atomic
+
 __all__ = ["render_html", "write_atomic"]
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename,
-    so a reader never sees a partial file and a failure leaves no file behind."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".divergences-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _num(x: Any, digits: int = 4) -> str:
