@@ -11,18 +11,37 @@ DuckDB relations, PySpark DataFrames); aggregation happens in the engine, only b
 
 from __future__ import annotations
 
-from .compare import DEFAULT_METRICS, Comparison, compare
+from .compare import compare
 from .errors import InputError
 from .information_value import information_value
 from .metrics import iv_band, psi_band
+from .options import DEFAULT_METRICS, CompareOptions
 from .profile import ColumnProfile, Profile, profile
+from .results import (
+    ColumnComparison,
+    Comparison,
+    DatasetSummary,
+    Histogram,
+    MetricEstimate,
+    Quantiles,
+    SkippedColumn,
+    TestResult,
+)
 
 __all__ = [
     "DEFAULT_METRICS",
+    "ColumnComparison",
     "ColumnProfile",
+    "CompareOptions",
     "Comparison",
+    "DatasetSummary",
+    "Histogram",
     "InputError",
+    "MetricEstimate",
     "Profile",
+    "Quantiles",
+    "SkippedColumn",
+    "TestResult",
     "compare",
     "information_value",
     "iv_band",
