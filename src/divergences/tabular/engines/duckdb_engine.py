@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -109,7 +110,8 @@ class DuckDBEngine(SQLEngine):
 
     def schema(self):
         if self._schema is None:
-            self._types = {c: str(t) for c, t in zip(self.relation.columns, self.relation.dtypes)}
+            with self._guard():
+                self._types = {c: str(t) for c, t in zip(self.relation.columns, self.relation.dtypes)}
             self._schema = {c: _kind(t) for c, t in self._types.items()}
         return self._schema
 
@@ -121,17 +123,22 @@ class DuckDBEngine(SQLEngine):
         import duckdb
 
         try:
-            if self._con is None:  # the caller's relation: one query at a time on its connection
-                with _SHARED:
-                    rows = self.relation.query("__dv_source", sql).fetchall()
-            else:
+            with self._guard():
                 rows = self.relation.query("__dv_source", sql).fetchall()
         except duckdb.Error as exc:
             raise self._error(exc) from None
         return rows[0] if one else rows
 
-    def _error(self, exc: Exception) -> InputError:
+    def _guard(self):
+        """The caller's relation: one query at a time on its connection (threads are serialised)."""
+        return _SHARED if self._con is None else contextlib.nullcontext()
+
+    def _error(self, exc: Exception) -> Exception:
         text = str(exc)
+        if "Resource In Use" in text or type(exc).__name__ == "ResourceInUseException":
+            return RuntimeError(f"{self.label}: the DuckDB connection of this relation is busy with another query "
+                                "(a connection runs one query at a time; give each thread its own "
+                                "connection.cursor())")
         line = _LINE.search(text)
         if self._csv and line:
             found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
@@ -147,10 +154,7 @@ class DuckDBEngine(SQLEngine):
 
         sql = f"SELECT {', '.join(f'{e} AS a{i}' for i, e in enumerate(exprs))} FROM __dv_source"
         try:
-            if self._con is None:
-                with _SHARED:
-                    got = self.relation.query("__dv_source", sql).fetchnumpy()
-            else:
+            with self._guard():
                 got = self.relation.query("__dv_source", sql).fetchnumpy()
         except duckdb.Error as exc:
             raise self._error(exc) from None
