@@ -72,7 +72,7 @@ def headline_metric(c: Any) -> str:
 
 def _verdict(c: Any) -> str:
     s = c.summary
-    yes = s.dataset_drift or s.holm_dataset_drift or s.bh_dataset_drift
+    yes = s.dataset_drift
     line = (f"<div class='big'>Dataset drift: <span class='{'yes' if s.dataset_drift else 'no'}'>"
             f"{'yes' if s.dataset_drift else 'no'}</span> — {s.drifted} of {s.columns} columns drifted "
             f"({s.drifted_share:.0%}; dataset drift at ≥ {s.drift_share:.0%})</div>")
@@ -106,7 +106,7 @@ def _summary_table(c: Any, head: str) -> str:
            "<label>kind <select id='kind'><option value=''>all</option>"
            + "".join(f"<option>{escape(k)}</option>" for k in kinds)
            + "</select></label><span id='shown' class='ci'></span></div>",
-           "<table id='summary' class='sortable'><thead><tr>",
+           "<div class='scroll'><table id='summary' class='sortable'><thead><tr>",
            "".join(f"<th title='click to sort'>{escape(h)}</th>" for h in heads), "</tr></thead><tbody>"]
     for i, col in enumerate(c.columns):
         m = col.metrics.get(head)
@@ -136,12 +136,12 @@ def _summary_table(c: Any, head: str) -> str:
         out.append(f"<tr class='{'drift' if col.drifted else ''}' data-name='{_text(col.column)}' "
                    f"data-kind='{escape(col.kind, quote=True)}' data-drift='{int(col.drifted)}'>"
                    + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
 def _iv_table(rows: list[dict[str, Any]]) -> str:
-    out = ["<h2>Information value (target)</h2><table id='iv' class='sortable'><thead><tr>",
+    out = ["<h2>Information value (target)</h2><div class='scroll'><table id='iv' class='sortable'><thead><tr>",
            "".join(f"<th title='click to sort'>{h}</th>" for h in
                    ("table", "feature", "IV", "interval", "band", "goods", "bads")),
            "</tr></thead><tbody>"]
@@ -149,7 +149,7 @@ def _iv_table(rows: list[dict[str, Any]]) -> str:
         out.append("<tr>" + _cell(r["table"]) + _cell(r["feature"], _text(r["feature"])) + _cell(r["iv"])
                    + _cell(r["iv_ci_low"], f"[{escape(_num(r['iv_ci_low']))}, {escape(_num(r['iv_ci_high']))}]", "ci")
                    + _cell(r.get("iv_band") or "") + _cell(r.get("n_good")) + _cell(r.get("n_bad")) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 

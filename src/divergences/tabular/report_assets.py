@@ -16,7 +16,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
 .controls{margin:8px 0;font-size:13px;display:flex;gap:14px;align-items:center;flex-wrap:wrap}
 .controls input[type=search]{padding:3px 6px;min-width:220px}
 table{border-collapse:collapse;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
-th{background:#f6f8fa;cursor:pointer;user-select:none;position:sticky;top:0}th:first-child,td:first-child{text-align:left;white-space:normal;overflow-wrap:anywhere;max-width:320px}
+th{background:#f6f8fa;cursor:pointer;user-select:none;position:sticky;top:0}th:first-child,td:first-child{text-align:left;white-space:normal;word-break:break-word;min-width:10em;max-width:24em}
+.scroll{overflow-x:auto;max-width:100%}
 th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
 tr.drift td{background:#fff1f0}.band-significant{color:var(--bad);font-weight:600}.band-moderate{color:var(--warn)}
 .band-stable{color:var(--ok)}.ci{color:var(--muted);font-size:11px}.flag{color:var(--warn);font-weight:600}
@@ -25,6 +26,7 @@ tr.drift td{background:#fff1f0}.band-significant{color:var(--bad);font-weight:60
 .card table{font-size:11px;margin-top:6px}.card td,.card th{padding:2px 6px;cursor:default}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
 svg text{font-family:inherit}
+#iv td:nth-child(2),#iv th:nth-child(2){text-align:left}
 """
 
 JS = """
