@@ -54,7 +54,7 @@ def ks_binned(current, reference) -> tuple[float, float]:
 _AD_SIG = np.array([0.25, 0.1, 0.05, 0.025, 0.01, 0.005, 0.001])
 _AD_B0 = np.array([0.675, 1.281, 1.645, 1.96, 2.326, 2.573, 3.085])
 _AD_B1 = np.array([-0.245, 0.25, 0.678, 1.149, 1.822, 2.364, 3.615])
-_AD_B2 = np.array([-0.105, -0.305, -0.362, -0.396, -0.452, -0.484, -0.523])
+_AD_B2 = np.array([-0.105, -0.305, -0.362, -0.391, -0.396, -0.345, -0.154])
 
 
 def _harmonic_terms(total: int) -> tuple[float, float]:
