@@ -3,6 +3,8 @@
 * :func:`profile`: reproducible bins from a reference alone, serialisable to JSON;
 * :func:`compare`: PSI, JS, Hellinger, Wasserstein, χ² (or any registered divergence) per column,
   with standard errors, intervals, a test of "no change" and bands;
+* :func:`monitor`: every time window of a table against one reference, with the first window
+  where each column drifted;
 * :func:`information_value`: IV and WoE per feature for a binary target.
 
 Inputs are file paths (CSV, Parquet: read by DuckDB) or dataframes (pandas, Polars, PyArrow,
@@ -15,6 +17,7 @@ from .compare import compare
 from .errors import InputError
 from .information_value import information_value
 from .metrics import iv_band, psi_band
+from .monitor import Monitoring, WindowRow, monitor
 from .options import DEFAULT_METRICS, CompareOptions
 from .profile import ColumnProfile, Profile, profile
 from .results import (
@@ -38,13 +41,16 @@ __all__ = [
     "Histogram",
     "InputError",
     "MetricEstimate",
+    "Monitoring",
     "Profile",
     "Quantiles",
     "SkippedColumn",
     "TestResult",
+    "WindowRow",
     "compare",
     "information_value",
     "iv_band",
+    "monitor",
     "profile",
     "psi_band",
 ]

@@ -312,6 +312,32 @@ class SQLEngine(Engine):
                 out[c] = BinCounts(block[:, 1:], block[:, 0].copy(), s)
         return out
 
+    def window_counts(self, by: str, window, numeric: dict[str, np.ndarray], categorical: dict[str, list[str]]):
+        """Counts per time window (see :mod:`..windows`): ({window key: {column: BinCounts}}, rows whose
+        ``by`` is missing). One aggregation over the table; the window of every row is computed here."""
+        names = list(numeric) + list(categorical)
+        n = len(numeric)
+        key = window.key_sql(self._double(by), self.ident(by))
+        inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(numeric)]
+        inner += [f"{self.text_expr(c)} AS t{j}" for j, c in enumerate(categorical)]
+        inner.append(f"{key} AS w")
+        middle = [self._numeric_index(f"v{i}", numeric[c]) + f" AS i{i}" for i, c in enumerate(numeric)]
+        middle += [self._category_index(f"t{j}", categorical[c]) + f" AS i{n + j}" for j, c in enumerate(categorical)]
+        middle.append("w")
+        sizes = [len(numeric[c]) + 1 for c in numeric] + [len(categorical[c]) + 1 for c in categorical]
+        blocks: dict[int, list[np.ndarray]] = {}
+        for k, w, b, count in self.window_rows(inner, middle, len(names)):
+            block = blocks.setdefault(int(w), [np.zeros(size + 1, dtype=np.int64) for size in sizes])
+            block[k][b + 1] += count
+        missing = int(self.run([f"{key} AS w"], ["count(*) - count(w)"])[0])
+        out = {w: {c: BinCounts(block[k][1:], int(block[k][0])) for k, c in enumerate(names)}
+               for w, block in sorted(blocks.items())}
+        return out, missing
+
+    def window_rows(self, inner: list[str], middle: list[str], columns: int):  # pragma: no cover - dialect
+        """(column k, window key, bin, count) over rows whose window key is not NULL."""
+        raise NotImplementedError
+
     def grouped_counts(self, inner: list[str], middle: list[str], sizes: list[int], summed: int, split: bool):
         """(column k, target group, bin, count, sum) tuples: one aggregation pass over the table.
 

@@ -180,6 +180,16 @@ class DuckDBEngine(SQLEngine):
             total = row[base + 1 + k] if k < summed else None
             yield k, int(row[cols]) if split else 0, int(row[k]), int(row[base]), 0.0 if total is None else float(total)
 
+    def window_rows(self, inner, middle, columns):
+        keys = [f"i{k}" for k in range(columns)]
+        sets = ", ".join(f"(w, i{k})" for k in range(columns))
+        sql = (f"SELECT w, {', '.join(keys)}, count(*) FROM (SELECT {', '.join(middle)} FROM "
+               f"(SELECT {', '.join(inner)} FROM __dv_source) AS l1) AS l2 WHERE w IS NOT NULL "
+               f"GROUP BY GROUPING SETS ({sets})")
+        for row in self._fetch(sql, one=False):
+            k = next(j for j in range(columns) if row[1 + j] is not None)
+            yield k, int(row[0]), int(row[1 + k]), int(row[-1])
+
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "
                f"WHERE t IS NOT NULL GROUP BY t ORDER BY n DESC, t LIMIT {int(limit)}")

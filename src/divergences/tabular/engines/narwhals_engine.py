@@ -199,6 +199,30 @@ class NarwhalsEngine(Engine):
             out[c] = self._bins(flat, split, None)
         return out
 
+    def window_counts(self, by, window, numeric, categorical):
+        keys = window.key_numpy(self._values(by))
+        valid = ~np.isnan(keys)
+        missing = int((~valid).sum())
+        keys = keys[valid].astype(np.int64)
+        windows, inverse = np.unique(keys, return_inverse=True)
+        out = {int(w): {} for w in windows}
+        columns = [(c, np.searchsorted(np.asarray(e, dtype=np.float64), x, side="left"), np.isnan(x), len(e) + 1)
+                   for c, e in numeric.items() for x in [self._values(c)[valid]]]
+        for c, cats in categorical.items():
+            pos = {v: i for i, v in enumerate(cats)}
+            cache: dict = {}
+            raw = self._select(self.nw.col(c).alias("v"))["v"].to_list()
+            idx = np.array([cache.setdefault(v, -1 if (t := canonical_text(v)) is None else pos.get(t, len(cats)))
+                            for v in raw], dtype=np.int64)[valid]
+            columns.append((c, idx, idx < 0, len(cats) + 1))
+        for c, idx, miss, size in columns:
+            idx = np.where(miss, -1, idx)
+            flat = np.bincount(inverse * (size + 1) + idx + 1, minlength=windows.size * (size + 1))
+            for g, w in enumerate(windows):
+                row = flat[g * (size + 1):(g + 1) * (size + 1)]
+                out[int(w)][c] = BinCounts(row[1:].copy(), int(row[0]))
+        return out, missing
+
     @staticmethod
     def _bins(flat: np.ndarray, split, total) -> BinCounts:
         if split is None:

@@ -74,6 +74,12 @@ class SparkEngine(SQLEngine):
         return [np.array([np.nan if r[i] is None else r[i] for r in rows], dtype=np.float64)
                 for i in range(len(exprs))]
 
+    def window_rows(self, inner, middle, columns):
+        df = self.frame.selectExpr(*inner).selectExpr(*middle).where("w IS NOT NULL")
+        for k in range(columns):
+            for r in df.groupBy("w", f"i{k}").count().collect():
+                yield k, int(r[0]), int(r[1]), int(r[2])
+
     def run_layered(self, inner, middle, aggregates):
         from pyspark.sql import functions as F
 
