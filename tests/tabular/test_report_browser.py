@@ -162,3 +162,27 @@ def test_screenshots_for_review(report, tmp_path):
         taken = chromium(f"--window-size={size}", f"--screenshot={shot}", report.as_uri(), tmp=tmp_path)
         assert taken.returncode == 0 and shot.stat().st_size > 10_000
         assert console_messages(taken.stderr) == []
+
+
+def test_monitor_report_draws_bands_and_loads_offline(tmp_path):
+    from divergences.tabular.monitor import monitor
+    from divergences.tabular.report_monitor import render_monitor_html
+
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"amount": rng.lognormal(3, 1, 1000), "country": rng.choice(["FR", "DE"], 1000)})
+    cur = pd.DataFrame({"date": np.repeat(pd.date_range("2024-01-01", periods=35, freq="D"), 40),
+                        "amount": rng.lognormal(3, 1, 1400), "country": rng.choice(["FR", "DE"], 1400)})
+    cur.loc[cur["date"] >= pd.Timestamp("2024-01-15"), "amount"] *= 2
+    page = tmp_path / "monitor.html"
+    page.write_text(render_monitor_html(monitor(ref, cur, by="date", every="1w")))
+    netlog = tmp_path / "net.json"
+    dumped = chromium("--dump-dom", page.as_uri(), tmp=tmp_path, netlog=netlog)
+    assert dumped.returncode == 0 and console_messages(dumped.stderr) == [] and requested_urls(netlog) == []
+    shapes = probe(page, "var q=function(s){return document.querySelectorAll(s).length;};"
+                         "document.body.setAttribute('data-out',[q('svg.timeline'),q('polygon.band'),"
+                         "q('line.threshold'),q('circle.drift')].join(','))", tmp_path)
+    assert shapes == "2,2,2,3"  # two charts with bands and thresholds; amount drifted in weeks 3, 4, 5
+    REPORTS.mkdir(exist_ok=True)
+    shot = REPORTS / "monitor_browser.png"
+    taken = chromium("--window-size=1280,900", f"--screenshot={shot}", page.as_uri(), tmp=tmp_path)
+    assert taken.returncode == 0 and shot.stat().st_size > 10_000 and console_messages(taken.stderr) == []

@@ -122,10 +122,11 @@ def _run(job: Callable[[Callable[[str], None]], Any], steps: int, renderers: lis
     return result, write_outputs(texts)
 
 
-def _outputs(result_html: str | None, result_json: str | None, fmt: str) -> list[tuple[str, Callable]]:
+def _outputs(result_html: str | None, result_json: str | None, fmt: str,
+             to_html: Callable[[Any], str] = lambda r: r.to_html()) -> list[tuple[str, Callable]]:
     renderers: list[tuple[str, Callable]] = []
     if result_html is not None:
-        renderers.append((result_html, lambda r: r.to_html()))
+        renderers.append((result_html, to_html))
     if result_json is not None:
         renderers.append((result_json, lambda r: r.to_json()))
     if fmt == "json" and result_json != "-":
@@ -228,11 +229,12 @@ def monitor_command(
     debug: bool = _O["debug"],
 ) -> None:
     """Compare every time window of CURRENT (by --by, every --every) with REFERENCE."""
-    from .monitor_view import render_monitor, run_monitor
+    from ..tabular.report_monitor import render_monitor_html
+    from .monitor_view import monitor_drifted, render_monitor, run_monitor
 
     if html == "-":
         fail("--html - is not supported: give the report a file name (JSON can go to standard output)")
-    renderers = _outputs(html, json_path, fmt)
+    renderers = _outputs(html, json_path, fmt, to_html=render_monitor_html)
     check_outputs({"REFERENCE": reference, "CURRENT": current}, {"--html": html, "--json": json_path})
     kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
@@ -245,9 +247,9 @@ def monitor_command(
     if fmt != "json":
         render_monitor(result, console, fmt)
     _say_written(written, console)
-    if fail_on_drift and result.drifted:
-        err.print(plain(f"drift in {len(result.drifted)} column(s): {', '.join(result.drifted)}"), highlight=False,
-                  soft_wrap=True)
+    drifted = monitor_drifted(result)
+    if fail_on_drift and drifted:
+        err.print(plain(f"drift in {len(drifted)} column(s): {', '.join(drifted)}"), highlight=False, soft_wrap=True)
         raise typer.Exit(DRIFT)
 
 

@@ -68,7 +68,7 @@ def timeline_svg(windows: Sequence[str], value: Sequence[float], low: Sequence[f
     top = max(ys + [1e-12]) * 1.05
     bottom = min(ys + [0.0])
     span = (top - bottom) or 1.0
-    slot = (w - pad_l - 8) / max(n - 1, 1)
+    slot = (w - pad_l - 30) / max(n - 1, 1)  # room for the last label, centred on its point
 
     def x(i: int) -> float:
         return pad_l + (i * slot if n > 1 else (w - pad_l) / 2)
