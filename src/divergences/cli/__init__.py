@@ -23,7 +23,7 @@ from .guard import BAD_INPUT, DRIFT, INTERNAL, OK
 
 __all__ = ["BAD_INPUT", "DRIFT", "INTERNAL", "OK", "app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(name="divergences", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
                   help="Compare datasets column by column with honest uncertainty (PSI, JS, Hellinger, ...). "
                        "Exit status: 0 done, 1 drift with --fail-on-drift, 2 bad usage or input, 3 internal error.")

@@ -107,7 +107,7 @@ def render_monitor(m: Any, console: Console, fmt_name: str = "auto") -> None:
 
     def line(row, style=""):
         name, *others = row
-        body = "  ".join(v.ljust(widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others))
+        body = "  ".join(v.ljust(widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
         if len(name) > name_w:
             return Text(name + "\n" + " " * name_w + "  " + body, style=style)
         return Text(name.ljust(name_w) + "  " + body, style=style)

@@ -112,7 +112,7 @@ def compact(c: Any, width: int, limit: int | None = None) -> Group:
 
     def line(row, style="") -> Text:
         name, *others = row
-        body = "  ".join(v.ljust(widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others))
+        body = "  ".join(v.ljust(widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
         t = Text()
         if len(name) > name_w:  # a name of its own line, the values under it: nothing cut, nothing folded
             t.append(name + "\n", style=style or "bold")
