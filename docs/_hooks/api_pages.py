@@ -129,3 +129,16 @@ def on_files(files, config):
         index.append(f"| [`{name}`]({name}.md) | {what} |")
     files.append(File.generated(config, "api/index.md", content="\n".join(index) + "\n"))
     return files
+
+
+def on_nav(nav, config, files):
+    """The API section titled "API reference", its pages in the order of :data:`MODULES` (layers)."""
+    order = {f"api/{name}.md": i for i, (name, _) in enumerate(MODULES)}
+    order["api/index.md"] = -1
+    for item in nav.items:
+        children = getattr(item, "children", None)
+        if children and all(getattr(c, "file", None) is not None and c.file.src_uri.startswith("api/")
+                            for c in children):
+            item.title = "API reference"
+            children.sort(key=lambda c: order.get(c.file.src_uri, len(order)))
+    return nav

@@ -1,4 +1,5 @@
-"""Griffe extension: docstring examples (``>>>`` sessions) become fenced ``pycon`` code blocks.
+"""Griffe extension: docstring examples (``>>>`` sessions) become fenced ``pycon`` code blocks, and
+Sphinx roles (``:func:`x```) become code spans.
 
 The docstrings of ``divergences`` are prose with doctests (collected by pytest). Without this,
 Markdown would read ``>>> c["x"]["psi"]`` as a nested quote holding a reference link.
@@ -6,7 +7,24 @@ Markdown would read ``>>> c["x"]["psi"]`` as a nested quote holding a reference 
 
 from __future__ import annotations
 
+import re
+
 import griffe
+
+# Sphinx roles (:func:`x`, :class:`~a.b.C`, :mod:`.m`) read as code: the name the reader would see
+_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|exc|obj|const):`~?\.?([^`]+)`")
+
+
+def roles_as_code(text: str) -> str:
+    """``:func:`a.b``` → ```a.b``` (with ``~``, the last component only)."""
+    def one(m: re.Match) -> str:
+        full = m.group(0)
+        name = m.group(1)
+        if "`~" in full:
+            name = name.rsplit(".", 1)[-1]
+        return f"`{name}`"
+
+    return _ROLE.sub(one, text)
 
 
 def fence_doctests(text: str) -> str:
@@ -33,5 +51,11 @@ class DoctestBlocks(griffe.Extension):
     """Fence the doctests of every docstring that griffe loads."""
 
     def on_object(self, *, obj, **kwargs) -> None:
-        if obj.docstring is not None and ">>>" in obj.docstring.value:
-            obj.docstring.value = fence_doctests(obj.docstring.value)
+        if obj.docstring is None:
+            return
+        text = obj.docstring.value
+        if ">>>" in text:
+            text = fence_doctests(text)
+        if ":`" in text:
+            text = roles_as_code(text)
+        obj.docstring.value = text
