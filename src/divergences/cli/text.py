@@ -9,44 +9,13 @@ overrides. Everything the command prints goes through :func:`visible` and is han
 from __future__ import annotations
 
 import math
-import unicodedata
 from typing import Any
 
 from rich.text import Text
 
+from .._safe_text import visible
+
 __all__ = ["fmt", "fmt_p", "markdown_cell", "plain", "visible"]
-
-# bidirectional embeddings / overrides / isolates: they reorder what a reader sees
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
-def _escape_char(ch: str) -> str:
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
-    if ch in named:
-        return named[ch]
-    o = ord(ch)
-    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
-
-
-def visible(text: Any, *, keep_newlines: bool = False) -> str:
-    """``text`` with every control character written as an escape (``\\x1b``, ``\\r``, ``\\u202e``).
-
-    >>> visible("a\\x1b[31mb\\rc")
-    'a\\\\x1b[31mb\\\\rc'
-    """
-    s = str(text)
-    if s.isprintable() and not (_BIDI & set(s)):
-        return s
-    out = []
-    for ch in s:
-        if ch == "\n" and keep_newlines:
-            out.append(ch)
-        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp") or (
-                unicodedata.category(ch) == "Cf" and ch not in "\u200d\ufe0f"):
-            out.append(_escape_char(ch))
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def plain(text: Any, style: str = "") -> Text:

@@ -16,6 +16,7 @@ import math
 from html import escape
 from typing import Any
 
+from .._safe_text import visible
 from .._safe_write import write_atomic
 from .report_assets import CSS, JS
 from .report_svg import CUR, REF, histogram_svg
@@ -48,15 +49,12 @@ def _sort_key(x: Any) -> str:
         return str(int(x))
     if isinstance(x, (int, float)):
         return "" if isinstance(x, float) and math.isnan(x) else ("1e308" if x == math.inf else repr(float(x)))
-    return escape(str(x), quote=True)
+    return _text(x)
 
 
 def _text(x: Any) -> str:
     """Data text for HTML: control characters as visible escapes, then HTML-escaped."""
-    s = str(x)
-    if not s.isprintable():
-        s = "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}") for c in s)
-    return escape(s, quote=True)
+    return escape(visible(x), quote=True)
 
 
 def _cell(value: Any, html: str | None = None, cls: str = "") -> str:
