@@ -175,3 +175,30 @@ def test_demo_shows_drift_and_the_information_value_of_the_label(tmp_path):
     assert iv[("reference", "worst perimeter")] > 1.0
     text = html.read_text()
     assert "mean radius" in text and "Information value" in text
+
+
+def test_skipped_columns_and_new_categories_are_printed(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    pq.write_table(pa.table({"x": rng.normal(size=300), "tags": [[1]] * 300, "id": [f"a{i}" for i in range(300)]}),
+                   tmp_path / "r.parquet")
+    pq.write_table(pa.table({"x": rng.normal(size=300), "tags": [[2]] * 300, "id": [f"b{i}" for i in range(300)]}),
+                   tmp_path / "c.parquet")
+    result = run("compare", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"))
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "skipped tags (reference): type BIGINT[] cannot be binned" in text
+    assert "id: 100% of current values never seen in the reference" in text
+
+
+def test_a_broken_profile_is_bad_input(files, tmp_path):
+    _, p = files
+    prof = tmp_path / "ref.json"
+    assert run("profile", str(p["ref"]), "-o", str(prof)).exit_code == 0
+    doc = json.loads(prof.read_text())
+    del doc["columns"][0]["counts"]
+    prof.write_text(json.dumps(doc))
+    result = run("compare", str(prof), str(p["drift"]))
+    assert result.exit_code == 2 and "counts" in result.output and "Traceback" not in result.output
