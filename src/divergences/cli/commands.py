@@ -123,7 +123,7 @@ def _run(job: Callable[[Callable[[str], None]], Any], steps: int, renderers: lis
 
 
 def _outputs(result_html: str | None, result_json: str | None, fmt: str,
-             to_html: Callable[[Any], str] = lambda r: r.to_html()) -> list[tuple[str, Callable]]:
+             to_html: Callable[[Any], str]) -> list[tuple[str, Callable]]:
     renderers: list[tuple[str, Callable]] = []
     if result_html is not None:
         renderers.append((result_html, to_html))
@@ -132,6 +132,16 @@ def _outputs(result_html: str | None, result_json: str | None, fmt: str,
     if fmt == "json" and result_json != "-":
         renderers.append(("-", lambda r: r.to_json()))
     return renderers
+
+
+def _prepare(reference: str, current: str, html: str | None, json_path: str | None, fmt: str,
+             to_html: Callable[[Any], str]) -> list[tuple[str, Callable]]:
+    """The outputs to render, after refusing (before anything is read) those that would overwrite an
+    input or each other."""
+    if html == "-":
+        fail("--html - is not supported: give the report a file name (JSON can go to standard output)")
+    check_outputs({"REFERENCE": reference, "CURRENT": current}, {"--html": html, "--json": json_path})
+    return _outputs(html, json_path, fmt, to_html)
 
 
 def _say_written(paths: list[str], console) -> None:
@@ -165,10 +175,7 @@ def compare_command(
     """Compare CURRENT with REFERENCE column by column."""
     from ..tabular import compare
 
-    if html == "-":
-        fail("--html - is not supported: give the report a file name (JSON can go to standard output)")
-    renderers = _outputs(html, json_path, fmt)
-    check_outputs({"REFERENCE": reference, "CURRENT": current}, {"--html": html, "--json": json_path})
+    renderers = _prepare(reference, current, html, json_path, fmt, lambda r: r.to_html())
     kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
@@ -217,7 +224,6 @@ def monitor_command(
     current: str = typer.Argument(..., help="Current table with a time column (CSV or Parquet)."),
     by: str = typer.Option(..., "--by", help="The time column that defines the windows."),
     every: str = typer.Option(..., "--every", help="Window length: 1d, 1w, 1mo, 6h, ..."),
-    target: str | None = _O["target"], bad: str | None = _O["bad"],
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
@@ -232,11 +238,8 @@ def monitor_command(
     from ..tabular.report_monitor import render_monitor_html
     from .monitor_view import monitor_drifted, render_monitor, run_monitor
 
-    if html == "-":
-        fail("--html - is not supported: give the report a file name (JSON can go to standard output)")
-    renderers = _outputs(html, json_path, fmt, to_html=render_monitor_html)
-    check_outputs({"REFERENCE": reference, "CURRENT": current}, {"--html": html, "--json": json_path})
-    kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
+    renderers = _prepare(reference, current, html, json_path, fmt, render_monitor_html)
+    kw = _compare_kwargs(target=None, bad=None, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
                          delimiter=delimiter)
@@ -276,7 +279,7 @@ def demo_command(
 
     check_outputs({}, {"--html": html, "--json": json_path})
     reference, current = demo_frames()
-    renderers = _outputs(html, json_path, fmt)
+    renderers = _outputs(html, json_path, fmt, lambda r: r.to_html())
     json_to_stdout = any(p == "-" for p, _ in renderers)
     (err if json_to_stdout else out).print(
         f"Demo: Breast Cancer Wisconsin (diagnostic), {len(reference)} reference rows (first half) vs "

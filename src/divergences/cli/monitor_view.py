@@ -23,11 +23,10 @@ _SPARK = 24
 
 
 def run_monitor(reference: Any, current: Any, *, by: str, every: str, progress=None, **keywords: Any) -> Any:
-    """:func:`divergences.tabular.monitor` with the command's keywords (``target``/``bad`` are not used)."""
+    """:func:`divergences.tabular.monitor` with the command's keywords (no target: IV is not monitored)."""
     from ..tabular.monitor import monitor
 
-    keywords.pop("target", None)
-    keywords.pop("bad", None)
+    keywords = {k: v for k, v in keywords.items() if k not in ("target", "bad")}
     return monitor(reference, current, by=by, every=every, progress=progress, **keywords)
 
 
