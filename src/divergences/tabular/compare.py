@@ -34,25 +34,36 @@ def current_counts(prof: Profile, engine: Engine, names: list[str]) -> dict[str,
     for c in names:
         if c not in schema:
             raise InputError("unknown column: it is in the reference but not here", source=engine.label, column=c)
-    missing = engine.missing_counts(names)
-    rows = engine.row_count()
-    if rows == 0:
-        raise InputError("is empty (no rows)", source=engine.label)
-    for c in names:
-        if missing[c][1] == 0:  # before the type check: an all-NaN column is no type clash
-            raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
-        cp = prof.columns[c]
-        kind = schema[c]
-        if kind == "other" or _family(cp.dtype) != _family(kind):
-            names_ = {"numeric": "numeric", "datetime": "a date/time", "text": "text"}
-            here = names_.get(_family(kind), "of another type") if kind != "other" else "of another type"
-            raise InputError(f"is {names_[_family(cp.dtype)]} in the reference but {here} here",
+    clash = [c for c in names if schema[c] == "other" or _family(prof.columns[c].dtype) != _family(schema[c])]
+    if clash:
+        missing = engine.missing_counts(clash) if all(schema[c] != "other" for c in clash) else {}
+        for c in clash:
+            if c in missing and missing[c][1] == 0:  # an all-NaN column is no type clash
+                raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+            kinds = {"numeric": "numeric", "datetime": "a date/time", "text": "text"}
+            here = kinds.get(_family(schema[c]), "of another type")
+            raise InputError(f"is {kinds[_family(prof.columns[c].dtype)]} in the reference but {here} here",
                              source=engine.label, column=c)
     numeric = {c: np.asarray(prof.columns[c].edges) for c in names if prof.columns[c].kind in ("numeric", "datetime")}
     cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
     counts = engine.bin_counts(numeric, cats)
-    seen = {c: prof.columns[c].seen for c in cats if prof.columns[c].seen is not None}
-    unseen = engine.unseen_counts(seen) if seen else {}
+    first = counts[names[0]]
+    if int(np.sum(first.counts)) + int(first.missing) == 0:
+        raise InputError("is empty (no rows)", source=engine.label)
+    for c in names:
+        if int(np.sum(counts[c].counts)) == 0:
+            raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+    # the unseen share: the <other> bucket when the kept categories are every reference value,
+    # else one more pass that looks the values up in the reference's list
+    unseen, lookup = {}, {}
+    for c in cats:
+        seen = prof.columns[c].seen
+        if seen is not None and len(seen) == len(cats[c]):
+            unseen[c] = int(counts[c].counts[-1])
+        elif seen is not None:
+            lookup[c] = seen
+    if lookup:
+        unseen.update(engine.unseen_counts(lookup))
     return {"counts": counts, "unseen": unseen}
 
 

@@ -206,7 +206,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         raise InputError("is empty (no rows)", source=engine.label)
     levels = quantile_levels(bins)
     summaries = engine.numeric_summary(numeric, levels) if numeric else {}
-    missing = engine.missing_counts(cats) if cats else {}
+    summary = engine.category_summary(cats, max(max_categories, MAX_SEEN + 1)) if cats else {}
     edges = {}
     for c in numeric:
         s = summaries[c]
@@ -216,10 +216,9 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         edges[c] = edges_from_quantiles(s.quantiles, s.maximum, s.minimum)
     categories, cat_counts, seen = {}, {}, {}
     for c in cats:
-        miss, present = missing[c]
+        miss, present, top = summary[c]
         if present == 0:
             raise InputError("cannot be binned: every value is missing", source=engine.label, column=c)
-        top = engine.top_values(c, max(max_categories, MAX_SEEN + 1))
         every = [v for v, _ in top]
         seen[c] = every if len(every) <= MAX_SEEN else None
         top = top[:max_categories]
@@ -242,7 +241,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
                                edges=[float(x) for x in e], locations=[float(x) for x in means],
                                scale=float(s.std) if math.isfinite(s.std) else None)
     for c in cats:
-        out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(missing[c][0]),
+        out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
                                categories=categories[c], seen=seen[c])
     ordered = {c: out[c] for c in (columns or schema) if c in out}
     return Profile(ordered, bins, max_categories, rows, engine.label, skipped=skipped)

@@ -92,6 +92,11 @@ class Engine:
     ) -> dict[str, BinCounts]:
         raise NotImplementedError  # pragma: no cover - interface
 
+    def category_summary(self, columns: list[str], limit: int) -> dict[str, tuple[int, int, list[tuple[str, int]]]]:
+        """Per categorical column: (missing, non-missing, up to ``limit`` most frequent (value, count))."""
+        missing = self.missing_counts(columns)
+        return {c: (*missing[c], self.top_values(c, limit)) for c in columns}
+
     def unseen_counts(self, seen: dict[str, list[str]]) -> dict[str, int]:
         """Per categorical column, the number of non-missing values (as text) not in ``seen[column]``."""
         raise NotImplementedError  # pragma: no cover - interface
@@ -194,8 +199,8 @@ class SQLEngine(Engine):
                     f"WHEN {d} = floor({d}) AND abs({d}) < {EXACT_INT} THEN CAST(CAST({d} AS BIGINT) AS {s}) "
                     f"WHEN {d} = floor({d}) THEN CAST({c} AS {s}) ELSE CAST({d} AS {s}) END")
         t = f"CAST({c} AS {s})"
-        if kind == "string":
-            return f"CASE WHEN lower({t}) IN ('true', 'false') THEN lower({t}) ELSE {t} END"
+        if kind == "string":  # comparisons only: no per-row string allocation
+            return f"CASE WHEN {t} IN ('True', 'TRUE', 'False', 'FALSE') THEN lower({t}) ELSE {t} END"
         return t
 
     def is_nan(self, v: str) -> str:
@@ -213,7 +218,21 @@ class SQLEngine(Engine):
         return f"CASE WHEN {t} IS NULL THEN -1 ELSE coalesce({pos}, {len(categories) + 1}) - 1 END"
 
     # -- queries ----------------------------------------------------------------------------
+    #: bytes of values that one quantile query may hold (exact quantiles keep every value of a
+    #: column): the numeric columns are summarised in batches of about this size (None: all at once)
+    quantile_budget: int | None = None
+
     def numeric_summary(self, columns, levels):
+        if self.quantile_budget is None or len(columns) <= 1:
+            return self._numeric_summary(columns, levels)
+        per_column = 16 * max(self.row_count(), 1)  # a double and its share of the state
+        batch = max(1, self.quantile_budget // per_column)
+        out = {}
+        for start in range(0, len(columns), batch):
+            out.update(self._numeric_summary(columns[start:start + batch], levels))
+        return out
+
+    def _numeric_summary(self, columns, levels):
         inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(columns)]
         aggs = ["count(*)"]
         for i in range(len(columns)):

@@ -39,7 +39,13 @@ def _kind(duck_type: str) -> str:
 
 
 class DuckDBEngine(SQLEngine):
-    """A DuckDB relation (from a file or given by the caller); every question is one SQL query."""
+    """A DuckDB relation (from a file or given by the caller); every question is one SQL query.
+
+    Exact quantiles hold every value of a column in memory, so numeric columns are summarised in
+    batches of about :attr:`quantile_budget` bytes (256 MiB): reference bins stay exact and the
+    peak memory stays bounded however many columns a table has."""
+
+    quantile_budget = 256 * 2**20
 
     def __init__(self, relation, label: str) -> None:
         self.relation, self.label = relation, label
@@ -189,6 +195,27 @@ class DuckDBEngine(SQLEngine):
         for row in self._fetch(sql, one=False):
             k = next(j for j in range(columns) if row[1 + j] is not None)
             yield k, int(row[0]), int(row[1 + k]), int(row[-1])
+
+    def category_summary(self, columns, limit):
+        # one pass for every categorical column: unpivot (drops NULLs), count per (column, value), keep the top
+        if len(columns) <= 1:
+            return super().category_summary(columns, limit)
+        inner = ", ".join(f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(columns))
+        sql = (f"SELECT k, t, n FROM (SELECT k, t, n, row_number() OVER (PARTITION BY k ORDER BY n DESC, t) AS r "
+               f"FROM (SELECT k, t, count(*) AS n FROM (UNPIVOT (SELECT {inner} FROM __dv_source) "
+               f"ON {', '.join(f't{i}' for i in range(len(columns)))} INTO NAME k VALUE t) GROUP BY k, t)) "
+               f"WHERE r <= {int(limit)} OR r IS NULL ORDER BY k, r")
+        present = {c: 0 for c in columns}
+        top: dict[str, list] = {c: [] for c in columns}
+        totals = ", ".join(f"count(t{i})" for i in range(len(columns)))
+        row = self._fetch(f"SELECT count(*), {totals} FROM (SELECT {inner} FROM __dv_source)")
+        rows = int(row[0])
+        self._rows = rows
+        for k, t, n in self._fetch(sql, one=False):
+            top[columns[int(k[1:])]].append((str(t), int(n)))
+        for i, c in enumerate(columns):
+            present[c] = int(row[1 + i])
+        return {c: (rows - present[c], present[c], top[c]) for c in columns}
 
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "

@@ -18,8 +18,8 @@ __all__ = ["NarwhalsEngine", "canonical_text"]
 def canonical_text(value: Any) -> str | None:
     """A value as the canonical category text of :mod:`.base` (None for missing).
 
-    >>> [canonical_text(v) for v in (1, 1.0, 2.5, True, "TRUE", "x", float("nan"), None)]
-    ['1', '1', '2.5', 'true', 'true', 'x', None, None]
+    >>> [canonical_text(v) for v in (1, 1.0, 2.5, True, "TRUE", "tRue", "x", float("nan"), None)]
+    ['1', '1', '2.5', 'true', 'true', 'tRue', 'x', None, None]
     """
     if value is None:
         return None
@@ -35,8 +35,7 @@ def canonical_text(value: Any) -> str | None:
             return str(int(x))
         return repr(x)
     if isinstance(value, str):
-        low = value.lower()
-        return low if low in ("true", "false") else value
+        return value.lower() if value in ("True", "TRUE", "False", "FALSE") else value
     try:
         import decimal
 
