@@ -80,3 +80,15 @@ def test_the_cli_html_equals_the_library_html(tmp_path):
                                       str(tmp_path / "r.html")])
     assert result.exit_code == 0
     assert (tmp_path / "r.html").read_text() == compare(str(tmp_path / "r.csv"), str(tmp_path / "c.csv")).to_html()
+
+
+def test_cards_show_the_usual_quantiles():
+    from divergences.tabular.report import shown_quantiles
+
+    percent = [k / 100 for k in range(1, 100)]
+    assert [percent[i] for i in shown_quantiles(percent)] == [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
+    assert shown_quantiles([0.1, 0.5, 0.9]) == [0, 1, 2]
+    deciles = [k / 10 for k in range(1, 10)]
+    assert [deciles[i] for i in shown_quantiles(deciles)] == [0.1, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9]
+    odd = [k / 13 for k in range(1, 13)]  # none of the usual levels: seven spread evenly
+    assert shown_quantiles(odd) == [0, 2, 4, 6, 7, 9, 11]

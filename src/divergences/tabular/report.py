@@ -151,14 +151,28 @@ def _iv_table(rows: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+_SHOWN_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def shown_quantiles(levels) -> list[int]:
+    """Indices of the levels a card shows: the usual 1, 5, 25, 50, 75, 95, 99 % where present, else
+    at most seven spread evenly (the JSON report has them all)."""
+    picked = [i for i, lv in enumerate(levels) if any(abs(lv - w) < 1e-9 for w in _SHOWN_LEVELS)]
+    if len(picked) >= 3 or len(levels) <= 7:
+        return picked if len(picked) >= 3 else list(range(len(levels)))
+    step = (len(levels) - 1) / 6
+    return sorted({round(k * step) for k in range(7)})
+
+
 def _quantile_table(q: Any) -> str:
     if q is None or not q.levels:
         return ""
-    head = "".join(f"<th>{lv:.0%}</th>" for lv in q.levels)
-    ref = "".join(f"<td>{escape(_num(v, 4))}</td>" for v in q.reference)
-    cur = "".join(f"<td>{escape(_num(v, 4))}</td>" for v in q.current)
-    return (f"<table class='quantiles'><thead><tr><th>quantile</th>{head}</tr></thead><tbody>"
-            f"<tr><td>reference</td>{ref}</tr><tr><td>current</td>{cur}</tr></tbody></table>")
+    idx = shown_quantiles(q.levels)
+    head = "".join(f"<th>{q.levels[i]:.0%}</th>" for i in idx)
+    ref = "".join(f"<td>{escape(_num(q.reference[i], 4))}</td>" for i in idx)
+    cur = "".join(f"<td>{escape(_num(q.current[i], 4))}</td>" for i in idx)
+    return (f"<div class='scroll'><table class='quantiles'><thead><tr><th>quantile</th>{head}</tr></thead><tbody>"
+            f"<tr><td>reference</td>{ref}</tr><tr><td>current</td>{cur}</tr></tbody></table></div>")
 
 
 def _card(i: int, col: Any, head: str) -> str:
