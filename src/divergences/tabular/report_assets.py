@@ -23,7 +23,8 @@ tr.drift td{background:#fff1f0}.band-significant{color:var(--bad);font-weight:60
 .band-stable{color:var(--ok)}.ci{color:var(--muted);font-size:11px}.flag{color:var(--warn);font-weight:600}
 .cols{display:flex;flex-wrap:wrap;gap:16px}.card{border:1px solid var(--line);border-radius:6px;padding:8px 10px;width:400px}
 .card h3{font-size:14px;margin:0 0 4px;overflow-wrap:anywhere}.card .sub{font-size:12px;color:var(--muted)}
-.card table{font-size:11px;margin-top:6px}.card td,.card th{padding:2px 6px;cursor:default}
+.card table{font-size:11px;margin-top:6px}.card td,.card th{padding:2px 4px;cursor:default}
+.card td:first-child,.card th:first-child{min-width:0}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
 svg text{font-family:inherit}
 #iv td:nth-child(2),#iv th:nth-child(2){text-align:left}
