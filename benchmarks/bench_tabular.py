@@ -51,8 +51,9 @@ def generate(path: str, rows: int, numeric: int, categorical: int, seed: int, sh
         for j in range(categorical):
             k = 5 + 5 * j
             w = np.arange(1, k + 1, dtype=float) ** (-1.0 - (shift if j % 3 == 0 else 0.0))
-            values = np.array([f"cat{j}_{i}" for i in range(k)], dtype=object)
-            cols[f"cat_{j}"] = values[rng.choice(k, n, p=w / w.sum())]
+            codes = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), rng.random(n)), k - 1).astype(np.int32)
+            values = pa.array([f"cat{j}_{i}" for i in range(k)])
+            cols[f"cat_{j}"] = pa.DictionaryArray.from_arrays(pa.array(codes), values).cast(pa.string())
         table = pa.table(cols)
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema)
@@ -64,6 +65,15 @@ def generate(path: str, rows: int, numeric: int, categorical: int, seed: int, sh
 
 
 def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM: ru_maxrss would include the parent's peak, which
+    Linux carries across exec, and the parent generated the data)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

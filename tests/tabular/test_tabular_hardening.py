@@ -292,7 +292,8 @@ def test_nan_never_comes_out_for_valid_tables():
     c = compare(ref, cur)
     for col in c.columns:
         for m in col.metrics.values():
-            if m.metric == "wasserstein" and col.kind != "numeric":
+            if m.metric.startswith("wasserstein") and col.kind != "numeric":
                 continue
-            assert np.isfinite(m.value) and m.value >= 0 and np.isfinite(m.se), (col.column, m)
+            assert np.isfinite(m.value) and m.value >= 0, (col.column, m)
+            assert np.isfinite(m.se) or m.metric == "wasserstein_raw", (col.column, m)  # W1 raw has no SE
     assert c["c"].smoothing == 0.5  # current has empty bins: smoothed, and it says so

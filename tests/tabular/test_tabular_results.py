@@ -59,6 +59,9 @@ def test_exports_dict_json_arrow_pandas(pair):
     assert doc["columns"][0]["metrics"]["psi"]["value"] == pytest.approx(c["x"]["psi"].value)
     assert doc["columns"][1]["metrics"]["psi"]["band"] in ("stable", "moderate", "significant")
     assert doc["options"]["metrics"] == ["psi", "js"] and doc["skipped"] == []
+    assert compare(ref, cur).metrics == ("psi", "js", "hellinger", "wasserstein", "chi2", "wasserstein_raw")
+    assert compare(ref, cur, quantiles=False).metrics[-1] == "chi2"
+    assert c["x"].quantiles is not None and c["c"].quantiles is None
     table = c.to_arrow()
     assert table.num_rows == 4 and table.column_names[:3] == ["column", "kind", "metric"]
     assert table.column("value").to_pylist()[0] == c["x"]["psi"].value
@@ -187,3 +190,23 @@ def test_engines_are_context_managers_and_only_owned_ones_are_closed(tmp_path):
         assert e.schema() == {"x": "numeric"}
     assert e._con is None
     assert profile(str(path), bins=2).columns["x"].counts == [1, 1]
+
+
+def test_wasserstein_on_raw_values_from_engine_quantiles(tmp_path):
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(size=4000), rng.normal(0.3, 1.5, size=4000)
+    ref, cur = pd.DataFrame({"x": a}), pd.DataFrame({"x": b})
+    path_r, path_c = tmp_path / "r.parquet", tmp_path / "c.parquet"
+    ref.to_parquet(path_r)
+    cur.to_parquet(path_c)
+    u = np.arange(1, 100) / 100
+    direct = np.mean(np.abs(np.quantile(b, u) - np.quantile(a, u))) * 99 / 100 / a.std()
+    for c in (compare(ref, cur), compare(str(path_r), str(path_c))):
+        x = c["x"]
+        assert x["wasserstein_raw"].value == pytest.approx(direct, rel=1e-9)
+        assert x.quantiles.levels[0] == 0.01 and x.quantiles.reference == pytest.approx(np.quantile(a, u).tolist())
+        assert x.quantiles.current == pytest.approx(np.quantile(b, u).tolist())
+    from scipy.stats import wasserstein_distance
+
+    full = wasserstein_distance(a, b) / a.std()  # the tails beyond the 1st and 99th percentiles are left out
+    assert 0.9 * full < c["x"]["wasserstein_raw"].value <= full

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,13 +13,14 @@ from .engines import Engine, opened
 from .errors import InputError
 from .metrics import Metric, applied_smoothing, evaluate, resolve, second_derivative_at_one
 from .options import DEFAULT_METRICS, CompareOptions
-from .profile import ColumnProfile, Profile, profile
+from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
 from .results import (
     ColumnComparison,
     Comparison,
     DatasetSummary,
     Histogram,
     MetricEstimate,
+    Quantiles,
     SkippedColumn,
     TestResult,
 )
@@ -27,7 +29,7 @@ from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homoge
 __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
 
-def current_counts(prof: Profile, engine: Engine, names: list[str]) -> dict[str, Any]:
+def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantiles: bool = False) -> dict[str, Any]:
     """Counts of the current table on the profile's bins, after checking columns and types (an
     :class:`InputError` names the table and the column)."""
     schema = engine.schema()
@@ -64,7 +66,27 @@ def current_counts(prof: Profile, engine: Engine, names: list[str]) -> dict[str,
             lookup[c] = seen
     if lookup:
         unseen.update(engine.unseen_counts(lookup))
-    return {"counts": counts, "unseen": unseen}
+    quantiles = {}
+    if with_quantiles:
+        wanted = [c for c in numeric if prof.columns[c].quantiles is not None]
+        if wanted:
+            summary = engine.numeric_summary(wanted, QUANTILE_LEVELS)
+            quantiles = {c: summary[c].quantiles for c in wanted if summary[c].finite > 0}
+    return {"counts": counts, "unseen": unseen, "quantiles": quantiles}
+
+
+def wasserstein_raw(cur_quantiles, ref_quantiles, scale: float | None) -> float:
+    """W1 between the current and reference quantile functions over the percentiles 1 … 99 (the
+    1 % tails left out), divided by the reference's standard deviation:
+    Σ_u |F_P⁻¹(u) − F_Q⁻¹(u)| Δu / σ_ref with Δu = 0.01, the midpoint rule on [0.005, 0.995].
+
+    >>> round(wasserstein_raw([2.0, 3.0], [1.0, 2.0], 1.0), 3)
+    0.02
+    """
+    a, b = np.asarray(cur_quantiles, dtype=np.float64), np.asarray(ref_quantiles, dtype=np.float64)
+    if not scale or not math.isfinite(scale) or a.shape != b.shape:
+        return math.nan
+    return float(np.sum(np.abs(a - b)) * 0.01 / scale)
 
 
 def _family(kind: str) -> str:
@@ -160,7 +182,7 @@ def compare(
         names = list(prof.columns)
     say("counting the current table")
     with opened(current, "current", delimiter=delimiter) as engine:
-        counted = current_counts(prof, engine, names)
+        counted = current_counts(prof, engine, names, opts.quantiles)
         iv = None
         if target is not None:
             iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
@@ -181,14 +203,22 @@ def drift_rule(drift: Metric, threshold: float, confidence: float) -> str:
 def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], metrics: list[Metric], drift: Metric,
                    threshold: float, opts: CompareOptions, current_label: str) -> Comparison:
     """The :class:`Comparison` of counts already taken on ``prof``'s bins (also used per window)."""
-    cols = tuple(_column(prof.columns[c], counted["counts"][c], counted["unseen"].get(c), metrics, opts, drift,
-                         threshold) for c in names)
+    raw = counted.get("quantiles", {})
+    with_raw = bool(raw) and any(m.name == "wasserstein" for m in metrics)  # beside the binned W1
+    cols = tuple(_column(prof.columns[c], counted["counts"][c], counted["unseen"].get(c), raw.get(c), with_raw,
+                         metrics, opts, drift, threshold) for c in names)
     skipped = tuple(SkippedColumn(s["column"], s["reason"], s.get("where", "reference")) for s in prof.skipped)
-    return Comparison(cols, skipped, summarize(cols, drift, threshold, opts, len(skipped)), tuple(m.name for m in metrics), opts,
+    shown = tuple(m.name for m in metrics)
+    if with_raw:  # every column has every metric (NaN where it does not apply)
+        shown += ("wasserstein_raw",)
+        nan = MetricEstimate("wasserstein_raw", None, math.nan)
+        cols = tuple(c if "wasserstein_raw" in c.metrics else replace(c, metrics={**c.metrics, "wasserstein_raw": nan})
+                     for c in cols)
+    return Comparison(cols, skipped, summarize(cols, drift, threshold, opts, len(skipped)), shown, opts,
                       drift_rule(drift, threshold, opts.confidence), prof.source, current_label)
 
 
-def _column(cp: ColumnProfile, cur, unseen, metrics, opts, drift, threshold) -> ColumnComparison:
+def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift, threshold) -> ColumnComparison:
     ref_counts = np.asarray(cp.counts, dtype=np.int64)
     cur_counts = np.asarray(cur.counts, dtype=np.int64)
     n_ref, n_cur = cp.rows, int(cur_counts.sum()) + int(cur.missing)
@@ -203,6 +233,13 @@ def _column(cp: ColumnProfile, cur, unseen, metrics, opts, drift, threshold) -> 
                      locations=None if cp.locations is None else np.asarray(cp.locations), scale=cp.scale)
         estimates[m.name] = MetricEstimate(m.name, m.divergence, e.value, e.se, e.ci_low, e.ci_high, e.p_value,
                                            e.null_mean, e.band)
+    quantiles = None
+    if raw is not None:
+        if with_raw:
+            estimates["wasserstein_raw"] = MetricEstimate("wasserstein_raw", None,
+                                                          wasserstein_raw(raw, cp.quantiles, cp.scale))
+        quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles),
+                              tuple(float(x) for x in raw))
     tests = {}
     if opts.tests:
         if numeric:
@@ -220,7 +257,7 @@ def _column(cp: ColumnProfile, cur, unseen, metrics, opts, drift, threshold) -> 
     return ColumnComparison(
         cp.name, cp.kind, int(np.sum((ref_counts + cur_counts) > 0)), n_ref, n_cur, cp.missing / n_ref,
         int(cur.missing) / n_cur, alpha, estimates, drifted, hist, tests, unseen_share,
-        bool(unseen_share is not None and unseen_share >= opts.unseen_threshold and unseen_share > 0),
+        bool(unseen_share is not None and unseen_share >= opts.unseen_threshold and unseen_share > 0), quantiles,
     )
 
 

@@ -82,6 +82,9 @@ class CompareOptions:
       columns drifted (Evidently's convention; default 0.5);
     * ``tests``: run KS and Anderson–Darling (numeric, time) and χ² homogeneity (categorical) on
       the bins beside the divergences;
+    * ``quantiles``: also take the current table's percentiles (one more pass over its numeric
+      columns) for the reference/current quantiles of each column and ``wasserstein_raw``, the W1
+      distance between the raw values' quantile functions (below);
     * ``unseen_threshold`` in [0, 1]: flag a categorical column when at least this share of the
       current values was never seen in the reference (default 0.05).
 
@@ -102,6 +105,7 @@ class CompareOptions:
     threshold: float | None = None
     drift_share: float = 0.5
     tests: bool = True
+    quantiles: bool = True
     unseen_threshold: float = 0.05
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -120,8 +124,9 @@ class CompareOptions:
             raise ValueError(f"drift_metric must be a metric name, got {self.drift_metric!r}")
         set_(self, "threshold", check_number("threshold", self.threshold, low=0.0, allow_none=True))
         set_(self, "drift_share", check_number("drift_share", self.drift_share, low=0.0, high=1.0, low_open=True))
-        if not isinstance(self.tests, bool):
-            raise ValueError(f"tests must be True or False, got {self.tests!r}")
+        for name in ("tests", "quantiles"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         set_(self, "unseen_threshold", check_number("unseen_threshold", self.unseen_threshold, low=0.0, high=1.0))
         if not isinstance(self.params, Mapping):
             raise ValueError(f"params must map metric names to parameter dicts, got {self.params!r}")

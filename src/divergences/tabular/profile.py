@@ -40,6 +40,8 @@ OTHER = "<other>"
 #: a categorical column keeps the list of all its reference values (for the unseen share) up to this many
 MAX_SEEN = 10_000
 _INDEX = re.compile(r"^__index_level_\d+__$")
+#: the levels of the quantiles kept per numeric column (percentiles 1 … 99), for W1 on raw values
+QUANTILE_LEVELS = np.arange(1, 100) / 100
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ColumnProfile:
     locations: list[float] | None = None  # per-bin mean of the finite reference values (numeric)
     scale: float | None = None  # standard deviation of the finite reference values (numeric)
     seen: list[str] | None = None  # every reference value (categorical, up to MAX_SEEN; None beyond)
+    quantiles: list[float] | None = None  # reference quantiles at QUANTILE_LEVELS (numeric)
 
     @property
     def rows(self) -> int:
@@ -205,7 +208,8 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
     if rows == 0:
         raise InputError("is empty (no rows)", source=engine.label)
     levels = quantile_levels(bins)
-    summaries = engine.numeric_summary(numeric, levels) if numeric else {}
+    summaries = engine.numeric_summary(numeric, np.concatenate([levels, QUANTILE_LEVELS])) if numeric else {}
+    cut = len(levels)
     summary = engine.category_summary(cats, max(max_categories, MAX_SEEN + 1)) if cats else {}
     edges = {}
     for c in numeric:
@@ -213,7 +217,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         if s.finite == 0:
             what = "every value is missing" if s.nonmissing == 0 else "no value is finite"
             raise InputError(f"cannot be binned: {what}", source=engine.label, column=c)
-        edges[c] = edges_from_quantiles(s.quantiles, s.maximum, s.minimum)
+        edges[c] = edges_from_quantiles(s.quantiles[:cut], s.maximum, s.minimum)
     categories, cat_counts, seen = {}, {}, {}
     for c in cats:
         miss, present, top = summary[c]
@@ -239,7 +243,8 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         kind = "datetime" if schema[c] == "datetime" else "numeric"
         out[c] = ColumnProfile(c, kind, schema[c], [int(x) for x in bc.counts], int(bc.missing),
                                edges=[float(x) for x in e], locations=[float(x) for x in means],
-                               scale=float(s.std) if math.isfinite(s.std) else None)
+                               scale=float(s.std) if math.isfinite(s.std) else None,
+                               quantiles=[float(x) for x in s.quantiles[cut:]])
     for c in cats:
         out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
                                categories=categories[c], seen=seen[c])

@@ -18,8 +18,8 @@ _TOP = {"format": "text", "bins": "count", "max_categories": "count", "rows": "c
         "source": "text?", "meta": "dict?", "skipped": "list?"}
 _COLUMN = {"name": "text", "kind": "text", "dtype": "text", "counts": "counts", "missing": "count",
            "edges": "numbers?", "categories": "texts?", "locations": "numbers?", "scale": "number?",
-           "seen": "texts?"}
-_NEW_IN_2 = {"seen", "skipped"}
+           "seen": "texts?", "quantiles": "numbers?"}
+_NEW_IN_2 = {"seen", "skipped", "quantiles"}
 
 
 def _ok(value: Any, rule: str) -> bool:
