@@ -62,6 +62,33 @@ def object_path(module: str, name: str, static) -> str:
     return f"{module}.{name}"
 
 
+def statically_found(package, path: str) -> bool:
+    """Whether griffe's static view of the package has ``path`` (what mkdocstrings can render)."""
+    obj = package
+    for part in path.split(".")[1:]:
+        try:
+            obj = obj.members.get(part) if obj is not None else None
+        except Exception:  # noqa: BLE001 - an alias that cannot be followed
+            return False
+    return obj is not None
+
+
+def manual_entry(module: str, public: str) -> str:
+    """Markdown for a public name that static analysis cannot see (made at import time): its
+    signature and docstring read from the imported object, under an anchor ``module.public``."""
+    import inspect
+
+    from doctest_blocks import fence_doctests, roles_as_code
+
+    obj = getattr(importlib.import_module(module), public)
+    try:
+        signature = f"{public}{inspect.signature(obj)}"
+    except (TypeError, ValueError):
+        signature = public
+    doc = roles_as_code(fence_doctests(inspect.getdoc(obj) or ""))
+    return (f'<a id="{module}.{public}"></a>\n\n## `{public}`\n\n```python\n{signature}\n```\n\n{doc}\n')
+
+
 def _identity(module: str, name: str):
     """What makes two public names the same object (functions, classes: the object; else the path)."""
     obj = getattr(importlib.import_module(module), name, None)
@@ -82,6 +109,9 @@ def page_text(name: str, what: str, entries: list | None = None) -> str:
     for public, path in entries:
         if isinstance(path, tuple):
             continue
+        if path.startswith("manual:"):
+            body.append(manual_entry(name, public))
+            continue
         body.append(f"::: {path}\n    options:\n      show_root_full_path: false\n      heading: {public}\n"
                     f"      heading_level: 2\n")
     if links:
@@ -101,8 +131,9 @@ def _static_package():
 
 def on_files(files, config):
     mods = existing_modules()
-    if str(SRC) not in sys.path:
-        sys.path.insert(0, str(SRC))
+    for folder in (str(SRC), str(Path(__file__).resolve().parent)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     package = _static_package()
     seen: dict = {}
     index = ["# API reference", "", "Every public function and class, from its docstring.", "",
@@ -119,6 +150,8 @@ def on_files(files, config):
                 entries.append((n, (f"api/{sub.__name__}.md", sub.__name__)))  # a module with its own page
                 continue
             path = object_path(name, n, static)
+            if package is not None and not statically_found(package, path):
+                path = f"manual:{path}"  # generated at import time: rendered from the live object
             key = _identity(name, n)
             if key in seen:  # documented on an earlier page: link there (one primary URL per object)
                 entries.append((n, seen[key]))
