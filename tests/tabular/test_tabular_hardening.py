@@ -297,3 +297,14 @@ def test_nan_never_comes_out_for_valid_tables():
             assert np.isfinite(m.value) and m.value >= 0, (col.column, m)
             assert np.isfinite(m.se) or m.metric == "wasserstein_raw", (col.column, m)  # W1 raw has no SE
     assert c["c"].smoothing == 0.5  # current has empty bins: smoothed, and it says so
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [({"smoothing": -1}, "smoothing"), ({"confidence": 2}, "confidence"),
+                                              ({"bins": "3"}, "bins"), ({"target": 5}, "target")])
+def test_information_value_checks_its_keywords(kwargs, word):
+    from divergences.tabular import information_value
+
+    df = pd.DataFrame({"x": np.arange(20.0), "y": [0, 1] * 10})
+    args = {"target": "y", **kwargs}
+    with pytest.raises(ValueError, match=word):
+        information_value(df, args.pop("target"), **args)

@@ -59,9 +59,10 @@ def test_exports_dict_json_arrow_pandas(pair):
     assert doc["columns"][0]["metrics"]["psi"]["value"] == pytest.approx(c["x"]["psi"].value)
     assert doc["columns"][1]["metrics"]["psi"]["band"] in ("stable", "moderate", "significant")
     assert doc["options"]["metrics"] == ["psi", "js"] and doc["skipped"] == []
-    assert compare(ref, cur).metrics == ("psi", "js", "hellinger", "wasserstein", "chi2", "wasserstein_raw")
-    assert compare(ref, cur, quantiles=False).metrics[-1] == "chi2"
-    assert c["x"].quantiles is not None and c["c"].quantiles is None
+    with_raw = compare(ref, cur, quantiles=True)
+    assert with_raw.metrics == ("psi", "js", "hellinger", "wasserstein", "chi2", "wasserstein_raw")
+    assert compare(ref, cur).metrics[-1] == "chi2" and compare(ref, cur)["x"].quantiles is None
+    assert with_raw["x"].quantiles is not None and with_raw["c"].quantiles is None
     table = c.to_arrow()
     assert table.num_rows == 4 and table.column_names[:3] == ["column", "kind", "metric"]
     assert table.column("value").to_pylist()[0] == c["x"]["psi"].value
@@ -201,7 +202,7 @@ def test_wasserstein_on_raw_values_from_engine_quantiles(tmp_path):
     cur.to_parquet(path_c)
     u = np.arange(1, 100) / 100
     direct = np.mean(np.abs(np.quantile(b, u) - np.quantile(a, u))) * 99 / 100 / a.std()
-    for c in (compare(ref, cur), compare(str(path_r), str(path_c))):
+    for c in (compare(ref, cur, quantiles=True), compare(str(path_r), str(path_c), quantiles=True)):
         x = c["x"]
         assert x["wasserstein_raw"].value == pytest.approx(direct, rel=1e-9)
         assert x.quantiles.levels[0] == 0.01 and x.quantiles.reference == pytest.approx(np.quantile(a, u).tolist())

@@ -178,7 +178,8 @@ def compare(
         say("binning the reference")
         ref_data = reference_or_profile
         prof = profile(reference_or_profile, columns=columns, categorical=categorical, bins=opts.bins,
-                       max_categories=opts.max_categories, exclude=exclude, delimiter=delimiter)
+                       max_categories=opts.max_categories, exclude=exclude, delimiter=delimiter,
+                       quantiles=opts.quantiles)
         names = list(prof.columns)
     say("counting the current table")
     with opened(current, "current", delimiter=delimiter) as engine:

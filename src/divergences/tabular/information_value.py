@@ -25,6 +25,7 @@ from .engines import Engine, opened
 from .engines.base import Split
 from .errors import InputError
 from .metrics import Metric, applied_smoothing, evaluate, frequencies, iv_band
+from .options import CompareOptions
 from .profile import Profile, profile
 
 __all__ = ["binary_target", "information_value", "information_value_table"]
@@ -73,6 +74,9 @@ def information_value_table(
     delimiter: str | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`information_value` as a list of rows (no pandas needed); ``label`` names a dataframe in errors."""
+    CompareOptions(smoothing=smoothing, confidence=confidence, bins=bins)  # checks them, naming each
+    if not isinstance(target, str):
+        raise ValueError(f"target must be a column name, got {target!r}")
     with opened(data, label, delimiter=delimiter) as engine:
         bad_text = binary_target(engine, target, bad)
         prof = profile_ or profile(engine, columns=columns, categorical=categorical, bins=bins, exclude=(target,))

@@ -115,7 +115,7 @@ class Profile:
             raise InputError(f"not a profile (invalid JSON: {exc.msg})", source="profile") from None
         where = text_or_path if text is not text_or_path else "profile"
         check_profile_document(doc, where)
-        cols = {c["name"]: ColumnProfile(**{k: v for k, v in c.items()}) for c in doc["columns"]}
+        cols = {c["name"]: ColumnProfile(**c) for c in doc["columns"]}
         return cls(cols, doc["bins"], doc["max_categories"], doc["rows"], doc.get("source", "reference"),
                    doc.get("meta", {}), list(doc.get("skipped", [])))
 
@@ -178,6 +178,7 @@ def profile(
     max_categories: int = 50,
     exclude: tuple[str, ...] | list[str] = (),
     delimiter: str | None = None,
+    quantiles: bool = False,
 ) -> Profile:
     """Bin every column of ``reference`` (a file path or a dataframe) from the reference alone.
 
@@ -186,7 +187,9 @@ def profile(
     quantile bins for numeric columns (fewer where quantiles tie); ``max_categories`` caps the kept
     categories per column (the rest share the ``<other>`` bucket); ``exclude`` drops columns (a
     target); ``delimiter`` is the field separator of a CSV file (sniffed by default). Two passes over
-    the data: summaries (quantiles, top values), then counts. Upper bounds: ``bins`` ≤
+    the data: summaries (quantiles, top values), then counts. ``quantiles=True`` also keeps the
+    percentiles 1 … 99 of every numeric column (for ``compare(..., quantiles=True)``; exact
+    quantiles at 99 more levels cost about twice the summary pass). Upper bounds: ``bins`` ≤
     :data:`~.options.MAX_BINS` (and at most one bin per reference row), ``max_categories`` ≤
     :data:`~.options.MAX_CATEGORIES`.
 
@@ -197,18 +200,21 @@ def profile(
     """
     bins = check_int("bins", bins, high=MAX_BINS)
     max_categories = check_int("max_categories", max_categories, high=MAX_CATEGORIES)
+    if not isinstance(quantiles, bool):
+        raise ValueError(f"quantiles must be True or False, got {quantiles!r}")
     with opened(reference, "reference", delimiter=delimiter) as engine:
-        return _profile(engine, columns, categorical, bins, max_categories, exclude)
+        return _profile(engine, columns, categorical, bins, max_categories, exclude, quantiles)
 
 
-def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude) -> Profile:
+def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude, quantiles=False) -> Profile:
     numeric, cats, skipped = select_columns(engine, columns, categorical, exclude)
     schema = engine.schema()
     rows = engine.row_count()
     if rows == 0:
         raise InputError("is empty (no rows)", source=engine.label)
     levels = quantile_levels(bins)
-    summaries = engine.numeric_summary(numeric, np.concatenate([levels, QUANTILE_LEVELS])) if numeric else {}
+    asked = np.concatenate([levels, QUANTILE_LEVELS]) if quantiles else levels
+    summaries = engine.numeric_summary(numeric, asked) if numeric else {}
     cut = len(levels)
     summary = engine.category_summary(cats, max(max_categories, MAX_SEEN + 1)) if cats else {}
     edges = {}
@@ -244,7 +250,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         out[c] = ColumnProfile(c, kind, schema[c], [int(x) for x in bc.counts], int(bc.missing),
                                edges=[float(x) for x in e], locations=[float(x) for x in means],
                                scale=float(s.std) if math.isfinite(s.std) else None,
-                               quantiles=[float(x) for x in s.quantiles[cut:]])
+                               quantiles=[float(x) for x in s.quantiles[cut:]] if quantiles else None)
     for c in cats:
         out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
                                categories=categories[c], seen=seen[c])
