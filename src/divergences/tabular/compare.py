@@ -148,18 +148,7 @@ def compare(
     ('significant', ['x'], True)
     """
     opts = CompareOptions.build(options, **option_keywords)
-    resolved: list[Metric] = [resolve(m, opts.params.get(m) if isinstance(m, str) else None) for m in opts.metrics]
-    if len({m.name for m in resolved}) != len(resolved):
-        raise ValueError(f"metrics: a metric is named twice in {list(opts.metrics)}")
-    drift = resolve(opts.drift_metric) if opts.drift_metric is not None else resolved[0]
-    if drift.name not in [m.name for m in resolved]:
-        raise ValueError(f"drift_metric {drift.name!r} must be one of the metrics {list(opts.metrics)}")
-    drift = next(m for m in resolved if m.name == drift.name)
-    threshold = opts.threshold
-    if threshold is None:
-        if drift.divergence != "jeffreys":
-            raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
-        threshold = 0.1
+    resolved, drift, threshold = resolve_metrics(opts)
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)
@@ -192,6 +181,23 @@ def compare(
     result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
     return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
                       prof.source, cur_label, iv)
+
+
+def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
+    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option)."""
+    resolved = [resolve(m, opts.params.get(m) if isinstance(m, str) else None) for m in opts.metrics]
+    if len({m.name for m in resolved}) != len(resolved):
+        raise ValueError(f"metrics: a metric is named twice in {list(opts.metrics)}")
+    name = resolve(opts.drift_metric).name if opts.drift_metric is not None else resolved[0].name
+    drift = next((m for m in resolved if m.name == name), None)
+    if drift is None:
+        raise ValueError(f"drift_metric {name!r} must be one of the metrics {list(opts.metrics)}")
+    threshold = opts.threshold
+    if threshold is None:
+        if drift.divergence != "jeffreys":
+            raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
+        threshold = 0.1
+    return resolved, drift, threshold
 
 
 def drift_rule(drift: Metric, threshold: float, confidence: float) -> str:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .compare import compare_counts, drift_rule
+from .compare import compare_counts, drift_rule, resolve_metrics
 from .engines import opened
 from .errors import InputError
-from .metrics import Metric, resolve
 from .options import CompareOptions
 from .profile import Profile, profile
-from .results import Comparison, _finite
+from .results import Comparison, json_text
 from .windows import Window, parse_every
 
 __all__ = ["Monitoring", "WindowRow", "monitor"]
@@ -71,12 +69,8 @@ class Monitoring:
                 "summaries": {w: asdict(c.summary) for w, c in self.comparisons.items()}}
 
     def to_json(self, path: str | None = None) -> str:
-        text = json.dumps(_finite(self.to_dict()), indent=1, ensure_ascii=False)
-        if path is not None:
-            from .report import write_atomic
-
-            write_atomic(path, text)
-        return text
+        """JSON text (non-finite numbers as null); written atomically to ``path`` when given."""
+        return json_text(self.to_dict(), path)
 
     def to_pandas(self):
         import pandas as pd
@@ -132,16 +126,7 @@ def monitor(
         raise ValueError(f"by must be the name of a date/time column, got {by!r}")
     window: Window = parse_every(every)
     opts = CompareOptions.build(options, **option_keywords)
-    metrics: list[Metric] = [resolve(m, opts.params.get(m) if isinstance(m, str) else None) for m in opts.metrics]
-    drift_name = opts.drift_metric or metrics[0].name
-    drift = next((m for m in metrics if m.name == drift_name), None)
-    if drift is None:
-        raise ValueError(f"drift_metric {drift_name!r} must be one of the metrics {list(opts.metrics)}")
-    threshold = opts.threshold
-    if threshold is None:
-        if drift.divergence != "jeffreys":
-            raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
-        threshold = 0.1
+    metrics, drift, threshold = resolve_metrics(opts)
     say = progress or (lambda _msg: None)
     if isinstance(reference_or_profile, Profile):
         prof = reference_or_profile

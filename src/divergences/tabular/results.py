@@ -35,6 +35,7 @@ __all__ = [
     "Quantiles",
     "SkippedColumn",
     "TestResult",
+    "json_text",
 ]
 
 #: the format version of :meth:`Comparison.to_dict` (and of the JSON report)
@@ -279,12 +280,7 @@ class Comparison:
 
     def to_json(self, path: str | None = None) -> str:
         """JSON text (non-finite numbers as null); written atomically to ``path`` when given."""
-        text = json.dumps(_finite(self.to_dict()), indent=1, ensure_ascii=False)
-        if path is not None:
-            from .report import write_atomic
-
-            write_atomic(path, text)
-        return text
+        return json_text(self.to_dict(), path)
 
     def to_pandas(self):
         """One row per compared column (the flat rows) as a pandas DataFrame."""
@@ -347,6 +343,16 @@ class Comparison:
                                                      for s in self.skipped) + "</p>")
         lines.append("</div>")
         return "\n".join(lines)
+
+
+def json_text(doc: Any, path: str | None = None) -> str:
+    """``doc`` as indented JSON (non-finite numbers as null), written atomically to ``path`` when given."""
+    text = json.dumps(_finite(doc), indent=1, ensure_ascii=False)
+    if path is not None:
+        from .report import write_atomic
+
+        write_atomic(path, text)
+    return text
 
 
 def _short(x: Any) -> str:

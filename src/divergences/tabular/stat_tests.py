@@ -126,21 +126,24 @@ def chi2_homogeneity(current, reference) -> tuple[float, float]:
     return stat, float(chdtrc(c.size - 1, stat))
 
 
+def _adjusted(p_values, step) -> np.ndarray:
+    """Adjusted p-values: ``step(sorted p, m)`` on the non-NaN entries, back in the input's order."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if ok.size:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        out[order] = np.minimum(step(p[order], ok.size), 1.0)
+    return out
+
+
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error); NaN entries are ignored.
 
     >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.06, 0.06]
     """
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        m = ok.size
-        adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-        out[order] = np.minimum(adj, 1.0)
-    return out
+    return _adjusted(p_values, lambda q, m: np.maximum.accumulate((m - np.arange(m)) * q))
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:
@@ -149,13 +152,4 @@ def benjamini_hochberg(p_values) -> np.ndarray:
     >>> benjamini_hochberg([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.04, 0.04]
     """
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        m = ok.size
-        adj = p[order] * m / np.arange(1, m + 1)
-        adj = np.minimum.accumulate(adj[::-1])[::-1]
-        out[order] = np.minimum(adj, 1.0)
-    return out
+    return _adjusted(p_values, lambda q, m: np.minimum.accumulate((q * m / np.arange(1, m + 1))[::-1])[::-1])
