@@ -61,6 +61,8 @@ def test_compare_writes_reports_and_prints_the_verdict(files):
     assert {r["feature"] for r in doc["information_value"]} == {"age", "city", "income"}
     page = html.read_text()
     assert "<svg" in page and "Tokyo" in page and "Dataset drift" in page
+    assert page.count("class='quantiles'") == 2  # with --html, the percentiles of the two numeric columns
+    assert doc["columns"][0]["quantiles"]["levels"][49] == 0.5
 
 
 def test_options_reach_the_comparison(files, tmp_path):
@@ -71,6 +73,7 @@ def test_options_reach_the_comparison(files, tmp_path):
                  "--json", str(js))
     assert result.exit_code == 0, result.output
     doc = json.loads(js.read_text())
+    assert doc["columns"][0]["quantiles"] is None  # no --html: no extra pass for the percentiles
     o = doc["options"]
     assert o["metrics"] == ["js", "psi"] and o["threshold"] == 0.01 and o["drift_share"] == 0.25
     assert o["max_categories"] == 2 and o["smoothing"] == 0.5 and o["confidence"] == 0.9

@@ -90,7 +90,7 @@ def report(tmp_path_factory) -> Path:
                         "label": rng.integers(0, 2, n)})
     cur = ref.assign(age=ref["age"] + 1.0, user_id=[f"new{i}" for i in range(n)])
     page = tmp_path_factory.mktemp("report") / "report.html"
-    compare(ref, cur, target="label").to_html(str(page))
+    compare(ref, cur, target="label", quantiles=True).to_html(str(page))
     return page
 
 

@@ -90,6 +90,9 @@ _O = {
     "fail_on_dataset_drift": typer.Option(False, "--fail-on-dataset-drift",
                                           help="Exit with status 1 if the dataset drifted (see --drift-share)."),
     "debug": typer.Option(False, "--debug", help="Print the traceback of an internal error."),
+    "quantiles": typer.Option(None, "--quantiles/--no-quantiles",
+                              help="Percentiles of both tables (reference/current quantiles in the report, W1 on "
+                                   "raw values): one more pass over the numeric columns. Default: on with --html."),
 }
 
 
@@ -170,7 +173,7 @@ def compare_command(
     confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = _O["fail_on_drift"], fail_on_dataset_drift: bool = _O["fail_on_dataset_drift"],
-    debug: bool = _O["debug"],
+    quantiles: bool | None = _O["quantiles"], debug: bool = _O["debug"],
 ) -> None:
     """Compare CURRENT with REFERENCE column by column."""
     from ..tabular import compare
@@ -180,6 +183,7 @@ def compare_command(
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
                          delimiter=delimiter)
+    kw["quantiles"] = (html is not None) if quantiles is None else quantiles
     result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
                            renderers)
     _report(result, written, fmt, json_to_stdout=any(p == "-" for p, _ in renderers))
@@ -199,7 +203,11 @@ def profile_command(
     target: str | None = typer.Option(None, "--target", help="A column to leave out (the target)."),
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"],
-    delimiter: str | None = _O["delimiter"], debug: bool = _O["debug"],
+    delimiter: str | None = _O["delimiter"],
+    quantiles: bool = typer.Option(True, "--quantiles/--no-quantiles",
+                                   help="Keep the reference's percentiles (for the report's quantiles and W1 on raw "
+                                        "values in later comparisons)."),
+    debug: bool = _O["debug"],
 ) -> None:
     """Bin REFERENCE once and save the bins: `divergences compare ref.json CURRENT` reuses them."""
     from ..tabular import profile
@@ -210,7 +218,8 @@ def profile_command(
     def job(step):
         step("binning the reference")
         return profile(reference, columns=_split_list(columns), categorical=_split_list(categorical), bins=bins,
-                       max_categories=max_categories, exclude=(target,) if target else (), **kw)
+                       max_categories=max_categories, exclude=(target,) if target else (), quantiles=quantiles,
+                       **kw)
 
     prof, written = _run(job, 1, [(output, lambda p: p.to_json())])
     console = err if output == "-" else out
@@ -285,8 +294,8 @@ def demo_command(
         f"Demo: Breast Cancer Wisconsin (diagnostic), {len(reference)} reference rows (first half) vs "
         f"{len(current)} current rows (second half); the case mix shifts from 51 % to 24 % malignant. "
         f"Target: {DEMO_TARGET} (its information value per feature is reported).", highlight=False, markup=False)
-    result, written = _run(lambda step: compare(reference, current, target=DEMO_TARGET, bad=DEMO_BAD, progress=step),
-                           4, renderers)
+    result, written = _run(lambda step: compare(reference, current, target=DEMO_TARGET, bad=DEMO_BAD, quantiles=True,
+                                                progress=step), 4, renderers)
     _report(result, written, fmt, json_to_stdout, limit=12)
 
 
