@@ -197,24 +197,23 @@ class DuckDBEngine(SQLEngine):
             yield k, int(row[0]), int(row[1 + k]), int(row[-1])
 
     def category_summary(self, columns, limit):
-        # one pass for every categorical column: unpivot (drops NULLs), count per (column, value), keep the top
+        # one pass for every categorical column: unpivot (drops NULLs), count per (column, value), keep
+        # the top ones with each column's total of non-missing values
         if len(columns) <= 1:
             return super().category_summary(columns, limit)
         inner = ", ".join(f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(columns))
-        sql = (f"SELECT k, t, n FROM (SELECT k, t, n, row_number() OVER (PARTITION BY k ORDER BY n DESC, t) AS r "
+        sql = (f"SELECT k, t, n, total FROM (SELECT k, t, n, sum(n) OVER (PARTITION BY k) AS total, "
+               f"row_number() OVER (PARTITION BY k ORDER BY n DESC, t) AS r "
                f"FROM (SELECT k, t, count(*) AS n FROM (UNPIVOT (SELECT {inner} FROM __dv_source) "
                f"ON {', '.join(f't{i}' for i in range(len(columns)))} INTO NAME k VALUE t) GROUP BY k, t)) "
-               f"WHERE r <= {int(limit)} OR r IS NULL ORDER BY k, r")
+               f"WHERE r <= {int(limit)} ORDER BY k, r")
+        rows = self.row_count()
         present = {c: 0 for c in columns}
         top: dict[str, list] = {c: [] for c in columns}
-        totals = ", ".join(f"count(t{i})" for i in range(len(columns)))
-        row = self._fetch(f"SELECT count(*), {totals} FROM (SELECT {inner} FROM __dv_source)")
-        rows = int(row[0])
-        self._rows = rows
-        for k, t, n in self._fetch(sql, one=False):
-            top[columns[int(k[1:])]].append((str(t), int(n)))
-        for i, c in enumerate(columns):
-            present[c] = int(row[1 + i])
+        for k, t, n, total in self._fetch(sql, one=False):
+            c = columns[int(k[1:])]
+            top[c].append((str(t), int(n)))
+            present[c] = int(total)
         return {c: (rows - present[c], present[c], top[c]) for c in columns}
 
     def top_values(self, column, limit):
