@@ -129,3 +129,19 @@ def test_usage_errors_exit_2(tables):
     assert run("compare", "ref.csv").exit_code == 2  # missing CURRENT
     assert run("compare", "ref.csv", "cur.csv", "--bins", "many").exit_code == 2
     assert run("nope").exit_code == 2
+
+
+def test_a_closed_pipe_is_not_an_internal_error(tables):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    script = ("import sys; sys.argv = ['divergences', 'compare', 'ref.csv', 'cur.csv', '--format', 'markdown'];"
+              "from divergences.cli import main; main()")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": src})
+    proc.stdout.close()  # the reader leaves before the first line
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141, stderr
+    assert b"internal error" not in stderr and b"Traceback" not in stderr

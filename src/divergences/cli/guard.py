@@ -4,7 +4,7 @@
 * 1: drift found with ``--fail-on-drift``;
 * 2: bad usage or bad input: the message names the file and the column, nothing is written;
 * 3: internal error: one line and a hint, the traceback only with ``--debug``;
-* 130: interrupted (Ctrl-C).
+* 130: interrupted (Ctrl-C); 141: standard output closed by its reader (``| head``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,10 +25,23 @@ from .text import visible
 
 __all__ = ["BAD_INPUT", "DRIFT", "INTERNAL", "OK", "err", "fail", "guarded", "out"]
 
-OK, DRIFT, BAD_INPUT, INTERNAL, INTERRUPTED = 0, 1, 2, 3, 130
+OK, DRIFT, BAD_INPUT, INTERNAL, INTERRUPTED, BROKEN_PIPE = 0, 1, 2, 3, 130, 141
 
-out = Console(soft_wrap=False)
-err = Console(stderr=True)
+class _Console(Console):
+    """A Rich console whose closed pipe (``| head``) ends the command with status 141, quietly."""
+
+    def on_broken_pipe(self) -> None:
+        _quiet_stdout()
+        raise typer.Exit(BROKEN_PIPE)
+
+
+def _quiet_stdout() -> None:
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+out = _Console(soft_wrap=False)
+err = _Console(stderr=True)
 
 
 def fail(message: str, status: int = BAD_INPUT) -> None:
@@ -52,6 +66,9 @@ def _statuses(debug: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         err.print("interrupted", highlight=False)
         raise typer.Exit(INTERRUPTED) from None
+    except BrokenPipeError:  # `divergences compare ... | head`: the reader left; stop quietly, as cat does
+        _quiet_stdout()
+        raise typer.Exit(BROKEN_PIPE) from None
     except InputError as exc:
         if debug:
             traceback.print_exc()
@@ -79,6 +96,9 @@ def guarded(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with _statuses(_debug_requested(kwargs)):
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, under the rules above, not in Click's exit
 
     return wrapper
