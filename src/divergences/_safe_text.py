@@ -8,10 +8,11 @@ reorder what a reader sees. :func:`visible` writes each of them as a Python-styl
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from typing import Any
 
-__all__ = ["visible"]
+__all__ = ["number", "p_value", "visible"]
 
 # bidirectional embeddings / overrides / isolates: they reorder what a reader sees
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -44,3 +45,29 @@ def visible(text: Any, *, keep_newlines: bool = False) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def number(x: Any, digits: int = 3) -> str:
+    """A number for display: ``digits`` significant digits, ``–`` when missing (None, NaN), ``∞``.
+
+    >>> number(0.123456), number(float("nan")), number(-float("inf")), number(7), number(True)
+    ('0.123', '–', '−∞', '7', 'true')
+    """
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "–"
+        if math.isinf(x):
+            return "∞" if x > 0 else "−∞"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def p_value(p: Any) -> str:
+    """A p-value: two significant digits, ``<1e-16`` below what double precision resolves near 1."""
+    if isinstance(p, float) and not math.isnan(p) and p < 1e-16:
+        return "<1e-16"
+    return number(p, 2)

@@ -8,12 +8,11 @@ overrides. Everything the command prints goes through :func:`visible` and is han
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.text import Text
 
-from .._safe_text import visible
+from .._safe_text import number, p_value, visible
 
 __all__ = ["fmt", "fmt_p", "markdown_cell", "plain", "visible"]
 
@@ -24,25 +23,13 @@ def plain(text: Any, style: str = "") -> Text:
 
 
 def fmt(x: Any, digits: int = 3) -> str:
-    """A number for a terminal cell: 3 significant digits, ``–`` for missing, ``∞`` for infinite."""
-    if x is None:
-        return "–"
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "–"
-        if math.isinf(x):
-            return "∞" if x > 0 else "−∞"
-        return f"{x:.{digits}g}"
-    return str(x)
+    """A number for a terminal cell (see :func:`divergences._safe_text.number`)."""
+    return number(x, digits)
 
 
 def fmt_p(p: Any) -> str:
-    """A p-value: two significant digits, ``<1e-16`` below double precision's resolution."""
-    if isinstance(p, float) and not math.isnan(p) and p < 1e-16:
-        return "<1e-16"
-    return fmt(p, 2)
+    """A p-value for a terminal cell (see :func:`divergences._safe_text.p_value`)."""
+    return p_value(p)
 
 
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>&~")

@@ -16,7 +16,7 @@ import math
 from html import escape
 from typing import Any
 
-from .._safe_text import visible
+from .._safe_text import number, p_value, visible
 from .._safe_write import write_atomic
 from .report_assets import CSS, JS
 from .report_svg import CUR, REF, histogram_svg
@@ -27,19 +27,11 @@ _TESTS = {"ks": "KS", "anderson_darling": "Anderson–Darling", "chi2_test": "χ
 
 
 def _num(x: Any, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float) and math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
+    return number(x, digits)
 
 
 def _p(x: Any) -> str:
-    if isinstance(x, float) and not math.isnan(x) and x < 1e-16:
-        return "&lt;1e-16"
-    return escape(_num(x, 2))
+    return escape(p_value(x))
 
 
 def _sort_key(x: Any) -> str:
