@@ -294,8 +294,12 @@ def demo_command(
         f"Demo: Breast Cancer Wisconsin (diagnostic), {len(reference)} reference rows (first half) vs "
         f"{len(current)} current rows (second half); the case mix shifts from 51 % to 24 % malignant. "
         f"Target: {DEMO_TARGET} (its information value per feature is reported).", highlight=False, markup=False)
-    result, written = _run(lambda step: compare(reference, current, target=DEMO_TARGET, bad=DEMO_BAD, quantiles=True,
-                                                progress=step), 4, renderers)
+    from ..tabular.engines import opened
+
+    with opened(reference, f"{DEMO_FILE} rows 1–{DEMO_SPLIT}") as ref, \
+            opened(current, f"{DEMO_FILE} rows {DEMO_SPLIT + 1}–{DEMO_SPLIT + len(current)}") as cur:
+        result, written = _run(lambda step: compare(ref, cur, target=DEMO_TARGET, bad=DEMO_BAD, quantiles=True,
+                                                    progress=step), 4, renderers)
     _report(result, written, fmt, json_to_stdout, limit=12)
 
 
