@@ -131,14 +131,34 @@ def _summary_table(c: Any, head: str) -> str:
 
 
 def _iv_table(rows: list[dict[str, Any]]) -> str:
-    out = ["<h2>Information value (target)</h2><div class='scroll'><table id='iv' class='sortable'><thead><tr>",
-           "".join(f"<th title='click to sort'>{h}</th>" for h in
-                   ("table", "feature", "IV", "interval", "band", "goods", "bads")),
-           "</tr></thead><tbody>"]
+    """One row per feature, the reference's and the current table's IV side by side (sorted by the
+    reference's IV, largest first; a click on a header sorts again)."""
+    per: dict[str, dict[str, dict]] = {}
     for r in rows:
-        out.append("<tr>" + _cell(r["table"]) + _cell(r["feature"], _text(r["feature"])) + _cell(r["iv"])
-                   + _cell(r["iv_ci_low"], f"[{escape(_num(r['iv_ci_low']))}, {escape(_num(r['iv_ci_high']))}]", "ci")
-                   + _cell(r.get("iv_band") or "") + _cell(r.get("n_good")) + _cell(r.get("n_bad")) + "</tr>")
+        per.setdefault(r["feature"], {})[r["table"]] = r
+    tables = [t for t in ("reference", "current") if any(t in v for v in per.values())]
+    heads = ["feature", *(f"{h} ({t})" for t in tables for h in ("IV", "interval", "band")),
+             f"goods ({tables[0]})", f"bads ({tables[0]})"]
+    out = ["<h2>Information value (target)</h2><div class='scroll'><table id='iv' class='sortable'><thead><tr>",
+           "".join(f"<th title='click to sort'>{escape(h)}</th>" for h in heads), "</tr></thead><tbody>"]
+
+    def key(item):
+        iv = item[1].get(tables[0], {}).get("iv")
+        return -iv if isinstance(iv, float) and iv == iv else math.inf
+
+    for feature, by_table in sorted(per.items(), key=key):
+        cells = [_cell(feature, _text(feature))]
+        for t in tables:
+            r = by_table.get(t)
+            if r is None:
+                cells += [_cell(None, "–")] * 3
+                continue
+            cells += [_cell(r["iv"]),
+                      _cell(r["iv_ci_low"], f"[{escape(_num(r['iv_ci_low']))}, {escape(_num(r['iv_ci_high']))}]", "ci"),
+                      _cell(r.get("iv_band") or "")]
+        first = by_table[tables[0]] if tables[0] in by_table else next(iter(by_table.values()))
+        cells += [_cell(first.get("n_good")), _cell(first.get("n_bad"))]
+        out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
 

@@ -27,7 +27,7 @@ tr.drift td{background:#fff1f0}.band-significant{color:var(--bad);font-weight:60
 .card td:first-child,.card th:first-child{min-width:0}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
 svg text{font-family:inherit}
-#iv td:nth-child(2),#iv th:nth-child(2){text-align:left}
+#iv td:first-child,#iv th:first-child{text-align:left}
 """
 
 JS = """
