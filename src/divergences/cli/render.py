@@ -146,37 +146,38 @@ def markdown(c: Any) -> str:
         out.append("")
         out.append(f"- skipped `{markdown_cell(s.column)}` ({s.where}): {markdown_cell(s.reason)}")
     if c.information_value:
-        out += ["", "| table | feature | IV | interval | band |", "|---|---|--:|---|---|"]
-        for r in c.information_value:
-            out.append(f"| {r['table']} | {markdown_cell(r['feature'])} | {fmt(r['iv'])} | "
-                       f"[{fmt(r['iv_ci_low'])}, {fmt(r['iv_ci_high'])}] | {r.get('iv_band') or '–'} |")
+        from ..tabular.report import iv_by_feature
+
+        tables, ordered = iv_by_feature(c.information_value)
+        out += ["", "| feature | " + " | ".join(f"IV {t} | interval ({t})" for t in tables) + " | band |",
+                "|---|" + "--:|---|" * len(tables) + "---|"]
+        for feature, per in ordered:
+            cells = []
+            for t in tables:
+                r = per.get(t)
+                cells += [fmt(r["iv"]), f"[{fmt(r['iv_ci_low'])}, {fmt(r['iv_ci_high'])}]"] if r else ["–", "–"]
+            band = (per.get(tables[0]) or {}).get("iv_band") or "–"
+            out.append(f"| {markdown_cell(feature)} | " + " | ".join(cells) + f" | {band} |")
     return "\n".join(out) + "\n"
 
 
 def iv_text(rows: Iterable[dict], limit: int | None = None) -> Table:
     """The information-value table (``--target``): one row per feature, one column per table
     (reference, current), sorted by the reference's IV."""
-    by_feature: dict[str, dict[str, dict]] = {}
-    for r in rows:
-        by_feature.setdefault(r["feature"], {})[r["table"]] = r
-    tables = [t for t in ("reference", "current") if any(t in v for v in by_feature.values())]
+    from ..tabular.report import iv_by_feature
+
+    tables, ordered = iv_by_feature(list(rows))
     table = Table(title=Text("Information value of each feature for the target", style="bold"), title_justify="left")
     table.add_column("feature", overflow="fold")
     for t in tables:
         table.add_column(f"IV {t} [CI]", justify="right")
     table.add_column("band")
-
-    def key(item):
-        first = item[1].get(tables[0], {}).get("iv", float("nan"))
-        return -first if first == first else float("inf")
-
-    ordered = sorted(by_feature.items(), key=key)
     for feature, per in ordered[:limit]:
         cells = [plain(feature)]
         for t in tables:
             r = per.get(t)
             cells.append(Text(f"{fmt(r['iv'])} [{fmt(r['iv_ci_low'])}, {fmt(r['iv_ci_high'])}]" if r else "–"))
-        cells.append(Text(per[tables[0]].get("iv_band") or "" if tables[0] in per else ""))
+        cells.append(Text((per.get(tables[0]) or {}).get("iv_band") or ""))
         table.add_row(*cells)
     if limit is not None and len(ordered) > limit:
         table.caption = f"{len(ordered) - limit} more features in the reports"

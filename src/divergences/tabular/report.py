@@ -21,7 +21,7 @@ from .._safe_write import write_atomic
 from .report_assets import CSS, JS
 from .report_svg import CUR, REF, histogram_svg
 
-__all__ = ["render_html", "write_atomic"]
+__all__ = ["iv_by_feature", "render_html", "write_atomic"]
 
 _TESTS = {"ks": "KS", "anderson_darling": "Anderson–Darling", "chi2_test": "χ² homogeneity"}
 
@@ -130,23 +130,31 @@ def _summary_table(c: Any, head: str) -> str:
     return "".join(out)
 
 
-def _iv_table(rows: list[dict[str, Any]]) -> str:
-    """One row per feature, the reference's and the current table's IV side by side (sorted by the
-    reference's IV, largest first; a click on a header sorts again)."""
+def iv_by_feature(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, dict[str, dict]]]]:
+    """The IV rows grouped per feature: (tables present, in the order reference, current;
+    [(feature, {table: row})] sorted by the first table's IV, largest first)."""
     per: dict[str, dict[str, dict]] = {}
     for r in rows:
         per.setdefault(r["feature"], {})[r["table"]] = r
     tables = [t for t in ("reference", "current") if any(t in v for v in per.values())]
-    heads = ["feature", *(f"{h} ({t})" for t in tables for h in ("IV", "interval", "band")),
-             f"goods ({tables[0]})", f"bads ({tables[0]})"]
-    out = ["<h2>Information value (target)</h2><div class='scroll'><table id='iv' class='sortable'><thead><tr>",
-           "".join(f"<th title='click to sort'>{escape(h)}</th>" for h in heads), "</tr></thead><tbody>"]
 
     def key(item):
         iv = item[1].get(tables[0], {}).get("iv")
         return -iv if isinstance(iv, float) and iv == iv else math.inf
 
-    for feature, by_table in sorted(per.items(), key=key):
+    return tables, sorted(per.items(), key=key)
+
+
+def _iv_table(rows: list[dict[str, Any]]) -> str:
+    """One row per feature, the reference's and the current table's IV side by side (sorted by the
+    reference's IV, largest first; a click on a header sorts again)."""
+    tables, ordered = iv_by_feature(rows)
+    heads = ["feature", *(f"{h} ({t})" for t in tables for h in ("IV", "interval", "band")),
+             f"goods ({tables[0]})", f"bads ({tables[0]})"]
+    out = ["<h2>Information value (target)</h2><div class='scroll'><table id='iv' class='sortable'><thead><tr>",
+           "".join(f"<th title='click to sort'>{escape(h)}</th>" for h in heads), "</tr></thead><tbody>"]
+
+    for feature, by_table in ordered:
         cells = [_cell(feature, _text(feature))]
         for t in tables:
             r = by_table.get(t)
