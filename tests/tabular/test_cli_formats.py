@@ -123,3 +123,19 @@ def test_compact_layout_in_a_real_80_column_terminal(hostile, tmp_path):
     assert LONG in lines
     assert any(line.startswith("evil\\x1b[2J\\x1b[31mred") for line in lines)
     assert any(line.startswith("[bold red]x[/]") and "DRIFT" in line for line in lines)
+
+
+def test_markdown_summary_with_the_information_value(tmp_path):
+    rng = np.random.default_rng(6)
+    ref = pd.DataFrame({"x": rng.normal(size=500), "y": rng.integers(0, 2, 500)})
+    ref.to_csv(tmp_path / "r.csv", index=False)
+    ref.assign(x=ref["x"] + 1).to_csv(tmp_path / "c.csv", index=False)
+    result = runner.invoke(app, ["compare", str(tmp_path / "r.csv"), str(tmp_path / "c.csv"), "--target", "y",
+                                 "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("**1 of 1 columns drifted")
+    assert "| column | kind | psi | 95% CI | p-value | band | unseen | drift |" in lines
+    assert "| feature | IV reference | interval (reference) | IV current | interval (current) | band |" in lines
+    row = next(line for line in lines if line.startswith("| x | numeric"))
+    assert row.endswith("| **drift** |")
