@@ -2,115 +2,51 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from .engines import Engine, open_source
+from .engines import Engine, opened
 from .errors import InputError
-from .metrics import Metric, evaluate, resolve, second_derivative_at_one
-from .profile import ColumnProfile, Profile, profile
+from .metrics import Metric, applied_smoothing, evaluate, resolve, second_derivative_at_one
+from .options import DEFAULT_METRICS, CompareOptions
+from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
+from .results import (
+    ColumnComparison,
+    Comparison,
+    DatasetSummary,
+    Histogram,
+    MetricEstimate,
+    Quantiles,
+    SkippedColumn,
+    TestResult,
+)
+from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homogeneity, holm, ks_binned
 
-__all__ = ["DEFAULT_METRICS", "Comparison", "compare", "current_counts"]
-
-DEFAULT_METRICS = ("psi", "js", "hellinger", "wasserstein", "chi2")
-_STAT_FIELDS = ("se", "ci_low", "ci_high", "p_value", "null_mean")
-
-
-@dataclass
-class Comparison:
-    """The result of :func:`compare`: one row per column, plus what the report draws.
-
-    ``rows`` holds, per column: ``column``, ``kind``, ``bins`` (bins used, after dropping bins empty
-    in both tables), ``n_reference``/``n_current`` (rows), ``missing_reference``/``missing_current``
-    (shares), and for each metric m: ``m``, ``m_se``, ``m_ci_low``, ``m_ci_high``, ``m_p_value``,
-    ``m_null_mean`` (the plug-in's mean under no change) and ``m_band``; then ``drifted``.
-    """
-
-    rows: list[dict[str, Any]]
-    histograms: dict[str, dict[str, list]]
-    metrics: list[str]
-    smoothing: float
-    confidence: float
-    drift_rule: str
-    reference: str
-    current: str
-    information_value: list[dict[str, Any]] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def drifted(self) -> list[str]:
-        """Names of the columns that drifted (see ``drift_rule``)."""
-        return [r["column"] for r in self.rows if r["drifted"]]
-
-    def to_pandas(self):
-        """One row per column as a pandas DataFrame."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"reference": self.reference, "current": self.current, "metrics": self.metrics,
-                "smoothing": self.smoothing, "confidence": self.confidence, "drift_rule": self.drift_rule,
-                "columns": self.rows, "histograms": self.histograms,
-                "information_value": self.information_value, "meta": self.meta}
-
-    def to_json(self, path: str | None = None) -> str:
-        """JSON text (non-finite numbers as null); written atomically to ``path`` when given."""
-        text = json.dumps(_finite(self.to_dict()), indent=1)
-        if path is not None:
-            from .report import write_atomic
-
-            write_atomic(path, text)
-        return text
-
-    def to_html(self, path: str | None = None) -> str:
-        """The self-contained HTML report; written atomically to ``path`` when given."""
-        from .report import render_html, write_atomic
-
-        html = render_html(self)
-        if path is not None:
-            write_atomic(path, html)
-        return html
+__all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
 
-def _finite(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, np.generic):
-        return _finite(x.item())
-    return x
-
-
-def _check_options(smoothing, confidence):
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not smoothing >= 0 \
-            or not math.isfinite(smoothing):
-        raise ValueError(f"smoothing must be a finite number ≥ 0 (a pseudo-count per bin), got {smoothing!r}")
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
-
-
-def current_counts(prof: Profile, engine: Engine, names: list[str]) -> dict[str, Any]:
-    """Counts of the current table on the profile's bins, after checking columns and types."""
+def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantiles: bool = False) -> dict[str, Any]:
+    """Counts of the current table on the profile's bins, after checking columns and types (an
+    :class:`InputError` names the table and the column)."""
     schema = engine.schema()
     for c in names:
         if c not in schema:
             raise InputError("unknown column: it is in the reference but not here", source=engine.label, column=c)
-        cp = prof.columns[c]
-        kind = schema[c]
-        if kind == "other" or (cp.dtype == "numeric") != (kind == "numeric"):
-            ref_kind = "numeric" if cp.dtype == "numeric" else "text"
-            here = {"numeric": "numeric", "other": "of another type"}.get(kind, "text")
-            raise InputError(f"is {ref_kind} in the reference but {here} here", source=engine.label, column=c)
-    numeric = {c: np.asarray(prof.columns[c].edges) for c in names if prof.columns[c].kind == "numeric"}
+    clash = [c for c in names if schema[c] == "other" or _family(prof.columns[c].dtype) != _family(schema[c])]
+    if clash:
+        missing = engine.missing_counts(clash) if all(schema[c] != "other" for c in clash) else {}
+        for c in clash:
+            if c in missing and missing[c][1] == 0:  # an all-NaN column is no type clash
+                raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+            kinds = {"numeric": "numeric", "datetime": "a date/time", "text": "text"}
+            here = kinds.get(_family(schema[c]), "of another type")
+            raise InputError(f"is {kinds[_family(prof.columns[c].dtype)]} in the reference but {here} here",
+                             source=engine.label, column=c)
+    numeric = {c: np.asarray(prof.columns[c].edges) for c in names if prof.columns[c].kind in ("numeric", "datetime")}
     cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
     counts = engine.bin_counts(numeric, cats)
     first = counts[names[0]]
@@ -118,43 +54,87 @@ def current_counts(prof: Profile, engine: Engine, names: list[str]) -> dict[str,
         raise InputError("is empty (no rows)", source=engine.label)
     for c in names:
         if int(np.sum(counts[c].counts)) == 0:
-            raise InputError("every value is missing", source=engine.label, column=c)
-    return counts
+            raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+    # the unseen share: the <other> bucket when the kept categories are every reference value,
+    # else one more pass that looks the values up in the reference's list
+    unseen, lookup = {}, {}
+    for c in cats:
+        seen = prof.columns[c].seen
+        if seen is not None and len(seen) == len(cats[c]):
+            unseen[c] = int(counts[c].counts[-1])
+        elif seen is not None:
+            lookup[c] = seen
+    if lookup:
+        unseen.update(engine.unseen_counts(lookup))
+    quantiles = {}
+    if with_quantiles:
+        wanted = [c for c in numeric if prof.columns[c].quantiles is not None]
+        if wanted:
+            summary = engine.numeric_summary(wanted, QUANTILE_LEVELS)
+            quantiles = {c: summary[c].quantiles for c in wanted if summary[c].finite > 0}
+    return {"counts": counts, "unseen": unseen, "quantiles": quantiles}
+
+
+def wasserstein_raw(cur_quantiles, ref_quantiles, scale: float | None) -> float:
+    """W1 between the current and reference quantile functions over the percentiles 1 … 99 (the
+    1 % tails left out), divided by the reference's standard deviation:
+    Σ_u |F_P⁻¹(u) − F_Q⁻¹(u)| Δu / σ_ref with Δu = 0.01, the midpoint rule on [0.005, 0.995].
+
+    >>> round(wasserstein_raw([2.0, 3.0], [1.0, 2.0], 1.0), 3)
+    0.02
+    """
+    a, b = np.asarray(cur_quantiles, dtype=np.float64), np.asarray(ref_quantiles, dtype=np.float64)
+    if not scale or not math.isfinite(scale) or a.shape != b.shape:
+        return math.nan
+    return float(np.sum(np.abs(a - b)) * 0.01 / scale)
+
+
+def _family(kind: str) -> str:
+    return {"numeric": "numeric", "datetime": "datetime", "string": "text", "boolean": "text"}.get(kind, "other")
 
 
 def compare(
     reference_or_profile: Any,
     current: Any,
+    options: CompareOptions | None = None,
     *,
     columns: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
-    bins: int = 10,
-    metrics: Sequence[str] = DEFAULT_METRICS,
-    smoothing: float = 0.5,
-    confidence: float = 0.95,
-    drift_metric: str | None = None,
-    threshold: float | None = None,
     target: str | None = None,
-    bad: str | None = None,
-    max_categories: int = 50,
+    bad: Any = None,
+    delimiter: str | None = None,
     progress: Callable[[str], None] | None = None,
+    **option_keywords: Any,
 ) -> Comparison:
     r"""Compare ``current`` with a reference (a table or a :class:`Profile`), column by column.
 
-    Tables are file paths (CSV, Parquet; read by DuckDB) or dataframes (pandas, Polars, PyArrow,
-    DuckDB relations, PySpark DataFrames); bins come from the reference alone (:func:`profile`),
-    and only bin counts leave the engine. Every metric is computed with P = current,
-    Q = reference (``"psi"`` = Jeffreys, ``"chi2"`` = Pearson χ²(current‖reference),
-    ``"wasserstein"`` = binned W1 over the reference's standard deviation, or any registered
-    divergence name), with its delta-method standard error, a ``confidence`` interval, the p-value
-    of "no change" from the χ² scaling and, for PSI, the band; see :mod:`.metrics`.
+    Tables are file paths (CSV, Parquet; read by DuckDB; ``delimiter`` for CSV files, sniffed by
+    default) or dataframes (pandas, Polars eager or lazy, PyArrow, DuckDB relations, PySpark
+    DataFrames); bins come from the reference alone (:func:`profile`), and only bin counts leave
+    the engine. What is computed is a :class:`CompareOptions` (``options``), whose fields may also
+    be given as keywords (``bins=20, metrics="psi,js", threshold=0.2, ...``).
 
-    ``smoothing``: the pseudo-count added to every bin of both tables (bins empty in both are
-    dropped first); 0 disables it, so an empty bin gives +inf PSI. It is shown in every output.
+    Every metric is computed with P = current, Q = reference (``"psi"`` = Jeffreys, ``"chi2"`` =
+    Pearson χ²(current‖reference), ``"wasserstein"`` = binned W1 over the reference's standard
+    deviation, or any registered divergence name), with its delta-method standard error, a
+    ``confidence`` interval, the p-value of "no change" from the χ² scaling and, for PSI, the band;
+    see :mod:`.metrics`. Beside them (``tests=True``): KS and Anderson–Darling (numeric and time
+    columns) or χ² homogeneity (categorical) on the bins, see :mod:`.stat_tests`. Values are the
+    textbook plug-in values; only a column with a bin empty on one side is smoothed
+    (``smoothing="auto"``), and each column says which pseudo-count it got.
 
     A column *drifted* when ``drift_metric`` (default: the first metric) is at least
     ``threshold`` (default 0.1 for PSI, else required) and its p-value, where it has one, is below
-    1 − ``confidence``: a change that is both material and not noise.
+    1 − ``confidence``: a change that is both material and not noise. The dataset verdicts are in
+    ``summary`` (:class:`DatasetSummary`: share of drifted columns against ``drift_share``; Holm and
+    Benjamini–Hochberg across columns). Columns that cannot be compared (a type that cannot be
+    binned, a pandas index stored in Parquet) are listed in ``skipped`` with the reason.
+
+    Categorical values compare by value: numbers as their value (1, 1.0 and True-as-1 codes are the
+    same category "1"; other numbers as the shortest decimal that round-trips), booleans and the
+    texts true/false in any case as ``"true"``/``"false"``, other text as it is. Date, time and
+    timestamp columns are compared as time (seconds since 1970-01-01 UTC), binned on the reference's
+    quantiles, labelled in ISO 8601.
 
     ``target`` (with ``bad``, see :func:`information_value`) is left out of the comparison; the
     information value of every feature is computed on the reference (and on the current table when
@@ -163,101 +143,170 @@ def compare(
     >>> import pandas as pd
     >>> ref = pd.DataFrame({"x": [float(i) for i in range(100)]})
     >>> cur = pd.DataFrame({"x": [float(i) + 50 for i in range(100)]})
-    >>> c = compare(ref, cur, metrics=("psi",), bins=4)
-    >>> c.rows[0]["psi_band"], c.drifted
-    ('significant', ['x'])
+    >>> c = compare(ref, cur, metrics="psi", bins=4)
+    >>> c["x"]["psi"].band, c.drifted, c.summary.dataset_drift
+    ('significant', ['x'], True)
     """
-    _check_options(smoothing, confidence)
-    resolved: list[Metric] = [resolve(m) for m in metrics]
-    if not resolved:
-        raise ValueError("metrics must name at least one metric")
-    drift = resolve(drift_metric) if drift_metric is not None else resolved[0]
-    if drift.name not in [m.name for m in resolved]:
-        raise ValueError(f"drift_metric {drift.name!r} must be one of the metrics {list(metrics)}")
-    if threshold is None:
-        if drift.divergence != "jeffreys":
-            raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
-        threshold = 0.1
+    opts = CompareOptions.build(options, **option_keywords)
+    resolved, drift, threshold = resolve_metrics(opts)
+    if target is not None and not isinstance(target, str):
+        raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)
     exclude = (target,) if target else ()
     if isinstance(reference_or_profile, Profile):
         prof = reference_or_profile
         if columns is not None:
+            if isinstance(columns, str):
+                raise ValueError("columns must be a list of column names, not a string")
             missing = [c for c in columns if c not in prof.columns]
             if missing:
                 raise InputError("unknown column: not in the profile", source=prof.source, column=missing[0])
         names = [c for c in (columns or prof.columns) if c not in exclude]
-        ref_label, ref_data = prof.source, None
+        ref_data = None
     else:
         say("binning the reference")
         ref_data = reference_or_profile
-        prof = profile(reference_or_profile, columns=columns, categorical=categorical, bins=bins,
-                       max_categories=max_categories, exclude=exclude)
+        prof = profile(reference_or_profile, columns=columns, categorical=categorical, bins=opts.bins,
+                       max_categories=opts.max_categories, exclude=exclude, delimiter=delimiter,
+                       quantiles=opts.quantiles)
         names = list(prof.columns)
-        ref_label = prof.source
     say("counting the current table")
-    engine = open_source(current, "current")
-    try:
-        counts = current_counts(prof, engine, names)
+    with opened(current, "current", delimiter=delimiter) as engine:
+        counted = current_counts(prof, engine, names, opts.quantiles)
         iv = None
         if target is not None:
-            iv = _iv_tables(ref_data, engine, target, bad, names, prof, smoothing, confidence, say)
-    finally:
-        if engine is not current:
-            engine.close()
+            iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
+        cur_label = engine.label
     say("computing metrics")
-    rows, hists = [], {}
-    for c in names:
-        cp = prof.columns[c]
-        row, hist = _column_row(cp, counts[c], resolved, smoothing, confidence, drift, threshold)
-        rows.append(row)
-        hists[c] = hist
+    result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
+    return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
+                      prof.source, cur_label, iv)
+
+
+def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
+    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option)."""
+    resolved = [resolve(m, opts.params.get(m) if isinstance(m, str) else None) for m in opts.metrics]
+    if len({m.name for m in resolved}) != len(resolved):
+        raise ValueError(f"metrics: a metric is named twice in {list(opts.metrics)}")
+    name = resolve(opts.drift_metric).name if opts.drift_metric is not None else resolved[0].name
+    drift = next((m for m in resolved if m.name == name), None)
+    if drift is None:
+        raise ValueError(f"drift_metric {name!r} must be one of the metrics {list(opts.metrics)}")
+    threshold = opts.threshold
+    if threshold is None:
+        if drift.divergence != "jeffreys":
+            raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
+        threshold = 0.1
+    return resolved, drift, threshold
+
+
+def drift_rule(drift: Metric, threshold: float, confidence: float) -> str:
     rule = f"{drift.name} ≥ {threshold:g}"
     if not math.isnan(second_derivative_at_one(drift)):
         rule += f" and p-value < {1 - confidence:.3g}"
-    return Comparison(rows, hists, [m.name for m in resolved], float(smoothing), float(confidence), rule,
-                      ref_label, engine.label, iv)
+    return rule
 
 
-def _column_row(cp: ColumnProfile, cur, metrics, smoothing, confidence, drift, threshold):
+def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], metrics: list[Metric], drift: Metric,
+                   threshold: float, opts: CompareOptions, current_label: str) -> Comparison:
+    """The :class:`Comparison` of counts already taken on ``prof``'s bins (also used per window)."""
+    raw = counted.get("quantiles", {})
+    with_raw = bool(raw) and any(m.name == "wasserstein" for m in metrics)  # beside the binned W1
+    cols = tuple(_column(prof.columns[c], counted["counts"][c], counted["unseen"].get(c), raw.get(c), with_raw,
+                         metrics, opts, drift, threshold) for c in names)
+    skipped = tuple(SkippedColumn(s["column"], s["reason"], s.get("where", "reference")) for s in prof.skipped)
+    shown = tuple(m.name for m in metrics)
+    if with_raw:  # every column has every metric (NaN where it does not apply)
+        shown += ("wasserstein_raw",)
+        nan = MetricEstimate("wasserstein_raw", None, math.nan)
+        cols = tuple(c if "wasserstein_raw" in c.metrics else replace(c, metrics={**c.metrics, "wasserstein_raw": nan})
+                     for c in cols)
+    return Comparison(cols, skipped, summarize(cols, drift, threshold, opts, len(skipped)), shown, opts,
+                      drift_rule(drift, threshold, opts.confidence), prof.source, current_label)
+
+
+def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift, threshold) -> ColumnComparison:
     ref_counts = np.asarray(cp.counts, dtype=np.int64)
     cur_counts = np.asarray(cur.counts, dtype=np.int64)
     n_ref, n_cur = cp.rows, int(cur_counts.sum()) + int(cur.missing)
-    row: dict[str, Any] = {
-        "column": cp.name, "kind": cp.kind, "bins": int(np.sum((ref_counts + cur_counts) > 0)),
-        "n_reference": n_ref, "n_current": n_cur,
-        "missing_reference": cp.missing / n_ref, "missing_current": int(cur.missing) / n_cur,
-        "smoothing": float(smoothing),
-    }
+    alpha = applied_smoothing(cur_counts, ref_counts, opts.smoothing)
+    numeric = cp.kind in ("numeric", "datetime")
+    estimates = {}
     for m in metrics:
-        if m.numeric_only and cp.kind != "numeric":
-            est = None
+        if m.numeric_only and not numeric:
+            estimates[m.name] = MetricEstimate(m.name, m.divergence, math.nan)
+            continue
+        e = evaluate(m, cur_counts, ref_counts, smoothing=alpha, confidence=opts.confidence,
+                     locations=None if cp.locations is None else np.asarray(cp.locations), scale=cp.scale)
+        estimates[m.name] = MetricEstimate(m.name, m.divergence, e.value, e.se, e.ci_low, e.ci_high, e.p_value,
+                                           e.null_mean, e.band)
+    quantiles = None
+    if raw is not None:
+        if with_raw:
+            estimates["wasserstein_raw"] = MetricEstimate("wasserstein_raw", None,
+                                                          wasserstein_raw(raw, cp.quantiles, cp.scale))
+        quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles),
+                              tuple(float(x) for x in raw))
+    tests = {}
+    if opts.tests:
+        if numeric:
+            tests["ks"] = TestResult("ks", *ks_binned(cur_counts, ref_counts))
+            tests["anderson_darling"] = TestResult("anderson_darling", *anderson_darling_binned(cur_counts, ref_counts))
         else:
-            est = evaluate(m, cur_counts, ref_counts, smoothing=smoothing, confidence=confidence,
-                           locations=None if cp.locations is None else np.asarray(cp.locations), scale=cp.scale)
-        row[m.name] = est.value if est else math.nan
-        for f in _STAT_FIELDS:
-            row[f"{m.name}_{f}"] = getattr(est, f) if est else math.nan
-        row[f"{m.name}_band"] = est.band if est else ""
-    v, pv = row[drift.name], row[f"{drift.name}_p_value"]
-    row["drifted"] = bool(v >= threshold and (math.isnan(pv) or pv < 1 - confidence))
-    hist = {"labels": cp.labels(), "reference": [int(x) for x in ref_counts], "current": [int(x) for x in cur_counts]}
-    return row, hist
+            tests["chi2_test"] = TestResult("chi2_test", *chi2_homogeneity(cur_counts, ref_counts))
+    unseen_share = None
+    if cp.kind == "categorical" and unseen is not None:
+        present = int(cur_counts.sum())
+        unseen_share = unseen / present if present else 0.0
+    d = estimates[drift.name]
+    drifted = bool(d.value >= threshold and (math.isnan(d.p_value) or d.p_value < 1 - opts.confidence))
+    hist = Histogram(tuple(cp.labels()), tuple(int(x) for x in ref_counts), tuple(int(x) for x in cur_counts))
+    return ColumnComparison(
+        cp.name, cp.kind, int(np.sum((ref_counts + cur_counts) > 0)), n_ref, n_cur, cp.missing / n_ref,
+        int(cur.missing) / n_cur, alpha, estimates, drifted, hist, tests, unseen_share,
+        bool(unseen_share is not None and unseen_share >= opts.unseen_threshold and unseen_share > 0), quantiles,
+    )
 
 
-def _iv_tables(ref_data, cur_engine, target, bad, names, prof, smoothing, confidence, say):
+def summarize(cols: Sequence[ColumnComparison], drift: Metric, threshold: float, opts: CompareOptions,
+              skipped: int = 0) -> DatasetSummary:
+    """The dataset verdicts over compared columns (see :class:`DatasetSummary`)."""
+    alpha = 1 - opts.confidence
+    n = len(cols)
+    drifted = sum(c.drifted for c in cols)
+    share = drifted / n if n else 0.0
+    pv = np.array([_column_p_value(c, drift.name) for c in cols], dtype=np.float64)
+    material = [bool(c.metrics[drift.name].value >= threshold) for c in cols]
+    adj_holm, adj_bh = holm(pv), benjamini_hochberg(pv)
+    holm_cols = tuple(c.column for c, a, ok in zip(cols, adj_holm, material) if ok and a < alpha)
+    bh_cols = tuple(c.column for c, a, ok in zip(cols, adj_bh, material) if ok and a < alpha)
+    adjusted = {c.column: {"p_value": float(p), "holm": float(h), "bh": float(b)}
+                for c, p, h, b in zip(cols, pv, adj_holm, adj_bh)}
+    return DatasetSummary(n, drifted, share, opts.drift_share, bool(n and share >= opts.drift_share), alpha,
+                          holm_cols, bh_cols, bool(holm_cols), bool(bh_cols), skipped, adjusted)
+
+
+def _column_p_value(c: ColumnComparison, metric: str) -> float:
+    p = c.metrics[metric].p_value
+    if math.isnan(p):  # the drift metric has no test (Wasserstein): the first test beside it
+        p = next((t.p_value for t in c.tests.values()), math.nan)
+    return p
+
+
+def _iv_tables(ref_data, cur_engine, target, bad, names, prof, opts, delimiter, say):
     from .information_value import information_value_table
 
     say("information value")
     tables = []
     if ref_data is not None:
         tables.append(("reference", information_value_table(ref_data, target, columns=names, bins=prof.bins,
-                                                            bad=bad, smoothing=smoothing, confidence=confidence,
-                                                            profile_=prof, label="reference")))
+                                                            bad=bad, smoothing=opts.smoothing,
+                                                            confidence=opts.confidence, profile_=prof,
+                                                            label="reference", delimiter=delimiter)))
     if target in cur_engine.schema():
         tables.append(("current", information_value_table(cur_engine, target, columns=names, bins=prof.bins,
-                                                          bad=bad, smoothing=smoothing, confidence=confidence,
-                                                          profile_=prof)))
+                                                          bad=bad, smoothing=opts.smoothing,
+                                                          confidence=opts.confidence, profile_=prof)))
     if not tables:
         return None
     merged = []

@@ -6,7 +6,9 @@ bin i (after the named ``smoothing`` pseudo-count, as in :func:`compare`):
 
 * WoE_i = ln(g_i / b_i): **goods over bads**, so a positive WoE marks a bin safer than average
   (the credit-scoring convention of Siddiqi; some tools use the opposite sign);
-* IV = Σ_i (g_i − b_i) WoE_i, which is the Jeffreys divergence J(goods, bads), with the
+* IV = Σ_i (g_i − b_i) WoE_i (textbook values on the observed shares; only a feature with a bin
+  empty for goods or bads gets the pseudo-count of ``smoothing="auto"``, reported per feature),
+  which is the Jeffreys divergence J(goods, bads), with the
   delta-method standard error, interval and χ² p-value of :mod:`.metrics` (N = goods, M = bads).
 
 Bands: < .02 useless, .02–.1 weak, .1–.3 medium, .3–.5 strong, > .5 suspicious.
@@ -19,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .engines import Engine, open_source
+from .engines import Engine, opened
 from .engines.base import Split
 from .errors import InputError
-from .metrics import Metric, evaluate, frequencies, iv_band
+from .metrics import Metric, applied_smoothing, evaluate, frequencies, iv_band
+from .options import CompareOptions
 from .profile import Profile, profile
 
 __all__ = ["binary_target", "information_value", "information_value_table"]
@@ -64,28 +67,30 @@ def information_value_table(
     categorical: Sequence[str] | None = None,
     bins: int = 10,
     bad: Any = None,
-    smoothing: float = 0.5,
+    smoothing: float | str = "auto",
     confidence: float = 0.95,
     profile_: Profile | None = None,
     label: str = "table",
+    delimiter: str | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`information_value` as a list of rows (no pandas needed); ``label`` names a dataframe in errors."""
-    engine = open_source(data, label)
-    try:
+    CompareOptions(smoothing=smoothing, confidence=confidence, bins=bins)  # checks them, naming each
+    if not isinstance(target, str):
+        raise ValueError(f"target must be a column name, got {target!r}")
+    with opened(data, label, delimiter=delimiter) as engine:
         bad_text = binary_target(engine, target, bad)
         prof = profile_ or profile(engine, columns=columns, categorical=categorical, bins=bins, exclude=(target,))
         names = [c for c in (columns or prof.columns) if c != target]
-        numeric = {c: np.asarray(prof.columns[c].edges) for c in names if prof.columns[c].kind == "numeric"}
+        numeric = {c: np.asarray(prof.columns[c].edges) for c in names
+                   if prof.columns[c].kind in ("numeric", "datetime")}
         cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
         counts = engine.bin_counts(numeric, cats, split=Split(target, bad_text))
-    finally:
-        if engine is not data:
-            engine.close()
     rows = []
     for c in names:
         goods, bads = counts[c].counts
-        est = evaluate(_IV, goods, bads, smoothing=smoothing, confidence=confidence)
-        g, b, kept = frequencies(goods, bads, smoothing)
+        alpha = applied_smoothing(goods, bads, smoothing)
+        est = evaluate(_IV, goods, bads, smoothing=alpha, confidence=confidence)
+        g, b, kept = frequencies(goods, bads, alpha)
         labels = [lab for lab, k in zip(prof.columns[c].labels(), kept) if k]
         with np.errstate(divide="ignore"):
             woe = np.log(g) - np.log(b)
@@ -94,7 +99,7 @@ def information_value_table(
         rows.append({"feature": c, "kind": prof.columns[c].kind, "iv": est.value, "iv_se": est.se,
                      "iv_ci_low": est.ci_low, "iv_ci_high": est.ci_high, "iv_p_value": est.p_value,
                      "iv_band": est.band, "n_good": int(goods.sum()), "n_bad": int(bads.sum()),
-                     "smoothing": float(smoothing), "woe": per_bin})
+                     "smoothing": alpha, "woe": per_bin})
     return rows
 
 
@@ -106,7 +111,7 @@ def information_value(
     categorical: Sequence[str] | None = None,
     bins: int = 10,
     bad: Any = None,
-    smoothing: float = 0.5,
+    smoothing: float | str = "auto",
     confidence: float = 0.95,
 ) -> Any:
     """Information value of every feature of ``frame`` for the binary ``target`` (pandas DataFrame).

@@ -29,10 +29,12 @@ reference's per-bin means, divided by the reference's standard deviation (so it 
 W = Σ_i |F_P(i) − F_Q(i)| (x_{i+1} − x_i) / σ_ref. Numeric columns only (NaN for categories).
 It has a delta-method standard error but no χ² test (p-value NaN).
 
-Smoothing: bins empty in both samples are dropped (they carry no information). With
-``smoothing=α`` every remaining bin of both samples gets α added to its count before the
-frequencies are formed (α = 0.5 is the Jeffreys / Krichevsky–Trofimov pseudo-count); with
-``smoothing=0`` an empty bin on one side gives +inf for PSI and KL, honestly.
+Smoothing: bins empty in both samples are dropped (they carry no information). By default
+(``smoothing="auto"``) values are the textbook plug-in values on the observed shares (PSI and IV =
+Σ (p − q) ln(p/q)); only a column with a bin empty on one side gets a pseudo-count of 0.5 (the
+Jeffreys / Krichevsky–Trofimov pseudo-count) added to every remaining bin of both samples, and the
+comparison reports it per column. With ``smoothing=α`` every column gets α; with ``smoothing=0``
+an empty bin on one side gives +inf for PSI and KL, honestly.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ from .. import categorical as _cat
 from .. import generators as _gen
 from .. import registry
 
-__all__ = ["Metric", "evaluate", "iv_band", "psi_band", "resolve"]
+__all__ = ["AUTO_PSEUDO_COUNT", "Metric", "applied_smoothing", "evaluate", "frequencies", "iv_band", "psi_band",
+           "resolve"]
 
 
 def psi_band(value: float) -> str:
@@ -80,10 +83,12 @@ def iv_band(value: float) -> str:
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric as the user names it, and what computes it."""
+    """A metric as the user names it (``name``), the registry record it reads (``divergence``, the
+    record's own name: ``"psi"`` reads ``"jeffreys"``; ``None`` for ``"wasserstein"``), the
+    divergence's parameters and the band rule."""
 
     name: str
-    divergence: str | None  # a registry name; None for wasserstein
+    divergence: str | None
     params: dict[str, Any] = field(default_factory=dict)
     band: Callable[[float], str] | None = None
 
@@ -92,22 +97,22 @@ class Metric:
         return self.divergence is None
 
 
-_ALIASES = {"psi": ("jeffreys", psi_band), "chi2": ("pearson", None)}
+def resolve(name: str | Metric | tuple, params: dict[str, Any] | None = None) -> Metric:
+    """The :class:`Metric` for ``name`` (a name, a ``(name, params)`` pair or a Metric); aliases are
+    the registry's (``"psi"`` → Jeffreys, ``"chi2"`` → Pearson). ValueError naming ``metrics`` for an
+    unknown name.
 
-
-def resolve(name: str | Metric) -> Metric:
-    """The :class:`Metric` for ``name`` (ValueError naming ``metrics`` for an unknown name).
-
-    >>> resolve("psi").divergence
-    'jeffreys'
+    >>> resolve("psi").divergence, resolve("chi2").divergence
+    ('jeffreys', 'pearson')
+    >>> resolve(("alpha", {"alpha": 0.5})).params
+    {'alpha': 0.5}
     """
     if isinstance(name, Metric):
         return name
+    if isinstance(name, tuple) and len(name) == 2 and isinstance(name[1], dict):
+        name, params = name
     if not isinstance(name, str):
-        raise ValueError(f"metrics: each metric is a name, got {name!r}")
-    if name in _ALIASES:
-        div, band = _ALIASES[name]
-        return Metric(name, div, band=band)
+        raise ValueError(f"metrics: each metric is a name or a (name, params) pair, got {name!r}")
     if name == "wasserstein":
         return Metric(name, None)
     try:
@@ -119,7 +124,13 @@ def resolve(name: str | Metric) -> Metric:
         ) from None
     if spec.kind == "pointwise":
         raise ValueError(f"metrics: {name!r} is not a divergence (it is not zero for equal distributions)")
-    return Metric(name, name, band=psi_band if name == "jeffreys" else None)
+    params = dict(params or {})
+    if params:
+        try:
+            spec.generator(**params) if spec.kind == "f" else None
+        except TypeError as exc:
+            raise ValueError(f"metrics: bad parameters for {name!r}: {exc}") from None
+    return Metric(name, spec.name, params, band=psi_band if spec.name == "jeffreys" else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,19 +139,24 @@ def resolve(name: str | Metric) -> Metric:
 
 
 def _gradient(metric: Metric, p: np.ndarray, q: np.ndarray, loc: np.ndarray | None, scale: float | None):
-    """(∂D/∂p, ∂D/∂q) at (p, q); NaN where the derivative does not exist (an empty bin)."""
+    """(∂D/∂p, ∂D/∂q) at (p, q); NaN where the derivative does not exist (an empty bin).
+
+    Pointwise divergences (every f-divergence) read the partials of their registry record's term;
+    the others are differentiated by central differences."""
     if metric.divergence is None:
         return _wasserstein_gradient(p, q, loc, scale)
     spec = registry.get(metric.divergence)
     if spec.kind == "f":
         gen = spec.generator(**metric.params)
-        if isinstance(gen, _gen.Generator):
-            with np.errstate(all="ignore"):
-                r = p / q
-                fp = np.asarray(gen.f_prime(r), dtype=np.float64)
-                h = np.asarray(gen.f(r), dtype=np.float64) - r * fp
+        if isinstance(gen, _gen.Pointwise) and getattr(gen, "has_closed_form_gradient", True):
+            try:
+                with np.errstate(all="ignore"):
+                    gp, gq = gen.partials(p, q)
+            except NotImplementedError:  # a user generator without derivatives
+                return _numeric_gradient(metric, p, q)
             inside = (p > 0) & (q > 0)
-            return np.where(inside, fp, np.nan), np.where(inside, h, np.nan)
+            return (np.where(inside, np.asarray(gp, dtype=np.float64), np.nan),
+                    np.where(inside, np.asarray(gq, dtype=np.float64), np.nan))
     return _numeric_gradient(metric, p, q)
 
 
@@ -216,7 +232,28 @@ class Estimate:
     band: str
 
 
-def frequencies(current: np.ndarray, reference: np.ndarray, smoothing: float):
+#: the pseudo-count of ``smoothing="auto"`` for a column with a bin empty on one side (Jeffreys / KT)
+AUTO_PSEUDO_COUNT = 0.5
+
+
+def applied_smoothing(current: np.ndarray, reference: np.ndarray, smoothing: float | str) -> float:
+    """The pseudo-count that ``smoothing`` adds to this pair of count vectors: a number is itself;
+    ``"auto"`` is 0 when no bin (among those not empty in both) is empty on one side, else
+    :data:`AUTO_PSEUDO_COUNT`.
+
+    >>> applied_smoothing(np.array([3, 0, 1]), np.array([2, 0, 2]), "auto")
+    0.0
+    >>> applied_smoothing(np.array([3, 1, 0]), np.array([2, 0, 2]), "auto")
+    0.5
+    """
+    if smoothing != "auto":
+        return float(smoothing)
+    c, r = np.asarray(current), np.asarray(reference)
+    kept = (c + r) > 0
+    return AUTO_PSEUDO_COUNT if bool(np.any(c[kept] == 0) or np.any(r[kept] == 0)) else 0.0
+
+
+def frequencies(current: np.ndarray, reference: np.ndarray, smoothing: float | str):
     """Frequencies (p, q) after dropping bins empty in both and adding ``smoothing`` to the others,
     and the mask of kept bins.
 
@@ -224,6 +261,7 @@ def frequencies(current: np.ndarray, reference: np.ndarray, smoothing: float):
     >>> p.tolist(), q.tolist(), kept.tolist()
     ([0.25, 0.75], [0.5, 0.5], [True, False, True])
     """
+    smoothing = applied_smoothing(current, reference, smoothing)
     c = np.asarray(current, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
     kept = (c + r) > 0
@@ -236,7 +274,7 @@ def evaluate(
     current: np.ndarray,
     reference: np.ndarray,
     *,
-    smoothing: float = 0.5,
+    smoothing: float | str = "auto",
     confidence: float = 0.95,
     locations: np.ndarray | None = None,
     scale: float | None = None,

@@ -5,8 +5,14 @@ Numeric columns: right-closed bins with open ends on the reference's quantiles a
 Categorical columns (text, booleans, and numeric columns named in ``categorical=``): the
 ``max_categories`` most frequent reference values (ties broken by value), then one bucket,
 ``<other>``, for every other value, including values never seen in the reference. Missing values
-(NULL, NaN) are counted, not binned. A profile serialises to JSON and back, so a reference is
-binned once and every later batch is compared with the same bins.
+(NULL, NaN) are counted, not binned. Date and time columns are binned as numbers (seconds since
+1970-01-01 UTC) and labelled in ISO 8601. A profile serialises to JSON (format
+``divergences.profile/2``, checked key by key when read back), so a reference is binned once and
+every later batch is compared with the same bins.
+
+Columns that cannot be compared are not dropped silently: a column of a type that cannot be binned
+(lists, structs, bytes, intervals) is listed in ``Profile.skipped`` with the reason, and so is a
+pandas index stored in Parquet (``__index_level_0__``), which is not a feature.
 """
 
 from __future__ import annotations
@@ -14,20 +20,28 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
 from ..binning import edges_from_quantiles, quantile_levels
-from .engines import Engine, open_source
+from .engines import Engine, opened
 from .errors import InputError
+from .options import MAX_BINS, MAX_CATEGORIES, check_int
+from .profile_schema import FORMAT, check_profile_document
 
-__all__ = ["OTHER", "ColumnProfile", "Profile", "profile"]
+__all__ = ["MAX_SEEN", "OTHER", "ColumnProfile", "Profile", "profile"]
 
 #: the label of the categorical bucket for values outside the reference's kept categories
 OTHER = "<other>"
-_FORMAT = "divergences.profile/1"
+#: a categorical column keeps the list of all its reference values (for the unseen share) up to this many
+MAX_SEEN = 10_000
+_INDEX = re.compile(r"^__index_level_\d+__$")
+#: the levels of the quantiles kept per numeric column (percentiles 1 … 99), for W1 on raw values
+QUANTILE_LEVELS = np.arange(1, 100) / 100
 
 
 @dataclass
@@ -43,6 +57,8 @@ class ColumnProfile:
     categories: list[str] | None = None
     locations: list[float] | None = None  # per-bin mean of the finite reference values (numeric)
     scale: float | None = None  # standard deviation of the finite reference values (numeric)
+    seen: list[str] | None = None  # every reference value (categorical, up to MAX_SEEN; None beyond)
+    quantiles: list[float] | None = None  # reference quantiles at QUANTILE_LEVELS (numeric)
 
     @property
     def rows(self) -> int:
@@ -52,7 +68,10 @@ class ColumnProfile:
         """Human-readable bin labels: ``(-inf, 1.5]``, ``(1.5, 3]``, …, or the categories and ``<other>``."""
         if self.kind == "categorical":
             return [*self.categories, OTHER]
-        e = ["-inf", *(f"{x:.6g}" for x in self.edges), "inf"]
+        if self.kind == "datetime":
+            e = ["-inf", *(_iso(x) for x in self.edges), "inf"]
+        else:
+            e = ["-inf", *(f"{x:.6g}" for x in self.edges), "inf"]
         return [f"({e[i]}, {e[i + 1]}]" if i < len(e) - 2 else f"({e[i]}, {e[i + 1]})" for i in range(len(e) - 1)]
 
 
@@ -66,12 +85,14 @@ class Profile:
     rows: int
     source: str = "reference"
     meta: dict[str, Any] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"column", "reason", "where"}
 
     def to_json(self, path: str | None = None) -> str:
         """The profile as JSON text; also written (atomically) to ``path`` when given."""
-        doc = {"format": _FORMAT, "bins": self.bins, "max_categories": self.max_categories, "rows": self.rows,
-               "source": self.source, "meta": self.meta, "columns": [asdict(c) for c in self.columns.values()]}
-        text = json.dumps(doc, indent=1, allow_nan=True)
+        doc = {"format": FORMAT, "bins": self.bins, "max_categories": self.max_categories, "rows": self.rows,
+               "source": self.source, "meta": self.meta, "skipped": self.skipped,
+               "columns": [asdict(c) for c in self.columns.values()]}
+        text = json.dumps(doc, indent=1, allow_nan=True, ensure_ascii=False)
         if path is not None:
             from .report import write_atomic
 
@@ -92,42 +113,60 @@ class Profile:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"not a profile (invalid JSON: {exc.msg})", source="profile") from None
-        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
-            raise InputError(f"not a profile (expected format {_FORMAT!r})", source="profile")
+        where = text_or_path if text is not text_or_path else "profile"
+        check_profile_document(doc, where)
         cols = {c["name"]: ColumnProfile(**c) for c in doc["columns"]}
         return cls(cols, doc["bins"], doc["max_categories"], doc["rows"], doc.get("source", "reference"),
-                   doc.get("meta", {}))
+                   doc.get("meta", {}), list(doc.get("skipped", [])))
 
 
-def _check_bins(bins: Any) -> int:
-    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
-    return int(bins)
+def _iso(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(float(seconds), timezone.utc).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:.6g}s"
 
 
-def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) column names to compare, after checking that each exists."""
+def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[list[str], list[str], list[dict]]:
+    """(numeric-or-time, categorical, skipped) columns to compare, after checking that each named one
+    exists; ``skipped`` lists, with the reason, the columns left out when ``columns`` is None."""
     schema = engine.schema()
     for argument, names in (("columns", columns), ("categorical", categorical)):
         if names is not None and isinstance(names, str):
             raise ValueError(f"{argument} must be a list of column names, not a string")
         for c in names or ():
+            if not isinstance(c, str):
+                raise ValueError(f"{argument}: column names are strings, got {c!r}")
             if c not in schema:
                 raise InputError(f"unknown column (columns: {', '.join(schema) or 'none'})", source=engine.label,
                                  column=c)
     forced = set(categorical or ())
-    chosen = list(columns) if columns is not None else [c for c in schema if schema[c] != "other"]
-    chosen = [c for c in chosen if c not in set(exclude)]
+    skipped = []
+    if columns is None:
+        chosen = []
+        for c in schema:
+            if c in set(exclude):
+                continue
+            if _INDEX.match(c):
+                skipped.append({"column": c, "reason": "a pandas index stored in the file, not a feature",
+                                "where": "reference"})
+            elif schema[c] == "other" and c not in forced:
+                skipped.append({"column": c, "reason": f"type {engine.type_name(c)} cannot be binned "
+                                "(numbers, text, booleans, dates and times can)", "where": "reference"})
+            else:
+                chosen.append(c)
+    else:
+        chosen = [c for c in columns if c not in set(exclude)]
     numeric, cats = [], []
     for c in chosen:
         kind = schema[c]
-        if kind == "other":
-            raise InputError("has a type that cannot be binned (use numbers, text or booleans)",
-                             source=engine.label, column=c)
-        (cats if kind != "numeric" or c in forced else numeric).append(c)
+        if kind == "other" and c not in forced:
+            raise InputError(f"has type {engine.type_name(c)}, which cannot be binned (use numbers, text, booleans, "
+                             "dates or times)", source=engine.label, column=c)
+        (cats if kind not in ("numeric", "datetime") or c in forced else numeric).append(c)
     if not numeric and not cats:
         raise InputError("has no column to compare", source=engine.label)
-    return numeric, cats
+    return numeric, cats, skipped
 
 
 def profile(
@@ -138,6 +177,8 @@ def profile(
     bins: int = 10,
     max_categories: int = 50,
     exclude: tuple[str, ...] | list[str] = (),
+    delimiter: str | None = None,
+    quantiles: bool = False,
 ) -> Profile:
     """Bin every column of ``reference`` (a file path or a dataframe) from the reference alone.
 
@@ -145,45 +186,52 @@ def profile(
     ``categorical`` names numeric columns to treat as categories (codes); ``bins`` is the number of
     quantile bins for numeric columns (fewer where quantiles tie); ``max_categories`` caps the kept
     categories per column (the rest share the ``<other>`` bucket); ``exclude`` drops columns (a
-    target). Two passes over the data: summaries (quantiles, top values), then counts.
+    target); ``delimiter`` is the field separator of a CSV file (sniffed by default). Two passes over
+    the data: summaries (quantiles, top values), then counts. ``quantiles=True`` also keeps the
+    percentiles 1 … 99 of every numeric column (for ``compare(..., quantiles=True)``; exact
+    quantiles at 99 more levels cost about twice the summary pass). Upper bounds: ``bins`` ≤
+    :data:`~.options.MAX_BINS` (and at most one bin per reference row), ``max_categories`` ≤
+    :data:`~.options.MAX_CATEGORIES`.
 
     >>> import pandas as pd
     >>> p = profile(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "a", None]}), bins=2)
     >>> p.columns["x"].edges, p.columns["x"].counts, p.columns["c"].counts, p.columns["c"].missing
     ([2.5], [2, 2], [2, 1, 0], 1)
     """
-    bins = _check_bins(bins)
-    if not isinstance(max_categories, int) or max_categories < 1:
-        raise ValueError(f"max_categories must be a positive integer, got {max_categories!r}")
-    engine = open_source(reference, "reference")
-    try:
-        return _profile(engine, columns, categorical, bins, max_categories, exclude)
-    finally:
-        if engine is not reference:
-            engine.close()
+    bins = check_int("bins", bins, high=MAX_BINS)
+    max_categories = check_int("max_categories", max_categories, high=MAX_CATEGORIES)
+    if not isinstance(quantiles, bool):
+        raise ValueError(f"quantiles must be True or False, got {quantiles!r}")
+    with opened(reference, "reference", delimiter=delimiter) as engine:
+        return _profile(engine, columns, categorical, bins, max_categories, exclude, quantiles)
 
 
-def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude) -> Profile:
-    numeric, cats = select_columns(engine, columns, categorical, exclude)
+def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude, quantiles=False) -> Profile:
+    numeric, cats, skipped = select_columns(engine, columns, categorical, exclude)
     schema = engine.schema()
-    summaries = engine.numeric_summary(numeric, quantile_levels(bins)) if numeric else {}
-    missing = engine.missing_counts(cats) if cats else {}
-    rows = engine.row_count()  # known from the queries above
+    rows = engine.row_count()
     if rows == 0:
         raise InputError("is empty (no rows)", source=engine.label)
+    levels = quantile_levels(bins)
+    asked = np.concatenate([levels, QUANTILE_LEVELS]) if quantiles else levels
+    summaries = engine.numeric_summary(numeric, asked) if numeric else {}
+    cut = len(levels)
+    summary = engine.category_summary(cats, max(max_categories, MAX_SEEN + 1)) if cats else {}
     edges = {}
     for c in numeric:
         s = summaries[c]
         if s.finite == 0:
             what = "every value is missing" if s.nonmissing == 0 else "no value is finite"
             raise InputError(f"cannot be binned: {what}", source=engine.label, column=c)
-        edges[c] = edges_from_quantiles(s.quantiles, s.maximum, s.minimum)
-    categories, cat_counts = {}, {}
+        edges[c] = edges_from_quantiles(s.quantiles[:cut], s.maximum, s.minimum)
+    categories, cat_counts, seen = {}, {}, {}
     for c in cats:
-        miss, present = missing[c]
+        miss, present, top = summary[c]
         if present == 0:
             raise InputError("cannot be binned: every value is missing", source=engine.label, column=c)
-        top = engine.top_values(c, max_categories)
+        every = [v for v, _ in top]
+        seen[c] = every if len(every) <= MAX_SEEN else None
+        top = top[:max_categories]
         categories[c] = [v for v, _ in top]
         kept = [n for _, n in top]
         cat_counts[c] = [*kept, present - sum(kept)]
@@ -198,11 +246,13 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         bounds = np.concatenate([[s.minimum], e, [s.maximum]])
         means = np.where(bc.counts > 0, means, (bounds[:-1] + bounds[1:]) / 2)
         means = np.clip(means, bounds[:-1], bounds[1:])
-        out[c] = ColumnProfile(c, "numeric", schema[c], [int(x) for x in bc.counts], int(bc.missing),
+        kind = "datetime" if schema[c] == "datetime" else "numeric"
+        out[c] = ColumnProfile(c, kind, schema[c], [int(x) for x in bc.counts], int(bc.missing),
                                edges=[float(x) for x in e], locations=[float(x) for x in means],
-                               scale=float(s.std) if math.isfinite(s.std) else None)
+                               scale=float(s.std) if math.isfinite(s.std) else None,
+                               quantiles=[float(x) for x in s.quantiles[cut:]] if quantiles else None)
     for c in cats:
-        out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(missing[c][0]),
-                               categories=categories[c])
+        out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
+                               categories=categories[c], seen=seen[c])
     ordered = {c: out[c] for c in (columns or schema) if c in out}
-    return Profile(ordered, bins, max_categories, rows, engine.label)
+    return Profile(ordered, bins, max_categories, rows, engine.label, skipped=skipped)

@@ -1,183 +1,248 @@
-"""The HTML report (one self-contained file: no CDN, no network) and atomic file writes.
+"""The HTML report: one self-contained file (inline CSS, JS and SVG; no CDN, no network request).
 
-The summary table sorts on a click on any header; each column gets overlaid reference/current
-histograms drawn as inline SVG from the bin counts (never from raw data, so a thousand columns
-stay light). Every name and category is HTML-escaped.
+Top to bottom: the dataset verdict (share of drifted columns against ``drift_share``, Holm and
+Benjamini–Hochberg across columns, skipped columns with their reasons); a summary table that sorts
+on a click on any header and filters by name, kind and verdict; the information-value table when a
+target was given; per column, reference and current histograms (full bin labels on hover), the
+reference and current quantiles, the share of current values never seen in the reference, the
+tests beside the divergences and the smoothing actually applied. Charts are drawn from the bin
+counts, never from raw data, so a thousand columns stay light. Every name and category is
+HTML-escaped; control characters in names are shown as escapes.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from html import escape
 from typing import Any
 
-__all__ = ["render_html", "write_atomic"]
+from .._safe_text import number, p_value, visible
+from .._safe_write import write_atomic
+from .report_assets import CSS, JS
+from .report_svg import CUR, REF, histogram_svg
 
+__all__ = ["iv_by_feature", "render_html", "write_atomic"]
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename,
-    so a reader never sees a partial file and a failure leaves no file behind."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".divergences-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+_TESTS = {"ks": "KS", "anderson_darling": "Anderson–Darling", "chi2_test": "χ² homogeneity"}
 
 
 def _num(x: Any, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float) and math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
+    return number(x, digits)
+
+
+def _p(x: Any) -> str:
+    return escape(p_value(x))
 
 
 def _sort_key(x: Any) -> str:
+    if x is None:
+        return ""
     if isinstance(x, bool):
         return str(int(x))
     if isinstance(x, (int, float)):
         return "" if isinstance(x, float) and math.isnan(x) else ("1e308" if x == math.inf else repr(float(x)))
-    return escape(str(x), quote=True)
+    return _text(x)
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
-.meta{color:#57606a;font-size:13px;margin-bottom:16px}.meta code{background:#f3f4f6;padding:1px 4px;border-radius:3px}
-table{border-collapse:collapse;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:right}
-th{background:#f6f8fa;cursor:pointer;user-select:none;position:sticky;top:0}th:first-child,td:first-child{text-align:left}
-th.sorted-asc::after{content:" ▲"}th.sorted-desc::after{content:" ▼"}
-tr.drift td{background:#fff1f0}.band-significant{color:#b42318;font-weight:600}.band-moderate{color:#b54708}
-.band-stable{color:#067647}.ci{color:#57606a;font-size:11px}
-.cols{display:flex;flex-wrap:wrap;gap:16px}.card{border:1px solid #e5e7eb;border-radius:6px;padding:8px 10px;width:380px}
-.card h3{font-size:14px;margin:0 0 4px;overflow-wrap:anywhere}.card .sub{font-size:12px;color:#57606a}
-.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
-"""
-
-_JS = """
-(function(){
-  var table=document.getElementById('summary');
-  if(!table){return;}
-  var heads=table.tHead.rows[0].cells;
-  function sortBy(i){
-    var body=table.tBodies[0], rows=Array.prototype.slice.call(body.rows);
-    var asc=!heads[i].classList.contains('sorted-asc');
-    for(var j=0;j<heads.length;j++){heads[j].classList.remove('sorted-asc','sorted-desc');}
-    heads[i].classList.add(asc?'sorted-asc':'sorted-desc');
-    rows.sort(function(a,b){
-      var x=a.cells[i].getAttribute('data-v'), y=b.cells[i].getAttribute('data-v');
-      var nx=parseFloat(x), ny=parseFloat(y), c;
-      if(x===''&&y===''){c=0;}else if(x===''){c=1;}else if(y===''){c=-1;}
-      else if(!isNaN(nx)&&!isNaN(ny)){c=nx-ny;}else{c=x<y?-1:(x>y?1:0);}
-      return asc?c:-c;
-    });
-    rows.forEach(function(r){body.appendChild(r);});
-  }
-  for(var i=0;i<heads.length;i++){(function(i){heads[i].addEventListener('click',function(){sortBy(i);});})(i);}
-})();
-"""
-
-_REF, _CUR = "#4c78a8", "#f58518"
+def _text(x: Any) -> str:
+    """Data text for HTML: control characters as visible escapes, then HTML-escaped."""
+    return escape(visible(x), quote=True)
 
 
-def _histogram_svg(labels: list[str], ref: list[int], cur: list[int]) -> str:
-    """Overlaid bars of the reference and current shares per bin (inline SVG)."""
-    w, h, pad_l, pad_b = 360, 150, 34, 18
-    nr, nc = max(sum(ref), 1), max(sum(cur), 1)
-    pr = [x / nr for x in ref]
-    pc = [x / nc for x in cur]
-    top = max(pr + pc + [1e-12])
-    k = len(labels)
-    slot = (w - pad_l) / k
-    bar = max(slot * 0.42, 1.0)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">']
-    parts.append(f'<line x1="{pad_l}" y1="{h - pad_b}" x2="{w}" y2="{h - pad_b}" stroke="#8c959f"/>')
-    parts.append(f'<text x="{pad_l - 4}" y="10" font-size="9" text-anchor="end" fill="#57606a">{top:.0%}</text>')
-    for i, lab in enumerate(labels):
-        x0 = pad_l + i * slot + slot * 0.08
-        for j, (share, color) in enumerate(((pr[i], _REF), (pc[i], _CUR))):
-            bh = (h - pad_b - 12) * share / top
-            tip = f"{escape(lab)} · {'reference' if j == 0 else 'current'}: {share:.1%}"
-            parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{h - pad_b - bh:.1f}" width="{bar:.1f}" height="{bh:.1f}" '
-                         f'fill="{color}" fill-opacity="0.8"><title>{tip}</title></rect>')
-        if i % math.ceil(k / 6) == 0:  # at most six labels, shortened, so they never overlap
-            short = lab if len(lab) <= 12 else lab[:11] + "…"
-            parts.append(f'<text x="{x0:.1f}" y="{h - 5}" font-size="8" text-anchor="start" '
-                         f'fill="#57606a">{escape(short)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _cell(value: Any, text: str | None = None, cls: str = "") -> str:
-    """A table cell whose sort key is ``value`` and whose content is ``text`` (HTML) or the value."""
+def _cell(value: Any, html: str | None = None, cls: str = "") -> str:
+    """A table cell whose sort key is ``value`` and whose content is ``html`` (or the value, escaped)."""
     c = f' class="{cls}"' if cls else ""
-    return f'<td data-v="{_sort_key(value)}"{c}>{text if text is not None else escape(_num(value))}</td>'
+    return f'<td data-v="{_sort_key(value)}"{c}>{html if html is not None else escape(_num(value))}</td>'
+
+
+def headline_metric(c: Any) -> str:
+    name = getattr(c.options, "drift_metric", None)
+    return name if name and name in c.metrics else c.metrics[0]
+
+
+def _verdict(c: Any) -> str:
+    s = c.summary
+    yes = s.dataset_drift
+    line = (f"<div class='big'>Dataset drift: <span class='{'yes' if s.dataset_drift else 'no'}'>"
+            f"{'yes' if s.dataset_drift else 'no'}</span> — {s.drifted} of {s.columns} columns drifted "
+            f"({s.drifted_share:.0%}; dataset drift at ≥ {s.drift_share:.0%})</div>")
+    items = [f"<li>Holm (family-wise error ≤ {s.alpha:g}): {len(s.holm_drifted)} column(s)"
+             + (f": {', '.join(_text(x) for x in s.holm_drifted)}" if s.holm_drifted else "") + "</li>",
+             f"<li>Benjamini–Hochberg (false discovery rate ≤ {s.alpha:g}): {len(s.bh_drifted)} column(s)"
+             + (f": {', '.join(_text(x) for x in s.bh_drifted)}" if s.bh_drifted else "") + "</li>",
+             f"<li>column rule: <b>{escape(c.drift_rule)}</b></li>"]
+    flagged = [col for col in c.columns if col.unseen_flag]
+    if flagged:
+        items.append("<li class='flag'>new categories: " + ", ".join(
+            f"{_text(col.column)} ({col.unseen_share:.0%} of current values unseen)" for col in flagged) + "</li>")
+    out = [f"<div class='verdict{' drift' if yes else ''}' id='verdict'>{line}<ul>{''.join(items)}</ul></div>"]
+    if c.skipped:
+        out.append("<div class='skipped' id='skipped'><b>Not compared:</b><ul>" + "".join(
+            f"<li>{_text(s_.column)} ({escape(s_.where)}): {_text(s_.reason)}</li>" for s_ in c.skipped)
+            + "</ul></div>")
+    return "".join(out)
+
+
+def _summary_table(c: Any, head: str) -> str:
+    others = [m for m in c.metrics if m != head]
+    present = {t for col in c.columns for t in col.tests}
+    tests = [t for t in _TESTS if t in present] + sorted(present - set(_TESTS))
+    heads = ["column", "kind", "bins", "rows ref", "rows cur", "missing ref → cur", head,
+             f"{c.confidence:.0%} interval", "p-value", "band", *others,
+             *(f"{_TESTS.get(t, t)} p" for t in tests), "unseen", "smoothing", "drift"]
+    kinds = sorted({col.kind for col in c.columns})
+    out = ["<div class='controls'><input type='search' id='filter' placeholder='filter columns by name' "
+           "aria-label='filter columns'><label><input type='checkbox' id='only-drift'> drifted only</label>"
+           "<label>kind <select id='kind'><option value=''>all</option>"
+           + "".join(f"<option>{escape(k)}</option>" for k in kinds)
+           + "</select></label><span id='shown' class='ci'></span></div>",
+           "<div class='scroll'><table id='summary' class='sortable'><thead><tr>",
+           "".join(f"<th title='click to sort'>{escape(h)}</th>" for h in heads), "</tr></thead><tbody>"]
+    for i, col in enumerate(c.columns):
+        m = col.metrics.get(head)
+        value, lo, hi, pv, band = (m.value, m.ci_low, m.ci_high, m.p_value, m.band) if m else (math.nan,) * 4 + ("",)
+        cells = [_cell(col.column, f"<a href='#col-{i}'>{_text(col.column)}</a>"),
+                 _cell(col.kind), _cell(col.bins), _cell(col.n_reference), _cell(col.n_current),
+                 _cell(col.missing_current - col.missing_reference,
+                       f"{col.missing_reference:.1%} → {col.missing_current:.1%}"),
+                 _cell(value),
+                 _cell(lo, f"[{escape(_num(lo, 3))}, {escape(_num(hi, 3))}]", "ci"),
+                 _cell(pv, _p(pv)),
+                 _cell(band or "", escape(band or ""), f"band-{band or 'none'}")]
+        for o in others:
+            e = col.metrics.get(o)
+            if e is None:
+                cells.append(_cell(None, "–"))
+                continue
+            tip = f"{o} {_num(e.value)}, interval [{_num(e.ci_low)}, {_num(e.ci_high)}], p-value {_num(e.p_value, 2)}"
+            cells.append(_cell(e.value, f"<span title='{escape(tip, quote=True)}'>{escape(_num(e.value, 3))}</span>"))
+        for t in tests:
+            r = col.tests.get(t)
+            cells.append(_cell(r.p_value if r else None, _p(r.p_value) if r else "–"))
+        unseen = col.unseen_share
+        cells.append(_cell(unseen, "–" if unseen is None else f"{unseen:.1%}", "flag" if col.unseen_flag else ""))
+        cells.append(_cell(col.smoothing, escape(_num(col.smoothing, 3))))
+        cells.append(_cell(col.drifted, "drift" if col.drifted else ""))
+        out.append(f"<tr class='{'drift' if col.drifted else ''}' data-name='{_text(col.column)}' "
+                   f"data-kind='{escape(col.kind, quote=True)}' data-drift='{int(col.drifted)}'>"
+                   + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def iv_by_feature(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, dict[str, dict]]]]:
+    """The IV rows grouped per feature: (tables present, in the order reference, current;
+    [(feature, {table: row})] sorted by the first table's IV, largest first)."""
+    per: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        per.setdefault(r["feature"], {})[r["table"]] = r
+    tables = [t for t in ("reference", "current") if any(t in v for v in per.values())]
+
+    def key(item):
+        iv = item[1].get(tables[0], {}).get("iv")
+        return -iv if isinstance(iv, float) and iv == iv else math.inf
+
+    return tables, sorted(per.items(), key=key)
+
+
+def _iv_table(rows: list[dict[str, Any]]) -> str:
+    """One row per feature, the reference's and the current table's IV side by side (sorted by the
+    reference's IV, largest first; a click on a header sorts again)."""
+    tables, ordered = iv_by_feature(rows)
+    heads = ["feature", *(f"{h} ({t})" for t in tables for h in ("IV", "interval", "band")),
+             f"goods ({tables[0]})", f"bads ({tables[0]})"]
+    out = ["<h2>Information value (target)</h2><div class='scroll'><table id='iv' class='sortable'><thead><tr>",
+           "".join(f"<th title='click to sort'>{escape(h)}</th>" for h in heads), "</tr></thead><tbody>"]
+
+    for feature, by_table in ordered:
+        cells = [_cell(feature, _text(feature))]
+        for t in tables:
+            r = by_table.get(t)
+            if r is None:
+                cells += [_cell(None, "–")] * 3
+                continue
+            cells += [_cell(r["iv"]),
+                      _cell(r["iv_ci_low"], f"[{escape(_num(r['iv_ci_low']))}, {escape(_num(r['iv_ci_high']))}]", "ci"),
+                      _cell(r.get("iv_band") or "")]
+        first = by_table[tables[0]] if tables[0] in by_table else next(iter(by_table.values()))
+        cells += [_cell(first.get("n_good")), _cell(first.get("n_bad"))]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+_SHOWN_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def shown_quantiles(levels) -> list[int]:
+    """Indices of the levels a card shows: the usual 1, 5, 25, 50, 75, 95, 99 % where present, else
+    at most seven spread evenly (the JSON report has them all)."""
+    picked = [i for i, lv in enumerate(levels) if any(abs(lv - w) < 1e-9 for w in _SHOWN_LEVELS)]
+    if len(picked) >= 3 or len(levels) <= 7:
+        return picked if len(picked) >= 3 else list(range(len(levels)))
+    step = (len(levels) - 1) / 6
+    return sorted({round(k * step) for k in range(7)})
+
+
+def _quantile_table(q: Any) -> str:
+    if q is None or not q.levels:
+        return ""
+    idx = shown_quantiles(q.levels)
+    head = "".join(f"<th>{q.levels[i]:.0%}</th>" for i in idx)
+    ref = "".join(f"<td>{escape(_num(q.reference[i], 4))}</td>" for i in idx)
+    cur = "".join(f"<td>{escape(_num(q.current[i], 4))}</td>" for i in idx)
+    return (f"<div class='scroll'><table class='quantiles'><thead><tr><th>quantile</th>{head}</tr></thead><tbody>"
+            f"<tr><td>reference</td>{ref}</tr><tr><td>current</td>{cur}</tr></tbody></table></div>")
+
+
+def _card(i: int, col: Any, head: str) -> str:
+    m = col.metrics.get(head)
+    sub = [escape(col.kind)]
+    if m is not None:
+        sub.append(f"{escape(head)} {escape(_num(m.value))} [{escape(_num(m.ci_low))}, {escape(_num(m.ci_high))}], "
+                   f"p {_p(m.p_value)}")
+    if col.drifted:
+        sub.append("<b class='band-significant'>drift</b>")
+    extra = []
+    if col.unseen_share is not None:
+        extra.append(f"<span class='{'flag' if col.unseen_flag else ''}'>unseen in the reference: "
+                     f"{col.unseen_share:.1%} of current values</span>")
+    if col.smoothing:
+        extra.append(f"smoothing {escape(_num(col.smoothing, 3))} per bin (a bin was empty on one side)")
+    if col.tests:
+        extra.append("tests: " + ", ".join(f"{escape(_TESTS.get(k, k))} p {_p(t.p_value)}" for k, t in col.tests.items()))
+    h = col.histogram
+    return (f"<div class='card' id='col-{i}'><h3>{_text(col.column)}</h3><div class='sub'>{' · '.join(sub)}</div>"
+            + histogram_svg(list(h.labels), list(h.reference), list(h.current))
+            + (f"<div class='sub'>{'<br>'.join(extra)}</div>" if extra else "")
+            + _quantile_table(col.quantiles) + "</div>")
+
+
+def page(title: str, body: list[str]) -> str:
+    """A whole HTML document around ``body`` with the report's stylesheet and script."""
+    return "\n".join(["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+                      "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+                      f"<title>{title}</title><style>{CSS}</style></head><body>", *body,
+                      f"<script>{JS}</script></body></html>"])
+
+
+def meta_line(c: Any) -> str:
+    return (f"<div class='meta'>reference <code>{_text(c.reference)}</code> · current <code>{_text(c.current)}</code>"
+            f"<br>metrics with P = current, Q = reference; {c.confidence:.0%} intervals by the delta method; "
+            f"p-value of “no change” from the χ² scaling; smoothing option: <b>{escape(_num(c.smoothing))}</b> "
+            "(per column in the table; bins empty in both tables dropped).</div>")
 
 
 def render_html(comparison: Any) -> str:
     """The report of a :class:`~divergences.tabular.Comparison` as one HTML document."""
     c = comparison
-    first, others = c.metrics[0], c.metrics[1:]
-    heads = ["column", "kind", "bins", "rows ref", "rows cur", "missing ref → cur", first,
-             f"{c.confidence:.0%} interval", "p-value", "band", *others, "drift"]
-    out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-           "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-           f"<title>divergences: {escape(str(c.current))} vs {escape(str(c.reference))}</title>",
-           f"<style>{_CSS}</style></head><body>",
-           "<h1>Dataset comparison</h1>",
-           f"<div class='meta'>reference <code>{escape(str(c.reference))}</code> · current "
-           f"<code>{escape(str(c.current))}</code><br>metrics with P = current, Q = reference; "
-           f"{c.confidence:.0%} intervals by the delta method; p-value of “no change” from the χ² scaling; "
-           f"smoothing: <b>{_num(c.smoothing)}</b> pseudo-count per bin (bins empty in both tables dropped); "
-           f"drift rule: <b>{escape(c.drift_rule)}</b>. "
-           f"{len(c.drifted)} of {len(c.rows)} columns drifted.</div>",
-           "<h2>Summary</h2><table id='summary'><thead><tr>",
-           "".join(f"<th title='sort'>{escape(h)}</th>" for h in heads), "</tr></thead><tbody>"]
-    for i, r in enumerate(c.rows):
-        cells = [_cell(r["column"], f"<a href='#col-{i}'>{escape(str(r['column']))}</a>"),
-                 _cell(r["kind"]), _cell(r["bins"]), _cell(r["n_reference"]), _cell(r["n_current"]),
-                 _cell(r["missing_current"] - r["missing_reference"],
-                       f"{r['missing_reference']:.1%} → {r['missing_current']:.1%}"),
-                 _cell(r[first]),
-                 _cell(r[first + "_ci_low"], f"[{_num(r[first + '_ci_low'], 3)}, {_num(r[first + '_ci_high'], 3)}]",
-                       "ci"),
-                 _cell(r[first + "_p_value"], escape(_num(r[first + "_p_value"], 2))),
-                 _cell(r.get(first + "_band") or "", cls=f"band-{r.get(first + '_band') or 'none'}")]
-        for m in others:
-            tip = f"{m} {_num(r[m])}, interval [{_num(r[m + '_ci_low'])}, {_num(r[m + '_ci_high'])}], " \
-                  f"p-value {_num(r[m + '_p_value'], 2)}"
-            cells.append(_cell(r[m], f"<span title='{escape(tip, quote=True)}'>{escape(_num(r[m], 3))}</span>"))
-        cells.append(_cell(r["drifted"], "drift" if r["drifted"] else ""))
-        out.append(f"<tr class='{'drift' if r['drifted'] else ''}'>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    head = headline_metric(c)
+    body = ["<h1>Dataset comparison</h1>", meta_line(c), _verdict(c), "<h2>Summary</h2>", _summary_table(c, head)]
     if c.information_value:
-        out.append("<h2>Information value (target)</h2><table id='iv'><thead><tr>")
-        out.append("".join(f"<th>{h}</th>" for h in ("table", "feature", "IV", "interval", "band", "goods", "bads")))
-        out.append("</tr></thead><tbody>")
-        for r in c.information_value:
-            out.append("<tr>" + "".join(_cell(x) for x in (r["table"], r["feature"], r["iv"]))
-                       + _cell(r["iv_ci_low"], f"[{_num(r['iv_ci_low'])}, {_num(r['iv_ci_high'])}]")
-                       + _cell(r["iv_band"]) + _cell(r["n_good"]) + _cell(r["n_bad"]) + "</tr>")
-        out.append("</tbody></table>")
-    out.append(f"<h2>Distributions</h2><div class='legend'>share of rows per bin:<span style='background:{_REF}'>"
-               f"</span>reference<span style='background:{_CUR}'></span>current</div><div class='cols'>")
-    for i, r in enumerate(c.rows):
-        hist = c.histograms[r["column"]]
-        out.append(f"<div class='card' id='col-{i}'><h3>{escape(str(r['column']))}</h3>"
-                   f"<div class='sub'>{escape(r['kind'])} · {first} {escape(_num(r[first]))} "
-                   f"[{escape(_num(r[first + '_ci_low']))}, {escape(_num(r[first + '_ci_high']))}]"
-                   f"{' · drift' if r['drifted'] else ''}</div>"
-                   + _histogram_svg(hist["labels"], hist["reference"], hist["current"]) + "</div>")
-    out.append(f"</div><script>{_JS}</script></body></html>")
-    return "\n".join(out)
+        body.append(_iv_table(c.information_value))
+    body.append(f"<h2>Distributions</h2><div class='legend'>share of rows per bin (hover a bar for the full bin "
+                f"label):<span style='background:{REF}'></span>reference<span style='background:{CUR}'></span>"
+                "current</div><div class='cols'>")
+    body += [_card(i, col, head) for i, col in enumerate(c.columns)]
+    body.append("</div>")
+    return page(f"divergences: {_text(c.current)} vs {_text(c.reference)}", body)

@@ -12,23 +12,29 @@ All three implement :class:`~.base.Engine`; :func:`open_source` picks one for an
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import InputError
 from .base import Engine
 
-__all__ = ["Engine", "open_source"]
+__all__ = ["Engine", "open_source", "opened"]
 
 
-def open_source(data: Any, label: str) -> Engine:
+def open_source(data: Any, label: str, *, delimiter: str | None = None) -> Engine:
     """The engine for ``data``: a path (str or os.PathLike), a DuckDB relation, a PySpark DataFrame or
-    a dataframe Narwhals supports. ``label`` names the input in error messages when it is not a file."""
+    a dataframe Narwhals supports (eager or lazy). ``label`` names the input in error messages when it
+    is not a file; ``delimiter`` is the CSV field separator (sniffed when None). The caller closes
+    the engine (or uses :func:`opened`)."""
     if isinstance(data, Engine):
         return data
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"'"):
+        raise ValueError(f"delimiter must be one character (not a quote or a line break), got {delimiter!r}")
     if isinstance(data, (str, os.PathLike)):
         from .duckdb_engine import DuckDBEngine
 
-        return DuckDBEngine.from_path(os.fspath(data))
+        return DuckDBEngine.from_path(os.fspath(data), delimiter=delimiter)
     module = type(data).__module__
     if module.startswith("duckdb"):
         from .duckdb_engine import DuckDBEngine
@@ -45,3 +51,15 @@ def open_source(data: Any, label: str) -> Engine:
     except TypeError as exc:
         raise InputError(f"unsupported input of type {type(data).__name__}: give a file path (CSV, Parquet) "
                          "or a dataframe (pandas, Polars, PyArrow, DuckDB, PySpark)", source=label) from exc
+
+
+@contextmanager
+def opened(data: Any, label: str, *, delimiter: str | None = None) -> Iterator[Engine]:
+    """``with opened(data, label) as engine:`` the engine for ``data``, closed on exit unless
+    ``data`` was an engine already (then its owner closes it)."""
+    engine = open_source(data, label, delimiter=delimiter)
+    try:
+        yield engine
+    finally:
+        if engine is not data:
+            engine.close()

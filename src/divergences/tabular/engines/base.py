@@ -12,8 +12,11 @@ An engine answers four questions about one table, each with a single aggregation
   with open ends; categorical: the listed categories then one bucket for all others), optionally
   split by a binary target and with per-bin sums.
 
-Values become text the same way everywhere: booleans as ``"true"`` / ``"false"``, strings as they
-are, numbers forced to be categorical by the engine's cast to text (NaN counts as missing).
+Values become text the same way everywhere (categories compare by value): booleans and the texts
+true/false in any case as ``"true"`` / ``"false"``; numbers forced to be categorical as their value
+(integral values as integers, so 1, 1.0 and an integer column upcast to float with NaN agree; others
+as the shortest decimal that round-trips; NaN counts as missing); other text as it is. Date and time
+columns (kind ``"datetime"``) are numbers of seconds since 1970-01-01 UTC.
 """
 
 from __future__ import annotations
@@ -89,8 +92,56 @@ class Engine:
     ) -> dict[str, BinCounts]:
         raise NotImplementedError  # pragma: no cover - interface
 
+    def category_summary(self, columns: list[str], limit: int) -> dict[str, tuple[int, int, list[tuple[str, int]]]]:
+        """Per categorical column: (missing, non-missing, up to ``limit`` most frequent (value, count))."""
+        missing = self.missing_counts(columns)
+        return {c: (*missing[c], self.top_values(c, limit)) for c in columns}
+
+    def unseen_counts(self, seen: dict[str, list[str]]) -> dict[str, int]:
+        """Per categorical column, the number of non-missing values (as text) not in ``seen[column]``."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def type_name(self, column: str) -> str:
+        """The engine's own name of the column's type (for messages)."""
+        return "unknown"
+
     def close(self) -> None:
         """Release what the engine holds (nothing by default)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+#: the largest integer below which every integer is a double exactly (2**53)
+EXACT_INT = 9007199254740992
+#: a numeric column with more edges than this is binned with NumPy on its fetched values (a long
+#: ``CASE`` costs seconds to bind); with fewer, the engine bins it in its own query
+WIDE_EDGES = 256
+
+
+def numpy_bin_counts(x: np.ndarray, edges: np.ndarray, *, sums: bool = False,
+                     target: tuple[np.ndarray, np.ndarray] | None = None) -> BinCounts:
+    """:class:`BinCounts` of the float64 values ``x`` (NaN = missing) on right-closed bins with inner
+    ``edges``; ``target`` = (valid, bad) row masks for a split."""
+    edges = np.asarray(edges, dtype=np.float64)
+    idx = np.where(np.isnan(x), -1, np.searchsorted(edges, x, side="left"))
+    g = np.zeros(x.size, dtype=np.int64)
+    groups = 1
+    if target is not None:
+        valid, bad = target
+        idx, g, x, groups = idx[valid], bad[valid].astype(np.int64), x[valid], 2
+    size = edges.size + 1
+    flat = np.bincount(g * (size + 1) + idx + 1, minlength=groups * (size + 1)).reshape(groups, size + 1)
+    total = None
+    if sums:
+        fin = np.isfinite(x)
+        total = np.bincount(idx[fin], weights=x[fin], minlength=size).astype(np.float64)
+    if target is None:
+        return BinCounts(flat[0, 1:], int(flat[0, 0]), total)
+    return BinCounts(flat[:, 1:], flat[:, 0].copy(), total)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,19 +177,31 @@ class SQLEngine(Engine):
         raise NotImplementedError
 
     # -- expressions ------------------------------------------------------------------------
+    def epoch_expr(self, column: str) -> str:  # pragma: no cover - dialect
+        """Seconds since 1970-01-01 UTC of a date/time column, as a double."""
+        raise NotImplementedError
+
     def _double(self, column: str) -> str:
+        if self.schema()[column] == "datetime":
+            return self.epoch_expr(column)
         return f"CAST({self.ident(column)} AS DOUBLE)"
 
     def text_expr(self, column: str) -> str:
-        """The column as text (NULL where missing)."""
+        """The column as canonical text (NULL where missing; see the module docstring)."""
         kind = self.schema()[column]
         c = self.ident(column)
+        s = self.string_type
         if kind == "boolean":
             return f"CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN 'true' ELSE 'false' END"
         if kind == "numeric":
             d = self._double(column)
-            return f"CASE WHEN {d} IS NULL OR {self.is_nan(d)} THEN NULL ELSE CAST({c} AS {self.string_type}) END"
-        return f"CAST({c} AS {self.string_type})"
+            return (f"CASE WHEN {d} IS NULL OR {self.is_nan(d)} THEN NULL "
+                    f"WHEN {d} = floor({d}) AND abs({d}) < {EXACT_INT} THEN CAST(CAST({d} AS BIGINT) AS {s}) "
+                    f"WHEN {d} = floor({d}) THEN CAST({c} AS {s}) ELSE CAST({d} AS {s}) END")
+        t = f"CAST({c} AS {s})"
+        if kind == "string":  # comparisons only: no per-row string allocation
+            return f"CASE WHEN {t} IN ('True', 'TRUE', 'False', 'FALSE') THEN lower({t}) ELSE {t} END"
+        return t
 
     def is_nan(self, v: str) -> str:
         return f"isnan({v})"
@@ -155,7 +218,21 @@ class SQLEngine(Engine):
         return f"CASE WHEN {t} IS NULL THEN -1 ELSE coalesce({pos}, {len(categories) + 1}) - 1 END"
 
     # -- queries ----------------------------------------------------------------------------
+    #: bytes of values that one quantile query may hold (exact quantiles keep every value of a
+    #: column): the numeric columns are summarised in batches of about this size (None: all at once)
+    quantile_budget: int | None = None
+
     def numeric_summary(self, columns, levels):
+        if self.quantile_budget is None or len(columns) <= 1:
+            return self._numeric_summary(columns, levels)
+        per_column = 16 * max(self.row_count(), 1)  # a double and its share of the state
+        batch = max(1, self.quantile_budget // per_column)
+        out = {}
+        for start in range(0, len(columns), batch):
+            out.update(self._numeric_summary(columns[start:start + batch], levels))
+        return out
+
+    def _numeric_summary(self, columns, levels):
         inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(columns)]
         aggs = ["count(*)"]
         for i in range(len(columns)):
@@ -189,7 +266,38 @@ class SQLEngine(Engine):
         self._rows = int(row[0])
         return {c: (int(row[0]) - int(row[1 + i]), int(row[1 + i])) for i, c in enumerate(columns)}
 
+    def unseen_counts(self, seen):
+        names = list(seen)
+        inner = [f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(names)]
+        aggs = [f"count(CASE WHEN t{i} IS NOT NULL AND NOT (t{i} IN ({', '.join(self.literal(v) for v in seen[c])}))"
+                f" THEN 1 END)" if seen[c] else f"count(t{i})" for i, c in enumerate(names)]
+        row = self.run(inner, aggs)
+        return {c: int(row[i]) for i, c in enumerate(names)}
+
+    def fetch_arrays(self, exprs: list[str]) -> list[np.ndarray]:  # pragma: no cover - dialect
+        """The values of SQL expressions over every row, as NumPy arrays."""
+        raise NotImplementedError
+
     def bin_counts(self, numeric, categorical, *, sums=False, split=None):
+        wide = {c: e for c, e in numeric.items() if len(e) > WIDE_EDGES}
+        out = self._wide_counts(wide, sums, split) if wide else {}
+        numeric = {c: e for c, e in numeric.items() if c not in wide}
+        return {**out, **self._sql_counts(numeric, categorical, sums, split)}
+
+    def _wide_counts(self, wide, sums, split):
+        exprs = [self._double(c) for c in wide]
+        if split is not None:
+            t = self.text_expr(split.column)
+            exprs.append(f"CASE WHEN {t} IS NULL THEN -1 WHEN {t} = {self.literal(split.bad)} THEN 1 ELSE 0 END")
+        arrays = self.fetch_arrays(exprs)
+        target = None
+        if split is not None:
+            y = np.asarray(arrays[-1], dtype=np.int64)
+            target = (y >= 0, y == 1)
+        return {c: numpy_bin_counts(np.asarray(a, dtype=np.float64), e, sums=sums, target=target)
+                for (c, e), a in zip(wide.items(), arrays)}
+
+    def _sql_counts(self, numeric, categorical, sums, split):
         names = list(numeric) + list(categorical)
         if not names:
             return {}
@@ -222,6 +330,32 @@ class SQLEngine(Engine):
             else:
                 out[c] = BinCounts(block[:, 1:], block[:, 0].copy(), s)
         return out
+
+    def window_counts(self, by: str, window, numeric: dict[str, np.ndarray], categorical: dict[str, list[str]]):
+        """Counts per time window (see :mod:`..windows`): ({window key: {column: BinCounts}}, rows whose
+        ``by`` is missing). One aggregation over the table; the window of every row is computed here."""
+        names = list(numeric) + list(categorical)
+        n = len(numeric)
+        key = window.key_sql(self._double(by), self.ident(by))
+        inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(numeric)]
+        inner += [f"{self.text_expr(c)} AS t{j}" for j, c in enumerate(categorical)]
+        inner.append(f"{key} AS w")
+        middle = [self._numeric_index(f"v{i}", numeric[c]) + f" AS i{i}" for i, c in enumerate(numeric)]
+        middle += [self._category_index(f"t{j}", categorical[c]) + f" AS i{n + j}" for j, c in enumerate(categorical)]
+        middle.append("w")
+        sizes = [len(numeric[c]) + 1 for c in numeric] + [len(categorical[c]) + 1 for c in categorical]
+        blocks: dict[int, list[np.ndarray]] = {}
+        for k, w, b, count in self.window_rows(inner, middle, len(names)):
+            block = blocks.setdefault(int(w), [np.zeros(size + 1, dtype=np.int64) for size in sizes])
+            block[k][b + 1] += count
+        missing = int(self.run([f"{key} AS w"], ["count(*) - count(w)"])[0])
+        out = {w: {c: BinCounts(block[k][1:], int(block[k][0])) for k, c in enumerate(names)}
+               for w, block in sorted(blocks.items())}
+        return out, missing
+
+    def window_rows(self, inner: list[str], middle: list[str], columns: int):  # pragma: no cover - dialect
+        """(column k, window key, bin, count) over rows whose window key is not NULL."""
+        raise NotImplementedError
 
     def grouped_counts(self, inner: list[str], middle: list[str], sizes: list[int], summed: int, split: bool):
         """(column k, target group, bin, count, sum) tuples: one aggregation pass over the table.

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 import re
+import threading
+
+import numpy as np
 
 from ..errors import InputError
 from .base import SQLEngine
@@ -11,8 +16,13 @@ from .base import SQLEngine
 __all__ = ["DuckDBEngine"]
 
 _NUMERIC = re.compile(r"^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
+_DATETIME = re.compile(r"^(DATE|TIME|TIMESTAMP.*|TIME WITH TIME ZONE|DATETIME)$")
 _READERS = {".csv": "read_csv", ".tsv": "read_csv", ".txt": "read_csv", ".parquet": "read_parquet",
             ".pq": "read_parquet"}
+_LINE = re.compile(r"CSV Error on Line: (\d+)")
+# a relation given by the caller belongs to the caller's connection, which runs one query at a time:
+# queries on such relations are serialised (threads then get the results of a serial run)
+_SHARED = threading.RLock()
 
 
 def _kind(duck_type: str) -> str:
@@ -23,18 +33,28 @@ def _kind(duck_type: str) -> str:
         return "string"
     if t == "BOOLEAN":
         return "boolean"
+    if _DATETIME.match(t):
+        return "datetime"
     return "other"
 
 
 class DuckDBEngine(SQLEngine):
-    """A DuckDB relation (from a file or given by the caller); every question is one SQL query."""
+    """A DuckDB relation (from a file or given by the caller); every question is one SQL query.
+
+    Exact quantiles hold every value of a column in memory, so numeric columns are summarised in
+    batches of about :attr:`quantile_budget` bytes (256 MiB): reference bins stay exact and the
+    peak memory stays bounded however many columns a table has."""
+
+    quantile_budget = 256 * 2**20
 
     def __init__(self, relation, label: str) -> None:
         self.relation, self.label = relation, label
         self._schema: dict[str, str] | None = None
+        self._con = None
+        self._csv = False
 
     @classmethod
-    def from_path(cls, path: str) -> DuckDBEngine:
+    def from_path(cls, path: str, *, delimiter: str | None = None) -> DuckDBEngine:
         import duckdb
 
         if not os.path.exists(path):
@@ -47,15 +67,24 @@ class DuckDBEngine(SQLEngine):
             raise InputError(f"unsupported file type {suffix or '(none)'!r}: use .csv or .parquet", source=path)
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")  # the command line draws its own
+        con.execute("SET preserve_insertion_order = false")  # aggregates only: less memory
         try:
-            rel = getattr(con, reader)(path)
+            if reader == "read_csv":
+                rel = con.read_csv(path, delimiter=delimiter) if delimiter else con.read_csv(path)
+            else:
+                rel = con.read_parquet(path)
             engine = cls(rel, path)
+            engine._con, engine._csv = con, reader == "read_csv"
             engine.schema()
+            if engine._csv:
+                _check_csv_header(con, rel, path, delimiter)
         except duckdb.Error as exc:
             con.close()
             kind = "CSV" if reader == "read_csv" else "Parquet"
             raise InputError(f"cannot read as {kind}: {_first_line(exc)}", source=path) from None
-        engine._con = con
+        except InputError:
+            con.close()
+            raise
         return engine
 
     def close(self) -> None:
@@ -82,28 +111,60 @@ class DuckDBEngine(SQLEngine):
     def quantiles_expr(self, expr, levels):
         return f"quantile_cont({expr}, [{', '.join(repr(float(x)) for x in levels)}])"
 
+    def epoch_expr(self, column):
+        return f"CAST(epoch({self.ident(column)}) AS DOUBLE)"
+
     def schema(self):
         if self._schema is None:
-            self._schema = {c: _kind(str(t)) for c, t in zip(self.relation.columns, self.relation.dtypes)}
+            with self._guard():
+                self._types = {c: str(t) for c, t in zip(self.relation.columns, self.relation.dtypes)}
+            self._schema = {c: _kind(t) for c, t in self._types.items()}
         return self._schema
 
-    def _query(self, sql: str):
-        import duckdb
-
-        try:
-            return self.relation.query("__dv_source", sql)
-        except duckdb.Error as exc:
-            raise InputError(f"DuckDB could not read the data: {_first_line(exc)}", source=self.label) from None
+    def type_name(self, column):
+        self.schema()
+        return self._types.get(column, "unknown")
 
     def _fetch(self, sql: str, one: bool = True):
         import duckdb
 
         try:
-            rel = self._query(sql)
-            rows = rel.fetchall()
-            return rows[0] if one else rows
+            with self._guard():
+                rows = self.relation.query("__dv_source", sql).fetchall()
         except duckdb.Error as exc:
-            raise InputError(f"DuckDB could not read the data: {_first_line(exc)}", source=self.label) from None
+            raise self._error(exc) from None
+        return rows[0] if one else rows
+
+    def _guard(self):
+        """The caller's relation: one query at a time on its connection (threads are serialised)."""
+        return _SHARED if self._con is None else contextlib.nullcontext()
+
+    def _error(self, exc: Exception) -> Exception:
+        text = str(exc)
+        if "Resource In Use" in text or type(exc).__name__ == "ResourceInUseException":
+            return RuntimeError(f"{self.label}: the DuckDB connection of this relation is busy with another query "
+                                "(a connection runs one query at a time; give each thread its own "
+                                "connection.cursor())")
+        line = _LINE.search(text)
+        if self._csv and line:
+            found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+            what = (f"expected {found.group(1)} fields, found {found.group(2)}" if found
+                    else _first_line(exc).split("Error: ", 1)[-1])
+            return InputError(f"line {line.group(1)}: {what}; the delimiter or the quoting may be misread "
+                              "(give the delimiter: delimiter=... / --delimiter)", source=self.label)
+        kind = "CSV" if self._csv else "the data"
+        return InputError(f"DuckDB could not read {kind}: {_first_line(exc)}", source=self.label)
+
+    def fetch_arrays(self, exprs):
+        import duckdb
+
+        sql = f"SELECT {', '.join(f'{e} AS a{i}' for i, e in enumerate(exprs))} FROM __dv_source"
+        try:
+            with self._guard():
+                got = self.relation.query("__dv_source", sql).fetchnumpy()
+        except duckdb.Error as exc:
+            raise self._error(exc) from None
+        return [np.ma.filled(np.ma.asarray(got[f"a{i}"]).astype(np.float64), np.nan) for i in range(len(exprs))]
 
     def run_layered(self, inner, middle, aggregates):
         sql = (f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(middle)} FROM "
@@ -125,10 +186,65 @@ class DuckDBEngine(SQLEngine):
             total = row[base + 1 + k] if k < summed else None
             yield k, int(row[cols]) if split else 0, int(row[k]), int(row[base]), 0.0 if total is None else float(total)
 
+    def window_rows(self, inner, middle, columns):
+        keys = [f"i{k}" for k in range(columns)]
+        sets = ", ".join(f"(w, i{k})" for k in range(columns))
+        sql = (f"SELECT w, {', '.join(keys)}, count(*) FROM (SELECT {', '.join(middle)} FROM "
+               f"(SELECT {', '.join(inner)} FROM __dv_source) AS l1) AS l2 WHERE w IS NOT NULL "
+               f"GROUP BY GROUPING SETS ({sets})")
+        for row in self._fetch(sql, one=False):
+            k = next(j for j in range(columns) if row[1 + j] is not None)
+            yield k, int(row[0]), int(row[1 + k]), int(row[-1])
+
+    def category_summary(self, columns, limit):
+        # one pass for every categorical column: unpivot (drops NULLs), count per (column, value), keep
+        # the top ones with each column's total of non-missing values
+        if len(columns) <= 1:
+            return super().category_summary(columns, limit)
+        inner = ", ".join(f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(columns))
+        sql = (f"SELECT k, t, n, total FROM (SELECT k, t, n, sum(n) OVER (PARTITION BY k) AS total, "
+               f"row_number() OVER (PARTITION BY k ORDER BY n DESC, t) AS r "
+               f"FROM (SELECT k, t, count(*) AS n FROM (UNPIVOT (SELECT {inner} FROM __dv_source) "
+               f"ON {', '.join(f't{i}' for i in range(len(columns)))} INTO NAME k VALUE t) GROUP BY k, t)) "
+               f"WHERE r <= {int(limit)} ORDER BY k, r")
+        rows = self.row_count()
+        present = {c: 0 for c in columns}
+        top: dict[str, list] = {c: [] for c in columns}
+        for k, t, n, total in self._fetch(sql, one=False):
+            c = columns[int(k[1:])]
+            top[c].append((str(t), int(n)))
+            present[c] = int(total)
+        return {c: (rows - present[c], present[c], top[c]) for c in columns}
+
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "
                f"WHERE t IS NOT NULL GROUP BY t ORDER BY n DESC, t LIMIT {int(limit)}")
         return [(str(t), int(n)) for t, n in self._fetch(sql, one=False)]
+
+
+def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
+    """Refuse a CSV file whose header the reader did not take as it is (misread delimiter, no
+    header row, duplicate or empty names that the reader renamed)."""
+    cols = list(rel.columns)
+    if len(cols) == 1 and any(d in cols[0] for d in ",;\t|"):
+        raise InputError(f"was read as one text column named {cols[0]!r}: the delimiter or the quoting looks "
+                         "misread (rows with different numbers of fields?); give the delimiter "
+                         "(delimiter=... / --delimiter)", source=path)
+    args = [path] + ([delimiter] if delimiter else [])
+    sniffed = con.execute(f"SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?{', delim=?' if delimiter else ''})",
+                          args).fetchall()[0]
+    sep, quote, header = sniffed
+    if not header:
+        raise InputError(f"has no header row (the reader would name the columns {', '.join(cols[:3])}"
+                         f"{', ...' if len(cols) > 3 else ''}): add a first line with the column names", source=path)
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        first = next(csv.reader(fh, delimiter=sep or ",", quotechar=quote if quote and quote != "(empty)" else '"'),
+                     [])
+    if len(first) == len(cols) and first != cols:
+        renamed = [f"{a!r} → {b!r}" for a, b in zip(first, cols) if a != b]
+        raise InputError(f"has duplicate or empty column names in its header, which the reader would rename "
+                         f"({', '.join(renamed[:4])}{', ...' if len(renamed) > 4 else ''}): give every column a "
+                         "distinct name", source=path)
 
 
 def _first_line(exc: Exception) -> str:

@@ -34,19 +34,51 @@ class SparkEngine(SQLEngine):
         if self._schema is None:
             from pyspark.sql import types as T
 
-            kinds = {}
+            kinds, self._types = {}, {}
             for field in self.frame.schema.fields:
                 t = field.dataType
+                self._types[field.name] = t
                 if isinstance(t, T.NumericType):
                     kinds[field.name] = "numeric"
-                elif isinstance(t, T.StringType):
+                elif isinstance(t, (T.StringType, T.VarcharType, T.CharType)):
                     kinds[field.name] = "string"
                 elif isinstance(t, T.BooleanType):
                     kinds[field.name] = "boolean"
+                elif isinstance(t, (T.DateType, T.TimestampType, T.TimestampNTZType)):
+                    kinds[field.name] = "datetime"
                 else:
                     kinds[field.name] = "other"
             self._schema = kinds
         return self._schema
+
+    def type_name(self, column):
+        self.schema()
+        t = self._types.get(column)
+        return t.simpleString() if t is not None else "unknown"
+
+    def epoch_expr(self, column):
+        from pyspark.sql import types as T
+
+        self.schema()
+        c = self.ident(column)
+        t = self._types[column]
+        if isinstance(t, T.DateType):  # days since the epoch, independent of the session time zone
+            return f"CAST(unix_date({c}) AS DOUBLE) * 86400"
+        # TIMESTAMP_NTZ is read in the session time zone (set spark.sql.session.timeZone=UTC to match DuckDB)
+        return f"CAST(unix_micros(CAST({c} AS TIMESTAMP)) AS DOUBLE) / 1e6"
+
+    def fetch_arrays(self, exprs):
+        import numpy as np
+
+        rows = self.frame.selectExpr(*[f"CAST({e} AS DOUBLE) AS a{i}" for i, e in enumerate(exprs)]).collect()
+        return [np.array([np.nan if r[i] is None else r[i] for r in rows], dtype=np.float64)
+                for i in range(len(exprs))]
+
+    def window_rows(self, inner, middle, columns):
+        df = self.frame.selectExpr(*inner).selectExpr(*middle).where("w IS NOT NULL")
+        for k in range(columns):
+            for r in df.groupBy("w", f"i{k}").count().collect():
+                yield k, int(r[0]), int(r[1]), int(r[2])
 
     def run_layered(self, inner, middle, aggregates):
         from pyspark.sql import functions as F

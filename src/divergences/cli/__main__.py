@@ -1,0 +1,5 @@
+"""``python -m divergences.cli``: the ``divergences`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,311 @@
+"""The commands of ``divergences``: compare, profile, monitor, demo."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from .guard import DRIFT, err, fail, guarded, out
+from .render import FORMATS, render
+from .sources import check_delimiter, check_outputs, read_reference, write_outputs
+from .text import plain, visible
+
+__all__ = ["demo_frames", "register"]
+
+DEMO_FILE = "breast_cancer.csv"
+DEMO_SPLIT = 284  # reference: the first 284 rows in the published order; current: the other 285
+DEMO_TARGET, DEMO_BAD = "diagnosis", "malignant"
+
+
+def _split_list(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _smoothing(value: str | None) -> Any:
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"--smoothing must be 'auto' or a number ≥ 0, got {value!r}") from None
+
+
+@contextmanager
+def _progress(total: int):
+    """A transient progress bar on standard error (only on a terminal: CI logs stay clean)."""
+    if not err.is_terminal:
+        yield lambda _msg: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=total)
+        yield lambda message: progress.update(task, description=visible(message), advance=1)
+
+
+def _fmt_choice(value: str) -> str:
+    v = value.lower()
+    if v not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    return v
+
+
+# options shared by the commands (Typer reads them from the signatures)
+_O = {
+    "target": typer.Option(None, "--target", help="Binary target column: left out of the comparison; the "
+                           "information value of every feature for it is reported."),
+    "bad": typer.Option(None, "--bad", help="Target value of a bad row (default 1 / true)."),
+    "columns": typer.Option(None, "--columns", help="Columns to compare (repeat or comma-separate)."),
+    "categorical": typer.Option(None, "--categorical", help="Numeric columns to treat as categories."),
+    "bins": typer.Option(10, "--bins", help="Quantile bins per numeric column (from the reference)."),
+    "max_categories": typer.Option(50, "--max-categories", help="Categories kept per column (the rest: <other>)."),
+    "metrics": typer.Option(None, "--metrics", help="Comma-separated metrics (default psi,js,hellinger,"
+                            "wasserstein,chi2); the first is the headline."),
+    "drift_metric": typer.Option(None, "--drift-metric", help="The metric that decides drift (default: the first)."),
+    "threshold": typer.Option(None, "--threshold", help="Drift when the drift metric reaches this (PSI: 0.1 "
+                              "by default; required for other metrics)."),
+    "drift_share": typer.Option(None, "--drift-share", help="Dataset drift when at least this share of the "
+                                "columns drifted (default 0.5)."),
+    "smoothing": typer.Option(None, "--smoothing", help="Pseudo-count per bin, or 'auto' (the default: only for "
+                              "columns with an empty bin)."),
+    "confidence": typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
+    "delimiter": typer.Option(None, "--delimiter", help="Field delimiter of CSV inputs (one character, or 'tab'; "
+                              "default: detected)."),
+    "html": typer.Option(None, "--html", help="Write the HTML report here."),
+    "json": typer.Option(None, "--json", help="Write the results as JSON here ('-': standard output)."),
+    "format": typer.Option("auto", "--format", callback=_fmt_choice,
+                           help="Terminal output: auto (table if wide enough, else compact), table, compact, "
+                                "markdown, json (JSON on standard output)."),
+    "fail_on_drift": typer.Option(False, "--fail-on-drift", help="Exit with status 1 if any column drifted."),
+    "fail_on_dataset_drift": typer.Option(False, "--fail-on-dataset-drift",
+                                          help="Exit with status 1 if the dataset drifted (see --drift-share)."),
+    "debug": typer.Option(False, "--debug", help="Print the traceback of an internal error."),
+    "quantiles": typer.Option(None, "--quantiles/--no-quantiles",
+                              help="Percentiles of both tables (reference/current quantiles in the report, W1 on "
+                                   "raw values): one more pass over the numeric columns. Default: on with --html."),
+}
+
+
+def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
+                    drift_share, smoothing, confidence, delimiter) -> dict[str, Any]:
+    kw: dict[str, Any] = {"target": target, "bad": bad, "columns": _split_list(columns),
+                          "categorical": _split_list(categorical), "bins": bins, "max_categories": max_categories,
+                          "confidence": confidence, "drift_metric": drift_metric, "threshold": threshold}
+    if metrics is not None:
+        kw["metrics"] = _split_list([metrics]) or []
+    if drift_share is not None:
+        kw["drift_share"] = drift_share
+    s = _smoothing(smoothing)
+    if s is not None:
+        kw["smoothing"] = s
+    d = check_delimiter(delimiter)
+    if d is not None:
+        kw["delimiter"] = d
+    return kw
+
+
+def _run(job: Callable[[Callable[[str], None]], Any], steps: int, renderers: list[tuple[str, Callable[[Any], str]]]):
+    """Run ``job(progress)``, render every output, then write them all (a failure leaves no partial report)."""
+    with _progress(steps + len(renderers)) as step:
+        result = job(step)
+        texts = []
+        for path, make in renderers:
+            step(f"rendering {path}")
+            texts.append((path, make(result)))
+    return result, write_outputs(texts)
+
+
+def _outputs(result_html: str | None, result_json: str | None, fmt: str,
+             to_html: Callable[[Any], str]) -> list[tuple[str, Callable]]:
+    renderers: list[tuple[str, Callable]] = []
+    if result_html is not None:
+        renderers.append((result_html, to_html))
+    if result_json is not None:
+        renderers.append((result_json, lambda r: r.to_json()))
+    if fmt == "json" and result_json != "-":
+        renderers.append(("-", lambda r: r.to_json()))
+    return renderers
+
+
+def _prepare(reference: str, current: str, html: str | None, json_path: str | None, fmt: str,
+             to_html: Callable[[Any], str]) -> list[tuple[str, Callable]]:
+    """The outputs to render, after refusing (before anything is read) those that would overwrite an
+    input or each other."""
+    if html == "-":
+        fail("--html - is not supported: give the report a file name (JSON can go to standard output)")
+    check_outputs({"REFERENCE": reference, "CURRENT": current}, {"--html": html, "--json": json_path})
+    return _outputs(html, json_path, fmt, to_html)
+
+
+def _say_written(paths: list[str], console) -> None:
+    for p in paths:
+        console.print(Text.assemble("written: ", plain(os.path.abspath(p))), highlight=False, soft_wrap=True)
+
+
+def _exit_for_drift(result, fail_on_drift: bool, fail_on_dataset_drift: bool) -> None:
+    if fail_on_drift and result.drifted:
+        err.print(plain(f"drift in {len(result.drifted)} column(s): {', '.join(result.drifted)}"), highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(DRIFT)
+    if fail_on_dataset_drift and result.summary.dataset_drift:
+        err.print(plain(f"dataset drift: {result.summary.headline}"), highlight=False, soft_wrap=True)
+        raise typer.Exit(DRIFT)
+
+
+def compare_command(
+    reference: str = typer.Argument(..., help="Reference table: CSV or Parquet file, or a saved profile (.json)."),
+    current: str = typer.Argument(..., help="Current table: CSV or Parquet file."),
+    target: str | None = _O["target"], bad: str | None = _O["bad"],
+    columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
+    drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
+    drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
+    confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
+    html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
+    fail_on_drift: bool = _O["fail_on_drift"], fail_on_dataset_drift: bool = _O["fail_on_dataset_drift"],
+    quantiles: bool | None = _O["quantiles"], debug: bool = _O["debug"],
+) -> None:
+    """Compare CURRENT with REFERENCE column by column."""
+    from ..tabular import compare
+
+    renderers = _prepare(reference, current, html, json_path, fmt, lambda r: r.to_html())
+    kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
+                         max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
+                         threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
+                         delimiter=delimiter)
+    kw["quantiles"] = (html is not None) if quantiles is None else quantiles
+    result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
+                           renderers)
+    _report(result, written, fmt, json_to_stdout=any(p == "-" for p, _ in renderers))
+    _exit_for_drift(result, fail_on_drift, fail_on_dataset_drift)
+
+
+def _report(result, written: list[str], fmt: str, json_to_stdout: bool, limit: int | None = None) -> None:
+    console = err if json_to_stdout else out  # standard output carries only the JSON then
+    if fmt != "json":
+        render(result, console, fmt, limit=limit)
+    _say_written(written, err if json_to_stdout else out)
+
+
+def profile_command(
+    reference: str = typer.Argument(..., help="Reference table: CSV or Parquet file."),
+    output: str = typer.Option(..., "-o", "--output", help="Where to write the profile (JSON; '-': standard output)."),
+    target: str | None = typer.Option(None, "--target", help="A column to leave out (the target)."),
+    columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    bins: int = _O["bins"], max_categories: int = _O["max_categories"],
+    delimiter: str | None = _O["delimiter"],
+    quantiles: bool = typer.Option(True, "--quantiles/--no-quantiles",
+                                   help="Keep the reference's percentiles (for the report's quantiles and W1 on raw "
+                                        "values in later comparisons)."),
+    debug: bool = _O["debug"],
+) -> None:
+    """Bin REFERENCE once and save the bins: `divergences compare ref.json CURRENT` reuses them."""
+    from ..tabular import profile
+
+    check_outputs({"REFERENCE": reference}, {"-o": output})
+    kw: dict[str, Any] = {"delimiter": d} if (d := check_delimiter(delimiter)) is not None else {}
+
+    def job(step):
+        step("binning the reference")
+        return profile(reference, columns=_split_list(columns), categorical=_split_list(categorical), bins=bins,
+                       max_categories=max_categories, exclude=(target,) if target else (), quantiles=quantiles,
+                       **kw)
+
+    prof, written = _run(job, 1, [(output, lambda p: p.to_json())])
+    console = err if output == "-" else out
+    console.print(plain(f"profile of {len(prof.columns)} columns, {prof.rows} rows, from {prof.source}"),
+                  highlight=False, soft_wrap=True)
+    _say_written(written, console)
+
+
+def monitor_command(
+    reference: str = typer.Argument(..., help="Reference table (CSV, Parquet) or a saved profile (.json)."),
+    current: str = typer.Argument(..., help="Current table with a time column (CSV or Parquet)."),
+    by: str = typer.Option(..., "--by", help="The time column that defines the windows."),
+    every: str = typer.Option(..., "--every", help="Window length: 1d, 1w, 1mo, 6h, ..."),
+    columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
+    drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
+    drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
+    confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
+    html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
+    fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit with status 1 if any column drifted "
+                                       "in any window."),
+    debug: bool = _O["debug"],
+) -> None:
+    """Compare every time window of CURRENT (by --by, every --every) with REFERENCE."""
+    from ..tabular.report_monitor import render_monitor_html
+    from .monitor_view import monitor_drifted, render_monitor, run_monitor
+
+    renderers = _prepare(reference, current, html, json_path, fmt, render_monitor_html)
+    kw = _compare_kwargs(target=None, bad=None, columns=columns, categorical=categorical, bins=bins,
+                         max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
+                         threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
+                         delimiter=delimiter)
+    result, written = _run(lambda step: run_monitor(read_reference(reference), current, by=by, every=every,
+                                                    progress=step, **kw), 3, renderers)
+    json_to_stdout = any(p == "-" for p, _ in renderers)
+    console = err if json_to_stdout else out
+    if fmt != "json":
+        render_monitor(result, console, fmt)
+    _say_written(written, console)
+    drifted = monitor_drifted(result)
+    if fail_on_drift and drifted:
+        err.print(plain(f"drift in {len(drifted)} column(s): {', '.join(drifted)}"), highlight=False, soft_wrap=True)
+        raise typer.Exit(DRIFT)
+
+
+def demo_frames():
+    """The bundled demo split: (reference, current) pandas frames of the Breast Cancer Wisconsin data.
+
+    Reference = the first 284 rows in the published order, current = the other 285. The halves
+    differ in case mix (about 51 % malignant in the first, 24 % in the second): a real population
+    shift that moves most measurements. The label ``diagnosis`` is the target, not a feature.
+    """
+    import pandas as pd
+
+    with resources.as_file(resources.files("divergences") / "data" / DEMO_FILE) as path:
+        frame = pd.read_csv(path)
+    return frame.iloc[:DEMO_SPLIT].reset_index(drop=True), frame.iloc[DEMO_SPLIT:].reset_index(drop=True)
+
+
+def demo_command(
+    html: str = typer.Option("divergences-demo.html", "--html", help="Where to write the HTML report."),
+    json_path: str | None = _O["json"], fmt: str = _O["format"], debug: bool = _O["debug"],
+) -> None:
+    """Compare two halves of the bundled Breast Cancer Wisconsin data (target: diagnosis), write the report."""
+    from ..tabular import compare
+
+    check_outputs({}, {"--html": html, "--json": json_path})
+    reference, current = demo_frames()
+    renderers = _outputs(html, json_path, fmt, lambda r: r.to_html())
+    json_to_stdout = any(p == "-" for p, _ in renderers)
+    (err if json_to_stdout else out).print(
+        f"Demo: Breast Cancer Wisconsin (diagnostic), {len(reference)} reference rows (first half) vs "
+        f"{len(current)} current rows (second half); the case mix shifts from 51 % to 24 % malignant. "
+        f"Target: {DEMO_TARGET} (its information value per feature is reported).", highlight=False, markup=False)
+    from ..tabular.engines import opened
+
+    with opened(reference, f"{DEMO_FILE} rows 1–{DEMO_SPLIT}") as ref, \
+            opened(current, f"{DEMO_FILE} rows {DEMO_SPLIT + 1}–{DEMO_SPLIT + len(current)}") as cur:
+        result, written = _run(lambda step: compare(ref, cur, target=DEMO_TARGET, bad=DEMO_BAD, quantiles=True,
+                                                    progress=step), 4, renderers)
+    _report(result, written, fmt, json_to_stdout, limit=12)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to ``app`` (each under the exit-status rules of :mod:`.guard`)."""
+    app.command("compare")(guarded(compare_command))
+    app.command("profile")(guarded(profile_command))
+    app.command("monitor")(guarded(monitor_command))
+    app.command("demo")(guarded(demo_command))
