@@ -52,8 +52,8 @@ def test_readme_commands_are_what_ci_runs():
     main_job = next(b for b in bash if "divergences demo" in b)
     assert '-e ".[all]"' in main_job and "torch==2.13.0" in main_job.split("&&")[0]
     tests = next(b for b in bash if "python -m pytest" in b and "pip install" in b)
-    assert '-e ".[all,spark,test,docs]"' in tests and '-e ".[all,spark,test,docs]"' in ci
+    assert '-e ".[all,spark,trl,test,docs]"' in tests and '-e ".[all,spark,trl,test,docs]"' in ci
     for piece in ("torch==2.13.0", "liger-kernel==0.8.5", "chromium", "tmux", "mkdocs build --strict", "python -m pytest"):
         assert piece in ci, piece
-    assert ci.index("torch==2.13.0") < ci.index('".[all,spark,test,docs]"')  # the CPU torch first
+    assert ci.index("torch==2.13.0") < ci.index('".[all,spark,trl,test,docs]"')  # the CPU torch first
     assert "| 3 | internal error" in readme and "| 2 | bad usage or bad input" in readme
