@@ -227,3 +227,22 @@ def test_le_cam_and_jensen_tsallis_are_served_by_every_layer():
     for name, params in (("le_cam", {}), ("jensen_tsallis", {"order": 2.0})):
         v = histogram(x, y, name, bins=8, **params)
         assert float(v) > 0
+
+
+def test_le_cam_and_jensen_tsallis_are_tabular_metrics_with_standard_errors():
+    pd = pytest.importorskip("pandas")
+    tb = pytest.importorskip("divergences.tabular")
+    rng = np.random.default_rng(0)
+    ref, cur = pd.DataFrame({"x": rng.normal(size=3000)}), pd.DataFrame({"x": rng.normal(0.3, 1, size=3000)})
+    result = tb.compare(ref, cur, metrics=["psi", "le_cam", ("jensen_tsallis", {"order": 2.0})])
+    metrics = result.columns[0].metrics
+    for name in ("le_cam", "jensen_tsallis"):
+        est = metrics[name]
+        assert est.value > 0 and math.isfinite(est.se) and est.se > 0, name
+        assert est.ci_low <= est.value <= est.ci_high, name
+    # the values are the record's, on the reported bins
+    h = result.columns[0].histogram
+    p, q = np.array(h.current, float), np.array(h.reference, float)
+    assert metrics["le_cam"].value == pytest.approx(float(dv.le_cam(p, q, normalize=True)), rel=1e-12)
+    assert metrics["jensen_tsallis"].value == pytest.approx(float(dv.jensen_tsallis(p, q, normalize=True, order=2.0)),
+                                                            rel=1e-12)

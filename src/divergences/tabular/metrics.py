@@ -122,14 +122,14 @@ def resolve(name: str | Metric | tuple, params: dict[str, Any] | None = None) ->
             f"metrics: unknown metric {name!r}; use psi, chi2, wasserstein or a registered divergence "
             f"({', '.join(registry.available())})"
         ) from None
-    if spec.kind == "pointwise":
-        raise ValueError(f"metrics: {name!r} is not a divergence (it is not zero for equal distributions)")
     params = dict(params or {})
-    if params:
-        try:
-            spec.generator(**params) if spec.kind == "f" else None
-        except TypeError as exc:
-            raise ValueError(f"metrics: bad parameters for {name!r}: {exc}") from None
+    try:
+        spec.check_params(params)
+        is_divergence = spec.term_attribute("is_divergence", params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metrics: bad parameters for {name!r}: {exc}") from None
+    if not is_divergence:  # read from the record: cross-entropy is a pointwise sum, not a divergence
+        raise ValueError(f"metrics: {name!r} is not a divergence (it is not zero for equal distributions)")
     return Metric(name, spec.name, params, band=psi_band if spec.name == "jeffreys" else None)
 
 
@@ -146,7 +146,7 @@ def _gradient(metric: Metric, p: np.ndarray, q: np.ndarray, loc: np.ndarray | No
     if metric.divergence is None:
         return _wasserstein_gradient(p, q, loc, scale)
     spec = registry.get(metric.divergence)
-    if spec.kind == "f":
+    if spec.pointwise:  # every f-divergence and any other pointwise term (Jensen–Tsallis): the record's partials
         gen = spec.generator(**metric.params)
         if isinstance(gen, _gen.Pointwise) and getattr(gen, "has_closed_form_gradient", True):
             try:
