@@ -115,7 +115,8 @@ def sinkhorn_ours(x, y):
 
     with warnings.catch_warnings():  # a fixed iteration count: the tolerance is unreachable on purpose
         warnings.simplefilter("ignore", SinkhornConvergenceWarning)
-        return sinkhorn(x, y, epsilon=SK_EPS, debiased=False, max_iter=SK_ITERS, tol=1e-300, on_failure="warn")
+        return sinkhorn(x, y, epsilon=SK_EPS, debiased=False, max_iter=SK_ITERS, tol=1e-300, on_failure="warn",
+                        scaling=None)  # exactly SK_ITERS updates at ε, as POT
 
 
 def sinkhorn_pot(x, y):
