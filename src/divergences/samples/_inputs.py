@@ -44,7 +44,9 @@ def as_pair(x: Any, y: Any, *, min_x: int = 1, min_y: int = 1, names: tuple[str,
 
 
 def check_positive(value: Any, name: str) -> float:
-    """A finite float > 0."""
+    """A finite float > 0 (a number: strings and booleans are refused, not converted)."""
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
