@@ -200,3 +200,16 @@ def test_bad_input_names_argument(clouds, as_t):
         sliced_wasserstein(x, y, n_projections=0)
     with pytest.raises(ValueError, match="projections"):
         sliced_wasserstein(x, y, projections=np.ones((3, 4)))
+
+
+def test_keywords_refuse_strings_and_none():
+    """Issue 10: every public keyword is checked; strings are not silently converted."""
+    from divergences.samples import histogram, mmd
+
+    x, y = np.arange(10.0), np.arange(10.0) + 0.5
+    for call, name in [(lambda: wasserstein(x, y, p="2"), "p"), (lambda: sinkhorn(x, y, epsilon="0.1"), "epsilon"),
+                       (lambda: sinkhorn(x, y, epsilon=0.1, tol="1e-6"), "tol"),
+                       (lambda: mmd(x, y, bandwidth=True), "bandwidth"), (lambda: mmd(x, y, bandwidth=["1"]), "bandwidth"),
+                       (lambda: histogram(x, y, divergence=None), "divergence")]:
+        with pytest.raises(ValueError, match=name):
+            call()

@@ -44,7 +44,9 @@ def as_pair(x: Any, y: Any, *, min_x: int = 1, min_y: int = 1, names: tuple[str,
 
 
 def check_positive(value: Any, name: str) -> float:
-    """A finite float > 0."""
+    """A finite float > 0 (a number: strings and booleans are refused, not converted)."""
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -69,12 +71,12 @@ def as_weights(w: Any, n: int, name: str) -> np.ndarray:
     return arr / total
 
 
-def power_of_two_scale(*arrays) -> float:
+def power_of_two_scale(*arrays, always: bool = False) -> float:
     """A power of two s with ½ < max|x| / s ≤ 1 when max|x| is above 1e100 or below 1e-100 (else 1).
 
     Squared distances of data near 1e200 overflow to inf (and inf − inf to NaN), those of data near
     1e-300 underflow to 0; dividing by a power of two is exact, and each statistic's scale law
-    undoes it.
+    undoes it. ``always=True`` normalises any nonzero data (for solvers with absolute tolerances).
     """
     top = 0.0
     for a in arrays:
@@ -83,7 +85,7 @@ def power_of_two_scale(*arrays) -> float:
                 top = max(top, float(a.detach().abs().max()))
         elif a.size:
             top = max(top, float(np.abs(a).max()))
-    if 1e-100 <= top <= 1e100 or top == 0:
+    if top == 0 or (not always and 1e-100 <= top <= 1e100):
         return 1.0
     return 2.0 ** math.ceil(math.log2(top))
 

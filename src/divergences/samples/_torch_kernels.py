@@ -70,9 +70,10 @@ def mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch
     xt, yt, s = _centre_and_scale(xt, yt)
     fn = torch_kernel(kernel, [sg / s for sg in sigmas])
     n, m, k0 = len(xt), len(yt), len(sigmas)
-    kxx = pair_sum(xt, xt, fn, same=True, block=block)
-    kyy = pair_sum(yt, yt, fn, same=True, block=block)
-    kxy = pair_sum(xt, yt, fn, block=block)
+    exact = kernel == "laplacian"  # it sums √d²: exact distances (see the NumPy path)
+    kxx = pair_sum(xt, xt, fn, same=True, block=block, exact=exact)
+    kyy = pair_sum(yt, yt, fn, same=True, block=block, exact=exact)
+    kxy = pair_sum(xt, yt, fn, block=block, exact=exact)
     if unbiased:
         return (kxx - n * k0) / (n * (n - 1)) + (kyy - m * k0) / (m * (m - 1)) - 2 * kxy / (n * m)
     return kxx / n**2 + kyy / m**2 - 2 * kxy / (n * m)

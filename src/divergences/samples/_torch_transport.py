@@ -77,10 +77,11 @@ def _pair_weights(weights, xt, yt):
 
 
 def _cost(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:
-    d2 = sq_dists(x, y)
+    """‖x − y‖^p: the fast expansion for p = 2, exact distances otherwise (a root of the expansion's
+    rounding would show as ≈1e-8·‖x‖ between coincident points)."""
     if p == 2:
-        return d2
-    d = safe_sqrt(d2)
+        return sq_dists(x, y)
+    d = safe_sqrt(sq_dists(x, y, exact=True))
     return d if p == 1 else d**p
 
 

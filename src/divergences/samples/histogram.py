@@ -45,4 +45,6 @@ def histogram(x: Any, y: Any, divergence: Any = "js", bins: int = 10, *, referen
     counts_y, _ = binning.bin_counts(ya[:, 0], edges)
     p = counts_x + smoothing
     q = counts_y + smoothing
+    if divergence is None or isinstance(divergence, bool):
+        raise ValueError(f"divergence must be a registered name, a Generator or a callable f(t), got {divergence!r}")
     return _categorical_divergence(divergence, p, q, normalize=True, **params)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_weights, check_positive
+from ._inputs import as_pair, as_weights, check_positive, power_of_two_scale
 from ._torch_inputs import any_tensor
 
 __all__ = ["SinkhornConvergenceError", "SinkhornConvergenceWarning", "sinkhorn", "sliced_wasserstein", "wasserstein"]
@@ -99,26 +99,30 @@ def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = 
 
         xt, yt = as_tensor_pair(x, y)
         a, b = _pair_weights(weights, xt, yt)
+        s = power_of_two_scale(xt, yt, always=True)  # W_p is homogeneous: exact rescaling to unit size
+        xt, yt = xt / s, yt / s
         if xt.shape[1] == 1:
-            return root(wasserstein_1d_torch(xt[:, 0], yt[:, 0], a, b, p), p)
-        return root(wasserstein_nd_torch(xt, yt, a, b, p, max_iter), p)
+            return root(wasserstein_1d_torch(xt[:, 0], yt[:, 0], a, b, p), p) * s
+        return root(wasserstein_nd_torch(xt, yt, a, b, p, max_iter), p) * s
     xa, ya = as_pair(x, y)
     a, b = _weights_pair(weights, len(xa), len(ya))
+    s = power_of_two_scale(xa, ya, always=True)  # W_p is homogeneous (ot.emd has absolute tolerances)
+    xa, ya = xa / s, ya / s
     if xa.shape[1] == 1:
         if p == 1:
             from scipy.stats import wasserstein_distance
 
-            return float(wasserstein_distance(xa[:, 0], ya[:, 0], a, b))
+            return float(wasserstein_distance(xa[:, 0], ya[:, 0], a, b)) * s
         import ot
 
-        return float(ot.wasserstein_1d(xa[:, 0], ya[:, 0], a, b, p=p)) ** (1 / p)
+        return float(ot.wasserstein_1d(xa[:, 0], ya[:, 0], a, b, p=p)) ** (1 / p) * s
     import ot
 
     value, log = ot.emd2(a, b, _cost(xa, ya, p), numItermax=int(max_iter), log=True)
     if log.get("warning"):
         raise RuntimeError(f"ot.emd2 did not solve the transport problem: {log['warning']} "
                            "(raise max_iter)")
-    return float(value) ** (1 / p)
+    return float(value) ** (1 / p) * s
 
 
 def sliced_wasserstein(x: Any, y: Any, *, n_projections: int = 50, p: float = 2,
@@ -161,11 +165,13 @@ def sliced_wasserstein(x: Any, y: Any, *, n_projections: int = 50, p: float = 2,
         from ._torch_transport import _pair_weights, sliced_wasserstein_torch
 
         a, b = _pair_weights(weights, xt, yt)
-        return sliced_wasserstein_torch(xt, yt, a, b, p, theta)
+        s = power_of_two_scale(xt, yt)  # homogeneous: exact rescaling of huge or tiny data
+        return sliced_wasserstein_torch(xt / s, yt / s, a, b, p, theta) * s
     import ot
 
     a, b = _weights_pair(weights, len(xa), len(ya))
-    return float(ot.sliced_wasserstein_distance(xa, ya, a, b, p=p, projections=theta))
+    s = power_of_two_scale(xa, ya)
+    return float(ot.sliced_wasserstein_distance(xa / s, ya / s, a, b, p=p, projections=theta)) * s
 
 
 # ---------------------------------------------------------------------------------------------
