@@ -42,6 +42,20 @@ _EXPORTS = {
     "f_dpo_score": "preference",
     # optimal transport
     "sinkhorn_distillation_loss": "sinkhorn",
+    # objectives from the seed papers (samples as training objectives)
+    "HarmonicHead": "objectives",
+    "harmonic_loss": "objectives",
+    "harmonic_logits": "objectives",
+    "harmonic_distances": "objectives",
+    "cs_divergence_loss": "objectives",
+    "conditional_cs_divergence": "objectives",
+    "monge_gap": "objectives",
+    "plackett_luce_distillation_loss": "objectives",
+    "soft_infonce_loss": "objectives",
+    "distance_covariance": "objectives",
+    "distance_correlation": "objectives",
+    "jdcov": "objectives",
+    "ccdcov": "objectives",
 }
 
 __all__ = sorted(_EXPORTS)
