@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ._backend import Array, as_float, is_numpy, is_torch, namespace, result_dtype
+from .core.backend import Array, as_float, is_numpy, is_torch, namespace, result_dtype
 
 __all__ = ["bhattacharyya", "entropy", "hellinger", "kl", "renyi", "wasserstein2"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend import Array, as_float, is_numpy, namespace, result_dtype
+from ..core.backend import Array, as_float, is_numpy, namespace, result_dtype
 
 __all__ = ["log_variance"]
 

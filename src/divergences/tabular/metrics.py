@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import categorical as _cat
+from ..exact import verbs as _cat
 from .. import generators as _gen
 from .. import registry
 
