@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from ..exact import verbs as _cat
 from .. import generators as _gen
 from .. import registry
+from ..exact import verbs as _cat
 
 __all__ = ["AUTO_PSEUDO_COUNT", "Metric", "applied_smoothing", "evaluate", "frequencies", "iv_band", "psi_band",
            "resolve"]
