@@ -6,13 +6,16 @@
 * :func:`monge_gap` (:mod:`.monge_gap`);
 * :func:`plackett_luce_distillation_loss`, :func:`soft_infonce_loss` (:mod:`.ranking`);
 * :class:`HarmonicHead`, :func:`harmonic_logits`, :func:`harmonic_loss` (:mod:`.harmonic`);
-* :func:`distance_covariance`, :func:`distance_correlation`, :func:`jdcov`, :func:`ccdcov` (:mod:`.dcov`).
+* :func:`distance_covariance`, :func:`distance_correlation`, :func:`jdcov`, :func:`ccdcov` (:mod:`.dcov`);
+* :func:`group_js_divergence`, the Jensen–Shannon measure for calibrating a fairness regulariser's
+  strength across groups (:mod:`.fair_calibration`).
 """
 
 from __future__ import annotations
 
 from .cauchy_schwarz import conditional_cs_divergence, cs_divergence_loss
 from .dcov import ccdcov, distance_correlation, distance_covariance, jdcov
+from .fair_calibration import group_js_divergence
 from .harmonic import HarmonicHead, harmonic_distances, harmonic_logits, harmonic_loss
 from .monge_gap import monge_gap
 from .ranking import plackett_luce_distillation_loss, soft_infonce_loss
@@ -24,6 +27,7 @@ __all__ = [
     "cs_divergence_loss",
     "distance_correlation",
     "distance_covariance",
+    "group_js_divergence",
     "harmonic_distances",
     "harmonic_logits",
     "harmonic_loss",
