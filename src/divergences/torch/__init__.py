@@ -56,6 +56,7 @@ _EXPORTS = {
     "distance_correlation": "objectives",
     "jdcov": "objectives",
     "ccdcov": "objectives",
+    "group_js_divergence": "objectives",
 }
 
 __all__ = sorted(_EXPORTS)
