@@ -43,8 +43,10 @@ def scan_logits(named: list[tuple[str, Tensor]], comm: Any, *, finite_only: tupl
                 rowmaxes.append(None)
                 continue
             if name in finite_only:
-                flags.append(torch.stack([(~torch.isfinite(x)).any(), torch.zeros((), dtype=torch.bool, device=x.device),
-                                          torch.zeros((), dtype=torch.bool, device=x.device)]).to(torch.int32))
+                # one read, no temporary: a float64 sum is NaN/±inf iff an entry is (it cannot overflow)
+                bad = ~torch.isfinite(x.sum(dtype=torch.float64))
+                no = torch.zeros((), dtype=torch.bool, device=x.device)
+                flags.append(torch.stack([bad, no, no]).to(torch.int32))
                 rowmaxes.append(None)
                 continue
             lo, hi = torch.aminmax(x.reshape(-1, x.shape[-1]), dim=-1)
