@@ -127,8 +127,6 @@ def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
         tol = 1e-6 if logp.dtype == torch.float64 else 1e-3
         if bool((mass > math.log1p(tol)).any()):
             raise ValueError(f"the top-k teacher probabilities of a token sum to more than 1 (tolerance {tol})")
-        if bool((mass == -math.inf).any()):
-            raise ValueError("teacher_topk_logprobs has a token whose k log-probabilities are all -inf")
 
 
 def topk_divergence_loss(
