@@ -13,8 +13,8 @@ import torch
 
 from ._divergence import Divergence
 from ._divergence import resolve as _resolve
-from ._engine import compute_dtype
 from ._engine import chunk_rows as _chunk_rows
+from ._engine import compute_dtype
 from .options import DistillOptions
 
 __all__ = ["Divergence", "check_chunk_size", "check_temperature", "compute_dtype", "default_chunk_size", "resolve"]
