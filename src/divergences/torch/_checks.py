@@ -43,8 +43,9 @@ def scan_logits(named: list[tuple[str, Tensor]], comm: Any, *, finite_only: tupl
                 rowmaxes.append(None)
                 continue
             if name in finite_only:
-                # one read, no temporary: a float64 sum is NaN/±inf iff an entry is (it cannot overflow)
-                bad = ~torch.isfinite(x.sum(dtype=torch.float64))
+                # one read, no temporary: the sum is NaN/±inf if an entry is; a finite sum proves every entry
+                # finite. A non-finite sum of finite entries (overflow) is rechecked entry by entry below.
+                bad = ~torch.isfinite(x.sum())
                 no = torch.zeros((), dtype=torch.bool, device=x.device)
                 flags.append(torch.stack([bad, no, no]).to(torch.int32))
                 rowmaxes.append(None)
@@ -61,7 +62,9 @@ def scan_logits(named: list[tuple[str, Tensor]], comm: Any, *, finite_only: tupl
                                   device=got.device) for d in dead]).to(torch.int32)
         table = torch.cat([got, dead_flags.unsqueeze(-1).to(got.device)], dim=-1).tolist()
     neg_inf = False
-    for (name, _), (nan, posinf, has_neg_inf, all_neg_inf) in zip(named, table):
+    for (name, x), (nan, posinf, has_neg_inf, all_neg_inf) in zip(named, table):
+        if nan and name in finite_only and bool(torch.isfinite(x.detach()).all()):
+            nan = 0  # the sum overflowed, every entry is finite (only on this rare path: an exact recheck)
         if nan or posinf:
             what = "NaN" if nan else "+inf"
             if name in finite_only:
