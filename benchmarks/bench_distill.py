@@ -21,6 +21,12 @@ extra memory is the rise of the peak resident set (VmHWM, reset through /proc/se
 resident set once the inputs exist (gradients cleared), so it includes the gradient buffers. In table 2
 "working memory" subtracts the gradient buffers of h and W.
 
+CUDA (when ``torch.cuda.is_available()``): more tables in the same run, float32 and bfloat16, timed by CUDA
+events (best of 5 after a warm-up) with the peak of ``torch.cuda.max_memory_allocated``: the GKD formula
+(anchor), ours, Liger-Kernel's Triton ``LigerJSD`` and TRL's ``GKDTrainer.generalized_jsd_loss`` on
+4096 × 128256 logits; the fused LM head 4096 × 4096 × 128256: unfused (anchor), ours, Liger's
+``LigerFusedLinearJSDLoss``. Missing packages are reported and skipped.
+
 Run: ``python benchmarks/bench_distill.py`` (default shapes: 2048 × 32000; 1024 × 4096 × 32000; takes
 minutes). ``--small`` runs tiny shapes to check the script.
 """
@@ -192,6 +198,142 @@ def _fmt(x: float | None, spec: str) -> str:
     return "n/a" if x is None else format(x, spec)
 
 
+# ---------------------------------------------------------------------------------------------
+# CUDA (when present): one short table against Liger-Kernel's Triton losses and TRL's GKD loss
+# ---------------------------------------------------------------------------------------------
+
+
+def _cuda_time_and_memory(run, repeats: int = 5) -> dict:
+    """Best time of ``repeats`` calls after a warm-up (CUDA events) and the peak allocated memory of one call."""
+    import torch
+
+    run()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        run()
+        stop.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(stop) / 1000)
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    run()
+    torch.cuda.synchronize()
+    return {"time": min(times), "extra_mb": (torch.cuda.max_memory_allocated() - base) / MB}
+
+
+def _gkd_formula(beta: float):
+    import torch
+    import torch.nn.functional as F
+
+    def gkd(s_logits, t_logits):
+        s = F.log_softmax(s_logits.float(), -1)
+        t = F.log_softmax(t_logits.float(), -1)
+        mix = torch.logsumexp(torch.stack([s + math.log(1 - beta), t + math.log(beta)]), dim=0)
+        per = beta * F.kl_div(mix, t, reduction="none", log_target=True) + (1 - beta) * F.kl_div(
+            mix, s, reduction="none", log_target=True)
+        return per.sum() / s_logits.shape[0]
+
+    return gkd
+
+
+def _cuda_print(title: str, anchor: str, methods: dict, clear) -> None:
+    print(title)
+    print(f"{'method':<18}{'time ms':>10}{'peak extra MB':>15}{'time / ' + anchor:>18}{'mem / ' + anchor:>17}")
+    res = {}
+    for m, fn in methods.items():
+        def run(fn=fn):
+            clear()
+            fn().backward()
+        try:
+            res[m] = _cuda_time_and_memory(run)
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            print(f"{m:<18} failed: {exc}")
+    base = res.get(anchor)
+    for m, r in res.items():
+        tr = r["time"] / base["time"] if base else float("nan")
+        mr = r["extra_mb"] / base["extra_mb"] if base else float("nan")
+        print(f"{m:<18}{r['time'] * 1e3:>10.2f}{r['extra_mb']:>15.1f}{tr:>18.3f}{mr:>17.3f}")
+
+
+def _cuda_logits_table(n: int, v: int, dtype) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from divergences.torch import divergence_loss
+
+    beta, dev = 0.5, torch.device("cuda")
+    gkd = _gkd_formula(beta)
+    torch.manual_seed(0)
+    z = torch.randn(n, v, device=dev, dtype=dtype, requires_grad=True)
+    t = torch.randn(n, v, device=dev, dtype=dtype)
+    methods = {"gkd_direct": lambda: gkd(z, t), "ours": lambda: divergence_loss(z, t, "js", beta=beta)}
+    try:
+        from liger_kernel.transformers import LigerJSD
+
+        liger_jsd = LigerJSD(beta=beta)
+        methods["liger_triton_jsd"] = lambda: liger_jsd(F.log_softmax(z.float(), -1), F.log_softmax(t.float(), -1))
+    except Exception as exc:  # noqa: BLE001
+        print(f"  liger JSD unavailable: {exc}")
+    try:
+        from trl import GKDTrainer
+
+        methods["trl_gkd"] = lambda: GKDTrainer.generalized_jsd_loss(z, t, beta=beta)
+    except Exception as exc:  # noqa: BLE001
+        print(f"  trl unavailable: {exc}")
+    name = str(dtype).replace("torch.", "")
+    _cuda_print(f"\nCUDA table 1: {n} × {v}, {name}, JSD β = 0.5, forward + backward", "gkd_direct", methods,
+                lambda: setattr(z, "grad", None))
+
+
+def _cuda_fused_table(n: int, hdim: int, v: int, dtype) -> None:
+    import torch
+
+    from divergences.torch import FusedLinearDivergenceLoss
+
+    beta, dev = 0.5, torch.device("cuda")
+    gkd = _gkd_formula(beta)
+    torch.manual_seed(0)
+    h = torch.randn(n, hdim, device=dev, dtype=dtype, requires_grad=True)
+    w = (torch.randn(v, hdim, device=dev, dtype=dtype) / math.sqrt(hdim)).requires_grad_()
+    th = torch.randn(n, hdim, device=dev, dtype=dtype)
+    tw = torch.randn(v, hdim, device=dev, dtype=dtype) / math.sqrt(hdim)
+    labels = torch.randint(0, v, (n,), device=dev)
+    ours = FusedLinearDivergenceLoss("js", beta=beta)
+    methods = {
+        "unfused": lambda: gkd(h @ w.T, th @ tw.T),
+        "ours_fused_th": lambda: ours(h, w, teacher_hidden=th, teacher_weight=tw, labels=labels),
+    }
+    try:
+        from liger_kernel.chunked_loss import LigerFusedLinearJSDLoss
+
+        liger = LigerFusedLinearJSDLoss(weight_hard_loss=0.0, weight_soft_loss=1.0, beta=beta)
+        methods["liger_fused"] = lambda: liger(h, w, th, tw, labels)
+    except Exception as exc:  # noqa: BLE001
+        print(f"  liger fused JSD unavailable: {exc}")
+
+    def clear():
+        h.grad = w.grad = None
+
+    name = str(dtype).replace("torch.", "")
+    _cuda_print(f"\nCUDA table 2: fused LM head {n} × {hdim} × {v}, {name}, JSD β = 0.5", "unfused", methods, clear)
+
+
+def _cuda_tables(small: bool) -> None:
+    import torch
+
+    print(f"\nCUDA: {torch.cuda.get_device_name(0)}")
+    for dtype in (torch.float32, torch.bfloat16):
+        _cuda_logits_table(*((256, 4096) if small else (4096, 128256)), dtype)
+        torch.cuda.empty_cache()
+    for dtype in (torch.float32, torch.bfloat16):
+        _cuda_fused_table(*((256, 256, 4096) if small else (4096, 4096, 128256)), dtype)
+        torch.cuda.empty_cache()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="distillation-loss benchmark")
     parser.add_argument("--small", action="store_true", help="tiny shapes (checks the script)")
@@ -238,7 +380,10 @@ def main() -> None:
         work = None if m == "bare_matmuls" else r["extra_mb"] - r["grad_mb"]
         ratio = None if work is None else work / unf_work
         print(f"{m:<15}{r['time']:>9.3f}{_fmt(work, '.1f'):>12}{r['time'] / bare['time']:>19.3f}{_fmt(ratio, '.3f'):>16}")
-    print("\nGPU: not measured (no GPU in this environment).")
+    if torch.cuda.is_available():
+        _cuda_tables(args.small)
+    else:
+        print("\nGPU: not measured (no CUDA device here); on a CUDA machine this script adds the CUDA tables.")
 
 
 if __name__ == "__main__":

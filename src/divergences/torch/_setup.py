@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from ._checks import check_labels_range
+from ._checks import check_labels_range, scan_logits
 from ._divergence import Divergence, resolve
-from ._engine import LOCAL, TokenPlan, chunk_rows, plan_tokens
+from ._engine import LOCAL, DenseRows, TokenPlan, block_elements, chunk_rows, plan_tokens
 from .options import DistillOptions
 
 Tensor = torch.Tensor
@@ -87,6 +87,31 @@ def prepare(
         check_labels_range(plan.labels, plan.rows, vocab)
     # the same rows per chunk on every rank of a vocab-parallel group: sized from the global vocabulary
     return Setup(div, plan, opts, comm, chunk_rows(opts.chunk_size, width or vocab, device))
+
+
+def check_and_mask(named: list[tuple[str, Tensor]], comm: Any, opts: DistillOptions, vs: int, vt: int,
+                   finite_only: tuple[str, ...] = ()) -> bool:
+    """The per-call check (unless ``validate=False``); True when the kernels need the masked form:
+    a ``-inf`` in the logits, padding to a common width, or unchecked input."""
+    if not opts.validate:
+        return True
+    pad = vs != vt and opts.vocab_mismatch == "pad"
+    return scan_logits(named, comm, finite_only=finite_only) or pad
+
+
+def dense_rows_kernel(st: Setup, vs: int, vt: int, masked: bool, device: torch.device):
+    """The kernel of a dense-teacher loss: divergence, vocabulary alignment, hard-label term."""
+    from . import _kernels as kn
+
+    kernel = kn.dense_kernel(st.div, st.opts.temperature, st.scale, comm=st.comm, masked=masked,
+                             block=block_elements(device))
+    kernel = kn.aligned_kernel(kernel, vs, vt, st.opts.vocab_mismatch)
+    return kn.add_hard_term(kernel, st.hard, comm=st.comm)
+
+
+def teacher_rows(first: Any, st: Setup) -> list[Any]:
+    """The teacher's row sources: ``first``, then the labels when the hard term is on."""
+    return [first, DenseRows(st.plan.labels)] if st.hard != 0.0 else [first]
 
 
 def finish(out: Tensor, parts: Tensor, st: Setup, lead_shape: tuple[int, ...]) -> Any:

@@ -17,10 +17,9 @@ from typing import Any
 
 import torch
 
-from . import _kernels as kn
-from ._checks import check_logits_tensor, check_vocab, scan_logits
-from ._engine import DenseRows, LinearRows, block_elements, compute_dtype, run
-from ._setup import comm_for, finish, local_shards, prepare
+from ._checks import check_logits_tensor, check_vocab
+from ._engine import DenseRows, LinearRows, compute_dtype, run
+from ._setup import check_and_mask, comm_for, dense_rows_kernel, finish, local_shards, prepare, teacher_rows
 from .losses import DistillModule
 from .options import DistillOptions, build_options
 
@@ -140,20 +139,13 @@ def fused_linear_divergence_loss(
     check_vocab(vs, vt, opts.vocab_mismatch)
     comm = comm_for(process_group, {"lm_head_weight": vs, "teacher_logits" if teacher_logits is not None
                                      else "teacher_weight": vt}, hidden.shape[0], opts, hidden.device)
-    # padding to a common width adds -inf entries: then the masked (boundary-aware) form
-    masked = (vs != vt and opts.vocab_mismatch == "pad") or not opts.validate
-    masked = scan_logits(named, comm, finite_only=tuple(finite_only)) or masked if opts.validate else True
+    masked = check_and_mask(named, comm, opts, vs, vt, tuple(finite_only))
     st = prepare(lead, comm.vocab if comm.parallel else vs, hidden.device,
                  compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence, params, flat_params, opts,
                  labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch, comm=comm,
                  width=comm.vocab if comm.parallel else max(vs, vt))
-    kernel = kn.dense_kernel(st.div, opts.temperature, st.scale, comm=comm, masked=masked,
-                             block=block_elements(hidden.device))
-    kernel = kn.aligned_kernel(kernel, vs, vt, opts.vocab_mismatch)
-    kernel = kn.add_hard_term(kernel, st.hard, comm=comm)
-    teacher = [teacher_src]
-    if st.hard != 0.0:
-        teacher.append(DenseRows(st.plan.labels))
+    kernel = dense_rows_kernel(st, vs, vt, masked, hidden.device)
+    teacher = teacher_rows(teacher_src, st)
     source = LinearRows(hidden, lm_head_weight, bias, opts.logit_scale, opts.softcap)
     out, parts = run(kernel, source, teacher, st.plan, st.chunk)
     return finish(out, parts, st, lead)

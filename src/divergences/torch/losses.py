@@ -37,10 +37,9 @@ from typing import Any
 
 import torch
 
-from . import _kernels as kn
-from ._checks import check_logits_tensor, check_vocab, scan_logits
-from ._engine import DenseRows, block_elements, compute_dtype, run
-from ._setup import comm_for, finish, local_shards, prepare
+from ._checks import check_logits_tensor, check_vocab
+from ._engine import DenseRows, compute_dtype, run
+from ._setup import check_and_mask, comm_for, dense_rows_kernel, finish, local_shards, prepare, teacher_rows
 from .options import DistillOptions, build_options, split_options
 
 __all__ = ["DivergenceLoss", "divergence_loss"]
@@ -140,20 +139,13 @@ def divergence_loss(
     named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
     comm = comm_for(process_group, {"student_logits": vs, "teacher_logits": vt}, math.prod(lead), opts,
                      student_logits.device)
-    # padding to a common width adds -inf entries: then the masked (boundary-aware) form
-    masked = (vs != vt and opts.vocab_mismatch == "pad") or not opts.validate
-    masked = scan_logits(named, comm) or masked if opts.validate else True
+    masked = check_and_mask(named, comm, opts, vs, vt)
     st = prepare(lead, comm.vocab if comm.parallel else vs, student_logits.device,
                  compute_dtype(student_logits, teacher_logits), divergence, params, flat_params, opts,
                  labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch, comm=comm,
                  width=comm.vocab if comm.parallel else max(vs, vt))
-    kernel = kn.dense_kernel(st.div, opts.temperature, st.scale, comm=comm, masked=masked,
-                             block=block_elements(student_logits.device))
-    kernel = kn.aligned_kernel(kernel, vs, vt, opts.vocab_mismatch)
-    kernel = kn.add_hard_term(kernel, st.hard, comm=comm)
-    teacher = [DenseRows(teacher_logits.reshape(-1, vt))]
-    if st.hard != 0.0:
-        teacher.append(DenseRows(st.plan.labels))
+    kernel = dense_rows_kernel(st, vs, vt, masked, student_logits.device)
+    teacher = teacher_rows(DenseRows(teacher_logits.reshape(-1, vt)), st)
     out, parts = run(kernel, DenseRows(student_logits.reshape(-1, vs)), teacher, st.plan, st.chunk, teacher_grad=True)
     return finish(out, parts, st, lead)
 

@@ -23,7 +23,7 @@ from ._checks import check_logits_tensor, scan_logits
 from ._divergence import Divergence
 from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
-from ._setup import comm_for, finish, local_shards, prepare
+from ._setup import comm_for, finish, local_shards, prepare, teacher_rows
 from .options import DistillOptions, build_options
 
 __all__ = ["topk_divergence_loss"]
@@ -195,8 +195,6 @@ def topk_divergence_loss(
     kernel = add_hard_term(_topk_kernel(st.div, opts.temperature, st.scale, comm), st.hard, comm=comm)
     k = teacher_topk_indices.shape[-1]
     teacher = [DenseRows(teacher_topk_logprobs.detach().reshape(-1, k)),
-               DenseRows(teacher_topk_indices.reshape(-1, k).long())]
-    if st.hard != 0.0:
-        teacher.append(DenseRows(st.plan.labels))
+               *teacher_rows(DenseRows(teacher_topk_indices.reshape(-1, k).long()), st)]
     out, parts = run(kernel, DenseRows(student_logits.reshape(-1, width)), teacher, st.plan, st.chunk)
     return finish(out, parts, st, lead)
