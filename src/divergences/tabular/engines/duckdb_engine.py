@@ -216,6 +216,21 @@ class DuckDBEngine(SQLEngine):
             present[c] = int(total)
         return {c: (rows - present[c], present[c], top[c]) for c in columns}
 
+    def unseen_counts(self, seen):
+        # one pass: count every distinct current value of these columns (a hash aggregate), then look
+        # them up in Python; a per-row IN list over thousands of values is far slower
+        columns = list(seen)
+        inner = ", ".join(f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(columns))
+        sql = (f"SELECT k, t, count(*) FROM (UNPIVOT (SELECT {inner} FROM __dv_source) "
+               f"ON {', '.join(f't{i}' for i in range(len(columns)))} INTO NAME k VALUE t) GROUP BY k, t")
+        known = {c: set(v) for c, v in seen.items()}
+        out = {c: 0 for c in columns}
+        for k, t, n in self._fetch(sql, one=False):
+            c = columns[int(k[1:])]
+            if t not in known[c]:
+                out[c] += int(n)
+        return out
+
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "
                f"WHERE t IS NOT NULL GROUP BY t ORDER BY n DESC, t LIMIT {int(limit)}")
