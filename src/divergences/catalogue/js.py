@@ -104,17 +104,16 @@ class JensenShannon(Generator):
     def numpy_rows(self, p, q, sp, sq):
         beta = self.beta
         if not 0.0 < beta < 1.0:
-            return self._naive(p, q, np).sum(axis=-1), min(p.min(), q.min())
+            return self._naive(p, q, np).sum(axis=-1), None
         # u = βp/M and v = (1−β)q/M = 1 − u with M = βp + (1−β)q:
         # JS = β Σ p log(u/β) + (1−β) Σ q log(v/(1−β)). Forming v as 1 − u loses relative precision
         # only where q ≪ p, and there the error of q·log v is O(eps·M): the sum stays accurate to
         # O(eps). Where 1 − u rounds to 0 the row is −inf and is recomputed exactly by the caller.
         c = (1 - beta) / beta
         m = p + q if c == 1.0 else p + c * q
-        lowest = m.min()  # M ≥ 0 everywhere makes any single negative entry give NaN
         u = np.divide(p, m)
         np.subtract(1.0, u, out=m)
         np.log(u, out=u)
         np.log(m, out=m)
         val = beta * np.vecdot(p, u) + (1 - beta) * np.vecdot(q, m)
-        return val - beta * math.log(beta) * sp - (1 - beta) * math.log(1 - beta) * sq, lowest
+        return val - beta * math.log(beta) * sp - (1 - beta) * math.log(1 - beta) * sq, None

@@ -77,8 +77,7 @@ class KL(Generator):
     def numpy_rows(self, p, q, sp, sq):
         r = np.divide(p, q)
         np.log(r, out=r)
-        # p ≥ 0 makes any q < 0 give NaN (log of a negative ratio, or 0·log(−0) = 0·−inf)
-        return np.vecdot(p, r), p.min()
+        return np.vecdot(p, r), None
 
 
 @builtin("reverse_kl")

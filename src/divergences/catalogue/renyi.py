@@ -54,7 +54,6 @@ def _renyi_numpy(p: np.ndarray, q: np.ndarray, alpha: float):
         from .kl import KL
 
         return KL().numpy_rows(p, q, None, None)
-    lowest = min(p.min(), q.min())
     delta = alpha - 1
     d = np.divide(p, q)
     np.log(d, out=d)
@@ -62,9 +61,9 @@ def _renyi_numpy(p: np.ndarray, q: np.ndarray, alpha: float):
     if abs(delta) <= 0.5:
         s = np.vecdot(p, np.expm1(d))  # Σ p^α q^{1−α} − Σ p, exact near α = 1
         with np.errstate(all="ignore"):
-            return np.where(s > -0.5, np.log1p(s) / delta, np.nan), lowest
+            return np.where(s > -0.5, np.log1p(s) / delta, np.nan), None
     np.exp(d, out=d)
-    return np.log(np.vecdot(p, d)) / delta, lowest
+    return np.log(np.vecdot(p, d)) / delta, None
 
 
 @builtin_sums(
@@ -118,7 +117,6 @@ def _half_log_terms(a, b, xp):
 
 def _bhattacharyya_numpy(p: np.ndarray, q: np.ndarray):
     """−log Σ√(pq) from probabilities: −log1p(−H²) where H² < ½ (precision for close rows)."""
-    lowest = min(p.min(), q.min())
     sp, sq = np.sqrt(p), np.sqrt(q)
     bc = np.vecdot(sp, sq)
     np.subtract(sp, sq, out=sp)
@@ -126,7 +124,7 @@ def _bhattacharyya_numpy(p: np.ndarray, q: np.ndarray):
     out = -np.log1p(-np.minimum(h2, 0.5))
     far = h2 >= 0.5
     out[far] = -np.log(bc[far])
-    return out, lowest
+    return out, None
 
 
 @builtin_sums(

@@ -97,11 +97,10 @@ class Pointwise:
     information_units: bool = False
     #: D(P, P) = 0 and D ≥ 0 (cross-entropy is a pointwise sum but not a divergence)
     is_divergence: bool = True
-    #: Optional fast NumPy kernel ``numpy_rows(term, p, q, sum_p, sum_q) -> (row values, lowest)`` on
-    #: 2-D blocks of probabilities: exact where p, q > 0 (normal numbers), non-finite (never a wrong
-    #: finite value) on rows with zeros, which the exact layer recomputes with :meth:`phi`; ``lowest``
-    #: is a minimum that is negative whenever the block has negative mass its NaNs would not reveal
-    #: (None if they reveal every negative entry). Terms with a :meth:`_naive` form get a generic one.
+    #: Optional fast NumPy kernel ``numpy_rows(p, q, sum_p, sum_q) -> (row values, None)`` on 2-D blocks
+    #: of probabilities: exact where p, q are positive normal numbers; rows with zeros, subnormals or
+    #: negative entries are recomputed by the exact layer with :meth:`phi` (it finds them by the rows'
+    #: minima), so the kernel may return anything there. Terms with a :meth:`_naive` form get a generic one.
     numpy_rows: Callable[..., Any] | None = None
     #: Optional ``_naive(p, q, xp)``: the term in probability space, exact where p, q > 0 and NaN or
     #: ±inf (never a wrong finite value) where either is 0.
