@@ -17,8 +17,7 @@ the first use of a name imports what it needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..core.lazy import lazy_exports
 
 _EXPORTS = {
     "distillation_loss": "loss",
@@ -37,30 +36,16 @@ _EXPORTS = {
     "parse_logprobs": "served",
     "decoded_vocab": "served",
     "served_teacher": "served",
-    # written by the llm helper; listed here so they load lazily once the module exists
+    # decoding-time processors
     "USCDLogitsProcessor": "processors",
     "NGramPriorLogitsProcessor": "processors",
     "DivergenceMonitor": "processors",
+    "uscd_generate": "processors",
+    "base_perplexity": "processors",
+    "style_perplexity": "processors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'divergences.hf' has no attribute {name!r}")
-    try:
-        mod = importlib.import_module(f".{module}", __name__)
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{module}":
-            raise AttributeError(f"divergences.hf.{name} lives in divergences.hf.{module}, "
-                                 f"which is not in this installation") from exc
-        raise
-    value = getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
