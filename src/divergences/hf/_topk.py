@@ -23,7 +23,7 @@ from ..core.backend import torch_compute_dtype
 from ..torch._divergence import resolve
 from ..torch._engine import chunk_rows
 from ..torch.options import DistillOptions
-from ..torch.topk import topk_divergence_loss
+from ..torch.topk import teacher_tail_log, topk_divergence_loss
 
 Tensor = torch.Tensor
 
@@ -40,8 +40,7 @@ def _ragged_rows(z: Tensor, lp: Tensor, ix: Tensor, y: Tensor, gen: Any, tempera
     # the student's tail: every entry but the *valid* kept ones (filler ids keep their own mass)
     outside = logq.scatter(-1, ix, torch.where(valid, torch.full_like(qk, -math.inf), qk))
     b_tail = torch.logsumexp(outside, dim=-1)
-    s = torch.logsumexp(lp, dim=-1).clamp(max=0.0)
-    a_tail = torch.log(-torch.expm1(s))
+    a_tail = teacher_tail_log(lp).squeeze(-1)
     zero = torch.zeros_like(qk)
     # φ(0, 0) = f(1) = 0: the unused slots get safe finite inputs, then a zero contribution
     kept = torch.where(valid, gen.phi(torch.where(valid, lp, zero), torch.where(valid, qk, zero)), zero).sum(-1)

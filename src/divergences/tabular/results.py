@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .._safe_text import number as _number
+
 __all__ = [
     "FORMAT",
     "ColumnComparison",
@@ -63,7 +65,7 @@ class MetricEstimate:
     band: str = ""
 
     def __repr__(self) -> str:
-        return f"MetricEstimate({self.metric}={_short(self.value)} ± {_short(self.se)}, p={_short(self.p_value)})"
+        return f"MetricEstimate({self.metric}={_number(self.value)} ± {_number(self.se)}, p={_number(self.p_value)})"
 
 
 @dataclass(frozen=True)
@@ -333,7 +335,7 @@ class Comparison:
             cells = [escape(c.column), escape(c.kind)]
             if head:
                 m = c.metrics[head]
-                cells += [f"{_short(m.value)} [{_short(m.ci_low)}, {_short(m.ci_high)}]", _short(m.p_value),
+                cells += [f"{_number(m.value)} [{_number(m.ci_low)}, {_number(m.ci_high)}]", _number(m.p_value),
                           escape(m.band)]
             cells.append("<b style='color:#b00'>drift</b>" if c.drifted else "")
             lines.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
@@ -353,16 +355,6 @@ def json_text(doc: Any, path: str | None = None) -> str:
 
         write_atomic(path, text)
     return text
-
-
-def _short(x: Any) -> str:
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "–"
-        if math.isinf(x):
-            return "∞" if x > 0 else "−∞"
-        return f"{x:.3g}"
-    return str(x)
 
 
 def _plain(x):
