@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core.backend import namespace
 from ..core.record import builtin
-from ..core.terms import INF, Generator
+from ..core.terms import INF, ClosedForm
 from ..core.validation import check_real
 from .kl import KL, ReverseKL
 
@@ -12,7 +12,7 @@ __all__ = ["Alpha"]
 
 
 @builtin("alpha")
-class Alpha(Generator):
+class Alpha(ClosedForm):
     r"""Amari α-divergence :math:`D_\alpha = \frac{\sum_x p^\alpha q^{1-\alpha} - 1}{\alpha(\alpha-1)}`, any real α.
 
     f(t) = (t^α − αt − (1−α)) / (α(α−1)). α → 1 is KL(P‖Q) and α → 0 is KL(Q‖P), with continuous
@@ -33,7 +33,6 @@ class Alpha(Generator):
     def __init__(self, alpha: float = 0.5) -> None:
         alpha = check_real(alpha, "alpha")
         self.alpha = alpha
-        self.name = "alpha"
         self._endpoint = KL() if alpha == 1.0 else ReverseKL() if alpha == 0.0 else None
         if self._endpoint is not None:
             self.value_p_zero = self._endpoint.value_p_zero

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core.backend import namespace
 from ..core.record import builtin
-from ..core.terms import INF, Generator
+from ..core.terms import INF, ClosedForm
 
 __all__ = ["LeCam", "Neyman", "Pearson", "Triangular"]
 
@@ -30,7 +30,7 @@ def _chi2_dphi(a, b, xp):
 
 
 @builtin("pearson", aliases=("chi2",))
-class Pearson(Generator):
+class Pearson(ClosedForm):
     r"""Pearson χ² divergence :math:`\chi^2(P\|Q) = \sum_x (p(x) - q(x))^2 / q(x)`; f(t) = (t − 1)².
 
     Equals ``scipy.stats.power_divergence(n·p, n·q, lambda_="pearson").statistic / n`` (alias
@@ -47,9 +47,6 @@ class Pearson(Generator):
     value_p_zero = 1.0
     value_q_zero = INF
 
-    def __init__(self) -> None:
-        self.name = "pearson"
-
     def f(self, t):
         return (t - 1) ** 2
 
@@ -59,9 +56,7 @@ class Pearson(Generator):
     def f_second(self, t):
         return 2 * namespace(t).ones_like(t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
+    f_prime_one = 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -79,7 +74,7 @@ class Pearson(Generator):
 
 
 @builtin("neyman")
-class Neyman(Generator):
+class Neyman(ClosedForm):
     r"""Neyman χ² divergence :math:`\sum_x (p(x) - q(x))^2 / p(x)` = Pearson χ²(Q‖P); f(t) = (1 − t)²/t.
 
     ``scipy.stats.power_divergence(..., lambda_="neyman")`` up to the factor n. Conjugate
@@ -94,9 +89,6 @@ class Neyman(Generator):
     value_p_zero = INF
     value_q_zero = 1.0
 
-    def __init__(self) -> None:
-        self.name = "neyman"
-
     def f(self, t):
         return (1 - t) ** 2 / t
 
@@ -106,9 +98,7 @@ class Neyman(Generator):
     def f_second(self, t):
         return 2 / (t * t * t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
+    f_prime_one = 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -127,7 +117,7 @@ class Neyman(Generator):
         return d * d / p
 
 
-class _TriangularForm(Generator):
+class _TriangularForm(ClosedForm):
     """c·(t − 1)²/(t + 1): the triangular discrimination (c = 1) and Le Cam's divergence (c = ½)."""
 
     scale = 1.0
@@ -144,9 +134,7 @@ class _TriangularForm(Generator):
     def f_second(self, t):
         return self.scale * 8 / (t + 1) ** 3
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
+    f_prime_one = 0.0
 
     def conjugate(self, s):
         # triangular (c = 1): 4 − 4√(1 − s) − s on −3 ≤ s ≤ 1, −1 below; c·g has conjugate c·g*(s/c)
@@ -194,9 +182,6 @@ class Triangular(_TriangularForm):
     name = "triangular"
     upper_bound = 2.0
 
-    def __init__(self) -> None:
-        self.name = "triangular"
-
 
 @builtin("le_cam")
 class LeCam(_TriangularForm):
@@ -215,6 +200,3 @@ class LeCam(_TriangularForm):
     value_p_zero = 0.5
     value_q_zero = 0.5
     upper_bound = 1.0
-
-    def __init__(self) -> None:
-        self.name = "le_cam"

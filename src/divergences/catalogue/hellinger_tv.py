@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ..core.backend import namespace
 from ..core.record import builtin
-from ..core.terms import INF, Generator
+from ..core.terms import INF, ClosedForm
 
 __all__ = ["Hellinger", "TotalVariation"]
 
 
 @builtin("tv")
-class TotalVariation(Generator):
+class TotalVariation(ClosedForm):
     r"""Total variation distance :math:`TV = \tfrac12 \sum_x |p(x) - q(x)|` ∈ [0, 1]; f(t) = ½|t − 1|.
 
     Conjugate f*(s) = s on |s| ≤ ½ (+inf outside).
@@ -26,9 +26,6 @@ class TotalVariation(Generator):
     symmetric = True
     upper_bound = 1.0
 
-    def __init__(self) -> None:
-        self.name = "tv"
-
     def f(self, t):
         return 0.5 * namespace(t).abs(t - 1)
 
@@ -38,9 +35,7 @@ class TotalVariation(Generator):
     def f_second(self, t):
         return namespace(t).zeros_like(t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
+    f_prime_one = 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -59,7 +54,7 @@ class TotalVariation(Generator):
 
 
 @builtin("hellinger", distance="hellinger_distance")
-class Hellinger(Generator):
+class Hellinger(ClosedForm):
     r"""Squared Hellinger distance :math:`H^2 = \tfrac12 \sum_x (\sqrt{p(x)} - \sqrt{q(x)})^2` ∈ [0, 1].
 
     Scale: the ½ convention (H² = 1 − Σ√(pq)); some texts use Σ(√p−√q)² = 2H². f(t) = ½(√t − 1)².
@@ -79,9 +74,6 @@ class Hellinger(Generator):
     symmetric = True
     upper_bound = 1.0
 
-    def __init__(self) -> None:
-        self.name = "hellinger"
-
     def f(self, t):
         return 0.5 * (namespace(t).sqrt(t) - 1) ** 2
 
@@ -91,9 +83,7 @@ class Hellinger(Generator):
     def f_second(self, t):
         return 0.25 * t ** (-1.5)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
+    f_prime_one = 0.0
 
     def conjugate(self, s):
         xp = namespace(s)

@@ -8,13 +8,13 @@ import numpy as np
 
 from ..core.backend import logaddexp, namespace
 from ..core.record import builtin
-from ..core.terms import INF, Generator, check_unit, log_or_neg_inf
+from ..core.terms import INF, ClosedForm, check_unit, log_or_neg_inf
 
 __all__ = ["JensenShannon"]
 
 
 @builtin("js", distance="js_distance")
-class JensenShannon(Generator):
+class JensenShannon(ClosedForm):
     r"""(Generalised) Jensen–Shannon divergence with weight ``beta`` = β ∈ [0, 1].
 
     :math:`JS_\beta = \beta\,KL(P\|M) + (1-\beta)\,KL(Q\|M)` with :math:`M = \beta P + (1-\beta) Q`
@@ -40,7 +40,6 @@ class JensenShannon(Generator):
 
     def __init__(self, beta: float = 0.5) -> None:
         self.beta = check_unit(beta, "beta")
-        self.name = "js"
         b = self.beta
         self._lb, self._l1b = log_or_neg_inf(b), log_or_neg_inf(1 - b)
         self.value_p_zero = -(1 - b) * self._l1b if b < 1 else 0.0
@@ -68,9 +67,7 @@ class JensenShannon(Generator):
         b = self.beta
         return b * (1 - b) / (t * (b * t + (1 - b)))
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
+    f_prime_one = 0.0
 
     def conjugate(self, s):
         xp = namespace(s)

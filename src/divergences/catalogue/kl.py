@@ -9,7 +9,7 @@ import numpy as np
 from ..core.backend import logaddexp, namespace
 from ..core.record import builtin
 from ..core.special import lambert_w_log, lambert_w_negative
-from ..core.terms import INF, Generator, check_unit, log_or_neg_inf
+from ..core.terms import INF, ClosedForm, check_unit, log_or_neg_inf
 
 __all__ = ["KL", "Jeffreys", "ReverseKL", "SkewKL", "SkewReverseKL"]
 
@@ -19,7 +19,7 @@ def _tlogt(t, xp):
 
 
 @builtin("kl")
-class KL(Generator):
+class KL(ClosedForm):
     r"""Kullback–Leibler divergence :math:`KL(P\|Q) = \sum_x p(x) \log(p(x)/q(x))`; f(t) = t log t.
 
     Argument order follows the mathematics (as ``scipy.stats.entropy(pk, qk)``), unlike
@@ -40,9 +40,6 @@ class KL(Generator):
     value_q_zero = INF
     information_units = True
 
-    def __init__(self) -> None:
-        self.name = "kl"
-
     def f(self, t):
         return _tlogt(t, namespace(t))
 
@@ -52,9 +49,7 @@ class KL(Generator):
     def f_second(self, t):
         return 1 / t
 
-    @property
-    def f_prime_one(self) -> float:
-        return 1.0
+    f_prime_one = 1.0
 
     def conjugate(self, s):
         return namespace(s).exp(s - 1)
@@ -81,7 +76,7 @@ class KL(Generator):
 
 
 @builtin("reverse_kl")
-class ReverseKL(Generator):
+class ReverseKL(ClosedForm):
     r"""Reverse KL :math:`KL(Q\|P) = \sum_x q(x)\log(q(x)/p(x))`, the f-divergence with f(t) = −log t.
 
     In distillation with p = teacher and q = student this is the mode-seeking KL(student‖teacher);
@@ -97,9 +92,6 @@ class ReverseKL(Generator):
     value_q_zero = 0.0
     information_units = True
 
-    def __init__(self) -> None:
-        self.name = "reverse_kl"
-
     def f(self, t):
         return -namespace(t).log(t)
 
@@ -109,9 +101,7 @@ class ReverseKL(Generator):
     def f_second(self, t):
         return 1 / (t * t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return -1.0
+    f_prime_one = -1.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -135,7 +125,7 @@ class ReverseKL(Generator):
 
 
 @builtin("jeffreys", aliases=("psi",))
-class Jeffreys(Generator):
+class Jeffreys(ClosedForm):
     r"""Jeffreys divergence :math:`J = KL(P\|Q) + KL(Q\|P) = \sum_x (p - q)\log(p/q)`; f(t) = (t − 1) log t.
 
     Symmetric. Over bins it is the population stability index (PSI, P = current, Q = reference; the
@@ -153,9 +143,6 @@ class Jeffreys(Generator):
     symmetric = True
     information_units = True
 
-    def __init__(self) -> None:
-        self.name = "jeffreys"
-
     def f(self, t):
         return (t - 1) * namespace(t).log(t)
 
@@ -165,9 +152,7 @@ class Jeffreys(Generator):
     def f_second(self, t):
         return 1 / t + 1 / (t * t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
+    f_prime_one = 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -187,7 +172,7 @@ class Jeffreys(Generator):
 
 
 @builtin("skew_kl")
-class SkewKL(Generator):
+class SkewKL(ClosedForm):
     r"""Skew KL :math:`KL(P\,\|\,\lambda P + (1-\lambda) Q)` with λ = ``skew`` ∈ [0, 1] (DistiLLM: 0.1).
 
     f(t) = t log(t / (λt + 1 − λ)). Finite even where q = 0 (for λ > 0); λ = 0 is :func:`kl`, λ = 1
@@ -204,7 +189,6 @@ class SkewKL(Generator):
 
     def __init__(self, skew: float = 0.1) -> None:
         self.skew = check_unit(skew, "skew")
-        self.name = "skew_kl"
         self._ll, self._l1l = log_or_neg_inf(self.skew), log_or_neg_inf(1 - self.skew)
         self.value_q_zero = -self._ll  # −log λ (inf at λ = 0)
 
@@ -258,7 +242,7 @@ class SkewKL(Generator):
 
 
 @builtin("skew_reverse_kl")
-class SkewReverseKL(Generator):
+class SkewReverseKL(ClosedForm):
     r"""Skew reverse KL :math:`KL(Q\,\|\,(1-\lambda) P + \lambda Q)` with λ = ``skew`` ∈ [0, 1].
 
     f(t) = −log((1−λ)t + λ). λ = 0 is :func:`reverse_kl`; λ = 1 is 0. Conjugate
@@ -275,7 +259,6 @@ class SkewReverseKL(Generator):
 
     def __init__(self, skew: float = 0.1) -> None:
         self.skew = check_unit(skew, "skew")
-        self.name = "skew_reverse_kl"
         self._ll, self._l1l = log_or_neg_inf(self.skew), log_or_neg_inf(1 - self.skew)
         self.value_p_zero = -self._ll
 

@@ -34,7 +34,7 @@ from typing import Any
 from .backend import Array, namespace, safe_log
 from .validation import check_real
 
-__all__ = ["Generator", "Pointwise", "as_generator", "check_unit", "log_or_neg_inf"]
+__all__ = ["ClosedForm", "Generator", "Pointwise", "as_generator", "check_unit", "log_or_neg_inf"]
 
 INF = math.inf
 
@@ -497,6 +497,15 @@ class Generator(Pointwise):
         if math.isfinite(s1) and math.isfinite(s2) and abs(s1 - s2) <= 1e-6 * max(1.0, abs(s2)):
             return s2
         return INF
+
+
+class ClosedForm(Generator):
+    """Base of the catalogue's generators: f, f′, f″ and the log-space term are written in closed form
+    by the subclass (no user callable), and the divergence's name is the class attribute ``name``.
+    Subclasses with parameters define their own ``__init__`` (its keywords are the parameters)."""
+
+    def __init__(self) -> None:
+        self._f = self._f_prime = self._f_second = None
 
 
 def as_generator(f: Any) -> Pointwise:
