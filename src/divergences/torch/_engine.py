@@ -44,10 +44,9 @@ CPU_BLOCK_ELEMENTS = 1 << 17
 CUDA_CHUNK_ELEMENTS = 1 << 26
 
 
-def compute_dtype(*tensors: Tensor | None) -> torch.dtype:
-    """float64 if any input is float64, else float32 (half precision is computed in float32): the
-    library's one dtype rule, :func:`divergences.core.backend.torch_compute_dtype`."""
-    return torch_compute_dtype(*tensors)
+#: float64 if any input is float64, else float32 (half precision is computed in float32): the library's
+#: one dtype rule
+compute_dtype = torch_compute_dtype
 
 
 def chunk_rows(chunk_size: int | None, vocab: int, device: torch.device) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .rl import DEFAULT_CLIP, _as_tensor, _check_clip, _f_generator, _out_dtype, _partials, _tangent_extended
+from .rl import DEFAULT_CLIP, _as_tensor, _check_clip, _f_generator, _out_dtype, _tangent_extended
 
 __all__ = ["d2o_loss", "f_dpo_loss", "f_dpo_score"]
 
@@ -89,7 +89,7 @@ def f_dpo_score(log_ratio: Any, divergence: Any = "reverse_kl", *, clip: float |
     gen = _f_generator(divergence, params)
     u = _as_tensor(log_ratio, "log_ratio")
     dtype = _out_dtype(u)
-    score = _tangent_extended(lambda x: _partials(gen, -x, torch.zeros_like(x))[1], u.to(torch.float64))
+    score = _tangent_extended(lambda x: gen.dphi(-x, torch.zeros_like(x))[1], u.to(torch.float64))
     if clip is not None:
         score = torch.clamp(score, -clip, clip)
     return score.to(dtype)

@@ -76,9 +76,8 @@ def _as_tensor(x: Any, name: str) -> torch.Tensor:
     return x
 
 
-def _out_dtype(*tensors: torch.Tensor) -> torch.dtype:
-    """The compute dtype of the inputs (the library's one rule: float64 if any is float64, else float32)."""
-    return torch_compute_dtype(*tensors)
+#: the compute dtype of the inputs: the library's one rule (float64 if any is float64, else float32)
+_out_dtype = torch_compute_dtype
 
 
 def _pair(x: Any, y: Any, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
@@ -127,11 +126,6 @@ def _f_generator(divergence: Any, params: dict[str, Any], what: str = "divergenc
             f"the f-divergences are {', '.join(registry.available('f'))}"
         )
     return gen
-
-
-def _partials(gen: g.Generator, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(∂φ/∂a, ∂φ/∂b) of the registry's term (closed forms; f′ by central differences for a user f)."""
-    return gen.dphi(a, b)
 
 
 def _tangent_extended(fn: Any, x: torch.Tensor, *, exact_at_inf: bool = False) -> torch.Tensor:
@@ -323,7 +317,7 @@ def f_prime(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFA
     gen = _f_generator(divergence, params)
     ell = _as_tensor(log_ratio, "log_ratio")
     dtype = _out_dtype(ell)
-    value = _tangent_extended(lambda x: _partials(gen, torch.zeros_like(x), -x)[0], ell.to(torch.float64))
+    value = _tangent_extended(lambda x: gen.dphi(torch.zeros_like(x), -x)[0], ell.to(torch.float64))
     return _finish(value, dtype, clip)
 
 
