@@ -56,6 +56,7 @@ _EXPORTS = {
     "jdcov": "objectives",
     "ccdcov": "objectives",
     "group_js_divergence": "objectives",
+    "f_sft_loss": "objectives",
 }
 
 __all__ = sorted(_EXPORTS)
