@@ -15,6 +15,7 @@ import torch.distributed as dist
 
 import divergences as dv
 from divergences.torch import (
+    balanced_kl_loss,
     divergence_loss,
     fused_linear_divergence_loss,
     mixture,
@@ -55,6 +56,23 @@ def _dense_case(rank, widths, name, params, dtype, seed, **kw):
     got.sum().backward()
     _close(zs.grad, zf.grad[..., lo:hi], dtype, what + " student grad")
     _close(ts.grad, tf.grad[..., lo:hi], dtype, what + " teacher grad")
+
+
+def _balanced_case(rank, widths, seed, **kw):
+    """BD-KD's balanced KL: the entropy-gap gate and both terms from the shards."""
+    V = sum(widths)
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(2, 5, V, generator=g, dtype=F64) * torch.linspace(0.3, 3.0, 5, dtype=F64).view(1, 5, 1)
+    t = torch.randn(2, 5, V, generator=g, dtype=F64) * 1.5
+    lo, hi = _bounds(widths, rank)
+    zf = z.clone().requires_grad_()
+    ref = balanced_kl_loss(zf, t, **kw)
+    ref.backward()
+    zs = z[..., lo:hi].clone().requires_grad_()
+    got = balanced_kl_loss(zs, t[..., lo:hi], **kw, process_group=dist.group.WORLD)
+    _close(got.detach(), ref.detach(), F64, f"balanced {kw} loss")
+    got.backward()
+    _close(zs.grad, zf.grad[..., lo:hi], F64, f"balanced {kw} student grad")
 
 
 def _fused_case(rank, widths, dtype, name="js", **kw):
@@ -179,6 +197,8 @@ def run_cases(rank, world, port, widths, out_dir):
         _dense_case(rank, widths, lambda t: (t - 1) ** 2 / 2, {}, F64, 4)  # a user generator (autograd)
         _dense_case(rank, widths, mixture({"kl": 0.5, "reverse_kl": 0.5}), {}, F64, 5)
         _dense_case(rank, widths, "cosine", {}, F64, 6)
+        _balanced_case(rank, widths, 9, temperature=1.5)
+        _balanced_case(rank, widths, 10, sharpness=2.0, reverse_when="student_more_confident")
         for red in ("sum", "batchmean", "none"):
             _dense_case(rank, widths, "js", {}, F64, 7, reduction=red, hard_weight=0.5, labels=labels, chunk_size=3)
         _dense_case(rank, widths, "js", {}, torch.float32, 8, temperature=2.0, t_squared=True, hard_weight=0.2,

@@ -28,6 +28,8 @@ _EXPORTS = {
     "select_tokens": "selection",
     "mixture": "mixtures",
     "Mixture": "mixtures",
+    "balanced_kl_loss": "mixtures",
+    "entropy_gap_weight": "mixtures",
     "cosine_similarity_loss": "cosine",
     "vocab_parallel_topk": "distributed",
     # RL regularisers and preference losses
