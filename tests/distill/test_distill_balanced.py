@@ -88,3 +88,22 @@ def test_bad_input():
         balanced_kl_loss(z, z, weights=torch.ones(3))
     with pytest.raises(ValueError, match="teacher logits"):
         balanced_kl_loss(z, torch.zeros(2, 5))
+
+
+def test_one_divergence_for_every_loss_path():
+    """balanced_kl() as divergence=: dense, fused (LM head) and top-k with k = V give the same loss."""
+    from divergences.torch import balanced_kl, fused_linear_divergence_loss, topk_divergence_loss
+
+    torch.manual_seed(3)
+    h = torch.randn(7, 12, dtype=torch.float64)
+    w = torch.randn(30, 12, dtype=torch.float64) / 3
+    t = torch.randn(7, 30, dtype=torch.float64) * 2
+    div = balanced_kl(sharpness=3.0)
+    dense = divergence_loss(h @ w.T, t, div, temperature=1.3)
+    fused = fused_linear_divergence_loss(h, w, t, div, temperature=1.3)
+    vals, idx = torch.log_softmax(t / 1.3, -1).topk(30, dim=-1)
+    top = topk_divergence_loss(h @ w.T, vals * 1.0, idx, div, temperature=1.3)
+    want, _ = _direct(h @ w.T, t, 1.3, 3.0)
+    for got in (dense, fused):
+        assert torch.isclose(got, want, rtol=1e-10)
+    assert torch.isclose(top, want, rtol=1e-6)

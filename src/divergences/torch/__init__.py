@@ -29,6 +29,8 @@ _EXPORTS = {
     "mixture": "mixtures",
     "Mixture": "mixtures",
     "balanced_kl_loss": "mixtures",
+    "balanced_kl": "mixtures",
+    "BalancedKL": "mixtures",
     "entropy_gap_weight": "mixtures",
     "cosine_similarity_loss": "cosine",
     "vocab_parallel_topk": "distributed",

@@ -34,6 +34,8 @@ class Divergence:
     generator: Pointwise | None = None
     function: Callable[..., Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: a row divergence's own ``rows(a, b, comm)`` (:class:`RowDivergence`)
+    row_fn: Callable[..., Any] | None = None
 
     @property
     def closed_form(self) -> bool:
@@ -45,9 +47,22 @@ class Divergence:
         """Per-row value from log-probabilities ``a`` (teacher) and ``b`` (student): differentiable."""
         if self.generator is not None:
             return comm.row_sums(self.generator.phi(a, b))[0]
+        if self.row_fn is not None:
+            return self.row_fn(a, b, comm)
         if comm.parallel or registry.get(self.name).rows is not None:
             return function_rows(self.name, a, b, comm, **self.params)
         return self.function(a, b, from_logits=True, validate=False, axis=-1, **self.params)
+
+
+class RowDivergence:
+    """A divergence given by its per-row value ``rows(a, b, comm)`` from log-probabilities ``a`` (teacher)
+    and ``b`` (student) of shape (rows, V_local), every vocabulary sum taken with ``comm.row_sums`` (so a
+    sharded vocabulary works); differentiated by autograd within each chunk. Subclasses set ``name``."""
+
+    name = "rows"
+
+    def rows(self, a: Tensor, b: Tensor, comm: Any) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 def _mixture_name(div: Any) -> bool:
@@ -83,6 +98,8 @@ def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapp
     if kw:
         raise ValueError(f"parameters {sorted(kw)} are given to a named divergence, not to "
                          f"{type(divergence).__name__} (configure the generator instance instead)")
+    if isinstance(divergence, RowDivergence):
+        return Divergence(divergence.name, "function", row_fn=divergence.rows)
     if _mixture_name(divergence):
         from .mixtures import mixture
 

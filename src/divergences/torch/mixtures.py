@@ -8,7 +8,8 @@ with closed-form gradients when every component has them.
 * torchtune's ``SymmetricKLLoss`` (the average of forward and reverse KL) is
   ``mixture({"kl": 0.5, "reverse_kl": 0.5})`` (Jeffreys / 2).
 * BD-KD (Amara et al., 2022) weighs forward and reverse KL per sample by the entropy gap between
-  student and teacher: :func:`balanced_kl_loss` (the weight alone: :func:`entropy_gap_weight`); a
+  student and teacher: :func:`balanced_kl` (a ``divergence=`` for every loss), :func:`balanced_kl_loss`
+  (the weight alone: :func:`entropy_gap_weight`); a
   fixed-weight balance is ``mixture({"kl": 1 - w, "reverse_kl": w})`` (the mixture's weights are
   constants).
 
@@ -30,8 +31,9 @@ import torch
 
 from .. import registry
 from ..generators import Pointwise
+from ._divergence import RowDivergence
 
-__all__ = ["Mixture", "balanced_kl_loss", "entropy_gap_weight", "mixture"]
+__all__ = ["BalancedKL", "Mixture", "balanced_kl", "balanced_kl_loss", "entropy_gap_weight", "mixture"]
 
 
 class Mixture(Pointwise):
@@ -106,6 +108,70 @@ def mixture(components: Mapping[Any, float] | list[tuple[Any, float]]) -> Mixtur
 _GATES = ("student_more_uncertain", "student_more_confident")
 
 
+def _check_gate(sharpness: float | None, reverse_when: str) -> float | None:
+    if reverse_when not in _GATES:
+        raise ValueError(f"reverse_when must be one of {_GATES}, got {reverse_when!r}")
+    if sharpness is None:
+        return None
+    if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) or not (
+            math.isfinite(sharpness) and sharpness > 0):
+        raise ValueError(f"sharpness must be a finite number > 0 or None, got {sharpness!r}")
+    return float(sharpness)
+
+
+def _gate(gap: torch.Tensor, sharpness: float | None, reverse_when: str) -> torch.Tensor:
+    """The weight of the reverse KL from the (detached) entropy gap H(student) − H(teacher)."""
+    if reverse_when == "student_more_confident":
+        gap = -gap
+    if sharpness is None:
+        return (torch.sign(gap) + 1) / 2
+    return torch.sigmoid(sharpness * gap)
+
+
+def _neg_entropy_terms(logp: torch.Tensor) -> torch.Tensor:
+    """p log p, 0 where p = 0 (a −inf log-probability)."""
+    return torch.where(logp == -math.inf, torch.zeros((), dtype=logp.dtype, device=logp.device), logp.exp() * logp)
+
+
+class BalancedKL(RowDivergence):
+    r"""BD-KD's per-token balance (1 − w)·KL(p‖q) + w·KL(q‖p), w from the entropy gap (built by
+    :func:`balanced_kl`). One pass: the two entropies and the two KL sums are four row sums of the same
+    chunk (one all-reduce of four floats per token on a sharded vocabulary)."""
+
+    def __init__(self, sharpness: float | None = None, reverse_when: str = "student_more_uncertain") -> None:
+        self.sharpness = _check_gate(sharpness, reverse_when)
+        self.reverse_when = reverse_when
+        self.name = f"balanced_kl(sharpness={self.sharpness}, reverse_when={reverse_when!r})"
+        self._kl = registry.get_generator("kl")
+        self._rkl = registry.get_generator("reverse_kl")
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def rows(self, a: torch.Tensor, b: torch.Tensor, comm: Any) -> torch.Tensor:
+        nh_t, nh_s, fwd, rev = comm.row_sums(_neg_entropy_terms(a), _neg_entropy_terms(b),
+                                             self._kl.phi(a, b), self._rkl.phi(a, b))
+        w = _gate((nh_t - nh_s).detach(), self.sharpness, self.reverse_when)
+        return (1 - w) * fwd + w * rev
+
+
+def balanced_kl(sharpness: float | None = None, reverse_when: str = "student_more_uncertain") -> BalancedKL:
+    r"""BD-KD's balanced divergence as a ``divergence=`` for every token loss (dense, fused, top-k,
+    vocab-parallel, the Hugging Face trainer): per token
+    :math:`(1 - w)\,KL(p\|q) + w\,KL(q\|p)`, p = teacher, q = student, with the gate w of
+    :func:`entropy_gap_weight` (held constant: no gradient flows through it).
+
+    >>> import torch
+    >>> from divergences.torch import balanced_kl, divergence_loss, fused_linear_divergence_loss
+    >>> h = torch.randn(6, 16); w = torch.randn(50, 16); t = torch.randn(6, 50)
+    >>> a = fused_linear_divergence_loss(h, w, t, balanced_kl(sharpness=2.0))
+    >>> b = divergence_loss(h @ w.T, t, balanced_kl(sharpness=2.0))
+    >>> bool(torch.isclose(a, b, rtol=1e-5))
+    True
+    """
+    return BalancedKL(sharpness, reverse_when)
+
+
 def entropy_gap_weight(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
@@ -130,11 +196,7 @@ def entropy_gap_weight(
 
     Returns shape ``logits.shape[:-1]`` in the compute dtype, no gradient.
     """
-    if reverse_when not in _GATES:
-        raise ValueError(f"reverse_when must be one of {_GATES}, got {reverse_when!r}")
-    if sharpness is not None and (isinstance(sharpness, bool) or not math.isfinite(float(sharpness))
-                                  or float(sharpness) <= 0):
-        raise ValueError(f"sharpness must be a finite number > 0 or None, got {sharpness!r}")
+    sharpness = _check_gate(sharpness, reverse_when)
     from .losses import divergence_loss
 
     def entropy(z: torch.Tensor) -> torch.Tensor:
@@ -142,40 +204,27 @@ def entropy_gap_weight(
         return divergence_loss(z, z, "cross_entropy", temperature=temperature, reduction="none",
                                chunk_size=chunk_size, process_group=process_group)
 
-    gap = entropy(student_logits) - entropy(teacher_logits)
-    if reverse_when == "student_more_confident":
-        gap = -gap
-    if sharpness is None:
-        return (torch.sign(gap) + 1) / 2
-    return torch.sigmoid(float(sharpness) * gap)
+    return _gate(entropy(student_logits) - entropy(teacher_logits), sharpness, reverse_when)
 
 
 def balanced_kl_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
     *,
-    temperature: float = 1.0,
     sharpness: float | None = None,
     reverse_when: str = "student_more_uncertain",
-    labels: torch.Tensor | None = None,
-    ignore_index: int = -100,
-    mask: torch.Tensor | None = None,
-    weights: torch.Tensor | None = None,
-    reduction: str = "mean",
-    num_items_in_batch: Any = None,
-    chunk_size: int | None = None,
-    process_group: Any = None,
-    t_squared: bool = False,
+    **loss_options: Any,
 ) -> torch.Tensor:
     r"""BD-KD's balanced divergence: per token :math:`(1 - w_i)\,KL(p_i\|q_i) + w_i\,KL(q_i\|p_i)`.
 
     p = teacher, q = student (``softmax(logits / T)``), :math:`w_i` = :func:`entropy_gap_weight` (a
-    constant: no gradient flows through the gate). Reduced over tokens as
-    :func:`~divergences.torch.divergence_loss` does (``labels``/``ignore_index``/``mask``, per-token
-    ``weights`` multiply the balanced term, ``"mean"`` over kept tokens or by ``num_items_in_batch``,
-    ``"sum"``, ``"batchmean"``, ``"none"``); both terms run on the chunk engine with closed-form
-    gradients, vocab-parallel with ``process_group``. A constant ``w`` is
-    ``mixture({"kl": 1 - w, "reverse_kl": w})``; torchtune's ``SymmetricKLLoss`` is w = ½.
+    constant: no gradient flows through the gate). ``divergence_loss(student_logits, teacher_logits,
+    balanced_kl(sharpness, reverse_when), **loss_options)``: every option of
+    :func:`~divergences.torch.divergence_loss` applies (``temperature``, ``labels``/``ignore_index``/
+    ``mask``, per-token ``weights``, ``reduction``, ``num_items_in_batch``, ``process_group``,
+    ``hard_weight``, ``options``). One pass over the vocabulary (the entropies and both KL sums together),
+    gradients by autograd within each chunk. A constant ``w`` is ``mixture({"kl": 1 - w, "reverse_kl": w})``;
+    torchtune's ``SymmetricKLLoss`` is w = ½.
 
     >>> import torch
     >>> from divergences.torch import balanced_kl_loss, divergence_loss
@@ -185,17 +234,4 @@ def balanced_kl_loss(
     """
     from .losses import divergence_loss
 
-    w = entropy_gap_weight(student_logits, teacher_logits, temperature=temperature, sharpness=sharpness,
-                           reverse_when=reverse_when, chunk_size=chunk_size, process_group=process_group)
-    if weights is not None:
-        if tuple(weights.shape) != tuple(w.shape):
-            raise ValueError(f"weights must have the leading shape {tuple(w.shape)}, got {tuple(weights.shape)}")
-        base = weights.detach().to(w.dtype)
-    else:
-        base = torch.ones_like(w)
-    common = dict(temperature=temperature, labels=labels, ignore_index=ignore_index, mask=mask,
-                  reduction=reduction, num_items_in_batch=num_items_in_batch, chunk_size=chunk_size,
-                  process_group=process_group, t_squared=t_squared)
-    forward = divergence_loss(student_logits, teacher_logits, "kl", weights=base * (1 - w), **common)
-    reverse = divergence_loss(student_logits, teacher_logits, "reverse_kl", weights=base * w, **common)
-    return forward + reverse
+    return divergence_loss(student_logits, teacher_logits, balanced_kl(sharpness, reverse_when), **loss_options)
