@@ -7,6 +7,8 @@ Table 1 (tokens × vocab logits, forward + backward, float32, CPU, generalized J
   * ``liger_formula`` Liger-Kernel's per-chunk JSD formula (``LigerFusedLinearJSDFunction.distillation_loss_fn``)
     applied to the whole logits with autograd (Liger's un-fused JSD is a Triton kernel, GPU only);
   * ``ours``        ``divergences.torch.divergence_loss(..., "js", beta=0.5)``.
+Table 1b: BD-KD's balanced KL with the entropy-gap gate: ``bdkd_direct`` (log-softmax both, entropies, gate,
+both KLs, autograd: the anchor) against ``ours_bdkd`` (``balanced_kl_loss``, one chunked pass).
 Table 2 (fused with the LM head: hidden states h (tokens × hidden), weight W (vocab × hidden)):
   * ``bare_matmuls`` the three unavoidable products h·Wᵀ, g·W, gᵀ·h: the anchor for time;
   * ``unfused``     logits = h·Wᵀ, then the GKD formula with autograd: the anchor for memory;
@@ -120,6 +122,21 @@ def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
             from divergences.torch import divergence_loss
 
             run = step(lambda: divergence_loss(z, t, "js", beta=beta))
+        elif method == "bdkd_direct":
+            def bdkd():
+                s, tt = F.log_softmax(z, -1), F.log_softmax(t, -1)
+                ps, pt = s.exp(), tt.exp()
+                gap = ((pt * tt).sum(-1) - (ps * s).sum(-1)).detach()
+                w = torch.sigmoid(2.0 * gap)
+                fwd = (pt * (tt - s)).sum(-1)
+                rev = (ps * (s - tt)).sum(-1)
+                return ((1 - w) * fwd + w * rev).mean()
+
+            run = step(bdkd)
+        elif method == "ours_bdkd":
+            from divergences.torch import balanced_kl_loss
+
+            run = step(lambda: balanced_kl_loss(z, t, sharpness=2.0))
         else:
             raise ValueError(method)
         return _measure(run, repeats, clear=lambda: setattr(z, "grad", None))
@@ -365,6 +382,17 @@ def main() -> None:
             continue
         print(f"{m:<16}{r['time']:>9.3f}{r['extra_mb']:>15.1f}{r['time'] / base['time']:>12.3f}"
               f"{r['extra_mb'] / base['extra_mb']:>11.3f}{r['time'] / floor['time']:>14.2f}")
+
+    print(f"\nTable 1b: BD-KD balanced KL (entropy-gap gate, sharpness 2), {shape1[0]} × {shape1[1]}, forward + backward")
+    res = {m: _spawn("logits", m, shape1, 3) for m in ("bdkd_direct", "ours_bdkd")}
+    base = res["bdkd_direct"]
+    print(f"{'method':<16}{'time s':>9}{'peak extra MB':>15}{'time / direct':>15}{'mem / direct':>14}")
+    for m, r in res.items():
+        if "error" in r:
+            print(f"{m:<16} failed: {r['error']}")
+            continue
+        print(f"{m:<16}{r['time']:>9.3f}{r['extra_mb']:>15.1f}{r['time'] / base['time']:>15.3f}"
+              f"{r['extra_mb'] / base['extra_mb']:>14.3f}")
 
     shape2 = [128, 256, 4000] if args.small else [1024, 4096, 32000]
     print(f"\nTable 2: fused LM head, tokens × hidden × vocab = {shape2[0]} × {shape2[1]} × {shape2[2]}, JSD β = 0.5")

@@ -34,12 +34,13 @@ class Divergence:
     generator: Pointwise | None = None
     function: Callable[..., Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    #: a row divergence's own ``rows(a, b, comm)`` (:class:`RowDivergence`)
+    #: a row divergence's own ``rows(a, b, comm)`` and, optionally, ``rows_dphi`` (:class:`RowDivergence`)
     row_fn: Callable[..., Any] | None = None
+    row_dphi: Callable[..., Any] | None = None
 
     @property
     def closed_form(self) -> bool:
-        if self.kind == "cosine":
+        if self.kind == "cosine" or self.row_dphi is not None:
             return True
         return self.generator is not None and self.generator.has_closed_form_gradient
 
@@ -57,9 +58,13 @@ class Divergence:
 class RowDivergence:
     """A divergence given by its per-row value ``rows(a, b, comm)`` from log-probabilities ``a`` (teacher)
     and ``b`` (student) of shape (rows, V_local), every vocabulary sum taken with ``comm.row_sums`` (so a
-    sharded vocabulary works); differentiated by autograd within each chunk. Subclasses set ``name``."""
+    sharded vocabulary works); differentiated by autograd within each chunk, unless the subclass also
+    defines ``rows_dphi(a, b, comm, masked) -> (rows, ∂rows/∂a, ∂rows/∂b)`` (entrywise partials in
+    log-probability space, as :meth:`~divergences.generators.Pointwise.phi_dphi` gives them), which the
+    dense and fused kernels then use in closed form. Subclasses set ``name``."""
 
     name = "rows"
+    rows_dphi: Callable[..., Any] | None = None
 
     def rows(self, a: Tensor, b: Tensor, comm: Any) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -99,7 +104,7 @@ def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapp
         raise ValueError(f"parameters {sorted(kw)} are given to a named divergence, not to "
                          f"{type(divergence).__name__} (configure the generator instance instead)")
     if isinstance(divergence, RowDivergence):
-        return Divergence(divergence.name, "function", row_fn=divergence.rows)
+        return Divergence(divergence.name, "function", row_fn=divergence.rows, row_dphi=divergence.rows_dphi)
     if _mixture_name(divergence):
         from .mixtures import mixture
 

@@ -77,7 +77,18 @@ def dense_kernel(div: Divergence, temperature: float, scale: float, *, comm: Loc
         b, a = comm.log_softmax(z / temperature, t / temperature)
         return div.rows(a, b, comm)
 
-    if div.closed_form:
+    def closed_rows(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
+        dtype = compute_dtype(z, teacher[0])
+        b, a = comm.log_softmax(_scaled(z, temperature, dtype), _scaled(teacher[0], temperature, dtype))
+        loss, da, db = div.row_dphi(a, b, comm, masked)
+        sums = comm.row_sums(*([db] if need_z else []), *([da] if need_t else []))
+        gz = _through_softmax(db, b, sums[0], scale / temperature) if need_z else None
+        gt = _through_softmax(da, a, sums[-1], scale / temperature) if need_t else None
+        return (loss * scale if scale != 1.0 else loss), gz, gt
+
+    if div.row_dphi is not None:
+        kernel = closed_rows if block is None or comm.parallel else cache_blocked(closed_rows, block)
+    elif div.closed_form:
         kernel = closed if block is None or comm.parallel else cache_blocked(closed, block)
     else:
         kernel = autograd_kernel(row_loss, scale)

@@ -154,6 +154,19 @@ class BalancedKL(RowDivergence):
         w = _gate((nh_t - nh_s).detach(), self.sharpness, self.reverse_when)
         return (1 - w) * fwd + w * rev
 
+    def rows_dphi(self, a: torch.Tensor, b: torch.Tensor, comm: Any, masked: bool):
+        """The rows and their log-space partials in closed form (the gate is a constant)."""
+        from ._kernels import pointwise_terms
+
+        t_f, da_f, db_f = pointwise_terms(self._kl, a, b, True, masked)
+        t_r, da_r, db_r = pointwise_terms(self._rkl, a, b, True, masked)
+        nh_t, nh_s, fwd, rev = comm.row_sums(_neg_entropy_terms(a), _neg_entropy_terms(b), t_f, t_r)
+        w = _gate(nh_t - nh_s, self.sharpness, self.reverse_when)
+        wc = w.unsqueeze(-1)
+        da = torch.lerp(da_f, da_r, wc)   # (1 − w)·∂KL + w·∂RKL
+        db = torch.lerp(db_f, db_r, wc)
+        return torch.lerp(fwd, rev, w), da, db
+
 
 def balanced_kl(sharpness: float | None = None, reverse_when: str = "student_more_uncertain") -> BalancedKL:
     r"""BD-KD's balanced divergence as a ``divergence=`` for every token loss (dense, fused, top-k,
@@ -223,7 +236,7 @@ def balanced_kl_loss(
     :func:`~divergences.torch.divergence_loss` applies (``temperature``, ``labels``/``ignore_index``/
     ``mask``, per-token ``weights``, ``reduction``, ``num_items_in_batch``, ``process_group``,
     ``hard_weight``, ``options``). One pass over the vocabulary (the entropies and both KL sums together),
-    gradients by autograd within each chunk. A constant ``w`` is ``mixture({"kl": 1 - w, "reverse_kl": w})``;
+    gradients in closed form (the top-k path: by autograd on its k + 1 buckets). A constant ``w`` is ``mixture({"kl": 1 - w, "reverse_kl": w})``;
     torchtune's ``SymmetricKLLoss`` is w = ½.
 
     >>> import torch

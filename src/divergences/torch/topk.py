@@ -91,7 +91,7 @@ def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalC
 
     if div.kind == "cosine":
         raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
-    if div.closed_form:
+    if div.closed_form and div.generator is not None:
         return finite_gradients(closed, div)
     if comm.parallel:
         def parallel_row_loss(z: Tensor, logp_k: Tensor, idx: Tensor) -> Tensor:
