@@ -233,3 +233,20 @@ def test_padded_teacher_vocabulary_with_crop(hfh, encoded):
     with torch.no_grad():
         t = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1][keep]
     assert torch.allclose(got, _kl_rows(t[:, :V], z).mean(), rtol=1e-10)
+
+
+def test_bdkd_balanced_kl_in_the_fused_path(pair):
+    """BD-KD's entropy-gap balance as divergence=: fused (LM head) equals the explicit formula."""
+    from divergences.torch import balanced_kl
+
+    student, teacher, batch = pair
+    with torch.no_grad():
+        t_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    loss = distillation_loss(student, t_logits, batch, balanced_kl(sharpness=1.5), temperature=1.5)
+    z, _, keep = _ref_rows(student, batch)
+    t = t_logits[:, :-1][keep]
+    lq, lp = torch.log_softmax(z / 1.5, -1), torch.log_softmax(t / 1.5, -1)
+    gap = (-(lq.exp() * lq).sum(-1) + (lp.exp() * lp).sum(-1)).detach()
+    w = torch.sigmoid(1.5 * gap)
+    ref = ((1 - w) * _kl_rows(t, z, 1.5) + w * (lq.exp() * (lq - lp)).sum(-1)).mean()
+    assert torch.allclose(loss, ref, rtol=1e-10)
