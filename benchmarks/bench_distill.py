@@ -351,6 +351,21 @@ def _cuda_tables(small: bool) -> None:
         torch.cuda.empty_cache()
 
 
+def _logits_table(shape: list[int], methods: tuple[str, ...], anchor: str, floor: str | None = None) -> None:
+    """Run ``methods`` on (tokens × vocab) logits and print time and memory as ratios to the first one."""
+    res = {m: _spawn("logits", m, shape, 3) for m in methods}
+    base = res[methods[0]]
+    extra = f"{'time / floor':>14}" if floor else ""
+    print(f"{'method':<16}{'time s':>9}{'peak extra MB':>15}{'time / ' + anchor:>15}{'mem / ' + anchor:>14}{extra}")
+    for m, r in res.items():
+        if "error" in r:
+            print(f"{m:<16} failed: {r['error']}")
+            continue
+        tail = f"{r['time'] / res[floor]['time']:>14.2f}" if floor else ""
+        print(f"{m:<16}{r['time']:>9.3f}{r['extra_mb']:>15.1f}{r['time'] / base['time']:>15.3f}"
+              f"{r['extra_mb'] / base['extra_mb']:>14.3f}{tail}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="distillation-loss benchmark")
     parser.add_argument("--small", action="store_true", help="tiny shapes (checks the script)")
@@ -373,26 +388,10 @@ def main() -> None:
 
     shape1 = [64, 1000] if args.small else [2048, 32000]
     print(f"\nTable 1: tokens × vocab = {shape1[0]} × {shape1[1]}, JSD β = 0.5, forward + backward")
-    res = {m: _spawn("logits", m, shape1, 3) for m in ("gkd_direct", "floor", "liger_formula", "ours")}
-    base, floor = res["gkd_direct"], res["floor"]
-    print(f"{'method':<16}{'time s':>9}{'peak extra MB':>15}{'time / gkd':>12}{'mem / gkd':>11}{'time / floor':>14}")
-    for m, r in res.items():
-        if "error" in r:
-            print(f"{m:<16} failed: {r['error']}")
-            continue
-        print(f"{m:<16}{r['time']:>9.3f}{r['extra_mb']:>15.1f}{r['time'] / base['time']:>12.3f}"
-              f"{r['extra_mb'] / base['extra_mb']:>11.3f}{r['time'] / floor['time']:>14.2f}")
+    _logits_table(shape1, ("gkd_direct", "floor", "liger_formula", "ours"), "gkd", floor="floor")
 
     print(f"\nTable 1b: BD-KD balanced KL (entropy-gap gate, sharpness 2), {shape1[0]} × {shape1[1]}, forward + backward")
-    res = {m: _spawn("logits", m, shape1, 3) for m in ("bdkd_direct", "ours_bdkd")}
-    base = res["bdkd_direct"]
-    print(f"{'method':<16}{'time s':>9}{'peak extra MB':>15}{'time / direct':>15}{'mem / direct':>14}")
-    for m, r in res.items():
-        if "error" in r:
-            print(f"{m:<16} failed: {r['error']}")
-            continue
-        print(f"{m:<16}{r['time']:>9.3f}{r['extra_mb']:>15.1f}{r['time'] / base['time']:>15.3f}"
-              f"{r['extra_mb'] / base['extra_mb']:>14.3f}")
+    _logits_table(shape1, ("bdkd_direct", "ours_bdkd"), "direct")
 
     shape2 = [128, 256, 4000] if args.small else [1024, 4096, 32000]
     print(f"\nTable 2: fused LM head, tokens × hidden × vocab = {shape2[0]} × {shape2[1]} × {shape2[2]}, JSD β = 0.5")
