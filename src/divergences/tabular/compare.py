@@ -24,7 +24,7 @@ from .results import (
     SkippedColumn,
     TestResult,
 )
-from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homogeneity, holm, ks_binned
+from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homogeneity, holm, ks_binned, prefetch
 
 __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
@@ -145,6 +145,8 @@ def compare(
     """
     opts = CompareOptions.build(options, **option_keywords)
     resolved, drift, threshold = resolve_metrics(opts)
+    if opts.tests:
+        prefetch()  # the KS test's import, while the engine reads
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)
