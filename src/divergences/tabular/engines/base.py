@@ -21,6 +21,7 @@ columns (kind ``"datetime"``) are numbers of seconds since 1970-01-01 UTC.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,23 +244,24 @@ class SQLEngine(Engine):
     def _numeric_summary(self, columns, levels):
         inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(columns)]
         aggs = ["count(*)"]
+        # the minimum and maximum are the quantiles at 0 and 1 (exact order statistics, no interpolation),
+        # asked in the same quantile aggregate: cheaper than separate min() and max()
+        asked = [0.0, *(float(x) for x in levels), 1.0]
         for i in range(len(columns)):
             v = f"v{i}"
             fin = f"CASE WHEN {self.is_finite(v)} THEN {v} END"
             aggs += [
                 f"count(CASE WHEN {v} IS NOT NULL AND NOT {self.is_nan(v)} THEN 1 END)",
-                f"count({fin})", f"min({fin})", f"max({fin})", f"avg({fin})", f"stddev_pop({fin})",
-                self.quantiles_expr(fin, levels) if len(levels) else "NULL",
+                f"count({fin})", f"avg({fin})", f"stddev_pop({fin})", self.quantiles_expr(fin, asked),
             ]
         row = self.run(inner or ["1 AS one"], aggs)
         rows = self._rows = int(row[0])
         out = {}
         for i, c in enumerate(columns):
-            nonmissing, finite, lo, hi, mean, std, qs = row[1 + 7 * i: 8 + 7 * i]
-            out[c] = NumericSummary(
-                rows, int(nonmissing), int(finite), _f(lo), _f(hi), _f(mean), _f(std),
-                np.asarray([float(x) for x in (qs or [])], dtype=np.float64),
-            )
+            nonmissing, finite, mean, std, qs = row[1 + 5 * i: 6 + 5 * i]
+            qs = [float(x) for x in qs] if qs else [math.nan] * len(asked)
+            out[c] = NumericSummary(rows, int(nonmissing), int(finite), qs[0], qs[-1], _f(mean), _f(std),
+                                    np.asarray(qs[1:-1], dtype=np.float64))
         return out
 
     def row_count(self):
