@@ -5,8 +5,12 @@ Contenders, each run in its own process (peak RSS = that process's ru_maxrss, re
 * ``divergences``: ``divergences.tabular.compare(ref.parquet, cur.parquet)`` with the default metrics
   (PSI, JS, Hellinger, Wasserstein, χ², each with standard error, interval and p-value), DuckDB engine;
 * ``duckdb passes``: the anchor for time: DuckDB's own passes over the same files, written as plain SQL
-  (the reference's deciles and category counts in one query, then one counting pass per table with
-  ``GROUPING SETS`` over the bin index of every column): what any exact binned comparison must read;
+  (the reference's deciles in one query and its category counts in another, then one counting pass per
+  table with ``GROUPING SETS`` over the bin index of every column): what any exact binned comparison
+  must read;
+* ``duckdb passes, per column``: the same passes with the counts as one ``UNION ALL`` of per-column
+  ``GROUP BY`` queries (each reads one column of the Parquet file; faster than ``GROUPING SETS``, which
+  feed every row to every set). The ratio printed is against the faster of the two;
 * ``pandas/numpy``: a direct implementation (read both files with pandas, reference quantile bins with
   ``np.quantile`` + ``np.searchsorted``, ``value_counts`` for categories, PSI only);
 * ``evidently``: Evidently's ``Report([DataDriftPreset(method="psi")])`` on the same pandas frames. It needs
@@ -18,6 +22,8 @@ Data (generated into a temporary directory, deleted afterwards, never committed)
 file, minutes per contender: ``--large-rows 0`` skips it); the current table shifts some columns.
 
     python benchmarks/bench_tabular.py --evidently-python /tmp/evenv/bin/python
+
+``--data-dir DIR`` keeps the generated files in DIR (and reuses them when they are there).
 """
 
 from __future__ import annotations
@@ -86,7 +92,9 @@ def work_divergences(ref: str, cur: str) -> dict:
     return {"psi": {r["column"]: r["psi"] for r in c.rows}}
 
 
-def work_duckdb(ref: str, cur: str) -> dict:
+def work_duckdb(ref: str, cur: str, per_column: bool = False) -> dict:
+    """The anchor: plain SQL. ``per_column``: the counts as one UNION ALL of per-column GROUP BYs (each
+    reads its column only) instead of GROUPING SETS (one scan, every aggregate fed to every set)."""
     import duckdb
 
     con = duckdb.connect()
@@ -99,12 +107,18 @@ def work_duckdb(ref: str, cur: str) -> dict:
     qs = con.sql(f"SELECT {', '.join(f'quantile_cont({c}, [{levels}])' for c in num)} "
                  f"FROM read_parquet('{ref}')").fetchall()[0] if num else []
     tops = {}
-    if cat:
+    if cat and per_column:
+        sql = " UNION ALL ".join(f"SELECT {k} AS k, {c} AS v, count(*) FROM read_parquet('{ref}') GROUP BY {c}"
+                                 for k, c in enumerate(cat))
+        for k, v, n in con.sql(sql).fetchall():
+            tops.setdefault(cat[k], []).append((n, v))
+    elif cat:
         sets = ", ".join(f"({c})" for c in cat)
         for row in con.sql(f"SELECT {', '.join(cat)}, count(*) FROM read_parquet('{ref}') "
                            f"GROUP BY GROUPING SETS ({sets})").fetchall():
             k = next(j for j in range(len(cat)) if row[j] is not None)
             tops.setdefault(cat[k], []).append((row[-1], row[k]))
+    tops = {c: [(n, v) for n, v in nv if v is not None] for c, nv in tops.items()}
     cats = {c: [v for _, v in sorted(tops[c], key=lambda nv: (-nv[0], nv[1]))[:50]] for c in cat}
     # one counting pass per table: the bin index of every column, counted with GROUPING SETS
     idx = []
@@ -118,8 +132,13 @@ def work_duckdb(ref: str, cur: str) -> dict:
     sets = ", ".join(f"({n})" for n in names)
     bins = {}
     for path in (ref, cur):
-        bins[path] = con.sql(f"SELECT {', '.join(names)}, count(*) FROM (SELECT {', '.join(idx)} "
-                             f"FROM read_parquet('{path}')) GROUP BY GROUPING SETS ({sets})").fetchall()
+        if per_column:
+            sql = " UNION ALL ".join(f"SELECT {k} AS k, {n}, count(*) FROM (SELECT {e} FROM read_parquet('{path}')) "
+                                     f"GROUP BY {n}" for k, (n, e) in enumerate(zip(names, idx)))
+        else:
+            sql = (f"SELECT {', '.join(names)}, count(*) FROM (SELECT {', '.join(idx)} "
+                   f"FROM read_parquet('{path}')) GROUP BY GROUPING SETS ({sets})")
+        bins[path] = con.sql(sql).fetchall()
     return {"groups": len(bins[ref]) + len(bins[cur])}
 
 
@@ -167,8 +186,9 @@ def work_evidently(ref: str, cur: str) -> dict:
     return {"psi": values}
 
 
-WORKERS = {"divergences": work_divergences, "duckdb passes": work_duckdb, "pandas/numpy": work_numpy,
-           "evidently": work_evidently}
+WORKERS = {"divergences": work_divergences, "duckdb passes": work_duckdb,
+           "duckdb passes, per column": lambda ref, cur: work_duckdb(ref, cur, per_column=True),
+           "pandas/numpy": work_numpy, "evidently": work_evidently}
 
 
 def run_worker(python: str, kind: str, ref: str, cur: str, timeout: float) -> dict:
@@ -191,6 +211,7 @@ def main() -> None:
     ap.add_argument("--small-rows", type=int, default=1_000_000)
     ap.add_argument("--large-rows", type=int, default=10_000_000)
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--data-dir", default=None, help="keep (and reuse) the generated files in this folder")
     args = ap.parse_args()
     if args.worker:
         kind, ref, cur = args.worker
@@ -200,18 +221,22 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    folder = tempfile.mkdtemp(prefix="bench_tabular_")
+    folder = args.data_dir or tempfile.mkdtemp(prefix="bench_tabular_")
+    os.makedirs(folder, exist_ok=True)
     try:
         cases = [(f"{args.small_rows / 1e6:g}M x 20 (10 num, 10 cat)", args.small_rows, 10, 10)]
         if args.large_rows:
             cases.append((f"{args.large_rows / 1e6:g}M x 100 (50 num, 50 cat)", args.large_rows, 50, 50))
         rows = []
         for label, n, num, cat in cases:
-            ref, cur = os.path.join(folder, f"ref_{n}.parquet"), os.path.join(folder, f"cur_{n}.parquet")
+            ref = os.path.join(folder, f"ref_{n}_{num + cat}.parquet")
+            cur = os.path.join(folder, f"cur_{n}_{num + cat}.parquet")
             t0 = time.perf_counter()
-            generate(ref, n, num, cat, seed=1, shift=0.0)
-            generate(cur, n, num, cat, seed=2, shift=0.2)
-            print(f"[{label}] data generated in {time.perf_counter() - t0:.0f} s "
+            made = not (args.data_dir and os.path.exists(ref) and os.path.exists(cur))
+            if made:
+                generate(ref, n, num, cat, seed=1, shift=0.0)
+                generate(cur, n, num, cat, seed=2, shift=0.2)
+            print(f"[{label}] data {'generated' if made else 'reused'} in {time.perf_counter() - t0:.0f} s "
                   f"({(os.path.getsize(ref) + os.path.getsize(cur)) / 2**20:.0f} MiB Parquet)", flush=True)
             results = {}
             for kind in WORKERS:
@@ -235,9 +260,12 @@ def main() -> None:
             if "psi" in mine and "psi" in ref_np:
                 diff = max(abs(mine["psi"][c] - ref_np["psi"][c]) for c in mine["psi"])
                 print(f"  max |PSI(divergences) − PSI(pandas/numpy)| over columns = {diff:.2e}")
-            anchor = results["duckdb passes"]
-            if "seconds" in mine and "seconds" in anchor:
-                print(f"  divergences / DuckDB's own passes: {mine['seconds'] / anchor['seconds']:.2f}× time")
+            # the anchor: the faster of the two plain-SQL forms of DuckDB's passes
+            timed = [r for k, r in results.items() if k.startswith("duckdb passes") and "seconds" in r]
+            if "seconds" in mine and timed:
+                anchor = min(r["seconds"] for r in timed)
+                print(f"  divergences / DuckDB's own passes (the faster form): {mine['seconds'] / anchor:.2f}× time; "
+                      f"peak memory {mine['peak_mb']:.0f} MB")
             evid = results.get("evidently", {})
             if "seconds" in mine and "seconds" in evid:
                 print(f"  Evidently / divergences: {evid['seconds'] / mine['seconds']:.1f}× time, "
@@ -256,7 +284,8 @@ def main() -> None:
                 mr = r["peak_mb"] / base["peak_mb"] if "peak_mb" in base else float("nan")
                 print(f"| {label} | {kind} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {tr:.1f}× | {mr:.1f}× |")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.data_dir:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -156,3 +156,44 @@ def test_raw_nan_and_infinities_in_parquet(tmp_path):
         cp = profile(source).columns["v"]
         assert cp.counts == counts.tolist() and cp.missing == missing == 5
         np.testing.assert_allclose(cp.edges, expected_edges, rtol=1e-15)
+
+
+def test_unseen_shares_and_counts_by_value_agree_across_engines(tmp_path):
+    # more distinct reference values than max_categories: the unseen share needs the reference's
+    # list of values (DuckDB counts these columns by value in its counting pass, other engines
+    # look them up in a second pass); checked against a direct pandas computation
+    n = 1500
+
+    def table(values, new, seed):
+        r = np.random.default_rng(seed)
+        s = r.choice([f"v{i}" for i in range(values)] + [f"new{i}" for i in range(new)], n).astype(object)
+        s[r.random(n) < 0.05] = None
+        flag = r.choice(["True", "true", "FALSE", "false"], n).astype(object)
+        flag[r.random(n) < 0.03] = None
+        code = r.integers(0, 12 + new, n).astype(float)
+        code[r.random(n) < 0.04] = np.nan
+        return pd.DataFrame({"s": s, "flag": flag, "code": code, "x": r.normal(size=n)})
+
+    ref, cur = table(30, 0, 1), table(30, 7, 2)
+    for name, df in (("ref", ref), ("cur", cur)):
+        df.to_parquet(tmp_path / f"{name}.parquet")
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    kw = {"categorical": ["code"], "max_categories": 5, "metrics": ("psi", "js")}
+    base = compare(ref, cur, **kw)
+    for name, (a, b) in {"parquet": (str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")),
+                         "csv": (str(tmp_path / "ref.csv"), str(tmp_path / "cur.csv")),
+                         "duckdb": (duckdb.from_df(ref), duckdb.from_df(cur))}.items():
+        other = compare(a, b, **kw)
+        assert other.histograms == base.histograms, name
+        for c in ("s", "flag", "code"):
+            assert other[c].unseen_share == base[c].unseen_share, (name, c)
+    text = {"s": lambda v: v, "flag": lambda v: v.lower(), "code": lambda v: str(int(v))}
+    for c, canon in text.items():
+        seen = {canon(v) for v in ref[c].dropna()}
+        values = [canon(v) for v in cur[c].dropna()]
+        assert base[c].unseen_share == pytest.approx(sum(v not in seen for v in values) / len(values), rel=1e-15)
+    assert base["s"].unseen_share > 0 and base["code"].unseen_share > 0 and base["flag"].unseen_share == 0
+    kept = profile(ref, **{k: v for k, v in kw.items() if k != "metrics"}).columns["s"].categories
+    counts = cur["s"].dropna().value_counts()
+    assert list(base.histograms["s"]["current"]) == [*(int(counts.get(v, 0)) for v in kept),
+                                                      int(counts.sum() - sum(counts.get(v, 0) for v in kept))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -160,3 +161,19 @@ def test_smoothing_only_where_a_bin_is_empty_and_named():
     assert compare(ref, cur, smoothing=0)["c"]["psi"].value == np.inf
     assert compare(ref, cur, smoothing=1.0)["d"].smoothing == 1.0
     assert c.to_dict()["columns"][0]["smoothing"] == 0.5
+
+
+@pytest.mark.parametrize("total", [4, 5, 37, 1000, 300_001])
+def test_anderson_darling_harmonic_terms_in_closed_form_equal_their_sums(total):
+    from divergences.tabular.stat_tests import _harmonic_terms
+
+    i = np.arange(1, total, dtype=np.float64)
+    h = math.fsum(1.0 / i)
+    # g = Σ_{i ≤ N−2} (H_{N−1} − H_i)/(N − i), with H_i the partial sums (math.fsum: exactly rounded)
+    partial = np.cumsum(1.0 / i)
+    g = math.fsum((partial[-1] - partial[:-1]) / (total - i[:-1]))
+    if total <= 37:  # the double sum as written by Scholz & Stephens
+        assert g == pytest.approx(sum(1 / ((total - a) * b) for a in range(1, total - 1) for b in range(a + 1, total)),
+                                  rel=1e-14)
+    got_h, got_g = _harmonic_terms(total)
+    assert got_h == pytest.approx(h, rel=1e-13) and got_g == pytest.approx(g, rel=1e-11)

@@ -24,7 +24,7 @@ from .results import (
     SkippedColumn,
     TestResult,
 )
-from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homogeneity, holm, ks_binned
+from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homogeneity, holm, ks_binned, prefetch
 
 __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
@@ -48,24 +48,20 @@ def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantil
                              source=engine.label, column=c)
     numeric = {c: np.asarray(prof.columns[c].edges) for c in names if prof.columns[c].kind in ("numeric", "datetime")}
     cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
-    counts = engine.bin_counts(numeric, cats)
+    # the unseen share: the <other> bucket when the kept categories are every reference value, else
+    # the current values looked up in the reference's list (in the counting pass where the engine can)
+    lookup = {c: prof.columns[c].seen for c in cats
+              if prof.columns[c].seen is not None and len(prof.columns[c].seen) != len(cats[c])}
+    counts, unseen = engine.bin_counts_unseen(numeric, cats, lookup)
     first = counts[names[0]]
     if int(np.sum(first.counts)) + int(first.missing) == 0:
         raise InputError("is empty (no rows)", source=engine.label)
     for c in names:
         if int(np.sum(counts[c].counts)) == 0:
             raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
-    # the unseen share: the <other> bucket when the kept categories are every reference value,
-    # else one more pass that looks the values up in the reference's list
-    unseen, lookup = {}, {}
     for c in cats:
-        seen = prof.columns[c].seen
-        if seen is not None and len(seen) == len(cats[c]):
+        if prof.columns[c].seen is not None and c not in lookup:
             unseen[c] = int(counts[c].counts[-1])
-        elif seen is not None:
-            lookup[c] = seen
-    if lookup:
-        unseen.update(engine.unseen_counts(lookup))
     quantiles = {}
     if with_quantiles:
         wanted = [c for c in numeric if prof.columns[c].quantiles is not None]
@@ -149,6 +145,8 @@ def compare(
     """
     opts = CompareOptions.build(options, **option_keywords)
     resolved, drift, threshold = resolve_metrics(opts)
+    if opts.tests:
+        prefetch()  # the KS test's import, while the engine reads
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)

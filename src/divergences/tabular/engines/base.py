@@ -21,6 +21,7 @@ columns (kind ``"datetime"``) are numbers of seconds since 1970-01-01 UTC.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,14 @@ class Engine:
     def unseen_counts(self, seen: dict[str, list[str]]) -> dict[str, int]:
         """Per categorical column, the number of non-missing values (as text) not in ``seen[column]``."""
         raise NotImplementedError  # pragma: no cover - interface
+
+    def bin_counts_unseen(
+        self, numeric: dict[str, np.ndarray], categorical: dict[str, list[str]], seen: dict[str, list[str]]
+    ) -> tuple[dict[str, BinCounts], dict[str, int]]:
+        """:meth:`bin_counts` (no sums, no split) and :meth:`unseen_counts` of ``seen`` (some of the
+        categorical columns) together: two passes here; engines that count by value do it in one."""
+        counts = self.bin_counts(numeric, categorical)
+        return counts, (self.unseen_counts(seen) if seen else {})
 
     def type_name(self, column: str) -> str:
         """The engine's own name of the column's type (for messages)."""
@@ -235,23 +244,24 @@ class SQLEngine(Engine):
     def _numeric_summary(self, columns, levels):
         inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(columns)]
         aggs = ["count(*)"]
+        # the minimum and maximum are the quantiles at 0 and 1 (exact order statistics, no interpolation),
+        # asked in the same quantile aggregate: cheaper than separate min() and max()
+        asked = [0.0, *(float(x) for x in levels), 1.0]
         for i in range(len(columns)):
             v = f"v{i}"
             fin = f"CASE WHEN {self.is_finite(v)} THEN {v} END"
             aggs += [
                 f"count(CASE WHEN {v} IS NOT NULL AND NOT {self.is_nan(v)} THEN 1 END)",
-                f"count({fin})", f"min({fin})", f"max({fin})", f"avg({fin})", f"stddev_pop({fin})",
-                self.quantiles_expr(fin, levels) if len(levels) else "NULL",
+                f"count({fin})", f"avg({fin})", f"stddev_pop({fin})", self.quantiles_expr(fin, asked),
             ]
         row = self.run(inner or ["1 AS one"], aggs)
         rows = self._rows = int(row[0])
         out = {}
         for i, c in enumerate(columns):
-            nonmissing, finite, lo, hi, mean, std, qs = row[1 + 7 * i: 8 + 7 * i]
-            out[c] = NumericSummary(
-                rows, int(nonmissing), int(finite), _f(lo), _f(hi), _f(mean), _f(std),
-                np.asarray([float(x) for x in (qs or [])], dtype=np.float64),
-            )
+            nonmissing, finite, mean, std, qs = row[1 + 5 * i: 6 + 5 * i]
+            qs = [float(x) for x in qs] if qs else [math.nan] * len(asked)
+            out[c] = NumericSummary(rows, int(nonmissing), int(finite), qs[0], qs[-1], _f(mean), _f(std),
+                                    np.asarray(qs[1:-1], dtype=np.float64))
         return out
 
     def row_count(self):
@@ -278,11 +288,24 @@ class SQLEngine(Engine):
         """The values of SQL expressions over every row, as NumPy arrays."""
         raise NotImplementedError
 
+    #: whether :meth:`grouped_counts` can count categorical columns by value (then one pass gives both
+    #: the bin counts and the unseen counts, see :meth:`bin_counts_unseen`)
+    counts_by_value = False
+
     def bin_counts(self, numeric, categorical, *, sums=False, split=None):
+        return self._counts(numeric, categorical, sums, split, {})[0]
+
+    def bin_counts_unseen(self, numeric, categorical, seen):
+        if not seen or not self.counts_by_value:
+            return super().bin_counts_unseen(numeric, categorical, seen)
+        return self._counts(numeric, categorical, False, None, seen)
+
+    def _counts(self, numeric, categorical, sums, split, seen):
         wide = {c: e for c, e in numeric.items() if len(e) > WIDE_EDGES}
         out = self._wide_counts(wide, sums, split) if wide else {}
         numeric = {c: e for c, e in numeric.items() if c not in wide}
-        return {**out, **self._sql_counts(numeric, categorical, sums, split)}
+        counts, unseen = self._sql_counts(numeric, categorical, sums, split, seen)
+        return {**out, **counts}, unseen
 
     def _wide_counts(self, wide, sums, split):
         exprs = [self._double(c) for c in wide]
@@ -297,10 +320,12 @@ class SQLEngine(Engine):
         return {c: numpy_bin_counts(np.asarray(a, dtype=np.float64), e, sums=sums, target=target)
                 for (c, e), a in zip(wide.items(), arrays)}
 
-    def _sql_counts(self, numeric, categorical, sums, split):
+    def _sql_counts(self, numeric, categorical, sums, split, seen):
+        """Counts on the bins in one grouped pass; the categorical columns in ``seen`` are counted by
+        value (bins and unseen counts then come from the same counts)."""
         names = list(numeric) + list(categorical)
         if not names:
-            return {}
+            return {}, {}
         n = len(numeric)
         # layer 1 reads the table once: numbers as doubles, categories as text, the target as 0/1
         inner = [f"{self._double(c)} AS v{i}" for i, c in enumerate(numeric)]
@@ -308,7 +333,8 @@ class SQLEngine(Engine):
         # layer 2: the bin index of every value (-1 for missing) and the finite values to sum
         middle = [self._numeric_index(f"v{i}", numeric[c]) + f" AS i{i}" for i, c in enumerate(numeric)]
         middle += [f"CASE WHEN {self.is_finite(f'v{i}')} THEN v{i} END AS f{i}" for i in range(n) if sums]
-        middle += [self._category_index(f"t{j}", categorical[c]) + f" AS i{n + j}" for j, c in enumerate(categorical)]
+        middle += [f"t{j} AS i{n + j}" if c in seen else self._category_index(f"t{j}", categorical[c]) + f" AS i{n + j}"
+                   for j, c in enumerate(categorical)]
         if split is not None:
             t = self.text_expr(split.column)
             inner.append(f"CASE WHEN {t} IS NULL THEN NULL WHEN {t} = {self.literal(split.bad)} THEN 1 ELSE 0 END AS y")
@@ -317,8 +343,20 @@ class SQLEngine(Engine):
         groups = 1 if split is None else 2
         counts = [np.zeros((groups, size + 1), dtype=np.int64) for size in sizes]
         totals = [np.zeros(size + 1) for size in sizes]
+        # columns counted by value: each value's bin (kept category, else the last) and whether it is unseen
+        by_value = {n + j: ({v: i for i, v in enumerate(categorical[c])}, set(seen[c]), c)
+                    for j, c in enumerate(categorical) if c in seen}
+        unseen = {c: 0 for c in seen}
         # layer 3: counts per (column, bin[, target]) and sums of finite values per numeric bin
-        for k, g, b, count, total in self.grouped_counts(inner, middle, sizes, n if sums else 0, split is not None):
+        for k, g, b, count, total in self.grouped_counts(inner, middle, sizes, n if sums else 0, split is not None,
+                                                         frozenset(by_value)):
+            if k in by_value:
+                position, known, c = by_value[k]
+                if b is None:
+                    b = -1
+                else:
+                    unseen[c] += 0 if b in known else count
+                    b = position.get(b, sizes[k] - 1)
             counts[k][g, b + 1] += count
             totals[k][b + 1] += total
         out = {}
@@ -329,7 +367,7 @@ class SQLEngine(Engine):
                 out[c] = BinCounts(block[0, 1:], int(block[0, 0]), s)
             else:
                 out[c] = BinCounts(block[:, 1:], block[:, 0].copy(), s)
-        return out
+        return out, unseen
 
     def window_counts(self, by: str, window, numeric: dict[str, np.ndarray], categorical: dict[str, list[str]]):
         """Counts per time window (see :mod:`..windows`): ({window key: {column: BinCounts}}, rows whose
@@ -357,8 +395,11 @@ class SQLEngine(Engine):
         """(column k, window key, bin, count) over rows whose window key is not NULL."""
         raise NotImplementedError
 
-    def grouped_counts(self, inner: list[str], middle: list[str], sizes: list[int], summed: int, split: bool):
-        """(column k, target group, bin, count, sum) tuples: one aggregation pass over the table.
+    def grouped_counts(self, inner: list[str], middle: list[str], sizes: list[int], summed: int, split: bool,
+                       by_value: frozenset[int] = frozenset()):
+        """(column k, target group, bin, count, sum) tuples: one aggregation pass over the table. For
+        the columns k in ``by_value`` (only where :attr:`counts_by_value`), ``i{k}`` is the value
+        itself (text) and so is the bin in the tuples (None for a missing value).
 
         This default asks for one row of ``count(CASE …)`` aggregates (one job, good for Spark);
         DuckDB overrides it with GROUPING SETS, faster there."""

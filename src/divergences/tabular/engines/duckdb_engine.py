@@ -52,6 +52,7 @@ class DuckDBEngine(SQLEngine):
         self._schema: dict[str, str] | None = None
         self._con = None
         self._csv = False
+        self._parquet = False
 
     @classmethod
     def from_path(cls, path: str, *, delimiter: str | None = None) -> DuckDBEngine:
@@ -74,7 +75,7 @@ class DuckDBEngine(SQLEngine):
             else:
                 rel = con.read_parquet(path)
             engine = cls(rel, path)
-            engine._con, engine._csv = con, reader == "read_csv"
+            engine._con, engine._csv, engine._parquet = con, reader == "read_csv", reader == "read_parquet"
             engine.schema()
             if engine._csv:
                 _check_csv_header(con, rel, path, delimiter)
@@ -171,20 +172,47 @@ class DuckDBEngine(SQLEngine):
                f"(SELECT {', '.join(inner)} FROM __dv_source) AS l1) AS l2")
         return self._fetch(sql)
 
-    def grouped_counts(self, inner, middle, sizes, summed, split):
-        # one pass: GROUPING SETS hash-aggregates every column's bin index (and target) at once
+    counts_by_value = True
+
+    def _layers(self, inner, middle, where=""):
+        return (f"(SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM __dv_source) AS l1) AS l2"
+                f"{where}")
+
+    def grouped_counts(self, inner, middle, sizes, summed, split, by_value=frozenset()):
         cols = len(sizes)
+        where = " WHERE y IS NOT NULL" if split else ""
+        aggs = ["count(*)"] + [f"sum(f{k})" for k in range(summed)]
+        if self._parquet:
+            # a Parquet file: one small aggregate per column, all in one query (UNION ALL); each reads
+            # only its column, and this is faster than GROUPING SETS, which feed every aggregate to every set
+            branches = []
+            for k in range(cols):
+                i = f"CASE WHEN i{k} IS NULL THEN -1 END" if k in by_value else f"i{k}"
+                t = f"i{k}" if k in by_value else "NULL"
+                total = f"sum(f{k})" if k < summed else "NULL"
+                mid = _aliased(middle, {f"i{k}", f"f{k}", "y"})
+                used = set(_NAME.findall(" ".join(mid)))
+                branches.append(f"SELECT {k} AS k, CAST({i} AS BIGINT) AS i, CAST({t} AS VARCHAR) AS t, "
+                                f"{'y' if split else '0'} AS g, count(*) AS n, CAST({total} AS DOUBLE) AS s "
+                                f"FROM {self._layers(_aliased(inner, used), mid, where)} "
+                                f"GROUP BY i{k}{', y' if split else ''}")
+            for k, i, t, g, n, total in self._fetch(" UNION ALL ".join(branches), one=False):
+                yield k, int(g), t if k in by_value else int(i), int(n), 0.0 if total is None else float(total)
+            return
+        # otherwise one pass (a CSV file is parsed once): GROUPING SETS hash-aggregate every column's bin
+        # index (or value) and target at once; GROUPING() names the column of each result row
         keys = [f"i{k}" for k in range(cols)] + (["y"] if split else [])
         sets = ", ".join(f"(i{k}, y)" if split else f"(i{k})" for k in range(cols))
-        aggs = ["count(*)"] + [f"sum(f{k})" for k in range(summed)]
-        sql = (f"SELECT {', '.join(keys + aggs)} FROM (SELECT {', '.join(middle)} FROM "
-               f"(SELECT {', '.join(inner)} FROM __dv_source) AS l1) AS l2"
-               f"{' WHERE y IS NOT NULL' if split else ''} GROUP BY GROUPING SETS ({sets})")
-        base = len(keys)
+        which = "CASE " + " ".join(f"WHEN GROUPING(i{k}) = 0 THEN {k}" for k in range(cols)) + " END"
+        sql = (f"SELECT {', '.join([which] + keys + aggs)} FROM {self._layers(inner, middle, where)} "
+               f"GROUP BY GROUPING SETS ({sets})")
+        base = 1 + len(keys)
         for row in self._fetch(sql, one=False):
-            k = next(j for j in range(cols) if row[j] is not None)
+            k = int(row[0])
             total = row[base + 1 + k] if k < summed else None
-            yield k, int(row[cols]) if split else 0, int(row[k]), int(row[base]), 0.0 if total is None else float(total)
+            b = row[1 + k] if k in by_value else int(row[1 + k])
+            yield (k, int(row[1 + cols]) if split else 0, b, int(row[base]),
+                   0.0 if total is None else float(total))
 
     def window_rows(self, inner, middle, columns):
         keys = [f"i{k}" for k in range(columns)]
@@ -197,21 +225,29 @@ class DuckDBEngine(SQLEngine):
             yield k, int(row[0]), int(row[1 + k]), int(row[-1])
 
     def category_summary(self, columns, limit):
-        # one pass for every categorical column: unpivot (drops NULLs), count per (column, value), keep
-        # the top ones with each column's total of non-missing values
+        # one query for every categorical column: counts per (column, value) (per column in a UNION ALL
+        # for a Parquet file, else GROUPING SETS in one pass), then the top ones with each column's
+        # total of non-missing values
         if len(columns) <= 1:
             return super().category_summary(columns, limit)
-        inner = ", ".join(f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(columns))
+        inner = [f"{self.text_expr(c)} AS t{i}" for i, c in enumerate(columns)]
+        keys = [f"t{i}" for i in range(len(columns))]
+        source = f"(SELECT {', '.join(inner)} FROM __dv_source) AS l1"
+        if self._parquet:
+            counted = " UNION ALL ".join(f"SELECT {i} AS k, t{i} AS t, count(*) AS n FROM (SELECT {e} FROM "
+                                         f"__dv_source) AS l1 GROUP BY t{i}" for i, e in enumerate(inner))
+        else:
+            which = "CASE " + " ".join(f"WHEN GROUPING({t}) = 0 THEN {i}" for i, t in enumerate(keys)) + " END"
+            counted = (f"SELECT {which} AS k, coalesce({', '.join(keys)}) AS t, count(*) AS n FROM {source} "
+                       f"GROUP BY GROUPING SETS ({', '.join(f'({t})' for t in keys)})")
         sql = (f"SELECT k, t, n, total FROM (SELECT k, t, n, sum(n) OVER (PARTITION BY k) AS total, "
                f"row_number() OVER (PARTITION BY k ORDER BY n DESC, t) AS r "
-               f"FROM (SELECT k, t, count(*) AS n FROM (UNPIVOT (SELECT {inner} FROM __dv_source) "
-               f"ON {', '.join(f't{i}' for i in range(len(columns)))} INTO NAME k VALUE t) GROUP BY k, t)) "
-               f"WHERE r <= {int(limit)} ORDER BY k, r")
+               f"FROM ({counted}) AS l2 WHERE t IS NOT NULL) AS l3 WHERE r <= {int(limit)} ORDER BY k, r")
         rows = self.row_count()
         present = {c: 0 for c in columns}
         top: dict[str, list] = {c: [] for c in columns}
         for k, t, n, total in self._fetch(sql, one=False):
-            c = columns[int(k[1:])]
+            c = columns[int(k)]
             top[c].append((str(t), int(n)))
             present[c] = int(total)
         return {c: (rows - present[c], present[c], top[c]) for c in columns}
@@ -260,6 +296,14 @@ def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
         raise InputError(f"has duplicate or empty column names in its header, which the reader would rename "
                          f"({', '.join(renamed[:4])}{', ...' if len(renamed) > 4 else ''}): give every column a "
                          "distinct name", source=path)
+
+
+_NAME = re.compile(r"\b[vtyf]\d*\b")
+
+
+def _aliased(exprs: list[str], names: set[str]) -> list[str]:
+    """The expressions of a SELECT list (``expr AS name`` or a bare name) whose name is in ``names``."""
+    return [e for e in exprs if e.rsplit(" AS ", 1)[-1] in names]
 
 
 def _first_line(exc: Exception) -> str:
