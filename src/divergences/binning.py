@@ -59,14 +59,16 @@ def edges_from_quantiles(quantiles: np.ndarray, maximum: float, minimum: float |
     (DuckDB, Spark, a dataframe library). Engines interpolate between two equal order statistics
     with a rounding error of an ulp or two (DuckDB's ``quantile_cont`` does); a quantile within
     4 ulps of the minimum or maximum is snapped to it, so that a column with a point mass at an
-    extreme (a constant column, say) is binned as NumPy bins it.
+    extreme (a constant column, say) is binned as NumPy bins it. An extreme that is 0 or subnormal is
+    never a snap target: interpolating between equal such values is exact, and the values an ulp
+    away from it (5e-324 next to 0.0) are distinct data, not rounding.
 
     >>> edges_from_quantiles(np.array([1.0, 1.0, 2.0, 3.0]), 3.0)
     array([1., 2.])
     """
     edges = np.asarray(quantiles, dtype=np.float64).copy()
     for extreme in (maximum, minimum):
-        if extreme is not None and np.isfinite(extreme):
+        if extreme is not None and np.isfinite(extreme) and abs(extreme) >= np.finfo(np.float64).tiny:
             near = np.abs(edges - extreme) <= 4 * np.spacing(abs(extreme))
             edges[near] = extreme
     edges = np.unique(edges)
