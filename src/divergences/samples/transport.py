@@ -225,12 +225,33 @@ class Overrelaxation:
         return self.omega
 
 
+#: iterations at the target ε after which a problem that has not converged is finished by Newton steps
+NEWTON_AFTER = 50
+
+
+def _numpy_plan(neg_cost, log_a, log_b, eps, buf):
+    """Callback for :func:`newton_polish`: the entries π_ij ≥ drop·π_i of π(f, g), given −C/ε."""
+
+    def plan(f, g, drop):
+        np.add(neg_cost, (log_a + f / eps)[:, None], out=buf)
+        np.add(buf, (log_b + g / eps)[None, :], out=buf)
+        np.exp(buf, out=buf)
+        rows, cols = np.nonzero(buf >= drop * buf.sum(1, keepdims=True))
+        return rows, cols, buf[rows, cols]
+
+    return plan
+
+
 def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
     """(OT_ε value, iterations, final L1 marginal error, potentials finite) for one problem.
 
     ``symmetric=True`` (x = y, a = b) uses one potential and the averaged update
     f ← ½(f + T(f)), which converges where alternating updates oscillate on symmetric problems.
+    A problem x ≠ y still above ``tol`` after :data:`NEWTON_AFTER` iterations at ε is finished by
+    the Newton steps of :mod:`._sinkhorn_newton` (each counted as one iteration).
     """
+    if not symmetric and len(a) > len(b):  # the Newton system lives on the smaller side; OT is symmetric
+        return _entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol, scaling=scaling)
     log_a, log_b = np.log(a), np.log(b)
     f = np.zeros(len(a))
     buf = np.empty_like(cost)
@@ -245,6 +266,7 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
     err = math.inf
     iterations = 0
     relax = Overrelaxation()
+    newton = False
     for iterations in range(1, int(max_iter) + 1):  # noqa: B007 - the count is returned
         g = _update_g(neg_cost, log_a, f, eps, buf)
         if symmetric:
@@ -263,6 +285,18 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
             if not err >= tol:  # stops on convergence, and on NaN (reported below)
                 break
             f = f + relax.step(err) * (f_new - f)
+            if iterations >= NEWTON_AFTER and iterations < max_iter and math.isfinite(err):
+                newton = True
+                break
+    if newton:
+        from ._sinkhorn_newton import newton_polish
+
+        f, g, steps, err = newton_polish(
+            f, a, b, eps, ta=lambda f: _update_g(neg_cost, log_a, f, eps, buf),
+            tb=lambda g: _update_f(neg_cost, log_b, g, eps, buf), plan=_numpy_plan(neg_cost, log_a, log_b, eps, buf),
+            tol=tol, max_steps=int(max_iter) - iterations)
+        iterations += steps
+        value = float(np.dot(a, f) + np.dot(b, g))
     return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all())
 
 
