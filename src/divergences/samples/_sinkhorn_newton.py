@@ -17,8 +17,11 @@ is maximised by the Sinkhorn potential. Each step solves the Laplacian system of
 :math:`\pi` (its entries below ``1e-10`` of their row's mass dropped, so the system is sparse at
 small ε, where Newton is needed), with a ridge of 1e-10 for the constant null direction, by a sparse
 direct solve (SciPy's SuperLU) when the plan is sparse, else by conjugate gradients. The step is
-globalised by backtracking on F (Armijo), and followed by one Sinkhorn update (block ascent on F,
-free of risk). The caller measures convergence exactly as for Sinkhorn: the L1 error of the row
+globalised by a first trial step that moves no potential by more than 10ε, backtracking on F
+(Armijo), and, after a damped or refused step, one Sinkhorn update (block ascent on F, free of risk).
+Far from quadratic: in the weakly coupled directions the exponential nonlinearity keeps even exact
+Newton steps at a reduction of the marginal error by about 3 per step (measured on 200 points at
+ε = 0.01), so 10–30 steps take 1e-2 to 1e-6, where Sinkhorn needs more than 20 000 iterations. The caller measures convergence exactly as for Sinkhorn: the L1 error of the row
 marginals, :math:`\sum_i |\pi_i - a_i|`, of the plan (f, T_a(f)).
 
 The loop works on one problem with NumPy float64 vectors of potentials; the soft-min passes are the
@@ -39,9 +42,14 @@ Vector = np.ndarray
 DROP = 1e-10
 #: above this many kept entries per point the Hessian system is solved by conjugate gradients
 SPARSE_PER_POINT = 64
+#: Levenberg–Marquardt ridge μ·diag(π1), μ = the current marginal error clipped to [RIDGE_MIN, RIDGE_MAX]
+RIDGE_MIN, RIDGE_MAX = 1e-10, 1e-4
+#: the first trial step moves no potential by more than MAX_STEP·ε (a factor e^MAX_STEP in the plan)
+MAX_STEP = 10.0
 
 
-def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residual: Vector, eps: float) -> Vector:
+def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residual: Vector, eps: float,
+               ridge: float) -> Vector:
     """Newton direction d with (diag(π1) − π diag(πᵀ1)⁻¹ πᵀ + ridge) d = −ε r on the kept entries."""
     from scipy import sparse
     from scipy.sparse import linalg as splinalg
@@ -49,7 +57,7 @@ def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residua
     plan = sparse.csr_matrix((vals, (rows, cols)), shape=(n, m))
     row_mass = np.asarray(plan.sum(1)).ravel()
     col_mass = np.maximum(np.asarray(plan.sum(0)).ravel(), 1e-300)
-    diag = row_mass * (1 + 1e-10) + 1e-300
+    diag = row_mass * (1 + ridge) + 1e-300
     rhs = -eps * residual
     if len(vals) <= SPARSE_PER_POINT * (n + m):
         system = sparse.diags(diag) - plan @ sparse.diags(1 / col_mass) @ plan.T
@@ -87,9 +95,10 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
     while steps < max_steps and err >= tol and math.isfinite(err):
         steps += 1
         rows, cols, vals = plan(f, g, DROP)
-        d = _direction(rows, cols, vals, n, m, residual, eps)
+        d = _direction(rows, cols, vals, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
         slope = -float(np.dot(residual, d))  # ∇F · d (> 0: an ascent direction)
-        t = 1.0
+        t = t0 = min(1.0, MAX_STEP * eps / max(float(np.abs(d).max()), 1e-300))
+        full = False
         if np.isfinite(d).all() and slope > 0:
             while t > 1e-10:
                 trial = f + t * d
@@ -98,11 +107,12 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
                 if math.isfinite(terr) and (gain >= 1e-4 * t * slope
                                             or (terr < err and gain >= -1e-13 * (abs(value) + eps))):
                     f, g, f1, residual, err, value = trial, tg, tf1, tres, terr, tvalue
+                    full = t == t0 == 1.0
                     break
                 t *= 0.5
-        if err < tol:
-            break
-        # then one Sinkhorn update, f ← T_b(T_a(f)), which never decreases F (also when no step was taken)
+        if err < tol or full:
+            continue
+        # a damped or refused step: one Sinkhorn update, f ← T_b(T_a(f)), which never decreases F
         f = f1
         g, f1, residual, err, value = state(f)
     return f, g, steps, err
