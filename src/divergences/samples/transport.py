@@ -243,7 +243,7 @@ def _numpy_plan(neg_cost, log_a, log_b, eps, buf):
 
 
 def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
-    """(OT_ε value, iterations, final L1 marginal error, potentials finite) for one problem.
+    """(OT_ε value, iterations, final L1 marginal error, potentials finite, f, g) for one problem.
 
     ``symmetric=True`` (x = y, a = b) uses one potential and the averaged update
     f ← ½(f + T(f)), which converges where alternating updates oscillate on symmetric problems.
@@ -251,7 +251,9 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
     the Newton steps of :mod:`._sinkhorn_newton` (each counted as one iteration).
     """
     if not symmetric and len(a) > len(b):  # the Newton system lives on the smaller side; OT is symmetric
-        return _entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol, scaling=scaling)
+        value, iterations, err, finite, g, f = _entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol,
+                                                            scaling=scaling)
+        return value, iterations, err, finite, f, g
     log_a, log_b = np.log(a), np.log(b)
     f = np.zeros(len(a))
     buf = np.empty_like(cost)
@@ -297,7 +299,7 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
             tol=tol, max_steps=int(max_iter) - iterations)
         iterations += steps
         value = float(np.dot(a, f) + np.dot(b, g))
-    return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all())
+    return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all()), f, g
 
 
 def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = True,
@@ -363,7 +365,7 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
         problems += [("OT(x, x)", xa, xa, a, a, -0.5, True), ("OT(y, y)", ya, ya, b, b, -0.5, True)]
     total = 0.0
     for label, u, v, wu, wv, sign, symmetric in problems:
-        value, iterations, err, finite = _entropic_ot(_cost(u, v, p), wu, wv, eps, max_iter=max_iter, tol=tol,
+        value, iterations, err, finite, _, _ = _entropic_ot(_cost(u, v, p), wu, wv, eps, max_iter=max_iter, tol=tol,
                                                       scaling=scaling, symmetric=symmetric)
         if not finite or math.isnan(err):
             raise SinkhornConvergenceError(f"sinkhorn: {label} has non-finite potentials at epsilon={eps:g}")
