@@ -10,7 +10,9 @@ Sinkhorn, in detail. The potentials solve the fixed point of the soft-min operat
 
 iterated without autograd (``torch.no_grad``), on a geometric ε path from the squared diameter
 down to ε (``scaling``: one update pair per level, as in GeomLoss), then at ε (with adaptive
-over-relaxation) until the L1 error of the row marginals is below ``tol``. The value carries gradients by the envelope theorem: with the
+over-relaxation, and Newton steps after 50 iterations, see :mod:`._sinkhorn_newton`; their plan is
+gathered tile by tile, keeping only its entries above 1e-10 of their row) until the L1 error of
+the row marginals is below ``tol``. The potentials are solved in float64 for any input dtype. The value carries gradients by the envelope theorem: with the
 converged potentials f, g held fixed, :math:`\tfrac12[\langle a, T_b(g)\rangle + \langle b, g\rangle]
 + \tfrac12[\langle a, f\rangle + \langle b, T_a(f)\rangle]` is evaluated once with autograd on,
 whose derivative in the cost is the plan π (∂OT_ε/∂C = π) and in the weights the potentials (up to

@@ -19,8 +19,14 @@ potential and the averaged update :math:`f \leftarrow \tfrac12(f + T(f))`, which
 ε-scaling (``scaling=s``, on by default with s = ½ as in GeomLoss; ``None`` turns it off) starts at
 ε₀ = max C (NumPy) or the squared diameter (torch) and multiplies ε by s after each update pair until
 it reaches ε, warm-starting the final iterations, which use the adaptive over-relaxation of
-:class:`Overrelaxation` (about twice fewer iterations at small ε): ε = 0.01 on standardised
-clouds converges within the default ``max_iter`` without tuning. If the error is still above ``tol``
+:class:`Overrelaxation`. At small ε that is not enough (the plan is close to a permutation and
+Sinkhorn enters a sublinear phase: 200 standardised 2-D points at ε = 0.01 are at a marginal error
+of 3e-6 after 20 000 over-relaxed iterations), so a problem x ≠ y still above ``tol`` after
+:data:`NEWTON_AFTER` = 50 iterations at ε is finished by Newton steps on the semi-dual
+(:mod:`._sinkhorn_newton`, each counted as one iteration): ε = 0.01 and 0.05 on 200 or 2000
+standardised points in 2-D and 10-D reach ``tol`` = 1e-6 in 55–95 iterations with the defaults.
+The symmetric problems use the averaged update (for p = 1, 2, where e^{−C/ε} is a positive definite
+kernel, its linear rate is at most ½) and need no Newton step. If the error is still above ``tol``
 after ``max_iter`` iterations (or a potential is not finite) :func:`sinkhorn` raises
 :class:`SinkhornConvergenceError` (``on_failure="raise"``, the default) or returns the value with a
 :class:`SinkhornConvergenceWarning` (``on_failure="warn"``): never a silently wrong number.
