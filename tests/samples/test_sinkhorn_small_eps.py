@@ -101,3 +101,28 @@ def test_debiased_against_geomloss_as_its_scaling_tends_to_one(d, eps):
     coarse, fine = abs(geom(0.9) - ours), abs(geom(0.995) - ours)
     assert fine < coarse
     assert fine / ours < 2e-3
+
+
+def test_batched_torch_newton_equals_loop_and_numpy():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(3, 40, 2)), rng.normal(size=(3, 30, 2)) + 0.5
+    got = sinkhorn(torch.tensor(x), torch.tensor(y), epsilon=0.01, debiased=False)
+    for k in range(3):
+        assert float(got[k]) == pytest.approx(sinkhorn(x[k], y[k], epsilon=0.01, debiased=False), rel=1e-8)
+
+
+def test_too_dense_plan_falls_back_to_sinkhorn_updates(monkeypatch):
+    """With no room for a Newton system the steps are Sinkhorn updates: same value, still converged."""
+    import divergences.samples._sinkhorn_newton as sn
+
+    calls = []
+    direction = sn._direction
+    monkeypatch.setattr(sn, "_direction", lambda *args: calls.append(1) or direction(*args))
+    x, y = _clouds(2, n=60)
+    want = sinkhorn(x, y, epsilon=0.5, debiased=False, tol=1e-9)
+    assert calls  # Newton steps were taken
+    calls.clear()
+    monkeypatch.setattr(sn, "MAX_ENTRIES", 0)
+    assert sinkhorn(x, y, epsilon=0.5, debiased=False, tol=1e-9) == pytest.approx(want, rel=1e-9)
+    assert not calls

@@ -42,6 +42,9 @@ Vector = np.ndarray
 DROP = 1e-10
 #: above this many kept entries per point the Hessian system is solved by conjugate gradients
 SPARSE_PER_POINT = 64
+#: more kept entries than this (a plan far from sparse: large ε, where Sinkhorn converges anyway) and the
+#: step is a plain Sinkhorn update instead, so that memory stays bounded
+MAX_ENTRIES_PER_POINT, MAX_ENTRIES = 1024, 1 << 25
 #: Levenberg–Marquardt ridge μ·diag(π1), μ = the current marginal error clipped to [RIDGE_MIN, RIDGE_MAX]
 RIDGE_MIN, RIDGE_MAX = 1e-10, 1e-4
 #: the first trial step moves no potential by more than MAX_STEP·ε (a factor e^MAX_STEP in the plan)
@@ -74,13 +77,13 @@ def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residua
 
 
 def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[Vector], Vector],
-                  tb: Callable[[Vector], Vector], plan: Callable[[Vector, Vector, float], tuple],
+                  tb: Callable[[Vector], Vector], plan: Callable[[Vector, Vector, float, int], tuple | None],
                   tol: float, max_steps: int) -> tuple[Vector, Vector, int, float]:
     """Newton steps on the semi-dual from f until the row-marginal L1 error is below ``tol``.
 
     ``ta(f)`` = T_a(f) (the column soft-min), ``tb(g)`` = T_b(g) (the row soft-min), ``plan(f, g,
-    drop)`` = (rows, cols, values) of the entries of π(f, g) with π_ij ≥ drop · π_i. Returns
-    (f, g = T_a(f), steps, error).
+    drop, limit)`` = (rows, cols, values) of the entries of π(f, g) with π_ij ≥ drop · π_i, or None
+    if there are more than ``limit`` of them. Returns (f, g = T_a(f), steps, error).
     """
     n, m = len(a), len(b)
 
@@ -94,7 +97,12 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
     steps = 0
     while steps < max_steps and err >= tol and math.isfinite(err):
         steps += 1
-        rows, cols, vals = plan(f, g, DROP)
+        kept = plan(f, g, DROP, min(MAX_ENTRIES_PER_POINT * (n + m), MAX_ENTRIES))
+        if kept is None:  # too dense for a Newton system: a Sinkhorn update
+            f = f1
+            g, f1, residual, err, value = state(f)
+            continue
+        rows, cols, vals = kept
         d = _direction(rows, cols, vals, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
         slope = -float(np.dot(residual, d))  # ∇F · d (> 0: an ascent direction)
         t = t0 = min(1.0, MAX_STEP * eps / max(float(np.abs(d).max()), 1e-300))

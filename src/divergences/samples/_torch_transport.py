@@ -187,19 +187,23 @@ def _softmin(x, y, h, eps, p, block):
 
 def _tile_plan(x, y, la, lb, eps, p, block):
     """Callback for :func:`~._sinkhorn_newton.newton_polish` on one problem (x (n, d), y (m, d)):
-    the entries π_ij ≥ drop·π_i of π(f, g), visited in tiles, as NumPy (rows, cols, values)."""
+    the entries π_ij ≥ drop·π_i of π(f, g), visited in tiles, as NumPy (rows, cols, values), or None
+    as soon as there are more than ``limit`` (memory stays bounded)."""
     import numpy as np
 
-    def plan(f, g, drop):
+    def plan(f, g, drop, limit):
         ft, gt = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in (f, g))
         row = la + (ft - _softmin(x[None], y[None], (lb + gt / eps)[None], eps, p, block)[0]) / eps  # log π_i
-        rows, cols, vals = [], [], []
+        rows, cols, vals, total = [], [], [], 0
         for i0 in range(0, x.shape[0], block):
             for j0 in range(0, y.shape[0], block):
                 logp = ((la + ft / eps)[i0:i0 + block, None] + (lb + gt / eps)[None, j0:j0 + block]
                         - _cost(x[i0:i0 + block], y[j0:j0 + block], p) / eps)
                 keep = logp >= row[i0:i0 + block, None] + math.log(drop)
                 i, j = keep.nonzero(as_tuple=True)
+                total += len(i)
+                if total > limit:
+                    return None
                 rows.append((i + i0).cpu().numpy())
                 cols.append((j + j0).cpu().numpy())
                 vals.append(logp[i, j].exp().double().cpu().numpy())

@@ -236,13 +236,17 @@ NEWTON_AFTER = 50
 
 
 def _numpy_plan(neg_cost, log_a, log_b, eps, buf):
-    """Callback for :func:`newton_polish`: the entries π_ij ≥ drop·π_i of π(f, g), given −C/ε."""
+    """Callback for :func:`newton_polish`: the entries π_ij ≥ drop·π_i of π(f, g), given −C/ε (None if
+    more than ``limit``)."""
 
-    def plan(f, g, drop):
+    def plan(f, g, drop, limit):
         np.add(neg_cost, (log_a + f / eps)[:, None], out=buf)
         np.add(buf, (log_b + g / eps)[None, :], out=buf)
         np.exp(buf, out=buf)
-        rows, cols = np.nonzero(buf >= drop * buf.sum(1, keepdims=True))
+        keep = buf >= drop * buf.sum(1, keepdims=True)
+        if np.count_nonzero(keep) > limit:
+            return None
+        rows, cols = np.nonzero(keep)
         return rows, cols, buf[rows, cols]
 
     return plan
