@@ -45,10 +45,11 @@ SPARSE_PER_POINT = 64
 #: more kept entries than this (a plan far from sparse: large ε, where Sinkhorn converges anyway) and the
 #: step is a plain Sinkhorn update instead, so that memory stays bounded
 MAX_ENTRIES_PER_POINT, MAX_ENTRIES = 1024, 1 << 25
-#: Levenberg–Marquardt ridge μ·diag(π1), μ = the current marginal error clipped to [RIDGE_MIN, RIDGE_MAX]
+#: Levenberg–Marquardt ridge μ·diag(π1), μ = 1e-3 × the current marginal error clipped to [RIDGE_MIN, RIDGE_MAX]
 RIDGE_MIN, RIDGE_MAX = 1e-10, 1e-4
-#: the first trial step moves no potential by more than MAX_STEP·ε (a factor e^MAX_STEP in the plan)
-MAX_STEP = 10.0
+#: the first trial step moves no potential by more than MAX_STEP·ε (a factor e^MAX_STEP in the plan);
+#: at most BACKTRACK halvings of it are tried
+MAX_STEP, BACKTRACK = 10.0, 12
 
 
 def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residual: Vector, eps: float,
@@ -108,7 +109,7 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
         t = t0 = min(1.0, MAX_STEP * eps / max(float(np.abs(d).max()), 1e-300))
         full = False
         if np.isfinite(d).all() and slope > 0:
-            while t > 1e-10:
+            for _ in range(BACKTRACK):
                 trial = f + t * d
                 tg, tf1, tres, terr, tvalue = state(trial)
                 gain = tvalue - value
