@@ -19,7 +19,9 @@ whose derivative in the cost is the plan π (∂OT_ε/∂C = π) and in the weig
 the constant that the normalisation of the weights removes). Nothing is unrolled; one backward pass
 costs two soft-min passes. Each soft-min is a :class:`_Softmin` that visits ``block × block`` tiles
 (an online log-sum-exp forward, a tile-by-tile backward that rebuilds each tile of π from the saved
-output), so no n × m matrix is held at any point.
+output), so no n × m matrix is held by the soft-min passes. Caveat: the Newton phase keeps up to 1024
+plan entries per point (measured: 813 MiB above the baseline at n = m = 6000, ε = 0.1 in 10-D, more
+than one 275 MiB matrix); it is not yet bounded by the tile size.
 """
 
 from __future__ import annotations
