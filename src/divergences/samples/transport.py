@@ -19,8 +19,14 @@ potential and the averaged update :math:`f \leftarrow \tfrac12(f + T(f))`, which
 ε-scaling (``scaling=s``, on by default with s = ½ as in GeomLoss; ``None`` turns it off) starts at
 ε₀ = max C (NumPy) or the squared diameter (torch) and multiplies ε by s after each update pair until
 it reaches ε, warm-starting the final iterations, which use the adaptive over-relaxation of
-:class:`Overrelaxation` (about twice fewer iterations at small ε): ε = 0.01 on standardised
-clouds converges within the default ``max_iter`` without tuning. If the error is still above ``tol``
+:class:`Overrelaxation`. At small ε that is not enough (the plan is close to a permutation and
+Sinkhorn enters a sublinear phase: 200 standardised 2-D points at ε = 0.01 are at a marginal error
+of 3e-6 after 20 000 over-relaxed iterations), so a problem x ≠ y still above ``tol`` after
+:data:`NEWTON_AFTER` = 50 iterations at ε is finished by Newton steps on the semi-dual
+(:mod:`._sinkhorn_newton`, each counted as one iteration): ε = 0.01 and 0.05 on 200 or 2000
+standardised points in 2-D and 10-D reach ``tol`` = 1e-6 in 55–95 iterations with the defaults.
+The symmetric problems use the averaged update (for p = 1, 2, where e^{−C/ε} is a positive definite
+kernel, its linear rate is at most ½) and need no Newton step. If the error is still above ``tol``
 after ``max_iter`` iterations (or a potential is not finite) :func:`sinkhorn` raises
 :class:`SinkhornConvergenceError` (``on_failure="raise"``, the default) or returns the value with a
 :class:`SinkhornConvergenceWarning` (``on_failure="warn"``): never a silently wrong number.
@@ -225,12 +231,39 @@ class Overrelaxation:
         return self.omega
 
 
+#: iterations at the target ε after which a problem that has not converged is finished by Newton steps
+NEWTON_AFTER = 50
+
+
+def _numpy_plan(neg_cost, log_a, log_b, eps, buf):
+    """Callback for :func:`newton_polish`: the entries π_ij ≥ drop·π_i of π(f, g), given −C/ε (None if
+    more than ``limit``)."""
+
+    def plan(f, g, drop, limit):
+        np.add(neg_cost, (log_a + f / eps)[:, None], out=buf)
+        np.add(buf, (log_b + g / eps)[None, :], out=buf)
+        np.exp(buf, out=buf)
+        keep = buf >= drop * buf.sum(1, keepdims=True)
+        if np.count_nonzero(keep) > limit:
+            return None
+        rows, cols = np.nonzero(keep)
+        return rows, cols, buf[rows, cols]
+
+    return plan
+
+
 def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
-    """(OT_ε value, iterations, final L1 marginal error, potentials finite) for one problem.
+    """(OT_ε value, iterations, final L1 marginal error, potentials finite, f, g) for one problem.
 
     ``symmetric=True`` (x = y, a = b) uses one potential and the averaged update
     f ← ½(f + T(f)), which converges where alternating updates oscillate on symmetric problems.
+    A problem x ≠ y still above ``tol`` after :data:`NEWTON_AFTER` iterations at ε is finished by
+    the Newton steps of :mod:`._sinkhorn_newton` (each counted as one iteration).
     """
+    if not symmetric and len(a) > len(b):  # the Newton system lives on the smaller side; OT is symmetric
+        value, iterations, err, finite, g, f = _entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol,
+                                                            scaling=scaling)
+        return value, iterations, err, finite, f, g
     log_a, log_b = np.log(a), np.log(b)
     f = np.zeros(len(a))
     buf = np.empty_like(cost)
@@ -245,6 +278,7 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
     err = math.inf
     iterations = 0
     relax = Overrelaxation()
+    newton = False
     for iterations in range(1, int(max_iter) + 1):  # noqa: B007 - the count is returned
         g = _update_g(neg_cost, log_a, f, eps, buf)
         if symmetric:
@@ -263,7 +297,19 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
             if not err >= tol:  # stops on convergence, and on NaN (reported below)
                 break
             f = f + relax.step(err) * (f_new - f)
-    return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all())
+            if iterations >= NEWTON_AFTER and iterations < max_iter and math.isfinite(err):
+                newton = True
+                break
+    if newton:
+        from ._sinkhorn_newton import newton_polish
+
+        f, g, steps, err = newton_polish(
+            f, a, b, eps, ta=lambda f: _update_g(neg_cost, log_a, f, eps, buf),
+            tb=lambda g: _update_f(neg_cost, log_b, g, eps, buf), plan=_numpy_plan(neg_cost, log_a, log_b, eps, buf),
+            tol=tol, max_steps=int(max_iter) - iterations)
+        iterations += steps
+        value = float(np.dot(a, f) + np.dot(b, g))
+    return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all()), f, g
 
 
 def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = True,
@@ -286,7 +332,8 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
 
     Torch tensors in: a differentiable tensor (envelope-theorem gradients in x, y and the weights,
     no unrolling; see :mod:`divergences.samples._torch_transport`), computed in ``block × block``
-    tiles so that no n × m matrix is held. Batches: x of shape (B, n, d) and y (B, m, d) (or one of
+    tiles so that the soft-min passes hold no n × m matrix (the Newton phase keeps up to 1024 plan
+    entries per point: see :mod:`divergences.samples._torch_transport`). Batches: x of shape (B, n, d) and y (B, m, d) (or one of
     them (n, d), broadcast) give B values, with weights of shape (B, n) / (B, m) or (n,) / (m,);
     the iterations stop when the worst problem of the batch has converged.
 
@@ -329,7 +376,7 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
         problems += [("OT(x, x)", xa, xa, a, a, -0.5, True), ("OT(y, y)", ya, ya, b, b, -0.5, True)]
     total = 0.0
     for label, u, v, wu, wv, sign, symmetric in problems:
-        value, iterations, err, finite = _entropic_ot(_cost(u, v, p), wu, wv, eps, max_iter=max_iter, tol=tol,
+        value, iterations, err, finite, _, _ = _entropic_ot(_cost(u, v, p), wu, wv, eps, max_iter=max_iter, tol=tol,
                                                       scaling=scaling, symmetric=symmetric)
         if not finite or math.isnan(err):
             raise SinkhornConvergenceError(f"sinkhorn: {label} has non-finite potentials at epsilon={eps:g}")

@@ -1,0 +1,127 @@
+r"""Newton polish of the Sinkhorn potentials at small ε (Sinkhorn–Newton, Brauer et al. 2017).
+
+Why: at small ε the plan of two clouds of equal size is close to a permutation, the linearised
+Sinkhorn map has many singular values within 1e-4 … 1e-12 of 1, and alternating (even
+over-relaxed) updates enter a sublinear phase: ε = 0.01 on 200 standardised 2-D points is still at a
+marginal error of 3e-6 after 20 000 over-relaxed iterations. Newton's method on the concave
+semi-dual does not care about that conditioning and converges in a handful of steps.
+
+The semi-dual, with :math:`g = T_a(f)` (so the columns of the plan are exact),
+
+.. math::
+    F(f) = \langle a, f\rangle + \langle b, T_a(f)\rangle,\qquad
+    \nabla F = a - \pi\mathbf 1,\qquad
+    -\varepsilon\nabla^2 F = \operatorname{diag}(\pi\mathbf 1) - \pi\operatorname{diag}(\pi^\top\mathbf 1)^{-1}\pi^\top,
+
+is maximised by the Sinkhorn potential. Each step solves the Laplacian system of the plan
+:math:`\pi` (its entries below ``1e-10`` of their row's mass dropped, so the system is sparse at
+small ε, where Newton is needed), with a ridge of 1e-10 for the constant null direction, by a sparse
+direct solve (SciPy's SuperLU) when the plan is sparse, else by conjugate gradients. The step is
+globalised by a first trial step that moves no potential by more than 10ε, backtracking on F
+(Armijo), and, after a damped or refused step, one Sinkhorn update (block ascent on F, free of risk).
+Far from quadratic: in the weakly coupled directions the exponential nonlinearity keeps even exact
+Newton steps at a reduction of the marginal error by about 3 per step (measured on 200 points at
+ε = 0.01), so 10–30 steps take 1e-2 to 1e-6, where Sinkhorn needs more than 20 000 iterations. The caller measures convergence exactly as for Sinkhorn: the L1 error of the row
+marginals, :math:`\sum_i |\pi_i - a_i|`, of the plan (f, T_a(f)).
+
+The loop works on one problem with NumPy float64 vectors of potentials; the soft-min passes are the
+caller's callbacks (NumPy or tiled torch), so the same method serves both paths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["newton_polish"]
+
+Vector = np.ndarray
+#: entries of the plan kept for the Hessian: π_ij ≥ DROP · (row mass of i)
+DROP = 1e-10
+#: above this many kept entries per point the Hessian system is solved by conjugate gradients
+SPARSE_PER_POINT = 64
+#: more kept entries than this (a plan far from sparse: large ε, where Sinkhorn converges anyway) and the
+#: step is a plain Sinkhorn update instead, so that memory stays bounded
+MAX_ENTRIES_PER_POINT, MAX_ENTRIES = 1024, 1 << 25
+#: Levenberg–Marquardt ridge μ·diag(π1), μ = 1e-3 × the current marginal error clipped to [RIDGE_MIN, RIDGE_MAX]
+RIDGE_MIN, RIDGE_MAX = 1e-10, 1e-4
+#: the first trial step moves no potential by more than MAX_STEP·ε (a factor e^MAX_STEP in the plan);
+#: at most BACKTRACK halvings of it are tried
+MAX_STEP, BACKTRACK = 10.0, 12
+
+
+def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residual: Vector, eps: float,
+               ridge: float) -> Vector:
+    """Newton direction d with (diag(π1) − π diag(πᵀ1)⁻¹ πᵀ + ridge) d = −ε r on the kept entries."""
+    from scipy import sparse
+    from scipy.sparse import linalg as splinalg
+
+    plan = sparse.csr_matrix((vals, (rows, cols)), shape=(n, m))
+    row_mass = np.asarray(plan.sum(1)).ravel()
+    col_mass = np.maximum(np.asarray(plan.sum(0)).ravel(), 1e-300)
+    diag = row_mass * (1 + ridge) + 1e-300
+    rhs = -eps * residual
+    if len(vals) <= SPARSE_PER_POINT * (n + m):
+        system = sparse.diags(diag) - plan @ sparse.diags(1 / col_mass) @ plan.T
+        return np.asarray(splinalg.spsolve(system.tocsc(), rhs)).ravel()
+    scaled = plan.multiply(1 / np.sqrt(col_mass)[None, :]).tocsr()
+
+    def matvec(v):
+        return diag * v - scaled @ (scaled.T @ v)
+
+    op = splinalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    pre = splinalg.LinearOperator((n, n), matvec=lambda v: v / diag, dtype=np.float64)
+    d, _ = splinalg.cg(op, rhs, rtol=1e-6, maxiter=500, M=pre)
+    return d
+
+
+def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[Vector], Vector],
+                  tb: Callable[[Vector], Vector], plan: Callable[[Vector, Vector, float, int], tuple | None],
+                  tol: float, max_steps: int) -> tuple[Vector, Vector, int, float]:
+    """Newton steps on the semi-dual from f until the row-marginal L1 error is below ``tol``.
+
+    ``ta(f)`` = T_a(f) (the column soft-min), ``tb(g)`` = T_b(g) (the row soft-min), ``plan(f, g,
+    drop, limit)`` = (rows, cols, values) of the entries of π(f, g) with π_ij ≥ drop · π_i, or None
+    if there are more than ``limit`` of them. Returns (f, g = T_a(f), steps, error).
+    """
+    n, m = len(a), len(b)
+
+    def state(f):
+        g = ta(f)
+        f1 = tb(g)
+        excess = np.expm1((f - f1) / eps)  # row i of π(f, g) is a_i (1 + excess_i)
+        return g, f1, a * excess, float(np.dot(a, np.abs(excess))), float(np.dot(a, f) + np.dot(b, g))
+
+    g, f1, residual, err, value = state(f)
+    steps = 0
+    while steps < max_steps and err >= tol and math.isfinite(err):
+        steps += 1
+        kept = plan(f, g, DROP, min(MAX_ENTRIES_PER_POINT * (n + m), MAX_ENTRIES))
+        if kept is None:  # too dense for a Newton system: a Sinkhorn update
+            f = f1
+            g, f1, residual, err, value = state(f)
+            continue
+        rows, cols, vals = kept
+        d = _direction(rows, cols, vals, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
+        slope = -float(np.dot(residual, d))  # ∇F · d (> 0: an ascent direction)
+        t = t0 = min(1.0, MAX_STEP * eps / max(float(np.abs(d).max()), 1e-300))
+        full = False
+        if np.isfinite(d).all() and slope > 0:
+            for _ in range(BACKTRACK):
+                trial = f + t * d
+                tg, tf1, tres, terr, tvalue = state(trial)
+                gain = tvalue - value
+                if math.isfinite(terr) and (gain >= 1e-4 * t * slope
+                                            or (terr < err and gain >= -1e-13 * (abs(value) + eps))):
+                    f, g, f1, residual, err, value = trial, tg, tf1, tres, terr, tvalue
+                    full = t == t0 == 1.0
+                    break
+                t *= 0.5
+        if err < tol or full:
+            continue
+        # a damped or refused step: one Sinkhorn update, f ← T_b(T_a(f)), which never decreases F
+        f = f1
+        g, f1, residual, err, value = state(f)
+    return f, g, steps, err
