@@ -44,7 +44,7 @@ DROP = 1e-10
 SPARSE_PER_POINT = 64
 #: more kept entries than this (a plan far from sparse: large ε, where Sinkhorn converges anyway) and the
 #: step is a plain Sinkhorn update instead, so that memory stays bounded
-MAX_ENTRIES_PER_POINT, MAX_ENTRIES = 1024, 1 << 25
+MAX_ENTRIES_PER_POINT, MAX_ENTRIES = 1024, 1 << 22
 #: Levenberg–Marquardt ridge μ·diag(π1), μ = 1e-3 × the current marginal error clipped to [RIDGE_MIN, RIDGE_MAX]
 RIDGE_MIN, RIDGE_MAX = 1e-10, 1e-4
 #: the first trial step moves no potential by more than MAX_STEP·ε (a factor e^MAX_STEP in the plan);
