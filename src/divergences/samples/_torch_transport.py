@@ -19,9 +19,10 @@ whose derivative in the cost is the plan π (∂OT_ε/∂C = π) and in the weig
 the constant that the normalisation of the weights removes). Nothing is unrolled; one backward pass
 costs two soft-min passes. Each soft-min is a :class:`_Softmin` that visits ``block × block`` tiles
 (an online log-sum-exp forward, a tile-by-tile backward that rebuilds each tile of π from the saved
-output), so no n × m matrix is held by the soft-min passes. Caveat: the Newton phase keeps up to 1024
-plan entries per point (measured: 813 MiB above the baseline at n = m = 6000, ε = 0.1 in 10-D, more
-than one 275 MiB matrix); it is not yet bounded by the tile size.
+output), so no n × m matrix is held by the soft-min passes. Caveat: the whole solve still grows roughly
+linearly in n beyond the tiles (measured: 421 / 749 MiB above the baseline at n = m = 3000 / 6000,
+ε = 0.1 in 10-D, with the Newton phase capped at 2²² plan entries), more than one n × m matrix at
+these sizes; not yet profiled.
 """
 
 from __future__ import annotations

@@ -332,8 +332,8 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
 
     Torch tensors in: a differentiable tensor (envelope-theorem gradients in x, y and the weights,
     no unrolling; see :mod:`divergences.samples._torch_transport`), computed in ``block × block``
-    tiles so that the soft-min passes hold no n × m matrix (the Newton phase keeps up to 1024 plan
-    entries per point: see :mod:`divergences.samples._torch_transport`). Batches: x of shape (B, n, d) and y (B, m, d) (or one of
+    tiles so that the soft-min passes hold no n × m matrix (the whole solve's memory still grows with
+    n: see :mod:`divergences.samples._torch_transport`). Batches: x of shape (B, n, d) and y (B, m, d) (or one of
     them (n, d), broadcast) give B values, with weights of shape (B, n) / (B, m) or (n,) / (m,);
     the iterations stop when the worst problem of the batch has converged.
 
