@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from .. import registry
+from ..core.validation import check_real
 from ..generators import Pointwise
 from ._divergence import RowDivergence
 
@@ -111,12 +112,7 @@ _GATES = ("student_more_uncertain", "student_more_confident")
 def _check_gate(sharpness: float | None, reverse_when: str) -> float | None:
     if reverse_when not in _GATES:
         raise ValueError(f"reverse_when must be one of {_GATES}, got {reverse_when!r}")
-    if sharpness is None:
-        return None
-    if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) or not (
-            math.isfinite(sharpness) and sharpness > 0):
-        raise ValueError(f"sharpness must be a finite number > 0 or None, got {sharpness!r}")
-    return float(sharpness)
+    return None if sharpness is None else check_real(sharpness, "sharpness", low=0.0, low_open=True)
 
 
 def _gate(gap: torch.Tensor, sharpness: float | None, reverse_when: str) -> torch.Tensor:
@@ -126,11 +122,6 @@ def _gate(gap: torch.Tensor, sharpness: float | None, reverse_when: str) -> torc
     if sharpness is None:
         return (torch.sign(gap) + 1) / 2
     return torch.sigmoid(sharpness * gap)
-
-
-def _neg_entropy_terms(logp: torch.Tensor) -> torch.Tensor:
-    """p log p, 0 where p = 0 (a −inf log-probability)."""
-    return torch.where(logp == -math.inf, torch.zeros((), dtype=logp.dtype, device=logp.device), logp.exp() * logp)
 
 
 class BalancedKL(RowDivergence):
@@ -144,14 +135,15 @@ class BalancedKL(RowDivergence):
         self.name = f"balanced_kl(sharpness={self.sharpness}, reverse_when={reverse_when!r})"
         self._kl = registry.get_generator("kl")
         self._rkl = registry.get_generator("reverse_kl")
+        self._ce = registry.get_generator("cross_entropy")  # the entropy is the cross-entropy of p with itself
 
     def __repr__(self) -> str:
         return self.name
 
     def rows(self, a: torch.Tensor, b: torch.Tensor, comm: Any) -> torch.Tensor:
-        nh_t, nh_s, fwd, rev = comm.row_sums(_neg_entropy_terms(a), _neg_entropy_terms(b),
-                                             self._kl.phi(a, b), self._rkl.phi(a, b))
-        w = _gate((nh_t - nh_s).detach(), self.sharpness, self.reverse_when)
+        h_t, h_s, fwd, rev = comm.row_sums(self._ce.phi(a, a), self._ce.phi(b, b),
+                                           self._kl.phi(a, b), self._rkl.phi(a, b))
+        w = _gate((h_s - h_t).detach(), self.sharpness, self.reverse_when)
         return (1 - w) * fwd + w * rev
 
     def rows_dphi(self, a: torch.Tensor, b: torch.Tensor, comm: Any, masked: bool):
@@ -160,8 +152,8 @@ class BalancedKL(RowDivergence):
 
         t_f, da_f, db_f = pointwise_terms(self._kl, a, b, True, masked)
         t_r, da_r, db_r = pointwise_terms(self._rkl, a, b, True, masked)
-        nh_t, nh_s, fwd, rev = comm.row_sums(_neg_entropy_terms(a), _neg_entropy_terms(b), t_f, t_r)
-        w = _gate(nh_t - nh_s, self.sharpness, self.reverse_when)
+        h_t, h_s, fwd, rev = comm.row_sums(self._ce.phi(a, a), self._ce.phi(b, b), t_f, t_r)
+        w = _gate(h_s - h_t, self.sharpness, self.reverse_when)
         wc = w.unsqueeze(-1)
         da = torch.lerp(da_f, da_r, wc)   # (1 − w)·∂KL + w·∂RKL
         db = torch.lerp(db_f, db_r, wc)

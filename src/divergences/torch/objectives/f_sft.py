@@ -37,24 +37,21 @@ registry's generator once, so every f-divergence (and a user's generator) has it
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
-from ... import registry
 from ...core.terms import Pointwise
+from ...core.validation import check_real
 from .._checks import check_logits_tensor, scan_logits
 from .._engine import LOCAL
 from ..losses import divergence_loss
-from ..preference import f_dpo_score
+from ..preference import _check_reduction, f_dpo_score
 from ..rl import DEFAULT_CLIP, _f_generator
 
 __all__ = ["f_sft_loss"]
 
 Tensor = torch.Tensor
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 class _RewardTrace(Pointwise):
@@ -147,10 +144,8 @@ def f_sft_loss(
     >>> bool(torch.isclose(f_sft_loss(z, r, y), nll + ref))   # SFT plus a constant
     True
     """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (beta > 0 and math.isfinite(beta)):
-        raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
+    _check_reduction(reduction)
+    beta = check_real(beta, "beta", low=0.0, low_open=True)
     check_logits_tensor(policy_logits, "policy_logits")
     check_logits_tensor(ref_logits, "ref_logits")
     if policy_logits.shape != ref_logits.shape:
@@ -162,9 +157,7 @@ def f_sft_loss(
         raise ValueError("labels must be an integer tensor of target token ids")
     if tuple(labels.shape) != lead:
         raise ValueError(f"labels must have the leading shape {lead} of policy_logits, got {tuple(labels.shape)}")
-    if isinstance(divergence, str) and registry.get(divergence).kind != "f":
-        _f_generator(divergence, params)  # the error naming the f-divergences
-    gen = _f_generator(divergence, params)
+    gen = _f_generator(divergence, params)  # a ValueError naming the f-divergences otherwise
 
     keep = labels != ignore_index
     if mask is not None:
