@@ -120,9 +120,34 @@ def test_too_dense_plan_falls_back_to_sinkhorn_updates(monkeypatch):
     direction = sn._direction
     monkeypatch.setattr(sn, "_direction", lambda *args: calls.append(1) or direction(*args))
     x, y = _clouds(2, n=60)
-    want = sinkhorn(x, y, epsilon=0.5, debiased=False, tol=1e-9)
+    want = sinkhorn(x, y, epsilon=0.1, debiased=False, tol=1e-9)
     assert calls  # Newton steps were taken
     calls.clear()
     monkeypatch.setattr(sn, "MAX_ENTRIES", 0)
-    assert sinkhorn(x, y, epsilon=0.5, debiased=False, tol=1e-9) == pytest.approx(want, rel=1e-9)
+    assert sinkhorn(x, y, epsilon=0.1, debiased=False, tol=1e-9) == pytest.approx(want, rel=1e-9)
     assert not calls
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_newton_only_when_sinkhorn_would_be_slow(monkeypatch, backend):
+    """At ε = 0.5 (60 points) Sinkhorn's measured rate reaches tol within NEWTON_WORTH more iterations,
+    so no Newton system is built; at ε = 0.1 it would not, and Newton steps are taken. Same value either way
+    as with Newton switched off (NEWTON_AFTER beyond max_iter)."""
+    import divergences.samples._sinkhorn_newton as sn
+    import divergences.samples.transport as tr
+
+    calls = []
+    direction = sn._direction
+    monkeypatch.setattr(sn, "_direction", lambda *args: calls.append(1) or direction(*args))
+    x, y = _clouds(2, n=60)
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        x, y = torch.tensor(x), torch.tensor(y)
+    for eps, newton in ((0.5, False), (0.1, True)):
+        calls.clear()
+        got = float(sinkhorn(x, y, epsilon=eps, debiased=False, tol=1e-9))
+        assert bool(calls) is newton, eps
+        monkeypatch.setattr(tr, "NEWTON_AFTER", 10**9)
+        plain = float(sinkhorn(x, y, epsilon=eps, debiased=False, tol=1e-9, max_iter=100_000))
+        monkeypatch.setattr(tr, "NEWTON_AFTER", 50)
+        assert got == pytest.approx(plain, rel=1e-8, abs=1e-10), eps

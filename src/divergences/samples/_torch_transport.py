@@ -33,7 +33,8 @@ import warnings
 import torch
 
 from ._torch_inputs import as_tensor_pair, tensor_weights
-from ._torch_pairs import safe_sqrt, sq_dists
+from ._torch_softmin import cost as pair_cost
+from ._torch_softmin import plan_entries, softmin
 
 __all__ = ["sinkhorn_torch", "sliced_wasserstein_torch", "wasserstein_1d_torch", "wasserstein_nd_torch"]
 
@@ -81,22 +82,13 @@ def _pair_weights(weights, xt, yt):
             tensor_weights(weights[1], tuple(yt.shape[:-1]), "weights[1]", yt))
 
 
-def _cost(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:
-    """‖x − y‖^p: the fast expansion for p = 2, exact distances otherwise (a root of the expansion's
-    rounding would show as ≈1e-8·‖x‖ between coincident points)."""
-    if p == 2:
-        return sq_dists(x, y)
-    d = safe_sqrt(sq_dists(x, y, exact=True))
-    return d if p == 1 else d**p
-
-
 def wasserstein_nd_torch(xt, yt, a, b, p: float, max_iter: int) -> torch.Tensor:
     """Exact W_p^p in d > 1: POT's network simplex on the detached cost gives the optimal plan π;
     the value Σ π C(x, y) is then differentiable in x and y (envelope theorem: π is optimal)."""
     import ot
 
     centre = torch.cat([xt, yt]).detach().mean(0)
-    cost = _cost(xt - centre, yt - centre, p)
+    cost = pair_cost(xt - centre, yt - centre, p)
     plan, log = ot.emd(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(),
                        cost.detach().cpu().double().numpy(), numItermax=int(max_iter), log=True)
     if log.get("warning"):
@@ -132,85 +124,16 @@ def sliced_wasserstein_torch(xt, yt, a, b, p: float, theta) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Softmin(torch.autograd.Function):
-    """f_i = −ε log Σ_j exp(h_j − C(x_i, y_j)/ε) for batched x (B, n, d), y (B, m, d), h (B, m)."""
-
-    @staticmethod
-    def forward(ctx, x, y, h, eps, p, block):  # noqa: D102
-        B, n, m = x.shape[0], x.shape[1], y.shape[1]
-        out = x.new_empty(B, n)
-        with torch.no_grad():
-            for i0 in range(0, n, block):
-                xi = x[:, i0:i0 + block]
-                top = x.new_full((B, xi.shape[1]), -math.inf)
-                acc = x.new_zeros(B, xi.shape[1])
-                for j0 in range(0, m, block):
-                    s = h[:, None, j0:j0 + block] - _cost(xi, y[:, j0:j0 + block], p) / eps
-                    new_top = torch.maximum(top, s.amax(-1))
-                    acc = acc * torch.exp(top - new_top) + torch.exp(s - new_top[..., None]).sum(-1)
-                    top = new_top
-                out[:, i0:i0 + block] = -eps * (top + torch.log(acc))
-        ctx.save_for_backward(x, y, h, out)
-        ctx.eps, ctx.p, ctx.block = eps, p, block
-        return out
-
-    @staticmethod
-    def backward(ctx, gf):  # noqa: D102
-        x, y, h, f = ctx.saved_tensors
-        eps, p, block = ctx.eps, ctx.p, ctx.block
-        need_x, need_y, need_h = ctx.needs_input_grad[:3]
-        gx = torch.zeros_like(x) if need_x else None
-        gy = torch.zeros_like(y) if need_y else None
-        gh = torch.zeros_like(h) if need_h else None
-        n, m = x.shape[1], y.shape[1]
-        for i0 in range(0, n, block):
-            for j0 in range(0, m, block):
-                xi = x[:, i0:i0 + block].detach().requires_grad_(need_x)
-                yj = y[:, j0:j0 + block].detach().requires_grad_(need_y)
-                with torch.enable_grad():
-                    cost = _cost(xi, yj, p)
-                plan = torch.exp(h[:, None, j0:j0 + block].detach() + (f[:, i0:i0 + block, None] - cost.detach()) / eps)
-                weighted = plan * gf[:, i0:i0 + block, None]  # ∂f_i/∂C_ij = π_ij (rows normalised)
-                if need_h:
-                    gh[:, j0:j0 + block] -= eps * weighted.sum(1)
-                if need_x or need_y:
-                    wanted = [t for t in (xi, yj) if t.requires_grad]
-                    with torch.enable_grad():
-                        grads = iter(torch.autograd.grad((weighted * cost).sum(), wanted))
-                    if need_x:
-                        gx[:, i0:i0 + block] += next(grads)
-                    if need_y:
-                        gy[:, j0:j0 + block] += next(grads)
-        return gx, gy, gh, None, None, None
-
-
-def _softmin(x, y, h, eps, p, block):
-    return _Softmin.apply(x, y, h, eps, p, block)
-
-
 def _tile_plan(x, y, la, lb, eps, p, block):
     """Callback for :func:`~._sinkhorn_newton.newton_polish` on one problem (x (n, d), y (m, d)):
-    the entries π_ij ≥ drop·π_i of π(f, g), visited in tiles, as NumPy (rows, cols, values), or None
+    the entries π_ij ≥ drop·π_i of π(f, g), visited in panels, as NumPy (rows, cols, values), or None
     as soon as there are more than ``limit`` (memory stays bounded)."""
-    import numpy as np
 
     def plan(f, g, drop, limit):
         ft, gt = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in (f, g))
-        row = la + (ft - _softmin(x[None], y[None], (lb + gt / eps)[None], eps, p, block)[0]) / eps  # log π_i
-        rows, cols, vals, total = [], [], [], 0
-        for i0 in range(0, x.shape[0], block):
-            for j0 in range(0, y.shape[0], block):
-                logp = ((la + ft / eps)[i0:i0 + block, None] + (lb + gt / eps)[None, j0:j0 + block]
-                        - _cost(x[i0:i0 + block], y[j0:j0 + block], p) / eps)
-                keep = logp >= row[i0:i0 + block, None] + math.log(drop)
-                i, j = keep.nonzero(as_tuple=True)
-                total += len(i)
-                if total > limit:
-                    return None
-                rows.append((i + i0).cpu().numpy())
-                cols.append((j + j0).cpu().numpy())
-                vals.append(logp[i, j].exp().double().cpu().numpy())
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        u, v = la + ft / eps, lb + gt / eps
+        row = la + (ft - softmin(x[None], y[None], v[None], eps, p, block)[0]) / eps  # log π_i
+        return plan_entries(x, y, u, v, row, eps, p, block, drop, limit)
 
     return plan
 
@@ -226,11 +149,11 @@ def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps):
 
         def ta(fv, xk=xk, yk=yk, lak=lak):
             h = lak + torch.as_tensor(fv, dtype=xk.dtype, device=xk.device) / eps
-            return _softmin(yk[None], xk[None], h[None], eps, p, block)[0].double().cpu().numpy()
+            return softmin(yk[None], xk[None], h[None], eps, p, block)[0].double().cpu().numpy()
 
         def tb(gv, xk=xk, yk=yk, lbk=lbk):
             h = lbk + torch.as_tensor(gv, dtype=xk.dtype, device=xk.device) / eps
-            return _softmin(xk[None], yk[None], h[None], eps, p, block)[0].double().cpu().numpy()
+            return softmin(xk[None], yk[None], h[None], eps, p, block)[0].double().cpu().numpy()
 
         fk, gk, steps, err = newton_polish(
             f[k].double().cpu().numpy(), lak.exp().double().cpu().numpy(), lbk.exp().double().cpu().numpy(), eps,
@@ -252,7 +175,7 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
     error |f|·6e-8, i.e. a marginal error of about |f|·6e-8/ε: 1e-4 at ε = 0.01, above any useful
     ``tol``); only the final evaluation is in the input dtype.
     """
-    from .transport import NEWTON_AFTER, Overrelaxation
+    from .transport import Overrelaxation, newton_due
 
     with torch.no_grad():
         x, y, la, lb = (t.detach().double() for t in (x, y, la, lb))
@@ -261,32 +184,34 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
         if scaling is not None:
             e = e0
             while e > eps:
-                g = _softmin(y, x, la + f / e, e, p, block)
-                f = 0.5 * (f + g) if symmetric else _softmin(x, y, lb + g / e, e, p, block)
+                g = softmin(y, x, la + f / e, e, p, block)
+                f = 0.5 * (f + g) if symmetric else softmin(x, y, lb + g / e, e, p, block)
                 e *= scaling
         err, it = math.inf, 0
         a = la.exp()
         relax = Overrelaxation()
-        newton = False
-        for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
-            g = _softmin(y, x, la + f / eps, eps, p, block)
+        newton_allowed = True
+        while it < max_iter:
+            it += 1
+            g = softmin(y, x, la + f / eps, eps, p, block)
             if symmetric:
                 err = float((a * torch.expm1((f - g) / eps).abs()).sum(-1).max())
                 if not err >= tol:
                     break
                 f = g = 0.5 * (f + g)
-            else:  # columns of the plan (f, g) are exact; its rows are off by a·expm1((f − T_b(g))/ε)
-                f_new = _softmin(x, y, lb + g / eps, eps, p, block)
-                err = float((a * torch.expm1((f - f_new) / eps).abs()).sum(-1).max())
+                continue
+            # columns of the plan (f, g) are exact; its rows are off by a·expm1((f − T_b(g))/ε)
+            f_new = softmin(x, y, lb + g / eps, eps, p, block)
+            err = float((a * torch.expm1((f - f_new) / eps).abs()).sum(-1).max())
+            if not err >= tol:
+                break
+            f = f + relax.step(err) * (f_new - f)
+            if newton_allowed and math.isfinite(err) and newton_due(relax, it, max_iter, tol):
+                f, g, steps, err = _newton(x, y, la, lb, f, eps, p, block, tol, max_iter - it)
+                it += steps
                 if not err >= tol:
                     break
-                f = f + relax.step(err) * (f_new - f)
-                if it >= NEWTON_AFTER and it < max_iter and math.isfinite(err):
-                    newton = True
-                    break
-        if newton:
-            f, g, steps, err = _newton(x, y, la, lb, f, eps, p, block, tol, max_iter - it)
-            it += steps
+                newton_allowed, relax = False, Overrelaxation()  # too dense, or stalled: Sinkhorn from here
         finite = bool(torch.isfinite(f).all()) and bool(torch.isfinite(g).all())
     return f, g, it, err, finite
 
@@ -295,9 +220,9 @@ def _value(x, y, la, lb, f, g, eps, p, block, symmetric):
     """Entropic OT value with envelope-theorem gradients (f, g fixed; see the module notes)."""
     a, b = la.exp(), lb.exp()
     if symmetric:
-        return (a * _softmin(x, x, la + f / eps, eps, p, block)).sum(-1) + (a * f).sum(-1)
-    tb = _softmin(x, y, lb + g / eps, eps, p, block)
-    ta = _softmin(y, x, la + f / eps, eps, p, block)
+        return (a * softmin(x, x, la + f / eps, eps, p, block)).sum(-1) + (a * f).sum(-1)
+    tb = softmin(x, y, lb + g / eps, eps, p, block)
+    ta = softmin(y, x, la + f / eps, eps, p, block)
     return 0.5 * ((a * tb).sum(-1) + (b * g).sum(-1) + (a * f).sum(-1) + (b * ta).sum(-1))
 
 

@@ -185,10 +185,17 @@ def sliced_wasserstein(x: Any, y: Any, *, n_projections: int = 50, p: float = 2,
 # ---------------------------------------------------------------------------------------------
 
 
+#: exponents below this are raised to it before ``exp``: e^−700 ≈ 1e−304 is still a normal float, and an
+#: ``exp`` whose result underflows takes a slow path (15× slower, measured, NumPy and torch alike), which
+#: at small ε is most of the entries. Each raised term adds at most 1e−304 to a sum ≥ 1: invisible.
+EXP_FLOOR = -700.0
+
+
 def _softmin(buf: np.ndarray, axis: int) -> np.ndarray:
     """log Σ exp(buf) along ``axis``, max-shifted, overwriting ``buf``."""
     top = buf.max(axis=axis, keepdims=True)
     buf -= top
+    np.maximum(buf, EXP_FLOOR, out=buf)
     np.exp(buf, out=buf)
     return np.log(buf.sum(axis=axis)) + np.squeeze(top, axis=axis)
 
@@ -230,9 +237,26 @@ class Overrelaxation:
                     self.omega = min(1.9, 2.0 / (1.0 + math.sqrt(max(1.0 - theta, 0.0))))
         return self.omega
 
+    def remaining(self, tol: float) -> float:
+        """Iterations still needed to reach ``tol`` at the rate of the last 10 (inf: no rate yet, or no progress)."""
+        if len(self.errors) < 11:
+            return math.inf
+        old, err = self.errors[-11], self.errors[-1]
+        if not 0 < err < old:
+            return math.inf
+        return max(0.0, 10 * math.log(tol / err) / math.log(err / old))
 
-#: iterations at the target ε after which a problem that has not converged is finished by Newton steps
+
+#: iterations at the target ε after which a problem that has not converged may be finished by Newton steps
 NEWTON_AFTER = 50
+#: ... when the measured rate says Sinkhorn would still need more than this many iterations (at moderate ε,
+#: where the plan is dense and Sinkhorn converges linearly at a good rate, a Newton system costs more than it saves)
+NEWTON_WORTH = 50
+
+
+def newton_due(relax: Overrelaxation, iterations: int, max_iter: int, tol: float) -> bool:
+    """Whether to switch from Sinkhorn updates to Newton steps now (see :data:`NEWTON_AFTER`, :data:`NEWTON_WORTH`)."""
+    return NEWTON_AFTER <= iterations < max_iter and relax.remaining(tol) > NEWTON_WORTH
 
 
 def _numpy_plan(neg_cost, log_a, log_b, eps, buf):
@@ -242,6 +266,7 @@ def _numpy_plan(neg_cost, log_a, log_b, eps, buf):
     def plan(f, g, drop, limit):
         np.add(neg_cost, (log_a + f / eps)[:, None], out=buf)
         np.add(buf, (log_b + g / eps)[None, :], out=buf)
+        np.maximum(buf, EXP_FLOOR, out=buf)
         np.exp(buf, out=buf)
         keep = buf >= drop * buf.sum(1, keepdims=True)
         if np.count_nonzero(keep) > limit:
@@ -278,8 +303,9 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
     err = math.inf
     iterations = 0
     relax = Overrelaxation()
-    newton = False
-    for iterations in range(1, int(max_iter) + 1):  # noqa: B007 - the count is returned
+    newton_allowed = True
+    while iterations < int(max_iter):
+        iterations += 1
         g = _update_g(neg_cost, log_a, f, eps, buf)
         if symmetric:
             # row marginals of π(f, f) are a_i exp((f_i − g_i)/ε), g = T(f)
@@ -289,26 +315,26 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
             if not err >= tol:
                 break
             g = f = 0.5 * (f + g)
-        else:
-            f_new = _update_f(neg_cost, log_b, g, eps, buf)
-            # row marginals of the plan (f, g) are a_i exp((f_i − f_new_i)/ε); columns are exact
-            err = float(np.dot(a, np.abs(np.expm1((f - f_new) / eps))))
-            value = float(np.dot(a, f) + np.dot(b, g))
-            if not err >= tol:  # stops on convergence, and on NaN (reported below)
-                break
-            f = f + relax.step(err) * (f_new - f)
-            if iterations >= NEWTON_AFTER and iterations < max_iter and math.isfinite(err):
-                newton = True
-                break
-    if newton:
-        from ._sinkhorn_newton import newton_polish
-
-        f, g, steps, err = newton_polish(
-            f, a, b, eps, ta=lambda f: _update_g(neg_cost, log_a, f, eps, buf),
-            tb=lambda g: _update_f(neg_cost, log_b, g, eps, buf), plan=_numpy_plan(neg_cost, log_a, log_b, eps, buf),
-            tol=tol, max_steps=int(max_iter) - iterations)
-        iterations += steps
+            continue
+        f_new = _update_f(neg_cost, log_b, g, eps, buf)
+        # row marginals of the plan (f, g) are a_i exp((f_i − f_new_i)/ε); columns are exact
+        err = float(np.dot(a, np.abs(np.expm1((f - f_new) / eps))))
         value = float(np.dot(a, f) + np.dot(b, g))
+        if not err >= tol:  # stops on convergence, and on NaN (reported below)
+            break
+        f = f + relax.step(err) * (f_new - f)
+        if newton_allowed and math.isfinite(err) and newton_due(relax, iterations, int(max_iter), tol):
+            from ._sinkhorn_newton import newton_polish
+
+            f, g, steps, err = newton_polish(
+                f, a, b, eps, ta=lambda f: _update_g(neg_cost, log_a, f, eps, buf),
+                tb=lambda g: _update_f(neg_cost, log_b, g, eps, buf),
+                plan=_numpy_plan(neg_cost, log_a, log_b, eps, buf), tol=tol, max_steps=int(max_iter) - iterations)
+            iterations += steps
+            value = float(np.dot(a, f) + np.dot(b, g))
+            if not err >= tol:
+                break
+            newton_allowed, relax = False, Overrelaxation()  # the plan was too dense, or Newton stalled: Sinkhorn
     return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all()), f, g
 
 
