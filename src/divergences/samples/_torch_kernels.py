@@ -10,7 +10,7 @@ import torch
 
 from ._inputs import check_bandwidths, power_of_two_scale
 from ._torch_inputs import as_tensor_pair, tensor_weights
-from ._torch_pairs import pair_sum, safe_sqrt
+from ._torch_pairs import PairFunction, distance, pair_sum, safe_sqrt
 
 __all__ = ["cauchy_schwarz_torch", "energy_torch", "median_bandwidth_torch", "mmd_torch"]
 
@@ -54,13 +54,20 @@ def _sigmas(bandwidth, x, y) -> list[float]:
 
 def torch_kernel(kernel: str, sigmas: list[float]):
     """Σ_σ k_σ(d²) as a function of squared distances (each k_σ(0) = 1)."""
-    if kernel in ("rbf", "gaussian"):
+    if kernel in ("rbf", "gaussian"):  # k = Σ e^{c d²}, k' = Σ c e^{c d²}
         scales = [-0.5 / s**2 for s in sigmas]
-        return lambda d2: sum(torch.exp(d2 * c) for c in scales)
-    if kernel == "laplacian":
-        return lambda d2: sum(torch.exp(-safe_sqrt(d2) / s) for s in sigmas)
-    if kernel in ("imq", "inverse_multiquadric"):
-        return lambda d2: sum(torch.rsqrt(1 + d2 / s**2) for s in sigmas)
+        if len(scales) == 1:
+            c = scales[0]
+            return PairFunction(lambda d2: torch.exp(d2 * c), lambda d2, k: k * c)
+        return PairFunction(lambda d2: sum(torch.exp(d2 * c) for c in scales),
+                            lambda d2, k: sum(c * torch.exp(d2 * c) for c in scales))
+    if kernel == "laplacian":  # k = Σ e^{−d/s}, k' = −Σ e^{−d/s} / (2 s d) (0 at d = 0, as safe_sqrt)
+        return PairFunction(lambda d2: sum(torch.exp(-safe_sqrt(d2) / s) for s in sigmas),
+                            lambda d2, k: sum(-torch.exp(-safe_sqrt(d2) / s) / s for s in sigmas)
+                            * distance.derivative(d2, safe_sqrt(d2)))
+    if kernel in ("imq", "inverse_multiquadric"):  # k = Σ (1 + d²/s²)^−½, k' = −Σ (1 + d²/s²)^−3/2 / (2 s²)
+        return PairFunction(lambda d2: sum(torch.rsqrt(1 + d2 / s**2) for s in sigmas),
+                            lambda d2, k: sum(-0.5 / s**2 * torch.rsqrt(1 + d2 / s**2) ** 3 for s in sigmas))
     raise ValueError(f"kernel must be 'rbf' (alias 'gaussian'), 'laplacian' or 'imq', got {kernel!r}")
 
 
@@ -88,9 +95,9 @@ def energy_torch(x, y, weights, block: int) -> torch.Tensor:
     u = tensor_weights(weights[0], (len(xt),), "weights[0]", xt)
     v = tensor_weights(weights[1], (len(yt),), "weights[1]", yt)
     xt, yt, s = _centre_and_scale(xt, yt)
-    exy = pair_sum(xt, yt, safe_sqrt, u=u, v=v, block=block, exact=True)
-    exx = pair_sum(xt, xt, safe_sqrt, u=u, v=u, same=True, block=block, exact=True)
-    eyy = pair_sum(yt, yt, safe_sqrt, u=v, v=v, same=True, block=block, exact=True)
+    exy = pair_sum(xt, yt, distance, u=u, v=v, block=block, exact=True)
+    exx = pair_sum(xt, xt, distance, u=u, v=u, same=True, block=block, exact=True)
+    eyy = pair_sum(yt, yt, distance, u=v, v=v, same=True, block=block, exact=True)
     return safe_sqrt((2 * exy - exx - eyy).clamp_min(0)) * math.sqrt(s)
 
 
@@ -106,7 +113,8 @@ def _log_rbf_mean(a, b, sigma, same, block) -> torch.Tensor:
                 shift = min(shift, float(d2.min()))
             shift = shift / (2 * sigma**2)
     c = -0.5 / sigma**2
-    total = pair_sum(a, b, lambda d2: torch.exp(d2 * c + shift), same=same, block=block)
+    total = pair_sum(a, b, PairFunction(lambda d2: torch.exp(d2 * c + shift), lambda d2, k: k * c), same=same,
+                     block=block)
     return torch.log(total) - shift - math.log(len(a) * len(b))
 
 

@@ -22,9 +22,11 @@ it reaches ε, warm-starting the final iterations, which use the adaptive over-r
 :class:`Overrelaxation`. At small ε that is not enough (the plan is close to a permutation and
 Sinkhorn enters a sublinear phase: 200 standardised 2-D points at ε = 0.01 are at a marginal error
 of 3e-6 after 20 000 over-relaxed iterations), so a problem x ≠ y still above ``tol`` after
-:data:`NEWTON_AFTER` = 50 iterations at ε is finished by Newton steps on the semi-dual
-(:mod:`._sinkhorn_newton`, each counted as one iteration): ε = 0.01 and 0.05 on 200 or 2000
-standardised points in 2-D and 10-D reach ``tol`` = 1e-6 in 55–95 iterations with the defaults.
+:data:`NEWTON_AFTER` = 50 iterations at ε, whose measured rate (over the last 10 iterations) says it
+would need more than :data:`NEWTON_WORTH` = 50 more, is finished by Newton steps on the semi-dual
+(:mod:`._sinkhorn_newton`, each counted as one iteration); a plan too dense for a Newton system
+(moderate ε) goes back to Sinkhorn updates. ε = 0.01 and 0.05 on 200 or 2000 standardised points in
+2-D and 10-D reach ``tol`` = 1e-6 in 55–100 iterations with the defaults.
 The symmetric problems use the averaged update (for p = 1, 2, where e^{−C/ε} is a positive definite
 kernel, its linear rate is at most ½) and need no Newton step. If the error is still above ``tol``
 after ``max_iter`` iterations (or a potential is not finite) :func:`sinkhorn` raises
@@ -282,8 +284,9 @@ def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
 
     ``symmetric=True`` (x = y, a = b) uses one potential and the averaged update
     f ← ½(f + T(f)), which converges where alternating updates oscillate on symmetric problems.
-    A problem x ≠ y still above ``tol`` after :data:`NEWTON_AFTER` iterations at ε is finished by
-    the Newton steps of :mod:`._sinkhorn_newton` (each counted as one iteration).
+    A problem x ≠ y still above ``tol`` after :data:`NEWTON_AFTER` iterations at ε, and slow by
+    :func:`newton_due`, is finished by the Newton steps of :mod:`._sinkhorn_newton` (each counted as one
+    iteration); if they stop short (plan too dense, or stalled) Sinkhorn updates go on.
     """
     if not symmetric and len(a) > len(b):  # the Newton system lives on the smaller side; OT is symmetric
         value, iterations, err, finite, g, f = _entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol,
@@ -357,9 +360,10 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
     "warn") are described in the module notes.
 
     Torch tensors in: a differentiable tensor (envelope-theorem gradients in x, y and the weights,
-    no unrolling; see :mod:`divergences.samples._torch_transport`), computed in ``block × block``
-    tiles so that the soft-min passes hold no n × m matrix (the whole solve's memory still grows with
-    n: see :mod:`divergences.samples._torch_transport`). Batches: x of shape (B, n, d) and y (B, m, d) (or one of
+    no unrolling; see :mod:`divergences.samples._torch_transport`), computed in panels of at most
+    min(``block²``, 2²⁰) pairs, so that no n × m matrix is ever held (the solve's memory above its inputs
+    is one panel plus at most 2²² kept plan entries in the Newton phase; see
+    :mod:`divergences.samples._torch_transport`). Batches: x of shape (B, n, d) and y (B, m, d) (or one of
     them (n, d), broadcast) give B values, with weights of shape (B, n) / (B, m) or (n,) / (m,);
     the iterations stop when the worst problem of the batch has converged.
 
