@@ -28,8 +28,15 @@ __all__ = ["PairFunction", "distance", "pair_sum", "safe_sqrt", "sq_dists"]
 Kernel = Callable[[torch.Tensor], torch.Tensor]
 
 
+def _tracked(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records operations on these tensors now."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def safe_sqrt(d2: torch.Tensor) -> torch.Tensor:
-    """√d2 with the subgradient 0 at d2 = 0 (no inf·0 = NaN in the backward pass)."""
+    """√d2 with the subgradient 0 at d2 = 0 (no inf·0 = NaN in the backward pass); d2 ≥ 0."""
+    if not _tracked(d2):
+        return d2.sqrt()
     positive = d2 > 0
     return torch.where(positive, torch.sqrt(torch.where(positive, d2, torch.ones_like(d2))), torch.zeros_like(d2))
 
@@ -44,10 +51,14 @@ def sq_dists(a: torch.Tensor, b: torch.Tensor, *, exact: bool = False, diagonal_
     """Squared Euclidean distances between the rows of a (…, n, d) and b (…, m, d): the matrix-product
     expansion ‖a‖² + ‖b‖² − 2a·b clipped at 0; ``exact=True`` recomputes its cancellation-prone entries."""
     na, nb = (a * a).sum(-1).unsqueeze(-1), (b * b).sum(-1).unsqueeze(-2)
-    d2 = (na + nb - 2 * (a @ b.transpose(-1, -2))).clamp_min(0)
+    if _tracked(a, b):
+        d2 = (na + nb - 2 * (a @ b.transpose(-1, -2))).clamp_min(0)
+    else:  # the same numbers, in place (no temporaries of the tile's size)
+        d2 = torch.matmul(a, b.transpose(-1, -2)).mul_(-2).add_(na).add_(nb).clamp_(min=0)
     if exact:
-        with torch.no_grad():
-            idx = (d2 <= EXACT_BELOW * (na + nb)).nonzero(as_tuple=True)
+        with torch.no_grad():  # a scalar bound below every EXACT_BELOW · (‖a_i‖² + ‖b_j‖²): conservative
+            floor = EXACT_BELOW * (float(na.max()) + float(nb.max())) if na.numel() and nb.numel() else 0.0
+            idx = (d2 <= floor).nonzero(as_tuple=True)
         if idx[0].numel():
             diff = a[idx[:-2] + (idx[-2],)] - b[idx[:-2] + (idx[-1],)]
             d2 = d2.index_put(idx, (diff * diff).sum(-1))
@@ -70,7 +81,7 @@ class PairFunction:
 
 def _sqrt_derivative(d2: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """d√d²/dd² = 1/(2√d²), with the subgradient 0 at d² = 0 (as :func:`safe_sqrt`)."""
-    return torch.where(k > 0, 0.5 / torch.where(k > 0, k, torch.ones_like(k)), torch.zeros_like(k))
+    return k.reciprocal().mul_(0.5).masked_fill_(k == 0, 0.0)
 
 
 #: the Euclidean distance √d² (energy distance) with its closed-form derivative
