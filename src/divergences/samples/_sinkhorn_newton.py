@@ -63,7 +63,11 @@ def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residua
     from scipy import sparse
     from scipy.sparse import linalg as splinalg
 
-    plan = sparse.csr_matrix((vals, (rows, cols)), shape=(n, m))
+    if len(rows) and bool(np.all(rows[1:] >= rows[:-1])):  # row-major (both callers' order): CSR as is, no copy
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+        plan = sparse.csr_matrix((vals, cols, indptr), shape=(n, m))
+    else:
+        plan = sparse.csr_matrix((vals, (rows, cols)), shape=(n, m))
     row_mass = np.asarray(plan.sum(1)).ravel()
     col_mass = np.maximum(np.asarray(plan.sum(0)).ravel(), 1e-300)
     diag = row_mass * (1 + ridge) + 1e-300
@@ -73,7 +77,7 @@ def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residua
     if n <= DIRECT_MAX_N and len(vals) <= SPARSE_PER_POINT * (n + m) and fill <= MAX_SYSTEM_ENTRIES:
         system = sparse.diags(diag) - plan @ sparse.diags(1 / col_mass) @ plan.T
         return np.asarray(splinalg.spsolve(system.tocsc(), rhs)).ravel()
-    scaled = plan.multiply(1 / np.sqrt(col_mass)[None, :]).tocsr()
+    scaled = sparse.csr_matrix((plan.data / np.sqrt(col_mass)[plan.indices], plan.indices, plan.indptr), shape=(n, m))
 
     def matvec(v):
         return diag * v - scaled @ (scaled.T @ v)
@@ -108,8 +112,8 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
         kept = plan(f, g, DROP, min(MAX_ENTRIES_PER_POINT * (n + m), MAX_ENTRIES))
         if kept is None:  # too dense for a Newton system (moderate ε): the caller goes on with Sinkhorn
             break
-        rows, cols, vals = kept
-        d = _direction(rows, cols, vals, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
+        d = _direction(*kept, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
+        del kept  # not alive while the next step gathers its plan
         slope = -float(np.dot(residual, d))  # ∇F · d (> 0: an ascent direction)
         t = t0 = min(1.0, MAX_STEP * eps / max(float(np.abs(d).max()), 1e-300))
         full = False
