@@ -43,7 +43,7 @@ DROP = 1e-10
 #: above this many kept entries per point the Hessian system is solved by conjugate gradients
 SPARSE_PER_POINT = 64
 #: more kept entries than this (a plan far from sparse: large ε, where Sinkhorn converges anyway) and the
-#: step is a plain Sinkhorn update instead, so that memory stays bounded
+#: Newton phase stops, handing back to the caller's Sinkhorn updates, so that memory stays bounded
 MAX_ENTRIES_PER_POINT, MAX_ENTRIES = 1024, 1 << 22
 #: the direct solve only for at most DIRECT_MAX_N points and while nnz(π D πᵀ) ≤ MAX_SYSTEM_ENTRIES (else
 #: conjugate gradients on π alone, whose memory is the kept plan): SuperLU's fill on these systems grows

@@ -62,9 +62,12 @@ def torch_kernel(kernel: str, sigmas: list[float]):
         return PairFunction(lambda d2: sum(torch.exp(d2 * c) for c in scales),
                             lambda d2, k: sum(c * torch.exp(d2 * c) for c in scales))
     if kernel == "laplacian":  # k = Σ e^{−d/s}, k' = −Σ e^{−d/s} / (2 s d) (0 at d = 0, as safe_sqrt)
-        return PairFunction(lambda d2: sum(torch.exp(-safe_sqrt(d2) / s) for s in sigmas),
-                            lambda d2, k: sum(-torch.exp(-safe_sqrt(d2) / s) / s for s in sigmas)
-                            * distance.derivative(d2, safe_sqrt(d2)))
+
+        def laplacian_derivative(d2, k):
+            d = safe_sqrt(d2)
+            return sum(-torch.exp(-d / s) / s for s in sigmas) * distance.derivative(d2, d)
+
+        return PairFunction(lambda d2: sum(torch.exp(-safe_sqrt(d2) / s) for s in sigmas), laplacian_derivative)
     if kernel in ("imq", "inverse_multiquadric"):  # k = Σ (1 + d²/s²)^−½, k' = −Σ (1 + d²/s²)^−3/2 / (2 s²)
         return PairFunction(lambda d2: sum(torch.rsqrt(1 + d2 / s**2) for s in sigmas),
                             lambda d2, k: sum(-0.5 / s**2 * torch.rsqrt(1 + d2 / s**2) ** 3 for s in sigmas))

@@ -5,8 +5,8 @@ r"""Memory-bounded, differentiable sums over all pairs of two samples (torch).
 ``block × block`` pairs are computed directly (plain autograd, so higher derivatives work). Larger
 ones go through :class:`_BlockedPairSum`: the forward pass visits tiles of side min(``block``, 1024)
 under ``no_grad`` and keeps only the scalar; the backward pass visits the tiles again and forms each
-tile's gradient from :math:`k'(d^2)` (closed form for a :class:`PairFunction`, else autograd on the
-tile of d² alone) and matrix products, so no n × m matrix is ever held, in the forward or the
+tile's gradient from the closed-form :math:`k'(d^2)` of its :class:`PairFunction` and matrix
+products, so no n × m matrix is ever held, in the forward or the
 backward pass. Peak memory is a few tiles (8 MiB each in float64). Weights enter as matrix-vector
 products (no weighted copy of a tile).
 
@@ -70,7 +70,7 @@ def sq_dists(a: torch.Tensor, b: torch.Tensor, *, exact: bool = False, diagonal_
 
 class PairFunction:
     """An elementwise k(d²) with its derivative k′(d²) in closed form (``derivative(d2, k)``, given k(d²)):
-    the blocked backward then needs no autograd per tile. A plain callable works too (autograd on the tile)."""
+    the blocked backward needs no autograd per tile."""
 
     def __init__(self, value: Kernel, derivative: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
         self.value, self.derivative = value, derivative
@@ -126,28 +126,20 @@ class _BlockedPairSum(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         # per tile, with G_ij = k'(d²_ij): ∂/∂x_i = 2 u_i (x_i (Gv)_i − (G (v∘y))_i), and symmetrically for y;
-        # ∂/∂u_i = (K v)_i. k' in closed form (PairFunction) or from autograd on the tile of d² alone.
+        # ∂/∂u_i = (K v)_i, with k' in closed form (PairFunction).
         x, y, u, v = ctx.saved_tensors
         need = ctx.needs_input_grad
         gx = torch.zeros_like(x) if need[0] else None
         gy = torch.zeros_like(y) if need[1] else None
         gu = torch.zeros_like(u) if u is not None and need[2] else None
         gv = torch.zeros_like(v) if v is not None and need[3] else None
-        closed = isinstance(ctx.fn, PairFunction)
         for i0, i1, j0, j1 in _tiles(len(x), len(y), ctx.block):
             xi, yj = x[i0:i1].detach(), y[j0:j1].detach()
             ui = None if u is None else u[i0:i1].detach()
             vj = None if v is None else v[j0:j1].detach()
             d2 = sq_dists(xi, yj, exact=ctx.exact, diagonal_zero=ctx.same and i0 == j0)
-            if closed:
-                k = ctx.fn(d2)
-                g = ctx.fn.derivative(d2, k)
-            else:
-                d2.requires_grad_(True)
-                with torch.enable_grad():
-                    k = ctx.fn(d2)
-                    (g,) = torch.autograd.grad(k.sum(), d2)
-                k = k.detach()
+            k = ctx.fn(d2)
+            g = ctx.fn.derivative(d2, k)
             if gx is not None:
                 gvec = g.sum(1) if vj is None else g @ vj
                 gyv = g @ (yj if vj is None else yj * vj[:, None])
@@ -165,7 +157,7 @@ class _BlockedPairSum(torch.autograd.Function):
         return tuple(None if g is None else g * grad for g in (gx, gy, gu, gv)) + (None,) * 4
 
 
-def pair_sum(x: torch.Tensor, y: torch.Tensor, fn: Kernel, *, u: torch.Tensor | None = None,
+def pair_sum(x: torch.Tensor, y: torch.Tensor, fn: PairFunction, *, u: torch.Tensor | None = None,
              v: torch.Tensor | None = None, same: bool = False, block: int = 2048,
              exact: bool = False) -> torch.Tensor:
     """Σ_ij u_i v_j fn(‖x_i − y_j‖²), differentiable in x, y, u, v; memory bounded by ``block``.

@@ -73,16 +73,16 @@ def workspace(like: torch.Tensor, batch: int, n: int, m: int, block: int) -> tor
 
 def scores(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, p: float,
            work: torch.Tensor | None = None) -> torch.Tensor:
-    """s_ij = h_j − C(x_i, y_j)/ε for x (B, r, d), y (B, c, d), h (B, c): a (B, r, c) tensor, written into the
-    front of ``work`` (see :func:`workspace`) when given."""
+    """s_ij = h_j − C(x_i, y_j)/ε for x (B, r, d), y (B, c, d), h (B, c): a (B, r, c) tensor. For p = 2 it is
+    written into the front of ``work`` (see :func:`workspace`) when given; other p form their own panel of
+    exact distances, so ``work`` is not used."""
+    if p != 2:
+        return cost(x, y, p).div_(-eps).add_(h[:, None, :])
     shape = (x.shape[0], x.shape[1], y.shape[1])
     out = None if work is None else work[:math.prod(shape)].view(shape)
-    if p == 2:
-        shifted = h - (y * y).sum(-1) / eps
-        s = torch.baddbmm(shifted[:, None, :], x, y.transpose(1, 2), alpha=2 / eps, out=out)
-        return s.sub_(((x * x).sum(-1) / eps)[:, :, None])
-    s = cost(x, y, p).div_(-eps).add_(h[:, None, :])
-    return s if out is None else out.copy_(s)
+    shifted = h - (y * y).sum(-1) / eps
+    s = torch.baddbmm(shifted[:, None, :], x, y.transpose(1, 2), alpha=2 / eps, out=out)
+    return s.sub_(((x * x).sum(-1) / eps)[:, :, None])
 
 
 def _logsumexp_(s: torch.Tensor) -> torch.Tensor:

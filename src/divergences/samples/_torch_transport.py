@@ -171,8 +171,9 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
 
     The same iteration as the NumPy path (ε-scaling, then plain or averaged updates at ε with the
     adaptive over-relaxation of :class:`~divergences.samples.transport.Overrelaxation`, then for
-    x ≠ y the Newton steps of :mod:`._sinkhorn_newton` after
-    :data:`~divergences.samples.transport.NEWTON_AFTER` iterations). The potentials are solved in
+    x ≠ y the Newton steps of :mod:`._sinkhorn_newton` when
+    :func:`~divergences.samples.transport.newton_due` says Sinkhorn is slow; Sinkhorn updates go on if they
+    stop short). The potentials are solved in
     float64 whatever the input dtype (a float32 potential of size |f| carries an absolute rounding
     error |f|·6e-8, i.e. a marginal error of about |f|·6e-8/ε: 1e-4 at ε = 0.01, above any useful
     ``tol``); only the final evaluation is in the input dtype.
