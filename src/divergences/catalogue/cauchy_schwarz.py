@@ -21,9 +21,22 @@ def _cs_numpy(p: np.ndarray, q: np.ndarray):
     return np.maximum(value, 0.0), None
 
 
+def _cs_near_equal(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """For near-equal rows: with q = (1 + c)p + e, e ⟂ p (the difference q − p with its component along
+    p removed, twice for orthogonality to rounding), (Σpq)²/(Σp²Σq²) = 1 − Σe²/Σq², so
+    D_CS = −log1p(−Σe²/Σq²): no difference of nearly equal sums."""
+    p, q = p.astype(np.result_type(p, np.float64)), q.astype(np.result_type(q, np.float64))
+    e = q - p
+    pp = np.vecdot(p, p)
+    for _ in range(2):
+        e -= (np.vecdot(p, e) / pp)[:, None] * p
+    return -np.log1p(-np.vecdot(e, e) / np.vecdot(q, q))
+
+
 @builtin_sums(
     "cauchy_schwarz",
     numpy_rows=_cs_numpy,
+    numpy_near_equal=_cs_near_equal,
     description="Cauchy–Schwarz divergence",
     doc=r"""Cauchy–Schwarz divergence :math:`D_{CS} = -\log\frac{(\sum_x p q)^2}{\sum_x p^2 \sum_x q^2}` ≥ 0.
 

@@ -25,6 +25,7 @@ class TotalVariation(ClosedForm):
     value_q_zero = 0.5
     symmetric = True
     upper_bound = 1.0
+    smooth = False  # f has a kink at 1; ½Σ|p − q| sums non-negative exact differences anyway
 
     def f(self, t):
         return 0.5 * namespace(t).abs(t - 1)

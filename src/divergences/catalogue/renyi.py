@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.near_equal import exact_sum, f_divergence_rows, ratio_excess
 from ..core.record import builtin_sums
 from ..core.reduce import LocalReduce
 from ..core.terms import Pointwise
@@ -66,11 +67,33 @@ def _renyi_numpy(p: np.ndarray, q: np.ndarray, alpha: float):
     return np.log(np.vecdot(p, d)) / delta, None
 
 
+def _renyi_near_equal(p: np.ndarray, q: np.ndarray, alpha: float) -> np.ndarray:
+    """Rényi for near-equal rows without cancellation: with Σ q(1+d)^α = Σq + αΣ(p − q) + α(α−1)·A_α
+    (A_α Amari's α-divergence, summed by its remainder form), D = log1p(Σq − 1 + αΣ(p − q) + α(α−1)A_α)/(α−1);
+    the two linear sums exactly (``math.fsum``)."""
+    p, q = p.astype(np.result_type(p, np.float64)), q.astype(np.result_type(q, np.float64))
+    with np.errstate(all="ignore"):
+        if alpha == 1.0:
+            from .kl import KL
+
+            return f_divergence_rows(KL(), p, q)
+        if math.isinf(alpha):
+            d, both = ratio_excess(p, q)
+            top = np.log1p(np.where(both, d, -np.inf).max(axis=-1))
+            return np.where(((p > 0) & (q == 0)).any(axis=-1), np.inf, top)
+        if alpha == 0.0:
+            return -np.log1p(exact_sum(np.where(p > 0, q, 0.0), constant=-1.0))
+        amari = f_divergence_rows(Alpha(alpha), p, q)
+        s = exact_sum(q, constant=-1.0) + alpha * exact_sum(p, -q) + alpha * (alpha - 1) * amari
+        return np.log1p(s) / (alpha - 1)
+
+
 @builtin_sums(
     "renyi",
     defaults={"alpha": 0.5},
     prepare=_check_alpha,
     numpy_rows=_renyi_numpy,
+    numpy_near_equal=_renyi_near_equal,
     description="Rényi divergence of order alpha",
     doc=r"""Rényi divergence of order α ≥ 0: :math:`D_\alpha = \frac{1}{\alpha-1}\log\sum_x p^\alpha q^{1-\alpha}`.
 
@@ -127,9 +150,20 @@ def _bhattacharyya_numpy(p: np.ndarray, q: np.ndarray):
     return out, None
 
 
+def _bhattacharyya_near_equal(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """−log Σ√(pq) = −log1p(½(Σp − 1) + ½(Σq − 1) − H²) with H² = ½Σ(p − q)²/(√p + √q)² (no
+    difference of square roots) and the linear sums exact."""
+    p, q = p.astype(np.result_type(p, np.float64)), q.astype(np.result_type(q, np.float64))
+    root = np.sqrt(p) + np.sqrt(q)
+    with np.errstate(all="ignore"):
+        h2 = 0.5 * np.where(root > 0, (p - q) ** 2 / np.where(root > 0, root, 1.0) ** 2, 0.0).sum(axis=-1)
+        return -np.log1p(0.5 * exact_sum(p, q, constant=-2.0) - h2)
+
+
 @builtin_sums(
     "bhattacharyya",
     numpy_rows=_bhattacharyya_numpy,
+    numpy_near_equal=_bhattacharyya_near_equal,
     description="Bhattacharyya distance −log Σ√(pq)",
     doc=r"""Bhattacharyya distance :math:`D_B = -\log \sum_x \sqrt{p(x) q(x)}` (= −log(1 − H²)).
 

@@ -48,6 +48,9 @@ class Spec:
     rows: Callable[..., Any] | None = None
     #: "function" records: fast NumPy kernel ``numpy_rows(p, q, **params) -> (values, lowest)`` or None
     numpy_rows: Callable[..., Any] | None = None
+    #: "function" records: ``numpy_near_equal(p, q, **params) -> values`` on 2-D NumPy blocks: the value
+    #: formed without cancellation for near-equal rows (see :mod:`divergences.core.near_equal`)
+    numpy_near_equal: Callable[..., Any] | None = None
     #: "function" records: ``prepare(params) -> params`` checks and normalises the parameters
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     #: "function" records: measured in units of information (``base=`` applies)

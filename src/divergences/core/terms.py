@@ -105,6 +105,10 @@ class Pointwise:
     #: Optional ``_naive(p, q, xp)``: the term in probability space, exact where p, q > 0 and NaN or
     #: ±inf (never a wrong finite value) where either is 0.
     _naive: Callable[..., Any] | None = None
+    #: Optional ``near_equal_rows(p, q) -> row values`` on 2-D NumPy blocks of probabilities: the sum
+    #: formed without cancelling first-order terms, for rows of near-equal distributions (see
+    #: :mod:`divergences.core.near_equal`); generators with an exact f″ (``smooth``) get a generic one.
+    near_equal_rows: Callable[..., Any] | None = None
 
     @property
     def params(self) -> dict[str, float]:
@@ -386,6 +390,9 @@ class Generator(Pointwise):
 
     name = "custom"
     degree = 1.0
+    #: f is twice differentiable near 1 with an exact ``f_second`` (not finite differences): the exact
+    #: layer then sums near-equal rows by the remainder form Σ q R(p/q − 1) (no cancellation)
+    smooth: bool = False
 
     def __init__(
         self,
@@ -404,6 +411,7 @@ class Generator(Pointwise):
         self._f = _vectorised(f) if f is not None else None
         self._f_prime = f_prime
         self._f_second = f_second
+        self.smooth = f_second is not None
         self.name = name
         if f is not None:
             self._check_user_generator()
@@ -503,6 +511,8 @@ class ClosedForm(Generator):
     """Base of the catalogue's generators: f, f′, f″ and the log-space term are written in closed form
     by the subclass (no user callable), and the divergence's name is the class attribute ``name``.
     Subclasses with parameters define their own ``__init__`` (its keywords are the parameters)."""
+
+    smooth = True
 
     def __init__(self) -> None:
         self._f = self._f_prime = self._f_second = None

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.backend import Array, as_float, is_numpy, log_normalize, namespace, result_dtype, safe_log
+from ..core.backend import Array, as_array_input, as_float, is_numpy, log_normalize, namespace, result_dtype, safe_log
 from ..core.record import Spec
 from ..core.terms import Pointwise
 from ..core.validation import (
@@ -44,6 +44,17 @@ def _as_array(x: Any, name: str, xp: Any) -> Any:
     return x if hasattr(x, "shape") else xp.asarray(x)
 
 
+def _normalize(x: Array, xp: Any, axis: int) -> Array:
+    """x / Σx along ``axis``, first scaled by a power of two near its maximum (exact, without a
+    gradient of its own) so that counts whose sum overflows the dtype still normalise."""
+    top = xp.max(x, axis=axis, keepdims=True)
+    top = xp.where(top > 0, top, xp.ones_like(top))
+    if hasattr(top, "detach"):
+        top = top.detach()
+    x = x / 2.0 ** xp.floor(xp.log2(top))
+    return x / xp.sum(x, axis=axis, keepdims=True)
+
+
 class Inputs:
     """Two validated inputs, in a common compute dtype, with the category axis resolved."""
 
@@ -51,9 +62,7 @@ class Inputs:
         from_logits = check_flag(from_logits, "from_logits")
         normalize = check_flag(normalize, "normalize")
         validate = check_flag(validate, "validate")
-        for x, name in ((p, names[0]), (q, names[1])):
-            if x is None or isinstance(x, (str, bytes, dict, set)):
-                raise ValueError(f"{name} must be an array of probabilities (or logits), got {type(x).__name__}")
+        p, q = as_array_input(p, names[0]), as_array_input(q, names[1])
         xp = namespace(p, q, names=names)
         p, q = _as_array(p, names[0], xp), _as_array(q, names[1], xp)
         self.atol = max(sum_atol(p.dtype), sum_atol(q.dtype))
@@ -66,8 +75,10 @@ class Inputs:
         self.from_logits, self.normalize, self.validate = from_logits, normalize, validate
 
     def check(self) -> None:
-        """Validate both inputs (the NumPy block runner validates its blocks itself)."""
-        if not self.validate:
+        """Validate both inputs (the NumPy block runner validates its blocks itself). Tensors on
+        torch's ``meta`` device have shapes but no values: only their shapes are checked, and the
+        result is a meta tensor of the result's shape (shape inference)."""
+        if not self.validate or any(str(getattr(x, "device", "")) == "meta" for x in (self.p, self.q)):
             return
         for x, name in zip(self._broadcast(), self.names):
             if self.from_logits:
@@ -91,8 +102,7 @@ class Inputs:
         if self.from_logits:
             return log_normalize(p, xp, ax), log_normalize(q, xp, ax)
         if self.normalize:
-            p = p / xp.sum(p, axis=ax, keepdims=True)
-            q = q / xp.sum(q, axis=ax, keepdims=True)
+            p, q = _normalize(p, xp, ax), _normalize(q, xp, ax)
         return safe_log(p, xp), safe_log(q, xp)
 
     def numpy_fast(self) -> bool:
@@ -159,8 +169,13 @@ def _evaluate_rows(spec: Spec, params: dict[str, Any], inp: Inputs, keepdims: bo
         def exact(pb, qb):
             return spec.rows(safe_log(pb, np), safe_log(qb, np), np, -1, **params)
 
+        near = None
+        if spec.numpy_near_equal is not None:
+            def near(pb, qb):
+                return spec.numpy_near_equal(pb, qb, **params)
+
         vals = runner.run_blocks(exact, fast, p2, q2, normalize=inp.normalize, validate=inp.validate,
-                                 names=inp.names, atol=inp.atol, divergence=spec.is_divergence)
+                                 names=inp.names, atol=inp.atol, divergence=spec.is_divergence, near_equal=near)
         return inp.finish(vals, keepdims=keepdims)
     value = _log_space(inp, lambda a, b, xp, ax: spec.rows(a, b, xp, ax, **params), spec.is_divergence)
     return inp.finish(value, keepdims=keepdims, reduced=True)

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..core.terms import Pointwise
+from ..core.near_equal import NEAR_EQUAL_BELOW, f_divergence_rows
+from ..core.terms import Generator, Pointwise
 from ..core.validation import check_totals
 
 BLOCK_ELEMENTS = 1 << 15  # ≈ 256 KiB of float64 per operand: a block stays in L2
@@ -25,18 +26,34 @@ BLOCK_ELEMENTS = 1 << 15  # ≈ 256 KiB of float64 per operand: a block stays in
 FastKernel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, object]]
 
 
-def _check_block(x: np.ndarray, name: str, normalize: bool, atol: float) -> np.ndarray:
-    """Validate one block of rows; return its row sums."""
+def _check_block(x: np.ndarray, name: str, normalize: bool, atol: float, overflow_ok: bool = False) -> np.ndarray:
+    """Validate one block of rows; return its row sums (with ``overflow_ok``, a sum of finite
+    entries that overflows is returned as inf for the caller to rescale)."""
     lo = x.min()
     if not lo >= 0:  # NaN compares False
         if np.isnan(lo) or np.isnan(x).any():
             raise ValueError(f"{name} contains NaN")
         raise ValueError(f"{name} has negative mass (probabilities and counts must be ≥ 0)")
     total = x.sum(axis=-1)
-    if not np.isfinite(total).all():
+    if not np.isfinite(total).all() and (not overflow_ok or np.isinf(x).any()):
         raise ValueError(f"{name} contains an infinite value")
     check_totals(total, name, np, normalize, atol)
     return total
+
+
+def _normalized(x: np.ndarray, name: str, validate: bool, atol: float) -> np.ndarray:
+    """Rows divided by their totals. Rows whose total overflows the dtype (huge counts) are first
+    scaled by a power of two (exact) so that their sum is finite: counts of any size normalise."""
+    total = _check_block(x, name, True, atol, overflow_ok=True) if validate else x.sum(axis=-1)
+    over = ~np.isfinite(total)
+    if over.any():
+        if np.isinf(x[over]).any() or np.isnan(x[over]).any():
+            _check_block(x[over], name, True, atol)  # raises with the precise reason
+        _, e = np.frexp(x[over].max(axis=-1))
+        x = x.copy()
+        x[over] = np.ldexp(x[over], -e[:, None])
+        total = x.sum(axis=-1)
+    return x / total[:, None]
 
 
 def _check_sums(total: np.ndarray, block: np.ndarray, name: str, atol: float) -> None:
@@ -67,6 +84,7 @@ def run_blocks(
     names: tuple[str, str],
     atol: float,
     divergence: bool = True,
+    near_equal: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per-row values over cache-sized blocks of rows, with validation on the same blocks.
 
@@ -74,7 +92,9 @@ def run_blocks(
 
     ``exact(pb, qb)`` is always right; ``fast(pb, qb, sum_p, sum_q)`` is exact where p, q are normal
     positive numbers and may be anything elsewhere (those rows are recomputed by ``exact``).
-    ``divergence`` clips at 0 and zeroes identical rows.
+    ``divergence`` clips at 0 and zeroes identical rows. ``near_equal(pb, qb)`` recomputes the rows
+    whose value is below :data:`~divergences.core.near_equal.NEAR_EQUAL_BELOW` without cancellation
+    (near-equal distributions keep their digits).
     """
     n_rows, n = p.shape
     out = np.empty(n_rows, dtype=p.dtype)
@@ -84,13 +104,14 @@ def run_blocks(
         for start in range(0, n_rows, step):
             pb = p[start : start + step]
             qb = q[start : start + step]
-            if normalize or (validate and fast is None):
-                sp = _check_block(pb, names[0], normalize, atol) if validate else pb.sum(axis=-1)
-                sq = _check_block(qb, names[1], normalize, atol) if validate else qb.sum(axis=-1)
-                if normalize:
-                    pb = pb / sp[:, None]
-                    qb = qb / sq[:, None]
-                    sp = sq = np.ones_like(sp)
+            if normalize:
+                pb = _normalized(pb, names[0], validate, atol)
+                qb = _normalized(qb, names[1], validate, atol)
+                sp = sq = np.ones(pb.shape[0], dtype=pb.dtype)
+                checked = True
+            elif validate and fast is None:
+                sp = _check_block(pb, names[0], False, atol)
+                sq = _check_block(qb, names[1], False, atol)
                 checked = True  # validated above, or not to be validated
             else:
                 sp, sq = pb.sum(axis=-1), qb.sum(axis=-1)
@@ -110,10 +131,24 @@ def run_blocks(
                         _check_block(pb[redo], names[0], False, atol)
                         _check_block(qb[redo], names[1], False, atol)
                     val[redo] = exact(pb[redo], qb[redo])
+            if near_equal is not None:
+                near = np.flatnonzero(val < NEAR_EQUAL_BELOW)
+                if near.size:
+                    val[near] = near_equal(pb[near], qb[near])
             if divergence:
                 _zero_identical(val, pb, qb)
             out[start : start + step] = val
     return out
+
+
+def near_equal_kernel(term: Pointwise) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """The term's cancellation-free form for near-equal rows: its own, or the generic remainder form
+    of an f-divergence with an exact f″ (:func:`~divergences.core.near_equal.f_divergence_rows`)."""
+    if term.near_equal_rows is not None:
+        return term.near_equal_rows
+    if isinstance(term, Generator) and term.smooth:
+        return lambda pb, qb: f_divergence_rows(term, pb, qb)
+    return None
 
 
 def _generic_fast(term: Pointwise) -> FastKernel | None:
@@ -137,7 +172,7 @@ def pointwise_rows(
     """Σ over the last axis of ``term``'s pointwise term, for 2-D float arrays of equal shape."""
     return run_blocks(lambda pb, qb: term.term(pb, qb).sum(axis=-1), _generic_fast(term), p, q,
                       normalize=normalize, validate=validate, names=names, atol=atol,
-                      divergence=term.is_divergence)
+                      divergence=term.is_divergence, near_equal=near_equal_kernel(term) if term.is_divergence else None)
 
 
 def entropy_rows(p: np.ndarray, *, normalize: bool, validate: bool, name: str = "p", atol: float = 1e-6) -> np.ndarray:
@@ -149,8 +184,7 @@ def entropy_rows(p: np.ndarray, *, normalize: bool, validate: bool, name: str = 
         for start in range(0, n_rows, step):
             pb = p[start : start + step]
             if normalize:
-                sp = _check_block(pb, name, True, atol) if validate else pb.sum(axis=-1)
-                pb = pb / sp[:, None]
+                pb = _normalized(pb, name, validate, atol)
             elif validate:
                 _check_sums(pb.sum(axis=-1), pb, name, atol)
             val = -np.vecdot(pb, np.log(pb))  # any negative entry gives NaN
