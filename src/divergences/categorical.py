@@ -2,8 +2,9 @@
 
 import warnings
 
+from .exact.generic import divergence, entropy, f_divergence  # noqa: F401
 from .exact.verbs import *  # noqa: F401,F403
-from .exact.verbs import VERBS, divergence, entropy, f_divergence  # noqa: F401
+from .exact.verbs import VERBS  # noqa: F401
 
 globals().update(VERBS)
 

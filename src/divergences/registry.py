@@ -3,7 +3,7 @@
 from . import catalogue  # noqa: F401  (the built-in records)
 from .core.record import (  # noqa: F401
     SHARED_KEYWORDS,
-    Spec,
+    Record,
     available,
     builtin,
     builtin_sums,
@@ -14,4 +14,4 @@ from .core.record import (  # noqa: F401
     unregister,
 )
 
-__all__ = ["Spec", "available", "get", "get_generator", "records", "register", "unregister"]
+__all__ = ["Record", "available", "get", "get_generator", "records", "register", "unregister"]

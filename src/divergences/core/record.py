@@ -1,6 +1,6 @@
-"""The registry: one record (:class:`Spec`) per named divergence, registered where it is defined.
+"""The registry: one record (:class:`Record`) per named divergence, registered where it is defined.
 
-A record says what the divergence *is*; every layer reads it and restates nothing:
+A record (:class:`Record`) says what the divergence *is*; every layer reads it and restates nothing:
 
 * ``kind="f"``: an f-divergence given by a generator class (its constructor's keyword arguments are
   the parameters); ``kind="pointwise"``: a sum of pointwise terms that is not an f-divergence
@@ -22,21 +22,27 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import terms as t
 
-__all__ = ["SHARED_KEYWORDS", "Spec", "available", "builtin", "builtin_sums", "get", "get_generator", "records", "register", "unregister"]
+if TYPE_CHECKING:
+    from .divergence import Divergence
+
+__all__ = ["SHARED_KEYWORDS", "Record", "available", "builtin", "builtin_sums", "get", "get_generator", "records",
+           "register", "unregister"]
 
 
 @dataclass(frozen=True)
-class Spec:
-    """One named divergence: what every layer reads."""
+class Record:
+    """One named divergence: what every layer reads. Called with parameters it gives the
+    :class:`~divergences.core.divergence.Divergence` value (``dv.get("js")(beta=0.3)``)."""
 
     name: str
     kind: str  # "f", "pointwise" or "function"
     factory: Callable[..., t.Pointwise] | None = None
-    #: the exact verb on categorical distributions (the exact layer sets it for every record)
+    #: a user's "function" record: ``function(p, q, *, axis, keepdims, base, from_logits, normalize,
+    #: validate, **params)`` (built-in "function" records give ``rows`` instead)
     function: Callable[..., Any] | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -61,6 +67,12 @@ class Spec:
     distance: str | None = None
     #: the verb's docstring (formula, conventions, peer mapping, examples)
     doc: str = ""
+
+    def __call__(self, **params: Any) -> Divergence:
+        """This divergence with ``params``, as a value every layer accepts (:func:`divergences.spec`)."""
+        from .divergence import Divergence
+
+        return Divergence(self, params)
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters with defaults filled in and checked (ValueError naming the divergence and
@@ -93,7 +105,7 @@ class Spec:
         return getattr(self.generator(**(params or {})), attribute)
 
 
-_REGISTRY: dict[str, Spec] = {}
+_REGISTRY: dict[str, Record] = {}
 _ALIASES: dict[str, str] = {}
 #: keywords shared by every exact verb; never divergence parameters
 SHARED_KEYWORDS = ("axis", "keepdims", "base", "from_logits", "normalize", "validate")
@@ -131,7 +143,7 @@ def _check_name(name: str, overwrite: bool) -> None:
         raise ValueError(f"a divergence named {name!r} is already registered (pass overwrite=True)")
 
 
-def _add(spec: Spec) -> Spec:
+def _add(spec: Record) -> Record:
     for alias in spec.aliases:
         if alias in _REGISTRY or (alias in _ALIASES and _ALIASES[alias] != spec.name):
             raise ValueError(f"alias {alias!r} of {spec.name!r} is already a registered name")
@@ -163,7 +175,7 @@ def register(
     * ``function``: ``fn(p, q, *, axis=-1, keepdims=False, base=None, from_logits=False,
       normalize=False, **params)`` for a divergence that is not a sum of pointwise terms.
 
-    Returns the :class:`Spec`. (The catalogue registers its classes where they are defined with the
+    Returns the :class:`Record`. (The catalogue registers its classes where they are defined with the
     decorator :func:`builtin`.) Registering an existing name raises unless ``overwrite=True``; built-in names can
     never be replaced.
     """
@@ -175,11 +187,11 @@ def register(
         if not callable(function):
             raise ValueError(f"function must be callable, got {type(function).__name__}")
         defaults = _defaults_of(function)
-        spec = Spec(name, "function", function=function, defaults=defaults, description=description,
+        spec = Record(name, "function", function=function, defaults=defaults, description=description,
                     aliases=tuple(aliases), builtin=_builtin, doc=doc or (function.__doc__ or ""), **record)
     elif isinstance(generator, type) and issubclass(generator, t.Pointwise):
         kind = "f" if issubclass(generator, t.Generator) else "pointwise"
-        spec = Spec(name, kind, factory=generator, defaults=_defaults_of(generator.__init__),
+        spec = Record(name, kind, factory=generator, defaults=_defaults_of(generator.__init__),
                     description=description or (generator.__doc__ or "").strip().split("\n")[0],
                     aliases=tuple(aliases), builtin=_builtin, doc=doc, **record)
     else:
@@ -188,7 +200,7 @@ def register(
             gen.name = name
         gen.check()  # degree and boundary checked now: a term that cannot be served is refused here
         kind = "f" if isinstance(gen, t.Generator) else "pointwise"
-        spec = Spec(name, kind, factory=lambda: gen, defaults={}, description=description,
+        spec = Record(name, kind, factory=lambda: gen, defaults={}, description=description,
                     aliases=tuple(aliases), builtin=_builtin, doc=doc, **record)
     if isinstance(generator, type) and _constructible_with_defaults(generator):
         generator().check()
@@ -212,7 +224,7 @@ def builtin_sums(name: str, *, defaults: dict[str, Any] | None = None, **record:
     def decorate(rows: Callable[..., Any]) -> Callable[..., Any]:
         _check_name(name, False)
         description = record.pop("description", "")
-        _add(Spec(name, "function", rows=rows, defaults=dict(defaults or {}), description=description,
+        _add(Record(name, "function", rows=rows, defaults=dict(defaults or {}), description=description,
                   builtin=True, **record))
         return rows
 
@@ -231,14 +243,8 @@ def unregister(name: str) -> None:
         _ALIASES.pop(alias, None)
 
 
-def set_verb(name: str, verb: Callable[..., Any]) -> None:
-    """Attach the exact layer's verb to a record (the exact layer calls this for every record)."""
-    spec = _REGISTRY[name]
-    object.__setattr__(spec, "function", verb)
-
-
-def get(name: str) -> Spec:
-    """The :class:`Spec` registered under ``name`` or an alias (ValueError listing the names otherwise)."""
+def get(name: str) -> Record:
+    """The :class:`Record` registered under ``name`` or an alias (ValueError listing the names otherwise)."""
     if not isinstance(name, str):
         raise ValueError(f"a divergence name must be a string, got {name!r}")
     try:
@@ -261,6 +267,6 @@ def available(kind: str | None = None) -> list[str]:
     return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
 
 
-def records() -> list[Spec]:
+def records() -> list[Record]:
     """Every registered record, sorted by name."""
     return [_REGISTRY[n] for n in available()]

@@ -1,8 +1,11 @@
-"""Exact values between categorical distributions: one block runner and the verbs generated from the
-registry records (see :mod:`divergences.exact.verbs` for the shared keywords and conventions)."""
+"""Exact values between categorical distributions: one block runner, the generic entry points
+(:mod:`divergences.exact.generic`) and the verbs generated from the registry records
+(:mod:`divergences.exact.verbs`, written by :mod:`divergences.exact.codegen`)."""
 
-from . import evaluate, runner, verbs
-from .verbs import VERBS, divergence, entropy, f_divergence
+from . import evaluate, generic, runner, verbs
+from .generic import divergence, entropy, f_divergence
+from .verbs import *  # noqa: F403  (the generated verbs: dv.kl, dv.js, ...)
+from .verbs import VERBS
 
-__all__ = ["VERBS", "divergence", "entropy", "evaluate", "f_divergence", "runner", "verbs", *sorted(VERBS)]
-globals().update(VERBS)
+__all__ = ["VERBS", "divergence", "entropy", "evaluate", "f_divergence", "generic", "runner", "verbs"]
+__all__ += verbs.__all__

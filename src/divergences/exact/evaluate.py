@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core.backend import Array, as_array_input, as_float, is_numpy, log_normalize, namespace, result_dtype, safe_log
-from ..core.record import Spec
+from ..core.record import Record
 from ..core.terms import Pointwise
 from ..core.validation import (
     check_axis,
@@ -157,7 +157,7 @@ def evaluate_term(term: Pointwise, inp: Inputs, keepdims: bool) -> Array:
     return inp.finish(value, keepdims=keepdims, reduced=True)
 
 
-def _evaluate_rows(spec: Spec, params: dict[str, Any], inp: Inputs, keepdims: bool) -> Array:
+def _evaluate_rows(spec: Record, params: dict[str, Any], inp: Inputs, keepdims: bool) -> Array:
     """A "function" record: its row reduction, with its fast NumPy kernel first where it has one."""
     if inp.numpy_fast():
         p2, q2 = inp.as_rows()
@@ -191,7 +191,7 @@ def apply_base(value: Array, base: float | None, logarithmic: bool, name: str) -
 
 
 def evaluate(
-    spec: Spec | Pointwise,
+    spec: Record | Pointwise,
     p: Array,
     q: Array,
     params: dict[str, Any],

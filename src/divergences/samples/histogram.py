@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import binning
-from ..exact.verbs import divergence as _categorical_divergence
+from ..exact.generic import divergence as _categorical_divergence
 from ._inputs import as_pair
 
 __all__ = ["histogram"]

@@ -49,7 +49,7 @@ import numpy as np
 
 from .. import generators as _gen
 from .. import registry
-from ..exact import verbs as _cat
+from ..exact import generic as _cat
 
 __all__ = ["AUTO_PSEUDO_COUNT", "Metric", "applied_smoothing", "evaluate", "frequencies", "iv_band", "psi_band",
            "resolve"]

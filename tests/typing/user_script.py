@@ -1,0 +1,24 @@
+"""A user's script calling each layer as the docs show it: pyright must find no error here
+(``tests/typing/test_pyright.py``); its twin ``user_script_typos.py`` must be reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import divergences as dv
+
+p = np.array([0.5, 0.3, 0.2])
+q = np.array([0.4, 0.4, 0.2])
+
+kl: float = float(dv.kl(p, q))
+bits = dv.js(p, q, beta=0.3, base=2)
+batch = dv.tv(np.stack([p, q]), np.stack([q, p]))
+print(kl, bits, batch.shape, dv.divergence("renyi", p, q, alpha=2.0))
+js03 = dv.spec("js", beta=0.3)
+print(js03(p, q), dv.divergence(js03, p, q), dv.entropy(p, base=2))
+
+student = torch.randn(4, 16, requires_grad=True)
+teacher = torch.randn(4, 16)
+loss: torch.Tensor = dv.js(teacher, student, from_logits=True).mean()
+loss.backward()
