@@ -56,7 +56,9 @@ class Pearson(ClosedForm):
     def f_second(self, t):
         return 2 * namespace(t).ones_like(t)
 
-    f_prime_one = 0.0
+    @property
+    def f_prime_one(self) -> float:
+        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -98,7 +100,9 @@ class Neyman(ClosedForm):
     def f_second(self, t):
         return 2 / (t * t * t)
 
-    f_prime_one = 0.0
+    @property
+    def f_prime_one(self) -> float:
+        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -134,7 +138,9 @@ class _TriangularForm(ClosedForm):
     def f_second(self, t):
         return self.scale * 8 / (t + 1) ** 3
 
-    f_prime_one = 0.0
+    @property
+    def f_prime_one(self) -> float:
+        return 0.0
 
     def conjugate(self, s):
         # triangular (c = 1): 4 − 4√(1 − s) − s on −3 ≤ s ≤ 1, −1 below; c·g has conjugate c·g*(s/c)

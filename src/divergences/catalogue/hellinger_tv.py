@@ -36,7 +36,9 @@ class TotalVariation(ClosedForm):
     def f_second(self, t):
         return namespace(t).zeros_like(t)
 
-    f_prime_one = 0.0
+    @property
+    def f_prime_one(self) -> float:
+        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -84,7 +86,9 @@ class Hellinger(ClosedForm):
     def f_second(self, t):
         return 0.25 * t ** (-1.5)
 
-    f_prime_one = 0.0
+    @property
+    def f_prime_one(self) -> float:
+        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)

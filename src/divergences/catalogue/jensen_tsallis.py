@@ -41,8 +41,9 @@ class JensenTsallis(Pointwise):
             raise ValueError("order must differ from 1 (order → 1 is the Jensen–Shannon divergence: use 'js')")
         self.order = q
         self.degree = q
-        self.value_p_zero = self.value_q_zero = (0.5 - 2.0**-q) / (q - 1)
-        self.upper_bound = 2 * self.value_p_zero if q > 1 else None
+        edge = (0.5 - 2.0**-q) / (q - 1)
+        self.value_p_zero = self.value_q_zero = edge
+        self.upper_bound = 2 * edge if q > 1 else None
 
     @property
     def params(self):

@@ -67,7 +67,9 @@ class JensenShannon(ClosedForm):
         b = self.beta
         return b * (1 - b) / (t * (b * t + (1 - b)))
 
-    f_prime_one = 0.0
+    @property
+    def f_prime_one(self) -> float:
+        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)

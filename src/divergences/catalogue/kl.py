@@ -49,7 +49,9 @@ class KL(ClosedForm):
     def f_second(self, t):
         return 1 / t
 
-    f_prime_one = 1.0
+    @property
+    def f_prime_one(self) -> float:
+        return 1.0
 
     def conjugate(self, s):
         return namespace(s).exp(s - 1)
@@ -101,7 +103,9 @@ class ReverseKL(ClosedForm):
     def f_second(self, t):
         return 1 / (t * t)
 
-    f_prime_one = -1.0
+    @property
+    def f_prime_one(self) -> float:
+        return -1.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -152,7 +156,9 @@ class Jeffreys(ClosedForm):
     def f_second(self, t):
         return 1 / t + 1 / (t * t)
 
-    f_prime_one = 0.0
+    @property
+    def f_prime_one(self) -> float:
+        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)

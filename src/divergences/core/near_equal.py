@@ -62,7 +62,7 @@ def exact_sum(*parts: np.ndarray, constant: float = 0.0) -> np.ndarray:
     ``constant`` (``math.fsum``): no cancellation, whatever the sizes."""
     rows = parts[0].shape[0]
     if parts[0].dtype.itemsize > 8:  # longdouble: summed in its own precision
-        return sum(part.sum(axis=-1) for part in parts) + constant
+        return np.asarray(sum(part.sum(axis=-1) for part in parts)) + constant
     out = np.empty(rows)
     for i in range(rows):
         out[i] = math.fsum([*(v for part in parts for v in part[i].tolist()), constant])

@@ -421,7 +421,12 @@ class Generator(Pointwise):
     # -- probability-ratio form ----------------------------------------------------------
     def f(self, t: Array) -> Array:
         """The generator f(t) on probability ratios t ≥ 0."""
-        return self._f(t)
+        return self._user_f()(t)
+
+    def _user_f(self) -> Callable[[Any], Any]:
+        if self._f is None:  # pragma: no cover - every subclass without a callable defines f
+            raise NotImplementedError(f"{type(self).__name__} defines no generator f")
+        return self._f
 
     def f_prime(self, t: Array) -> Array:
         """f′(t) (central differences of f for a user generator without ``f_prime``)."""
@@ -474,16 +479,16 @@ class Generator(Pointwise):
 
     # -- checks and limits for user generators ------------------------------------------
     def _check_user_generator(self) -> None:
-        one = _probe(self._f, 1.0, "the check f(1) = 0")
+        one = _probe(self._user_f(), 1.0, "the check f(1) = 0")
         if not math.isfinite(one) or abs(one) > 1e-9:
             raise ValueError(f"a generator must satisfy f(1) = 0; got f(1) = {one!r}")
 
     def _eval_f_zero(self) -> float:
         try:
-            at_zero = _probe(self._f, 0.0, "f(0)")
+            at_zero = _probe(self._user_f(), 0.0, "f(0)")
         except ValueError:
             at_zero = math.nan
-        near = [_probe(self._f, t, "the limit f(0+)") for t in (1e-150, 1e-300)]
+        near = [_probe(self._user_f(), t, "the limit f(0+)") for t in (1e-150, 1e-300)]
         if math.isfinite(at_zero) and all(math.isfinite(v) for v in near) and abs(at_zero - near[-1]) <= 1e-6 * max(
             1.0, abs(at_zero)
         ):
@@ -500,8 +505,8 @@ class Generator(Pointwise):
         raise ValueError(f"the generator f has no limit at 0+ at the probes ({prev!r}, {last!r}): give f_zero")
 
     def _eval_slope(self) -> float:
-        s1 = _probe(self._f, 1e30, "the limit of f(t)/t") / 1e30
-        s2 = _probe(self._f, 1e60, "the limit of f(t)/t") / 1e60
+        s1 = _probe(self._user_f(), 1e30, "the limit of f(t)/t") / 1e30
+        s2 = _probe(self._user_f(), 1e60, "the limit of f(t)/t") / 1e60
         if math.isfinite(s1) and math.isfinite(s2) and abs(s1 - s2) <= 1e-6 * max(1.0, abs(s2)):
             return s2
         return INF

@@ -124,9 +124,10 @@ def check_real(
     ``"0.1"`` is not silently converted).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        if not (hasattr(value, "item") and getattr(value, "ndim", 1) == 0):  # 0-d arrays and tensors
+        item = getattr(value, "item", None)
+        if item is None or getattr(value, "ndim", 1) != 0:  # 0-d arrays and tensors give their item
             raise ValueError(f"{name} must be a real number, got {value!r}")
-        value = value.item()
+        value = item()
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"{name} must be a real number, got {value!r}")
     v = float(value)

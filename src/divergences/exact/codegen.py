@@ -151,7 +151,7 @@ def render() -> str:
         for distance in (False, True):
             if distance and not spec.distance:
                 continue
-            names.append(spec.distance if distance else spec.name)
+            names.append(spec.distance if distance and spec.distance else spec.name)
             parts.append("\n\n" + _verb(spec, distance))
     listing = ",\n".join(f'    "{n}"' for n in names)
     table = ",\n".join(f'    "{n}": {n}' for n in names)

@@ -159,25 +159,20 @@ def evaluate_term(term: Pointwise, inp: Inputs, keepdims: bool) -> Array:
 
 def _evaluate_rows(spec: Record, params: dict[str, Any], inp: Inputs, keepdims: bool) -> Array:
     """A "function" record: its row reduction, with its fast NumPy kernel first where it has one."""
+    rows, numpy_rows, near_rows = spec.rows, spec.numpy_rows, spec.numpy_near_equal
+    assert rows is not None
     if inp.numpy_fast():
         p2, q2 = inp.as_rows()
-        fast = None
-        if spec.numpy_rows is not None:
-            def fast(pb, qb, sp, sq):
-                return spec.numpy_rows(pb, qb, **params)
 
-        def exact(pb, qb):
-            return spec.rows(safe_log(pb, np), safe_log(qb, np), np, -1, **params)
+        def exact(pb: np.ndarray, qb: np.ndarray) -> np.ndarray:
+            return rows(safe_log(pb, np), safe_log(qb, np), np, -1, **params)
 
-        near = None
-        if spec.numpy_near_equal is not None:
-            def near(pb, qb):
-                return spec.numpy_near_equal(pb, qb, **params)
-
+        fast = None if numpy_rows is None else (lambda pb, qb, sp, sq: numpy_rows(pb, qb, **params))
+        near = None if near_rows is None else (lambda pb, qb: near_rows(pb, qb, **params))
         vals = runner.run_blocks(exact, fast, p2, q2, normalize=inp.normalize, validate=inp.validate,
                                  names=inp.names, atol=inp.atol, divergence=spec.is_divergence, near_equal=near)
         return inp.finish(vals, keepdims=keepdims)
-    value = _log_space(inp, lambda a, b, xp, ax: spec.rows(a, b, xp, ax, **params), spec.is_divergence)
+    value = _log_space(inp, lambda a, b, xp, ax: rows(a, b, xp, ax, **params), spec.is_divergence)
     return inp.finish(value, keepdims=keepdims, reduced=True)
 
 
@@ -206,20 +201,24 @@ def evaluate(
     """The divergence of a record (or of a pointwise term object) between ``p`` and ``q``."""
     keepdims = check_flag(keepdims, "keepdims")
     if isinstance(spec, Pointwise):
-        term, name = spec, spec.name
+        term: Pointwise | None = spec
     elif spec.pointwise:
-        term, name = spec.generator(**params), spec.name
+        term = spec.generator(**params)
     else:
-        term, name = None, spec.name
-    if term is None and spec.rows is None:  # a user's function: it takes the shared keywords itself
+        term = None
+    if term is not None:
+        check_base(base)
+        inp = Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
+        value = evaluate_term(term, inp, keepdims)
+        return apply_base(value, base, term.information_units, spec.name)
+    assert isinstance(spec, Record)
+    if spec.rows is None:  # a user's function: it takes the shared keywords itself
+        assert spec.function is not None
         spec.check_params(params)
         return spec.function(p, q, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
                              normalize=normalize, validate=validate, **params)
     check_base(base)
     inp = Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
-    if term is not None:
-        value = evaluate_term(term, inp, keepdims)
-        return apply_base(value, base, term.information_units, name)
     full = spec.check_params(params)
     value = _evaluate_rows(spec, full, inp, keepdims)
-    return apply_base(value, base, spec.information_units, name)
+    return apply_base(value, base, spec.information_units, spec.name)

@@ -154,8 +154,9 @@ def near_equal_kernel(term: Pointwise) -> Callable[[np.ndarray, np.ndarray], np.
 def _generic_fast(term: Pointwise) -> FastKernel | None:
     if term.numpy_rows is not None:
         return term.numpy_rows
-    if term._naive is not None:
-        return lambda pb, qb, sp, sq: (term._naive(pb, qb, np).sum(axis=-1), None)
+    naive = term._naive
+    if naive is not None:
+        return lambda pb, qb, sp, sq: (naive(pb, qb, np).sum(axis=-1), None)
     return None
 
 
