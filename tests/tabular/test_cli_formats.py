@@ -135,7 +135,7 @@ def test_markdown_summary_with_the_information_value(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("**1 of 1 columns drifted")
-    assert "| column | kind | psi | 95% CI | p-value | band | unseen | drift |" in lines
+    assert "| column | kind | psi | 95% CI | p-value | band | unseen | missing | drift |" in lines
     assert "| feature | IV reference | interval (reference) | IV current | interval (current) | band |" in lines
     row = next(line for line in lines if line.startswith("| x | numeric"))
     assert row.endswith("| **drift** |")

@@ -115,11 +115,13 @@ def test_pandas_index_in_parquet_is_not_a_feature(tmp_path):
     assert [s.column for s in c.skipped] == ["__index_level_0__"] and "index" in c.skipped[0].reason
 
 
-def test_all_missing_current_column_is_named_as_such():
+def test_all_missing_current_column_is_a_drifted_row_named_as_such():
     ref = pd.DataFrame({"c": ["a", "b"] * 10, "x": np.arange(20.0)})
-    for cur in (ref.assign(c=np.nan), ref.assign(x=np.nan)):  # a float NaN column is no "type clash"
-        with pytest.raises(InputError, match="current, column '[cx]': every value is missing .all missing in current"):
-            compare(ref, cur)
+    for cur, name in ((ref.assign(c=np.nan), "c"), (ref.assign(x=np.nan), "x")):  # all NaN is no "type change"
+        col = compare(ref, cur)[name]
+        assert col.status == "all missing" and col.drifted
+        assert col.reasons == ("every value is missing in the current table",)
+        assert col.missing.current == 1.0 and col.missing.p_value < 1e-6
 
 
 # -- CSV files read wrongly are input errors ----------------------------------------------------

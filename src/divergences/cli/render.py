@@ -41,6 +41,20 @@ def _ci(m) -> str:
     return f"{fmt(m.value)} [{fmt(m.ci_low)}, {fmt(m.ci_high)}]"
 
 
+def _band(col: Any, m: Any) -> str:
+    """The band, or what broke (``type changed``, ``dropped``, ``all missing``)."""
+    if getattr(col, "status", "compared") != "compared":
+        return col.status
+    return (m.band if m else "") or "–"
+
+
+def _missing(col: Any) -> str:
+    t = getattr(col, "missing", None)
+    if t is None or (t.reference == 0 and t.current == 0):
+        return "–"
+    return f"{t.reference:.0%}→{t.current:.0%}" + ("!" if t.drifted else "")
+
+
 def _verdict_line(c: Any) -> Text:
     s = c.summary
     text = Text(visible(s.headline), style="bold")
@@ -48,8 +62,18 @@ def _verdict_line(c: Any) -> Text:
     return text
 
 
+def _extra_reasons(col: Any, head: str) -> list[str]:
+    """Why a drifted column drifted, where its row does not say it (missing share, broken column)."""
+    return [r for r in getattr(col, "reasons", ()) if not r.startswith(f"{head} ")] if col.drifted else []
+
+
 def _notes(c: Any) -> list[Text]:
     out = []
+    head = headline_metric(c)
+    for col in c.columns:
+        extra = _extra_reasons(col, head)
+        if extra:
+            out.append(plain(f"{col.column}: {'; '.join(extra)}", style="red"))
     flagged = [col for col in c.columns if getattr(col, "unseen_flag", False)]
     for col in flagged:
         out.append(plain(f"{col.column}: {col.unseen_share:.0%} of current values never seen in the reference",
@@ -71,15 +95,17 @@ def wide_table(c: Any, limit: int | None = None) -> Table:
     for m in others:
         table.add_column(m, justify="right")
     table.add_column("unseen", justify="right")
+    table.add_column("missing", justify="right")
     table.add_column("drift")
     cols = _ordered(c, head)
     for col in cols[:limit]:
         m = _estimate(col, head)
         cells = [plain(col.column), Text(col.kind), Text(_ci(m)), Text(fmt_p(m.p_value) if m else "–"),
-                 Text(m.band if m else "")]
+                 Text(_band(col, m))]
         cells += [Text(fmt(_estimate(col, o).value) if _estimate(col, o) else "–") for o in others]
         cells.append(Text("–" if col.unseen_share is None else f"{col.unseen_share:.0%}",
                           style="yellow" if col.unseen_flag else ""))
+        cells.append(Text(_missing(col), style="red" if col.missing is not None and col.missing.drifted else ""))
         cells.append(Text("drift", style="bold red") if col.drifted else Text(""))
         table.add_row(*cells)
     if limit is not None and len(cols) > limit:
@@ -104,7 +130,7 @@ def compact(c: Any, width: int, limit: int | None = None) -> Group:
     for col in cols[:limit]:
         m = _estimate(col, head)
         cells.append((visible(col.column), _KIND.get(col.kind, col.kind), _ci(m), fmt_p(m.p_value) if m else "–",
-                      (m.band if m else "") or "–", "DRIFT" if col.drifted else ""))
+                      _band(col, m), "DRIFT" if col.drifted else ""))
     titles = ("column", "kind", f"{head} [{c.confidence:.0%} CI]", "p-value", "band", "drift")
     widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
     rest = sum(widths[1:]) + 2 * (len(widths) - 1)
@@ -133,15 +159,16 @@ def markdown(c: Any) -> str:
     """A GitHub-flavoured Markdown summary (for ``$GITHUB_STEP_SUMMARY`` and merge-request notes)."""
     head = headline_metric(c)
     out = [f"**{markdown_cell(c.summary.headline)}** ({markdown_cell(c.drift_rule)})", "",
-           f"| column | kind | {head} | {c.confidence:.0%} CI | p-value | band | unseen | drift |",
-           "|---|---|--:|---|--:|---|--:|---|"]
+           f"| column | kind | {head} | {c.confidence:.0%} CI | p-value | band | unseen | missing | drift |",
+           "|---|---|--:|---|--:|---|--:|--:|---|"]
     for col in _ordered(c, head):
         m = _estimate(col, head)
         ci = f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]" if m else "–"
         unseen = "–" if col.unseen_share is None else f"{col.unseen_share:.0%}"
         out.append(f"| {markdown_cell(col.column)} | {col.kind} | {fmt(m.value) if m else '–'} | {ci} | "
-                   f"{fmt_p(m.p_value) if m else '–'} | {(m.band if m else '') or '–'} | {unseen} | "
-                   f"{'**drift**' if col.drifted else ''} |")
+                   f"{fmt_p(m.p_value) if m else '–'} | {_band(col, m)} | {unseen} | {_missing(col)} | "
+                   f"{'**drift**' if col.drifted else ''}"
+                   + (f" ({markdown_cell('; '.join(why))})" if (why := _extra_reasons(col, head)) else "") + " |")
     for s in c.skipped:
         out.append("")
         out.append(f"- skipped `{markdown_cell(s.column)}` ({s.where}): {markdown_cell(s.reason)}")

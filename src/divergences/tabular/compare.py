@@ -12,6 +12,7 @@ import numpy as np
 from .engines import Engine, opened
 from .errors import InputError
 from .metrics import Metric, applied_smoothing, evaluate, resolve, second_derivative_at_one
+from .missing import missing_share_test
 from .options import DEFAULT_METRICS, CompareOptions
 from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
 from .results import (
@@ -30,45 +31,72 @@ __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compar
 
 
 def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantiles: bool = False) -> dict[str, Any]:
-    """Counts of the current table on the profile's bins, after checking columns and types (an
-    :class:`InputError` names the table and the column)."""
+    """Counts of the current table on the profile's bins. A column that broke is not an error but a
+    ``status`` (column → (status, reason)): not in the current table (``"dropped"``), of another type
+    (``"type changed"``: numbers became text, say), every value missing (``"all missing"``); its
+    missing values are counted where they can be (``missing``: column → (missing, rows)). An empty
+    current table is an :class:`InputError` naming it."""
     schema = engine.schema()
+    status: dict[str, tuple[str, str]] = {}
     for c in names:
+        kind = prof.columns[c].kind
+        if kind == "missing":
+            continue
         if c not in schema:
-            raise InputError("unknown column: it is in the reference but not here", source=engine.label, column=c)
-    clash = [c for c in names if schema[c] == "other" or _family(prof.columns[c].dtype) != _family(schema[c])]
-    if clash:
-        missing = engine.missing_counts(clash) if all(schema[c] != "other" for c in clash) else {}
-        for c in clash:
-            if c in missing and missing[c][1] == 0:  # an all-NaN column is no type clash
-                raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+            status[c] = ("dropped", "the column is not in the current table")
+        elif schema[c] == "other" or _family(prof.columns[c].dtype) != _family(schema[c]):
             kinds = {"numeric": "numeric", "datetime": "a date/time", "text": "text"}
-            here = kinds.get(_family(schema[c]), "of another type")
-            raise InputError(f"is {kinds[_family(prof.columns[c].dtype)]} in the reference but {here} here",
-                             source=engine.label, column=c)
-    numeric = {c: np.asarray(prof.columns[c].edges) for c in names if prof.columns[c].kind in ("numeric", "datetime")}
-    cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
+            was = kinds.get(_family(prof.columns[c].dtype), prof.columns[c].dtype)
+            now = kinds.get(_family(schema[c]), f"of type {engine.type_name(c)}")
+            status[c] = ("type changed", f"type changed: {was} in the reference, {now} in the current table")
+    live = [c for c in names if c not in status and prof.columns[c].kind != "missing"]
+    clash = [c for c in names if c in status and status[c][0] == "type changed"]
+    other = [c for c in names if prof.columns[c].kind == "missing" and c in schema]
+    missing = {}
+    if clash or other:
+        rows = engine.row_count()
+        for c, (miss, _) in _missing_counts(engine, clash + other).items():
+            missing[c] = (miss, rows)
+            if c in clash and miss == rows and rows > 0:  # an all-NaN column is read as another type
+                status[c] = ("all missing", "every value is missing in the current table")
+    numeric = {c: np.asarray(prof.columns[c].edges) for c in live if prof.columns[c].kind in ("numeric", "datetime")}
+    cats = {c: prof.columns[c].categories for c in live if prof.columns[c].kind == "categorical"}
     # the unseen share: the <other> bucket when the kept categories are every reference value, else
     # the current values looked up in the reference's list (in the counting pass where the engine can)
     lookup = {c: prof.columns[c].seen for c in cats
               if prof.columns[c].seen is not None and len(prof.columns[c].seen) != len(cats[c])}
-    counts, unseen = engine.bin_counts_unseen(numeric, cats, lookup)
-    first = counts[names[0]]
-    if int(np.sum(first.counts)) + int(first.missing) == 0:
+    counts, unseen = engine.bin_counts_unseen(numeric, cats, lookup) if (numeric or cats) else ({}, {})
+    rows = engine.row_count() if not live else int(np.sum(counts[live[0]].counts)) + int(counts[live[0]].missing)
+    if rows == 0:
         raise InputError("is empty (no rows)", source=engine.label)
-    for c in names:
+    for c in live:
         if int(np.sum(counts[c].counts)) == 0:
-            raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+            status[c] = ("all missing", "every value is missing in the current table")
     for c in cats:
         if prof.columns[c].seen is not None and c not in lookup:
             unseen[c] = int(counts[c].counts[-1])
     quantiles = {}
     if with_quantiles:
-        wanted = [c for c in numeric if prof.columns[c].quantiles is not None]
+        wanted = [c for c in numeric if prof.columns[c].quantiles is not None and c not in status]
         if wanted:
             summary = engine.numeric_summary(wanted, QUANTILE_LEVELS)
             quantiles = {c: summary[c].quantiles for c in wanted if summary[c].finite > 0}
-    return {"counts": counts, "unseen": unseen, "quantiles": quantiles}
+    return {"counts": counts, "unseen": unseen, "quantiles": quantiles, "status": status, "missing": missing,
+            "rows": rows}
+
+
+def _missing_counts(engine: Engine, columns: list[str]) -> dict[str, tuple[int, int]]:
+    """(missing, present) per column, as text (any type); columns the engine cannot read as text are left out."""
+    try:
+        return engine.missing_counts(columns)
+    except Exception:  # one column of a type the engine cannot group (lists in pandas): count the others
+        out = {}
+        for c in columns:
+            try:
+                out.update(engine.missing_counts([c]))
+            except Exception:  # noqa: BLE001 - that column's missing share is not computed (None)
+                continue
+        return out
 
 
 def wasserstein_raw(cur_quantiles, ref_quantiles, scale: float | None) -> float:
@@ -209,18 +237,56 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
                    threshold: float, opts: CompareOptions, current_label: str) -> Comparison:
     """The :class:`Comparison` of counts already taken on ``prof``'s bins (also used per window)."""
     raw = counted.get("quantiles", {})
+    status = counted.get("status", {})
     with_raw = bool(raw) and any(m.name == "wasserstein" for m in metrics)  # beside the binned W1
-    cols = tuple(_column(prof.columns[c], counted["counts"][c], counted["unseen"].get(c), raw.get(c), with_raw,
-                         metrics, opts, drift, threshold) for c in names)
+    cols = []
+    for c in names:
+        cp = prof.columns[c]
+        if c in status or cp.kind == "missing":
+            cols.append(_broken_column(cp, status.get(c), counted, metrics, opts))
+        else:
+            cols.append(_column(cp, counted["counts"][c], counted["unseen"].get(c), raw.get(c), with_raw, metrics,
+                                opts, drift, threshold))
     skipped = tuple(SkippedColumn(s["column"], s["reason"], s.get("where", "reference")) for s in prof.skipped)
     shown = tuple(m.name for m in metrics)
     if with_raw:  # every column has every metric (NaN where it does not apply)
         shown += ("wasserstein_raw",)
         nan = MetricEstimate("wasserstein_raw", None, math.nan)
-        cols = tuple(c if "wasserstein_raw" in c.metrics else replace(c, metrics={**c.metrics, "wasserstein_raw": nan})
-                     for c in cols)
-    return Comparison(cols, skipped, summarize(cols, drift, threshold, opts, len(skipped)), shown, opts,
+        cols = [c if "wasserstein_raw" in c.metrics else replace(c, metrics={**c.metrics, "wasserstein_raw": nan})
+                for c in cols]
+    cols_t = tuple(cols)
+    return Comparison(cols_t, skipped, summarize(cols_t, drift, threshold, opts, len(skipped)), shown, opts,
                       drift_rule(drift, threshold, opts.confidence), prof.source, current_label)
+
+
+def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: dict[str, Any], metrics, opts
+                   ) -> ColumnComparison:
+    """A column that cannot be compared on its bins but whose state is itself the finding: dropped from
+    the current table, of another type, every value missing (drifted), or missing in the reference."""
+    rows_cur = int(counted.get("rows", 0))
+    miss, rows = counted.get("missing", {}).get(cp.name, (None, rows_cur))
+    if cp.name in counted.get("counts", {}):
+        bc = counted["counts"][cp.name]
+        miss, rows = int(bc.missing), int(np.sum(bc.counts)) + int(bc.missing)
+    missing = None
+    if miss is not None and rows:
+        missing = missing_share_test(cp.missing, cp.rows, miss, rows, confidence=opts.confidence,
+                                     threshold=opts.missing_threshold)
+    if cp.kind == "missing":
+        if miss is None or miss == rows:
+            state, reason, drifted = "all missing in both", "", False
+        else:
+            state, drifted = "all missing in reference", True
+            reason = (f"every value is missing in the reference; {1 - miss / rows:.1%} of current values are "
+                      "present")
+    else:
+        (state, reason), drifted = status, True
+    estimates = {m.name: MetricEstimate(m.name, m.divergence, math.nan) for m in metrics}
+    labels = tuple(cp.labels()) if cp.kind != "missing" else ()
+    hist = Histogram(labels, tuple(int(x) for x in cp.counts), tuple(0 for _ in cp.counts))
+    return ColumnComparison(cp.name, cp.kind, 0, cp.rows, rows, cp.missing / cp.rows if cp.rows else math.nan,
+                            (miss / rows) if (miss is not None and rows) else math.nan, 0.0, estimates, drifted, hist,
+                            {}, None, False, None, missing, (reason,) if reason else (), state)
 
 
 def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift, threshold) -> ColumnComparison:
@@ -256,35 +322,73 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
     if cp.kind == "categorical" and unseen is not None:
         present = int(cur_counts.sum())
         unseen_share = unseen / present if present else 0.0
+    missing = missing_share_test(cp.missing, n_ref, int(cur.missing), n_cur, confidence=opts.confidence,
+                                 threshold=opts.missing_threshold)
     d = estimates[drift.name]
-    drifted = bool(d.value >= threshold and (math.isnan(d.p_value) or d.p_value < 1 - opts.confidence))
+    alpha_level = 1 - opts.confidence
+    by_metric = bool(d.value >= threshold and (math.isnan(d.p_value) or d.p_value < alpha_level))
+    reasons = []
+    if by_metric:
+        p_text = "" if math.isnan(d.p_value) else f", p-value {_short(d.p_value)} < {alpha_level:g}"
+        reasons.append(f"{drift.name} {_short(d.value)} ≥ {threshold:g}{p_text}")
+    if missing.drifted:
+        reasons.append(f"missing share {missing.reference:.1%} → {missing.current:.1%}, p-value "
+                       f"{_short(missing.p_value)} < {alpha_level:g}")
     hist = Histogram(tuple(cp.labels()), tuple(int(x) for x in ref_counts), tuple(int(x) for x in cur_counts))
     return ColumnComparison(
         cp.name, cp.kind, int(np.sum((ref_counts + cur_counts) > 0)), n_ref, n_cur, cp.missing / n_ref,
-        int(cur.missing) / n_cur, alpha, estimates, drifted, hist, tests, unseen_share,
+        int(cur.missing) / n_cur, alpha, estimates, bool(reasons), hist, tests, unseen_share,
         bool(unseen_share is not None and unseen_share >= opts.unseen_threshold and unseen_share > 0), quantiles,
+        missing, tuple(reasons), "compared",
     )
+
+
+def _short(x: float) -> str:
+    return f"{x:.2g}"
 
 
 def summarize(cols: Sequence[ColumnComparison], drift: Metric, threshold: float, opts: CompareOptions,
               skipped: int = 0) -> DatasetSummary:
-    """The dataset verdicts over compared columns (see :class:`DatasetSummary`)."""
+    """The dataset verdicts over compared columns (see :class:`DatasetSummary`).
+
+    Holm and Benjamini–Hochberg adjust one family of p-values: the drift metric's p-value of every
+    compared column (the first test's where the metric has none) and the missing-share p-value of
+    every column with a missing value in either table. A column is listed when one of its adjusted
+    p-values is below α with its change material (the metric at the threshold, the missing share
+    moved by ``missing_threshold``); a broken column (dropped, type changed, all missing) is listed
+    as drifted with p-value 0."""
     alpha = 1 - opts.confidence
     n = len(cols)
     drifted = sum(c.drifted for c in cols)
     share = drifted / n if n else 0.0
     pv = np.array([_column_p_value(c, drift.name) for c in cols], dtype=np.float64)
-    material = [bool(c.metrics[drift.name].value >= threshold) for c in cols]
-    adj_holm, adj_bh = holm(pv), benjamini_hochberg(pv)
-    holm_cols = tuple(c.column for c, a, ok in zip(cols, adj_holm, material) if ok and a < alpha)
-    bh_cols = tuple(c.column for c, a, ok in zip(cols, adj_bh, material) if ok and a < alpha)
-    adjusted = {c.column: {"p_value": float(p), "holm": float(h), "bh": float(b)}
-                for c, p, h, b in zip(cols, pv, adj_holm, adj_bh)}
+    mv = np.array([c.missing.p_value if c.missing is not None and (c.missing.reference > 0 or c.missing.current > 0)
+                   else math.nan for c in cols], dtype=np.float64)
+    material = [c.status == "compared" and bool(c.metrics[drift.name].value >= threshold) or
+                (c.status != "compared" and c.drifted) for c in cols]
+    missing_material = [c.missing is not None and abs(c.missing.difference) >= opts.missing_threshold for c in cols]
+    family = np.concatenate([pv, mv])
+    holm_all, bh_all = holm(family), benjamini_hochberg(family)
+
+    def listed(adjusted):
+        return tuple(c.column for i, c in enumerate(cols)
+                     if (material[i] and adjusted[i] < alpha) or (missing_material[i] and adjusted[n + i] < alpha))
+
+    holm_cols, bh_cols = listed(holm_all), listed(bh_all)
+    adjusted = {}
+    for i, c in enumerate(cols):
+        entry = {"p_value": float(pv[i]), "holm": float(holm_all[i]), "bh": float(bh_all[i])}
+        if not math.isnan(mv[i]):
+            entry.update(missing_p_value=float(mv[i]), missing_holm=float(holm_all[n + i]),
+                         missing_bh=float(bh_all[n + i]))
+        adjusted[c.column] = entry
     return DatasetSummary(n, drifted, share, opts.drift_share, bool(n and share >= opts.drift_share), alpha,
                           holm_cols, bh_cols, bool(holm_cols), bool(bh_cols), skipped, adjusted)
 
 
 def _column_p_value(c: ColumnComparison, metric: str) -> float:
+    if c.status != "compared":  # a broken column is drifted for certain; one missing in both tables has no test
+        return 0.0 if c.drifted else math.nan
     p = c.metrics[metric].p_value
     if math.isnan(p):  # the drift metric has no test (Wasserstein): the first test beside it
         p = next((t.p_value for t in c.tests.values()), math.nan)

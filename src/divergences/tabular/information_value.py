@@ -80,7 +80,7 @@ def information_value_table(
     with opened(data, label, delimiter=delimiter) as engine:
         bad_text = binary_target(engine, target, bad)
         prof = profile_ or profile(engine, columns=columns, categorical=categorical, bins=bins, exclude=(target,))
-        names = [c for c in (columns or prof.columns) if c != target]
+        names = [c for c in (columns or prof.columns) if c != target and prof.columns[c].kind != "missing"]
         numeric = {c: np.asarray(prof.columns[c].edges) for c in names
                    if prof.columns[c].kind in ("numeric", "datetime")}
         cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}

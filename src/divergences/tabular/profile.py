@@ -49,7 +49,7 @@ class ColumnProfile:
     """The bins of one reference column and the reference's counts on them."""
 
     name: str
-    kind: str  # "numeric" or "categorical"
+    kind: str  # "numeric", "datetime", "categorical", or "missing" (every reference value is missing)
     dtype: str  # the engine's kind of the source column: "numeric", "string" or "boolean"
     counts: list[int]
     missing: int
@@ -65,14 +65,28 @@ class ColumnProfile:
         return int(sum(self.counts)) + int(self.missing)
 
     def labels(self) -> list[str]:
-        """Human-readable bin labels: ``(-inf, 1.5]``, ``(1.5, 3]``, …, or the categories and ``<other>``."""
+        """Human-readable bin labels: ``(-inf, 1.5]``, ``(1.5, 3]``, …, or the categories and ``<other>``.
+
+        A bin that holds one value only (a constant reference column gets the bins below, at and above
+        its value) reads ``= c``, and the bin below it ``(-inf, c)``."""
         if self.kind == "categorical":
             return [*self.categories, OTHER]
-        if self.kind == "datetime":
-            e = ["-inf", *(_iso(x) for x in self.edges), "inf"]
-        else:
-            e = ["-inf", *(f"{x:.6g}" for x in self.edges), "inf"]
-        return [f"({e[i]}, {e[i + 1]}]" if i < len(e) - 2 else f"({e[i]}, {e[i + 1]})" for i in range(len(e) - 1)]
+        show = _iso if self.kind == "datetime" else (lambda x: f"{x:.6g}")
+        e = [-math.inf, *self.edges, math.inf]
+        out = []
+        for i in range(len(e) - 1):
+            lo, hi = e[i], e[i + 1]
+            if math.isfinite(lo) and math.isfinite(hi) and lo == math.nextafter(hi, -math.inf):
+                out.append(f"= {show(hi)}")
+                continue
+            left = "-inf" if lo == -math.inf else show(lo)
+            if hi == math.inf:
+                out.append(f"({left}, inf)")
+            elif i + 2 < len(e) and math.isfinite(e[i + 2]) and hi == math.nextafter(e[i + 2], -math.inf):
+                out.append(f"({left}, {show(e[i + 2])})")
+            else:
+                out.append(f"({left}, {show(hi)}]")
+        return out
 
 
 @dataclass
@@ -169,6 +183,25 @@ def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[li
     return numeric, cats, skipped
 
 
+def separate_distinct_values(engine: Engine, tied: dict[str, np.ndarray], bins: int) -> dict[str, np.ndarray]:
+    """Edges for the columns whose quantiles tied (fewer edges than ``bins − 1``), so that no bin merges
+    two distinct values that occur in the reference when the column has at most ``bins`` of them:
+    one bin per distinct value (the largest in the open last bin); a constant column ``c`` gets the
+    edges ``[c⁻, c]`` (c⁻ the float just below c), that is the bins below, at and above ``c``.
+    Columns with more distinct values keep their quantile edges."""
+    if not tied:
+        return {}
+    found = engine.distinct_values(list(tied), bins)
+    out = {}
+    for c, values in found.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.size == 1:
+            out[c] = np.array([np.nextafter(values[0], -np.inf), values[0]])
+        elif 1 < values.size <= bins:
+            out[c] = values[:-1]
+    return out
+
+
 def profile(
     reference: Any,
     *,
@@ -218,17 +251,24 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
     cut = len(levels)
     summary = engine.category_summary(cats, max(max_categories, MAX_SEEN + 1)) if cats else {}
     edges = {}
-    for c in numeric:
+    empty = {}  # columns whose every reference value is missing: kept, as kind "missing"
+    for c in list(numeric):
         s = summaries[c]
+        if s.nonmissing == 0:
+            empty[c] = ColumnProfile(c, "missing", schema[c], [], rows)
+            numeric.remove(c)
+            continue
         if s.finite == 0:
-            what = "every value is missing" if s.nonmissing == 0 else "no value is finite"
-            raise InputError(f"cannot be binned: {what}", source=engine.label, column=c)
+            raise InputError("cannot be binned: no value is finite (only ±inf)", source=engine.label, column=c)
         edges[c] = edges_from_quantiles(s.quantiles[:cut], s.maximum, s.minimum)
+    edges.update(separate_distinct_values(engine, {c: e for c, e in edges.items() if len(e) < bins - 1}, bins))
     categories, cat_counts, seen = {}, {}, {}
-    for c in cats:
+    for c in list(cats):
         miss, present, top = summary[c]
         if present == 0:
-            raise InputError("cannot be binned: every value is missing", source=engine.label, column=c)
+            empty[c] = ColumnProfile(c, "missing", schema[c], [], rows)
+            cats.remove(c)
+            continue
         every = [v for v, _ in top]
         seen[c] = every if len(every) <= MAX_SEEN else None
         top = top[:max_categories]
@@ -254,5 +294,6 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
     for c in cats:
         out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
                                categories=categories[c], seen=seen[c])
+    out.update(empty)
     ordered = {c: out[c] for c in (columns or schema) if c in out}
     return Profile(ordered, bins, max_categories, rows, engine.label, skipped=skipped)

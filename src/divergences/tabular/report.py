@@ -103,12 +103,14 @@ def _summary_table(c: Any, head: str) -> str:
         value, lo, hi, pv, band = (m.value, m.ci_low, m.ci_high, m.p_value, m.band) if m else (math.nan,) * 4 + ("",)
         cells = [_cell(col.column, f"<a href='#col-{i}'>{_text(col.column)}</a>"),
                  _cell(col.kind), _cell(col.bins), _cell(col.n_reference), _cell(col.n_current),
-                 _cell(col.missing_current - col.missing_reference,
-                       f"{col.missing_reference:.1%} → {col.missing_current:.1%}"),
+                 _cell(col.missing_current - col.missing_reference, _missing_html(col),
+                       "flag" if col.missing is not None and col.missing.drifted else ""),
                  _cell(value),
                  _cell(lo, f"[{escape(_num(lo, 3))}, {escape(_num(hi, 3))}]", "ci"),
                  _cell(pv, _p(pv)),
                  _cell(band or "", escape(band or ""), f"band-{band or 'none'}")]
+        if col.status != "compared":
+            cells[-1] = _cell(col.status, escape(col.status), "band-significant" if col.drifted else "")
         for o in others:
             e = col.metrics.get(o)
             if e is None:
@@ -122,12 +124,27 @@ def _summary_table(c: Any, head: str) -> str:
         unseen = col.unseen_share
         cells.append(_cell(unseen, "–" if unseen is None else f"{unseen:.1%}", "flag" if col.unseen_flag else ""))
         cells.append(_cell(col.smoothing, escape(_num(col.smoothing, 3))))
-        cells.append(_cell(col.drifted, "drift" if col.drifted else ""))
+        why = escape("; ".join(col.reasons), quote=True)
+        cells.append(_cell(col.drifted, f"<span title='{why}'>drift</span>" if col.drifted else ""))
         out.append(f"<tr class='{'drift' if col.drifted else ''}' data-name='{_text(col.column)}' "
                    f"data-kind='{escape(col.kind, quote=True)}' data-drift='{int(col.drifted)}'>"
                    + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def _missing_html(col: Any) -> str:
+    t = col.missing
+    text = f"{_pct(col.missing_reference)} → {_pct(col.missing_current)}"
+    if t is None:
+        return escape(text)
+    tip = (f"change {t.difference:+.1%}, interval [{t.ci_low:+.1%}, {t.ci_high:+.1%}], "
+           f"p-value {p_value(t.p_value)} ({'two-proportion z-test' if t.test == 'z' else 'Fisher exact test'})")
+    return f"<span title='{escape(tip, quote=True)}'>{escape(text)}</span>"
+
+
+def _pct(x: Any) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
 
 
 def iv_by_feature(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, dict[str, dict]]]]:
@@ -204,6 +221,12 @@ def _card(i: int, col: Any, head: str) -> str:
     if col.drifted:
         sub.append("<b class='band-significant'>drift</b>")
     extra = []
+    if col.reasons:
+        extra.append("<span class='flag'>why: " + escape("; ".join(col.reasons)) + "</span>")
+    if col.missing is not None and (col.missing.reference > 0 or col.missing.current > 0):
+        t = col.missing
+        extra.append(f"missing {_pct(t.reference)} → {_pct(t.current)} (change {t.difference:+.1%}, interval "
+                     f"[{t.ci_low:+.1%}, {t.ci_high:+.1%}], p {_p(t.p_value)})")
     if col.unseen_share is not None:
         extra.append(f"<span class='{'flag' if col.unseen_flag else ''}'>unseen in the reference: "
                      f"{col.unseen_share:.1%} of current values</span>")

@@ -267,6 +267,24 @@ class DuckDBEngine(SQLEngine):
                 out[c] += int(n)
         return out
 
+    def is_integer(self, column):
+        self.schema()
+        return bool(re.match(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$", self._types.get(column, "").upper()))
+
+    def distinct_values(self, columns, limit):
+        # one query: per column, its distinct finite values (a hash aggregate), the smallest limit + 1 kept
+        if not columns:
+            return {}
+        branches = " UNION ALL ".join(
+            f"SELECT {k} AS k, v FROM (SELECT {self._double(c)} AS v FROM __dv_source) AS l1 "
+            f"WHERE isfinite(v) GROUP BY v" for k, c in enumerate(columns))
+        sql = (f"SELECT k, v FROM (SELECT k, v, row_number() OVER (PARTITION BY k ORDER BY v) AS r "
+               f"FROM ({branches}) AS l2) AS l3 WHERE r <= {int(limit) + 1} ORDER BY k, v")
+        out: dict[str, list] = {c: [] for c in columns}
+        for k, v in self._fetch(sql, one=False):
+            out[columns[int(k)]].append(float(v))
+        return {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
+
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "
                f"WHERE t IS NOT NULL GROUP BY t ORDER BY n DESC, t LIMIT {int(limit)}")
