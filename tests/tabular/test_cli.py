@@ -204,7 +204,13 @@ def test_skipped_columns_and_new_categories_are_printed(tmp_path):
     assert result.exit_code == 0, result.output
     text = flat(result.output)
     assert "skipped tags (reference): type BIGINT[] cannot be binned" in text
-    assert "id: 100% of current values never seen in the reference" in text
+    assert "skipped id (reference): looks like an identifier or free text (text: 300 distinct values" in text
+    named = run("compare", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--columns", "x,id")
+    assert "id: 100% of current values never seen in the reference" in flat(named.output)
+    excluded = run("compare", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--exclude", "tags,id")
+    assert excluded.exit_code == 0 and "skipped" not in flat(excluded.output)
+    unknown = run("compare", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--exclude", "nope")
+    assert unknown.exit_code == 2 and "column 'nope': unknown column in exclude" in flat(unknown.output)
 
 
 def test_a_broken_profile_is_bad_input(files, tmp_path):

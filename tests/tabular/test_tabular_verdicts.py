@@ -107,3 +107,43 @@ def test_broken_columns_are_drifted_rows_with_exit_statuses_not_errors(tmp_path)
     doc = result.to_dict()
     assert [c["status"] for c in doc["columns"]] == ["type changed", "all missing", "dropped", "compared"]
     result.to_html()  # renders
+
+
+# -- columns that are no features --------------------------------------------------------------------
+
+
+def test_ids_and_dates_are_left_out_of_the_verdict_unless_named(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 400
+
+    def table(start, shift):
+        return pd.DataFrame({"user": [f"u{start + i}" for i in range(n)], "row": np.arange(start, start + n),
+                             "day": pd.date_range(f"{2020 + start // n}-01-01", periods=n, freq="D"),
+                             "x": rng.normal(shift, 1, n), "code": rng.integers(0, 5, n)})
+
+    ref, cur = table(0, 0.0), table(n, 0.0)
+    c = compare(ref, cur)
+    assert [col.column for col in c.columns] == ["x", "code"] and c.summary.columns == 2
+    reasons = {s.column: s.reason for s in c.skipped}
+    assert set(reasons) == {"user", "row", "day"}
+    assert "identifier" in reasons["user"] and "identifier" in reasons["row"] and "date/time" in reasons["day"]
+    assert not c.summary.dataset_drift
+    path_r, path_c = tmp_path / "r.parquet", tmp_path / "c.parquet"
+    ref.to_parquet(path_r)
+    cur.to_parquet(path_c)
+    assert {s.column for s in compare(str(path_r), str(path_c)).skipped} == {"user", "row", "day"}
+    named = compare(ref, cur, columns=["user", "day", "x"])
+    assert named["user"].unseen_share == 1.0 and named["day"].drifted
+    assert [col.column for col in compare(ref, cur, exclude=["code"]).columns] == ["x"]
+    with pytest.raises(ValueError, match="exclude"):
+        compare(ref, cur, exclude="code")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_unseen_share_at_any_cardinality(engine):
+    n = 30_000  # more distinct values than the former 10 000 cap
+    ref = pd.DataFrame({"id": [f"k{i}" for i in range(n)]})
+    cur = pd.DataFrame({"id": [f"k{i}" for i in range(n // 3)] + [f"new{i}" for i in range(2 * n // 3)]})
+    wrap = (lambda f: f) if engine == "pandas" else duckdb.from_df
+    col = compare(wrap(ref), wrap(cur), columns=["id"])["id"]
+    assert col.unseen_share == pytest.approx(2 / 3) and col.unseen_flag

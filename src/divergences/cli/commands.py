@@ -67,6 +67,7 @@ _O = {
     "bad": typer.Option(None, "--bad", help="Target value of a bad row (default 1 / true)."),
     "columns": typer.Option(None, "--columns", help="Columns to compare (repeat or comma-separate)."),
     "categorical": typer.Option(None, "--categorical", help="Numeric columns to treat as categories."),
+    "exclude": typer.Option(None, "--exclude", help="Columns to leave out (repeat or comma-separate)."),
     "bins": typer.Option(10, "--bins", help="Quantile bins per numeric column (from the reference)."),
     "max_categories": typer.Option(50, "--max-categories", help="Categories kept per column (the rest: <other>)."),
     "metrics": typer.Option(None, "--metrics", help="Comma-separated metrics (default psi,js,hellinger,"
@@ -97,10 +98,11 @@ _O = {
 
 
 def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
-                    drift_share, smoothing, confidence, delimiter) -> dict[str, Any]:
+                    drift_share, smoothing, confidence, delimiter, exclude=None) -> dict[str, Any]:
     kw: dict[str, Any] = {"target": target, "bad": bad, "columns": _split_list(columns),
                           "categorical": _split_list(categorical), "bins": bins, "max_categories": max_categories,
-                          "confidence": confidence, "drift_metric": drift_metric, "threshold": threshold}
+                          "confidence": confidence, "drift_metric": drift_metric, "threshold": threshold,
+                          "exclude": tuple(_split_list(exclude) or ())}
     if metrics is not None:
         kw["metrics"] = _split_list([metrics]) or []
     if drift_share is not None:
@@ -167,6 +169,7 @@ def compare_command(
     current: str = typer.Argument(..., help="Current table: CSV or Parquet file."),
     target: str | None = _O["target"], bad: str | None = _O["bad"],
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    exclude: list[str] | None = _O["exclude"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
@@ -182,7 +185,7 @@ def compare_command(
     kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter)
+                         delimiter=delimiter, exclude=exclude)
     kw["quantiles"] = (html is not None) if quantiles is None else quantiles
     result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
                            renderers)
@@ -202,6 +205,7 @@ def profile_command(
     output: str = typer.Option(..., "-o", "--output", help="Where to write the profile (JSON; '-': standard output)."),
     target: str | None = typer.Option(None, "--target", help="A column to leave out (the target)."),
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    exclude: list[str] | None = _O["exclude"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"],
     delimiter: str | None = _O["delimiter"],
     quantiles: bool = typer.Option(True, "--quantiles/--no-quantiles",
@@ -218,7 +222,8 @@ def profile_command(
     def job(step):
         step("binning the reference")
         return profile(reference, columns=_split_list(columns), categorical=_split_list(categorical), bins=bins,
-                       max_categories=max_categories, exclude=(target,) if target else (), quantiles=quantiles,
+                       max_categories=max_categories,
+                       exclude=(*(_split_list(exclude) or ()), *((target,) if target else ())), quantiles=quantiles,
                        **kw)
 
     prof, written = _run(job, 1, [(output, lambda p: p.to_json())])
@@ -234,6 +239,7 @@ def monitor_command(
     by: str = typer.Option(..., "--by", help="The time column that defines the windows."),
     every: str = typer.Option(..., "--every", help="Window length: 1d, 1w, 1mo, 6h, ..."),
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    exclude: list[str] | None = _O["exclude"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
@@ -251,7 +257,7 @@ def monitor_command(
     kw = _compare_kwargs(target=None, bad=None, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter)
+                         delimiter=delimiter, exclude=exclude)
     result, written = _run(lambda step: run_monitor(read_reference(reference), current, by=by, every=every,
                                                     progress=step, **kw), 3, renderers)
     json_to_stdout = any(p == "-" for p, _ in renderers)

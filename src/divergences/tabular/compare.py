@@ -126,6 +126,7 @@ def compare(
     categorical: Sequence[str] | None = None,
     target: str | None = None,
     bad: Any = None,
+    exclude: Sequence[str] = (),
     delimiter: str | None = None,
     progress: Callable[[str], None] | None = None,
     **option_keywords: Any,
@@ -152,7 +153,16 @@ def compare(
     1 − ``confidence``: a change that is both material and not noise. The dataset verdicts are in
     ``summary`` (:class:`DatasetSummary`: share of drifted columns against ``drift_share``; Holm and
     Benjamini–Hochberg across columns). Columns that cannot be compared (a type that cannot be
-    binned, a pandas index stored in Parquet) are listed in ``skipped`` with the reason.
+    binned, a pandas index stored in Parquet) are listed in ``skipped`` with the reason, and so are,
+    unless named in ``columns``, the columns that are no features: date/time columns (they drift on
+    every time split) and identifiers or free text (text or integer columns whose values are nearly
+    all distinct). ``exclude`` leaves columns out.
+
+    Every column's missing share is tested too (:mod:`.missing`): a change that is significant and
+    of at least ``missing_threshold`` counts in the column's verdict, with its reason in
+    ``ColumnComparison.reasons``. A column that broke is a drifted row, not an error: gone from the
+    current table (``status="dropped"``), of another type (``"type changed"``), every current value
+    missing (``"all missing"``).
 
     Categorical values compare by value: numbers as their value (1, 1.0 and True-as-1 codes are the
     same category "1"; other numbers as the shortest decimal that round-trips), booleans and the
@@ -178,22 +188,28 @@ def compare(
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)
-    exclude = (target,) if target else ()
+    if isinstance(exclude, str):
+        raise ValueError("exclude must be a list of column names, not a string")
+    exclude = tuple(exclude)
+    ignore = (target,) if target else ()
     if isinstance(reference_or_profile, Profile):
         prof = reference_or_profile
         if columns is not None:
             if isinstance(columns, str):
                 raise ValueError("columns must be a list of column names, not a string")
-            missing = [c for c in columns if c not in prof.columns]
+            missing = [c for c in columns if not isinstance(c, str) or c not in prof.columns]
             if missing:
-                raise InputError("unknown column: not in the profile", source=prof.source, column=missing[0])
-        names = [c for c in (columns or prof.columns) if c not in exclude]
+                raise InputError("unknown column: not in the profile", source=prof.source, column=str(missing[0]))
+        for c in exclude:
+            if c not in prof.columns:
+                raise InputError("unknown column in exclude: not in the profile", source=prof.source, column=str(c))
+        names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
         ref_data = None
     else:
         say("binning the reference")
         ref_data = reference_or_profile
         prof = profile(reference_or_profile, columns=columns, categorical=categorical, bins=opts.bins,
-                       max_categories=opts.max_categories, exclude=exclude, delimiter=delimiter,
+                       max_categories=opts.max_categories, exclude=exclude, ignore=ignore, delimiter=delimiter,
                        quantiles=opts.quantiles)
         names = list(prof.columns)
     say("counting the current table")

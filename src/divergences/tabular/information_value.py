@@ -79,7 +79,7 @@ def information_value_table(
         raise ValueError(f"target must be a column name, got {target!r}")
     with opened(data, label, delimiter=delimiter) as engine:
         bad_text = binary_target(engine, target, bad)
-        prof = profile_ or profile(engine, columns=columns, categorical=categorical, bins=bins, exclude=(target,))
+        prof = profile_ or profile(engine, columns=columns, categorical=categorical, bins=bins, ignore=(target,))
         names = [c for c in (columns or prof.columns) if c != target and prof.columns[c].kind != "missing"]
         numeric = {c: np.asarray(prof.columns[c].edges) for c in names
                    if prof.columns[c].kind in ("numeric", "datetime")}

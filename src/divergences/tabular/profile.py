@@ -33,12 +33,14 @@ from .errors import InputError
 from .options import MAX_BINS, MAX_CATEGORIES, check_int
 from .profile_schema import FORMAT, check_profile_document
 
-__all__ = ["MAX_SEEN", "OTHER", "ColumnProfile", "Profile", "profile"]
+__all__ = ["ID_MIN_ROWS", "ID_SHARE", "OTHER", "ColumnProfile", "Profile", "profile"]
 
 #: the label of the categorical bucket for values outside the reference's kept categories
 OTHER = "<other>"
-#: a categorical column keeps the list of all its reference values (for the unseen share) up to this many
-MAX_SEEN = 10_000
+#: a text or integer column is taken for an identifier (or free text) when it has at least this many
+#: non-missing reference values and at least ID_SHARE of them are distinct
+ID_MIN_ROWS = 50
+ID_SHARE = 0.95
 _INDEX = re.compile(r"^__index_level_\d+__$")
 #: the levels of the quantiles kept per numeric column (percentiles 1 … 99), for W1 on raw values
 QUANTILE_LEVELS = np.arange(1, 100) / 100
@@ -57,7 +59,7 @@ class ColumnProfile:
     categories: list[str] | None = None
     locations: list[float] | None = None  # per-bin mean of the finite reference values (numeric)
     scale: float | None = None  # standard deviation of the finite reference values (numeric)
-    seen: list[str] | None = None  # every reference value (categorical, up to MAX_SEEN; None beyond)
+    seen: list[str] | None = None  # every distinct reference value (categorical), for the unseen share
     quantiles: list[float] | None = None  # reference quantiles at QUANTILE_LEVELS (numeric)
 
     @property
@@ -141,9 +143,11 @@ def _iso(seconds: float) -> str:
         return f"{seconds:.6g}s"
 
 
-def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[list[str], list[str], list[dict]]:
+def select_columns(engine: Engine, columns, categorical, exclude=(), ignore=()) -> tuple[list[str], list[str], list[dict]]:
     """(numeric-or-time, categorical, skipped) columns to compare, after checking that each named one
-    exists; ``skipped`` lists, with the reason, the columns left out when ``columns`` is None."""
+    exists; ``skipped`` lists, with the reason, the columns left out when ``columns`` is None.
+    ``exclude``: columns to leave out (each must exist); ``ignore``: columns left out where present
+    (a target, the time column of a monitor)."""
     schema = engine.schema()
     for argument, names in (("columns", columns), ("categorical", categorical)):
         if names is not None and isinstance(names, str):
@@ -154,12 +158,21 @@ def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[li
             if c not in schema:
                 raise InputError(f"unknown column (columns: {', '.join(schema) or 'none'})", source=engine.label,
                                  column=c)
+    if isinstance(exclude, str):
+        raise ValueError("exclude must be a list of column names, not a string")
+    for c in exclude or ():
+        if not isinstance(c, str):
+            raise ValueError(f"exclude: column names are strings, got {c!r}")
+        if c not in schema:
+            raise InputError(f"unknown column in exclude (columns: {', '.join(schema) or 'none'})",
+                             source=engine.label, column=c)
+    exclude = set(exclude or ()) | set(ignore or ())
     forced = set(categorical or ())
     skipped = []
     if columns is None:
         chosen = []
         for c in schema:
-            if c in set(exclude):
+            if c in exclude:
                 continue
             if _INDEX.match(c):
                 skipped.append({"column": c, "reason": "a pandas index stored in the file, not a feature",
@@ -167,10 +180,13 @@ def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[li
             elif schema[c] == "other" and c not in forced:
                 skipped.append({"column": c, "reason": f"type {engine.type_name(c)} cannot be binned "
                                 "(numbers, text, booleans, dates and times can)", "where": "reference"})
+            elif schema[c] == "datetime" and c not in forced:
+                skipped.append({"column": c, "reason": "a date/time column: it moves with time, so it drifts on "
+                                "every time split (compared only when named in columns=)", "where": "reference"})
             else:
                 chosen.append(c)
     else:
-        chosen = [c for c in columns if c not in set(exclude)]
+        chosen = [c for c in columns if c not in exclude]
     numeric, cats = [], []
     for c in chosen:
         kind = schema[c]
@@ -181,6 +197,33 @@ def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[li
     if not numeric and not cats:
         raise InputError("has no column to compare", source=engine.label)
     return numeric, cats, skipped
+
+
+#: "no limit" for the number of distinct values a category summary returns
+EVERY = 2**62
+
+
+def _leave_out_identifiers(engine: Engine, numeric: list[str], cats: list[str], summaries: dict, summary: dict,
+                           skipped: list):
+    """(numeric, categorical) without the columns that look like identifiers or free text: text or
+    integer columns with at least :data:`ID_MIN_ROWS` values, :data:`ID_SHARE` of them distinct. Each
+    is appended to ``skipped`` with the reason."""
+    integers = [c for c in numeric if engine.schema()[c] == "numeric" and engine.is_integer(c)]
+    integers = [c for c in integers if summaries[c].nonmissing >= ID_MIN_ROWS]
+    counts = engine.distinct_counts(integers) if integers else {}
+    found = {}
+    for c in cats:
+        _, n, top = summary[c]
+        found[c] = (len(top), n)
+    for c in integers:
+        found[c] = (counts[c], summaries[c].nonmissing)
+    ids = [c for c, (d, n) in found.items() if n >= ID_MIN_ROWS and d >= ID_SHARE * n]
+    for c in ids:
+        d, n = found[c]
+        what = "text" if c in cats else "integers"
+        skipped.append({"column": c, "reason": f"looks like an identifier or free text ({what}: {d} distinct values "
+                        f"in {n} non-missing rows); compared only when named in columns=", "where": "reference"})
+    return [c for c in numeric if c not in ids], [c for c in cats if c not in ids]
 
 
 def separate_distinct_values(engine: Engine, tied: dict[str, np.ndarray], bins: int) -> dict[str, np.ndarray]:
@@ -212,14 +255,15 @@ def profile(
     exclude: tuple[str, ...] | list[str] = (),
     delimiter: str | None = None,
     quantiles: bool = False,
+    ignore: tuple[str, ...] | list[str] = (),
 ) -> Profile:
     """Bin every column of ``reference`` (a file path or a dataframe) from the reference alone.
 
     ``columns`` limits the columns (default: every numeric, text and boolean column);
     ``categorical`` names numeric columns to treat as categories (codes); ``bins`` is the number of
     quantile bins for numeric columns (fewer where quantiles tie); ``max_categories`` caps the kept
-    categories per column (the rest share the ``<other>`` bucket); ``exclude`` drops columns (a
-    target); ``delimiter`` is the field separator of a CSV file (sniffed by default). Two passes over
+    categories per column (the rest share the ``<other>`` bucket); ``exclude`` drops columns (each
+    must exist; ``ignore`` drops them where they exist: a target, a time column); ``delimiter`` is the field separator of a CSV file (sniffed by default). Two passes over
     the data: summaries (quantiles, top values), then counts. ``quantiles=True`` also keeps the
     percentiles 1 … 99 of every numeric column (for ``compare(..., quantiles=True)``; exact
     quantiles at 99 more levels cost about twice the summary pass). Upper bounds: ``bins`` ≤
@@ -236,11 +280,12 @@ def profile(
     if not isinstance(quantiles, bool):
         raise ValueError(f"quantiles must be True or False, got {quantiles!r}")
     with opened(reference, "reference", delimiter=delimiter) as engine:
-        return _profile(engine, columns, categorical, bins, max_categories, exclude, quantiles)
+        return _profile(engine, columns, categorical, bins, max_categories, exclude, quantiles, ignore)
 
 
-def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude, quantiles=False) -> Profile:
-    numeric, cats, skipped = select_columns(engine, columns, categorical, exclude)
+def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude, quantiles=False,
+             ignore=()) -> Profile:
+    numeric, cats, skipped = select_columns(engine, columns, categorical, exclude, ignore)
     schema = engine.schema()
     rows = engine.row_count()
     if rows == 0:
@@ -249,7 +294,12 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
     asked = np.concatenate([levels, QUANTILE_LEVELS]) if quantiles else levels
     summaries = engine.numeric_summary(numeric, asked) if numeric else {}
     cut = len(levels)
-    summary = engine.category_summary(cats, max(max_categories, MAX_SEEN + 1)) if cats else {}
+    summary = engine.category_summary(cats, EVERY) if cats else {}  # every distinct value, for the unseen share
+    if columns is None:  # identifiers and free text are no features: listed in skipped unless named
+        numeric, cats = _leave_out_identifiers(engine, numeric, cats, summaries, summary, skipped)
+        if not numeric and not cats:
+            raise InputError("has no column to compare: " + "; ".join(f"{s['column']!r} {s['reason']}"
+                                                                      for s in skipped), source=engine.label)
     edges = {}
     empty = {}  # columns whose every reference value is missing: kept, as kind "missing"
     for c in list(numeric):
@@ -269,8 +319,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
             empty[c] = ColumnProfile(c, "missing", schema[c], [], rows)
             cats.remove(c)
             continue
-        every = [v for v, _ in top]
-        seen[c] = every if len(every) <= MAX_SEEN else None
+        seen[c] = [v for v, _ in top]
         top = top[:max_categories]
         categories[c] = [v for v, _ in top]
         kept = [n for _, n in top]
