@@ -90,7 +90,8 @@ class SparkEngine(SQLEngine):
         from pyspark.sql import functions as F
 
         df = self.frame.selectExpr(f"{self.text_expr(column)} AS t").where("t IS NOT NULL")
-        rows = df.groupBy("t").count().orderBy(F.desc("count"), F.asc("t")).limit(int(limit)).collect()
+        ordered = df.groupBy("t").count().orderBy(F.desc("count"), F.asc("t"))
+        rows = (ordered.limit(int(limit)) if limit < 2**31 - 1 else ordered).collect()
         return [(str(r["t"]), int(r["count"])) for r in rows]
 
     def is_integer(self, column):
