@@ -70,7 +70,8 @@ def test_profile_json_round_trip_gives_the_same_comparison(frames, tmp_path):
     b = compare(again, cur).to_pandas()
     pd.testing.assert_frame_equal(a, b)
     direct = compare(ref, cur, columns=["x", "cat", "flag"]).to_pandas()
-    pd.testing.assert_frame_equal(a, direct)
+    ks = ["ks_statistic", "ks_p_value"]  # a profile has bins only: KS on the bins; both tables: on the values
+    pd.testing.assert_frame_equal(a.drop(columns=ks), direct.drop(columns=ks))
 
 
 def _numbers(comparison):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -25,7 +26,15 @@ from .results import (
     SkippedColumn,
     TestResult,
 )
-from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homogeneity, holm, ks_binned, prefetch
+from .stat_tests import (
+    anderson_darling_binned,
+    benjamini_hochberg,
+    chi2_homogeneity,
+    holm,
+    ks_binned,
+    ks_values,
+    prefetch,
+)
 
 __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
@@ -204,25 +213,40 @@ def compare(
             if c not in prof.columns:
                 raise InputError("unknown column in exclude: not in the profile", source=prof.source, column=str(c))
         names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
-        ref_data = None
-    else:
-        say("binning the reference")
-        ref_data = reference_or_profile
-        prof = profile(reference_or_profile, columns=columns, categorical=categorical, bins=opts.bins,
-                       max_categories=opts.max_categories, exclude=exclude, ignore=ignore, delimiter=delimiter,
-                       quantiles=opts.quantiles)
-        names = list(prof.columns)
-    say("counting the current table")
-    with opened(current, "current", delimiter=delimiter) as engine:
-        counted = current_counts(prof, engine, names, opts.quantiles)
-        iv = None
-        if target is not None:
-            iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
-        cur_label = engine.label
+    ref_data = None
+    with contextlib.ExitStack() as stack:
+        if ref_data is None and not isinstance(reference_or_profile, Profile):
+            say("binning the reference")
+            ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter))
+            prof = profile(ref_data, columns=columns, categorical=categorical, bins=opts.bins,
+                           max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
+            names = list(prof.columns)
+        say("counting the current table")
+        with opened(current, "current", delimiter=delimiter) as engine:
+            counted = current_counts(prof, engine, names, opts.quantiles)
+            if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
+                counted["ks"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
+            iv = None
+            if target is not None:
+                iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
+            cur_label = engine.label
     say("computing metrics")
     result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
     return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
                       prof.source, cur_label, iv)
+
+
+def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict
+                  ) -> dict[str, tuple[float, float]]:
+    """The two-sample KS test on the values of every compared numeric and time column (one column at a
+    time, so memory holds two columns' distinct values at most)."""
+    out = {}
+    for c in names:
+        if prof.columns[c].kind in ("numeric", "datetime") and c not in status:
+            rv, rc = reference.sorted_values(c)
+            cv, cc = current.sorted_values(c)
+            out[c] = ks_values(cv, cc, rv, rc)
+    return out
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
@@ -262,7 +286,7 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
             cols.append(_broken_column(cp, status.get(c), counted, metrics, opts))
         else:
             cols.append(_column(cp, counted["counts"][c], counted["unseen"].get(c), raw.get(c), with_raw, metrics,
-                                opts, drift, threshold))
+                                opts, drift, threshold, counted.get("ks", {}).get(c)))
     skipped = tuple(SkippedColumn(s["column"], s["reason"], s.get("where", "reference")) for s in prof.skipped)
     shown = tuple(m.name for m in metrics)
     if with_raw:  # every column has every metric (NaN where it does not apply)
@@ -305,7 +329,8 @@ def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: d
                             {}, None, False, None, missing, (reason,) if reason else (), state)
 
 
-def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift, threshold) -> ColumnComparison:
+def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift, threshold, ks=None
+            ) -> ColumnComparison:
     ref_counts = np.asarray(cp.counts, dtype=np.int64)
     cur_counts = np.asarray(cur.counts, dtype=np.int64)
     n_ref, n_cur = cp.rows, int(cur_counts.sum()) + int(cur.missing)
@@ -330,7 +355,8 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
     tests = {}
     if opts.tests:
         if numeric:
-            tests["ks"] = TestResult("ks", *ks_binned(cur_counts, ref_counts))
+            tests["ks"] = (TestResult("ks", *ks, on="values") if ks is not None
+                           else TestResult("ks", *ks_binned(cur_counts, ref_counts)))
             tests["anderson_darling"] = TestResult("anderson_darling", *anderson_darling_binned(cur_counts, ref_counts))
         else:
             tests["chi2_test"] = TestResult("chi2_test", *chi2_homogeneity(cur_counts, ref_counts))

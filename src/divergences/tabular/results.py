@@ -74,7 +74,9 @@ class TestResult:
     """A two-sample test of "same distribution" on one column, beside the divergences.
 
     ``test`` is ``"ks"`` (Kolmogorov–Smirnov), ``"anderson_darling"`` (k-sample, k = 2) or
-    ``"chi2"`` (χ² homogeneity on the counts); ``on`` says what it ran on (``"bins"``).
+    ``"chi2_test"`` (χ² homogeneity on the counts); ``on`` says what it ran on: ``"values"`` (KS when
+    both tables are at hand) or ``"bins"`` (Anderson–Darling, χ², and KS against a saved profile or
+    per monitor window).
     """
 
     test: str
