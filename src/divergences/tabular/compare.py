@@ -342,7 +342,8 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
             estimates[m.name] = MetricEstimate(m.name, m.divergence, math.nan)
             continue
         e = evaluate(m, cur_counts, ref_counts, smoothing=alpha, confidence=opts.confidence,
-                     locations=None if cp.locations is None else np.asarray(cp.locations), scale=cp.scale)
+                     locations=None if cp.locations is None else np.asarray(cp.locations), scale=cp.scale,
+                     null_smoothing=opts.smoothing)
         estimates[m.name] = MetricEstimate(m.name, m.divergence, e.value, e.se, e.ci_low, e.ci_high, e.p_value,
                                            e.null_mean, e.band)
     quantiles = None
