@@ -147,3 +147,30 @@ def test_unseen_share_at_any_cardinality(engine):
     wrap = (lambda f: f) if engine == "pandas" else duckdb.from_df
     col = compare(wrap(ref), wrap(cur), columns=["id"])["id"]
     assert col.unseen_share == pytest.approx(2 / 3) and col.unseen_flag
+
+
+# -- European CSV files ------------------------------------------------------------------------------
+
+
+def test_decimal_comma_csv_is_detected_and_read_with_decimal(tmp_path):
+    from typer.testing import CliRunner
+
+    from divergences.cli import app
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"amount": rng.normal(100, 10, 300).round(2), "c": rng.choice(list("ab"), 300)})
+    r, c = tmp_path / "r.csv", tmp_path / "c.csv"
+    df.to_csv(r, sep=";", decimal=",", index=False)
+    df.assign(amount=df["amount"] + 5).to_csv(c, sep=";", decimal=",", index=False)
+    with pytest.warns(UserWarning, match="'amount' look like numbers with a decimal comma") as seen:
+        misread = compare(str(r), str(c))
+    assert len(seen) == 2 and len(misread.warnings) == 2  # one per file, said once
+    assert misread.to_dict()["warnings"] == list(misread.warnings)
+    right = compare(str(r), str(c), decimal=",")
+    assert right["amount"].kind == "numeric" and right["amount"].drifted and right.warnings == ()
+    out = CliRunner().invoke(app, ["compare", str(r), str(c)])
+    assert out.exit_code == 0 and "warning: " in out.output and "--decimal ," in out.output
+    out = CliRunner().invoke(app, ["compare", str(r), str(c), "--decimal", ",", "--format", "compact"])
+    assert out.exit_code == 0 and "warning" not in out.output and "amount    num" in out.output
+    with pytest.raises(ValueError, match="decimal must be"):
+        compare(str(r), str(c), decimal=";")

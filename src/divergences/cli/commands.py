@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from importlib import resources
@@ -80,6 +81,8 @@ _O = {
     "smoothing": typer.Option(None, "--smoothing", help="Pseudo-count per bin, or 'auto' (the default: only for "
                               "columns with an empty bin)."),
     "confidence": typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
+    "decimal": typer.Option(None, "--decimal", help="Decimal separator of CSV inputs: '.' (default) or ',' "
+                            "(with --delimiter ';' for most such files)."),
     "delimiter": typer.Option(None, "--delimiter", help="Field delimiter of CSV inputs (one character, or 'tab'; "
                               "default: detected)."),
     "html": typer.Option(None, "--html", help="Write the HTML report here."),
@@ -98,7 +101,7 @@ _O = {
 
 
 def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
-                    drift_share, smoothing, confidence, delimiter, exclude=None) -> dict[str, Any]:
+                    drift_share, smoothing, confidence, delimiter, exclude=None, decimal=None) -> dict[str, Any]:
     kw: dict[str, Any] = {"target": target, "bad": bad, "columns": _split_list(columns),
                           "categorical": _split_list(categorical), "bins": bins, "max_categories": max_categories,
                           "confidence": confidence, "drift_metric": drift_metric, "threshold": threshold,
@@ -113,13 +116,20 @@ def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, 
     d = check_delimiter(delimiter)
     if d is not None:
         kw["delimiter"] = d
+    if decimal is not None:
+        kw["decimal"] = decimal
     return kw
 
 
 def _run(job: Callable[[Callable[[str], None]], Any], steps: int, renderers: list[tuple[str, Callable[[Any], str]]]):
     """Run ``job(progress)``, render every output, then write them all (a failure leaves no partial report)."""
-    with _progress(steps + len(renderers)) as step:
+    with _progress(steps + len(renderers)) as step, warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", UserWarning)
         result = job(step)
+        for w in seen:  # how an input may have been misread: said once, on standard error
+            if issubclass(w.category, UserWarning):
+                err.print(Text.assemble(("warning: ", "bold yellow"), visible(str(w.message))), highlight=False,
+                          soft_wrap=True)
         texts = []
         for path, make in renderers:
             step(f"rendering {path}")
@@ -174,6 +184,7 @@ def compare_command(
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
     confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
+    decimal: str | None = _O["decimal"],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = _O["fail_on_drift"], fail_on_dataset_drift: bool = _O["fail_on_dataset_drift"],
     quantiles: bool | None = _O["quantiles"], debug: bool = _O["debug"],
@@ -185,7 +196,7 @@ def compare_command(
     kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter, exclude=exclude)
+                         delimiter=delimiter, exclude=exclude, decimal=decimal)
     kw["quantiles"] = (html is not None) if quantiles is None else quantiles
     result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
                            renderers)
@@ -207,7 +218,7 @@ def profile_command(
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
     exclude: list[str] | None = _O["exclude"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"],
-    delimiter: str | None = _O["delimiter"],
+    delimiter: str | None = _O["delimiter"], decimal: str | None = _O["decimal"],
     quantiles: bool = typer.Option(True, "--quantiles/--no-quantiles",
                                    help="Keep the reference's percentiles (for the report's quantiles and W1 on raw "
                                         "values in later comparisons)."),
@@ -218,6 +229,8 @@ def profile_command(
 
     check_outputs({"REFERENCE": reference}, {"-o": output})
     kw: dict[str, Any] = {"delimiter": d} if (d := check_delimiter(delimiter)) is not None else {}
+    if decimal is not None:
+        kw["decimal"] = decimal
 
     def job(step):
         step("binning the reference")
@@ -244,6 +257,7 @@ def monitor_command(
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
     confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
+    decimal: str | None = _O["decimal"],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit with status 1 if any column drifted "
                                        "in any window."),
@@ -257,7 +271,7 @@ def monitor_command(
     kw = _compare_kwargs(target=None, bad=None, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter, exclude=exclude)
+                         delimiter=delimiter, exclude=exclude, decimal=decimal)
     result, written = _run(lambda step: run_monitor(read_reference(reference), current, by=by, every=every,
                                                     progress=step, **kw), 3, renderers)
     json_to_stdout = any(p == "-" for p, _ in renderers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -137,13 +138,15 @@ def compare(
     bad: Any = None,
     exclude: Sequence[str] = (),
     delimiter: str | None = None,
+    decimal: str | None = None,
     progress: Callable[[str], None] | None = None,
     **option_keywords: Any,
 ) -> Comparison:
     r"""Compare ``current`` with a reference (a table or a :class:`Profile`), column by column.
 
     Tables are file paths (CSV, Parquet; read by DuckDB; ``delimiter`` for CSV files, sniffed by
-    default) or dataframes (pandas, Polars eager or lazy, PyArrow, DuckDB relations, PySpark
+    default; ``decimal=","`` for CSV files written with a decimal comma: without it, text columns that
+    look like such numbers give a warning, in ``warnings``) or dataframes (pandas, Polars eager or lazy, PyArrow, DuckDB relations, PySpark
     DataFrames); bins come from the reference alone (:func:`profile`), and only bin counts leave
     the engine. What is computed is a :class:`CompareOptions` (``options``), whose fields may also
     be given as keywords (``bins=20, metrics="psi,js", threshold=0.2, ...``).
@@ -217,12 +220,16 @@ def compare(
     with contextlib.ExitStack() as stack:
         if ref_data is None and not isinstance(reference_or_profile, Profile):
             say("binning the reference")
-            ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter))
+            ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter,
+                                                  decimal=decimal))
             prof = profile(ref_data, columns=columns, categorical=categorical, bins=opts.bins,
                            max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
             names = list(prof.columns)
         say("counting the current table")
-        with opened(current, "current", delimiter=delimiter) as engine:
+        with opened(current, "current", delimiter=delimiter, decimal=decimal) as engine:
+            notes = (*(ref_data.notes if ref_data is not None else ()), *engine.notes)
+            for note in notes:
+                warnings.warn(note, UserWarning, stacklevel=2)
             counted = current_counts(prof, engine, names, opts.quantiles)
             if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
                 counted["ks"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
@@ -233,7 +240,7 @@ def compare(
     say("computing metrics")
     result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
     return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
-                      prof.source, cur_label, iv)
+                      prof.source, cur_label, iv, warnings=notes)
 
 
 def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -100,6 +101,7 @@ def monitor(
     categorical: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
     delimiter: str | None = None,
+    decimal: str | None = None,
     progress: Callable[[str], None] | None = None,
     **option_keywords: Any,
 ) -> Monitoring:
@@ -142,10 +144,12 @@ def monitor(
         say("binning the reference")
         prof = profile(reference_or_profile, columns=[c for c in columns if c != by] if columns else None,
                        categorical=categorical, bins=opts.bins, max_categories=opts.max_categories,
-                       exclude=exclude, ignore=(by,), delimiter=delimiter)
+                       exclude=exclude, ignore=(by,), delimiter=delimiter, decimal=decimal)
         names = list(prof.columns)
     say("counting the current table per window")
-    with opened(current, "current", delimiter=delimiter) as engine:
+    with opened(current, "current", delimiter=delimiter, decimal=decimal) as engine:
+        for note in engine.notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
         schema = engine.schema()
         if by not in schema:
             raise InputError("unknown time column (by=...)", source=engine.label, column=by)

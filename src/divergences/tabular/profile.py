@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -256,6 +257,7 @@ def profile(
     delimiter: str | None = None,
     quantiles: bool = False,
     ignore: tuple[str, ...] | list[str] = (),
+    decimal: str | None = None,
 ) -> Profile:
     """Bin every column of ``reference`` (a file path or a dataframe) from the reference alone.
 
@@ -279,7 +281,9 @@ def profile(
     max_categories = check_int("max_categories", max_categories, high=MAX_CATEGORIES)
     if not isinstance(quantiles, bool):
         raise ValueError(f"quantiles must be True or False, got {quantiles!r}")
-    with opened(reference, "reference", delimiter=delimiter) as engine:
+    with opened(reference, "reference", delimiter=delimiter, decimal=decimal) as engine:
+        for note in engine.notes if engine is not reference else ():  # a caller's engine: its caller says them
+            warnings.warn(note, UserWarning, stacklevel=2)
         return _profile(engine, columns, categorical, bins, max_categories, exclude, quantiles, ignore)
 
 

@@ -251,7 +251,8 @@ class Comparison:
     ``columns``: :class:`ColumnComparison` records in the table's order; ``skipped``:
     :class:`SkippedColumn` records; ``summary``: :class:`DatasetSummary`; ``metrics``: the metric
     names in order (the first is the headline); ``options``: the :class:`CompareOptions` used;
-    ``information_value``: IV rows when a target was given.
+    ``information_value``: IV rows when a target was given; ``warnings``: how an input may have been
+    misread (a CSV whose text columns look like decimal-comma numbers).
 
     ``rows`` and ``histograms`` keep the earlier dict views (flat rows, per-column histograms).
     """
@@ -266,6 +267,7 @@ class Comparison:
     current: str
     information_value: list[dict[str, Any]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     # -- views ----------------------------------------------------------------------------
     def __getitem__(self, column: str) -> ColumnComparison:
@@ -316,7 +318,7 @@ class Comparison:
             "summary": {**asdict(self.summary), "headline": self.summary.headline},
             "columns": [_plain(asdict(c)) for c in self.columns],
             "skipped": [asdict(s) for s in self.skipped],
-            "information_value": self.information_value, "meta": self.meta,
+            "information_value": self.information_value, "meta": self.meta, "warnings": list(self.warnings),
         }
 
     def to_json(self, path: str | None = None) -> str:

@@ -65,6 +65,8 @@ class Engine:
 
     #: how the table is named in messages: its file path, or "reference" / "current"
     label: str = "table"
+    #: warnings about how the table was read (a CSV whose text columns look like decimal-comma numbers)
+    notes: tuple[str, ...] = ()
 
     def schema(self) -> dict[str, str]:  # pragma: no cover - interface
         raise NotImplementedError

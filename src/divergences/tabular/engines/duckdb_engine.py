@@ -55,7 +55,7 @@ class DuckDBEngine(SQLEngine):
         self._parquet = False
 
     @classmethod
-    def from_path(cls, path: str, *, delimiter: str | None = None) -> DuckDBEngine:
+    def from_path(cls, path: str, *, delimiter: str | None = None, decimal: str | None = None) -> DuckDBEngine:
         import duckdb
 
         if not os.path.exists(path):
@@ -71,7 +71,8 @@ class DuckDBEngine(SQLEngine):
         con.execute("SET preserve_insertion_order = false")  # aggregates only: less memory
         try:
             if reader == "read_csv":
-                rel = con.read_csv(path, delimiter=delimiter) if delimiter else con.read_csv(path)
+                options = {k: v for k, v in (("delimiter", delimiter), ("decimal", decimal)) if v}
+                rel = con.read_csv(path, **options)
             else:
                 rel = con.read_parquet(path)
             engine = cls(rel, path)
@@ -79,6 +80,8 @@ class DuckDBEngine(SQLEngine):
             engine.schema()
             if engine._csv:
                 _check_csv_header(con, rel, path, delimiter)
+                if decimal is None:
+                    engine.notes = _decimal_comma_notes(engine)
         except duckdb.Error as exc:
             con.close()
             kind = "CSV" if reader == "read_csv" else "Parquet"
@@ -317,6 +320,25 @@ def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
 
 
 _NAME = re.compile(r"\b[vtyf]\d*\b")
+# numbers written with a decimal comma, with or without a thousands dot: 1,5  -2,25  1.234,5
+_DECIMAL_COMMA = r"\s*[-+]?([0-9]+|[0-9]{1,3}(\.[0-9]{3})+),[0-9]+\s*"
+
+
+def _decimal_comma_notes(engine: DuckDBEngine) -> tuple[str, ...]:
+    """Warnings for the text columns of a CSV file whose values (in its first 5 000 rows) are nearly
+    all numbers with a decimal comma: read without ``decimal=","`` they would be compared as text."""
+    text = [c for c, k in engine.schema().items() if k == "string"]
+    if not text:
+        return ()
+    aggs = ", ".join(f"count({engine.ident(c)}), count(CASE WHEN regexp_full_match({engine.ident(c)}, "
+                     f"'{_DECIMAL_COMMA}') THEN 1 END)" for c in text)
+    row = engine._fetch(f"SELECT {aggs} FROM (SELECT * FROM __dv_source LIMIT 5000) AS l1")
+    found = [c for i, c in enumerate(text) if row[2 * i] and row[2 * i + 1] >= 0.9 * row[2 * i]]
+    if not found:
+        return ()
+    names = ", ".join(repr(c) for c in found[:5]) + (" ..." if len(found) > 5 else "")
+    return (f"{engine.label}: column(s) {names} look like numbers with a decimal comma (1,5) and are read as text "
+            "categories; give the decimal separator (decimal=',' / --decimal ,) to read them as numbers",)
 
 
 def _aliased(exprs: list[str], names: set[str]) -> list[str]:
