@@ -174,3 +174,15 @@ def test_decimal_comma_csv_is_detected_and_read_with_decimal(tmp_path):
     assert out.exit_code == 0 and "warning" not in out.output and "amount    num" in out.output
     with pytest.raises(ValueError, match="decimal must be"):
         compare(str(r), str(c), decimal=";")
+
+
+def test_smaller_defects_target_classes_and_empty_file(tmp_path):
+    from divergences.tabular import InputError, information_value
+
+    df = pd.DataFrame({"x": np.arange(50.0), "y": np.arange(50) % 5})
+    with pytest.raises(InputError, match="the target must have exactly two values, found 5 "):
+        information_value(df, "y")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty.csv: is empty \(0 bytes\)"):
+        compare(str(empty), df)

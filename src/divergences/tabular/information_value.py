@@ -44,8 +44,9 @@ def binary_target(engine: Engine, target: str, bad: Any = None) -> str:
         raise InputError(f"unknown target column (columns: {', '.join(schema)})", source=engine.label, column=target)
     values = [v for v, _ in engine.top_values(target, 3)]
     if len(values) != 2:
-        found = ", ".join(repr(v) for v in values[:3]) + (" ..." if len(values) > 2 else "")
-        raise InputError(f"the target must have exactly two values, found {len(values)}"
+        count = len(values) if len(values) < 3 else engine.distinct_counts([target])[target]
+        found = ", ".join(repr(v) for v in values[:3]) + (" ..." if count > 3 else "")
+        raise InputError(f"the target must have exactly two values, found {count}"
                          f"{' (' + found + ')' if values else ''}", source=engine.label, column=target)
     if bad is None:
         for pair, default in _DEFAULT_BAD:

@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from ..errors import InputError
+from ..extras import require
 from .base import SQLEngine
 
 __all__ = ["DuckDBEngine"]
@@ -56,12 +57,13 @@ class DuckDBEngine(SQLEngine):
 
     @classmethod
     def from_path(cls, path: str, *, delimiter: str | None = None, decimal: str | None = None) -> DuckDBEngine:
-        import duckdb
-
+        duckdb = require("duckdb")
         if not os.path.exists(path):
             raise InputError("file not found", source=path)
         if os.path.isdir(path):
             raise InputError("is a directory, not a CSV or Parquet file", source=path)
+        if os.path.getsize(path) == 0:
+            raise InputError("is empty (0 bytes): no header, no rows", source=path)
         suffix = os.path.splitext(path)[1].lower()
         reader = _READERS.get(suffix)
         if reader is None:

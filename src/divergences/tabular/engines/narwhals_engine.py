@@ -52,8 +52,9 @@ class NarwhalsEngine(Engine):
     needs). Raises TypeError for anything else."""
 
     def __init__(self, frame, label: str) -> None:
-        import narwhals as nw
+        from ..extras import require
 
+        nw = require("narwhals")
         self.nw = nw
         obj = nw.from_native(frame)
         self.lazy = isinstance(obj, nw.LazyFrame)
