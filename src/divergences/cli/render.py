@@ -12,17 +12,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from .text import fmt, fmt_p, markdown_cell, plain, visible
 
-__all__ = ["FORMATS", "headline_metric", "iv_text", "markdown", "render", "wide_enough"]
+__all__ = ["FORMATS", "headline_metric", "iv_text", "markdown", "pad", "render", "wide_enough"]
 
 FORMATS = ("auto", "table", "compact", "markdown", "json")
 _KIND = {"numeric": "num", "categorical": "cat", "datetime": "time"}
 WIDE = 110  # below this the wide table no longer fits: the compact layout is used
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (East-Asian wide characters and emoji
+    take two cells: ``str.ljust`` counts them as one and misaligns the columns)."""
+    return text + " " * max(width - cell_len(text), 0)
 
 
 def headline_metric(c: Any) -> str:
@@ -132,19 +140,19 @@ def compact(c: Any, width: int, limit: int | None = None) -> Group:
         cells.append((visible(col.column), _KIND.get(col.kind, col.kind), _ci(m), fmt_p(m.p_value) if m else "–",
                       _band(col, m), "DRIFT" if col.drifted else ""))
     titles = ("column", "kind", f"{head} [{c.confidence:.0%} CI]", "p-value", "band", "drift")
-    widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
+    widths = [max([cell_len(t)] + [cell_len(r[i]) for r in cells]) for i, t in enumerate(titles)]
     rest = sum(widths[1:]) + 2 * (len(widths) - 1)
     name_w = max(min(widths[0], width - rest), 8)
 
     def line(row, style="") -> Text:
         name, *others = row
-        body = "  ".join(v.ljust(widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
+        body = "  ".join(pad(v, widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
         t = Text()
-        if len(name) > name_w:  # a name of its own line, the values under it: nothing cut, nothing folded
+        if cell_len(name) > name_w:  # a name of its own line, the values under it: nothing cut, nothing folded
             t.append(name + "\n", style=style or "bold")
             t.append(" " * name_w + "  " + body, style=style)
         else:
-            t.append(name.ljust(name_w) + "  " + body, style=style)
+            t.append(pad(name, name_w) + "  " + body, style=style)
         return t
 
     lines: list[Any] = [_verdict_line(c), line(titles, style="dim")]
@@ -221,7 +229,17 @@ def render(c: Any, console: Console, fmt_name: str = "auto", limit: int | None =
         console.print(markdown(c), markup=False, highlight=False, soft_wrap=True, end="")
         return
     if fmt_name == "table" or (fmt_name == "auto" and wide_enough(console)):
-        console.print(wide_table(c, limit))
+        table = wide_table(c, limit)
+        if fmt_name == "table" and not console.is_terminal:  # a pipe: the table at its natural width, not 80
+            natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+            before = console.width
+            console.width = max(natural, before)
+            try:
+                console.print(table)
+            finally:
+                console.width = before
+        else:
+            console.print(table)
     else:
         console.print(compact(c, console.width, limit), highlight=False, soft_wrap=True)
     for note in _notes(c):

@@ -201,15 +201,27 @@ def shown_quantiles(levels) -> list[int]:
     return sorted({round(k * step) for k in range(7)})
 
 
-def _quantile_table(q: Any) -> str:
+def _quantile_table(q: Any, kind: str = "numeric") -> str:
+    """Reference and current quantiles, one row per level (narrow enough for a card); times of a
+    date/time column shown as dates (UTC), not as seconds."""
     if q is None or not q.levels:
         return ""
-    idx = shown_quantiles(q.levels)
-    head = "".join(f"<th>{q.levels[i]:.0%}</th>" for i in idx)
-    ref = "".join(f"<td>{escape(_num(q.reference[i], 4))}</td>" for i in idx)
-    cur = "".join(f"<td>{escape(_num(q.current[i], 4))}</td>" for i in idx)
-    return (f"<div class='scroll'><table class='quantiles'><thead><tr><th>quantile</th>{head}</tr></thead><tbody>"
-            f"<tr><td>reference</td>{ref}</tr><tr><td>current</td>{cur}</tr></tbody></table></div>")
+    show = _when if kind == "datetime" else (lambda x: _num(x, 4))
+    rows = "".join(f"<tr><td>{q.levels[i]:.0%}</td><td>{escape(show(q.reference[i]))}</td>"
+                   f"<td>{escape(show(q.current[i]))}</td></tr>" for i in shown_quantiles(q.levels))
+    return ("<table class='quantiles'><thead><tr><th>quantile</th><th>reference</th><th>current</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _when(seconds: Any) -> str:
+    """Seconds since 1970-01-01 UTC as an ISO date (and time, when not midnight)."""
+    from datetime import datetime, timezone
+
+    try:
+        t = datetime.fromtimestamp(float(seconds), timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return _num(seconds, 4)
+    return t.strftime("%Y-%m-%d") if (t.hour, t.minute, t.second) == (0, 0, 0) else t.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _card(i: int, col: Any, head: str) -> str:
@@ -238,7 +250,7 @@ def _card(i: int, col: Any, head: str) -> str:
     return (f"<div class='card' id='col-{i}'><h3>{_text(col.column)}</h3><div class='sub'>{' · '.join(sub)}</div>"
             + histogram_svg(list(h.labels), list(h.reference), list(h.current))
             + (f"<div class='sub'>{'<br>'.join(extra)}</div>" if extra else "")
-            + _quantile_table(col.quantiles) + "</div>")
+            + _quantile_table(col.quantiles, col.kind) + "</div>")
 
 
 def page(title: str, body: list[str]) -> str:
