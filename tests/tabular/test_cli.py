@@ -118,12 +118,23 @@ def test_fail_on_drift_sets_the_exit_status(files):
     assert result.exit_code == 1 and "dataset drift" in result.output
 
 
+def test_a_column_whose_type_changed_is_a_drifted_row_not_an_error(files, tmp_path):
+    _, p = files
+    js = tmp_path / "t.json"
+    result = run("compare", str(p["ref"]), str(p["text_age"]), "--json", str(js))
+    assert result.exit_code == 0, result.output
+    age = next(c for c in json.loads(js.read_text())["columns"] if c["column"] == "age")
+    assert age["status"] == "type changed" and age["drifted"]
+    assert age["reasons"] == ["type changed: numeric in the reference, text in the current table"]
+    failed = run("compare", str(p["ref"]), str(p["text_age"]), "--fail-on-drift")
+    assert failed.exit_code == 1 and "age" in flat(failed.output)
+
+
 def test_bad_input_exits_2_and_leaves_no_report(files):
     folder, p = files
     html = folder / "never.html"
     cases = [
         ([str(folder / "missing.csv"), str(p["drift"])], "missing.csv: file not found"),
-        ([str(p["ref"]), str(p["text_age"])], "text_age.csv, column 'age': is numeric in the reference but text"),
         ([str(p["ref"]), str(p["drift"]), "--columns", "nope"], "column 'nope'"),
         ([str(p["ref"]), str(p["drift"]), "--target", "city"], "column 'city'"),
         ([str(p["ref"]), str(p["drift"]), "--bins", "0"], "bins must be"),
@@ -193,7 +204,13 @@ def test_skipped_columns_and_new_categories_are_printed(tmp_path):
     assert result.exit_code == 0, result.output
     text = flat(result.output)
     assert "skipped tags (reference): type BIGINT[] cannot be binned" in text
-    assert "id: 100% of current values never seen in the reference" in text
+    assert "skipped id (reference): looks like an identifier or free text (text: 300 distinct values" in text
+    named = run("compare", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--columns", "x,id")
+    assert "id: 100% of current values never seen in the reference" in flat(named.output)
+    excluded = run("compare", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--exclude", "tags,id")
+    assert excluded.exit_code == 0 and "skipped" not in flat(excluded.output)
+    unknown = run("compare", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--exclude", "nope")
+    assert unknown.exit_code == 2 and "column 'nope': unknown column in exclude" in flat(unknown.output)
 
 
 def test_a_broken_profile_is_bad_input(files, tmp_path):

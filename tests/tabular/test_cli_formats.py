@@ -135,7 +135,36 @@ def test_markdown_summary_with_the_information_value(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("**1 of 1 columns drifted")
-    assert "| column | kind | psi | 95% CI | p-value | band | unseen | drift |" in lines
+    assert "| column | kind | psi | 95% CI | p-value | band | unseen | missing | drift |" in lines
     assert "| feature | IV reference | interval (reference) | IV current | interval (current) | band |" in lines
     row = next(line for line in lines if line.startswith("| x | numeric"))
     assert row.endswith("| **drift** |")
+
+
+def test_usage_wide_names_and_piped_tables(tmp_path):
+    """Issue 21: the usage line in the usual notation; East-Asian and emoji names aligned; --format
+    table through a pipe at its natural width."""
+    import numpy as np
+    import pandas as pd
+    from rich.cells import cell_len
+    from typer.testing import CliRunner
+
+    from divergences.cli import app
+
+    runner = CliRunner()
+    usage = runner.invoke(app, ["compare", "--help"]).output
+    assert "compare [OPTIONS] REFERENCE CURRENT" in usage
+    assert "{" not in usage and "<list[str]>" not in usage and "<str>" not in usage
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"収入": rng.normal(size=400), "🙂x": rng.normal(size=400), "plain": rng.normal(size=400)})
+    cur = ref.assign(収入=ref["収入"] + 1)
+    ref.to_csv(tmp_path / "r.csv", index=False)
+    cur.to_csv(tmp_path / "c.csv", index=False)
+    out = runner.invoke(app, ["compare", str(tmp_path / "r.csv"), str(tmp_path / "c.csv"), "--format", "compact"])
+    rows = [line for line in out.output.splitlines() if line.split(" ")[0] in ("収入", "🙂x", "plain")]
+    assert len(rows) == 3
+    starts = {cell_len(line[: line.index(" num ") + 1]) for line in rows}  # the kind column starts in one cell
+    assert len(starts) == 1, rows
+    wide = runner.invoke(app, ["compare", str(tmp_path / "r.csv"), str(tmp_path / "c.csv"), "--format", "table"])
+    assert max(cell_len(line) for line in wide.output.splitlines()) > 80  # not squeezed to 80 columns
+    assert any("hellinger" in line for line in wide.output.splitlines())

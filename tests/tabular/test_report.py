@@ -93,3 +93,20 @@ def test_cards_show_the_usual_quantiles():
     assert [deciles[i] for i in shown_quantiles(deciles)] == [0.1, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9]
     odd = [k / 13 for k in range(1, 13)]  # none of the usual levels: seven spread evenly
     assert shown_quantiles(odd) == [0, 2, 4, 6, 7, 9, 11]
+
+
+def test_datetime_quantiles_are_dates_in_a_table_that_fits_its_card():
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    from divergences.tabular import compare
+
+    rng = np.random.default_rng(0)
+    t = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, 500), unit="D")
+    ref, cur = pd.DataFrame({"t": t}), pd.DataFrame({"t": t + pd.Timedelta(days=20)})
+    html = compare(ref, cur, columns=["t"], quantiles=True).to_html()
+    table = re.search(r"<table class='quantiles'>.*?</table>", html).group(0)
+    assert re.search(r"<td>2024-\d\d-\d\d</td>", table) and "e+09" not in table  # dates, not epoch seconds
+    assert table.count("<tr>") == 8 and "<th>reference</th><th>current</th>" in table  # one row per level

@@ -70,12 +70,14 @@ def test_profile_json_round_trip_gives_the_same_comparison(frames, tmp_path):
     b = compare(again, cur).to_pandas()
     pd.testing.assert_frame_equal(a, b)
     direct = compare(ref, cur, columns=["x", "cat", "flag"]).to_pandas()
-    pd.testing.assert_frame_equal(a, direct)
+    ks = ["ks_statistic", "ks_p_value"]  # a profile has bins only: KS on the bins; both tables: on the values
+    pd.testing.assert_frame_equal(a.drop(columns=ks), direct.drop(columns=ks))
 
 
 def _numbers(comparison):
     df = comparison.to_pandas()
-    return df.drop(columns=["column", "kind"] + [c for c in df.columns if c.endswith("_band")]).to_numpy(dtype=float)
+    text = ["column", "kind", "status", "reasons"] + [c for c in df.columns if c.endswith("_band")]
+    return df.drop(columns=text).to_numpy(dtype=float)
 
 
 def test_results_identical_across_engines(frames):

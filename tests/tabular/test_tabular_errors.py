@@ -30,18 +30,22 @@ def test_missing_and_unreadable_files(tmp_path, ref):
 def test_unknown_column(ref):
     with pytest.raises(InputError, match="reference, column 'zz': unknown column"):
         compare(ref, ref, columns=["x", "zz"])
-    with pytest.raises(InputError, match="current, column 'c': unknown column"):
-        compare(ref, ref.drop(columns="c"))
+    dropped = compare(ref, ref.drop(columns="c"))["c"]  # a column gone from the current table is a finding
+    assert dropped.status == "dropped" and dropped.drifted and dropped.reasons == (
+        "the column is not in the current table",)
 
 
-def test_type_clash_names_the_column(ref, tmp_path):
+def test_type_clash_is_a_drifted_row_naming_both_types(ref, tmp_path):
     cur = ref.assign(x=ref["x"].astype(str))
-    with pytest.raises(InputError, match="current, column 'x': is numeric in the reference but text here"):
-        compare(ref, cur)
+    x = compare(ref, cur)["x"]
+    assert x.status == "type changed" and x.drifted
+    assert x.reasons == ("type changed: numeric in the reference, text in the current table",)
+    assert all(np.isnan(m.value) for m in x.metrics.values())
     path = tmp_path / "cur.csv"
     cur.assign(c=np.arange(20)).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"cur.csv, column 'c': is text in the reference but numeric here"):
-        compare(ref[["c"]], str(path))
+    c = compare(ref[["c"]], str(path))
+    assert c["c"].reasons == ("type changed: text in the reference, numeric in the current table",)
+    assert c.summary.drifted == 1 and c.summary.holm_drifted == ("c",)
 
 
 def test_empty_tables_and_all_missing_columns(ref, tmp_path):
@@ -49,10 +53,12 @@ def test_empty_tables_and_all_missing_columns(ref, tmp_path):
         compare(ref.iloc[:0], ref)
     with pytest.raises(InputError, match="current: is empty"):
         compare(ref, ref.iloc[:0])
-    with pytest.raises(InputError, match="column 'x': cannot be binned: every value is missing"):
-        compare(ref.assign(x=np.nan), ref)
-    with pytest.raises(InputError, match="current, column 'c': every value is missing"):
-        compare(ref, ref.assign(c=None).astype({"c": object}))
+    x = compare(ref.assign(x=np.nan), ref)["x"]  # missing in the reference, present now: drifted
+    assert x.status == "all missing in reference" and x.drifted and x.missing.difference == -1.0
+    both = compare(ref.assign(x=np.nan), ref.assign(x=np.nan))["x"]
+    assert both.status == "all missing in both" and not both.drifted
+    c = compare(ref, ref.assign(c=None).astype({"c": object}))["c"]
+    assert c.status == "all missing" and c.drifted and c.missing.current == 1.0
     empty = tmp_path / "empty.csv"
     empty.write_text("x,c\n")
     with pytest.raises(InputError, match="empty.csv"):

@@ -67,7 +67,10 @@ def _times(seed, shift_days=0):
 
 def test_datetime_columns_are_compared_as_time_with_iso_labels(tmp_path):
     ref, cur = _times(0), _times(1, shift_days=60)
-    c = compare(ref, cur)
+    default = compare(ref, cur)  # dates drift on every time split: left out unless named
+    assert [col.column for col in default.columns] == ["x"]
+    assert [s.column for s in default.skipped] == ["when", "day"] and "date/time" in default.skipped[0].reason
+    c = compare(ref, cur, columns=["when", "day", "x"])
     assert [col.column for col in c.columns] == ["when", "day", "x"] and c.skipped == ()
     when = c["when"]
     assert when.kind == "datetime" and when.drifted and c.summary.columns == 3
@@ -75,19 +78,22 @@ def test_datetime_columns_are_compared_as_time_with_iso_labels(tmp_path):
     # the same numbers as binning the epoch seconds directly
     secs = ref["when"].astype("int64").to_numpy() / 1e6
     edges = quantile_edges(secs, 10)
-    np.testing.assert_allclose(profile(ref).columns["when"].edges, edges, rtol=1e-15)
+    np.testing.assert_allclose(profile(ref, columns=["when"]).columns["when"].edges, edges, rtol=1e-15)
     counts, _ = bin_counts(cur["when"].astype("int64").to_numpy() / 1e6, edges)
     assert list(when.histogram.current) == counts.tolist()
     # every engine agrees: Parquet (DuckDB), Polars (dates as pl.Date too), PyArrow
     rp, cp_ = tmp_path / "r.parquet", tmp_path / "c.parquet"
     ref.to_parquet(rp)
     cur.to_parquet(cp_)
-    for other in (compare(str(rp), str(cp_)), compare(pl.from_pandas(ref), pl.from_pandas(cur)),
-                  compare(pa.Table.from_pandas(ref), pa.Table.from_pandas(cur))):
+    named = ["when", "day", "x"]
+    for other in (compare(str(rp), str(cp_), columns=named),
+                  compare(pl.from_pandas(ref), pl.from_pandas(cur), columns=named),
+                  compare(pa.Table.from_pandas(ref), pa.Table.from_pandas(cur), columns=named)):
         assert other.histograms == c.histograms
         assert other["when"]["psi"].value == pytest.approx(when["psi"].value, rel=1e-12)
     pl_dates = pl.from_pandas(ref).with_columns(pl.col("day").dt.date())
-    assert profile(pl_dates).columns["day"].edges == pytest.approx(profile(ref).columns["day"].edges, rel=1e-15)
+    assert profile(pl_dates, columns=["day"]).columns["day"].edges == pytest.approx(
+        profile(ref, columns=["day"]).columns["day"].edges, rel=1e-15)
 
 
 # -- nothing dropped silently ------------------------------------------------------------------
@@ -115,11 +121,13 @@ def test_pandas_index_in_parquet_is_not_a_feature(tmp_path):
     assert [s.column for s in c.skipped] == ["__index_level_0__"] and "index" in c.skipped[0].reason
 
 
-def test_all_missing_current_column_is_named_as_such():
+def test_all_missing_current_column_is_a_drifted_row_named_as_such():
     ref = pd.DataFrame({"c": ["a", "b"] * 10, "x": np.arange(20.0)})
-    for cur in (ref.assign(c=np.nan), ref.assign(x=np.nan)):  # a float NaN column is no "type clash"
-        with pytest.raises(InputError, match="current, column '[cx]': every value is missing .all missing in current"):
-            compare(ref, cur)
+    for cur, name in ((ref.assign(c=np.nan), "c"), (ref.assign(x=np.nan), "x")):  # all NaN is no "type change"
+        col = compare(ref, cur)[name]
+        assert col.status == "all missing" and col.drifted
+        assert col.reasons == ("every value is missing in the current table",)
+        assert col.missing.current == 1.0 and col.missing.p_value < 1e-6
 
 
 # -- CSV files read wrongly are input errors ----------------------------------------------------
@@ -218,16 +226,17 @@ def test_threads_on_relations_of_one_connection_equal_the_serial_results():
 
 
 def test_all_new_id_values_are_reported_and_flagged():
-    ref = pd.DataFrame({"id": [f"u{i}" for i in range(2000)]})
-    cur = pd.DataFrame({"id": [f"v{i}" for i in range(2000)]})
-    c = compare(ref, cur, max_categories=20)
+    ref = pd.DataFrame({"id": [f"u{i}" for i in range(2000)], "x": np.arange(2000.0)})
+    cur = pd.DataFrame({"id": [f"v{i}" for i in range(2000)], "x": np.arange(2000.0)})
+    assert [s.column for s in compare(ref, cur).skipped] == ["id"]  # an identifier is no feature ...
+    c = compare(ref, cur, max_categories=20, columns=["id"])  # ... unless named
     col = c["id"]
     assert col["psi"].band == "stable"  # every value lands in <other> on both sides ...
     assert col.unseen_share == 1.0 and col.unseen_flag  # ... but none of them was ever seen
     half = pd.DataFrame({"id": [f"u{i}" for i in range(1000)] + [f"v{i}" for i in range(1000)]})
     for source in (half, duckdb.from_df(half), pl.from_pandas(half)):
-        assert compare(ref, source, max_categories=20)["id"].unseen_share == 0.5
-    same = compare(ref, ref, max_categories=20)["id"]
+        assert compare(ref, source, max_categories=20, columns=["id"])["id"].unseen_share == 0.5
+    same = compare(ref, ref, max_categories=20, columns=["id"])["id"]
     assert same.unseen_share == 0.0 and not same.unseen_flag
 
 

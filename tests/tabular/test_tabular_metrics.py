@@ -73,9 +73,14 @@ def test_null_p_value_is_calibrated_and_matches_the_chi2_scaling():
     cur, ref = np.array([380, 420, 410, 390, 400]), np.array([600, 590, 610, 620, 580])
     e = evaluate(resolve("psi"), cur, ref, smoothing=0.0)
     t = 2000 * 3000 / 5000 * float(dv.jeffreys(cur / 2000, ref / 3000))
-    assert e.p_value == pytest.approx(stats.chi2.sf(t, 4), rel=1e-10)
+    # nm/(n+m) = 1200 < 2500: a permutation p-value, within Monte-Carlo error of the χ² scaling here
+    assert e.p_value == pytest.approx(stats.chi2.sf(t, 4), abs=0.03)
     # the null mean of the plug-in PSI is (k − 1)(1/N + 1/M)
     assert e.null_mean == pytest.approx(4 * (1 / 2000 + 1 / 3000))
+    big_cur, big_ref = cur * 5, ref * 5  # nm/(n+m) = 6000: the χ² scaling itself
+    e = evaluate(resolve("psi"), big_cur, big_ref, smoothing=0.0)
+    t = 10000 * 15000 / 25000 * float(dv.jeffreys(big_cur / 10000, big_ref / 15000))
+    assert e.p_value == pytest.approx(stats.chi2.sf(t, 4), rel=1e-10)
 
 
 def test_other_f_divergences_use_their_second_derivative():

@@ -64,12 +64,13 @@ def test_spark_dates_float_codes_wide_bins_and_monitoring(spark):
                      code=ref["code"].astype(float))
     cur.loc[4, "code"] = np.nan
     sref, scur = spark.createDataFrame(ref), spark.createDataFrame(cur)
-    want = compare(ref, cur, categorical=["code"], bins=400, metrics=("psi", "js"))
-    got = compare(sref, scur, categorical=["code"], bins=400, metrics=("psi", "js"))
+    named = ["when", "day", "x", "code"]  # dates are compared when named
+    want = compare(ref, cur, columns=named, categorical=["code"], bins=400, metrics=("psi", "js"))
+    got = compare(sref, scur, columns=named, categorical=["code"], bins=400, metrics=("psi", "js"))
     assert got.histograms == want.histograms and got["when"].kind == "datetime"
     assert got["code"]["psi"].value == pytest.approx(want["code"]["psi"].value, abs=1e-15)
     np.testing.assert_allclose([c["psi"].value for c in got], [c["psi"].value for c in want], rtol=1e-9)
-    m_want = monitor(ref.drop(columns="when"), cur, by="when", every="1w", metrics="psi")
-    m_got = monitor(sref.drop("when"), scur, by="when", every="1w", metrics="psi")
+    m_want = monitor(ref.drop(columns="when"), cur, by="when", every="1w", metrics="psi", columns=["day", "x", "code"])
+    m_got = monitor(sref.drop("when"), scur, by="when", every="1w", metrics="psi", columns=["day", "x", "code"])
     assert m_got.windows == m_want.windows and m_got.first_drift == m_want.first_drift
     np.testing.assert_allclose([r.value for r in m_got.rows], [r.value for r in m_want.rows], rtol=1e-9)

@@ -107,8 +107,15 @@ def test_tests_beside_the_divergences_in_the_result():
     c = compare(ref, cur)
     x, cat = c["x"], c["c"]
     cur_x, ref_x = np.asarray(x.histogram.current), np.asarray(x.histogram.reference)
-    assert x.tests["ks"].p_value == ks_binned(cur_x, ref_x)[1] and x.tests["ks"].on == "bins"
+    from scipy.stats import ks_2samp
+
+    assert x.tests["ks"].on == "values"  # both tables at hand: KS on the values, as SciPy
+    assert x.tests["ks"].p_value == pytest.approx(ks_2samp(cur["x"], ref["x"]).pvalue, rel=1e-12)
     assert x.tests["ks"].p_value < 0.05
+    from divergences.tabular import profile
+
+    binned = compare(profile(ref), cur)["x"].tests["ks"]  # a saved profile has bins only
+    assert binned.on == "bins" and binned.p_value == ks_binned(cur_x, ref_x)[1]
     cur_c, ref_c = np.asarray(cat.histogram.current), np.asarray(cat.histogram.reference)
     assert cat.tests["chi2_test"].statistic == pytest.approx(chi2_homogeneity(cur_c, ref_c)[0])
     assert "tests" in c.options.__dataclass_fields__

@@ -16,40 +16,30 @@ nothing is written); 3 internal error (one line and a hint; ``--debug`` prints t
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import Any
 
-from .commands import register
-from .guard import BAD_INPUT, DRIFT, INTERNAL, OK
+from .statuses import BAD_INPUT, DRIFT, INTERNAL, OK
 
 __all__ = ["BAD_INPUT", "DRIFT", "INTERNAL", "OK", "app", "main"]
 
-app = typer.Typer(name="divergences", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,
-                  help="Compare datasets column by column with honest uncertainty (PSI, JS, Hellinger, ...). "
-                       "Exit status: 0 done, 1 drift with --fail-on-drift, 2 bad usage or input, 3 internal error.")
+#: the extra that installs what the command needs (Typer, Rich, DuckDB, ...)
+_EXTRA_MESSAGE = ("error: the divergences command needs the 'tabular' extra ({missing} is not installed): "
+                  "pip install 'divergences[tabular]'\n")
 
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            v = version("divergences")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            v = "unknown"
-        typer.echo(f"divergences {v}")
-        raise typer.Exit(OK)
-
-
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
-    """Compare datasets column by column with honest uncertainty."""
-
-
-register(app)
+app: Any
+try:
+    from .app import app
+except ModuleNotFoundError as _exc:  # a core-only install: say which extra to install, not a traceback
+    if (_exc.name or "").split(".")[0] not in ("typer", "rich", "click"):
+        raise
+    app = None
+    _MISSING = (_exc.name or "").split(".")[0]
 
 
 def main() -> None:
     """Entry point of the ``divergences`` console script."""
+    if app is None:
+        sys.stderr.write(_EXTRA_MESSAGE.format(missing=_MISSING))
+        raise SystemExit(BAD_INPUT)
     app()

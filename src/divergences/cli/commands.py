@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from importlib import resources
@@ -11,6 +13,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
+from typer.core import TyperCommand
 
 from .guard import DRIFT, err, fail, guarded, out
 from .render import FORMATS, render
@@ -62,28 +65,31 @@ def _fmt_choice(value: str) -> str:
 
 # options shared by the commands (Typer reads them from the signatures)
 _O = {
-    "target": typer.Option(None, "--target", help="Binary target column: left out of the comparison; the "
+    "target": typer.Option(None, "--target", metavar="COLUMN", help="Binary target column: left out of the comparison; the "
                            "information value of every feature for it is reported."),
-    "bad": typer.Option(None, "--bad", help="Target value of a bad row (default 1 / true)."),
-    "columns": typer.Option(None, "--columns", help="Columns to compare (repeat or comma-separate)."),
-    "categorical": typer.Option(None, "--categorical", help="Numeric columns to treat as categories."),
-    "bins": typer.Option(10, "--bins", help="Quantile bins per numeric column (from the reference)."),
-    "max_categories": typer.Option(50, "--max-categories", help="Categories kept per column (the rest: <other>)."),
-    "metrics": typer.Option(None, "--metrics", help="Comma-separated metrics (default psi,js,hellinger,"
+    "bad": typer.Option(None, "--bad", metavar="VALUE", help="Target value of a bad row (default 1 / true)."),
+    "columns": typer.Option(None, "--columns", metavar="NAMES", help="Columns to compare (repeat or comma-separate)."),
+    "categorical": typer.Option(None, "--categorical", metavar="NAMES", help="Numeric columns to treat as categories."),
+    "exclude": typer.Option(None, "--exclude", metavar="NAMES", help="Columns to leave out (repeat or comma-separate)."),
+    "bins": typer.Option(10, "--bins", metavar="N", help="Quantile bins per numeric column (from the reference)."),
+    "max_categories": typer.Option(50, "--max-categories", metavar="K", help="Categories kept per column (the rest: <other>)."),
+    "metrics": typer.Option(None, "--metrics", metavar="NAMES", help="Comma-separated metrics (default psi,js,hellinger,"
                             "wasserstein,chi2); the first is the headline."),
-    "drift_metric": typer.Option(None, "--drift-metric", help="The metric that decides drift (default: the first)."),
-    "threshold": typer.Option(None, "--threshold", help="Drift when the drift metric reaches this (PSI: 0.1 "
+    "drift_metric": typer.Option(None, "--drift-metric", metavar="NAME", help="The metric that decides drift (default: the first)."),
+    "threshold": typer.Option(None, "--threshold", metavar="X", help="Drift when the drift metric reaches this (PSI: 0.1 "
                               "by default; required for other metrics)."),
-    "drift_share": typer.Option(None, "--drift-share", help="Dataset drift when at least this share of the "
+    "drift_share": typer.Option(None, "--drift-share", metavar="S", help="Dataset drift when at least this share of the "
                                 "columns drifted (default 0.5)."),
-    "smoothing": typer.Option(None, "--smoothing", help="Pseudo-count per bin, or 'auto' (the default: only for "
+    "smoothing": typer.Option(None, "--smoothing", metavar="auto|X", help="Pseudo-count per bin, or 'auto' (the default: only for "
                               "columns with an empty bin)."),
-    "confidence": typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
-    "delimiter": typer.Option(None, "--delimiter", help="Field delimiter of CSV inputs (one character, or 'tab'; "
+    "confidence": typer.Option(0.95, "--confidence", metavar="C", help="Confidence level of the intervals."),
+    "decimal": typer.Option(None, "--decimal", metavar="SEP", help="Decimal separator of CSV inputs: '.' (default) or ',' "
+                            "(with --delimiter ';' for most such files)."),
+    "delimiter": typer.Option(None, "--delimiter", metavar="SEP", help="Field delimiter of CSV inputs (one character, or 'tab'; "
                               "default: detected)."),
-    "html": typer.Option(None, "--html", help="Write the HTML report here."),
-    "json": typer.Option(None, "--json", help="Write the results as JSON here ('-': standard output)."),
-    "format": typer.Option("auto", "--format", callback=_fmt_choice,
+    "html": typer.Option(None, "--html", metavar="PATH", help="Write the HTML report here."),
+    "json": typer.Option(None, "--json", metavar="PATH", help="Write the results as JSON here ('-': standard output)."),
+    "format": typer.Option("auto", "--format", metavar="auto|table|compact|markdown|json", callback=_fmt_choice,
                            help="Terminal output: auto (table if wide enough, else compact), table, compact, "
                                 "markdown, json (JSON on standard output)."),
     "fail_on_drift": typer.Option(False, "--fail-on-drift", help="Exit with status 1 if any column drifted."),
@@ -97,10 +103,11 @@ _O = {
 
 
 def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
-                    drift_share, smoothing, confidence, delimiter) -> dict[str, Any]:
+                    drift_share, smoothing, confidence, delimiter, exclude=None, decimal=None) -> dict[str, Any]:
     kw: dict[str, Any] = {"target": target, "bad": bad, "columns": _split_list(columns),
                           "categorical": _split_list(categorical), "bins": bins, "max_categories": max_categories,
-                          "confidence": confidence, "drift_metric": drift_metric, "threshold": threshold}
+                          "confidence": confidence, "drift_metric": drift_metric, "threshold": threshold,
+                          "exclude": tuple(_split_list(exclude) or ())}
     if metrics is not None:
         kw["metrics"] = _split_list([metrics]) or []
     if drift_share is not None:
@@ -111,13 +118,20 @@ def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, 
     d = check_delimiter(delimiter)
     if d is not None:
         kw["delimiter"] = d
+    if decimal is not None:
+        kw["decimal"] = decimal
     return kw
 
 
 def _run(job: Callable[[Callable[[str], None]], Any], steps: int, renderers: list[tuple[str, Callable[[Any], str]]]):
     """Run ``job(progress)``, render every output, then write them all (a failure leaves no partial report)."""
-    with _progress(steps + len(renderers)) as step:
+    with _progress(steps + len(renderers)) as step, warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", UserWarning)
         result = job(step)
+        for w in seen:  # how an input may have been misread: said once, on standard error
+            if issubclass(w.category, UserWarning):
+                err.print(Text.assemble(("warning: ", "bold yellow"), visible(str(w.message))), highlight=False,
+                          soft_wrap=True)
         texts = []
         for path, make in renderers:
             step(f"rendering {path}")
@@ -163,14 +177,16 @@ def _exit_for_drift(result, fail_on_drift: bool, fail_on_dataset_drift: bool) ->
 
 
 def compare_command(
-    reference: str = typer.Argument(..., help="Reference table: CSV or Parquet file, or a saved profile (.json)."),
-    current: str = typer.Argument(..., help="Current table: CSV or Parquet file."),
+    reference: str = typer.Argument(..., metavar="REFERENCE", help="Reference table: CSV or Parquet file, or a saved profile (.json)."),
+    current: str = typer.Argument(..., metavar="CURRENT", help="Current table: CSV or Parquet file."),
     target: str | None = _O["target"], bad: str | None = _O["bad"],
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    exclude: list[str] | None = _O["exclude"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
     confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
+    decimal: str | None = _O["decimal"],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = _O["fail_on_drift"], fail_on_dataset_drift: bool = _O["fail_on_dataset_drift"],
     quantiles: bool | None = _O["quantiles"], debug: bool = _O["debug"],
@@ -182,7 +198,7 @@ def compare_command(
     kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter)
+                         delimiter=delimiter, exclude=exclude, decimal=decimal)
     kw["quantiles"] = (html is not None) if quantiles is None else quantiles
     result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
                            renderers)
@@ -198,12 +214,13 @@ def _report(result, written: list[str], fmt: str, json_to_stdout: bool, limit: i
 
 
 def profile_command(
-    reference: str = typer.Argument(..., help="Reference table: CSV or Parquet file."),
-    output: str = typer.Option(..., "-o", "--output", help="Where to write the profile (JSON; '-': standard output)."),
-    target: str | None = typer.Option(None, "--target", help="A column to leave out (the target)."),
+    reference: str = typer.Argument(..., metavar="REFERENCE", help="Reference table: CSV or Parquet file."),
+    output: str = typer.Option(..., "-o", "--output", metavar="PATH", help="Where to write the profile (JSON; '-': standard output)."),
+    target: str | None = typer.Option(None, "--target", metavar="COLUMN", help="A column to leave out (the target)."),
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    exclude: list[str] | None = _O["exclude"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"],
-    delimiter: str | None = _O["delimiter"],
+    delimiter: str | None = _O["delimiter"], decimal: str | None = _O["decimal"],
     quantiles: bool = typer.Option(True, "--quantiles/--no-quantiles",
                                    help="Keep the reference's percentiles (for the report's quantiles and W1 on raw "
                                         "values in later comparisons)."),
@@ -214,11 +231,14 @@ def profile_command(
 
     check_outputs({"REFERENCE": reference}, {"-o": output})
     kw: dict[str, Any] = {"delimiter": d} if (d := check_delimiter(delimiter)) is not None else {}
+    if decimal is not None:
+        kw["decimal"] = decimal
 
     def job(step):
         step("binning the reference")
         return profile(reference, columns=_split_list(columns), categorical=_split_list(categorical), bins=bins,
-                       max_categories=max_categories, exclude=(target,) if target else (), quantiles=quantiles,
+                       max_categories=max_categories,
+                       exclude=(*(_split_list(exclude) or ()), *((target,) if target else ())), quantiles=quantiles,
                        **kw)
 
     prof, written = _run(job, 1, [(output, lambda p: p.to_json())])
@@ -229,15 +249,17 @@ def profile_command(
 
 
 def monitor_command(
-    reference: str = typer.Argument(..., help="Reference table (CSV, Parquet) or a saved profile (.json)."),
-    current: str = typer.Argument(..., help="Current table with a time column (CSV or Parquet)."),
-    by: str = typer.Option(..., "--by", help="The time column that defines the windows."),
-    every: str = typer.Option(..., "--every", help="Window length: 1d, 1w, 1mo, 6h, ..."),
+    reference: str = typer.Argument(..., metavar="REFERENCE", help="Reference table (CSV, Parquet) or a saved profile (.json)."),
+    current: str = typer.Argument(..., metavar="CURRENT", help="Current table with a time column (CSV or Parquet)."),
+    by: str = typer.Option(..., "--by", metavar="COLUMN", help="The time column that defines the windows."),
+    every: str = typer.Option(..., "--every", metavar="WINDOW", help="Window length: 1d, 1w, 1mo, 6h, ..."),
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
+    exclude: list[str] | None = _O["exclude"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
     confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
+    decimal: str | None = _O["decimal"],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit with status 1 if any column drifted "
                                        "in any window."),
@@ -251,7 +273,7 @@ def monitor_command(
     kw = _compare_kwargs(target=None, bad=None, columns=columns, categorical=categorical, bins=bins,
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter)
+                         delimiter=delimiter, exclude=exclude, decimal=decimal)
     result, written = _run(lambda step: run_monitor(read_reference(reference), current, by=by, every=every,
                                                     progress=step, **kw), 3, renderers)
     json_to_stdout = any(p == "-" for p, _ in renderers)
@@ -280,7 +302,7 @@ def demo_frames():
 
 
 def demo_command(
-    html: str = typer.Option("divergences-demo.html", "--html", help="Where to write the HTML report."),
+    html: str = typer.Option("divergences-demo.html", "--html", metavar="PATH", help="Where to write the HTML report."),
     json_path: str | None = _O["json"], fmt: str = _O["format"], debug: bool = _O["debug"],
 ) -> None:
     """Compare two halves of the bundled Breast Cancer Wisconsin data (target: diagnosis), write the report."""
@@ -303,9 +325,31 @@ def demo_command(
     _report(result, written, fmt, json_to_stdout, limit=12)
 
 
+class _Command(TyperCommand):
+    """Usage and help lines in the usual notation: ``compare [OPTIONS] REFERENCE CURRENT``, not Typer's
+    ``{reference}`` and ``<str>``."""
+
+    def collect_usage_pieces(self, ctx):
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(param.metavar or (param.name or "").upper())
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+    def get_help(self, ctx):
+        text = super().get_help(ctx)
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument" and param.metavar:
+                text = re.sub(rf"(^|\n)(\s*{re.escape(param.metavar)})( <\w+>)",
+                              lambda m: m.group(1) + m.group(2) + " " * len(m.group(3)), text)
+        return text
+
+
 def register(app: typer.Typer) -> None:
     """Add the commands to ``app`` (each under the exit-status rules of :mod:`.guard`)."""
-    app.command("compare")(guarded(compare_command))
-    app.command("profile")(guarded(profile_command))
-    app.command("monitor")(guarded(monitor_command))
-    app.command("demo")(guarded(demo_command))
+    app.command("compare", cls=_Command)(guarded(compare_command))
+    app.command("profile", cls=_Command)(guarded(profile_command))
+    app.command("monitor", cls=_Command)(guarded(monitor_command))
+    app.command("demo", cls=_Command)(guarded(demo_command))

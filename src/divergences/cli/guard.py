@@ -21,11 +21,11 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from .statuses import BAD_INPUT, BROKEN_PIPE, DRIFT, INTERNAL, INTERRUPTED, OK
 from .text import visible
 
 __all__ = ["BAD_INPUT", "DRIFT", "INTERNAL", "OK", "err", "fail", "guarded", "out"]
 
-OK, DRIFT, BAD_INPUT, INTERNAL, INTERRUPTED, BROKEN_PIPE = 0, 1, 2, 3, 130, 141
 
 class _Console(Console):
     """A Rich console whose closed pipe (``| head``) ends the command with status 141, quietly."""
@@ -58,6 +58,7 @@ def _debug_requested(kwargs: dict[str, Any]) -> bool:
 @contextlib.contextmanager
 def _statuses(debug: bool) -> Iterator[None]:
     from ..tabular import InputError
+    from ..tabular.extras import MissingExtra
 
     try:
         yield
@@ -72,6 +73,8 @@ def _statuses(debug: bool) -> Iterator[None]:
     except InputError as exc:
         if debug:
             traceback.print_exc()
+        fail(str(exc))
+    except MissingExtra as exc:  # an optional dependency is not installed: the message names the extra
         fail(str(exc))
     except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         if debug:

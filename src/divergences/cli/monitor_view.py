@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.text import Text
 
+from .render import pad
 from .text import fmt, markdown_cell, plain, visible
 
 __all__ = ["monitor_drifted", "render_monitor", "run_monitor", "sparkline"]
@@ -100,16 +102,16 @@ def render_monitor(m: Any, console: Console, fmt_name: str = "auto") -> None:
                       f"{sum(r.drifted for r in rs)}/{len(rs)}", f"{fmt(last.value)} [{fmt(last.ci_low)}, "
                       f"{fmt(last.ci_high)}]", spark(rs, threshold)))
     titles = ("column", "kind", "first drift", "drifted", f"latest {m.metric}", "over time")
-    widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
+    widths = [max([cell_len(t)] + [cell_len(r[i]) for r in cells]) for i, t in enumerate(titles)]
     rest = sum(widths[1:]) + 2 * (len(widths) - 1)
     name_w = max(min(widths[0], console.width - rest), 8)
 
     def line(row, style=""):
         name, *others = row
-        body = "  ".join(v.ljust(widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
-        if len(name) > name_w:
+        body = "  ".join(pad(v, widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
+        if cell_len(name) > name_w:
             return Text(name + "\n" + " " * name_w + "  " + body, style=style)
-        return Text(name.ljust(name_w) + "  " + body, style=style)
+        return Text(pad(name, name_w) + "  " + body, style=style)
 
     out: list[Any] = [_header(m), line(titles, "dim")]
     out += [line(r, "bold red" if r[2] != "–" else "") for r in cells]

@@ -12,17 +12,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from .text import fmt, fmt_p, markdown_cell, plain, visible
 
-__all__ = ["FORMATS", "headline_metric", "iv_text", "markdown", "render", "wide_enough"]
+__all__ = ["FORMATS", "headline_metric", "iv_text", "markdown", "pad", "render", "wide_enough"]
 
 FORMATS = ("auto", "table", "compact", "markdown", "json")
 _KIND = {"numeric": "num", "categorical": "cat", "datetime": "time"}
 WIDE = 110  # below this the wide table no longer fits: the compact layout is used
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (East-Asian wide characters and emoji
+    take two cells: ``str.ljust`` counts them as one and misaligns the columns)."""
+    return text + " " * max(width - cell_len(text), 0)
 
 
 def headline_metric(c: Any) -> str:
@@ -41,6 +49,20 @@ def _ci(m) -> str:
     return f"{fmt(m.value)} [{fmt(m.ci_low)}, {fmt(m.ci_high)}]"
 
 
+def _band(col: Any, m: Any) -> str:
+    """The band, or what broke (``type changed``, ``dropped``, ``all missing``)."""
+    if getattr(col, "status", "compared") != "compared":
+        return col.status
+    return (m.band if m else "") or "–"
+
+
+def _missing(col: Any) -> str:
+    t = getattr(col, "missing", None)
+    if t is None or (t.reference == 0 and t.current == 0):
+        return "–"
+    return f"{t.reference:.0%}→{t.current:.0%}" + ("!" if t.drifted else "")
+
+
 def _verdict_line(c: Any) -> Text:
     s = c.summary
     text = Text(visible(s.headline), style="bold")
@@ -48,8 +70,18 @@ def _verdict_line(c: Any) -> Text:
     return text
 
 
+def _extra_reasons(col: Any, head: str) -> list[str]:
+    """Why a drifted column drifted, where its row does not say it (missing share, broken column)."""
+    return [r for r in getattr(col, "reasons", ()) if not r.startswith(f"{head} ")] if col.drifted else []
+
+
 def _notes(c: Any) -> list[Text]:
     out = []
+    head = headline_metric(c)
+    for col in c.columns:
+        extra = _extra_reasons(col, head)
+        if extra:
+            out.append(plain(f"{col.column}: {'; '.join(extra)}", style="red"))
     flagged = [col for col in c.columns if getattr(col, "unseen_flag", False)]
     for col in flagged:
         out.append(plain(f"{col.column}: {col.unseen_share:.0%} of current values never seen in the reference",
@@ -71,15 +103,17 @@ def wide_table(c: Any, limit: int | None = None) -> Table:
     for m in others:
         table.add_column(m, justify="right")
     table.add_column("unseen", justify="right")
+    table.add_column("missing", justify="right")
     table.add_column("drift")
     cols = _ordered(c, head)
     for col in cols[:limit]:
         m = _estimate(col, head)
         cells = [plain(col.column), Text(col.kind), Text(_ci(m)), Text(fmt_p(m.p_value) if m else "–"),
-                 Text(m.band if m else "")]
+                 Text(_band(col, m))]
         cells += [Text(fmt(_estimate(col, o).value) if _estimate(col, o) else "–") for o in others]
         cells.append(Text("–" if col.unseen_share is None else f"{col.unseen_share:.0%}",
                           style="yellow" if col.unseen_flag else ""))
+        cells.append(Text(_missing(col), style="red" if col.missing is not None and col.missing.drifted else ""))
         cells.append(Text("drift", style="bold red") if col.drifted else Text(""))
         table.add_row(*cells)
     if limit is not None and len(cols) > limit:
@@ -104,21 +138,21 @@ def compact(c: Any, width: int, limit: int | None = None) -> Group:
     for col in cols[:limit]:
         m = _estimate(col, head)
         cells.append((visible(col.column), _KIND.get(col.kind, col.kind), _ci(m), fmt_p(m.p_value) if m else "–",
-                      (m.band if m else "") or "–", "DRIFT" if col.drifted else ""))
+                      _band(col, m), "DRIFT" if col.drifted else ""))
     titles = ("column", "kind", f"{head} [{c.confidence:.0%} CI]", "p-value", "band", "drift")
-    widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
+    widths = [max([cell_len(t)] + [cell_len(r[i]) for r in cells]) for i, t in enumerate(titles)]
     rest = sum(widths[1:]) + 2 * (len(widths) - 1)
     name_w = max(min(widths[0], width - rest), 8)
 
     def line(row, style="") -> Text:
         name, *others = row
-        body = "  ".join(v.ljust(widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
+        body = "  ".join(pad(v, widths[i + 1]) if i < len(others) - 1 else v for i, v in enumerate(others)).rstrip()
         t = Text()
-        if len(name) > name_w:  # a name of its own line, the values under it: nothing cut, nothing folded
+        if cell_len(name) > name_w:  # a name of its own line, the values under it: nothing cut, nothing folded
             t.append(name + "\n", style=style or "bold")
             t.append(" " * name_w + "  " + body, style=style)
         else:
-            t.append(name.ljust(name_w) + "  " + body, style=style)
+            t.append(pad(name, name_w) + "  " + body, style=style)
         return t
 
     lines: list[Any] = [_verdict_line(c), line(titles, style="dim")]
@@ -133,15 +167,16 @@ def markdown(c: Any) -> str:
     """A GitHub-flavoured Markdown summary (for ``$GITHUB_STEP_SUMMARY`` and merge-request notes)."""
     head = headline_metric(c)
     out = [f"**{markdown_cell(c.summary.headline)}** ({markdown_cell(c.drift_rule)})", "",
-           f"| column | kind | {head} | {c.confidence:.0%} CI | p-value | band | unseen | drift |",
-           "|---|---|--:|---|--:|---|--:|---|"]
+           f"| column | kind | {head} | {c.confidence:.0%} CI | p-value | band | unseen | missing | drift |",
+           "|---|---|--:|---|--:|---|--:|--:|---|"]
     for col in _ordered(c, head):
         m = _estimate(col, head)
         ci = f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]" if m else "–"
         unseen = "–" if col.unseen_share is None else f"{col.unseen_share:.0%}"
         out.append(f"| {markdown_cell(col.column)} | {col.kind} | {fmt(m.value) if m else '–'} | {ci} | "
-                   f"{fmt_p(m.p_value) if m else '–'} | {(m.band if m else '') or '–'} | {unseen} | "
-                   f"{'**drift**' if col.drifted else ''} |")
+                   f"{fmt_p(m.p_value) if m else '–'} | {_band(col, m)} | {unseen} | {_missing(col)} | "
+                   f"{'**drift**' if col.drifted else ''}"
+                   + (f" ({markdown_cell('; '.join(why))})" if (why := _extra_reasons(col, head)) else "") + " |")
     for s in c.skipped:
         out.append("")
         out.append(f"- skipped `{markdown_cell(s.column)}` ({s.where}): {markdown_cell(s.reason)}")
@@ -194,7 +229,17 @@ def render(c: Any, console: Console, fmt_name: str = "auto", limit: int | None =
         console.print(markdown(c), markup=False, highlight=False, soft_wrap=True, end="")
         return
     if fmt_name == "table" or (fmt_name == "auto" and wide_enough(console)):
-        console.print(wide_table(c, limit))
+        table = wide_table(c, limit)
+        if fmt_name == "table" and not console.is_terminal:  # a pipe: the table at its natural width, not 80
+            natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+            before = console.width
+            console.width = max(natural, before)
+            try:
+                console.print(table)
+            finally:
+                console.width = before
+        else:
+            console.print(table)
     else:
         console.print(compact(c, console.width, limit), highlight=False, soft_wrap=True)
     for note in _notes(c):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -12,6 +14,7 @@ import numpy as np
 from .engines import Engine, opened
 from .errors import InputError
 from .metrics import Metric, applied_smoothing, evaluate, resolve, second_derivative_at_one
+from .missing import missing_share_test
 from .options import DEFAULT_METRICS, CompareOptions
 from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
 from .results import (
@@ -24,51 +27,86 @@ from .results import (
     SkippedColumn,
     TestResult,
 )
-from .stat_tests import anderson_darling_binned, benjamini_hochberg, chi2_homogeneity, holm, ks_binned, prefetch
+from .stat_tests import (
+    anderson_darling_binned,
+    benjamini_hochberg,
+    chi2_homogeneity,
+    holm,
+    ks_binned,
+    ks_values,
+    prefetch,
+)
 
 __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
 
 def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantiles: bool = False) -> dict[str, Any]:
-    """Counts of the current table on the profile's bins, after checking columns and types (an
-    :class:`InputError` names the table and the column)."""
+    """Counts of the current table on the profile's bins. A column that broke is not an error but a
+    ``status`` (column → (status, reason)): not in the current table (``"dropped"``), of another type
+    (``"type changed"``: numbers became text, say), every value missing (``"all missing"``); its
+    missing values are counted where they can be (``missing``: column → (missing, rows)). An empty
+    current table is an :class:`InputError` naming it."""
     schema = engine.schema()
+    status: dict[str, tuple[str, str]] = {}
     for c in names:
+        kind = prof.columns[c].kind
+        if kind == "missing":
+            continue
         if c not in schema:
-            raise InputError("unknown column: it is in the reference but not here", source=engine.label, column=c)
-    clash = [c for c in names if schema[c] == "other" or _family(prof.columns[c].dtype) != _family(schema[c])]
-    if clash:
-        missing = engine.missing_counts(clash) if all(schema[c] != "other" for c in clash) else {}
-        for c in clash:
-            if c in missing and missing[c][1] == 0:  # an all-NaN column is no type clash
-                raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+            status[c] = ("dropped", "the column is not in the current table")
+        elif schema[c] == "other" or _family(prof.columns[c].dtype) != _family(schema[c]):
             kinds = {"numeric": "numeric", "datetime": "a date/time", "text": "text"}
-            here = kinds.get(_family(schema[c]), "of another type")
-            raise InputError(f"is {kinds[_family(prof.columns[c].dtype)]} in the reference but {here} here",
-                             source=engine.label, column=c)
-    numeric = {c: np.asarray(prof.columns[c].edges) for c in names if prof.columns[c].kind in ("numeric", "datetime")}
-    cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
+            was = kinds.get(_family(prof.columns[c].dtype), prof.columns[c].dtype)
+            now = kinds.get(_family(schema[c]), f"of type {engine.type_name(c)}")
+            status[c] = ("type changed", f"type changed: {was} in the reference, {now} in the current table")
+    live = [c for c in names if c not in status and prof.columns[c].kind != "missing"]
+    clash = [c for c in names if c in status and status[c][0] == "type changed"]
+    other = [c for c in names if prof.columns[c].kind == "missing" and c in schema]
+    missing = {}
+    if clash or other:
+        rows = engine.row_count()
+        for c, (miss, _) in _missing_counts(engine, clash + other).items():
+            missing[c] = (miss, rows)
+            if c in clash and miss == rows and rows > 0:  # an all-NaN column is read as another type
+                status[c] = ("all missing", "every value is missing in the current table")
+    numeric = {c: np.asarray(prof.columns[c].edges) for c in live if prof.columns[c].kind in ("numeric", "datetime")}
+    cats = {c: prof.columns[c].categories for c in live if prof.columns[c].kind == "categorical"}
     # the unseen share: the <other> bucket when the kept categories are every reference value, else
     # the current values looked up in the reference's list (in the counting pass where the engine can)
     lookup = {c: prof.columns[c].seen for c in cats
               if prof.columns[c].seen is not None and len(prof.columns[c].seen) != len(cats[c])}
-    counts, unseen = engine.bin_counts_unseen(numeric, cats, lookup)
-    first = counts[names[0]]
-    if int(np.sum(first.counts)) + int(first.missing) == 0:
+    counts, unseen = engine.bin_counts_unseen(numeric, cats, lookup) if (numeric or cats) else ({}, {})
+    rows = engine.row_count() if not live else int(np.sum(counts[live[0]].counts)) + int(counts[live[0]].missing)
+    if rows == 0:
         raise InputError("is empty (no rows)", source=engine.label)
-    for c in names:
+    for c in live:
         if int(np.sum(counts[c].counts)) == 0:
-            raise InputError("every value is missing (all missing in current)", source=engine.label, column=c)
+            status[c] = ("all missing", "every value is missing in the current table")
     for c in cats:
         if prof.columns[c].seen is not None and c not in lookup:
             unseen[c] = int(counts[c].counts[-1])
     quantiles = {}
     if with_quantiles:
-        wanted = [c for c in numeric if prof.columns[c].quantiles is not None]
+        wanted = [c for c in numeric if prof.columns[c].quantiles is not None and c not in status]
         if wanted:
             summary = engine.numeric_summary(wanted, QUANTILE_LEVELS)
             quantiles = {c: summary[c].quantiles for c in wanted if summary[c].finite > 0}
-    return {"counts": counts, "unseen": unseen, "quantiles": quantiles}
+    return {"counts": counts, "unseen": unseen, "quantiles": quantiles, "status": status, "missing": missing,
+            "rows": rows}
+
+
+def _missing_counts(engine: Engine, columns: list[str]) -> dict[str, tuple[int, int]]:
+    """(missing, present) per column, as text (any type); columns the engine cannot read as text are left out."""
+    try:
+        return engine.missing_counts(columns)
+    except Exception:  # one column of a type the engine cannot group (lists in pandas): count the others
+        out = {}
+        for c in columns:
+            try:
+                out.update(engine.missing_counts([c]))
+            except Exception:  # noqa: BLE001 - that column's missing share is not computed (None)
+                continue
+        return out
 
 
 def wasserstein_raw(cur_quantiles, ref_quantiles, scale: float | None) -> float:
@@ -98,14 +136,17 @@ def compare(
     categorical: Sequence[str] | None = None,
     target: str | None = None,
     bad: Any = None,
+    exclude: Sequence[str] = (),
     delimiter: str | None = None,
+    decimal: str | None = None,
     progress: Callable[[str], None] | None = None,
     **option_keywords: Any,
 ) -> Comparison:
     r"""Compare ``current`` with a reference (a table or a :class:`Profile`), column by column.
 
     Tables are file paths (CSV, Parquet; read by DuckDB; ``delimiter`` for CSV files, sniffed by
-    default) or dataframes (pandas, Polars eager or lazy, PyArrow, DuckDB relations, PySpark
+    default; ``decimal=","`` for CSV files written with a decimal comma: without it, text columns that
+    look like such numbers give a warning, in ``warnings``) or dataframes (pandas, Polars eager or lazy, PyArrow, DuckDB relations, PySpark
     DataFrames); bins come from the reference alone (:func:`profile`), and only bin counts leave
     the engine. What is computed is a :class:`CompareOptions` (``options``), whose fields may also
     be given as keywords (``bins=20, metrics="psi,js", threshold=0.2, ...``).
@@ -124,7 +165,16 @@ def compare(
     1 − ``confidence``: a change that is both material and not noise. The dataset verdicts are in
     ``summary`` (:class:`DatasetSummary`: share of drifted columns against ``drift_share``; Holm and
     Benjamini–Hochberg across columns). Columns that cannot be compared (a type that cannot be
-    binned, a pandas index stored in Parquet) are listed in ``skipped`` with the reason.
+    binned, a pandas index stored in Parquet) are listed in ``skipped`` with the reason, and so are,
+    unless named in ``columns``, the columns that are no features: date/time columns (they drift on
+    every time split) and identifiers or free text (text or integer columns whose values are nearly
+    all distinct). ``exclude`` leaves columns out.
+
+    Every column's missing share is tested too (:mod:`.missing`): a change that is significant and
+    of at least ``missing_threshold`` counts in the column's verdict, with its reason in
+    ``ColumnComparison.reasons``. A column that broke is a drifted row, not an error: gone from the
+    current table (``status="dropped"``), of another type (``"type changed"``), every current value
+    missing (``"all missing"``).
 
     Categorical values compare by value: numbers as their value (1, 1.0 and True-as-1 codes are the
     same category "1"; other numbers as the shortest decimal that round-trips), booleans and the
@@ -150,35 +200,60 @@ def compare(
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)
-    exclude = (target,) if target else ()
+    if isinstance(exclude, str):
+        raise ValueError("exclude must be a list of column names, not a string")
+    exclude = tuple(exclude)
+    ignore = (target,) if target else ()
     if isinstance(reference_or_profile, Profile):
         prof = reference_or_profile
         if columns is not None:
             if isinstance(columns, str):
                 raise ValueError("columns must be a list of column names, not a string")
-            missing = [c for c in columns if c not in prof.columns]
+            missing = [c for c in columns if not isinstance(c, str) or c not in prof.columns]
             if missing:
-                raise InputError("unknown column: not in the profile", source=prof.source, column=missing[0])
-        names = [c for c in (columns or prof.columns) if c not in exclude]
-        ref_data = None
-    else:
-        say("binning the reference")
-        ref_data = reference_or_profile
-        prof = profile(reference_or_profile, columns=columns, categorical=categorical, bins=opts.bins,
-                       max_categories=opts.max_categories, exclude=exclude, delimiter=delimiter,
-                       quantiles=opts.quantiles)
-        names = list(prof.columns)
-    say("counting the current table")
-    with opened(current, "current", delimiter=delimiter) as engine:
-        counted = current_counts(prof, engine, names, opts.quantiles)
-        iv = None
-        if target is not None:
-            iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
-        cur_label = engine.label
+                raise InputError("unknown column: not in the profile", source=prof.source, column=str(missing[0]))
+        for c in exclude:
+            if c not in prof.columns:
+                raise InputError("unknown column in exclude: not in the profile", source=prof.source, column=str(c))
+        names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
+    ref_data = None
+    with contextlib.ExitStack() as stack:
+        if ref_data is None and not isinstance(reference_or_profile, Profile):
+            say("binning the reference")
+            ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter,
+                                                  decimal=decimal))
+            prof = profile(ref_data, columns=columns, categorical=categorical, bins=opts.bins,
+                           max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
+            names = list(prof.columns)
+        say("counting the current table")
+        with opened(current, "current", delimiter=delimiter, decimal=decimal) as engine:
+            notes = (*(ref_data.notes if ref_data is not None else ()), *engine.notes)
+            for note in notes:
+                warnings.warn(note, UserWarning, stacklevel=2)
+            counted = current_counts(prof, engine, names, opts.quantiles)
+            if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
+                counted["ks"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
+            iv = None
+            if target is not None:
+                iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
+            cur_label = engine.label
     say("computing metrics")
     result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
     return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
-                      prof.source, cur_label, iv)
+                      prof.source, cur_label, iv, warnings=notes)
+
+
+def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict
+                  ) -> dict[str, tuple[float, float]]:
+    """The two-sample KS test on the values of every compared numeric and time column (one column at a
+    time, so memory holds two columns' distinct values at most)."""
+    out = {}
+    for c in names:
+        if prof.columns[c].kind in ("numeric", "datetime") and c not in status:
+            rv, rc = reference.sorted_values(c)
+            cv, cc = current.sorted_values(c)
+            out[c] = ks_values(cv, cc, rv, rc)
+    return out
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
@@ -209,21 +284,60 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
                    threshold: float, opts: CompareOptions, current_label: str) -> Comparison:
     """The :class:`Comparison` of counts already taken on ``prof``'s bins (also used per window)."""
     raw = counted.get("quantiles", {})
+    status = counted.get("status", {})
     with_raw = bool(raw) and any(m.name == "wasserstein" for m in metrics)  # beside the binned W1
-    cols = tuple(_column(prof.columns[c], counted["counts"][c], counted["unseen"].get(c), raw.get(c), with_raw,
-                         metrics, opts, drift, threshold) for c in names)
+    cols = []
+    for c in names:
+        cp = prof.columns[c]
+        if c in status or cp.kind == "missing":
+            cols.append(_broken_column(cp, status.get(c), counted, metrics, opts))
+        else:
+            cols.append(_column(cp, counted["counts"][c], counted["unseen"].get(c), raw.get(c), with_raw, metrics,
+                                opts, drift, threshold, counted.get("ks", {}).get(c)))
     skipped = tuple(SkippedColumn(s["column"], s["reason"], s.get("where", "reference")) for s in prof.skipped)
     shown = tuple(m.name for m in metrics)
     if with_raw:  # every column has every metric (NaN where it does not apply)
         shown += ("wasserstein_raw",)
         nan = MetricEstimate("wasserstein_raw", None, math.nan)
-        cols = tuple(c if "wasserstein_raw" in c.metrics else replace(c, metrics={**c.metrics, "wasserstein_raw": nan})
-                     for c in cols)
-    return Comparison(cols, skipped, summarize(cols, drift, threshold, opts, len(skipped)), shown, opts,
+        cols = [c if "wasserstein_raw" in c.metrics else replace(c, metrics={**c.metrics, "wasserstein_raw": nan})
+                for c in cols]
+    cols_t = tuple(cols)
+    return Comparison(cols_t, skipped, summarize(cols_t, drift, threshold, opts, len(skipped)), shown, opts,
                       drift_rule(drift, threshold, opts.confidence), prof.source, current_label)
 
 
-def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift, threshold) -> ColumnComparison:
+def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: dict[str, Any], metrics, opts
+                   ) -> ColumnComparison:
+    """A column that cannot be compared on its bins but whose state is itself the finding: dropped from
+    the current table, of another type, every value missing (drifted), or missing in the reference."""
+    rows_cur = int(counted.get("rows", 0))
+    miss, rows = counted.get("missing", {}).get(cp.name, (None, rows_cur))
+    if cp.name in counted.get("counts", {}):
+        bc = counted["counts"][cp.name]
+        miss, rows = int(bc.missing), int(np.sum(bc.counts)) + int(bc.missing)
+    missing = None
+    if miss is not None and rows:
+        missing = missing_share_test(cp.missing, cp.rows, miss, rows, confidence=opts.confidence,
+                                     threshold=opts.missing_threshold)
+    if cp.kind == "missing":
+        if miss is None or miss == rows:
+            state, reason, drifted = "all missing in both", "", False
+        else:
+            state, drifted = "all missing in reference", True
+            reason = (f"every value is missing in the reference; {1 - miss / rows:.1%} of current values are "
+                      "present")
+    else:
+        (state, reason), drifted = status, True
+    estimates = {m.name: MetricEstimate(m.name, m.divergence, math.nan) for m in metrics}
+    labels = tuple(cp.labels()) if cp.kind != "missing" else ()
+    hist = Histogram(labels, tuple(int(x) for x in cp.counts), tuple(0 for _ in cp.counts))
+    return ColumnComparison(cp.name, cp.kind, 0, cp.rows, rows, cp.missing / cp.rows if cp.rows else math.nan,
+                            (miss / rows) if (miss is not None and rows) else math.nan, 0.0, estimates, drifted, hist,
+                            {}, None, False, None, missing, (reason,) if reason else (), state)
+
+
+def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift, threshold, ks=None
+            ) -> ColumnComparison:
     ref_counts = np.asarray(cp.counts, dtype=np.int64)
     cur_counts = np.asarray(cur.counts, dtype=np.int64)
     n_ref, n_cur = cp.rows, int(cur_counts.sum()) + int(cur.missing)
@@ -235,7 +349,8 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
             estimates[m.name] = MetricEstimate(m.name, m.divergence, math.nan)
             continue
         e = evaluate(m, cur_counts, ref_counts, smoothing=alpha, confidence=opts.confidence,
-                     locations=None if cp.locations is None else np.asarray(cp.locations), scale=cp.scale)
+                     locations=None if cp.locations is None else np.asarray(cp.locations), scale=cp.scale,
+                     null_smoothing=opts.smoothing)
         estimates[m.name] = MetricEstimate(m.name, m.divergence, e.value, e.se, e.ci_low, e.ci_high, e.p_value,
                                            e.null_mean, e.band)
     quantiles = None
@@ -248,7 +363,8 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
     tests = {}
     if opts.tests:
         if numeric:
-            tests["ks"] = TestResult("ks", *ks_binned(cur_counts, ref_counts))
+            tests["ks"] = (TestResult("ks", *ks, on="values") if ks is not None
+                           else TestResult("ks", *ks_binned(cur_counts, ref_counts)))
             tests["anderson_darling"] = TestResult("anderson_darling", *anderson_darling_binned(cur_counts, ref_counts))
         else:
             tests["chi2_test"] = TestResult("chi2_test", *chi2_homogeneity(cur_counts, ref_counts))
@@ -256,35 +372,73 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
     if cp.kind == "categorical" and unseen is not None:
         present = int(cur_counts.sum())
         unseen_share = unseen / present if present else 0.0
+    missing = missing_share_test(cp.missing, n_ref, int(cur.missing), n_cur, confidence=opts.confidence,
+                                 threshold=opts.missing_threshold)
     d = estimates[drift.name]
-    drifted = bool(d.value >= threshold and (math.isnan(d.p_value) or d.p_value < 1 - opts.confidence))
+    alpha_level = 1 - opts.confidence
+    by_metric = bool(d.value >= threshold and (math.isnan(d.p_value) or d.p_value < alpha_level))
+    reasons = []
+    if by_metric:
+        p_text = "" if math.isnan(d.p_value) else f", p-value {_short(d.p_value)} < {alpha_level:g}"
+        reasons.append(f"{drift.name} {_short(d.value)} ≥ {threshold:g}{p_text}")
+    if missing.drifted:
+        reasons.append(f"missing share {missing.reference:.1%} → {missing.current:.1%}, p-value "
+                       f"{_short(missing.p_value)} < {alpha_level:g}")
     hist = Histogram(tuple(cp.labels()), tuple(int(x) for x in ref_counts), tuple(int(x) for x in cur_counts))
     return ColumnComparison(
         cp.name, cp.kind, int(np.sum((ref_counts + cur_counts) > 0)), n_ref, n_cur, cp.missing / n_ref,
-        int(cur.missing) / n_cur, alpha, estimates, drifted, hist, tests, unseen_share,
+        int(cur.missing) / n_cur, alpha, estimates, bool(reasons), hist, tests, unseen_share,
         bool(unseen_share is not None and unseen_share >= opts.unseen_threshold and unseen_share > 0), quantiles,
+        missing, tuple(reasons), "compared",
     )
+
+
+def _short(x: float) -> str:
+    return f"{x:.2g}"
 
 
 def summarize(cols: Sequence[ColumnComparison], drift: Metric, threshold: float, opts: CompareOptions,
               skipped: int = 0) -> DatasetSummary:
-    """The dataset verdicts over compared columns (see :class:`DatasetSummary`)."""
+    """The dataset verdicts over compared columns (see :class:`DatasetSummary`).
+
+    Holm and Benjamini–Hochberg adjust one family of p-values: the drift metric's p-value of every
+    compared column (the first test's where the metric has none) and the missing-share p-value of
+    every column with a missing value in either table. A column is listed when one of its adjusted
+    p-values is below α with its change material (the metric at the threshold, the missing share
+    moved by ``missing_threshold``); a broken column (dropped, type changed, all missing) is listed
+    as drifted with p-value 0."""
     alpha = 1 - opts.confidence
     n = len(cols)
     drifted = sum(c.drifted for c in cols)
     share = drifted / n if n else 0.0
     pv = np.array([_column_p_value(c, drift.name) for c in cols], dtype=np.float64)
-    material = [bool(c.metrics[drift.name].value >= threshold) for c in cols]
-    adj_holm, adj_bh = holm(pv), benjamini_hochberg(pv)
-    holm_cols = tuple(c.column for c, a, ok in zip(cols, adj_holm, material) if ok and a < alpha)
-    bh_cols = tuple(c.column for c, a, ok in zip(cols, adj_bh, material) if ok and a < alpha)
-    adjusted = {c.column: {"p_value": float(p), "holm": float(h), "bh": float(b)}
-                for c, p, h, b in zip(cols, pv, adj_holm, adj_bh)}
+    mv = np.array([c.missing.p_value if c.missing is not None and (c.missing.reference > 0 or c.missing.current > 0)
+                   else math.nan for c in cols], dtype=np.float64)
+    material = [c.status == "compared" and bool(c.metrics[drift.name].value >= threshold) or
+                (c.status != "compared" and c.drifted) for c in cols]
+    missing_material = [c.missing is not None and abs(c.missing.difference) >= opts.missing_threshold for c in cols]
+    family = np.concatenate([pv, mv])
+    holm_all, bh_all = holm(family), benjamini_hochberg(family)
+
+    def listed(adjusted):
+        return tuple(c.column for i, c in enumerate(cols)
+                     if (material[i] and adjusted[i] < alpha) or (missing_material[i] and adjusted[n + i] < alpha))
+
+    holm_cols, bh_cols = listed(holm_all), listed(bh_all)
+    adjusted = {}
+    for i, c in enumerate(cols):
+        entry = {"p_value": float(pv[i]), "holm": float(holm_all[i]), "bh": float(bh_all[i])}
+        if not math.isnan(mv[i]):
+            entry.update(missing_p_value=float(mv[i]), missing_holm=float(holm_all[n + i]),
+                         missing_bh=float(bh_all[n + i]))
+        adjusted[c.column] = entry
     return DatasetSummary(n, drifted, share, opts.drift_share, bool(n and share >= opts.drift_share), alpha,
                           holm_cols, bh_cols, bool(holm_cols), bool(bh_cols), skipped, adjusted)
 
 
 def _column_p_value(c: ColumnComparison, metric: str) -> float:
+    if c.status != "compared":  # a broken column is drifted for certain; one missing in both tables has no test
+        return 0.0 if c.drifted else math.nan
     p = c.metrics[metric].p_value
     if math.isnan(p):  # the drift metric has no test (Wasserstein): the first test beside it
         p = next((t.p_value for t in c.tests.values()), math.nan)

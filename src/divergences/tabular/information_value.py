@@ -44,8 +44,9 @@ def binary_target(engine: Engine, target: str, bad: Any = None) -> str:
         raise InputError(f"unknown target column (columns: {', '.join(schema)})", source=engine.label, column=target)
     values = [v for v, _ in engine.top_values(target, 3)]
     if len(values) != 2:
-        found = ", ".join(repr(v) for v in values[:3]) + (" ..." if len(values) > 2 else "")
-        raise InputError(f"the target must have exactly two values, found {len(values)}"
+        count = len(values) if len(values) < 3 else engine.distinct_counts([target])[target]
+        found = ", ".join(repr(v) for v in values[:3]) + (" ..." if count > 3 else "")
+        raise InputError(f"the target must have exactly two values, found {count}"
                          f"{' (' + found + ')' if values else ''}", source=engine.label, column=target)
     if bad is None:
         for pair, default in _DEFAULT_BAD:
@@ -79,8 +80,8 @@ def information_value_table(
         raise ValueError(f"target must be a column name, got {target!r}")
     with opened(data, label, delimiter=delimiter) as engine:
         bad_text = binary_target(engine, target, bad)
-        prof = profile_ or profile(engine, columns=columns, categorical=categorical, bins=bins, exclude=(target,))
-        names = [c for c in (columns or prof.columns) if c != target]
+        prof = profile_ or profile(engine, columns=columns, categorical=categorical, bins=bins, ignore=(target,))
+        names = [c for c in (columns or prof.columns) if c != target and prof.columns[c].kind != "missing"]
         numeric = {c: np.asarray(prof.columns[c].edges) for c in names
                    if prof.columns[c].kind in ("numeric", "datetime")}
         cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}

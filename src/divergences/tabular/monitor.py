@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -98,7 +99,9 @@ def monitor(
     options: CompareOptions | None = None,
     columns: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
     delimiter: str | None = None,
+    decimal: str | None = None,
     progress: Callable[[str], None] | None = None,
     **option_keywords: Any,
 ) -> Monitoring:
@@ -128,18 +131,25 @@ def monitor(
     opts = CompareOptions.build(options, **option_keywords)
     metrics, drift, threshold = resolve_metrics(opts)
     say = progress or (lambda _msg: None)
+    if isinstance(exclude, str) or (columns is not None and isinstance(columns, str)):
+        raise ValueError("columns and exclude must be lists of column names, not a string")
     if isinstance(reference_or_profile, Profile):
         prof = reference_or_profile
-        names = [c for c in (columns or prof.columns) if c != by]
+        for c in list(columns or ()) + list(exclude):
+            if not isinstance(c, str) or c not in prof.columns:
+                raise InputError(f"unknown column: not in the profile (its columns: {', '.join(prof.columns)})",
+                                 source=prof.source, column=str(c))
+        names = [c for c in (columns or prof.columns) if c != by and c not in exclude]
     else:
         say("binning the reference")
-        exclude = (by,)
         prof = profile(reference_or_profile, columns=[c for c in columns if c != by] if columns else None,
                        categorical=categorical, bins=opts.bins, max_categories=opts.max_categories,
-                       exclude=exclude, delimiter=delimiter)
+                       exclude=exclude, ignore=(by,), delimiter=delimiter, decimal=decimal)
         names = list(prof.columns)
     say("counting the current table per window")
-    with opened(current, "current", delimiter=delimiter) as engine:
+    with opened(current, "current", delimiter=delimiter, decimal=decimal) as engine:
+        for note in engine.notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
         schema = engine.schema()
         if by not in schema:
             raise InputError("unknown time column (by=...)", source=engine.label, column=by)

@@ -87,7 +87,10 @@ class CompareOptions:
       reference/current quantiles of each column and ``wasserstein_raw``, the W1 distance between
       the raw values' quantile functions (with ``"wasserstein"`` among the metrics);
     * ``unseen_threshold`` in [0, 1]: flag a categorical column when at least this share of the
-      current values was never seen in the reference (default 0.05).
+      current values was never seen in the reference (default 0.05);
+    * ``missing_threshold`` in [0, 1]: a change of the missing share counts in a column's verdict
+      when its p-value is below α and it moves by at least this much (default 0.05: five percentage
+      points; 1 counts only a change from none to all missing).
 
     >>> CompareOptions(metrics="psi,js", threshold=0.2).metrics
     ('psi', 'js')
@@ -109,6 +112,7 @@ class CompareOptions:
     quantiles: bool = False
     unseen_threshold: float = 0.05
     params: Mapping[str, Any] = field(default_factory=dict)
+    missing_threshold: float = 0.05
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -129,6 +133,7 @@ class CompareOptions:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         set_(self, "unseen_threshold", check_number("unseen_threshold", self.unseen_threshold, low=0.0, high=1.0))
+        set_(self, "missing_threshold", check_number("missing_threshold", self.missing_threshold, low=0.0, high=1.0))
         if not isinstance(self.params, Mapping):
             raise ValueError(f"params must map metric names to parameter dicts, got {self.params!r}")
 

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -33,12 +34,14 @@ from .errors import InputError
 from .options import MAX_BINS, MAX_CATEGORIES, check_int
 from .profile_schema import FORMAT, check_profile_document
 
-__all__ = ["MAX_SEEN", "OTHER", "ColumnProfile", "Profile", "profile"]
+__all__ = ["ID_MIN_ROWS", "ID_SHARE", "OTHER", "ColumnProfile", "Profile", "profile"]
 
 #: the label of the categorical bucket for values outside the reference's kept categories
 OTHER = "<other>"
-#: a categorical column keeps the list of all its reference values (for the unseen share) up to this many
-MAX_SEEN = 10_000
+#: a text or integer column is taken for an identifier (or free text) when it has at least this many
+#: non-missing reference values and at least ID_SHARE of them are distinct
+ID_MIN_ROWS = 50
+ID_SHARE = 0.95
 _INDEX = re.compile(r"^__index_level_\d+__$")
 #: the levels of the quantiles kept per numeric column (percentiles 1 … 99), for W1 on raw values
 QUANTILE_LEVELS = np.arange(1, 100) / 100
@@ -49,7 +52,7 @@ class ColumnProfile:
     """The bins of one reference column and the reference's counts on them."""
 
     name: str
-    kind: str  # "numeric" or "categorical"
+    kind: str  # "numeric", "datetime", "categorical", or "missing" (every reference value is missing)
     dtype: str  # the engine's kind of the source column: "numeric", "string" or "boolean"
     counts: list[int]
     missing: int
@@ -57,7 +60,7 @@ class ColumnProfile:
     categories: list[str] | None = None
     locations: list[float] | None = None  # per-bin mean of the finite reference values (numeric)
     scale: float | None = None  # standard deviation of the finite reference values (numeric)
-    seen: list[str] | None = None  # every reference value (categorical, up to MAX_SEEN; None beyond)
+    seen: list[str] | None = None  # every distinct reference value (categorical), for the unseen share
     quantiles: list[float] | None = None  # reference quantiles at QUANTILE_LEVELS (numeric)
 
     @property
@@ -65,14 +68,28 @@ class ColumnProfile:
         return int(sum(self.counts)) + int(self.missing)
 
     def labels(self) -> list[str]:
-        """Human-readable bin labels: ``(-inf, 1.5]``, ``(1.5, 3]``, …, or the categories and ``<other>``."""
+        """Human-readable bin labels: ``(-inf, 1.5]``, ``(1.5, 3]``, …, or the categories and ``<other>``.
+
+        A bin that holds one value only (a constant reference column gets the bins below, at and above
+        its value) reads ``= c``, and the bin below it ``(-inf, c)``."""
         if self.kind == "categorical":
             return [*self.categories, OTHER]
-        if self.kind == "datetime":
-            e = ["-inf", *(_iso(x) for x in self.edges), "inf"]
-        else:
-            e = ["-inf", *(f"{x:.6g}" for x in self.edges), "inf"]
-        return [f"({e[i]}, {e[i + 1]}]" if i < len(e) - 2 else f"({e[i]}, {e[i + 1]})" for i in range(len(e) - 1)]
+        show = _iso if self.kind == "datetime" else (lambda x: f"{x:.6g}")
+        e = [-math.inf, *self.edges, math.inf]
+        out = []
+        for i in range(len(e) - 1):
+            lo, hi = e[i], e[i + 1]
+            if math.isfinite(lo) and math.isfinite(hi) and lo == math.nextafter(hi, -math.inf):
+                out.append(f"= {show(hi)}")
+                continue
+            left = "-inf" if lo == -math.inf else show(lo)
+            if hi == math.inf:
+                out.append(f"({left}, inf)")
+            elif i + 2 < len(e) and math.isfinite(e[i + 2]) and hi == math.nextafter(e[i + 2], -math.inf):
+                out.append(f"({left}, {show(e[i + 2])})")
+            else:
+                out.append(f"({left}, {show(hi)}]")
+        return out
 
 
 @dataclass
@@ -127,9 +144,11 @@ def _iso(seconds: float) -> str:
         return f"{seconds:.6g}s"
 
 
-def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[list[str], list[str], list[dict]]:
+def select_columns(engine: Engine, columns, categorical, exclude=(), ignore=()) -> tuple[list[str], list[str], list[dict]]:
     """(numeric-or-time, categorical, skipped) columns to compare, after checking that each named one
-    exists; ``skipped`` lists, with the reason, the columns left out when ``columns`` is None."""
+    exists; ``skipped`` lists, with the reason, the columns left out when ``columns`` is None.
+    ``exclude``: columns to leave out (each must exist); ``ignore``: columns left out where present
+    (a target, the time column of a monitor)."""
     schema = engine.schema()
     for argument, names in (("columns", columns), ("categorical", categorical)):
         if names is not None and isinstance(names, str):
@@ -140,12 +159,21 @@ def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[li
             if c not in schema:
                 raise InputError(f"unknown column (columns: {', '.join(schema) or 'none'})", source=engine.label,
                                  column=c)
+    if isinstance(exclude, str):
+        raise ValueError("exclude must be a list of column names, not a string")
+    for c in exclude or ():
+        if not isinstance(c, str):
+            raise ValueError(f"exclude: column names are strings, got {c!r}")
+        if c not in schema:
+            raise InputError(f"unknown column in exclude (columns: {', '.join(schema) or 'none'})",
+                             source=engine.label, column=c)
+    exclude = set(exclude or ()) | set(ignore or ())
     forced = set(categorical or ())
     skipped = []
     if columns is None:
         chosen = []
         for c in schema:
-            if c in set(exclude):
+            if c in exclude:
                 continue
             if _INDEX.match(c):
                 skipped.append({"column": c, "reason": "a pandas index stored in the file, not a feature",
@@ -153,10 +181,13 @@ def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[li
             elif schema[c] == "other" and c not in forced:
                 skipped.append({"column": c, "reason": f"type {engine.type_name(c)} cannot be binned "
                                 "(numbers, text, booleans, dates and times can)", "where": "reference"})
+            elif schema[c] == "datetime" and c not in forced:
+                skipped.append({"column": c, "reason": "a date/time column: it moves with time, so it drifts on "
+                                "every time split (compared only when named in columns=)", "where": "reference"})
             else:
                 chosen.append(c)
     else:
-        chosen = [c for c in columns if c not in set(exclude)]
+        chosen = [c for c in columns if c not in exclude]
     numeric, cats = [], []
     for c in chosen:
         kind = schema[c]
@@ -169,6 +200,52 @@ def select_columns(engine: Engine, columns, categorical, exclude=()) -> tuple[li
     return numeric, cats, skipped
 
 
+#: "no limit" for the number of distinct values a category summary returns
+EVERY = 2**62
+
+
+def _leave_out_identifiers(engine: Engine, numeric: list[str], cats: list[str], summaries: dict, summary: dict,
+                           skipped: list):
+    """(numeric, categorical) without the columns that look like identifiers or free text: text or
+    integer columns with at least :data:`ID_MIN_ROWS` values, :data:`ID_SHARE` of them distinct. Each
+    is appended to ``skipped`` with the reason."""
+    integers = [c for c in numeric if engine.schema()[c] == "numeric" and engine.is_integer(c)]
+    integers = [c for c in integers if summaries[c].nonmissing >= ID_MIN_ROWS]
+    counts = engine.distinct_counts(integers) if integers else {}
+    found = {}
+    for c in cats:
+        _, n, top = summary[c]
+        found[c] = (len(top), n)
+    for c in integers:
+        found[c] = (counts[c], summaries[c].nonmissing)
+    ids = [c for c, (d, n) in found.items() if n >= ID_MIN_ROWS and d >= ID_SHARE * n]
+    for c in ids:
+        d, n = found[c]
+        what = "text" if c in cats else "integers"
+        skipped.append({"column": c, "reason": f"looks like an identifier or free text ({what}: {d} distinct values "
+                        f"in {n} non-missing rows); compared only when named in columns=", "where": "reference"})
+    return [c for c in numeric if c not in ids], [c for c in cats if c not in ids]
+
+
+def separate_distinct_values(engine: Engine, tied: dict[str, np.ndarray], bins: int) -> dict[str, np.ndarray]:
+    """Edges for the columns whose quantiles tied (fewer edges than ``bins − 1``), so that no bin merges
+    two distinct values that occur in the reference when the column has at most ``bins`` of them:
+    one bin per distinct value (the largest in the open last bin); a constant column ``c`` gets the
+    edges ``[c⁻, c]`` (c⁻ the float just below c), that is the bins below, at and above ``c``.
+    Columns with more distinct values keep their quantile edges."""
+    if not tied:
+        return {}
+    found = engine.distinct_values(list(tied), bins)
+    out = {}
+    for c, values in found.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.size == 1:
+            out[c] = np.array([np.nextafter(values[0], -np.inf), values[0]])
+        elif 1 < values.size <= bins:
+            out[c] = values[:-1]
+    return out
+
+
 def profile(
     reference: Any,
     *,
@@ -179,14 +256,16 @@ def profile(
     exclude: tuple[str, ...] | list[str] = (),
     delimiter: str | None = None,
     quantiles: bool = False,
+    ignore: tuple[str, ...] | list[str] = (),
+    decimal: str | None = None,
 ) -> Profile:
     """Bin every column of ``reference`` (a file path or a dataframe) from the reference alone.
 
     ``columns`` limits the columns (default: every numeric, text and boolean column);
     ``categorical`` names numeric columns to treat as categories (codes); ``bins`` is the number of
     quantile bins for numeric columns (fewer where quantiles tie); ``max_categories`` caps the kept
-    categories per column (the rest share the ``<other>`` bucket); ``exclude`` drops columns (a
-    target); ``delimiter`` is the field separator of a CSV file (sniffed by default). Two passes over
+    categories per column (the rest share the ``<other>`` bucket); ``exclude`` drops columns (each
+    must exist; ``ignore`` drops them where they exist: a target, a time column); ``delimiter`` is the field separator of a CSV file (sniffed by default). Two passes over
     the data: summaries (quantiles, top values), then counts. ``quantiles=True`` also keeps the
     percentiles 1 … 99 of every numeric column (for ``compare(..., quantiles=True)``; exact
     quantiles at 99 more levels cost about twice the summary pass). Upper bounds: ``bins`` ≤
@@ -202,12 +281,15 @@ def profile(
     max_categories = check_int("max_categories", max_categories, high=MAX_CATEGORIES)
     if not isinstance(quantiles, bool):
         raise ValueError(f"quantiles must be True or False, got {quantiles!r}")
-    with opened(reference, "reference", delimiter=delimiter) as engine:
-        return _profile(engine, columns, categorical, bins, max_categories, exclude, quantiles)
+    with opened(reference, "reference", delimiter=delimiter, decimal=decimal) as engine:
+        for note in engine.notes if engine is not reference else ():  # a caller's engine: its caller says them
+            warnings.warn(note, UserWarning, stacklevel=2)
+        return _profile(engine, columns, categorical, bins, max_categories, exclude, quantiles, ignore)
 
 
-def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude, quantiles=False) -> Profile:
-    numeric, cats, skipped = select_columns(engine, columns, categorical, exclude)
+def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude, quantiles=False,
+             ignore=()) -> Profile:
+    numeric, cats, skipped = select_columns(engine, columns, categorical, exclude, ignore)
     schema = engine.schema()
     rows = engine.row_count()
     if rows == 0:
@@ -216,21 +298,32 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
     asked = np.concatenate([levels, QUANTILE_LEVELS]) if quantiles else levels
     summaries = engine.numeric_summary(numeric, asked) if numeric else {}
     cut = len(levels)
-    summary = engine.category_summary(cats, max(max_categories, MAX_SEEN + 1)) if cats else {}
+    summary = engine.category_summary(cats, EVERY) if cats else {}  # every distinct value, for the unseen share
+    if columns is None:  # identifiers and free text are no features: listed in skipped unless named
+        numeric, cats = _leave_out_identifiers(engine, numeric, cats, summaries, summary, skipped)
+        if not numeric and not cats:
+            raise InputError("has no column to compare: " + "; ".join(f"{s['column']!r} {s['reason']}"
+                                                                      for s in skipped), source=engine.label)
     edges = {}
-    for c in numeric:
+    empty = {}  # columns whose every reference value is missing: kept, as kind "missing"
+    for c in list(numeric):
         s = summaries[c]
+        if s.nonmissing == 0:
+            empty[c] = ColumnProfile(c, "missing", schema[c], [], rows)
+            numeric.remove(c)
+            continue
         if s.finite == 0:
-            what = "every value is missing" if s.nonmissing == 0 else "no value is finite"
-            raise InputError(f"cannot be binned: {what}", source=engine.label, column=c)
+            raise InputError("cannot be binned: no value is finite (only ±inf)", source=engine.label, column=c)
         edges[c] = edges_from_quantiles(s.quantiles[:cut], s.maximum, s.minimum)
+    edges.update(separate_distinct_values(engine, {c: e for c, e in edges.items() if len(e) < bins - 1}, bins))
     categories, cat_counts, seen = {}, {}, {}
-    for c in cats:
+    for c in list(cats):
         miss, present, top = summary[c]
         if present == 0:
-            raise InputError("cannot be binned: every value is missing", source=engine.label, column=c)
-        every = [v for v, _ in top]
-        seen[c] = every if len(every) <= MAX_SEEN else None
+            empty[c] = ColumnProfile(c, "missing", schema[c], [], rows)
+            cats.remove(c)
+            continue
+        seen[c] = [v for v, _ in top]
         top = top[:max_categories]
         categories[c] = [v for v, _ in top]
         kept = [n for _, n in top]
@@ -254,5 +347,6 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
     for c in cats:
         out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
                                categories=categories[c], seen=seen[c])
+    out.update(empty)
     ordered = {c: out[c] for c in (columns or schema) if c in out}
     return Profile(ordered, bins, max_categories, rows, engine.label, skipped=skipped)

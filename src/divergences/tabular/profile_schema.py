@@ -111,8 +111,11 @@ def check_profile_document(doc: Any, where: str = "profile") -> None:
                 raise _fail(where, prefix + "categories", "is required for a categorical column")
             if len(col["counts"]) != len(cats) + 1:
                 raise _fail(where, prefix + "counts", f"must have {len(cats) + 1} entries (categories, then <other>)")
+        elif kind == "missing":
+            if col["counts"]:
+                raise _fail(where, prefix + "counts", "must be empty for a column whose every value is missing")
         else:
-            raise _fail(where, prefix + "kind", f"must be numeric, categorical or datetime, got {kind!r}")
+            raise _fail(where, prefix + "kind", f"must be numeric, categorical, datetime or missing, got {kind!r}")
     for j, s in enumerate(doc.get("skipped") or []):
         if not isinstance(s, dict) or not isinstance(s.get("column"), str) or not isinstance(s.get("reason"), str):
             raise _fail(where, f"skipped[{j}]", "must be an object with the strings 'column' and 'reason'")

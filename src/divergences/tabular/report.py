@@ -103,12 +103,14 @@ def _summary_table(c: Any, head: str) -> str:
         value, lo, hi, pv, band = (m.value, m.ci_low, m.ci_high, m.p_value, m.band) if m else (math.nan,) * 4 + ("",)
         cells = [_cell(col.column, f"<a href='#col-{i}'>{_text(col.column)}</a>"),
                  _cell(col.kind), _cell(col.bins), _cell(col.n_reference), _cell(col.n_current),
-                 _cell(col.missing_current - col.missing_reference,
-                       f"{col.missing_reference:.1%} → {col.missing_current:.1%}"),
+                 _cell(col.missing_current - col.missing_reference, _missing_html(col),
+                       "flag" if col.missing is not None and col.missing.drifted else ""),
                  _cell(value),
                  _cell(lo, f"[{escape(_num(lo, 3))}, {escape(_num(hi, 3))}]", "ci"),
                  _cell(pv, _p(pv)),
                  _cell(band or "", escape(band or ""), f"band-{band or 'none'}")]
+        if col.status != "compared":
+            cells[-1] = _cell(col.status, escape(col.status), "band-significant" if col.drifted else "")
         for o in others:
             e = col.metrics.get(o)
             if e is None:
@@ -122,12 +124,27 @@ def _summary_table(c: Any, head: str) -> str:
         unseen = col.unseen_share
         cells.append(_cell(unseen, "–" if unseen is None else f"{unseen:.1%}", "flag" if col.unseen_flag else ""))
         cells.append(_cell(col.smoothing, escape(_num(col.smoothing, 3))))
-        cells.append(_cell(col.drifted, "drift" if col.drifted else ""))
+        why = escape("; ".join(col.reasons), quote=True)
+        cells.append(_cell(col.drifted, f"<span title='{why}'>drift</span>" if col.drifted else ""))
         out.append(f"<tr class='{'drift' if col.drifted else ''}' data-name='{_text(col.column)}' "
                    f"data-kind='{escape(col.kind, quote=True)}' data-drift='{int(col.drifted)}'>"
                    + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def _missing_html(col: Any) -> str:
+    t = col.missing
+    text = f"{_pct(col.missing_reference)} → {_pct(col.missing_current)}"
+    if t is None:
+        return escape(text)
+    tip = (f"change {t.difference:+.1%}, interval [{t.ci_low:+.1%}, {t.ci_high:+.1%}], "
+           f"p-value {p_value(t.p_value)} ({'two-proportion z-test' if t.test == 'z' else 'Fisher exact test'})")
+    return f"<span title='{escape(tip, quote=True)}'>{escape(text)}</span>"
+
+
+def _pct(x: Any) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
 
 
 def iv_by_feature(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, dict[str, dict]]]]:
@@ -184,15 +201,27 @@ def shown_quantiles(levels) -> list[int]:
     return sorted({round(k * step) for k in range(7)})
 
 
-def _quantile_table(q: Any) -> str:
+def _quantile_table(q: Any, kind: str = "numeric") -> str:
+    """Reference and current quantiles, one row per level (narrow enough for a card); times of a
+    date/time column shown as dates (UTC), not as seconds."""
     if q is None or not q.levels:
         return ""
-    idx = shown_quantiles(q.levels)
-    head = "".join(f"<th>{q.levels[i]:.0%}</th>" for i in idx)
-    ref = "".join(f"<td>{escape(_num(q.reference[i], 4))}</td>" for i in idx)
-    cur = "".join(f"<td>{escape(_num(q.current[i], 4))}</td>" for i in idx)
-    return (f"<div class='scroll'><table class='quantiles'><thead><tr><th>quantile</th>{head}</tr></thead><tbody>"
-            f"<tr><td>reference</td>{ref}</tr><tr><td>current</td>{cur}</tr></tbody></table></div>")
+    show = _when if kind == "datetime" else (lambda x: _num(x, 4))
+    rows = "".join(f"<tr><td>{q.levels[i]:.0%}</td><td>{escape(show(q.reference[i]))}</td>"
+                   f"<td>{escape(show(q.current[i]))}</td></tr>" for i in shown_quantiles(q.levels))
+    return ("<table class='quantiles'><thead><tr><th>quantile</th><th>reference</th><th>current</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _when(seconds: Any) -> str:
+    """Seconds since 1970-01-01 UTC as an ISO date (and time, when not midnight)."""
+    from datetime import datetime, timezone
+
+    try:
+        t = datetime.fromtimestamp(float(seconds), timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return _num(seconds, 4)
+    return t.strftime("%Y-%m-%d") if (t.hour, t.minute, t.second) == (0, 0, 0) else t.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _card(i: int, col: Any, head: str) -> str:
@@ -204,6 +233,12 @@ def _card(i: int, col: Any, head: str) -> str:
     if col.drifted:
         sub.append("<b class='band-significant'>drift</b>")
     extra = []
+    if col.reasons:
+        extra.append("<span class='flag'>why: " + escape("; ".join(col.reasons)) + "</span>")
+    if col.missing is not None and (col.missing.reference > 0 or col.missing.current > 0):
+        t = col.missing
+        extra.append(f"missing {_pct(t.reference)} → {_pct(t.current)} (change {t.difference:+.1%}, interval "
+                     f"[{t.ci_low:+.1%}, {t.ci_high:+.1%}], p {_p(t.p_value)})")
     if col.unseen_share is not None:
         extra.append(f"<span class='{'flag' if col.unseen_flag else ''}'>unseen in the reference: "
                      f"{col.unseen_share:.1%} of current values</span>")
@@ -215,7 +250,7 @@ def _card(i: int, col: Any, head: str) -> str:
     return (f"<div class='card' id='col-{i}'><h3>{_text(col.column)}</h3><div class='sub'>{' · '.join(sub)}</div>"
             + histogram_svg(list(h.labels), list(h.reference), list(h.current))
             + (f"<div class='sub'>{'<br>'.join(extra)}</div>" if extra else "")
-            + _quantile_table(col.quantiles) + "</div>")
+            + _quantile_table(col.quantiles, col.kind) + "</div>")
 
 
 def page(title: str, body: list[str]) -> str:

@@ -24,7 +24,7 @@ tr.drift td{background:#fff1f0}.band-significant{color:var(--bad);font-weight:60
 .cols{display:flex;flex-wrap:wrap;gap:16px}.card{border:1px solid var(--line);border-radius:6px;padding:8px 10px;width:400px}
 .card h3{font-size:14px;margin:0 0 4px;overflow-wrap:anywhere}.card .sub{font-size:12px;color:var(--muted)}
 .card table{font-size:11px;margin-top:6px}.card td,.card th{padding:2px 4px;cursor:default}
-.card td:first-child,.card th:first-child{min-width:0}
+.card td:first-child,.card th:first-child{min-width:0}.card table.quantiles{max-width:100%}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
 svg text{font-family:inherit}
 #iv td:first-child,#iv th:first-child{text-align:left}

@@ -34,6 +34,7 @@ __all__ = [
     "DatasetSummary",
     "Histogram",
     "MetricEstimate",
+    "MissingShare",
     "Quantiles",
     "SkippedColumn",
     "TestResult",
@@ -73,13 +74,35 @@ class TestResult:
     """A two-sample test of "same distribution" on one column, beside the divergences.
 
     ``test`` is ``"ks"`` (Kolmogorov–Smirnov), ``"anderson_darling"`` (k-sample, k = 2) or
-    ``"chi2"`` (χ² homogeneity on the counts); ``on`` says what it ran on (``"bins"``).
+    ``"chi2_test"`` (χ² homogeneity on the counts); ``on`` says what it ran on: ``"values"`` (KS when
+    both tables are at hand) or ``"bins"`` (Anderson–Darling, χ², and KS against a saved profile or
+    per monitor window).
     """
 
     test: str
     statistic: float
     p_value: float
     on: str = "bins"
+
+
+@dataclass(frozen=True)
+class MissingShare:
+    """The change of a column's missing share (see :mod:`divergences.tabular.missing`).
+
+    ``reference`` and ``current`` are the shares of missing values (NULL, NaN); ``difference`` =
+    current − reference with its interval (Newcombe's hybrid score interval) and the p-value of
+    "same share" (``test``: ``"z"``, the pooled two-proportion z-test, or ``"fisher"``, Fisher's exact
+    test for small counts); ``drifted`` when p < α and |difference| ≥ ``missing_threshold``.
+    """
+
+    reference: float
+    current: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    test: str
+    drifted: bool
 
 
 @dataclass(frozen=True)
@@ -109,7 +132,12 @@ class ColumnComparison:
     this column (0 unless a bin was empty on one side, see :func:`compare`). ``unseen_share``: for a
     categorical column, the share of the current table's non-missing values that the reference
     never had (``None`` otherwise); ``unseen_flag`` is true when it is at least the option
-    ``unseen_threshold``. ``drifted``: the column verdict (see ``Comparison.drift_rule``).
+    ``unseen_threshold``. ``missing``: the test of the change in the missing share
+    (:class:`MissingShare`). ``drifted``: the column verdict (see ``Comparison.drift_rule``), with
+    ``reasons`` saying why (the drift metric, the missing share, a broken column). ``status``:
+    ``"compared"``, or what broke: ``"all missing"`` (every current value is missing),
+    ``"type changed"`` (numbers became text, say), ``"dropped"`` (the column is not in the current
+    table) or ``"all missing in reference"``; such a column has no metric (NaN) and is drifted.
     """
 
     column: str
@@ -127,6 +155,9 @@ class ColumnComparison:
     unseen_share: float | None = None
     unseen_flag: bool = False
     quantiles: Quantiles | None = None
+    missing: MissingShare | None = None
+    reasons: tuple[str, ...] = ()
+    status: str = "compared"
 
     def __getitem__(self, metric: str) -> MetricEstimate:
         return self.metrics[metric]
@@ -152,7 +183,15 @@ class ColumnComparison:
             row[f"{name}_p_value"] = t.p_value
         row["unseen_share"] = _NAN if self.unseen_share is None else self.unseen_share
         row["unseen_flag"] = self.unseen_flag
+        if self.missing is not None:
+            row["missing_difference"] = self.missing.difference
+            row["missing_ci_low"] = self.missing.ci_low
+            row["missing_ci_high"] = self.missing.ci_high
+            row["missing_p_value"] = self.missing.p_value
+            row["missing_drifted"] = self.missing.drifted
+        row["status"] = self.status
         row["drifted"] = self.drifted
+        row["reasons"] = "; ".join(self.reasons)
         return row
 
     def __repr__(self) -> str:
@@ -212,7 +251,8 @@ class Comparison:
     ``columns``: :class:`ColumnComparison` records in the table's order; ``skipped``:
     :class:`SkippedColumn` records; ``summary``: :class:`DatasetSummary`; ``metrics``: the metric
     names in order (the first is the headline); ``options``: the :class:`CompareOptions` used;
-    ``information_value``: IV rows when a target was given.
+    ``information_value``: IV rows when a target was given; ``warnings``: how an input may have been
+    misread (a CSV whose text columns look like decimal-comma numbers).
 
     ``rows`` and ``histograms`` keep the earlier dict views (flat rows, per-column histograms).
     """
@@ -227,6 +267,7 @@ class Comparison:
     current: str
     information_value: list[dict[str, Any]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     # -- views ----------------------------------------------------------------------------
     def __getitem__(self, column: str) -> ColumnComparison:
@@ -277,7 +318,7 @@ class Comparison:
             "summary": {**asdict(self.summary), "headline": self.summary.headline},
             "columns": [_plain(asdict(c)) for c in self.columns],
             "skipped": [asdict(s) for s in self.skipped],
-            "information_value": self.information_value, "meta": self.meta,
+            "information_value": self.information_value, "meta": self.meta, "warnings": list(self.warnings),
         }
 
     def to_json(self, path: str | None = None) -> str:

@@ -5,7 +5,14 @@ value replaced by its bin): they equal SciPy's tests on those binned samples (ch
 Binning makes KS and Anderson–Darling conservative (ties), and a shift inside one bin is invisible
 to them, as it is to PSI.
 
-* :func:`ks_binned`: Kolmogorov–Smirnov D = max_j |F_P(j) − F_Q(j)| over bin boundaries, p-value
+* :func:`ks_values`: the two-sample Kolmogorov–Smirnov test **on the values** (what
+  :func:`~divergences.tabular.compare` runs when both tables are at hand): D = max |F_P − F_Q| over
+  the union of the distinct values, from each table's counts per distinct value (ties handled as
+  ``scipy.stats.ks_2samp`` handles them); p-value as ``ks_2samp(method="auto")``: SciPy's exact
+  distribution when both tables have at most 10 000 non-missing values, else the asymptotic one
+  (``scipy.stats.kstwo`` with n = round(nm/(n+m)), as SciPy's ``"asymp"``);
+* :func:`ks_binned`: Kolmogorov–Smirnov D = max_j |F_P(j) − F_Q(j)| over bin boundaries (when only
+  bin counts are known: a saved profile as the reference, the windows of a monitor), p-value
   from the limiting distribution of √(nm/(n+m))·D as ``scipy.stats.ks_2samp(method="asymp")``
   (``scipy.stats.kstwo`` with n = round(nm/(n+m))).
 * :func:`anderson_darling_binned`: the k-sample Anderson–Darling statistic of Scholz & Stephens
@@ -23,10 +30,15 @@ import importlib
 import math
 import sys
 import threading
+import warnings
 
 import numpy as np
 
-__all__ = ["anderson_darling_binned", "benjamini_hochberg", "chi2_homogeneity", "holm", "ks_binned", "prefetch"]
+__all__ = ["KS_EXACT_MAX", "anderson_darling_binned", "benjamini_hochberg", "chi2_homogeneity", "holm", "ks_binned",
+           "ks_values", "prefetch"]
+
+#: both tables with at most this many values: the exact p-value of the KS test (SciPy's "auto" rule)
+KS_EXACT_MAX = 10_000
 
 
 def prefetch() -> None:
@@ -61,6 +73,37 @@ def ks_binned(current, reference) -> tuple[float, float]:
     d = float(np.max(np.abs(np.cumsum(c) / n - np.cumsum(r) / m))) if c.size > 1 else 0.0
     en = n * m / (n + m)
     return d, float(min(max(kstwo.sf(d, max(round(en), 1)), 0.0), 1.0))
+
+
+def ks_values(current_values, current_counts, reference_values, reference_counts) -> tuple[float, float]:
+    """(D, p-value) of the two-sample Kolmogorov–Smirnov test on the values, given each table's
+    distinct values (increasing) and their counts; equal to ``scipy.stats.ks_2samp`` on the values.
+
+    >>> d, p = ks_values([1.0, 2.0, 3.0], [1, 1, 1], [2.0, 3.0, 4.0], [1, 1, 1])
+    >>> round(d, 4), round(p, 4)
+    (0.3333, 1.0)
+    """
+    cv, cc = np.asarray(current_values, dtype=np.float64), np.asarray(current_counts, dtype=np.int64)
+    rv, rc = np.asarray(reference_values, dtype=np.float64), np.asarray(reference_counts, dtype=np.int64)
+    n, m = int(cc.sum()), int(rc.sum())
+    if n == 0 or m == 0:
+        return math.nan, math.nan
+    if max(n, m) <= KS_EXACT_MAX:  # small: SciPy itself, on the values (its exact distribution)
+        from scipy.stats import ks_2samp
+
+        with warnings.catch_warnings():  # SciPy falls back to "asymp" where its exact series fails: its result
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = ks_2samp(np.repeat(cv, cc), np.repeat(rv, rc))
+        return float(res.statistic), float(res.pvalue)
+    from scipy.stats import kstwo
+
+    union = np.union1d(cv, rv)
+    fc = np.concatenate([[0], np.cumsum(cc)])[np.searchsorted(cv, union, side="right")] / n
+    fr = np.concatenate([[0], np.cumsum(rc)])[np.searchsorted(rv, union, side="right")] / m
+    d = float(np.max(np.abs(fc - fr)))
+    big, small = max(n, m), min(n, m)
+    en = float(big) * small / (big + small)
+    return d, float(min(max(kstwo.sf(d, np.round(en)), 0.0), 1.0))
 
 
 _AD_SIG = np.array([0.25, 0.1, 0.05, 0.025, 0.01, 0.005, 0.001])

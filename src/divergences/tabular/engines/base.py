@@ -65,6 +65,8 @@ class Engine:
 
     #: how the table is named in messages: its file path, or "reference" / "current"
     label: str = "table"
+    #: warnings about how the table was read (a CSV whose text columns look like decimal-comma numbers)
+    notes: tuple[str, ...] = ()
 
     def schema(self) -> dict[str, str]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -109,6 +111,26 @@ class Engine:
         categorical columns) together: two passes here; engines that count by value do it in one."""
         counts = self.bin_counts(numeric, categorical)
         return counts, (self.unseen_counts(seen) if seen else {})
+
+    def distinct_values(self, columns: list[str], limit: int) -> dict[str, np.ndarray]:
+        """Per numeric or time column, its smallest distinct finite values (as float64, increasing), at
+        most ``limit + 1`` of them: a column has at most ``limit`` distinct finite values exactly when
+        fewer than ``limit + 1`` come back."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def distinct_counts(self, columns: list[str]) -> dict[str, int]:
+        """Per column, the number of distinct non-missing values (categorical columns as text, numeric
+        columns as numbers)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def sorted_values(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct non-missing values of a numeric or time column as float64, increasing, ±inf
+        included; their counts): what the exact two-sample Kolmogorov–Smirnov test reads."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def is_integer(self, column: str) -> bool:
+        """True when a numeric column has an integer type (not a float or decimal type)."""
+        return False
 
     def type_name(self, column: str) -> str:
         """The engine's own name of the column's type (for messages)."""
@@ -287,6 +309,32 @@ class SQLEngine(Engine):
     def fetch_arrays(self, exprs: list[str]) -> list[np.ndarray]:  # pragma: no cover - dialect
         """The values of SQL expressions over every row, as NumPy arrays."""
         raise NotImplementedError
+
+    def distinct_counts(self, columns):
+        if not columns:
+            return {}
+        schema = self.schema()
+        inner, aggs = [], []
+        for i, c in enumerate(columns):
+            if schema[c] in ("numeric", "datetime"):
+                inner.append(f"{self._double(c)} AS v{i}")
+                aggs.append(f"count(DISTINCT CASE WHEN NOT {self.is_nan(f'v{i}')} THEN v{i} END)")
+            else:
+                inner.append(f"{self.text_expr(c)} AS v{i}")
+                aggs.append(f"count(DISTINCT v{i})")
+        row = self.run(inner, aggs)
+        return {c: int(row[i]) for i, c in enumerate(columns)}
+
+    def distinct_values(self, columns, limit):
+        out = {}
+        for c in columns:
+            values, _ = self.sorted_values(c)
+            out[c] = values[np.isfinite(values)][: int(limit) + 1]
+        return out
+
+    def sorted_values(self, column):
+        x = self.fetch_arrays([self._double(column)])[0]
+        return np.unique(x[~np.isnan(x)], return_counts=True)
 
     #: whether :meth:`grouped_counts` can count categorical columns by value (then one pass gives both
     #: the bin counts and the unseen counts, see :meth:`bin_counts_unseen`)

@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from ..errors import InputError
+from ..extras import require
 from .base import SQLEngine
 
 __all__ = ["DuckDBEngine"]
@@ -55,13 +56,14 @@ class DuckDBEngine(SQLEngine):
         self._parquet = False
 
     @classmethod
-    def from_path(cls, path: str, *, delimiter: str | None = None) -> DuckDBEngine:
-        import duckdb
-
+    def from_path(cls, path: str, *, delimiter: str | None = None, decimal: str | None = None) -> DuckDBEngine:
+        duckdb = require("duckdb")
         if not os.path.exists(path):
             raise InputError("file not found", source=path)
         if os.path.isdir(path):
             raise InputError("is a directory, not a CSV or Parquet file", source=path)
+        if os.path.getsize(path) == 0:
+            raise InputError("is empty (0 bytes): no header, no rows", source=path)
         suffix = os.path.splitext(path)[1].lower()
         reader = _READERS.get(suffix)
         if reader is None:
@@ -71,7 +73,8 @@ class DuckDBEngine(SQLEngine):
         con.execute("SET preserve_insertion_order = false")  # aggregates only: less memory
         try:
             if reader == "read_csv":
-                rel = con.read_csv(path, delimiter=delimiter) if delimiter else con.read_csv(path)
+                options = {k: v for k, v in (("delimiter", delimiter), ("decimal", decimal)) if v}
+                rel = con.read_csv(path, **options)
             else:
                 rel = con.read_parquet(path)
             engine = cls(rel, path)
@@ -79,6 +82,8 @@ class DuckDBEngine(SQLEngine):
             engine.schema()
             if engine._csv:
                 _check_csv_header(con, rel, path, delimiter)
+                if decimal is None:
+                    engine.notes = _decimal_comma_notes(engine)
         except duckdb.Error as exc:
             con.close()
             kind = "CSV" if reader == "read_csv" else "Parquet"
@@ -267,6 +272,24 @@ class DuckDBEngine(SQLEngine):
                 out[c] += int(n)
         return out
 
+    def is_integer(self, column):
+        self.schema()
+        return bool(re.match(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$", self._types.get(column, "").upper()))
+
+    def distinct_values(self, columns, limit):
+        # one query: per column, its distinct finite values (a hash aggregate), the smallest limit + 1 kept
+        if not columns:
+            return {}
+        branches = " UNION ALL ".join(
+            f"SELECT {k} AS k, v FROM (SELECT {self._double(c)} AS v FROM __dv_source) AS l1 "
+            f"WHERE isfinite(v) GROUP BY v" for k, c in enumerate(columns))
+        sql = (f"SELECT k, v FROM (SELECT k, v, row_number() OVER (PARTITION BY k ORDER BY v) AS r "
+               f"FROM ({branches}) AS l2) AS l3 WHERE r <= {int(limit) + 1} ORDER BY k, v")
+        out: dict[str, list] = {c: [] for c in columns}
+        for k, v in self._fetch(sql, one=False):
+            out[columns[int(k)]].append(float(v))
+        return {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
+
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "
                f"WHERE t IS NOT NULL GROUP BY t ORDER BY n DESC, t LIMIT {int(limit)}")
@@ -299,6 +322,25 @@ def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
 
 
 _NAME = re.compile(r"\b[vtyf]\d*\b")
+# numbers written with a decimal comma, with or without a thousands dot: 1,5  -2,25  1.234,5
+_DECIMAL_COMMA = r"\s*[-+]?([0-9]+|[0-9]{1,3}(\.[0-9]{3})+),[0-9]+\s*"
+
+
+def _decimal_comma_notes(engine: DuckDBEngine) -> tuple[str, ...]:
+    """Warnings for the text columns of a CSV file whose values (in its first 5 000 rows) are nearly
+    all numbers with a decimal comma: read without ``decimal=","`` they would be compared as text."""
+    text = [c for c, k in engine.schema().items() if k == "string"]
+    if not text:
+        return ()
+    aggs = ", ".join(f"count({engine.ident(c)}), count(CASE WHEN regexp_full_match({engine.ident(c)}, "
+                     f"'{_DECIMAL_COMMA}') THEN 1 END)" for c in text)
+    row = engine._fetch(f"SELECT {aggs} FROM (SELECT * FROM __dv_source LIMIT 5000) AS l1")
+    found = [c for i, c in enumerate(text) if row[2 * i] and row[2 * i + 1] >= 0.9 * row[2 * i]]
+    if not found:
+        return ()
+    names = ", ".join(repr(c) for c in found[:5]) + (" ..." if len(found) > 5 else "")
+    return (f"{engine.label}: column(s) {names} look like numbers with a decimal comma (1,5) and are read as text "
+            "categories; give the decimal separator (decimal=',' / --decimal ,) to read them as numbers",)
 
 
 def _aliased(exprs: list[str], names: set[str]) -> list[str]:

@@ -52,8 +52,9 @@ class NarwhalsEngine(Engine):
     needs). Raises TypeError for anything else."""
 
     def __init__(self, frame, label: str) -> None:
-        import narwhals as nw
+        from ..extras import require
 
+        nw = require("narwhals")
         self.nw = nw
         obj = nw.from_native(frame)
         self.lazy = isinstance(obj, nw.LazyFrame)
@@ -154,6 +155,31 @@ class NarwhalsEngine(Engine):
                 qs, stats = np.full(len(levels), np.nan), (math.nan,) * 4
             out[c] = NumericSummary(rows, nonmissing, int(finite.size), *stats, np.asarray(qs, dtype=np.float64))
         return out
+
+    def is_integer(self, column):
+        dtype = (self.frame.collect_schema() if self.lazy else self.frame.schema)[column]
+        return bool(dtype.is_integer())
+
+    def distinct_counts(self, columns):
+        out = {}
+        for c in columns:
+            if self.schema()[c] in ("numeric", "datetime"):
+                x = self._values(c)
+                out[c] = int(np.unique(x[~np.isnan(x)]).size)
+            else:
+                out[c] = sum(1 for v, _, _ in self._counts_by_value(c) if v is not None)
+        return out
+
+    def distinct_values(self, columns, limit):
+        out = {}
+        for c in columns:
+            x = self._values(c)
+            out[c] = np.unique(x[np.isfinite(x)])[: int(limit) + 1]
+        return out
+
+    def sorted_values(self, column):
+        x = self._values(column)
+        return np.unique(x[~np.isnan(x)], return_counts=True)
 
     def missing_counts(self, columns):
         out = {}

@@ -90,5 +90,31 @@ class SparkEngine(SQLEngine):
         from pyspark.sql import functions as F
 
         df = self.frame.selectExpr(f"{self.text_expr(column)} AS t").where("t IS NOT NULL")
-        rows = df.groupBy("t").count().orderBy(F.desc("count"), F.asc("t")).limit(int(limit)).collect()
+        ordered = df.groupBy("t").count().orderBy(F.desc("count"), F.asc("t"))
+        rows = (ordered.limit(int(limit)) if limit < 2**31 - 1 else ordered).collect()
         return [(str(r["t"]), int(r["count"])) for r in rows]
+
+    def is_integer(self, column):
+        from pyspark.sql import types as T
+
+        self.schema()
+        return isinstance(self._types.get(column), T.IntegralType)
+
+    def sorted_values(self, column):
+        import numpy as np
+
+        df = self.frame.selectExpr(f"{self._double(column)} AS v").where("v IS NOT NULL AND NOT isnan(v)")
+        rows = df.groupBy("v").count().orderBy("v").collect()
+        values = np.array([r[0] for r in rows], dtype=np.float64)
+        counts = np.array([r[1] for r in rows], dtype=np.int64)
+        return values, counts
+
+    def distinct_values(self, columns, limit):
+        import numpy as np
+
+        out = {}
+        for c in columns:
+            df = self.frame.selectExpr(f"{self._double(c)} AS v").where(f"NOT isnan(v) AND {self.is_finite('v')}")
+            rows = df.distinct().orderBy("v").limit(int(limit) + 1).collect()
+            out[c] = np.array([r[0] for r in rows], dtype=np.float64)
+        return out
