@@ -180,28 +180,98 @@ def _kl(n: _Normals) -> Array:
         terms = _ratio_term(xp, u, xp.log(n.cov0) - xp.log(n.cov1)) + n.delta**2 / n.cov1
         return n.finish(0.5 * xp.sum(terms, axis=-1))
     l0, l1 = n.cholesky(n.cov0, "cov0"), n.cholesky(n.cov1, "cov1")
+    maha = n.mahalanobis(l1)
+    near, mu = _relative_eigenvalues(n, l0)
+    # near-equal covariances: tr(Σ₁⁻¹Σ₀) − d + log det Σ₁Σ₀⁻¹ = Σ_i h(μ_i), h(μ) = log1p(μ) − μ/(1 + μ) ≥ 0,
+    # μ_i the eigenvalues of L₀⁻¹(Σ₁ − Σ₀)L₀⁻ᵀ (formed from the difference: full relative precision)
+    near_value = xp.sum(_log1p_minus_ratio(xp, mu), axis=-1)
     l1b, l0b = _broadcast_matrices(xp, l1, l0)
-    # A = L₁⁻¹L₀ is lower triangular: tr(AAᵀ) − d − log det(AAᵀ) = Σ_{i≠j} A_ij² + Σ_i (u_i − log1p(u_i)),
-    # u_i = A_ii² − 1; every term is ≥ 0, so close normals keep their relative precision
+    # otherwise A = L₁⁻¹L₀ is lower triangular: tr(AAᵀ) − d − log det(AAᵀ) = Σ_{i≠j} A_ij² + Σ_i (u_i − log1p(u_i)),
+    # u_i = A_ii² − 1; every term is ≥ 0 and variance ratios come from log-ratios (scale-safe)
     a = n.tri_solve(l1b, l0b)
     diag = xp.linalg.diagonal(a)
     off = xp.sum(xp.tril(a, k=-1) ** 2, axis=(-2, -1))
     u = (diag - 1) * (diag + 1)
-    value = 0.5 * (off + xp.sum(_ratio_term(xp, u, 2 * xp.log(xp.abs(diag))), axis=-1) + n.mahalanobis(l1))
-    return n.finish(value)
+    far_value = off + xp.sum(_ratio_term(xp, u, 2 * xp.log(xp.abs(diag))), axis=-1)
+    return n.finish(0.5 * (xp.where(near, near_value, far_value) + maha))
+
+
+#: below this |μ| the series forms are used (their terms fall by a factor ≥ 10 each)
+_SERIES_BELOW = 0.1
+_SERIES_TERMS = 24
+#: covariances whose relative eigenvalues μ all lie within ±_NEAR use the eigenvalue forms
+_NEAR = 0.5
+
+
+def _relative_eigenvalues(n: _Normals, l0):
+    """(near, μ): μ the eigenvalues of L₀⁻¹(Σ₁ − Σ₀)L₀⁻ᵀ (those of Σ₀^{-1/2}Σ₁Σ₀^{-1/2} − I), formed from the
+    difference of the inputs so that nearly equal covariances keep their digits; ``near`` marks the batch
+    entries with every |μ| < ½ (μ there is computed from Σ₁ replaced by Σ₀ elsewhere, so it is finite and
+    its gradient never NaN)."""
+    xp = n.xp
+
+    def eigen(c1):
+        l0b, diff = _broadcast_matrices(xp, l0, c1 - n.cov0)
+        half = n.tri_solve(l0b, diff)
+        e = n.tri_solve(l0b, xp.matrix_transpose(half))
+        return xp.linalg.eigvalsh(0.5 * (e + xp.matrix_transpose(e)))
+
+    with np.errstate(all="ignore"):
+        if is_torch(xp):
+            import torch
+
+            with torch.no_grad():
+                probe = eigen(n.cov1)
+        else:
+            probe = eigen(n.cov1)
+        near = xp.all(xp.abs(probe) < _NEAR, axis=-1)  # NaN or inf entries are not near
+    cov1 = xp.where(near[..., None, None], n.cov1, n.cov0)
+    return near, eigen(cov1)
+
+
+def _series(xp, mu, coefficient, first: int = 2):
+    """Σ_{j ≥ first} coefficient(j) μ^j, summed from the smallest term (|μ| < 0.1: 24 terms reach 1e-24)."""
+    total = xp.zeros_like(mu)
+    for j in range(first + _SERIES_TERMS - 1, first - 1, -1):
+        total = (total + coefficient(j)) * mu
+    return total * mu ** (first - 1)
+
+
+def _log1p_minus_ratio(xp, mu):
+    """h(μ) = log1p(μ) − μ/(1 + μ) ≥ 0 (μ > −1): the series Σ_{j≥2} (−1)^j (j−1)/j μ^j near 0."""
+    small = xp.abs(mu) < _SERIES_BELOW
+    ms = xp.where(small, mu, xp.zeros_like(mu))
+    mf = xp.where(small, xp.full_like(mu, 0.5), mu)
+    series = _series(xp, ms, lambda j: (-1) ** j * (j - 1) / j)
+    return xp.where(small, series, xp.log1p(mf) - mf / (1 + mf))
+
+
+def _renyi_log_term(xp, mu, al: float):
+    """g(μ) = log1p(αμ) − α log1p(μ) for 1 + αμ > 0 and μ > −1, without cancellation: the series
+    Σ_{j≥2} (−1)^{j+1} α(α^{j−1} − 1) μ^j / j near 0, else (1 − α) log1p(μ) + log1p(−(1 − α)μ/(1 + μ))."""
+    small = xp.abs(mu) * max(1.0, al) < _SERIES_BELOW
+    ms = xp.where(small, mu, xp.zeros_like(mu))
+    mf = xp.where(small, xp.full_like(mu, 0.5), mu)
+    log_al = math.log(al)
+    series = _series(xp, ms, lambda j: (-1) ** (j + 1) * al * math.expm1((j - 1) * log_al) / j)
+    direct = (1 - al) * xp.log1p(mf) + xp.log1p(-(1 - al) * mf / (1 + mf))
+    return xp.where(small, series, direct)
 
 
 def _ratio_term(xp, u, log_r):
     """r − 1 − log r ≥ 0 for a variance ratio r = 1 + u with log r given (never NaN).
 
-    Near r = 1 it is u − log1p(u) (full relative precision); far from 1 it is e^{log r} − 1 − log r
-    from the log-ratio, so ratios like 1e300/1e-300 give +inf (overflow of r) or a finite value
-    (underflow of r), never inf − inf.
+    Near r = 1 it is u − log1p(u) (its series Σ_{j≥2} (−1)^j u^j / j where |u| < 0.1: full relative
+    precision); far from 1 it is e^{log r} − 1 − log r from the log-ratio, so ratios like 1e300/1e-300
+    give +inf (overflow of r) or a finite value (underflow of r), never inf − inf.
     """
     near = xp.abs(log_r) < 0.5
-    u_near = xp.where(near, u, xp.zeros_like(u))
+    small = xp.abs(u) < _SERIES_BELOW
+    u_small = xp.where(small, u, xp.zeros_like(u))
+    u_near = xp.where(near & ~small, u, xp.full_like(u, 0.5))
     lr_far = xp.where(near, xp.zeros_like(log_r), log_r)
-    return xp.where(near, u_near - xp.log1p(u_near), xp.exp(lr_far) - 1 - lr_far)
+    series = _series(xp, u_small, lambda j: (-1) ** j / j)
+    return xp.where(small, series, xp.where(near, u_near - xp.log1p(u_near), xp.exp(lr_far) - 1 - lr_far))
 
 
 def entropy(mean: Array, cov: Array, *, diagonal: bool | None = None) -> Array:
@@ -239,6 +309,18 @@ def _psd_sqrt(xp, c, name):
     return (vec * root[..., None, :]) @ xp.matrix_transpose(vec)
 
 
+def _polar_factor(xp, m):
+    """The orthogonal factor WVᵀ of m = WSVᵀ (no gradient: it is the minimiser of the Bures problem)."""
+    if is_torch(xp):
+        import torch
+
+        with torch.no_grad():
+            w, _, vt = torch.linalg.svd(m.detach())
+            return w @ vt
+    w, _, vt = np.linalg.svd(m)
+    return w @ vt
+
+
 def _broadcast_matrices(xp, a, b):
     batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
     return xp.broadcast_to(a, (*batch, *a.shape[-2:])), xp.broadcast_to(b, (*batch, *b.shape[-2:]))
@@ -256,7 +338,13 @@ def _renyi(n: _Normals, al: float) -> Array:
         finite = xp.all(s_al > 0, axis=-1)
         s_safe = xp.where(s_al > 0, s_al, xp.ones_like(s_al))
         maha = xp.sum(n.delta**2 / s_safe, axis=-1)
-        logdets = xp.sum(xp.log(s_safe) - (1 - al) * xp.log(n.cov0) - al * xp.log(n.cov1), axis=-1)
+        # per coordinate μ = σ₁²/σ₀² − 1 from the difference; the log-determinant bracket is Σ g(μ)
+        with np.errstate(all="ignore"):
+            mu = (n.cov1 - n.cov0) / n.cov0
+        near = (xp.abs(mu) < _NEAR) & (s_al > 0)
+        mu_near = xp.where(near, mu, xp.zeros_like(mu))
+        far = xp.log(s_safe) - (1 - al) * xp.log(n.cov0) - al * xp.log(n.cov1)
+        logdets = xp.sum(xp.where(near, _renyi_log_term(xp, mu_near, al), far), axis=-1)
     else:
         s_al = al * n.cov1 + (1 - al) * n.cov0
         if al > 1:  # Σ_α may be indefinite: those entries are +inf
@@ -267,8 +355,13 @@ def _renyi(n: _Normals, al: float) -> Array:
             finite = None
         l_al = n.cholesky(s_al, "αΣ₁ + (1−α)Σ₀")
         maha = n.mahalanobis(l_al)
-        logdets = (n.logdet(l_al) - (1 - al) * n.logdet(n.cholesky(n.cov0, "cov0"))
-                   - al * n.logdet(n.cholesky(n.cov1, "cov1")))
+        l0 = n.cholesky(n.cov0, "cov0")
+        near, mu = _relative_eigenvalues(n, l0)
+        if finite is not None:
+            near = near & finite
+            mu = xp.where(near[..., None], mu, xp.zeros_like(mu))
+        far = n.logdet(l_al) - (1 - al) * n.logdet(l0) - al * n.logdet(n.cholesky(n.cov1, "cov1"))
+        logdets = xp.where(near, xp.sum(_renyi_log_term(xp, mu, al), axis=-1), far)
     value = 0.5 * al * maha - logdets / (2 * (al - 1))
     if finite is not None:
         value = xp.where(finite, value, xp.full_like(value, math.inf))
@@ -334,9 +427,10 @@ def wasserstein2(mean0: Array, cov0: Array, mean1: Array, cov1: Array, *, square
 
     :math:`W_2^2 = \|\mu_0 - \mu_1\|^2 + \operatorname{tr}\Sigma_0 + \operatorname{tr}\Sigma_1
     - 2\operatorname{tr}\big(\Sigma_1^{1/2}\Sigma_0\Sigma_1^{1/2}\big)^{1/2}` (the Bures metric
-    between covariances; the Fréchet distance of FID is :math:`W_2^2`). The last trace is the nuclear
-    norm of :math:`L_1^\top L_0` (singular values of a product of Cholesky factors, no matrix square
-    root). Returns :math:`W_2`, or :math:`W_2^2` with ``squared=True``. Rounding below zero is clipped.
+    between covariances; the Fréchet distance of FID is :math:`W_2^2`). The Bures term is computed as
+    :math:`\min_U \|L_0 - L_1 U\|_F^2` over orthogonal U, reached at the polar factor of
+    :math:`L_1^\top L_0` (an SVD of a product of Cholesky factors, no matrix square root): a sum of
+    squared differences, so close covariances keep their digits and equal ones give 0. Returns :math:`W_2`, or :math:`W_2^2` with ``squared=True``. Rounding below zero is clipped.
     Degenerate (positive **semi**-definite) covariances are accepted, as in POT's
     ``ot.gaussian.bures_wasserstein_distance``: where a Cholesky factorisation fails, the factors are
     the symmetric square roots :math:`V\,\mathrm{diag}(\sqrt{\max(\lambda, 0)})\,V^\top` from an
@@ -357,9 +451,10 @@ def wasserstein2(mean0: Array, cov0: Array, mean1: Array, cov1: Array, *, square
         except ValueError:  # singular (positive semi-definite): symmetric square roots instead
             f0, f1 = _psd_sqrt(xp, n.cov0, "cov0"), _psd_sqrt(xp, n.cov1, "cov1")
         l1b, l0b = _broadcast_matrices(xp, f1, f0)
-        nuclear = xp.sum(xp.linalg.svdvals(xp.matrix_transpose(l1b) @ l0b), axis=-1)
-        trace = xp.sum(xp.linalg.diagonal(n.cov0), axis=-1) + xp.sum(xp.linalg.diagonal(n.cov1), axis=-1)
-        bures = xp.clip(trace - 2 * nuclear, 0.0, None)
+        # Bures² = min over orthogonal U of ‖F₀ − F₁U‖²_F, reached at the polar factor U = WVᵀ of
+        # F₁ᵀF₀ = WSVᵀ: a sum of squares of differences (no tr − 2‖·‖_* cancellation for close
+        # covariances). U is held fixed for autograd: by the envelope theorem the gradient is exact.
+        bures = xp.sum((l0b - l1b @ _polar_factor(xp, xp.matrix_transpose(l1b) @ l0b)) ** 2, axis=(-2, -1))
     value = xp.sum(n.delta**2, axis=-1) + bures
     if not squared:
         value = xp.sqrt(value)

@@ -63,7 +63,7 @@ def test_bootstrap_interval():
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=200), rng.normal(0.5, 1.0, size=150)
     gap = lambda a, b: b.mean(axis=-1) - a.mean(axis=-1)  # noqa: E731
-    res = bootstrap(x, y, gap, 999, seed=0, vectorized=True)
+    res = bootstrap(x, y, gap, 999, seed=0, vectorized=True, method="percentile")
     se = np.sqrt(1 / 200 + 1 / 150)
     assert res.standard_error == pytest.approx(se, rel=0.15)
     assert res.low < res.value < res.high
@@ -89,4 +89,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="confidence"):
         bootstrap(x, y, _mean_gap, confidence=1.5)
     with pytest.raises(ValueError, match="method"):
-        bootstrap(x, y, _mean_gap, method="bca")
+        bootstrap(x, y, _mean_gap, method="bca2")
+    with pytest.raises(ValueError, match="n_resamples >= 2"):
+        bootstrap(x, y, _mean_gap, 1, method="bca")

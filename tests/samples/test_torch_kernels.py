@@ -142,7 +142,9 @@ def test_median_bandwidth_ignores_duplicates():
     assert median_bandwidth(x, x) == pytest.approx(1.0)
     assert median_bandwidth(torch.tensor(x), torch.tensor(x)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="all points coincide"):
-        mmd(torch.zeros(4, 2), torch.zeros(3, 2))
+        median_bandwidth(torch.zeros(4, 2), torch.zeros(3, 2))
+    # MMD² of one point mass against itself is 0 for every bandwidth: returned, not refused (issue 19)
+    assert float(mmd(torch.zeros(4, 2), torch.zeros(3, 2))) == 0.0
 
 
 @pytest.mark.parametrize("scale", [1e200, 1e300, 1e-300])

@@ -57,7 +57,9 @@ def check_positive(value: Any, name: str) -> float:
 
 
 def as_weights(w: Any, n: int, name: str) -> np.ndarray:
-    """Non-negative sample weights normalised to sum 1 (uniform when ``w`` is None)."""
+    """Non-negative sample weights normalised to sum 1 (uniform when ``w`` is None); weights are first
+    divided by a power of two near their maximum, so a sum that would overflow (weights near 1e308)
+    or underflow (subnormal weights) normalises correctly."""
     if w is None:
         return np.full(n, 1.0 / n)
     arr = np.asarray(w, dtype=np.float64)
@@ -65,10 +67,11 @@ def as_weights(w: Any, n: int, name: str) -> np.ndarray:
         raise ValueError(f"{name} must have shape ({n},), one weight per sample, got {arr.shape}")
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValueError(f"{name} must be finite and non-negative")
-    total = arr.sum()
-    if total <= 0:
+    top = arr.max()
+    if top <= 0:
         raise ValueError(f"{name} must have a positive sum")
-    return arr / total
+    arr = arr / 2.0 ** math.floor(math.log2(top))  # exact: a sum of weights near 1e308 cannot overflow
+    return arr / arr.sum()
 
 
 def power_of_two_scale(*arrays, always: bool = False) -> float:

@@ -81,6 +81,8 @@ def tensor_weights(w: Any, shape: tuple[int, ...], name: str, like):
     """Non-negative weights of ``shape`` normalised to sum 1 along the last axis (uniform when None).
 
     Differentiable: a weight tensor that requires grad keeps its graph through the normalisation.
+    Weights are first divided by a power of two near their maximum (exact), so sums that would
+    overflow (weights near 1e308) or underflow normalise correctly.
     """
     import torch
 
@@ -99,7 +101,8 @@ def tensor_weights(w: Any, shape: tuple[int, ...], name: str, like):
             raise ValueError(f"{name} must have shape {tuple(shape)}, one weight per sample, got {tuple(w.shape)}")
     if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
         raise ValueError(f"{name} must be finite and non-negative")
-    total = w.sum(-1, keepdim=True)
-    if bool((total <= 0).any()):
+    top = w.detach().amax(-1, keepdim=True)
+    if bool((top <= 0).any()):
         raise ValueError(f"{name} must have a positive sum")
-    return w / total
+    w = w / torch.exp2(torch.floor(torch.log2(top)))  # exact: a sum of weights near 1e308 cannot overflow
+    return w / w.sum(-1, keepdim=True)

@@ -47,6 +47,12 @@ def median_bandwidth_torch(x: torch.Tensor, y: torch.Tensor) -> float:
         return float((srt[(k - 1) // 2] + srt[k // 2]) / 2) * s
 
 
+def _coincide(x: torch.Tensor, y: torch.Tensor) -> bool:
+    with torch.no_grad():
+        first = x[:1]
+        return bool((x == first).all()) and bool((y == first).all())
+
+
 def _sigmas(bandwidth, x, y) -> list[float]:
     spec = check_bandwidths(bandwidth)
     return [median_bandwidth_torch(x, y)] if spec == "median" else spec
@@ -76,6 +82,8 @@ def torch_kernel(kernel: str, sigmas: list[float]):
 
 def mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch.Tensor:
     xt, yt = as_tensor_pair(x, y, min_x=2 if unbiased else 1, min_y=2 if unbiased else 1)
+    if check_bandwidths(bandwidth) == "median" and _coincide(xt, yt):
+        return (xt.sum() + yt.sum()) * 0.0  # one point mass: 0 for every bandwidth, gradient 0
     sigmas = _sigmas(bandwidth, xt, yt)
     xt, yt, s = _centre_and_scale(xt, yt)
     fn = torch_kernel(kernel, [sg / s for sg in sigmas])
@@ -123,6 +131,8 @@ def _log_rbf_mean(a, b, sigma, same, block) -> torch.Tensor:
 
 def cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
     xt, yt = as_tensor_pair(x, y)
+    if check_bandwidths(bandwidth) == "median" and _coincide(xt, yt):
+        return (xt.sum() + yt.sum()) * 0.0
     sigmas = _sigmas(bandwidth, xt, yt)
     if len(sigmas) != 1:
         raise ValueError("cauchy_schwarz takes one bandwidth (a number or 'median'), not a sequence")

@@ -122,6 +122,12 @@ def median_bandwidth(x: Any, y: Any) -> float:
     return float(np.median(dist)) * s
 
 
+def _all_coincide(x: Any, y: Any) -> bool:
+    """Whether every point of x and y is the same point (then MMD² and D_CS are 0 for any bandwidth)."""
+    first = x[0]
+    return bool((x == first).all()) and bool((y == first).all())
+
+
 def _sigmas(bandwidth: Any, x: np.ndarray, y: np.ndarray) -> list[float]:
     spec = check_bandwidths(bandwidth)
     return [median_bandwidth(x, y)] if spec == "median" else spec
@@ -168,7 +174,9 @@ def mmd(x: Any, y: Any, kernel: str = "rbf", bandwidth: float | str | Sequence[f
     :math:`e^{-\|u-v\|^2/(2\sigma^2)}`, ``"laplacian"`` :math:`e^{-\|u-v\|/\sigma}`, ``"imq"``
     (inverse multiquadric) :math:`(1 + \|u-v\|^2/\sigma^2)^{-1/2}`. ``bandwidth`` is σ, a sequence
     of σ (the kernel is then the *sum* of the kernels, a common multi-scale choice; MMD² adds up),
-    or ``"median"`` (module notes). Memory is bounded by ``block`` (module notes).
+    or ``"median"`` (module notes; when every point of x and y is the same point the median is
+    undefined and the value is exactly 0 for any bandwidth, which is returned). Memory is bounded by
+    ``block`` (module notes).
 
     Torch tensors in (either argument): a 0-d tensor out, differentiable by autograd in x and y,
     computed in tiles so that n = m = 50 000 never holds an n × m matrix, in the forward or the
@@ -189,6 +197,8 @@ def mmd(x: Any, y: Any, kernel: str = "rbf", bandwidth: float | str | Sequence[f
 
         return mmd_torch(x, y, kernel, bandwidth, unbiased, block)
     xa, ya = as_pair(x, y, min_x=2 if unbiased else 1, min_y=2 if unbiased else 1)
+    if check_bandwidths(bandwidth) == "median" and _all_coincide(xa, ya):
+        return 0.0  # one point mass against itself: 0 for every bandwidth (the median heuristic has none)
     sigmas = _sigmas(bandwidth, xa, ya)
     xa, ya, s = _scaled(xa, ya)
     fn = _kernel_fn(kernel, [sg / s for sg in sigmas])
@@ -288,6 +298,8 @@ def cauchy_schwarz(x: Any, y: Any, bandwidth: float | str = "median", *, block: 
 
         return cauchy_schwarz_torch(x, y, bandwidth, block)
     xa, ya = as_pair(x, y)
+    if check_bandwidths(bandwidth) == "median" and _all_coincide(xa, ya):
+        return 0.0
     sigmas = _sigmas(bandwidth, xa, ya)
     if len(sigmas) != 1:
         raise ValueError("cauchy_schwarz takes one bandwidth (a number or 'median'), not a sequence")

@@ -13,9 +13,17 @@ With pairwise Euclidean distances :math:`a_{kl} = \|x_k - x_l\|` and their doubl
 
 Distances use a square root with subgradient 0 at 0, so duplicated rows have finite gradients.
 Memory O(n²) (these are batch regularisers). Samples are rows: (n,) or (n, d).
+
+Scale: each variable is shifted and divided by a power of two (exact) before its distances are formed,
+so data of order 1e-200 or 1e160 neither underflow to "constant" nor overflow to NaN. dCor and the
+standardised JdCov are scale invariant and computed on the rescaled data; dCov² (homogeneous of degree
+1 in each variable's scale) is multiplied back, so it is exact where the result is representable
+(it overflows to inf or underflows to 0 only where float64 cannot hold it).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -27,6 +35,28 @@ __all__ = ["ccdcov", "distance_correlation", "distance_covariance", "jdcov"]
 def _rows(x, name: str) -> torch.Tensor:
     x = tensor(x, name, ndim=(1, 2), min_rows=2)
     return x[:, None] if x.ndim == 1 else x
+
+
+def _power_of_two(t: torch.Tensor) -> int:
+    """The exponent e with ½ < max|t| / 2^e ≤ 1 (0 for an all-zero t)."""
+    top = float(t.detach().abs().max()) if t.numel() else 0.0
+    return math.ceil(math.log2(top)) if top > 0 else 0
+
+
+def _normalised(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """x shifted by a (detached) row and divided by a power of two 2^e, exactly: distances of the result
+    are those of x divided by 2^e, with the largest near 1 (no overflow of squares, no underflow)."""
+    first = _power_of_two(x)
+    x = _times_power_of_two(x, -first)
+    x = x - x[:1].detach()
+    second = _power_of_two(x)
+    return _times_power_of_two(x, -second), first + second
+
+
+def _times_power_of_two(value: torch.Tensor, e: int) -> torch.Tensor:
+    """value · 2^e in two halves (2^e itself may not be representable)."""
+    half = e // 2
+    return value * 2.0**half * 2.0 ** (e - half)
 
 
 def _distances(x: torch.Tensor) -> torch.Tensor:
@@ -57,12 +87,15 @@ def _pair(x, y):
 
 
 def _dcov2(x: torch.Tensor, y: torch.Tensor, unbiased: bool) -> torch.Tensor:
+    (x, ex), (y, ey) = _normalised(x), _normalised(y)
     if unbiased:
         n = len(x)
         if n < 4:
             raise ValueError(f"the unbiased distance covariance needs at least 4 samples, got {n}")
-        return (_u_centred(x) * _u_centred(y)).sum() / (n * (n - 3))
-    return (_double_centred(x) * _double_centred(y)).mean()
+        value = (_u_centred(x) * _u_centred(y)).sum() / (n * (n - 3))
+    else:
+        value = (_double_centred(x) * _double_centred(y)).mean()
+    return _times_power_of_two(value, ex + ey)
 
 
 def distance_covariance(x: torch.Tensor, y: torch.Tensor, *, squared: bool = True,
@@ -90,7 +123,7 @@ def distance_correlation(x: torch.Tensor, y: torch.Tensor, *, squared: bool = Fa
     if not isinstance(squared, bool):
         raise ValueError(f"squared must be True or False, got {squared!r}")
     x, y = _pair(x, y)
-    a, b = _double_centred(x), _double_centred(y)
+    a, b = _double_centred(_normalised(x)[0]), _double_centred(_normalised(y)[0])
     vx, vy, cxy = (a * a).mean(), (b * b).mean(), (a * b).mean()
     den = vx * vy
     ok = den > 0
@@ -126,8 +159,11 @@ def jdcov(*variables: torch.Tensor, c: float = 1.0, standardize: bool = True) ->
         dtype = torch.promote_types(dtype, v.dtype)
     prod = None
     for i, v in enumerate(xs):
-        u = -_double_centred(v.to(dtype))
-        if standardize:
+        v, e = _normalised(v.to(dtype))
+        u = -_double_centred(v)
+        if not standardize:
+            u = _times_power_of_two(u, e)
+        else:
             dvar = torch.sqrt((u * u).mean())
             if float(dvar.detach()) == 0:
                 raise ValueError(f"variables[{i}] is constant: its distance variance is 0 (standardize=False to allow)")
@@ -149,7 +185,8 @@ def ccdcov(z: torch.Tensor, *sensitive: torch.Tensor, standardize: bool = True) 
     if not isinstance(standardize, bool):
         raise ValueError(f"standardize must be True or False, got {standardize!r}")
     parts = [_rows(s, f"sensitive[{i}]") for i, s in enumerate(sensitive)]
-    if standardize:
+    if standardize:  # s / std(s) is scale invariant: form it from the rescaled s (no underflow of the variance)
+        parts = [_normalised(s)[0] for s in parts]
         parts = [s / torch.where(s.std(0) > 0, s.std(0), torch.ones_like(s.std(0))) for s in parts]
     if len({len(s) for s in parts}) != 1:
         raise ValueError(f"all sensitive variables must have the same number of rows, got {[len(s) for s in parts]}")
