@@ -22,7 +22,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +51,15 @@ class CacheManifest:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CacheManifest:
+        """Read ``path/manifest.json``, checked against its declared schema (:mod:`._cache_schema`): unknown
+        versions or fields, missing fields, wrong types, non-positive sizes, ``k`` beyond ``vocab_size`` or
+        sizes beyond the caps are a ValueError naming the file and the field."""
+        from ._cache_schema import read_manifest
+
         file = Path(path) / MANIFEST
         if not file.is_file():
             raise ValueError(f"path: {str(path)!r} holds no teacher cache ({MANIFEST} missing)")
-        raw = json.loads(file.read_text(encoding="utf-8"))
-        names = {f.name for f in fields(cls)}
-        unknown = set(raw) - names
-        if unknown:
-            raise ValueError(f"path: {MANIFEST} has unknown fields {sorted(unknown)}")
-        return cls(**raw)
+        return cls(**read_manifest(file))
 
     def save(self, path: str | os.PathLike) -> None:
         file = Path(path) / MANIFEST
@@ -193,10 +193,13 @@ def _write_part(file: Path, start: int, seqs: list[np.ndarray], rows: list[tuple
     os.replace(tmp, file)
 
 
-def _check_part(file: Path, start: int, seqs: list[np.ndarray]) -> None:
-    import pyarrow.parquet as pq
+def _check_part(file: Path, start: int, seqs: list[np.ndarray], manifest: CacheManifest, part: int) -> None:
+    """An existing part, on resumption: its schema and values against the manifest, its input_ids against the
+    dataset."""
+    from ._cache_schema import check_part, read_part
 
-    stored = pq.read_table(file, columns=["input_ids"]).column("input_ids").to_pylist()
+    cols = check_part(read_part(file), str(file), manifest, part)
+    stored = cols["input_ids"].to_pylist()
     if len(stored) != len(seqs) or any(list(map(int, s)) != t for s, t in zip(seqs, stored)):
         raise ValueError(f"dataset: examples {start}..{start + len(seqs) - 1} differ from the input_ids stored in "
                          f"{file.name}; the cache was written for another dataset (or order)")
@@ -277,7 +280,12 @@ def write_teacher_cache(
         seqs = [_ids_of(dataset[i], i) for i in range(start, stop)]
         file = root / _part_name(part)
         if file.is_file():
-            _check_part(file, start, seqs)
+            if existing is None:
+                existing = CacheManifest.load(root) if (root / MANIFEST).is_file() else None
+            if existing is None:
+                raise ValueError(f"path: {str(root)!r} holds {file.name} but no {MANIFEST}; it is not a teacher "
+                                 f"cache this function wrote (remove the parts or choose another folder)")
+            _check_part(file, start, seqs, existing, part)
         else:
             rows: list[tuple] = []
             for b in range(0, len(seqs), batch_size):
@@ -344,7 +352,8 @@ class TeacherCache:
         if vocab_size is not None:
             wanted["vocab_size"] = vocab_size
         _compare(self.manifest, wanted, "TeacherCache")
-        missing = [_part_name(i) for i in range(self.manifest.n_parts) if not (self.path / _part_name(i)).is_file()]
+        present = set(os.listdir(self.path))
+        missing = [_part_name(i) for i in range(self.manifest.n_parts) if _part_name(i) not in present]
         if missing:
             raise ValueError(f"path: the teacher cache is incomplete, missing {missing[:5]}"
                              f"{' ...' if len(missing) > 5 else ''}; run write_teacher_cache again to finish it")
@@ -354,11 +363,12 @@ class TeacherCache:
         return self.manifest.n_examples
 
     def _part(self, part: int) -> dict[str, Any]:
+        """The columns of part ``part``, read and checked against the manifest (:func:`._cache_schema.check_part`)."""
         if self._loaded is None or self._loaded[0] != part:
-            import pyarrow.parquet as pq
+            from ._cache_schema import check_part, read_part
 
-            table = pq.read_table(self.path / _part_name(part))
-            self._loaded = (part, {name: table.column(name).combine_chunks() for name in table.column_names})
+            file = self.path / _part_name(part)
+            self._loaded = (part, check_part(read_part(file), str(file), self.manifest, part))
         return self._loaded[1]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
@@ -374,7 +384,7 @@ class TeacherCache:
 
         def values(name: str) -> np.ndarray:
             cell = cols[name][row].values
-            flat = cell.flatten() if k is not None and hasattr(cell, "flatten") else cell
+            flat = cell.flatten() if hasattr(cell, "flatten") else cell
             return flat.to_numpy(zero_copy_only=False)
 
         ids = values("input_ids")
