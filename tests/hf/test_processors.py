@@ -170,8 +170,6 @@ def test_uscd_bad_input(model, tok):
     proc = USCDLogitsProcessor(model, lids, lmask, weight=0.7, uncertainty_threshold=1.0, lame_model=other)
     with pytest.raises(ValueError, match="lame_model.*vocabulary"):
         proc(ids, torch.randn(2, len(tok)))
-    with pytest.raises(ValueError, match="num_beams"):
-        uscd_generate(model, ids, lids, num_beams=2)
     with pytest.raises(ValueError, match="lame_input_ids"):
         uscd_generate(model, ids, lids[:1])
     with pytest.raises(ValueError, match="weight"):

@@ -23,7 +23,7 @@ from ..core.backend import torch_compute_dtype
 from ..torch._divergence import resolve
 from ..torch._engine import chunk_rows
 from ..torch.options import DistillOptions
-from ..torch.topk import teacher_tail_log, topk_divergence_loss
+from ..torch.topk import _check_topk, teacher_tail_log, topk_divergence_loss
 
 Tensor = torch.Tensor
 
@@ -61,7 +61,10 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
     n = hidden.shape[0]
     vocab = weight.shape[0] if weight is not None else hidden.shape[-1]
     chunk = chunk_rows(DistillOptions(chunk_size=chunk_size).chunk_size, vocab, hidden.device)
-    ragged = bool(torch.isinf(lp).any()) if lp.numel() else False
+    # the checks of the dense top-k path (NaN, +inf and positive log-probabilities, mass above 1, indices outside
+    # the vocabulary or listed twice in a row), on every row, before either path runs
+    _check_topk(lp, ix, (n,), vocab)
+    ragged = bool((lp == -math.inf).any()) if lp.numel() else False
     opts = dict(options)
     params = {k: opts.pop(k) for k in list(opts) if k not in ("temperature", "hard_weight", "soft_weight", "t_squared")}
     if ragged:
@@ -74,8 +77,6 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
         hard = float(opts.get("hard_weight", 0.0))
         if hard != 0.0 and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= vocab):
             raise ValueError(f"labels of kept tokens must lie in [0, {vocab})")
-        if ix.numel() and (int(ix.min()) < 0 or int(ix.max()) >= vocab):
-            raise ValueError(f"teacher top-k indices must lie in [0, {vocab}) (the student vocabulary)")
     # starts at 0 · Σ hidden so that a batch with no kept token still has a graph (zero gradients)
     total = hidden.sum().to(torch_compute_dtype(hidden, weight)) * 0.0
     for start in range(0, n, chunk):

@@ -10,12 +10,22 @@ r"""Decoding-time divergences as ``transformers`` logits processors (requires ``
 
 Processors passed to ``generate(logits_processor=...)`` run *before* the temperature / top-k /
 top-p warpers that ``generate`` builds from its generation config, so they see (and return) raw
-logits. They keep state for one ``generate`` call (the prompt length, KV caches); a call whose
-``input_ids`` do not extend the previous call's starts afresh. A new ``generate`` call whose prompt
-*is* the previous output extended by its last token cannot be told from the next step: call
-:meth:`reset` first when reusing a processor that way.
-Greedy decoding and sampling are supported; beam search reorders rows and is refused by
-:func:`uscd_generate`.
+logits (log-probabilities under beam search: the same distributions). They keep state for one
+``generate`` call (the prompt length, KV caches, records); a call whose ``input_ids`` do not extend
+the previous call's starts afresh. A new ``generate`` call whose prompt *is* the previous output
+extended by its last token cannot be told from the next step: call :meth:`reset` first when reusing
+a processor that way.
+
+Greedy decoding, sampling, ``num_return_sequences`` and beam search (``num_beams``) are supported.
+``generate`` does not show logits processors its beam indices, so each processor finds them: at every
+step, each row's tokens before the new one are the whole history of one row of the previous step (its
+parent beam), and the state of that row (the lame prompt's or the reference model's KV cache, the
+records, the end-of-sequence flags) moves with it. Rows of one prompt only ever take state from rows
+of the same prompt. A step whose rows do not all extend a previous row starts afresh. The records
+of :class:`DivergenceMonitor` and :class:`USCDLogitsProcessor` follow the beams
+(:attr:`DivergenceMonitor.steps` gives each running beam its own history);
+:meth:`DivergenceMonitor.sequence_steps` reads the values along any returned sequence (beam search
+returns finished beams, which are no longer among the running rows).
 """
 
 from __future__ import annotations
@@ -35,12 +45,22 @@ __all__ = ["DivergenceMonitor", "NGramPriorLogitsProcessor", "USCDLogitsProcesso
 class _CachedStepper:
     """Next-token logits of ``model`` on ``prefix`` + the tokens generated so far, with its own KV cache."""
 
-    def __init__(self, model: Any, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor | None) -> None:
+    def __init__(self, model: Any, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor | None,
+                 mask_name: str = "attention mask") -> None:
         self.model = model
         self.ids = prefix_ids
-        self.mask = torch.ones_like(prefix_ids) if prefix_mask is None else prefix_mask.to(prefix_ids.device)
-        if self.mask.shape != self.ids.shape:
-            raise ValueError(f"attention mask {tuple(self.mask.shape)} does not match its input_ids {tuple(self.ids.shape)}")
+        mask = torch.ones_like(prefix_ids) if prefix_mask is None else torch.as_tensor(prefix_mask).to(prefix_ids.device)
+        rows, mask_rows = prefix_ids.shape[0], mask.shape[0] if mask.ndim else 0
+        if mask.ndim == 2 and mask.shape[1] == prefix_ids.shape[1] and mask_rows and rows != mask_rows \
+                and rows % mask_rows == 0:
+            # the prompt was already expanded by generate (num_return_sequences, num_beams): expand its mask alike
+            mask = mask.repeat_interleave(rows // mask_rows, 0)
+        if mask.shape != self.ids.shape:
+            raise ValueError(f"{mask_name} has shape {tuple(mask.shape)} but its input_ids {tuple(self.ids.shape)}")
+        self.mask = mask
+        #: rows of one prompt of the caller (they may exchange state under beam search)
+        self.source_rows = mask_rows if prefix_mask is not None and mask_rows else rows
+        self.group = 1
         self.cache: Any = None
         self._cache_name: str | None = None
 
@@ -50,6 +70,21 @@ class _CachedStepper:
                 raise ValueError(f"generation batch {batch} is not a multiple of the prompt batch {self.ids.shape[0]}")
             r = batch // self.ids.shape[0]
             self.ids, self.mask = self.ids.repeat_interleave(r, 0), self.mask.repeat_interleave(r, 0)
+        self.group = batch // self.source_rows
+
+    def reorder(self, parent: torch.Tensor) -> None:
+        """Row i takes the state (prefix, mask, KV cache) of row ``parent[i]`` (a beam reorder)."""
+        idx = parent.to(self.ids.device)
+        self.ids, self.mask = self.ids.index_select(0, idx), self.mask.index_select(0, idx)
+        if self.cache is None:
+            return
+        if hasattr(self.cache, "reorder_cache"):
+            self.cache.reorder_cache(idx)
+        elif isinstance(self.cache, tuple):  # the legacy tuple of (key, value) per layer
+            self.cache = tuple(tuple(t.index_select(0, idx.to(t.device)) for t in layer) for layer in self.cache)
+        else:
+            raise ValueError(f"beam search: the KV cache of {type(self.model).__name__} ({type(self.cache).__name__}) "
+                             "cannot be reordered to follow the beams; use num_beams=1")
 
     @torch.no_grad()
     def __call__(self, new_tokens: torch.Tensor) -> torch.Tensor:
@@ -68,29 +103,80 @@ class _CachedStepper:
         return out.logits[:, -1, :]
 
 
+def _parents(prefix: torch.Tensor, last: torch.Tensor, group: int | None) -> torch.Tensor | None:
+    """For each row of ``prefix``, a row of ``last`` with the same tokens (its parent beam), in the same block of
+    ``group`` rows when ``group`` is given; None when a row has none (a new generation)."""
+    a, b = prefix.detach().cpu().numpy(), last.detach().cpu().numpy()
+    index: dict[tuple[int, bytes], int] = {}
+    for j in range(b.shape[0]):
+        index.setdefault((j // group if group else 0, b[j].tobytes()), j)
+    out = []
+    for r in range(a.shape[0]):
+        j = index.get((r // group if group else 0, a[r].tobytes()))
+        if j is None:
+            return None
+        out.append(j)
+    return torch.tensor(out, dtype=torch.long, device=prefix.device)
+
+
+def _trace(records: list[torch.Tensor], parents: list[torch.Tensor | None]) -> torch.Tensor:
+    """``[rows, steps]``: each row of the last step with the records of its own ancestors (beams followed)."""
+    idx = torch.arange(records[-1].shape[0], device=records[-1].device)
+    cols = []
+    for value, parent in zip(reversed(records), reversed(parents)):
+        cols.append(value[idx.to(value.device)])
+        if parent is not None:
+            idx = parent.to(idx.device)[idx]
+    return torch.stack(cols[::-1], dim=1)
+
+
 class _Stateful(LogitsProcessor):
-    """Tracks the prompt length and the tokens generated since the previous call."""
+    """Tracks the prompt length, the tokens generated since the previous call, and the beams (row parents)."""
 
     _seen: int | None = None
     _batch: int | None = None
     _last: torch.Tensor | None = None  # the previous call's input_ids: a new generate call does not extend them
+    _prompt: torch.Tensor | None = None  # the first call's input_ids
+    _parent_log: list[torch.Tensor | None]
+    _new_log: list[torch.Tensor]
 
     def reset(self) -> None:
         """Forget the current generation (prompt length, caches, records): the next call starts one."""
-        self._seen = self._batch = self._last = None
+        self._seen = self._batch = self._last = self._prompt = None
+        self._parent_log, self._new_log = [], []
         self._on_reset()
 
     def _on_reset(self) -> None:  # pragma: no cover - overridden
         pass
 
+    def _group(self) -> int | None:
+        """Rows that may exchange state under beam search (blocks of this many rows), or None: any two rows with
+        the same tokens have the same state."""
+        return None
+
+    def _reorder(self, parent: torch.Tensor) -> None:  # pragma: no cover - overridden
+        pass
+
     def _new_tokens(self, input_ids: torch.LongTensor) -> tuple[torch.Tensor, bool]:
-        """(tokens appended since the last call, whether this call starts a generation)."""
-        fresh = not (self._seen is not None and input_ids.shape[0] == self._batch and input_ids.shape[1] > self._seen
-                     and torch.equal(input_ids[:, :self._seen], self._last))
+        """(tokens appended since the last call, whether this call starts a generation); under beam search the
+        state is first moved to follow the rows' parent beams."""
+        parent = None
+        fresh = True
+        if self._seen is not None and input_ids.shape[0] == self._batch and input_ids.shape[1] > self._seen:
+            prefix = input_ids[:, :self._seen]
+            if torch.equal(prefix, self._last):
+                fresh = False
+            else:
+                parent = _parents(prefix, self._last, self._group())
+                fresh = parent is None
         new = input_ids[:, :0] if fresh else input_ids[:, self._seen:]
         if fresh:
             self.reset()
-            self._batch = input_ids.shape[0]
+            self._batch, self._prompt = input_ids.shape[0], input_ids
+        elif parent is not None:
+            self._reorder(parent)
+        self._parent_log.append(parent)
+        self._new_log.append(new)
         self._seen, self._last = input_ids.shape[1], input_ids
         return new, fresh
 
@@ -162,13 +248,30 @@ class USCDLogitsProcessor(_Stateful):
         self.uncertain = []
         self._stepper = None
 
+    def _group(self) -> int | None:
+        return self._stepper.group if self._stepper is not None else None
+
+    def _reorder(self, parent: torch.Tensor) -> None:
+        if self._stepper is not None:
+            self._stepper.reorder(parent)
+
+    @property
+    def uncertain_steps(self) -> torch.Tensor:
+        """``[rows, steps]`` uncertain-row masks, each row (beam) with the masks of its own ancestors.
+
+        :attr:`uncertain` holds the mask of each call as ``generate`` gave its rows; under beam search the rows of
+        one call are not those of the next, and this traces them."""
+        if not self.uncertain:
+            raise ValueError("nothing recorded yet: run generate with this processor first")
+        return _trace(self.uncertain, self._parent_log[-len(self.uncertain):])
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         new, fresh = self._new_tokens(input_ids)
         if self.weight == 0:
             return scores
         if fresh:
             self._stepper = _CachedStepper(self.lame_model, self.lame_input_ids.to(input_ids.device),
-                                           self.lame_attention_mask)
+                                           self.lame_attention_mask, "lame_attention_mask")
             self._stepper.expand(input_ids.shape[0])
         lame = self._stepper(new)
         _check_vocab(scores, lame.shape[-1], "lame_model")
@@ -200,7 +303,7 @@ def uscd_generate(model: Any, input_ids: torch.Tensor, lame_input_ids: torch.Ten
                   weight: float = 0.7, uncertainty_threshold: float = 0.005, plausibility: float = 0.666667,
                   contrast: str = "probability", lame_model: Any = None, logits_processor: Sequence[Any] = (),
                   **generate_kwargs: Any) -> tuple[Any, USCDLogitsProcessor]:
-    """``model.generate`` with USCD: both prompts run step by step (greedy or sampling).
+    """``model.generate`` with USCD: both prompts run step by step (greedy, sampling or beam search).
 
     ``input_ids`` / ``attention_mask`` are the standard (few-shot) prompts, ``lame_input_ids`` /
     ``lame_attention_mask`` the same prompts without their examples (same batch size; left padding
@@ -208,8 +311,6 @@ def uscd_generate(model: Any, input_ids: torch.Tensor, lame_input_ids: torch.Ten
     ``temperature``, ``num_return_sequences``, ...); ``logits_processor`` are run after USCD.
     Returns ``(generate's output, the processor)``.
     """
-    if generate_kwargs.get("num_beams", 1) != 1:
-        raise ValueError("num_beams must be 1: beam search reorders rows, which the lame prompt's cache does not follow")
     lame_input_ids = torch.as_tensor(lame_input_ids)
     if lame_input_ids.shape[0] != input_ids.shape[0]:
         raise ValueError(f"lame_input_ids has batch {lame_input_ids.shape[0]} but input_ids has {input_ids.shape[0]}")
@@ -242,6 +343,9 @@ class NGramPriorLogitsProcessor(_Stateful):
             raise ValueError(f"strength must be finite, got {strength!r}")
         self.prior, self.strength, self.pad_token_id = prior, float(strength), pad_token_id
         self._lead: list[int] = []
+
+    def _reorder(self, parent: torch.Tensor) -> None:
+        self._lead = [self._lead[j] for j in parent.tolist()]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         _, fresh = self._new_tokens(input_ids)
@@ -292,6 +396,20 @@ class DivergenceMonitor(_Stateful):
     def _on_reset(self) -> None:
         self.values, self._stepper, self._done = [], None, None
 
+    def _group(self) -> int | None:
+        if self._stepper is None:
+            return None
+        # the reference prompt is the generation's own prompt, without a mask: a row's tokens are its whole state
+        if self.reference_input_ids is None and self.reference_attention_mask is None:
+            return None
+        return self._stepper.group
+
+    def _reorder(self, parent: torch.Tensor) -> None:
+        if self._stepper is not None:
+            self._stepper.reorder(parent)
+        if self._done is not None:
+            self._done = self._done[parent.to(self._done.device)]
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         import divergences as dv
 
@@ -299,9 +417,9 @@ class DivergenceMonitor(_Stateful):
         if fresh:
             self._done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
             if self.reference_model is not None:
-                ids = input_ids if self.reference_input_ids is None else self.reference_input_ids
+                ids = input_ids if self.reference_input_ids is None else torch.as_tensor(self.reference_input_ids)
                 self._stepper = _CachedStepper(self.reference_model, ids.to(input_ids.device),
-                                               self.reference_attention_mask)
+                                               self.reference_attention_mask, "reference_attention_mask")
                 self._stepper.expand(input_ids.shape[0])
         elif self.eos.numel():
             self._done |= torch.isin(new, self.eos.to(new.device)).any(-1)
@@ -323,10 +441,44 @@ class DivergenceMonitor(_Stateful):
 
     @property
     def steps(self) -> torch.Tensor:
-        """``[batch, steps]`` divergence per generation step (NaN after a row's end of sequence)."""
+        """``[batch, steps]`` divergence per generation step (NaN after a row's end of sequence).
+
+        Under beam search each row is a beam still running at the last step, with the values of its own
+        ancestors at the earlier steps (:attr:`values` keeps each call's values as ``generate`` gave its rows)."""
         if not self.values:
             raise ValueError("nothing recorded yet: run generate with this monitor first")
-        return torch.stack(self.values, dim=1)
+        return _trace(self.values, self._parent_log[-len(self.values):])
+
+    def sequence_steps(self, sequences: torch.Tensor) -> torch.Tensor:
+        """``[n, steps]`` the values recorded along each of ``sequences`` (``generate``'s output rows).
+
+        Step t holds the value recorded when the sequence's first (prompt + t) tokens were the history of a row;
+        NaN where the sequence had no such row (it ended, or it was not generated in this run). With beam search
+        this reads the returned (finished) beams, which ``steps`` does not hold."""
+        if not self.values:
+            raise ValueError("nothing recorded yet: run generate with this monitor first")
+        seqs = torch.as_tensor(sequences)
+        if seqs.ndim != 2:
+            raise ValueError(f"sequences must be [n, length], got shape {tuple(seqs.shape)}")
+        prompt = self._prompt
+        p = prompt.shape[1]
+        out = torch.full((seqs.shape[0], len(self.values)), math.nan, dtype=self.values[0].dtype)
+        parents, news = self._parent_log[-len(self.values):], self._new_log[-len(self.values):]
+        for i, s in enumerate(seqs.to(prompt.device)):
+            if s.shape[0] < p:
+                continue
+            alive = (prompt == s[:p]).all(-1)
+            for t, value in enumerate(self.values):
+                if t > 0:
+                    if p + t > s.shape[0]:
+                        break
+                    parent, new = parents[t], news[t]
+                    prev = alive if parent is None else alive[parent.to(alive.device)]
+                    alive = prev & (new[:, -1] == s[p + t - 1])
+                if not alive.any():
+                    break
+                out[i, t] = value[int(alive.nonzero()[0])].to(out.device)
+        return out
 
     def summary(self) -> dict[str, torch.Tensor]:
         """Per sequence: ``mean``, ``max``, ``sum`` over its live steps, and ``steps`` (their count)."""

@@ -14,7 +14,14 @@ Each position's entries (the top ones and the sampled token) are mapped to stude
 the servers return). Entries whose token the student lacks are dropped from the k kept entries and so
 fall into the tail bucket of :func:`divergences.torch.topk_divergence_loss` (1 − Σ kept); they are
 counted and reported (:attr:`ServedTopK.missing`, :meth:`ServedTopK.report`), never silently lost.
-Entries that map to the same student id are merged (probabilities added) and counted too.
+Different server tokens that map to the same student id are merged (probabilities added) and counted too.
+
+Malformed responses are refused with a ValueError naming the position (``response: position 3:
+top_logprobs[1] has no 'logprob'``): an entry that is not an object, a missing or non-numeric ``logprob``, a
+positive or NaN log-probability, ``bytes`` that are not byte values, ``choices`` / ``content`` /
+``top_logprobs`` of the wrong type, completions arrays (``tokens``, ``token_logprobs``, ``top_logprobs``) of
+unequal lengths, a token listed twice in one position's top list (never merged with itself), and a position
+whose listed probabilities sum to more than 1 (+10⁻³ for printing round-off).
 """
 
 from __future__ import annotations
@@ -26,10 +33,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = ["ServedTopK", "decoded_vocab", "parse_logprobs", "served_teacher"]
 
 _ID_PREFIX = "token_id:"
 _POSITIVE_TOL = 1e-6  # log-probabilities in (0, tol] (printing round-off) are read as 0
+_F32_LOWEST = -float(np.finfo(np.float32).max)
+_MASS_TOL = 1e-3  # the listed probabilities of one position may exceed 1 by printing round-off, no more
 
 
 @dataclass
@@ -55,6 +66,24 @@ class ServedTopK:
     missing_tokens: Counter = field(default_factory=Counter)
     merged: int = 0
     truncated: int = 0
+
+    def __post_init__(self) -> None:
+        import torch
+
+        lp, ix, chosen = self.logprobs, self.indices, self.chosen
+        if not isinstance(lp, torch.Tensor) or lp.ndim != 2 or not lp.is_floating_point():
+            raise ValueError(f"logprobs must be a (T, k) float tensor, got {getattr(lp, 'shape', type(lp).__name__)}")
+        if not isinstance(ix, torch.Tensor) or tuple(ix.shape) != tuple(lp.shape) or ix.is_floating_point():
+            raise ValueError(f"indices must be an integer tensor of the shape {tuple(lp.shape)} of logprobs, got "
+                             f"{getattr(ix, 'shape', type(ix).__name__)}")
+        if not isinstance(chosen, torch.Tensor) or tuple(chosen.shape) != (lp.shape[0],):
+            raise ValueError(f"chosen must have shape ({lp.shape[0]},), one id per position, got "
+                             f"{getattr(chosen, 'shape', type(chosen).__name__)}")
+        if self.missing_mass is None:
+            self.missing_mass = torch.zeros(lp.shape[0])
+        elif tuple(getattr(self.missing_mass, "shape", ())) != (lp.shape[0],):
+            raise ValueError(f"missing_mass must have shape ({lp.shape[0]},), got "
+                             f"{getattr(self.missing_mass, 'shape', type(self.missing_mass).__name__)}")
 
     def report(self) -> str:
         """One line: positions, k, and what went to the tail."""
@@ -92,6 +121,13 @@ def served_teacher(items: Sequence[ServedTopK], seq_len: int, firsts: Sequence[i
 
     if len(items) != len(firsts):
         raise ValueError(f"firsts: {len(firsts)} start positions for {len(items)} served sequences")
+    if not items:
+        raise ValueError("items is empty: give one served sequence per example")
+    for j, (it, f) in enumerate(zip(items, firsts)):
+        if not isinstance(it, ServedTopK):
+            raise ValueError(f"items[{j}] must be a ServedTopK (from parse_logprobs), got {type(it).__name__}")
+        if isinstance(f, bool) or not isinstance(f, (int, np.integer)):
+            raise ValueError(f"firsts[{j}] must be an integer position, got {f!r}")
     k = max(it.logprobs.shape[1] for it in items)
     rows = []
     for it, f in zip(items, firsts):
@@ -130,47 +166,140 @@ def decoded_vocab(tokenizer: Any) -> dict[str, int]:
     return out
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"an object holds the key {key!r} twice")
+        out[key] = value
+    return out
+
+
+def _kind(x: Any) -> str:
+    return "null" if x is None else type(x).__name__
+
+
 def _positions(response: Any, choice: int) -> list[tuple[Any, float | None, list[tuple[Any, float]]]]:
-    """Per position: (sampled token, its log-prob, [(token, log-prob), ...]) from any supported format."""
-    if isinstance(response, (str, bytes)):
-        response = json.loads(response)
+    """Per position: ((sampled token, its bytes), its log-prob, [((token, bytes), log-prob), ...]) from any supported
+    format. Every malformed part is a ValueError naming where it is (``position t``, ``top_logprobs[j]``)."""
+    if isinstance(response, (str, bytes, bytearray)):
+        try:
+            response = json.loads(response, object_pairs_hook=_no_duplicate_keys)
+        except RecursionError:
+            raise ValueError("response: nested too deeply to be a logprobs response") from None
+        except ValueError as exc:  # JSONDecodeError included
+            raise ValueError(f"response: not a JSON logprobs response ({exc})") from None
     if isinstance(response, Sequence) and not isinstance(response, Mapping):  # vLLM prompt_logprobs list
-        return [_prompt_entry(p) for p in response]
+        return [_prompt_entry(p, t) for t, p in enumerate(response)]
     if not isinstance(response, Mapping):
         raise ValueError(f"response must be a JSON object (dict or text), got {type(response).__name__}")
     if "choices" in response:
         choices = response["choices"]
+        if not isinstance(choices, Sequence) or isinstance(choices, (str, bytes)):
+            raise ValueError(f"response: 'choices' must be a list of objects, got {_kind(choices)}")
+        if isinstance(choice, bool) or not isinstance(choice, int):
+            raise ValueError(f"choice must be an integer, got {choice!r}")
         if not (0 <= choice < len(choices)):
             raise ValueError(f"choice: the response has {len(choices)} choices, asked for {choice}")
         response = choices[choice]
+        if not isinstance(response, Mapping):
+            raise ValueError(f"response: choices[{choice}] must be an object, got {_kind(response)}")
     if "prompt_logprobs" in response and response.get("logprobs") is None:
-        return [_prompt_entry(p) for p in response["prompt_logprobs"]]
+        prompt = response["prompt_logprobs"]
+        if not isinstance(prompt, Sequence) or isinstance(prompt, (str, bytes)):
+            raise ValueError(f"response: 'prompt_logprobs' must be a list, got {_kind(prompt)}")
+        return [_prompt_entry(p, t) for t, p in enumerate(prompt)]
     lp = response.get("logprobs", response)
     if lp is None:
         raise ValueError("response carries no logprobs (ask the server for logprobs / top_logprobs)")
+    if not isinstance(lp, Mapping):
+        raise ValueError(f"response: 'logprobs' must be an object, got {_kind(lp)}")
     if "content" in lp:  # chat completions
+        content = _list(lp["content"], "logprobs.content", none_is_empty=True)
         out = []
-        for e in lp["content"] or []:
-            tops = [(t.get("token"), t["logprob"], t.get("bytes")) for t in e.get("top_logprobs") or []]
-            out.append(((e.get("token"), e.get("bytes")), e.get("logprob"), [((t, b), v) for t, v, b in tops]))
+        for t, e in enumerate(content):
+            if not isinstance(e, Mapping):
+                raise ValueError(f"response: position {t}: the entry must be an object, got {_kind(e)}")
+            sampled = (_token(e.get("token"), t, "token", optional=True), _bytes(e.get("bytes"), t, "bytes"))
+            value = e.get("logprob")
+            tops = []
+            for j, top in enumerate(_list(e.get("top_logprobs"), f"position {t}: top_logprobs", none_is_empty=True)):
+                where = f"top_logprobs[{j}]"
+                if not isinstance(top, Mapping):
+                    raise ValueError(f"response: position {t}: {where} must be an object, got {_kind(top)}")
+                if "logprob" not in top:
+                    raise ValueError(f"response: position {t}: {where} has no 'logprob'")
+                tops.append(((_token(top.get("token"), t, f"{where}.token"), _bytes(top.get("bytes"), t,
+                                                                                    f"{where}.bytes")),
+                             top["logprob"]))
+            out.append((sampled, value, tops))
         return out
     if "top_logprobs" in lp:  # completions
-        tokens = lp.get("tokens") or [None] * len(lp["top_logprobs"])
-        values = lp.get("token_logprobs") or [None] * len(tokens)
-        return [((tok, None), v, [((t, None), x) for t, x in (tops or {}).items()])
-                for tok, v, tops in zip(tokens, values, lp["top_logprobs"])]
+        top_list = _list(lp["top_logprobs"], "logprobs.top_logprobs")
+        tokens = lp.get("tokens")
+        values = lp.get("token_logprobs")
+        for name, arr in (("tokens", tokens), ("token_logprobs", values)):
+            if arr is not None and len(_list(arr, f"logprobs.{name}")) != len(top_list):
+                raise ValueError(f"response: logprobs.{name} has {len(arr)} entries but logprobs.top_logprobs has "
+                                 f"{len(top_list)}; the arrays must have one entry per position")
+        out = []
+        for t, tops in enumerate(top_list):
+            if tops is not None and not isinstance(tops, Mapping):
+                raise ValueError(f"response: position {t}: top_logprobs must be an object token → logprob, got "
+                                 f"{_kind(tops)}")
+            tok = None if tokens is None else _token(tokens[t], t, "tokens", optional=True)
+            out.append(((tok, None), None if values is None else values[t],
+                        [((_token(key, t, "top_logprobs key"), None), v) for key, v in (tops or {}).items()]))
+        return out
     raise ValueError("response: no 'content' (chat) nor 'top_logprobs' (completions) in its logprobs")
 
 
-def _prompt_entry(p: Any):
+def _list(value: Any, where: str, none_is_empty: bool = False) -> Sequence[Any]:
+    if value is None and none_is_empty:
+        return []
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
+        raise ValueError(f"response: {where} must be a list, got {_kind(value)}")
+    return value
+
+
+def _token(value: Any, position: int, where: str, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"response: position {position}: {where} must be a token string, got {_kind(value)}")
+    return value
+
+
+def _bytes(value: Any, position: int, where: str) -> bytes | None:
+    """A token's ``bytes`` (a list of integers 0..255 in the JSON), or None."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, Sequence) and not isinstance(value, str) and all(
+            isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 255 for b in value):
+        return bytes(value)
+    raise ValueError(f"response: position {position}: {where} must be a list of byte values 0..255, got "
+                     f"{value!r:.60}")
+
+
+def _prompt_entry(p: Any, position: int):
     if p is None:  # the first prompt token has no distribution
         return ((None, None), None, [])
     if not isinstance(p, Mapping):
-        raise ValueError(f"prompt_logprobs entries must be dicts or None, got {type(p).__name__}")
+        raise ValueError(f"response: position {position}: prompt_logprobs entries must be objects or null, got "
+                         f"{_kind(p)}")
     tops = []
     for key, v in p.items():
-        value = v["logprob"] if isinstance(v, Mapping) else v
-        tops.append(((int(key), None), value))
+        try:
+            token_id = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"response: position {position}: prompt_logprobs key {key!r} is not a token id") from None
+        if isinstance(v, Mapping):
+            if "logprob" not in v:
+                raise ValueError(f"response: position {position}: prompt_logprobs[{key!r}] has no 'logprob'")
+            v = v["logprob"]
+        tops.append(((token_id, None), v))
     return ((None, None), None, tops)
 
 
@@ -185,21 +314,23 @@ def _resolver(vocab: Mapping[str, int] | Callable[[str], int | None], vocab_size
     else:
         raise ValueError(f"vocab must be a token→id mapping or a callable, got {type(vocab).__name__}")
 
-    def resolve(token: Any, raw_bytes: Any) -> int | None:
+    def resolve(token: Any, raw_bytes: bytes | None, position: int) -> int | None:
         tok = token
         if isinstance(tok, str) and tok.startswith(_ID_PREFIX) and tok[len(_ID_PREFIX):].lstrip("-").isdigit():
             tok = int(tok[len(_ID_PREFIX):])
         if isinstance(tok, int):
             if not 0 <= tok < size:
-                raise ValueError(f"response: token id {tok} lies outside the student vocabulary [0, {size}) "
-                                 f"(vocab_size); is the server's tokenizer the student's?")
+                raise ValueError(f"response: position {position}: token id {tok} lies outside the student vocabulary "
+                                 f"[0, {size}) (vocab_size); is the server's tokenizer the student's?")
             return tok
         i = lookup(tok) if tok is not None else None
         if i is None and raw_bytes:
-            i = lookup(bytes(raw_bytes).decode("utf-8", errors="replace"))
-        if i is not None and not 0 <= int(i) < size:
-            raise ValueError(f"vocab maps {tok!r} to {i}, outside [0, {size})")
-        return None if i is None else int(i)
+            i = lookup(raw_bytes.decode("utf-8", errors="replace"))
+        if i is None:
+            return None
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < size:
+            raise ValueError(f"vocab maps {tok!r} to {i!r}, not an id in [0, {size})")
+        return int(i)
 
     return resolve, size
 
@@ -242,13 +373,23 @@ def parse_logprobs(response: Any, vocab: Mapping[str, int] | Callable[[str], int
     missing_mass: list[float] = []
     for t, (sampled, sampled_lp, tops) in enumerate(positions):
         entries = list(tops)
+        listed = set()
+        for (tok, raw), _ in entries:
+            if (tok, raw) in listed:
+                raise ValueError(f"response: position {t} lists token {tok!r} twice in its top log-probabilities; "
+                                 f"a response lists each token once")
+            listed.add((tok, raw))
+        if sampled_lp is not None:
+            sampled_lp = _check_logprob(sampled_lp, t)
         if sampled[0] is not None and sampled_lp is not None and all(e[0][0] != sampled[0] for e in entries):
             entries.append((sampled, sampled_lp))
         merged_row: dict[int, float] = {}
         lost = 0.0
+        total = 0.0
         for (tok, raw), value in entries:
             value = _check_logprob(value, t)
-            sid = resolve(tok, raw)
+            total += math.exp(value)
+            sid = resolve(tok, raw, t)
             if sid is None:
                 missing += 1
                 lacking[tok] += 1
@@ -259,8 +400,11 @@ def parse_logprobs(response: Any, vocab: Mapping[str, int] | Callable[[str], int
                                                         torch.tensor(value, dtype=torch.float64)))
             else:
                 merged_row[sid] = value
+        if total > 1.0 + _MASS_TOL:
+            raise ValueError(f"response: position {t}: the listed probabilities sum to {total:.6g} > 1; not the "
+                             f"top log-probabilities of one distribution")
         rows.append(sorted(merged_row.items(), key=lambda e: -e[1]))
-        sid = resolve(*sampled) if sampled[0] is not None else None
+        sid = resolve(*sampled, t) if sampled[0] is not None else None
         chosen.append(-100 if sid is None else sid)
         missing_mass.append(lost)
     width = k if k is not None else max([len(r) for r in rows] + [1])
@@ -283,10 +427,11 @@ def parse_logprobs(response: Any, vocab: Mapping[str, int] | Callable[[str], int
 
 
 def _check_logprob(value: Any, position: int) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"response: position {position} has a non-numeric logprob {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"response: position {position} has a non-numeric logprob {value!r:.60}")
+    v = float(value)
     if math.isnan(v) or v > _POSITIVE_TOL:
         raise ValueError(f"response: position {position} has logprob {v!r}, not a log-probability (≤ 0)")
+    if v < _F32_LOWEST:  # below float32's range: probability 0, stored as -inf
+        return -math.inf
     return min(v, 0.0)

@@ -22,7 +22,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ __all__ = ["CacheManifest", "TeacherCache", "TeacherCacheCollator", "tokenizer_h
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+MAX_PARTS = 1_000_000  # the caps of the manifest's schema (._cache_schema)
+MAX_VOCAB = 2**31 - 1
 _DTYPES = ("float32", "float16")
 
 
@@ -51,21 +53,27 @@ class CacheManifest:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CacheManifest:
+        """Read ``path/manifest.json``, checked against its declared schema (:mod:`._cache_schema`): unknown
+        versions or fields, missing fields, wrong types, non-positive sizes, ``k`` beyond ``vocab_size`` or
+        sizes beyond the caps are a ValueError naming the file and the field."""
+        from ._cache_schema import read_manifest
+
         file = Path(path) / MANIFEST
         if not file.is_file():
             raise ValueError(f"path: {str(path)!r} holds no teacher cache ({MANIFEST} missing)")
-        raw = json.loads(file.read_text(encoding="utf-8"))
-        names = {f.name for f in fields(cls)}
-        unknown = set(raw) - names
-        if unknown:
-            raise ValueError(f"path: {MANIFEST} has unknown fields {sorted(unknown)}")
-        return cls(**raw)
+        return cls(**read_manifest(file))
 
-    def save(self, path: str | os.PathLike) -> None:
-        file = Path(path) / MANIFEST
-        tmp = file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, file)
+    def to_json(self) -> str:
+        """The manifest as the JSON text of ``manifest.json``."""
+        return json.dumps(asdict(self), indent=1, sort_keys=True, allow_nan=False)
+
+    def save(self, path: str | os.PathLike, *, replace: bool = True) -> None:
+        """Write ``path/manifest.json`` through the safe writer (:func:`divergences._safe_write.write_atomic`).
+
+        ``replace=False`` creates it only if it does not exist (``FileExistsError`` otherwise)."""
+        from .._safe_write import write_atomic
+
+        write_atomic(Path(path) / MANIFEST, self.to_json(), replace=replace)
 
     @property
     def n_parts(self) -> int:
@@ -106,6 +114,9 @@ def _ids_of(example: Any, i: int) -> np.ndarray:
     arr = np.asarray(ids.tolist() if hasattr(ids, "tolist") else ids)
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"dataset[{i}]['input_ids'] must be a non-empty 1-D sequence of token ids")
+    if arr.min() < 0 or arr.max() > MAX_VOCAB:
+        raise ValueError(f"dataset[{i}]['input_ids'] holds token id {int(arr.min() if arr.min() < 0 else arr.max())} "
+                         f"outside [0, 2**31)")
     return arr.astype(np.int64)
 
 
@@ -188,15 +199,31 @@ def _write_part(file: Path, start: int, seqs: list[np.ndarray], rows: list[tuple
         "topk_indices": _nested(np.concatenate([r[1] for r in rows]), lengths, k, pa.int32()),
         "tail_logprob": _nested(np.concatenate([r[2] for r in rows]).astype(np.float32), lengths, None, pa.float32()),
     })
-    tmp = file.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, file)
+    from .._safe_write import write_atomic
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    write_atomic(file, sink.getvalue().to_pybytes())
 
 
-def _check_part(file: Path, start: int, seqs: list[np.ndarray]) -> None:
-    import pyarrow.parquet as pq
+def _create_manifest(root: Path, manifest: CacheManifest) -> CacheManifest:
+    """Create ``manifest.json`` once; when another writer (a rank, a second job) created it first, it must agree."""
+    try:
+        manifest.save(root, replace=False)
+    except FileExistsError:
+        existing = CacheManifest.load(root)
+        _compare(existing, asdict(manifest), "write_teacher_cache")
+        return existing
+    return manifest
 
-    stored = pq.read_table(file, columns=["input_ids"]).column("input_ids").to_pylist()
+
+def _check_part(file: Path, start: int, seqs: list[np.ndarray], manifest: CacheManifest, part: int) -> None:
+    """An existing part, on resumption: its schema and values against the manifest, its input_ids against the
+    dataset."""
+    from ._cache_schema import check_part, read_part
+
+    cols = check_part(read_part(file), str(file), manifest, part)
+    stored = cols["input_ids"].to_pylist()
     if len(stored) != len(seqs) or any(list(map(int, s)) != t for s, t in zip(seqs, stored)):
         raise ValueError(f"dataset: examples {start}..{start + len(seqs) - 1} differ from the input_ids stored in "
                          f"{file.name}; the cache was written for another dataset (or order)")
@@ -233,13 +260,23 @@ def write_teacher_cache(
         temperature: the log-probabilities are of ``softmax(logits / temperature)``.
         dtype: ``"float32"`` (4 bytes per value) or ``"float16"`` (2 bytes; about 3 significant digits).
         rows_per_file: examples per Parquet file (the unit of resumption).
-        progress: called as ``progress(parts_done, parts_total)`` after each file.
+        progress: called as ``progress(parts_done, parts_total)`` after each file (the files of this rank).
 
     Returns:
         The manifest. Calling again on a complete cache checks it and writes nothing; on a partial one it
         writes the missing files. A manifest that disagrees with the arguments is a ValueError.
+
+    Several processes: every file goes through the safe writer (:func:`divergences._safe_write.write_atomic`:
+    exclusive temporary file, atomic rename, links at the final name not followed) and ``manifest.json`` is
+    created once (a second writer compares its arguments with it). Under ``torchrun`` (a ``torch.distributed``
+    process group is initialised) every rank calls this function with the same arguments: part ``i`` is
+    written by rank ``i mod world_size``, one collective first checks that the ranks agree (the same
+    ValueError on every rank otherwise), one collective at the end waits for all ranks (a failure on one rank
+    is raised on every rank), then each rank checks that every part is in its folder (the folder must be shared
+    by all ranks) and returns the manifest. Independent processes on one cache (two jobs) both write every
+    missing part; the cache stays valid, the work is done twice.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_VOCAB:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
@@ -256,6 +293,8 @@ def write_teacher_cache(
     root.mkdir(parents=True, exist_ok=True)
     if model_id is None:
         model_id = str(getattr(getattr(teacher, "config", None), "name_or_path", "") or type(teacher).__name__)
+    if not isinstance(model_id, str):
+        raise ValueError(f"model_id must be a string, got {type(model_id).__name__}")
     if device is None:
         params = getattr(teacher, "parameters", None)
         first = next(iter(params()), None) if callable(params) else None
@@ -264,34 +303,112 @@ def write_teacher_cache(
         teacher.eval()
     tok_hash = tokenizer_hash(tokenizer)
 
-    existing = CacheManifest.load(root) if (root / MANIFEST).is_file() else None
-    vocab = existing.vocab_size if existing is not None else None
     wanted = dict(model_id=model_id, temperature=t, k=k, tokenizer_hash=tok_hash, dtype=dtype, n_examples=n,
                   rows_per_file=rows_per_file)
-    if existing is not None:
-        _compare(existing, wanted, "write_teacher_cache")
-
     n_parts = math.ceil(n / rows_per_file)
-    for part in range(n_parts):
-        start, stop = part * rows_per_file, min((part + 1) * rows_per_file, n)
-        seqs = [_ids_of(dataset[i], i) for i in range(start, stop)]
-        file = root / _part_name(part)
-        if file.is_file():
-            _check_part(file, start, seqs)
-        else:
-            rows: list[tuple] = []
-            for b in range(0, len(seqs), batch_size):
-                got, v = _teacher_topk(teacher, seqs[b : b + batch_size], k, t, pad_token_id, device)
-                if vocab is None:
-                    vocab = v
-                    CacheManifest(vocab_size=v, **wanted).save(root)
-                elif v != vocab:
-                    raise ValueError(f"teacher: vocabulary size {v} differs from the cache's {vocab}")
-                rows.extend(got)
-            _write_part(file, start, seqs, rows, k, dtype)
-        if progress is not None:
-            progress(part + 1, n_parts)
+    if n_parts > MAX_PARTS:
+        raise ValueError(f"rows_per_file: {n} examples at rows_per_file={rows_per_file} make {n_parts} parts, "
+                         f"beyond the cap of {MAX_PARTS}")
+    rank, world, dist = _process_group()
+    if world > 1:
+        _agree_across_ranks(dist, rank, world, {**wanted, "path": str(root.resolve())})
+    mine = [part for part in range(n_parts) if part % world == rank]
+    failure: BaseException | None = None
+    try:
+        existing = CacheManifest.load(root) if (root / MANIFEST).is_file() else None
+        if existing is not None:
+            _compare(existing, wanted, "write_teacher_cache")
+        for done, part in enumerate(mine):
+            existing = _write_or_check_part(teacher, dataset, root, part, existing, wanted, batch_size, pad_token_id,
+                                            device)
+            if progress is not None:
+                progress(done + 1, len(mine))
+    except Exception as exc:  # under torchrun every rank must hear of it, not wait for the others forever
+        if world == 1:
+            raise
+        failure = exc
+    if world > 1:
+        _finish_across_ranks(dist, rank, world, failure)
+    present = set(os.listdir(root))
+    missing = [_part_name(p) for p in range(n_parts) if _part_name(p) not in present]
+    if missing:
+        raise ValueError(f"path: after every rank wrote its parts, {str(root)!r} still lacks {missing[:5]}; the folder "
+                         f"must be one shared folder for all ranks (a node-local disk gives each node a part of the "
+                         f"cache)")
     return CacheManifest.load(root)
+
+
+def _write_or_check_part(teacher: Any, dataset: Sequence[Any], root: Path, part: int,
+                         existing: CacheManifest | None, wanted: Mapping[str, Any], batch_size: int,
+                         pad_token_id: int, device: Any) -> CacheManifest | None:
+    """Check part ``part`` if it exists, else run the teacher on its examples and write it; returns the manifest
+    (created on the first batch the teacher runs, when the cache has none yet)."""
+    rows_per_file, n = wanted["rows_per_file"], wanted["n_examples"]
+    start, stop = part * rows_per_file, min((part + 1) * rows_per_file, n)
+    seqs = [_ids_of(dataset[i], i) for i in range(start, stop)]
+    file = root / _part_name(part)
+    if file.is_file():
+        if existing is None:
+            existing = CacheManifest.load(root) if (root / MANIFEST).is_file() else None
+        if existing is None:
+            raise ValueError(f"path: {str(root)!r} holds {file.name} but no {MANIFEST}; it is not a teacher "
+                             f"cache this function wrote (remove the parts or choose another folder)")
+        _check_part(file, start, seqs, existing, part)
+        return existing
+    rows: list[tuple] = []
+    k, t, dtype = wanted["k"], wanted["temperature"], wanted["dtype"]
+    for b in range(0, len(seqs), batch_size):
+        got, v = _teacher_topk(teacher, seqs[b : b + batch_size], k, t, pad_token_id, device)
+        if existing is None:
+            if v > MAX_VOCAB:
+                raise ValueError(f"teacher: vocabulary size {v} is beyond the cache's cap {MAX_VOCAB} (int32 ids)")
+            existing = _create_manifest(root, CacheManifest(vocab_size=v, **wanted))
+        if v != existing.vocab_size:
+            raise ValueError(f"teacher: vocabulary size {v} differs from the cache's {existing.vocab_size}")
+        rows.extend(got)
+    top = max(int(s.max()) for s in seqs)
+    if top >= existing.vocab_size:
+        raise ValueError(f"dataset: examples {start}..{stop - 1} hold token id {top} outside the teacher's vocabulary "
+                         f"[0, {existing.vocab_size})")
+    _write_part(file, start, seqs, rows, k, dtype)
+    return existing
+
+
+def _process_group() -> tuple[int, int, Any]:
+    """(rank, world size, torch.distributed) of an initialised process group, else (0, 1, None)."""
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover - torch without distributed
+        return 0, 1, None
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), dist
+    return 0, 1, None
+
+
+def _agree_across_ranks(dist: Any, rank: int, world: int, description: Mapping[str, Any]) -> None:
+    """One collective: every rank's arguments; any difference is the same ValueError on every rank."""
+    everyone: list[Any] = [None] * world
+    dist.all_gather_object(everyone, dict(description))
+    for r, other in enumerate(everyone):
+        for name in description:
+            if other.get(name) != everyone[0].get(name):
+                arg = {"tokenizer_hash": "tokenizer", "n_examples": "dataset", "path": "path"}.get(name, name)
+                raise ValueError(f"{arg}: the ranks of the process group called write_teacher_cache with different "
+                                 f"{name} (rank 0: {everyone[0].get(name)!r}, rank {r}: {other.get(name)!r}); every "
+                                 f"rank must give the same arguments (rank {rank} reporting)")
+
+
+def _finish_across_ranks(dist: Any, rank: int, world: int, failure: BaseException | None) -> None:
+    """One collective after the parts: if a rank failed, every rank raises (the failing one its own error)."""
+    mine = None if failure is None else f"{type(failure).__name__}: {failure}"
+    everyone: list[Any] = [None] * world
+    dist.all_gather_object(everyone, mine)
+    if failure is not None:
+        raise failure
+    failed = [(r, m) for r, m in enumerate(everyone) if m is not None]
+    if failed:
+        r, message = failed[0]
+        raise ValueError(f"write_teacher_cache failed on rank {r} of {world}: {message}")
 
 
 def _compare(manifest: CacheManifest, wanted: Mapping[str, Any], who: str) -> None:
@@ -344,7 +461,8 @@ class TeacherCache:
         if vocab_size is not None:
             wanted["vocab_size"] = vocab_size
         _compare(self.manifest, wanted, "TeacherCache")
-        missing = [_part_name(i) for i in range(self.manifest.n_parts) if not (self.path / _part_name(i)).is_file()]
+        present = set(os.listdir(self.path))
+        missing = [_part_name(i) for i in range(self.manifest.n_parts) if _part_name(i) not in present]
         if missing:
             raise ValueError(f"path: the teacher cache is incomplete, missing {missing[:5]}"
                              f"{' ...' if len(missing) > 5 else ''}; run write_teacher_cache again to finish it")
@@ -354,11 +472,12 @@ class TeacherCache:
         return self.manifest.n_examples
 
     def _part(self, part: int) -> dict[str, Any]:
+        """The columns of part ``part``, read and checked against the manifest (:func:`._cache_schema.check_part`)."""
         if self._loaded is None or self._loaded[0] != part:
-            import pyarrow.parquet as pq
+            from ._cache_schema import check_part, read_part
 
-            table = pq.read_table(self.path / _part_name(part))
-            self._loaded = (part, {name: table.column(name).combine_chunks() for name in table.column_names})
+            file = self.path / _part_name(part)
+            self._loaded = (part, check_part(read_part(file), str(file), self.manifest, part))
         return self._loaded[1]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
@@ -374,7 +493,7 @@ class TeacherCache:
 
         def values(name: str) -> np.ndarray:
             cell = cols[name][row].values
-            flat = cell.flatten() if k is not None and hasattr(cell, "flatten") else cell
+            flat = cell.flatten() if hasattr(cell, "flatten") else cell
             return flat.to_numpy(zero_copy_only=False)
 
         ids = values("input_ids")

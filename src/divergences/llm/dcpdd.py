@@ -36,6 +36,8 @@ from ._tokens import scored_tokens
 
 __all__ = ["FrequencyTable", "dcpdd_score", "first_occurrence_mask"]
 
+_MAX_TOTAL = 2**63 - 1
+
 
 def _ids(sequence: Any, tokenizer: Any = None) -> np.ndarray:
     if tokenizer is not None:
@@ -60,12 +62,7 @@ class FrequencyTable:
     """
 
     def __init__(self, counts: Any) -> None:
-        counts = np.asarray(counts)
-        if counts.ndim != 1 or counts.size == 0:
-            raise ValueError(f"counts must be a non-empty 1-D array, got shape {counts.shape}")
-        if not np.issubdtype(counts.dtype, np.integer) or (counts < 0).any():
-            raise ValueError("counts must be non-negative integers")
-        self.counts = counts.astype(np.int64)
+        self.counts = _checked_counts(counts)
 
     @property
     def vocab_size(self) -> int:
@@ -101,20 +98,72 @@ class FrequencyTable:
         return cls(counts)
 
     def frequencies(self, smoothing: float = 1.0) -> np.ndarray:
-        """Add-``smoothing`` frequencies ``(c + k) / (N + kV)`` (k = 1: Laplace, the paper's choice)."""
-        if not smoothing > 0:
-            raise ValueError(f"smoothing must be > 0 (a zero frequency gives log(1/f) = inf), got {smoothing!r}")
-        return (self.counts + smoothing) / (self.total + smoothing * self.vocab_size)
+        """Add-``smoothing`` frequencies ``(c + k) / (N + kV)`` (k = 1: Laplace, the paper's choice), in float64.
+
+        ``smoothing`` must be a finite positive number (0 gives log(1/f) = inf for unseen tokens)."""
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.floating, np.integer)) \
+                or not (math.isfinite(float(smoothing)) and smoothing > 0):
+            raise ValueError(f"smoothing must be a finite number > 0 (a zero frequency gives log(1/f) = inf), "
+                             f"got {smoothing!r}")
+        k = float(smoothing)
+        return (self.counts.astype(np.float64) + k) / (float(self.total) + k * self.vocab_size)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the counts to ``path`` (NumPy ``.npz``; no pickle)."""
-        with open(path, "wb") as handle:
-            np.savez(handle, counts=self.counts)
+        """Write the counts to ``path`` (NumPy ``.npz`` with ``counts`` and ``format_version``; no pickle),
+        atomically (:func:`divergences._safe_write.write_atomic`)."""
+        import io
+
+        from .._safe_write import write_atomic
+
+        buffer = io.BytesIO()
+        np.savez(buffer, counts=self.counts, format_version=np.int64(1))
+        write_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FrequencyTable:
-        with np.load(path, allow_pickle=False) as data:
-            return cls(data["counts"])
+        """Read a table written by :meth:`save`, checked against its declared schema
+        (:class:`divergences.llm._schemas.FrequencyTableDocument`): a file that is not a NumPy ``.npz`` without
+        pickles, an unknown version or array, ``counts`` missing, not 1-D, not integer, negative or summing
+        beyond int64 are a ValueError naming the file and the field."""
+        import zipfile
+
+        from ..documents import read_document
+        from ._schemas import FrequencyTableDocument
+
+        name = os.fspath(path)
+        try:
+            data = np.load(name, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("holds a single array, not the .npz archive FrequencyTable.save writes")
+            with data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(f"{name}: not a frequency table written by FrequencyTable.save ({exc})") from None
+        version = arrays.get("format_version")
+        if isinstance(version, np.ndarray) and version.ndim == 0 and np.issubdtype(version.dtype, np.integer):
+            arrays["format_version"] = int(version)  # a 0-d integer array in the archive
+        doc = read_document(FrequencyTableDocument, arrays, source_name=name)
+        return cls(doc.counts)
+
+
+def _checked_counts(value: Any) -> np.ndarray:
+    """``value`` as an int64 array of counts: 1-D, non-empty, integer, ≥ 0, total < 2⁶³ (else ValueError)."""
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"counts must be a non-empty 1-D array, got shape {arr.shape}")
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"counts must be an integer array, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.signedinteger) and (arr < 0).any():
+        raise ValueError(f"counts must be non-negative, got {int(arr.min())} at token {int(arr.argmin())}")
+    if arr.dtype.itemsize >= 8 and np.issubdtype(arr.dtype, np.unsignedinteger) and (arr > _MAX_TOTAL).any():
+        raise ValueError(f"counts hold {int(arr.max())} at token {int(arr.argmax())}, beyond int64")
+    arr = arr.astype(np.int64)
+    # exact total in two 32-bit halves (an int64 sum would wrap around silently)
+    high, low = arr >> 32, arr & 0xFFFFFFFF
+    total = (int(high.sum(dtype=np.int64)) << 32) + int(low.sum(dtype=np.int64))
+    if total > _MAX_TOTAL:
+        raise ValueError(f"counts sum to {total}, beyond int64 ({_MAX_TOTAL})")
+    return arr
 
 
 def first_occurrence_mask(input_ids: Any, attention_mask: Any = None) -> Any:

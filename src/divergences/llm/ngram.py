@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,11 @@ from typing import Any
 import numpy as np
 
 __all__ = ["NGramPrior"]
+
+
+def _real(x: Any) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(float(x))
 
 
 class NGramPrior:
@@ -61,13 +67,13 @@ class NGramPrior:
         """
         if isinstance(order, bool) or not isinstance(order, int) or order < 1:
             raise ValueError(f"order must be a positive integer, got {order!r}")
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
-        if not k > 0:
-            raise ValueError(f"k must be > 0 (add-k smoothing keeps every token possible), got {k!r}")
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or not 1 <= vocab_size < 2**31:
+            raise ValueError(f"vocab_size must be a positive integer below 2**31, got {vocab_size!r}")
+        if not _real(k) or not k > 0:
+            raise ValueError(f"k must be a finite number > 0 (add-k smoothing keeps every token possible), got {k!r}")
         weights = (1.0 / order,) * order if weights is None else tuple(weights)
-        if len(weights) != order or any(not w >= 0 for w in weights) or not math.isclose(sum(weights), 1.0,
-                                                                                         abs_tol=1e-9):
+        if len(weights) != order or any(not (_real(w) and w >= 0) for w in weights) \
+                or not math.isclose(math.fsum(weights), 1.0, abs_tol=1e-9):
             raise ValueError(f"weights must be {order} non-negative numbers summing to 1, got {weights!r}")
         if combine not in ("log-linear", "linear"):
             raise ValueError(f"combine must be 'log-linear' or 'linear', got {combine!r}")
@@ -91,20 +97,30 @@ class NGramPrior:
         return cls([dict(c) for c in counts], vocab_size=vocab_size, k=k, weights=weights, combine=combine)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the counts and settings to ``path`` (JSON; no pickle), for :meth:`load`."""
-        data = {"vocab_size": self.vocab_size, "k": self.k, "weights": list(self.weights), "combine": self.combine,
+        """Write the counts and settings to ``path`` (JSON, format version 1; no pickle), for :meth:`load`.
+
+        The file is written atomically (:func:`divergences._safe_write.write_atomic`)."""
+        from .._safe_write import write_atomic
+
+        data = {"format_version": 1, "vocab_size": self.vocab_size, "k": self.k, "weights": list(self.weights),
+                "combine": self.combine,
                 "counts": [[[list(h), sorted(c.items())] for h, c in table.items()] for table in self.counts]}
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
+        write_atomic(path, json.dumps(data, allow_nan=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NGramPrior:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-        counts = [{tuple(h): Counter(dict((int(t), int(c)) for t, c in items)) for h, items in table}
-                  for table in data["counts"]]
-        return cls(counts, vocab_size=int(data["vocab_size"]), k=float(data["k"]), weights=data["weights"],
-                   combine=data["combine"])
+        """Read a prior written by :meth:`save`, checked against its declared schema
+        (:class:`divergences.llm._schemas.NGramPriorDocument`): an unknown version, a missing field, a wrong
+        type, a non-positive ``vocab_size`` or ``k``, weights that are not ``order`` non-negative numbers summing
+        to 1, a history of the wrong length or listed twice, a token outside the vocabulary or listed twice,
+        a negative count or counts beyond 2**53 are a ValueError naming the file and the field. A file without
+        ``format_version`` (written before it existed) is read as version 1."""
+        from ..documents import read_document
+        from ._schemas import NGramPriorDocument
+
+        doc = read_document(NGramPriorDocument, path)
+        counts = [{tuple(h): Counter(dict(items)) for h, items in table} for table in doc.counts]
+        return cls(counts, vocab_size=doc.vocab_size, k=doc.k, weights=doc.weights, combine=doc.combine)
 
     def order_log_probs(self, context: Sequence[int]) -> np.ndarray:
         """``[order, V]`` array of log pₙ(· | context) for n = 1..order (float64)."""
