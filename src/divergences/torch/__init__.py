@@ -38,6 +38,7 @@ _EXPORTS = {
     "vocab_parallel_topk": "distributed",
     # RL regularisers and preference losses
     "kl_penalty": "rl",
+    "importance_weighted_kl": "rl",
     "sampled_divergence": "rl",
     "f_weight": "rl",
     "f_prime": "rl",
