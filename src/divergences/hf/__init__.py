@@ -15,6 +15,10 @@ the first use of a name imports what it needs.
   :func:`vocabulary_map` and :func:`vocabulary_divergence` (the vocabulary union with tail buckets),
   :func:`transport_loss` (entropic OT with a string cost), span alignment (:func:`align_offsets`,
   :func:`token_offsets`, :func:`align_batch`, :func:`span_logprobs`, :func:`span_divergence`);
+* on-policy and sequence-level distillation (:mod:`.on_policy`, :mod:`.generation`):
+  :class:`OnPolicyDistillationTrainer`, :func:`on_policy_loss`, :func:`sample_completions`;
+* DPH-RL in TRL's ``GRPOTrainer`` (:mod:`.grpo`): :class:`DPHGRPOTrainer`, :class:`DPHConfig`,
+  :func:`reference_pool`, :func:`dph_regulariser`;
 * logits processors from :mod:`.processors` (``USCDLogitsProcessor``, ``NGramPriorLogitsProcessor``,
   ``DivergenceMonitor``).
 """
@@ -55,6 +59,22 @@ _EXPORTS = {
     "token_offsets": "alignment",
     "span_logprobs": "alignment",
     "span_divergence": "alignment",
+    "CrossTokenizer": "cross_distill",
+    "cross_tokenizer_distillation_loss": "cross_distill",
+    # on-policy and sequence-level distillation
+    "OnPolicyDistillationTrainer": "on_policy",
+    "on_policy_loss": "on_policy",
+    "sampled_token_logprobs": "on_policy",
+    "sample_completions": "generation",
+    "prompts_of": "generation",
+    "retokenize": "generation",
+    # DPH-RL in TRL's GRPOTrainer
+    "DPHConfig": "grpo",
+    "DPHGRPOTrainer": "grpo",
+    "ReferencePool": "grpo",
+    "reference_pool": "grpo",
+    "dph_regulariser": "grpo",
+    "completion_logprobs": "grpo",
     # decoding-time processors
     "USCDLogitsProcessor": "processors",
     "NGramPriorLogitsProcessor": "processors",
