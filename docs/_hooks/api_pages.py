@@ -20,6 +20,7 @@ MODULES = [
     ("divergences.registry", "the registry: one record per divergence"),
     ("divergences.generators", "f-divergence generators and pointwise terms"),
     ("divergences.gaussian", "closed forms between normal distributions"),
+    ("divergences.projection", "information projections (M and I) onto exponential families"),
     ("divergences.samples", "estimators and tests from samples"),
     ("divergences.torch", "training losses (chunked, fused, top-k), RL and preference objectives"),
     ("divergences.llm", "analysis scores on language-model tensors"),

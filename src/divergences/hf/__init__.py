@@ -11,6 +11,14 @@ the first use of a name imports what it needs.
   and its ``GKDTrainer`` with the fused loss;
 * :func:`write_teacher_cache`, :class:`TeacherCache`, :class:`TeacherCacheCollator` (:mod:`.teacher_cache`);
 * :func:`parse_logprobs`, :class:`ServedTopK`, :func:`served_teacher` (:mod:`.served`): top-k from OpenAI / vLLM responses;
+* cross-tokenizer distillation (:mod:`.cross_tokenizer`, :mod:`.alignment`): :func:`uld_loss`,
+  :func:`vocabulary_map` and :func:`vocabulary_divergence` (the vocabulary union with tail buckets),
+  :func:`transport_loss` (entropic OT with a string cost), span alignment (:func:`align_offsets`,
+  :func:`token_offsets`, :func:`align_batch`, :func:`span_logprobs`, :func:`span_divergence`);
+* on-policy and sequence-level distillation (:mod:`.on_policy`, :mod:`.generation`):
+  :class:`OnPolicyDistillationTrainer`, :func:`on_policy_loss`, :func:`sample_completions`;
+* DPH-RL in TRL's ``GRPOTrainer`` (:mod:`.grpo`): :class:`DPHGRPOTrainer`, :class:`DPHConfig`,
+  :func:`reference_pool`, :func:`dph_regulariser`;
 * logits processors from :mod:`.processors` (``USCDLogitsProcessor``, ``NGramPriorLogitsProcessor``,
   ``DivergenceMonitor``).
 """
@@ -36,6 +44,37 @@ _EXPORTS = {
     "parse_logprobs": "served",
     "decoded_vocab": "served",
     "served_teacher": "served",
+    # cross-tokenizer distillation
+    "VocabularyMap": "cross_tokenizer",
+    "vocabulary_map": "cross_tokenizer",
+    "token_strings": "cross_tokenizer",
+    "uld_loss": "cross_tokenizer",
+    "vocabulary_divergence": "cross_tokenizer",
+    "transport_loss": "cross_tokenizer",
+    "ngram_embedding": "cross_tokenizer",
+    "Alignment": "alignment",
+    "AlignedBatch": "alignment",
+    "align_offsets": "alignment",
+    "align_batch": "alignment",
+    "token_offsets": "alignment",
+    "span_logprobs": "alignment",
+    "span_divergence": "alignment",
+    "CrossTokenizer": "cross_distill",
+    "cross_tokenizer_distillation_loss": "cross_distill",
+    # on-policy and sequence-level distillation
+    "OnPolicyDistillationTrainer": "on_policy",
+    "on_policy_loss": "on_policy",
+    "sampled_token_logprobs": "on_policy",
+    "sample_completions": "generation",
+    "prompts_of": "generation",
+    "retokenize": "generation",
+    # DPH-RL in TRL's GRPOTrainer
+    "DPHConfig": "grpo",
+    "DPHGRPOTrainer": "grpo",
+    "ReferencePool": "grpo",
+    "reference_pool": "grpo",
+    "dph_regulariser": "grpo",
+    "completion_logprobs": "grpo",
     # decoding-time processors
     "USCDLogitsProcessor": "processors",
     "NGramPriorLogitsProcessor": "processors",

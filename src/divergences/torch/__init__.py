@@ -8,7 +8,9 @@ can be used while another is being imported:
   :mod:`.mixtures`, :mod:`.cosine`, all on the one chunk engine :mod:`._engine`, with the options
   object :class:`.options.DistillOptions`; vocab-parallel forms: :mod:`.distributed`;
 * policy regularisers and preference losses: :mod:`.rl`, :mod:`.preference`;
-* Sinkhorn distillation: :mod:`.sinkhorn`.
+* Sinkhorn distillation: :mod:`.sinkhorn`;
+* speculative decoding (acceptance rate = 1 − TV, draft losses): :mod:`.speculative`; OFA-KD's
+  target-enhanced loss: :mod:`.ofa`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ _EXPORTS = {
     "vocab_parallel_topk": "distributed",
     # RL regularisers and preference losses
     "kl_penalty": "rl",
+    "importance_weighted_kl": "rl",
     "sampled_divergence": "rl",
     "f_weight": "rl",
     "f_prime": "rl",
@@ -43,6 +46,12 @@ _EXPORTS = {
     "f_dpo_loss": "preference",
     "d2o_loss": "preference",
     "f_dpo_score": "preference",
+    # speculative decoding (draft models) and OFA-KD
+    "DRAFT_OBJECTIVES": "speculative",
+    "acceptance_rate": "speculative",
+    "log_acceptance_rate": "speculative",
+    "draft_loss": "speculative",
+    "ofa_loss": "ofa",
     # optimal transport
     "sinkhorn_distillation_loss": "sinkhorn",
     # objectives from the seed papers (samples as training objectives)

@@ -37,6 +37,7 @@ __all__ = [
     "LOG_RATIO_LIMIT",
     "f_prime",
     "f_weight",
+    "importance_weighted_kl",
     "kl_penalty",
     "sampled_divergence",
     "sequence_match_chi2",
@@ -388,3 +389,62 @@ def sequence_match_chi2(
         raise ValueError("logp must have a category dimension when samples_from is None")
     terms = registry.get_generator("triangular").phi(a, b)
     return _finish(0.5 * terms.sum(dim=dim), dtype, clip)
+
+
+# ---------------------------------------------------------------------------------------------
+# bias-corrected KL for samples from an older (or another) policy
+# ---------------------------------------------------------------------------------------------
+
+
+def importance_weighted_kl(
+    logprobs: Any,
+    ref_logprobs: Any,
+    sampling_logprobs: Any,
+    estimator: str = "k3",
+    *,
+    clip: float | None = DEFAULT_CLIP,
+) -> torch.Tensor:
+    r"""Per-token estimates of KL(π_θ‖π_ref) from tokens sampled from another policy π_old (bias-corrected).
+
+    PPO/GRPO reuse one batch of samples for several updates, and the sampler (vLLM, an older copy of
+    the weights) is not π_θ: the k1/k3 estimators of :func:`kl_penalty` are then biased. With the importance
+    ratio ρ = π_θ(x)/π_old(x) = exp(``logprobs − sampling_logprobs``), for x ~ π_old:
+
+    .. math:: \widehat{KL} = \rho\,k(x), \qquad E_{\pi_{old}}[\rho\,k] = E_{\pi_\theta}[k] = \mathrm{KL}(\pi_\theta\|\pi_{ref})
+
+    for ``estimator="k1"`` (k = log π_θ − log π_ref) and ``"k3"`` (k = e^{−k1} − 1 + k1, every value ≥ 0);
+    ``"k2"`` (½k1², biased) is accepted for completeness. ρ carries the gradient through ``logprobs``, and
+    then the *gradient* is unbiased too: Σ_x π_old ∇(ρ k3) = ∇ Σ_x π_θ k3 = ∇KL(π_θ‖π_ref), because
+    Σ_x π_θ (π_ref/π_θ − 1) = 0 for every θ — unlike the plain k3 of the loss, whose on-policy gradient is
+    that of the *forward* KL(π_ref‖π_θ). ``sampling_logprobs`` are constants (detached).
+
+    Mapping: this is the "unbiased KL estimate" of DeepSeek-V3.2's GRPO and TRL's
+    ``GRPOConfig(use_bias_correction_kl=True)`` (``per_token_kl * coef_1``, k3 times the token-level ratio to
+    the old policy); verl and OpenRLHF compute k3 on the old samples without the ratio. Numerics: as
+    :func:`kl_penalty` (float64, ρ formed with the log-ratio limited to ±:data:`LOG_RATIO_LIMIT`, then values
+    clipped to ±``clip``).
+
+    >>> import torch
+    >>> from divergences.torch import importance_weighted_kl, kl_penalty
+    >>> lp, ref = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])
+    >>> torch.allclose(importance_weighted_kl(lp, ref, lp), kl_penalty(lp, ref, "k3"))  # on-policy: ρ = 1
+    True
+    >>> importance_weighted_kl(lp, ref, lp - 0.5, "k1")   # ρ = e^0.5
+    tensor([ 0.8244, -1.6487])
+    """
+    if estimator not in ("k1", "k2", "k3"):
+        raise ValueError(f"estimator must be 'k1', 'k2' or 'k3', got {estimator!r}")
+    clip = _check_clip(clip)
+    lp, ref, dtype = _pair(logprobs, ref_logprobs, ("logprobs", "ref_logprobs"))
+    old = _as_tensor(sampling_logprobs, "sampling_logprobs")
+    try:
+        torch.broadcast_shapes(lp.shape, old.shape)
+    except RuntimeError:
+        raise ValueError(f"sampling_logprobs with shape {tuple(old.shape)} must broadcast with logprobs "
+                         f"{tuple(lp.shape)}") from None
+    if old.dtype == torch.float64:
+        dtype = torch.float64
+    old = old.detach().to(torch.float64)
+    rho = _tangent_extended(torch.exp, lp - old)
+    k = kl_penalty(lp, ref, estimator, clip=None).to(torch.float64)
+    return _finish(rho * k, dtype, clip)

@@ -1,0 +1,182 @@
+r"""On-policy distillation: the student samples, the teacher grades every token of the student's own samples.
+
+For prompts x, completions y ~ π_student(·|x) are sampled (:func:`~divergences.hf.sample_completions`), and the
+loss is the per-token divergence between the teacher's and the student's next-token distributions along the
+student's samples,
+
+.. math:: L = \frac{1}{N}\sum_{t} D\big(\pi_{teacher}(\cdot\mid x, y_{<t})\,\big\|\,\pi_{student}(\cdot\mid x, y_{<t})\big),
+
+reverse KL (``"reverse_kl"`` = KL(student ‖ teacher), mode seeking) by default, any registry divergence
+allowed, over the full vocabulary (fused with the LM head, :func:`~divergences.hf.distillation_loss`) or the
+teacher's top-k plus a tail bucket (``teacher_top_k``). Training on the student's own samples removes the
+train/inference mismatch of distilling on fixed data (exposure bias): Agarwal et al. 2024 (GKD), Gu et al.
+2024 (MiniLLM), and the on-policy distillation recipes of 2025 (Qwen3, Thinking Machines), which use the
+per-token reverse KL as a dense reward.
+
+``objective="reward"`` is that policy-gradient form: each sampled token gets the advantage
+:math:`A_t = -\big(f(r_t) - r_t f'(r_t) + f'(1)\big)` with :math:`r_t = \pi_{teacher}(y_t)/\pi_{student}(y_t)` and
+f the registry's generator (detached), and the loss is :math:`-\frac1N\sum_t A_t \log\pi_{student}(y_t)`; its
+expected gradient is that of the per-token f-divergence D_f(teacher ‖ student) (for reverse KL,
+A_t = log π_teacher(y_t) − log π_student(y_t), the recipe's reward). It needs only the log-probabilities of
+the sampled tokens (a served teacher's ``logprobs`` suffice), at the cost of a noisier gradient.
+
+Peers: TRL's ``GKDTrainer`` (``lmbda`` = the share of on-policy batches, ``beta`` the JSD mixture, ``seq_kd``)
+and 1.16's ``DistillationTrainer`` (always on-policy, ``beta=1.0`` reverse KL): ``divergence="js", params=
+{"beta": β}`` here (β = 0: ``"kl"``, β = 1: ``"reverse_kl"``); verl/ms-swift GKD likewise.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from ..torch.options import DistillOptions
+from ..torch.rl import f_prime, sampled_divergence
+from ._spec import divergence_arg
+from .generation import prompts_of, sample_completions
+from .loss import TopKTeacher, distillation_loss
+from .trainer import DistillationTrainer
+
+__all__ = ["ON_POLICY_OBJECTIVES", "OnPolicyDistillationTrainer", "on_policy_loss", "sampled_token_logprobs"]
+
+Tensor = torch.Tensor
+
+#: the objectives of :func:`on_policy_loss`
+ON_POLICY_OBJECTIVES = ("divergence", "reward")
+
+
+def sampled_token_logprobs(model: Any, batch: Mapping[str, Tensor], *, temperature: float = 1.0) -> Tensor:
+    """(B, S − 1) log π(token t + 1 | tokens ≤ t) of the batch's own tokens (0 where labels are -100)."""
+    from ..torch._rowwise import chunked
+    from .alignment import _token_logprob_rows  # the chunked gather of one row per token
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), use_cache=False).logits
+    z = logits[:, :-1]
+    y = batch["input_ids"][:, 1:].to(z.device)
+    v = z.shape[-1]
+    lp = chunked(lambda a, b: _token_logprob_rows(a, b, float(temperature)), [z.reshape(-1, v), y.reshape(-1)], v,
+                 None).reshape(y.shape)
+    keep = batch["labels"][:, 1:].to(z.device) != -100
+    return torch.where(keep, lp, torch.zeros_like(lp))
+
+
+def _teacher_topk(teacher: torch.nn.Module, batch: Mapping[str, Tensor], k: int, temperature: float) -> TopKTeacher:
+    with torch.no_grad():
+        logits = teacher(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), use_cache=False).logits
+        lp, ix = torch.log_softmax(logits.float() / temperature, dim=-1).topk(k, dim=-1)
+    return TopKTeacher(lp, ix, temperature)
+
+
+def on_policy_loss(
+    student: torch.nn.Module,
+    teacher: Any,
+    batch: Mapping[str, Tensor],
+    divergence: Any = "reverse_kl",
+    *,
+    params: Mapping[str, Any] | None = None,
+    temperature: float = 1.0,
+    teacher_top_k: int | None = None,
+    objective: str = "divergence",
+    num_items_in_batch: Any = None,
+) -> Tensor:
+    r"""The on-policy distillation loss of a batch of the student's samples (see the module notes).
+
+    ``batch`` is what :func:`~divergences.hf.sample_completions` returns (``labels`` mark the completion
+    tokens); ``teacher`` a causal LM with the student's vocabulary (or anything
+    :func:`~divergences.hf.distillation_loss` accepts, for ``objective="divergence"``); ``divergence`` with
+    ``params`` any registry divergence, D(teacher ‖ student) (reverse KL by default); ``teacher_top_k`` compares on
+    the teacher's k most likely tokens plus a tail bucket; ``objective="reward"`` uses the sampled-token
+    policy-gradient form (f-divergences only). Normalised by ``num_items_in_batch`` or the number of completion
+    tokens. Measured without gradient (``torch.no_grad()``), ``objective="divergence"`` with ``"reverse_kl"`` is
+    the reverse KL of the two models on the student's samples, the quantity on-policy training lowers.
+    """
+    divergence, kw = divergence_arg(divergence, params)
+    if objective not in ON_POLICY_OBJECTIVES:
+        raise ValueError(f"objective must be one of {ON_POLICY_OBJECTIVES}, got {objective!r}")
+    opts = DistillOptions(temperature=temperature)
+    for key in ("input_ids", "labels"):
+        if key not in batch:
+            raise ValueError(f"batch must hold {key!r} (as sample_completions returns it)")
+    if objective == "divergence":
+        if teacher_top_k is not None:
+            if isinstance(teacher_top_k, bool) or not isinstance(teacher_top_k, int) or teacher_top_k < 1:
+                raise ValueError(f"teacher_top_k must be a positive integer or None, got {teacher_top_k!r}")
+            teacher = _teacher_topk(teacher, batch, teacher_top_k, opts.temperature)
+        return distillation_loss(student, teacher, batch, divergence, temperature=opts.temperature,
+                                 num_items_in_batch=num_items_in_batch, **kw)
+    if not isinstance(teacher, torch.nn.Module):
+        raise ValueError("objective='reward' needs the teacher as a model (its log-probabilities of the samples)")
+    keep = batch["labels"][:, 1:] != -100
+    lq = sampled_token_logprobs(student, batch, temperature=opts.temperature)
+    with torch.no_grad():
+        lp = sampled_token_logprobs(teacher, batch, temperature=opts.temperature).to(lq.device)
+        ell = (lp - lq.detach())[keep.to(lq.device)]
+        f_r = sampled_divergence(ell, torch.zeros_like(ell), divergence, samples_from="q", control_variate=False,
+                                 **kw).to(torch.float64)
+        r = torch.exp(ell.to(torch.float64).clamp(max=300.0))
+        slope = f_prime(ell, divergence, **kw).to(torch.float64)
+        at_one = f_prime(torch.zeros(1, dtype=torch.float64), divergence, **kw)
+        advantage = -(f_r - r * slope + at_one)
+    count = float(num_items_in_batch) if num_items_in_batch is not None else float(max(int(keep.sum()), 1))
+    return -(advantage.to(lq.dtype) * lq[keep.to(lq.device)]).sum() / count + 0.0 * lq.sum()
+
+
+class OnPolicyDistillationTrainer(DistillationTrainer):
+    """A :class:`~divergences.hf.DistillationTrainer` that trains on completions the student samples itself.
+
+    Each training batch's prompts (the tokens before the first label ≠ -100) are completed by the student
+    (:func:`~divergences.hf.sample_completions`) with probability ``lmbda`` (1.0: always, as TRL 1.16's
+    ``DistillationTrainer``; GKD's default is 0.5), else by the teacher when ``seq_kd=True``, else the batch's
+    own completions are kept; the loss is :func:`on_policy_loss` (``divergence="reverse_kl"`` by default) on the
+    result, normalised by its completion tokens (and by the gradient-accumulation steps).
+
+    Args:
+        lmbda: the share of batches completed by the student, in [0, 1]; drawn per batch from ``seed``.
+        max_new_tokens, generation_temperature, generation_kwargs: how completions are sampled.
+        objective, teacher_top_k: as :func:`on_policy_loss`.
+        seed: the seed of the on-policy/off-policy draws.
+        divergence, divergence_params, teacher_model, temperature, seq_kd, ...: as
+            :class:`~divergences.hf.DistillationTrainer` (``teacher_tokenizer`` too, with ``objective="divergence"``).
+    """
+
+    def __init__(self, *args: Any, lmbda: float = 1.0, max_new_tokens: int = 32, generation_temperature: float = 1.0,
+                 generation_kwargs: Mapping[str, Any] | None = None, objective: str = "divergence",
+                 teacher_top_k: int | None = None, seed: int = 0, divergence: Any = "reverse_kl",
+                 **kwargs: Any) -> None:
+        if not (isinstance(lmbda, (int, float)) and not isinstance(lmbda, bool) and 0.0 <= lmbda <= 1.0):
+            raise ValueError(f"lmbda must be a number in [0, 1], got {lmbda!r}")
+        if objective not in ON_POLICY_OBJECTIVES:
+            raise ValueError(f"objective must be one of {ON_POLICY_OBJECTIVES}, got {objective!r}")
+        super().__init__(*args, divergence=divergence, max_new_tokens=max_new_tokens,
+                         generation_temperature=generation_temperature, generation_kwargs=generation_kwargs, **kwargs)
+        if self.cross is not None and (objective == "reward" or teacher_top_k is not None):
+            raise ValueError("objective='reward' and teacher_top_k need a shared tokenizer; with teacher_tokenizer use "
+                             "objective='divergence' (the vocabulary union)")
+        self.lmbda = float(lmbda)
+        self.objective = objective
+        self.teacher_top_k = teacher_top_k
+        self._draws = random.Random(seed)
+
+    def _training_batch(self, model: Any, inputs: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool]:
+        if self._draws.random() < self.lmbda:
+            pad = self._pad_id()
+            prompts, pmask = prompts_of(inputs, pad)
+            batch = sample_completions(self.accelerator.unwrap_model(model), prompts, pmask, **self.generation)
+            return batch, True
+        return super()._training_batch(model, inputs)
+
+    def _soft_loss(self, model: Any, batch: Mapping[str, Any], num_items_in_batch: Any) -> Tensor:
+        if self.cross is not None or (self.objective == "divergence" and self.teacher_top_k is None):
+            return super()._soft_loss(model, batch, num_items_in_batch)
+        opts = self.distill_options
+        params = {k: v for k, v in opts.items() if k not in _LOSS_KEYS}
+        return on_policy_loss(model, self.teacher_model, batch, opts["divergence"], params=params,
+                              temperature=opts["temperature"], teacher_top_k=self.teacher_top_k,
+                              objective=self.objective, num_items_in_batch=num_items_in_batch)
+
+
+_LOSS_KEYS = ("divergence", "temperature", "hard_weight", "soft_weight", "t_squared", "chunk_size", "vocab_mismatch",
+              "fused")
