@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from divergences.samples import sinkhorn
-from divergences.samples.transport import _cost, _entropic_ot
+from divergences.samples._sinkhorn_numpy import cost_matrix as _cost
+from divergences.samples._sinkhorn_numpy import entropic_ot as _entropic_ot
 
 ot = pytest.importorskip("ot")
 
@@ -133,8 +134,8 @@ def test_newton_only_when_sinkhorn_would_be_slow(monkeypatch, backend):
     """At ε = 0.5 (60 points) Sinkhorn's measured rate reaches tol within NEWTON_WORTH more iterations,
     so no Newton system is built; at ε = 0.1 it would not, and Newton steps are taken. Same value either way
     as with Newton switched off (NEWTON_AFTER beyond max_iter)."""
+    import divergences.samples._convergence as tr
     import divergences.samples._sinkhorn_newton as sn
-    import divergences.samples.transport as tr
 
     calls = []
     direction = sn._direction

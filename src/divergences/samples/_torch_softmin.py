@@ -15,7 +15,7 @@ Scores. For p = 2 a panel of scores :math:`s_{ij} = h_j - C_{ij}/\varepsilon` is
 matrix product, :math:`s_{ij} = (h_j - \|y_j\|^2/\varepsilon) + \tfrac{2}{\varepsilon} x_i\cdot y_j
 - \|x_i\|^2/\varepsilon` (``baddbmm``), and the log-sum-exp runs in place on it; other p form the
 exact distances of the panel. Exponents are floored at
-:data:`~divergences.samples.transport.EXP_FLOOR` (an underflowing ``exp`` is 15× slower).
+:data:`~._convergence.EXP_FLOOR` (an underflowing ``exp`` is 15× slower).
 
 Backward. With the output f saved, the normalised row plan is :math:`\pi_{ij} = \exp(s_{ij} +
 f_i/\varepsilon)` and :math:`\partial f_i/\partial h_j = -\varepsilon\pi_{ij}`, :math:`\partial
@@ -32,8 +32,8 @@ from collections.abc import Iterator
 
 import torch
 
+from ._convergence import EXP_FLOOR
 from ._torch_pairs import safe_sqrt, sq_dists
-from .transport import EXP_FLOOR
 
 __all__ = ["cost", "panels", "plan_entries", "scores", "softmin", "workspace"]
 

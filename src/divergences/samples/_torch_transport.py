@@ -11,7 +11,7 @@ Sinkhorn, in detail. The potentials solve the fixed point of the soft-min operat
 iterated without autograd (``torch.no_grad``), on a geometric ε path from the squared diameter
 down to ε (``scaling``: one update pair per level, as in GeomLoss), then at ε (with adaptive
 over-relaxation, and Newton steps once Sinkhorn's measured rate is slow, see
-:func:`~divergences.samples.transport.newton_due` and :mod:`._sinkhorn_newton`; their plan is
+:func:`~._convergence.newton_due` and :mod:`._sinkhorn_newton`; their plan is
 gathered panel by panel, keeping only its entries above 1e-10 of their row) until the L1 error of
 the row marginals is below ``tol``. The potentials are solved in float64 for any input dtype. The
 value carries gradients by the envelope theorem: with the
@@ -30,10 +30,11 @@ measured at n = m = 6000, 10-D, ε = 0.1: 62 MiB above the resident set before t
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 
+from ._convergence import Overrelaxation, epsilon_path, newton_due, settle
+from ._inputs import power_of_two_scale
 from ._torch_inputs import as_tensor_pair, tensor_weights
 from ._torch_softmin import cost as pair_cost
 from ._torch_softmin import plan_entries, softmin
@@ -170,26 +171,21 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
     """Converged potentials (no autograd); returns f, g, iterations, max marginal error, finiteness.
 
     The same iteration as the NumPy path (ε-scaling, then plain or averaged updates at ε with the
-    adaptive over-relaxation of :class:`~divergences.samples.transport.Overrelaxation`, then for
+    adaptive over-relaxation of :class:`~._convergence.Overrelaxation`, then for
     x ≠ y the Newton steps of :mod:`._sinkhorn_newton` when
-    :func:`~divergences.samples.transport.newton_due` says Sinkhorn is slow; Sinkhorn updates go on if they
+    :func:`~._convergence.newton_due` says Sinkhorn is slow; Sinkhorn updates go on if they
     stop short). The potentials are solved in
     float64 whatever the input dtype (a float32 potential of size |f| carries an absolute rounding
     error |f|·6e-8, i.e. a marginal error of about |f|·6e-8/ε: 1e-4 at ε = 0.01, above any useful
     ``tol``); only the final evaluation is in the input dtype.
     """
-    from .transport import Overrelaxation, newton_due
-
     with torch.no_grad():
         x, y, la, lb = (t.detach().double() for t in (x, y, la, lb))
         f = torch.zeros_like(la)
         g = torch.zeros_like(lb)
-        if scaling is not None:
-            e = e0
-            while e > eps:
-                g = softmin(y, x, la + f / e, e, p, block)
-                f = 0.5 * (f + g) if symmetric else softmin(x, y, lb + g / e, e, p, block)
-                e *= scaling
+        for e in epsilon_path(e0, eps, scaling):
+            g = softmin(y, x, la + f / e, e, p, block)
+            f = 0.5 * (f + g) if symmetric else softmin(x, y, lb + g / e, e, p, block)
         err, it = math.inf, 0
         a = la.exp()
         relax = Overrelaxation()
@@ -230,16 +226,12 @@ def _value(x, y, la, lb, f, g, eps, p, block, symmetric):
 
 
 def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block):
-    from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning
-
     batched = (isinstance(x, torch.Tensor) and x.ndim == 3) or (isinstance(y, torch.Tensor) and y.ndim == 3)
     xt, yt = as_tensor_pair(x, y, batched=True)
     a, b = _pair_weights(weights, xt, yt)
     if bool((a == 0).any()) or bool((b == 0).any()):
         raise ValueError("weights: the torch path needs positive weights (drop zero-weight samples first)")
     # centre (translation invariance) and rescale huge or tiny data exactly by a power of two
-    from ._inputs import power_of_two_scale
-
     s = power_of_two_scale(xt, yt)
     centre = torch.cat([xt, yt], 1).detach().mean(1, keepdim=True)
     xt, yt = (xt - centre) / s, (yt - centre) / s
@@ -257,14 +249,8 @@ def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scalin
     for label, u, v, lu, lv, sign, symmetric in problems:
         f, g, iterations, err, finite = _potentials(u, v, lu, lv, eps, p, block, scaling=scaling, e0=e0,
                                                     max_iter=max_iter, tol=tol, symmetric=symmetric)
-        if not finite or math.isnan(err):
-            raise SinkhornConvergenceError(f"sinkhorn: {label} has non-finite potentials at epsilon={epsilon:g}")
-        if err >= tol:
-            msg = (f"sinkhorn: {label} did not converge: marginal error {err:.3g} ≥ tol={tol:g} after "
-                   f"{iterations} iterations at epsilon={epsilon:g}; raise max_iter or epsilon, or lower scaling")
-            if on_failure == "raise":
-                raise SinkhornConvergenceError(msg)
-            warnings.warn(msg, SinkhornConvergenceWarning, stacklevel=3)
+        settle(f"sinkhorn: {label}", err=err, tol=tol, iterations=iterations, epsilon=epsilon, finite=finite,
+               on_failure=on_failure, stacklevel=4)
         total = total + sign * _value(u, v, lu, lv, f.to(u.dtype), g.to(u.dtype), eps, p, block, symmetric)
     total = total * s**p
     return total if batched else total[0]

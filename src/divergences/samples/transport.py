@@ -19,11 +19,11 @@ potential and the averaged update :math:`f \leftarrow \tfrac12(f + T(f))`, which
 ε-scaling (``scaling=s``, on by default with s = ½ as in GeomLoss; ``None`` turns it off) starts at
 ε₀ = max C (NumPy) or the squared diameter (torch) and multiplies ε by s after each update pair until
 it reaches ε, warm-starting the final iterations, which use the adaptive over-relaxation of
-:class:`Overrelaxation`. At small ε that is not enough (the plan is close to a permutation and
+:class:`~._convergence.Overrelaxation`. At small ε that is not enough (the plan is close to a permutation and
 Sinkhorn enters a sublinear phase: 200 standardised 2-D points at ε = 0.01 are at a marginal error
 of 3e-6 after 20 000 over-relaxed iterations), so a problem x ≠ y still above ``tol`` after
-:data:`NEWTON_AFTER` = 50 iterations at ε, whose measured rate (over the last 10 iterations) says it
-would need more than :data:`NEWTON_WORTH` = 50 more, is finished by Newton steps on the semi-dual
+:data:`~._convergence.NEWTON_AFTER` = 50 iterations at ε, whose measured rate (over the last 10 iterations) says it
+would need more than :data:`~._convergence.NEWTON_WORTH` = 50 more, is finished by Newton steps on the semi-dual
 (:mod:`._sinkhorn_newton`, each counted as one iteration); a plan too dense for a Newton system
 (moderate ε) goes back to Sinkhorn updates. ε = 0.01 and 0.05 on 200 or 2000 standardised points in
 2-D and 10-D reach ``tol`` = 1e-6 in 55–100 iterations with the defaults.
@@ -32,28 +32,25 @@ kernel, its linear rate is at most ½) and need no Newton step. If the error is 
 after ``max_iter`` iterations (or a potential is not finite) :func:`sinkhorn` raises
 :class:`SinkhornConvergenceError` (``on_failure="raise"``, the default) or returns the value with a
 :class:`SinkhornConvergenceWarning` (``on_failure="warn"``): never a silently wrong number.
+
+Where the code lives: this module is the public API (argument checks, weights, the debiased sum);
+:mod:`._sinkhorn_numpy` is the NumPy solver, :mod:`._torch_transport` its torch twin, and
+:mod:`._convergence` the iteration policy both follow (ε path, over-relaxation, the Newton rule, how a
+failure is reported).
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from typing import Any
 
 import numpy as np
 
+from ._convergence import SinkhornConvergenceError, SinkhornConvergenceWarning, check_solver_options, settle
 from ._inputs import as_pair, as_weights, check_positive, power_of_two_scale
+from ._sinkhorn_numpy import cost_matrix, entropic_ot
 from ._torch_inputs import any_tensor
 
 __all__ = ["SinkhornConvergenceError", "SinkhornConvergenceWarning", "sinkhorn", "sliced_wasserstein", "wasserstein"]
-
-
-class SinkhornConvergenceError(RuntimeError):
-    """Sinkhorn iterations did not reach the requested marginal error."""
-
-
-class SinkhornConvergenceWarning(UserWarning):
-    """Sinkhorn iterations did not reach the requested marginal error (``on_failure="warn"``)."""
 
 
 def _check_p(p: Any) -> float:
@@ -69,15 +66,6 @@ def _weights_pair(weights: Any, n: int, m: int) -> tuple[np.ndarray, np.ndarray]
     if not isinstance(weights, (tuple, list)) or len(weights) != 2:
         raise ValueError("weights must be a pair (weights_x, weights_y); either may be None")
     return as_weights(weights[0], n, "weights[0]"), as_weights(weights[1], m, "weights[1]")
-
-
-def _cost(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    from scipy.spatial.distance import cdist
-
-    if p == 2:
-        return cdist(x, y, "sqeuclidean")
-    c = cdist(x, y, "euclidean")
-    return c if p == 1 else c**p
 
 
 def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = None, *,
@@ -126,7 +114,7 @@ def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = 
         return float(ot.wasserstein_1d(xa[:, 0], ya[:, 0], a, b, p=p)) ** (1 / p) * s
     import ot
 
-    value, log = ot.emd2(a, b, _cost(xa, ya, p), numItermax=int(max_iter), log=True)
+    value, log = ot.emd2(a, b, cost_matrix(xa, ya, p), numItermax=int(max_iter), log=True)
     if log.get("warning"):
         raise RuntimeError(f"ot.emd2 did not solve the transport problem: {log['warning']} "
                            "(raise max_iter)")
@@ -182,165 +170,6 @@ def sliced_wasserstein(x: Any, y: Any, *, n_projections: int = 50, p: float = 2,
     return float(ot.sliced_wasserstein_distance(xa / s, ya / s, a, b, p=p, projections=theta)) * s
 
 
-# ---------------------------------------------------------------------------------------------
-# Sinkhorn
-# ---------------------------------------------------------------------------------------------
-
-
-#: exponents below this are raised to it before ``exp``: e^−700 ≈ 1e−304 is still a normal float, and an
-#: ``exp`` whose result underflows takes a slow path (15× slower, measured, NumPy and torch alike), which
-#: at small ε is most of the entries. Each raised term adds at most 1e−304 to a sum ≥ 1: invisible.
-EXP_FLOOR = -700.0
-
-
-def _softmin(buf: np.ndarray, axis: int) -> np.ndarray:
-    """log Σ exp(buf) along ``axis``, max-shifted, overwriting ``buf``."""
-    top = buf.max(axis=axis, keepdims=True)
-    buf -= top
-    np.maximum(buf, EXP_FLOOR, out=buf)
-    np.exp(buf, out=buf)
-    return np.log(buf.sum(axis=axis)) + np.squeeze(top, axis=axis)
-
-
-def _update_g(neg_cost: np.ndarray, log_a: np.ndarray, f: np.ndarray, eps: float, buf: np.ndarray) -> np.ndarray:
-    """g = −ε log Σ_i a_i exp((f_i − C_ij)/ε), given −C/ε."""
-    np.add(neg_cost, (log_a + f / eps)[:, None], out=buf)
-    return -eps * _softmin(buf, 0)
-
-
-def _update_f(neg_cost: np.ndarray, log_b: np.ndarray, g: np.ndarray, eps: float, buf: np.ndarray) -> np.ndarray:
-    """f = −ε log Σ_j b_j exp((g_j − C_ij)/ε), given −C/ε."""
-    np.add(neg_cost, (log_b + g / eps)[None, :], out=buf)
-    return -eps * _softmin(buf, 1)
-
-
-class Overrelaxation:
-    """Adaptive over-relaxation of the Sinkhorn update, f ← f + ω (T(g) − f) (Thibault et al. 2017).
-
-    Plain Sinkhorn converges linearly with a rate θ that tends to 1 as ε → 0. Every 10 plain
-    iterations the rate is measured from the marginal errors, and ω = 2 / (1 + √(1 − θ)) (capped at
-    1.9) is used from then on; if the error grows under ω > 1 the step falls back to ω = 1 for good.
-    The fixed point, and so the result, is that of plain Sinkhorn; only the path to it is shorter.
-    """
-
-    def __init__(self) -> None:
-        self.omega, self.errors, self.failed = 1.0, [], False
-
-    def step(self, err: float) -> float:
-        self.errors.append(err)
-        k = len(self.errors)
-        if k >= 2 and self.omega > 1 and err > 2 * min(self.errors[-10:]):
-            self.omega, self.failed = 1.0, True  # diverging: plain steps from now on
-        elif not self.failed and k % 10 == 0 and k >= 20:
-            old = self.errors[-11]
-            if 0 < err < old:
-                theta = (err / old) ** 0.1
-                if self.omega == 1.0:
-                    self.omega = min(1.9, 2.0 / (1.0 + math.sqrt(max(1.0 - theta, 0.0))))
-        return self.omega
-
-    def remaining(self, tol: float) -> float:
-        """Iterations still needed to reach ``tol`` at the rate of the last 10 (inf: no rate yet, or no progress)."""
-        if len(self.errors) < 11:
-            return math.inf
-        old, err = self.errors[-11], self.errors[-1]
-        if not 0 < err < old:
-            return math.inf
-        return max(0.0, 10 * math.log(tol / err) / math.log(err / old))
-
-
-#: iterations at the target ε after which a problem that has not converged may be finished by Newton steps
-NEWTON_AFTER = 50
-#: ... when the measured rate says Sinkhorn would still need more than this many iterations (at moderate ε,
-#: where the plan is dense and Sinkhorn converges linearly at a good rate, a Newton system costs more than it saves)
-NEWTON_WORTH = 50
-
-
-def newton_due(relax: Overrelaxation, iterations: int, max_iter: int, tol: float) -> bool:
-    """Whether to switch from Sinkhorn updates to Newton steps now (see :data:`NEWTON_AFTER`, :data:`NEWTON_WORTH`)."""
-    return NEWTON_AFTER <= iterations < max_iter and relax.remaining(tol) > NEWTON_WORTH
-
-
-def _numpy_plan(neg_cost, log_a, log_b, eps, buf):
-    """Callback for :func:`newton_polish`: the entries π_ij ≥ drop·π_i of π(f, g), given −C/ε (None if
-    more than ``limit``)."""
-
-    def plan(f, g, drop, limit):
-        np.add(neg_cost, (log_a + f / eps)[:, None], out=buf)
-        np.add(buf, (log_b + g / eps)[None, :], out=buf)
-        np.maximum(buf, EXP_FLOOR, out=buf)
-        np.exp(buf, out=buf)
-        keep = buf >= drop * buf.sum(1, keepdims=True)
-        if np.count_nonzero(keep) > limit:
-            return None
-        rows, cols = np.nonzero(keep)
-        return rows, cols, buf[rows, cols]
-
-    return plan
-
-
-def _entropic_ot(cost, a, b, eps, *, max_iter, tol, scaling, symmetric=False):
-    """(OT_ε value, iterations, final L1 marginal error, potentials finite, f, g) for one problem.
-
-    ``symmetric=True`` (x = y, a = b) uses one potential and the averaged update
-    f ← ½(f + T(f)), which converges where alternating updates oscillate on symmetric problems.
-    A problem x ≠ y still above ``tol`` after :data:`NEWTON_AFTER` iterations at ε, and slow by
-    :func:`newton_due`, is finished by the Newton steps of :mod:`._sinkhorn_newton` (each counted as one
-    iteration); if they stop short (plan too dense, or stalled) Sinkhorn updates go on.
-    """
-    if not symmetric and len(a) > len(b):  # the Newton system lives on the smaller side; OT is symmetric
-        value, iterations, err, finite, g, f = _entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol,
-                                                            scaling=scaling)
-        return value, iterations, err, finite, f, g
-    log_a, log_b = np.log(a), np.log(b)
-    f = np.zeros(len(a))
-    buf = np.empty_like(cost)
-    if scaling is not None:  # ε-scaling: one update pair per ε on a geometric path down to ε
-        e = float(cost.max())
-        while e > eps:
-            neg = np.multiply(cost, -1.0 / e)
-            g = _update_g(neg, log_a, f, e, buf)
-            f = 0.5 * (f + g) if symmetric else _update_f(neg, log_b, g, e, buf)
-            e *= scaling
-    neg_cost = np.multiply(cost, -1.0 / eps)
-    err = math.inf
-    iterations = 0
-    relax = Overrelaxation()
-    newton_allowed = True
-    while iterations < int(max_iter):
-        iterations += 1
-        g = _update_g(neg_cost, log_a, f, eps, buf)
-        if symmetric:
-            # row marginals of π(f, f) are a_i exp((f_i − g_i)/ε), g = T(f)
-            excess = np.expm1((f - g) / eps)
-            err = float(np.dot(a, np.abs(excess)))
-            value = 2 * float(np.dot(a, f)) - eps * float(np.dot(a, excess))  # dual objective at (f, f)
-            if not err >= tol:
-                break
-            g = f = 0.5 * (f + g)
-            continue
-        f_new = _update_f(neg_cost, log_b, g, eps, buf)
-        # row marginals of the plan (f, g) are a_i exp((f_i − f_new_i)/ε); columns are exact
-        err = float(np.dot(a, np.abs(np.expm1((f - f_new) / eps))))
-        value = float(np.dot(a, f) + np.dot(b, g))
-        if not err >= tol:  # stops on convergence, and on NaN (reported below)
-            break
-        f = f + relax.step(err) * (f_new - f)
-        if newton_allowed and math.isfinite(err) and newton_due(relax, iterations, int(max_iter), tol):
-            from ._sinkhorn_newton import newton_polish
-
-            f, g, steps, err = newton_polish(
-                f, a, b, eps, ta=lambda f: _update_g(neg_cost, log_a, f, eps, buf),
-                tb=lambda g: _update_f(neg_cost, log_b, g, eps, buf),
-                plan=_numpy_plan(neg_cost, log_a, log_b, eps, buf), tol=tol, max_steps=int(max_iter) - iterations)
-            iterations += steps
-            value = float(np.dot(a, f) + np.dot(b, g))
-            if not err >= tol:
-                break
-            newton_allowed, relax = False, Overrelaxation()  # the plan was too dense, or Newton stalled: Sinkhorn
-    return value, iterations, err, bool(np.isfinite(f).all() and np.isfinite(g).all()), f, g
-
-
 def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = True,
              weights: tuple[Any, Any] | None = None, max_iter: int = 10_000, tol: float = 1e-6,
              scaling: float | None = 0.5, on_failure: str = "raise", block: int = 2048) -> Any:
@@ -372,25 +201,13 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
     >>> round(sinkhorn(x, x + [0.0, 2.0], epsilon=0.01), 4)  # W2² = 4 in the limit ε → 0
     4.0
     """
-    eps = check_positive(epsilon, "epsilon")
+    eps, tol, max_iter, scaling, on_failure = check_solver_options(epsilon=epsilon, tol=tol, max_iter=max_iter,
+                                                                   scaling=scaling, on_failure=on_failure)
     p = _check_p(p)
-    if on_failure not in ("raise", "warn"):
-        raise ValueError(f"on_failure must be 'raise' or 'warn', got {on_failure!r}")
-    if scaling is not None:
-        try:
-            ok = 0 < float(scaling) < 1
-        except (TypeError, ValueError):
-            ok = False
-        if not ok or isinstance(scaling, bool):
-            raise ValueError(f"scaling must lie in (0, 1) (or be None), got {scaling!r}")
-    if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     if not isinstance(debiased, (bool, np.bool_)):
         raise ValueError(f"debiased must be True or False, got {debiased!r}")
     if not isinstance(block, (int, np.integer)) or isinstance(block, bool) or block < 1:
         raise ValueError(f"block must be a positive integer, got {block!r}")
-    tol = check_positive(tol, "tol")
-    scaling = None if scaling is None else float(scaling)
     if any_tensor(x, y):
         from ._torch_transport import sinkhorn_torch
 
@@ -406,16 +223,9 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
         problems += [("OT(x, x)", xa, xa, a, a, -0.5, True), ("OT(y, y)", ya, ya, b, b, -0.5, True)]
     total = 0.0
     for label, u, v, wu, wv, sign, symmetric in problems:
-        value, iterations, err, finite, _, _ = _entropic_ot(_cost(u, v, p), wu, wv, eps, max_iter=max_iter, tol=tol,
-                                                      scaling=scaling, symmetric=symmetric)
-        if not finite or math.isnan(err):
-            raise SinkhornConvergenceError(f"sinkhorn: {label} has non-finite potentials at epsilon={eps:g}")
-        if err >= tol:
-            msg = (f"sinkhorn: {label} did not converge: marginal error {err:.3g} ≥ tol={tol:g} after "
-                   f"{iterations} iterations at epsilon={eps:g}; raise max_iter, use scaling=0.5, or a larger "
-                   "epsilon")
-            if on_failure == "raise":
-                raise SinkhornConvergenceError(msg)
-            warnings.warn(msg, SinkhornConvergenceWarning, stacklevel=2)
+        value, iterations, err, finite, _, _ = entropic_ot(cost_matrix(u, v, p), wu, wv, eps, max_iter=max_iter,
+                                                           tol=tol, scaling=scaling, symmetric=symmetric)
+        settle(f"sinkhorn: {label}", err=err, tol=tol, iterations=iterations, epsilon=eps, finite=finite,
+               on_failure=on_failure)
         total += sign * value
     return total

@@ -33,8 +33,8 @@ def monge_gap(x: torch.Tensor, tx: torch.Tensor, *, epsilon: float, p: float = 2
     >>> abs(float(monge_gap(x, x + 0.5, epsilon=1e-3))) < 1e-2  # a translation is optimal for ‖·‖²
     True
     """
+    from ...core.backend import safe_sqrt
     from ...samples import sinkhorn
-    from ...samples._torch_pairs import safe_sqrt
 
     x = tensor(x, "x", ndim=2)
     tx = tensor(tx, "tx", ndim=2)
@@ -49,5 +49,5 @@ def monge_gap(x: torch.Tensor, tx: torch.Tensor, *, epsilon: float, p: float = 2
         a = a / a.sum()
     ot = sinkhorn(x, tx, epsilon=epsilon, p=p, debiased=False, weights=(a, a), **sinkhorn_options)
     d2 = (x - tx).pow(2).sum(-1)
-    displacement = d2 if float(p) == 2 else safe_sqrt(d2) ** float(p)
+    displacement = d2 if float(p) == 2 else safe_sqrt(d2, torch) ** float(p)
     return (a * displacement).sum() - ot
