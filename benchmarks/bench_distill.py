@@ -29,8 +29,21 @@ events (best of 5 after a warm-up) with the peak of ``torch.cuda.max_memory_allo
 4096 × 128256 logits; the fused LM head 4096 × 4096 × 128256: unfused (anchor), ours, Liger's
 ``LigerFusedLinearJSDLoss``. Missing packages are reported and skipped.
 
+Table 3 (a shared machine, issue 22): the same loss beside other processes running multi-threaded torch
+work. A *neighbour* is a process doing small matrix products and elementwise ops (256 × 256 products,
+exp of 65 536 entries) on 2 intra-op threads, without pause. Conditions: ``quiet`` (no neighbour),
+``shared`` (one neighbour), ``oversubscribed`` (one neighbour per core: load above twice the cores).
+Methods, interleaved round by round (each round spawns every method once, in a fresh process: one warm-up
+call, best of two timed calls; the table shows the median over the rounds): the naive GKD formula, Liger's
+formula, ours, and ``ours_intraop``: ours with the blocks run on torch's intra-op threads in the calling
+thread (the engine before issue 22, kept as a policy for this comparison); for the fused LM head: the bare
+products, Liger's fused JSD, ours (teacher as hidden + weight, like Liger) and ``ours_fused_intraop``.
+Ratios: ours ÷ naive and ours ÷ Liger per condition.
+
 Run: ``python benchmarks/bench_distill.py`` (default shapes: 2048 × 32000; 1024 × 4096 × 32000; takes
-minutes). ``--small`` runs tiny shapes to check the script.
+minutes, more on a loaded machine). ``--small`` runs tiny shapes to check the script; ``--only shared``
+runs table 3 alone, ``--only quiet`` tables 1–2 alone; ``--only cuda`` the CUDA tables alone (one short
+run on a GPU machine); ``--rounds N`` sets table 3's rounds (default 3).
 """
 
 from __future__ import annotations
@@ -118,9 +131,11 @@ def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
             from liger_kernel.chunked_loss.jsd_loss import LigerFusedLinearJSDFunction
 
             run = step(lambda: LigerFusedLinearJSDFunction.distillation_loss_fn(z, t, beta=beta) / n)
-        elif method == "ours":
-            from divergences.torch import divergence_loss
+        elif method in ("ours", "ours_intraop"):
+            from divergences.torch import _parallel, divergence_loss
 
+            if method == "ours_intraop":
+                _parallel.set_policy("intra-op")
             run = step(lambda: divergence_loss(z, t, "js", beta=beta))
         elif method == "bdkd_direct":
             def bdkd():
@@ -158,9 +173,11 @@ def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
         def run():
             h.grad = w.grad = None
             gkd(h @ w.T, teacher_logits).backward()
-    elif method in ("ours_fused", "ours_fused_th"):
-        from divergences.torch import FusedLinearDivergenceLoss
+    elif method in ("ours_fused", "ours_fused_th", "ours_fused_intraop"):
+        from divergences.torch import FusedLinearDivergenceLoss, _parallel
 
+        if method == "ours_fused_intraop":
+            _parallel.set_policy("intra-op")
         loss_fn = FusedLinearDivergenceLoss("js", beta=beta, reduction="batchmean")
         if method == "ours_fused":
             def run():
@@ -351,6 +368,89 @@ def _cuda_tables(small: bool) -> None:
         torch.cuda.empty_cache()
 
 
+# ---------------------------------------------------------------------------------------------
+# table 3: a shared machine (other processes running multi-threaded torch work)
+# ---------------------------------------------------------------------------------------------
+
+
+def _neighbour(threads: int) -> None:
+    """Small products and elementwise ops on ``threads`` intra-op threads, forever (killed by the parent)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b, x = torch.randn(256, 256), torch.randn(256, 256), torch.randn(1 << 16)
+    while True:
+        for _ in range(50):
+            a @ b
+            x.exp()
+
+
+def _start_neighbours(count: int) -> list[subprocess.Popen]:
+    procs = [subprocess.Popen([sys.executable, __file__, "--neighbour", "2"]) for _ in range(count)]
+    time.sleep(1.0)  # let them start working
+    return procs
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else 0.5 * (xs[mid - 1] + xs[mid])
+
+
+def _interleaved(table: str, methods: tuple[str, ...], shape: list[int], rounds: int) -> dict:
+    """Median over ``rounds`` of each method's best-of-2 time; the methods alternate within each round."""
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    errors: dict[str, str] = {}
+    for _ in range(rounds):
+        for m in methods:
+            if m in errors:
+                continue
+            r = _spawn_one(table, m, shape, 2)
+            if "error" in r:
+                errors[m] = r["error"]
+            else:
+                times[m].append(r["time"])
+    out = {m: {"time": _median(t)} for m, t in times.items() if t}
+    out.update({m: {"error": e} for m, e in errors.items()})
+    return out
+
+
+def _shared_table(title: str, table: str, shape: list[int], methods: tuple[str, ...], naive: str, liger: str,
+                  ours: tuple[str, ...], rounds: int) -> None:
+    cores = os.cpu_count() or 1
+    conditions = (("quiet", 0), ("shared (1 neighbour)", 1), (f"oversubscribed ({cores} neighbours)", cores))
+    print(title)
+    w = max(len(m) for m in methods) + 2
+    rw = max(len(o) for o in ours) + 10
+    head = "".join(f"{m:>{w}}" for m in methods)
+    ratios = "".join(f"{o + ' / ' + lab:>{rw}}" for o in ours for lab in ("naive", "liger"))
+    print(f"{'condition':<30}{head}{ratios}{'load':>7}")
+    for name, count in conditions:
+        procs = _start_neighbours(count)
+        try:
+            res = _interleaved(table, methods, shape, rounds)
+            load = os.getloadavg()[0]
+        finally:
+            _stop(procs)
+        cells = "".join(f"{_fmt(res[m].get('time'), '.3f'):>{w}}" for m in methods)
+        rs = ""
+        for o in ours:
+            for base in (naive, liger):
+                a, b = res[o].get("time"), res[base].get("time")
+                rs += f"{_fmt(None if a is None or b is None else a / b, '.3f'):>{rw}}"
+        print(f"{name:<30}{cells}{rs}{load:>7.1f}")
+        for m, r in res.items():
+            if "error" in r:
+                print(f"  {m} failed: {r['error']}")
+
+
 def _logits_table(shape: list[int], methods: tuple[str, ...], anchor: str, floor: str | None = None) -> None:
     """Run ``methods`` on (tokens × vocab) logits and print time and memory as ratios to the first one."""
     res = {m: _spawn("logits", m, shape, 3) for m in methods}
@@ -369,15 +469,21 @@ def _logits_table(shape: list[int], methods: tuple[str, ...], anchor: str, floor
 def main() -> None:
     parser = argparse.ArgumentParser(description="distillation-loss benchmark")
     parser.add_argument("--small", action="store_true", help="tiny shapes (checks the script)")
+    parser.add_argument("--only", choices=("quiet", "shared", "cuda"), help="run one group of tables")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of table 3 (methods interleaved)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--neighbour", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.neighbour:
+        _neighbour(args.neighbour)
+        return
     if args.child:
         table, method, shape, repeats = args.child
         print(json.dumps(_child(table, method, json.loads(shape), int(repeats))))
         return
     import torch
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, float32")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, CPU, float32")
     try:
         import importlib.metadata as md
 
@@ -385,33 +491,49 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - only for the header line
         liger = "liger-kernel not installed"
     print(liger)
-
     shape1 = [64, 1000] if args.small else [2048, 32000]
-    print(f"\nTable 1: tokens × vocab = {shape1[0]} × {shape1[1]}, JSD β = 0.5, forward + backward")
-    _logits_table(shape1, ("gkd_direct", "floor", "liger_formula", "ours"), "gkd", floor="floor")
-
-    print(f"\nTable 1b: BD-KD balanced KL (entropy-gap gate, sharpness 2), {shape1[0]} × {shape1[1]}, forward + backward")
-    _logits_table(shape1, ("bdkd_direct", "ours_bdkd"), "direct")
-
     shape2 = [128, 256, 4000] if args.small else [1024, 4096, 32000]
-    print(f"\nTable 2: fused LM head, tokens × hidden × vocab = {shape2[0]} × {shape2[1]} × {shape2[2]}, JSD β = 0.5")
-    methods = ("bare_matmuls", "unfused", "ours_fused", "ours_fused_th", "liger_fused")
-    res = {m: _spawn("fused", m, shape2, 3) for m in methods}
-    bare, unf = res["bare_matmuls"], res["unfused"]
-    unf_work = unf["extra_mb"] - unf["grad_mb"]
-    print(f"{'method':<15}{'time s':>9}{'working MB':>12}{'time / 3 products':>19}{'work / unfused':>16}")
-    for m, r in res.items():
-        if "error" in r:
-            print(f"{m:<15} failed: {r['error']}")
-            continue
-        work = None if m == "bare_matmuls" else r["extra_mb"] - r["grad_mb"]
-        ratio = None if work is None else work / unf_work
-        print(f"{m:<15}{r['time']:>9.3f}{_fmt(work, '.1f'):>12}{r['time'] / bare['time']:>19.3f}{_fmt(ratio, '.3f'):>16}")
-    if torch.cuda.is_available():
-        _cuda_tables(args.small)
-    else:
-        print("\nGPU: not measured (no CUDA device here); on a CUDA machine this script adds the CUDA tables.")
 
+    if args.only in (None, "quiet"):
+        print(f"\nTable 1: tokens × vocab = {shape1[0]} × {shape1[1]}, JSD β = 0.5, forward + backward")
+        _logits_table(shape1, ("gkd_direct", "floor", "liger_formula", "ours"), "gkd", floor="floor")
+
+        print(f"\nTable 1b: BD-KD balanced KL (entropy-gap gate, sharpness 2), {shape1[0]} × {shape1[1]}, "
+              "forward + backward")
+        _logits_table(shape1, ("bdkd_direct", "ours_bdkd"), "direct")
+
+        print(f"\nTable 2: fused LM head, tokens × hidden × vocab = {shape2[0]} × {shape2[1]} × {shape2[2]}, "
+              "JSD β = 0.5")
+        methods = ("bare_matmuls", "unfused", "ours_fused", "ours_fused_th", "liger_fused")
+        res = {m: _spawn("fused", m, shape2, 3) for m in methods}
+        bare, unf = res["bare_matmuls"], res["unfused"]
+        unf_work = unf["extra_mb"] - unf["grad_mb"]
+        print(f"{'method':<15}{'time s':>9}{'working MB':>12}{'time / 3 products':>19}{'work / unfused':>16}")
+        for m, r in res.items():
+            if "error" in r:
+                print(f"{m:<15} failed: {r['error']}")
+                continue
+            work = None if m == "bare_matmuls" else r["extra_mb"] - r["grad_mb"]
+            ratio = None if work is None else work / unf_work
+            print(f"{m:<15}{r['time']:>9.3f}{_fmt(work, '.1f'):>12}{r['time'] / bare['time']:>19.3f}"
+                  f"{_fmt(ratio, '.3f'):>16}")
+
+    if args.only in (None, "shared"):
+        print(f"\nTable 3: a shared machine; time s, median of {args.rounds} rounds (methods interleaved)")
+        _shared_table(f"3a: {shape1[0]} × {shape1[1]} logits, JSD β = 0.5, forward + backward", "logits", shape1,
+                      ("gkd_direct", "liger_formula", "ours", "ours_intraop"), "gkd_direct", "liger_formula",
+                      ("ours", "ours_intraop"), args.rounds)
+        _shared_table(f"3b: fused LM head {shape2[0]} × {shape2[1]} × {shape2[2]} (teacher hidden + weight); "
+                      "naive = the 3 bare products", "fused", shape2,
+                      ("bare_matmuls", "liger_fused", "ours_fused_th", "ours_fused_intraop"), "bare_matmuls",
+                      "liger_fused", ("ours_fused_th", "ours_fused_intraop"), args.rounds)
+
+    if args.only in (None, "cuda"):
+        if torch.cuda.is_available():
+            _cuda_tables(args.small)
+        else:
+            print("\nGPU: not measured (no CUDA device here); on a CUDA machine this script adds the CUDA tables "
+                  "(`--only cuda` runs them alone).")
 
 if __name__ == "__main__":
     main()

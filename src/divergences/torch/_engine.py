@@ -22,6 +22,7 @@ gradients as coefficients.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import torch
 
 from ..core.backend import torch_compute_dtype
+from . import _parallel
 
 Tensor = torch.Tensor
 #: kernel(student_chunk, teacher_chunks, need_student_grad, need_teacher_grad)
@@ -334,22 +336,64 @@ class _Config:
     chunk_size: int
     n_student: int
     teacher_grad: bool  # whether teacher[0]'s tensor is an input of the function
+    block_rows: int | None = None  # rows per cache block (CPU), shared out to the block workers
+
+
+def _spans(n: int, step: int) -> list[tuple[int, int]]:
+    return [(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def _blocked(kernel: Kernel, block_rows: int, workers: int) -> Kernel:
+    """The kernel over a chunk, run on blocks of ``block_rows`` rows shared out to the block workers."""
+
+    def run_chunk(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
+        n = z.shape[0]
+        if n <= block_rows:
+            return kernel(z, teacher, need_z, need_t)
+        lock = threading.Lock()
+        out: dict[str, Tensor] = {}
+
+        def put(key: str, g: Tensor | None, s: int, e: int) -> None:
+            if g is None:
+                return
+            if key not in out:
+                with lock:
+                    if key not in out:
+                        out[key] = g.new_empty((n, *g.shape[1:]))
+            out[key][s:e] = g
+
+        def block(s: int, e: int) -> Tensor:
+            loss, g_z, g_t = kernel(z[s:e], [t[s:e] for t in teacher], need_z, need_t)
+            put("z", g_z, s, e)
+            put("t", g_t, s, e)
+            return loss
+
+        losses = _parallel.run_blocks(block, n, block_rows, workers)
+        return torch.cat(losses), out.get("z"), out.get("t")
+
+    return run_chunk
 
 
 def _loop(cfg: _Config, n: int, need_s: bool, need_t: bool, coef_all: Tensor | None, dtype: torch.dtype,
           per_row: Tensor | None) -> Tensor:
-    """One pass over the kept rows; returns Σ coef·loss as (2,) = [soft, hard] (or fills ``per_row``)."""
+    """One pass over the kept rows; returns Σ coef·loss as (2,) = [soft, hard] (or fills ``per_row``).
+
+    Sources whose rows are taken and put independently (logits, labels, top-k arrays) are walked in cache
+    blocks shared out to the block workers (:mod:`._parallel`): take, kernel and put per block. A source that
+    forms its rows by a product (the LM head) is walked in chunks in the calling thread (large products on
+    torch's threads), its kernel in blocks shared out to the workers.
+    """
     rows = cfg.rows
     n_kept = n if rows is None else rows.numel()
     device = per_row.device if per_row is not None else cfg.student.inputs[0].device
-    total = torch.zeros(2, dtype=dtype, device=device)
-    for start in range(0, n_kept, cfg.chunk_size):
-        stop = min(start + cfg.chunk_size, n_kept)
+
+    def span(start: int, stop: int, kernel: Kernel) -> Tensor | None:
         idx = None if rows is None else rows[start:stop]
         zc = cfg.student.take(start, stop, idx)
         tcs = [t.take(start, stop, idx) for t in cfg.teacher]
-        loss, g_z, g_t = cfg.kernel(zc, tcs, need_s, need_t)
+        loss, g_z, g_t = kernel(zc, tcs, need_s, need_t)
         coef = None if coef_all is None else coef_all[start:stop].to(loss.dtype)
+        partial = None
         if per_row is not None:
             row = loss.sum(-1) if loss.ndim == 2 else loss
             if idx is None:
@@ -357,13 +401,27 @@ def _loop(cfg: _Config, n: int, need_s: bool, need_t: bool, coef_all: Tensor | N
             else:
                 per_row.index_copy_(0, idx, row)
         elif coef is not None:
-            parts = loss if loss.ndim == 2 else loss.unsqueeze(-1)
-            total[: parts.shape[-1]] += coef @ parts
+            partial = coef @ (loss if loss.ndim == 2 else loss.unsqueeze(-1))
         col = None if coef is None else coef.unsqueeze(-1)
         if g_z is not None:
             cfg.student.put(g_z, zc, start, stop, idx, col)
         if g_t is not None:
             cfg.teacher[0].put(g_t, tcs[0], start, stop, idx, col)
+        return partial
+
+    block = cfg.block_rows
+    workers = _parallel.workers_for(device) if block is not None else 1
+    rowwise = cfg.student.rowwise and all(t.rowwise for t in cfg.teacher)
+    if block is not None and rowwise:
+        partials = _parallel.run_blocks(lambda s, e: span(s, e, cfg.kernel), n_kept, min(block, cfg.chunk_size),
+                                        workers)
+    else:
+        kernel = cfg.kernel if block is None else _blocked(cfg.kernel, block, workers)
+        partials = [span(s, e, kernel) for s, e in _spans(n_kept, cfg.chunk_size)]
+    total = torch.zeros(2, dtype=dtype, device=device)
+    for p in partials:  # in block order: the same sum whatever thread ran each block
+        if p is not None:
+            total[: p.shape[-1]] += p
     return total
 
 
@@ -432,6 +490,13 @@ class _Engine(torch.autograd.Function):
         return (None, *out, *([None] * (ctx.n_inputs - len(out))))
 
 
+def _row_width(source: Any) -> int:
+    if isinstance(source, LinearRows):
+        return int(source.weight.shape[0])
+    x = source.x
+    return int(x.shape[-1]) if x.ndim >= 2 else 1
+
+
 def run(
     kernel: Kernel,
     student: DenseRows | LinearRows,
@@ -440,16 +505,28 @@ def run(
     chunk_size: int,
     *,
     teacher_grad: bool = False,
+    comm: Any = LOCAL,
 ) -> tuple[Tensor, Tensor]:
     """Apply the engine. Returns (loss: scalar or per kept-token vector of all tokens, parts (2,) detached).
 
     ``teacher`` holds row sources (:class:`DenseRows` / :class:`LinearRows`); with ``teacher_grad`` the
-    first one is dense logits that receive a gradient.
+    first one is dense logits that receive a gradient. ``kernel`` must treat rows independently: on a CPU
+    the engine runs it on cache blocks of about 2**17 entries shared out to the block workers
+    (:mod:`._parallel`). A kernel that communicates (``comm.parallel``: a vocab-parallel group) must be
+    run with that ``comm``: it is then called once per chunk, in order, in the calling thread, so that every
+    rank issues the same collectives.
     """
     tensors = list(student.inputs)
     teacher_grad = teacher_grad and isinstance(teacher[0], DenseRows) and teacher[0].x.is_floating_point()
     if teacher_grad:
         tensors.append(teacher[0].x)
-    cfg = _Config(kernel, student, list(teacher), plan.rows, plan.coef, chunk_size, len(student.inputs), teacher_grad)
+    device = student.inputs[0].device
+    block_rows = None
+    blocks = block_elements(device)
+    if blocks is not None and not comm.parallel and not _parallel._compiling():
+        width = max([_row_width(student), *[_row_width(t) for t in teacher]])
+        block_rows = max(1, blocks // max(width, 1))
+    cfg = _Config(kernel, student, list(teacher), plan.rows, plan.coef, chunk_size, len(student.inputs), teacher_grad,
+                  block_rows)
     out, parts = _Engine.apply(cfg, *tensors)
     return out, parts

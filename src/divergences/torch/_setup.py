@@ -13,7 +13,7 @@ import torch
 
 from ._checks import check_labels_range, scan_logits
 from ._divergence import Divergence, resolve
-from ._engine import LOCAL, DenseRows, TokenPlan, block_elements, chunk_rows, plan_tokens
+from ._engine import LOCAL, DenseRows, TokenPlan, chunk_rows, plan_tokens
 from .options import DistillOptions
 
 Tensor = torch.Tensor
@@ -103,8 +103,8 @@ def dense_rows_kernel(st: Setup, vs: int, vt: int, masked: bool, device: torch.d
     """The kernel of a dense-teacher loss: divergence, vocabulary alignment, hard-label term."""
     from . import _kernels as kn
 
-    kernel = kn.dense_kernel(st.div, st.opts.temperature, st.scale, comm=st.comm, masked=masked,
-                             block=block_elements(device))
+    # no blocking here: the engine runs every row kernel on cache blocks (CPU), shared out to its workers
+    kernel = kn.dense_kernel(st.div, st.opts.temperature, st.scale, comm=st.comm, masked=masked, block=None)
     kernel = kn.aligned_kernel(kernel, vs, vt, st.opts.vocab_mismatch)
     return kn.add_hard_term(kernel, st.hard, comm=st.comm)
 

@@ -42,6 +42,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from . import _parallel
 from ._engine import compute_dtype
 
 __all__ = ["VocabParallel", "vocab_parallel_topk"]
@@ -83,6 +84,7 @@ class _AllReduceSumShared(torch.autograd.Function):
 
 def _all_reduce_sum(x: Tensor, group: Any, *, shared: bool = False) -> Tensor:
     """All-reduce SUM; differentiable where it must be. ``shared``: the result feeds local computations."""
+    _parallel.check_not_in_worker("an all-reduce over the vocabulary shards")
     if torch.is_grad_enabled() and x.requires_grad:
         return (_AllReduceSumShared if shared else _AllReduceSum).apply(x, group)
     y = x.clone()
@@ -91,6 +93,7 @@ def _all_reduce_sum(x: Tensor, group: Any, *, shared: bool = False) -> Tensor:
 
 
 def _all_reduce_max(x: Tensor, group: Any) -> Tensor:
+    _parallel.check_not_in_worker("an all-reduce over the vocabulary shards")
     y = x.detach().clone()
     dist.all_reduce(y, op=dist.ReduceOp.MAX, group=group)
     return y

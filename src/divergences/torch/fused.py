@@ -147,7 +147,7 @@ def fused_linear_divergence_loss(
     kernel = dense_rows_kernel(st, vs, vt, masked, hidden.device)
     teacher = teacher_rows(teacher_src, st)
     source = LinearRows(hidden, lm_head_weight, bias, opts.logit_scale, opts.softcap)
-    out, parts = run(kernel, source, teacher, st.plan, st.chunk)
+    out, parts = run(kernel, source, teacher, st.plan, st.chunk, comm=st.comm)
     return finish(out, parts, st, lead)
 
 

@@ -146,7 +146,8 @@ def divergence_loss(
                  width=comm.vocab if comm.parallel else max(vs, vt))
     kernel = dense_rows_kernel(st, vs, vt, masked, student_logits.device)
     teacher = teacher_rows(DenseRows(teacher_logits.reshape(-1, vt)), st)
-    out, parts = run(kernel, DenseRows(student_logits.reshape(-1, vs)), teacher, st.plan, st.chunk, teacher_grad=True)
+    out, parts = run(kernel, DenseRows(student_logits.reshape(-1, vs)), teacher, st.plan, st.chunk, teacher_grad=True,
+                     comm=st.comm)
     return finish(out, parts, st, lead)
 
 

@@ -196,5 +196,5 @@ def topk_divergence_loss(
     k = teacher_topk_indices.shape[-1]
     teacher = [DenseRows(teacher_topk_logprobs.detach().reshape(-1, k)),
                *teacher_rows(DenseRows(teacher_topk_indices.reshape(-1, k).long()), st)]
-    out, parts = run(kernel, DenseRows(student_logits.reshape(-1, width)), teacher, st.plan, st.chunk)
+    out, parts = run(kernel, DenseRows(student_logits.reshape(-1, width)), teacher, st.plan, st.chunk, comm=comm)
     return finish(out, parts, st, lead)
