@@ -124,6 +124,7 @@ class Neyman(ClosedForm):
 class _TriangularForm(ClosedForm):
     """c·(t − 1)²/(t + 1): the triangular discrimination (c = 1) and Le Cam's divergence (c = ½)."""
 
+    bounded_gradient = True  # (p − q)²/(p + q) ≤ p + q: nothing overflows
     scale = 1.0
     value_p_zero = 1.0
     value_q_zero = 1.0
@@ -160,13 +161,12 @@ class _TriangularForm(ClosedForm):
 
     def _phi(self, a, b, xp):
         p, q, d, s = self._parts(a, b, xp)
-        return self.scale * d * d / s
+        return self.scale * d * (d / s)  # d/s ∈ [−1, 1]: no (p − q)² that underflows before its division
 
     def _dphi(self, a, b, xp):
         p, q, d, s = self._parts(a, b, xp)
-        s2 = s * s
-        c = self.scale
-        return c * p * d * (p + 3 * q) / s2, -c * q * d * (3 * p + q) / s2
+        r, c = d / s, self.scale  # ratios in [−1, 1] and [1, 3]: nothing underflows to 0/0
+        return c * p * r * ((p + 3 * q) / s), -c * q * r * ((3 * p + q) / s)
 
     def _naive(self, p, q, xp):
         d = p - q

@@ -23,6 +23,7 @@ class CrossEntropy(Pointwise):
     """
 
     name = "cross_entropy"
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     degree = None  # −p log q is not homogeneous: the boundary is given below
     value_p_zero = 0.0
     value_q_zero = INF

@@ -3,6 +3,7 @@ r"""Total variation and the (squared) Hellinger distance."""
 from __future__ import annotations
 
 from ..core.backend import namespace
+from ..core.conventions import DriftRule
 from ..core.record import builtin
 from ..core.terms import INF, ClosedForm
 
@@ -21,6 +22,7 @@ class TotalVariation(ClosedForm):
     """
 
     name = "tv"
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = 0.5
     value_q_zero = 0.5
     symmetric = True
@@ -72,6 +74,8 @@ class Hellinger(ClosedForm):
     """
 
     name = "hellinger"
+    drift = DriftRule(0.01, source="Evidently's Hellinger distance threshold 0.1, squared")
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = 0.5
     value_q_zero = 0.5
     symmetric = True

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..core.backend import logaddexp, namespace
+from ..core.conventions import DriftRule
 from ..core.record import builtin
 from ..core.terms import INF, ClosedForm, check_unit, log_or_neg_inf
 
@@ -35,6 +36,8 @@ class JensenShannon(ClosedForm):
     """
 
     name = "js"
+    drift = DriftRule(0.01, source="Evidently's Jensen–Shannon distance threshold 0.1 (natural log), squared")
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_q_zero = 0.0
     information_units = True
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..core.backend import logaddexp, namespace
+from ..core.conventions import PSI, DriftRule
 from ..core.record import builtin
 from ..core.special import lambert_w_log, lambert_w_negative
 from ..core.terms import INF, ClosedForm, check_unit, log_or_neg_inf
@@ -36,6 +37,8 @@ class KL(ClosedForm):
     """
 
     name = "kl"
+    drift = DriftRule(0.1, source="Evidently's default threshold for kl_div")
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = 0.0
     value_q_zero = INF
     information_units = True
@@ -90,6 +93,7 @@ class ReverseKL(ClosedForm):
     """
 
     name = "reverse_kl"
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = INF
     value_q_zero = 0.0
     information_units = True
@@ -142,6 +146,8 @@ class Jeffreys(ClosedForm):
     """
 
     name = "jeffreys"
+    drift = PSI  # PSI bands: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = INF
     value_q_zero = INF
     symmetric = True
@@ -190,6 +196,7 @@ class SkewKL(ClosedForm):
     """
 
     name = "skew_kl"
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = 0.0
     information_units = True
 
@@ -260,6 +267,7 @@ class SkewReverseKL(ClosedForm):
     """
 
     name = "skew_reverse_kl"
+    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_q_zero = 0.0
     information_units = True
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import terms as t
+from .conventions import DriftRule
 
 if TYPE_CHECKING:
     from .divergence import Divergence
@@ -63,6 +64,8 @@ class Record:
     information_units: bool = True
     #: "function" records: D(P, P) = 0 and D ≥ 0
     is_divergence: bool = True
+    #: "function" records: the conventional drift rule (pointwise records: their term's ``drift``)
+    drift: DriftRule | None = None
     #: the name of the square-root distance verb, if one is served (``js_distance``)
     distance: str | None = None
     #: the verb's docstring (formula, conventions, peer mapping, examples)

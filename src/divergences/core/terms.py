@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .backend import Array, namespace, safe_log
+from .conventions import DriftRule
 from .validation import check_real
 
 __all__ = ["ClosedForm", "Generator", "Pointwise", "as_generator", "check_unit", "log_or_neg_inf"]
@@ -95,6 +96,13 @@ class Pointwise:
     upper_bound: float | None = None
     #: measured in units of information (nats; ``base=`` applies)
     information_units: bool = False
+    #: the term and its partials are bounded by a polynomial in the log-probabilities, so no value or
+    #: gradient overflows for finite logits (the torch losses then skip their overflow guard). A subclass
+    #: that changes the term must set it again.
+    bounded_gradient: bool = False
+    #: the conventional drift rule a monitoring tool shows (:class:`~divergences.core.conventions.DriftRule`),
+    #: or None (a threshold must then be given)
+    drift: DriftRule | None = None
     #: D(P, P) = 0 and D ≥ 0 (cross-entropy is a pointwise sum but not a divergence)
     is_divergence: bool = True
     #: Optional fast NumPy kernel ``numpy_rows(p, q, sum_p, sum_q) -> (row values, None)`` on 2-D blocks

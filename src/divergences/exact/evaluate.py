@@ -147,13 +147,19 @@ def _log_space(inp: Inputs, reduce: Any, divergence: bool) -> Array:
 
 
 def evaluate_term(term: Pointwise, inp: Inputs, keepdims: bool) -> Array:
-    """Σ_x φ(log p(x), log q(x)) over the category axis."""
+    """Σ_x φ(log p(x), log q(x)) over the category axis, never above the term's ``upper_bound``
+    (rounding of a value at its supremum: TV of disjoint distributions is 1, not 1 + 1e-16)."""
+    bound = term.upper_bound
     if inp.numpy_fast():
         p2, q2 = inp.as_rows()
         vals = runner.pointwise_rows(term, p2, q2, normalize=inp.normalize, validate=inp.validate,
                                      names=inp.names, atol=inp.atol)
+        if bound is not None:
+            np.minimum(vals, bound, out=vals)
         return inp.finish(vals, keepdims=keepdims)
     value = _log_space(inp, lambda a, b, xp, ax: xp.sum(term.phi(a, b), axis=ax), term.is_divergence)
+    if bound is not None:
+        value = inp.xp.clip(value, None, bound)
     return inp.finish(value, keepdims=keepdims, reduced=True)
 
 
