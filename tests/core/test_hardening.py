@@ -15,7 +15,7 @@ import divergences as dv
 torch = pytest.importorskip("torch")
 
 #: every public exact divergence verb (distances included), with non-default parameters where it has some
-VERBS = sorted(n for n in dv.exact.VERBS if n != "cross_entropy")
+VERBS = sorted(n for n in dv.exact.VERBS if n != "cross_entropy" and n not in dv.available(inputs="vectors"))
 PARAMS = {"js": {"beta": 0.3}, "js_distance": {"beta": 0.3}, "alpha": {"alpha": 1.7}, "renyi": {"alpha": 3.0},
           "skew_kl": {"skew": 0.2}, "skew_reverse_kl": {"skew": 0.2}, "jensen_tsallis": {"order": 0.5}}
 

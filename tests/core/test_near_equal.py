@@ -69,6 +69,7 @@ REFERENCES = {
     "jensen_tsallis": _jensen_tsallis,
     "renyi": _renyi,
     "bhattacharyya": lambda P, Q: -mp.log(sum(mp.sqrt(p * q) for p, q in zip(P, Q))),
+    "wasserstein": lambda P, Q: sum(abs(sum(P[: k + 1]) - sum(Q[: k + 1])) for k in range(len(P) - 1)),
     "cauchy_schwarz": lambda P, Q: -mp.log(
         sum(p * q for p, q in zip(P, Q)) ** 2 / (sum(p * p for p in P) * sum(q * q for q in Q))),
 }
@@ -81,7 +82,8 @@ PARAMS = {
     "skew_reverse_kl": [{}, {"skew": 0.5}],
     "jensen_tsallis": [{"order": 2.0}, {"order": 0.5}, {"order": 3.5}],
 }
-DIVERGENCES = [s.name for s in registry.records() if s.builtin and s.term_attribute("is_divergence")]
+DIVERGENCES = [s.name for s in registry.records()
+               if s.builtin and s.inputs != "vectors" and s.term_attribute("is_divergence")]
 CASES = [(name, params) for name in DIVERGENCES for params in PARAMS.get(name, [{}])]
 
 

@@ -4,7 +4,7 @@ Importing this package fills the registry with the built-in records (protected n
 divergence is one module here (see CONTRIBUTING.md) plus its test row: every layer reads the record.
 """
 
-from . import alpha, cauchy_schwarz, chi2, entropy, hellinger_tv, jensen_tsallis, js, kl, renyi
+from . import alpha, cauchy_schwarz, chi2, entropy, geometry, hellinger_tv, jensen_tsallis, js, kl, renyi
 from .alpha import Alpha
 from .chi2 import LeCam, Neyman, Pearson, Triangular
 from .entropy import CrossEntropy
@@ -33,6 +33,7 @@ __all__ = [
     "cauchy_schwarz",
     "chi2",
     "entropy",
+    "geometry",
     "hellinger_tv",
     "jensen_tsallis",
     "js",

@@ -60,6 +60,11 @@ class Record:
     numpy_near_equal: Callable[..., Any] | None = None
     #: "function" records: ``prepare(params) -> params`` checks and normalises the parameters
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    #: what the two arguments are: ``"distributions"`` (probabilities, counts or logits: every
+    #: divergence), ``"ordered"`` (distributions over ordered categories, compared through their CDFs:
+    #: Wasserstein; no vocabulary order exists, so the token losses refuse it) or ``"vectors"`` (raw
+    #: vectors compared by direction, not distributions: cosine; tabular metrics refuse it)
+    inputs: str = "distributions"
     #: "function" records: measured in units of information (``base=`` applies)
     information_units: bool = True
     #: "function" records: D(P, P) = 0 and D ≥ 0
@@ -221,8 +226,11 @@ def builtin(name: str, **record: Any) -> Callable[[Any], Any]:
 
 
 def builtin_sums(name: str, *, defaults: dict[str, Any] | None = None, **record: Any) -> Callable[[Any], Any]:
-    """The catalogue's decorator for a built-in "function" record: the decorated function is its
-    log-space row reduction ``rows(a, b, xp, axis, **params)``; the exact layer attaches the verb."""
+    """The catalogue's decorator for a built-in "function" record: the decorated function is its row
+    reduction ``rows(a, b, xp, axis, **params)`` (of log-probabilities; of the raw vectors for
+    ``inputs="vectors"``); the exact layer serves it as a verb."""
+    if record.get("inputs", "distributions") not in INPUTS:
+        raise ValueError(f"inputs must be one of {INPUTS}, got {record['inputs']!r}")
 
     def decorate(rows: Callable[..., Any]) -> Callable[..., Any]:
         _check_name(name, False)
@@ -265,11 +273,19 @@ def get_generator(divergence: Any, **params: Any) -> t.Pointwise:
     return t.as_generator(divergence)
 
 
-def available(kind: str | None = None) -> list[str]:
-    """Names of the registered divergences (optionally only ``kind`` "f", "pointwise", "function")."""
-    return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
+INPUTS = ("distributions", "ordered", "vectors")
+
+
+def available(kind: str | None = None, *, inputs: str | None = "distributions") -> list[str]:
+    """Names of the registered divergences between distributions (optionally only ``kind`` "f",
+    "pointwise", "function"); ``inputs=None`` lists every record, ``inputs="ordered"`` or ``"vectors"``
+    the comparisons of other objects (Wasserstein over ordered categories, cosine of raw vectors)."""
+    if inputs is not None and inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {INPUTS} or None, got {inputs!r}")
+    return sorted(n for n, s in _REGISTRY.items()
+                  if (kind is None or s.kind == kind) and (inputs is None or s.inputs == inputs))
 
 
 def records() -> list[Record]:
-    """Every registered record, sorted by name."""
-    return [_REGISTRY[n] for n in available()]
+    """Every registered record (distributions, ordered and vectors alike), sorted by name."""
+    return [_REGISTRY[n] for n in available(inputs=None)]

@@ -224,7 +224,32 @@ def evaluate(
         return spec.function(p, q, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
                              normalize=normalize, validate=validate, **params)
     check_base(base)
+    if spec.inputs == "vectors":
+        return apply_base(_evaluate_vectors(spec, p, q, spec.check_params(params), axis=axis, keepdims=keepdims,
+                                            from_logits=from_logits, normalize=normalize, validate=validate),
+                          base, spec.information_units, spec.name)
     inp = Inputs(p, q, axis=axis, from_logits=from_logits, normalize=normalize, validate=validate)
     full = spec.check_params(params)
     value = _evaluate_rows(spec, full, inp, keepdims)
     return apply_base(value, base, spec.information_units, spec.name)
+
+
+def _evaluate_vectors(spec: Record, p: Array, q: Array, params: dict[str, Any], *, axis: int, keepdims: bool,
+                      from_logits: bool, normalize: bool, validate: bool) -> Array:
+    """A record of raw vectors (``inputs="vectors"``): any finite values, no normalisation."""
+    if check_flag(from_logits, "from_logits") or check_flag(normalize, "normalize"):
+        raise ValueError(f"{spec.name!r} compares raw vectors, not distributions: from_logits and normalize "
+                         "do not apply")
+    inp = Inputs(p, q, axis=axis, from_logits=False, normalize=False, validate=validate, names=("x", "y"))
+    x, y = inp._broadcast()
+    if inp.validate and not any(str(getattr(v, "device", "")) == "meta" for v in (x, y)):
+        for v, name in ((x, "x"), (y, "y")):
+            if bool(inp.xp.any(~inp.xp.isfinite(v))):
+                raise ValueError(f"{name} contains NaN or an infinite value")
+    rows = spec.rows
+    assert rows is not None
+    value = rows(x, y, inp.xp, inp.axis, **params)
+    xp = inp.xp
+    same = xp.all(x == y, axis=inp.axis) & xp.any(x != 0, axis=inp.axis)  # a zero vector has no direction
+    value = xp.where(same, xp.zeros_like(value), value)
+    return inp.finish(value, keepdims=keepdims, reduced=True)

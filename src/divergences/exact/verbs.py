@@ -133,6 +133,37 @@ def cauchy_schwarz(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, ba
 
 
 @overload
+def cosine(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
+           from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
+@overload
+def cosine(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
+           from_logits: bool = False, normalize: bool = False, validate: bool = True) -> NumPyValue: ...
+def cosine(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
+           from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
+    r"""Cosine distance between raw vectors (logits, hidden states, embeddings): :math:`1 - \frac{x \cdot y}{\lVert x\rVert\,\lVert y\rVert}` ∈ [0, 2].
+
+    As ``scipy.spatial.distance.cosine(x, y)`` and ``1 − torch.nn.functional.cosine_similarity``. The
+    arguments are vectors, not distributions: no normalisation, ``from_logits`` and ``normalize`` are
+    refused, and any finite values are accepted. Scale-invariant and computed so (each vector divided by
+    its largest magnitude first), so vectors of 1e-200 or 1e200 give the same value as of 1; it is
+    formed as ½‖x̂ − ŷ‖² of the unit vectors, so parallel vectors give 0 up to ~1e-32 (equal ones
+    exactly 0); an all-zero vector has cosine 0 (distance 1, also from itself), as in torch. In the token
+    losses, ``divergence_loss(student, teacher, "cosine")`` is Liger's cosine-similarity distillation
+    term, with a closed-form gradient.
+
+    >>> import divergences as dv
+    >>> float(dv.cosine([1.0, 0.0], [0.0, 2.0])), float(dv.cosine([1.0, 1.0], [3.0, 3.0]))
+    (1.0, 0.0)
+
+    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
+    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits; refused: not in units of information), ``from_logits=False``
+    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
+    """
+    return evaluate(get('cosine'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
+                    normalize=normalize, validate=validate)
+
+
+@overload
 def cross_entropy(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
                   from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
 @overload
@@ -609,10 +640,41 @@ def tv(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | 
                     normalize=normalize, validate=validate)
 
 
+@overload
+def wasserstein(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
+                from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
+@overload
+def wasserstein(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
+                from_logits: bool = False, normalize: bool = False, validate: bool = True) -> NumPyValue: ...
+def wasserstein(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
+                from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
+    r"""Wasserstein-1 (earth mover's) distance between distributions over ordered categories 0, 1, …, K−1.
+
+    :math:`W_1 = \sum_{k=0}^{K-2} \lvert F_P(k) - F_Q(k) \rvert` with the CDFs :math:`F_P(k) = \sum_{i \le k} p_i`: the
+    least mass × distance needed to move P onto Q when neighbouring categories are one unit apart. As
+    ``scipy.stats.wasserstein_distance(np.arange(K), np.arange(K), p, q)``; the categories' order is the
+    order along ``axis`` (unlike every other divergence, permuting the categories changes the value).
+    Symmetric, 0 iff P = Q, at most K − 1. The token losses refuse it (a vocabulary has no order); the
+    tabular metric ``"wasserstein"`` places the bins at their reference means and divides by the
+    reference's standard deviation (:mod:`divergences.tabular.metrics`).
+
+    >>> import divergences as dv
+    >>> float(dv.wasserstein([1.0, 0.0, 0.0], [0.0, 0.0, 1.0]))
+    2.0
+
+    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
+    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits; refused: not in units of information), ``from_logits=False``
+    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
+    """
+    return evaluate(get('wasserstein'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
+                    normalize=normalize, validate=validate)
+
+
 __all__ = [
     "alpha",
     "bhattacharyya",
     "cauchy_schwarz",
+    "cosine",
     "cross_entropy",
     "hellinger",
     "hellinger_distance",
@@ -630,6 +692,7 @@ __all__ = [
     "skew_reverse_kl",
     "triangular",
     "tv",
+    "wasserstein",
 ]
 
 #: every verb by name
@@ -637,6 +700,7 @@ VERBS = {
     "alpha": alpha,
     "bhattacharyya": bhattacharyya,
     "cauchy_schwarz": cauchy_schwarz,
+    "cosine": cosine,
     "cross_entropy": cross_entropy,
     "hellinger": hellinger,
     "hellinger_distance": hellinger_distance,
@@ -654,4 +718,5 @@ VERBS = {
     "skew_reverse_kl": skew_reverse_kl,
     "triangular": triangular,
     "tv": tv,
+    "wasserstein": wasserstein,
 }
