@@ -105,8 +105,9 @@ def on_policy_loss(
             if isinstance(teacher_top_k, bool) or not isinstance(teacher_top_k, int) or teacher_top_k < 1:
                 raise ValueError(f"teacher_top_k must be a positive integer or None, got {teacher_top_k!r}")
             teacher = _teacher_topk(teacher, batch, teacher_top_k, opts.temperature)
-        return distillation_loss(student, teacher, batch, divergence, temperature=opts.temperature,
-                                 num_items_in_batch=num_items_in_batch, **kw)
+        loss: Any = distillation_loss(student, teacher, batch, divergence, temperature=opts.temperature,
+                                      num_items_in_batch=num_items_in_batch, **kw)
+        return loss
     if not isinstance(teacher, torch.nn.Module):
         raise ValueError("objective='reward' needs the teacher as a model (its log-probabilities of the samples)")
     keep = batch["labels"][:, 1:] != -100
