@@ -153,6 +153,11 @@ class OnPolicyDistillationTrainer(DistillationTrainer):
             raise ValueError(f"objective must be one of {ON_POLICY_OBJECTIVES}, got {objective!r}")
         super().__init__(*args, divergence=divergence, max_new_tokens=max_new_tokens,
                          generation_temperature=generation_temperature, generation_kwargs=generation_kwargs, **kwargs)
+        opts = self.distill_options
+        if (objective == "reward" or teacher_top_k is not None) and (
+                opts["hard_weight"] != 0.0 or opts["soft_weight"] != 1.0 or opts["t_squared"]):
+            raise ValueError("objective='reward' and teacher_top_k take the loss as it is: hard_weight=0, "
+                             "soft_weight=1 and t_squared=False")
         if self.cross is not None and (objective == "reward" or teacher_top_k is not None):
             raise ValueError("objective='reward' and teacher_top_k need a shared tokenizer; with teacher_tokenizer use "
                              "objective='divergence' (the vocabulary union)")
