@@ -166,3 +166,27 @@ def test_bad_inputs_are_named():
         acceptance_rate(d, bad)
     with pytest.raises(ValueError, match="draft_logits"):
         acceptance_rate(d.numpy(), t)
+
+
+def test_properties_on_random_logits():
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    finite = st.floats(-30, 30, allow_nan=False, allow_infinity=False)
+
+    @settings(max_examples=60, deadline=None)
+    @given(arrays(np.float64, (2, 7), elements=finite), st.floats(0.3, 4.0))
+    def check(z, temperature):
+        d, t = torch.tensor(z[0:1]), torch.tensor(z[1:2])
+        alpha = acceptance_rate(d, t, temperature=temperature)
+        assert 0 <= float(alpha) <= 1 + 1e-12
+        assert torch.allclose(alpha, acceptance_rate(t, d, temperature=temperature), atol=1e-12)  # symmetric
+        tv = divergence_loss(d, t, "tv", temperature=temperature, reduction="none")
+        assert torch.allclose(alpha, 1 - tv, atol=1e-12)
+        nl = draft_loss(d, t, temperature=temperature, reduction="none")
+        assert float(nl) >= 0 and float(nl) >= float(tv) - 1e-12  # −log(1 − x) ≥ x
+
+    del hypothesis
+    check()

@@ -229,3 +229,6 @@ def test_on_policy_trainer_trains_and_seq_kd_uses_teacher_sequences(hfh, encoded
         OnPolicyDistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path), lmbda=1.5)
     with pytest.raises(ValueError, match="seq_kd"):
         DistillationTrainer(model=student, teacher_model=None, args=_args(tmp_path), seq_kd=True)
+    with pytest.raises(ValueError, match="hard_weight=0"):
+        OnPolicyDistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path), objective="reward",
+                                    hard_weight=0.5)

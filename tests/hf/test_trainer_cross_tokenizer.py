@@ -116,3 +116,18 @@ def test_a_teacher_with_another_tokenizer_distils(hfh, tokenizer, teacher_tokeni
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert len(losses) == 12 and all(math.isfinite(x) for x in losses)
     assert sum(losses[-3:]) < sum(losses[:3])
+
+
+def test_left_padding_never_predicts_a_span_from_a_pad(hfh, tokenizer, teacher_tokenizer):
+    from divergences.hf.cross_distill import teacher_inputs
+
+    tok = _fast(tokenizer)
+    cross = CrossTokenizer.build(tok, teacher_tokenizer, hfh.tiny_llama(V), hfh.tiny_llama(360))
+    seqs = [tok(line)["input_ids"][:12] for line in hfh.corpus_lines()[:3]]
+    batch = hfh.make_batch([seqs[0], seqs[1][:6], seqs[2][:9]], pad_left=True)
+    keep = batch["labels"] != -100
+    t_batch, spans = teacher_inputs(batch, cross, keep, torch.device("cpu"))
+    rows = spans.student_row
+    assert len(spans) > 0 and bool((batch["attention_mask"][spans.batch, rows] == 1).all())
+    assert bool((t_batch["attention_mask"][spans.batch, spans.teacher_row] == 1).all())
+    assert spans.dropped >= 3  # each row's first span has no real predicting position

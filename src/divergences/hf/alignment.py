@@ -110,7 +110,7 @@ def _decode(tokenizer: Any, ids: list[int]) -> str:
     return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
 
-def token_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
+def token_offsets(tokenizer: Any, ids: Any) -> tuple[str, list[tuple[int, int]]]:
     """The text of ``ids`` and the character range of each token in it, by decoding every prefix.
 
     Works for any token sequence, also one the tokenizer would not produce from its text (sampled
@@ -129,7 +129,8 @@ def token_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tuple[i
     resolved: list[int] = [0] * len(ids)
     nxt = len(text)
     for k in range(len(ids) - 1, -1, -1):
-        nxt = ends[k] if ends[k] is not None else nxt
+        end = ends[k]
+        nxt = end if end is not None else nxt
         resolved[k] = nxt
     offsets, prev = [], 0
     for end in resolved:

@@ -119,7 +119,9 @@ def teacher_inputs(inputs: Mapping[str, Any], cross: CrossTokenizer, keep: Tenso
         t_ids, t_off = _encode(cross.teacher_tokenizer, text)
         al = align_offsets(s_off, t_off)
         pos = real.tolist()
-        shifted = tuple((pos[a], pos[e - 1] + 1) for a, e in al.student_spans)
+        # a span starting at the row's first real token has no real predicting position (with left padding
+        # pos[0] − 1 is a pad): its start is set to 0, which align_batch drops (and counts)
+        shifted = tuple((pos[a] if a > 0 else 0, pos[e - 1] + 1) for a, e in al.student_spans)
         alignments.append(type(al)(shifted, al.teacher_spans, al.dropped_student, al.dropped_teacher))
         rows.append(t_ids)
     width = max(1, max(len(r) for r in rows))

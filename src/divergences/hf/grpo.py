@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from trl import GRPOTrainer
+from trl.trainer.grpo_trainer import GRPOTrainer
 
 from ..torch.rl import sampled_divergence
 from ._spec import divergence_arg
@@ -239,7 +239,7 @@ class DPHGRPOTrainer(GRPOTrainer):
             captured = self._dph_capture
         finally:
             self._dph_capture = None
-        mode = "train" if self.model.training else "eval"
+        mode = "train" if model.training else "eval"
         if self.dph.samples == "policy":
             if not captured:
                 raise RuntimeError("DPH-RL: the policy's log-probabilities of the completions were not computed")
@@ -248,7 +248,8 @@ class DPHGRPOTrainer(GRPOTrainer):
             reg, in_loss, record = self._reference_form(model)
         normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
         loss = loss + self.dph.coef * in_loss / normalizer
-        value = float(self.accelerator.gather(reg.detach().reshape(1)).mean())
+        gathered: Any = self.accelerator.gather(reg.detach().reshape(1))
+        value = float(gathered.mean())
         self._metrics[mode]["dph/regulariser"].append(value)
         self._metrics[mode]["dph/coef"].append(float(self.dph.coef))
         record["value"] = value

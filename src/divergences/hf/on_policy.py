@@ -105,8 +105,9 @@ def on_policy_loss(
             if isinstance(teacher_top_k, bool) or not isinstance(teacher_top_k, int) or teacher_top_k < 1:
                 raise ValueError(f"teacher_top_k must be a positive integer or None, got {teacher_top_k!r}")
             teacher = _teacher_topk(teacher, batch, teacher_top_k, opts.temperature)
-        return distillation_loss(student, teacher, batch, divergence, temperature=opts.temperature,
-                                 num_items_in_batch=num_items_in_batch, **kw)
+        loss: Any = distillation_loss(student, teacher, batch, divergence, temperature=opts.temperature,
+                                      num_items_in_batch=num_items_in_batch, **kw)
+        return loss
     if not isinstance(teacher, torch.nn.Module):
         raise ValueError("objective='reward' needs the teacher as a model (its log-probabilities of the samples)")
     keep = batch["labels"][:, 1:] != -100
@@ -152,6 +153,11 @@ class OnPolicyDistillationTrainer(DistillationTrainer):
             raise ValueError(f"objective must be one of {ON_POLICY_OBJECTIVES}, got {objective!r}")
         super().__init__(*args, divergence=divergence, max_new_tokens=max_new_tokens,
                          generation_temperature=generation_temperature, generation_kwargs=generation_kwargs, **kwargs)
+        opts = self.distill_options
+        if (objective == "reward" or teacher_top_k is not None) and (
+                opts["hard_weight"] != 0.0 or opts["soft_weight"] != 1.0 or opts["t_squared"]):
+            raise ValueError("objective='reward' and teacher_top_k take the loss as it is: hard_weight=0, "
+                             "soft_weight=1 and t_squared=False")
         if self.cross is not None and (objective == "reward" or teacher_top_k is not None):
             raise ValueError("objective='reward' and teacher_top_k need a shared tokenizer; with teacher_tokenizer use "
                              "objective='divergence' (the vocabulary union)")

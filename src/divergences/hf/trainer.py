@@ -132,8 +132,8 @@ class DistillationTrainer(Trainer):
         self.teacher_model = teacher_model
         self.options = options
         self.seq_kd = seq_kd
-        self.generation = dict(max_new_tokens=max_new_tokens, temperature=generation_temperature,
-                               generation_kwargs=dict(generation_kwargs or {}))
+        self.generation: dict[str, Any] = dict(max_new_tokens=max_new_tokens, temperature=generation_temperature,
+                                               generation_kwargs=dict(generation_kwargs or {}))
         self.distill_options = dict(divergence=divergence, temperature=temperature, hard_weight=hard_weight,
                                     soft_weight=soft_weight, t_squared=t_squared, chunk_size=chunk_size,
                                     vocab_mismatch=vocab_mismatch, fused=fused, **params)
@@ -151,9 +151,10 @@ class DistillationTrainer(Trainer):
 
     def _pad_id(self) -> int:
         tok = self.processing_class
-        pad = getattr(tok, "pad_token_id", None)
-        if pad is None and hasattr(tok, "token_to_id"):
-            pad = tok.token_to_id("<pad>")
+        pad: Any = getattr(tok, "pad_token_id", None)
+        lookup = getattr(tok, "token_to_id", None)
+        if pad is None and callable(lookup):
+            pad = lookup("<pad>")
         if pad is None:
             pad = getattr(getattr(self.model, "config", None), "pad_token_id", None)
         return int(pad) if pad is not None else 0
@@ -188,10 +189,11 @@ class DistillationTrainer(Trainer):
                                                      params=params, options=self.options,
                                                      num_items_in_batch=num_items_in_batch), None
         if return_outputs:
-            loss, outputs = distillation_loss(model, self.teacher_model, batch, num_items_in_batch=num_items_in_batch,
-                                              return_outputs=True, **opts)
-            return loss, outputs
-        return distillation_loss(model, self.teacher_model, batch, num_items_in_batch=num_items_in_batch, **opts), None
+            pair: Any = distillation_loss(model, self.teacher_model, batch, num_items_in_batch=num_items_in_batch,
+                                          return_outputs=True, **opts)
+            return pair[0], pair[1]
+        loss: Any = distillation_loss(model, self.teacher_model, batch, num_items_in_batch=num_items_in_batch, **opts)
+        return loss, None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
         batch, generated = self._training_batch(model, inputs)
