@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, check_bandwidths
+from ._inputs import as_pair, check_bandwidths, serial_blas_if_small
 
 __all__ = ["MAX_POOLED", "SignificanceResult", "block_mmd_test", "linear_mmd_test", "mmd_agg_test", "mmd_test",
            "power_bandwidth"]
@@ -189,7 +189,8 @@ def mmd_test(x: Any, y: Any, bandwidth: float | str = "median", n_permutations: 
     _check_pooled(n, m)
     pooled = np.concatenate([xa, ya])
     gram = np.exp(-0.5 / sigma**2 * _sq_dists(pooled, pooled))
-    stats = _mmd_u_rows(gram, _permutation_indicators(n, n + m, total, rng), n, m)
+    with serial_blas_if_small(max(gram.size, (total + 1) * (n + m))):
+        stats = _mmd_u_rows(gram, _permutation_indicators(n, n + m, total, rng), n, m)
     observed, null = float(stats[0]), stats[1:]
     pvalue = (1 + np.count_nonzero(null >= observed - 1e-12 * abs(observed))) / (1 + total)
     return SignificanceResult(observed, float(pvalue), method, float(sigma * s), null)
@@ -229,7 +230,8 @@ def mmd_agg_test(x: Any, y: Any, bandwidths: Sequence[float] | None = None, n_pe
         sigmas = [g / s for g in spec] if isinstance(spec, list) else []
     d2 = _sq_dists(pooled, pooled)
     rows = _permutation_indicators(n, n + m, total, rng)
-    stats = np.stack([_mmd_u_rows(np.exp(-0.5 / g**2 * d2), rows, n, m) for g in sigmas])  # (L, B + 1)
+    with serial_blas_if_small(max(d2.size, rows.size)):
+        stats = np.stack([_mmd_u_rows(np.exp(-0.5 / g**2 * d2), rows, n, m) for g in sigmas])  # (L, B + 1)
     # per-σ p-value of every split among all B + 1 splits: #{T ≥ T_j} / (B + 1)
     order = np.sort(stats, axis=1)
     pvals = (total + 1 - np.stack([np.searchsorted(o, t, side="left") for o, t in zip(order, stats)])) / (total + 1)
