@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["SERIAL_BLAS_BELOW", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_positive",
-           "power_of_two_scale", "serial_blas_if_small"]
+           "power_of_two_scale", "rescaled", "serial_blas_if_small"]
 
 #: NumPy work whose largest matrix has fewer entries than this runs its BLAS calls on one thread
 SERIAL_BLAS_BELOW = 1 << 18
@@ -99,7 +99,8 @@ def as_weights(w: Any, n: int, name: str) -> np.ndarray:
 
 
 def power_of_two_scale(*arrays, always: bool = False) -> float:
-    """A power of two s with ½ < max|x| / s ≤ 1 when max|x| is above 1e100 or below 1e-100 (else 1).
+    """A power of two s with ½ < max|x| / s ≤ 1 (≤ 2 for max|x| above 2^1023) when max|x| is above 1e100
+    or below 1e-100 (else 1).
 
     Squared distances of data near 1e200 overflow to inf (and inf − inf to NaN), those of data near
     1e-300 underflow to 0; dividing by a power of two is exact, and each statistic's scale law
@@ -114,7 +115,19 @@ def power_of_two_scale(*arrays, always: bool = False) -> float:
             top = max(top, float(np.abs(a).max()))
     if top == 0 or (not always and 1e-100 <= top <= 1e100):
         return 1.0
-    return 2.0 ** math.ceil(math.log2(top))
+    return 2.0 ** min(math.ceil(math.log2(top)), 1023)  # 2^1024 overflows: data near 1.8e308 end in (½, 2]
+
+
+def rescaled(*arrays: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """The arrays centred on their pooled mean and divided by a power of two s (exact) with the largest
+    |coordinate| in (½, 1]: squared distances of data near 1e±200 neither overflow nor underflow.
+    Returns the arrays and log s (distances scale by s: entropies shift by d·log s, KL is unchanged)."""
+    first = power_of_two_scale(*arrays, always=True)  # the mean of values near 1e308 would overflow
+    scaled = [a / first for a in arrays]
+    pooled_mean = np.concatenate(scaled).mean(axis=0)
+    centred = [a - pooled_mean for a in scaled]
+    second = power_of_two_scale(*centred, always=True)  # the spread, which can be far below the offset
+    return [a / second for a in centred], math.log(first) + math.log(second)
 
 
 def check_bandwidths(bandwidth: Any) -> list[float] | str:

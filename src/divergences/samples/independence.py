@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_samples, check_bandwidths
+from ._inputs import as_samples, check_bandwidths, rescaled
 from .two_sample import SignificanceResult, _check_count
 
 __all__ = ["MAX_PAIRS", "dcov_test", "hsic_test"]
@@ -31,16 +31,14 @@ MAX_PAIRS = 5000
 
 
 def _paired(x: Any, y: Any, min_n: int) -> tuple[np.ndarray, np.ndarray]:
-    from .knn import _rescaled
-
     xa, ya = as_samples(x, "x", min_n=min_n), as_samples(y, "y", min_n=min_n)
     if len(xa) != len(ya):
         raise ValueError(f"x and y must be paired samples with the same number of rows, got {len(xa)} and {len(ya)}")
     if len(xa) > MAX_PAIRS:
         raise ValueError(f"the independence tests hold n × n matrices: n = {len(xa)} exceeds MAX_PAIRS = {MAX_PAIRS}; "
                          "test a random subsample")
-    (xa,), _ = _rescaled(xa)
-    (ya,), _ = _rescaled(ya)
+    (xa,), _ = rescaled(xa)
+    (ya,), _ = rescaled(ya)
     return xa, ya
 
 

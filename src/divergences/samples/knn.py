@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_samples, power_of_two_scale
+from ._inputs import as_pair, as_samples, rescaled
 
 __all__ = ["knn_entropy", "knn_kl"]
 
@@ -57,18 +57,6 @@ def _warn_zero(count: int, what: str) -> None:
         UserWarning,
         stacklevel=3,
     )
-
-
-def _rescaled(*arrays: np.ndarray) -> tuple[list[np.ndarray], float]:
-    """The arrays centred on their pooled mean and divided by a power of two s (exact) with the largest
-    |coordinate| in (½, 1]: squared distances of data near 1e±200 neither overflow nor underflow.
-    Returns the arrays and log s (distances scale by s: entropies shift by d·log s, KL is unchanged)."""
-    first = power_of_two_scale(*arrays, always=True)  # the mean of values near 1e308 would overflow
-    scaled = [a / first for a in arrays]
-    pooled_mean = np.concatenate(scaled).mean(axis=0)
-    centred = [a - pooled_mean for a in scaled]
-    second = power_of_two_scale(*centred, always=True)  # the spread, which can be far below the offset
-    return [a / second for a in centred], math.log(first) + math.log(second)
 
 
 def _whitened(xa: np.ndarray, ya: np.ndarray, whiten: str) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +103,7 @@ def knn_entropy(x: Any, k: int = 1) -> float:
     k = _check_k(k)
     xa = as_samples(x, "x", min_n=k + 1)
     n, d = xa.shape
-    (xa,), log_s = _rescaled(xa)
+    (xa,), log_s = rescaled(xa)
     rho = _kth_distance(xa, xa, k + 1)  # the nearest point of x to x_i is x_i itself
     zero = int((rho == 0).sum())
     if zero:
@@ -216,7 +204,7 @@ def knn_kl(x: Any, y: Any, k: int = 1, *, estimator: str = "fixed", whiten: str 
         raise ValueError(f"correction must be None or 'gaussian', got {correction!r}")
     draws = _check_k(correction_draws, "correction_draws")
     xa, ya = as_pair(x, y, min_x=k + 1, min_y=k)
-    (xa, ya), _ = _rescaled(xa, ya)
+    (xa, ya), _ = rescaled(xa, ya)
     if whiten is not None:
         xa, ya = _whitened(xa, ya, whiten)
     value = _ESTIMATORS[estimator](xa, ya, k)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, check_bandwidths, serial_blas_if_small
+from ._inputs import as_pair, check_bandwidths, rescaled, serial_blas_if_small
 
 __all__ = ["MAX_POOLED", "SignificanceResult", "block_mmd_test", "linear_mmd_test", "mmd_agg_test", "mmd_test",
            "power_bandwidth"]
@@ -60,11 +60,9 @@ def _check_count(value: Any, name: str, low: int = 1) -> int:
 def _scaled_pair(x: Any, y: Any, min_n: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Samples centred on the pooled mean and divided by a power of two near their spread (exact):
     the tests are invariant under a common shift and scale, and data near 1e±300 do not overflow."""
-    from .knn import _rescaled
-
     xa, ya = as_pair(x, y, min_x=min_n, min_y=min_n)
-    (xa, ya), log_s = _rescaled(xa, ya)
-    return xa, ya, math.exp(log_s) if abs(log_s) < 700 else math.inf
+    (xa, ya), log_s = rescaled(xa, ya)
+    return xa, ya, math.exp(log_s) if log_s < 709 else math.inf  # s itself is a power of two
 
 
 def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
