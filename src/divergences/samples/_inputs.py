@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["SERIAL_BLAS_BELOW", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_positive",
-           "power_of_two_scale", "rescaled", "serial_blas_if_small"]
+           "one_bandwidth", "power_of_two_scale", "rescaled", "serial_blas_if_small"]
 
 #: NumPy work whose largest matrix has fewer entries than this runs its BLAS calls on one thread
 SERIAL_BLAS_BELOW = 1 << 18
@@ -144,3 +144,14 @@ def check_bandwidths(bandwidth: Any) -> list[float] | str:
             raise ValueError("bandwidth must not be an empty sequence")
         return values
     return [check_positive(bandwidth, "bandwidth")]
+
+
+def one_bandwidth(bandwidth: Any, what: str) -> float | str:
+    """'median' or one number > 0 (a one-element sequence is its element); ``what`` names the caller
+    in the error for several."""
+    spec = check_bandwidths(bandwidth)
+    if isinstance(spec, str):
+        return spec
+    if len(spec) != 1:
+        raise ValueError(f"{what} takes one bandwidth (a number or 'median'), not a sequence of {len(spec)}")
+    return spec[0]

@@ -55,7 +55,7 @@ def _coincide(x: torch.Tensor, y: torch.Tensor) -> bool:
 
 def _sigmas(bandwidth, x, y) -> list[float]:
     spec = check_bandwidths(bandwidth)
-    return [median_bandwidth_torch(x, y)] if spec == "median" else spec
+    return [median_bandwidth_torch(x, y)] if isinstance(spec, str) else spec
 
 
 def torch_kernel(kernel: str, sigmas: list[float]):

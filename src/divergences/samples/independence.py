@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_samples, check_bandwidths, rescaled
+from ._inputs import as_samples, one_bandwidth, rescaled
 from .two_sample import SignificanceResult, _check_count
 
 __all__ = ["MAX_PAIRS", "dcov_test", "hsic_test"]
@@ -90,7 +90,9 @@ def dcov_test(x: Any, y: Any, n_permutations: int = 999, seed: int | np.random.G
     result = _permutation_result(stats, total, "dcov permutation")
     # the statistic in the data's own units: dCov² scales as (scale of x)·(scale of y)
     scale = _spread(xa0) * _spread(ya0) / (_spread(xa) * _spread(ya))
-    return SignificanceResult(result.statistic * scale, result.pvalue, result.method, None, result.null_distribution * scale)
+    null = result.null_distribution
+    assert null is not None  # a permutation result always carries its null
+    return SignificanceResult(result.statistic * scale, result.pvalue, result.method, None, null * scale)
 
 
 def _spread(a: np.ndarray) -> float:
@@ -101,9 +103,9 @@ def _spread(a: np.ndarray) -> float:
 def _gaussian_gram(a: np.ndarray, bandwidth: Any, name: str) -> tuple[np.ndarray, float]:
     from scipy.spatial.distance import pdist, squareform
 
-    spec = check_bandwidths(bandwidth)
+    spec = one_bandwidth(bandwidth, "hsic_test (per variable)")
     d2 = squareform(pdist(a, "sqeuclidean"))
-    if spec == "median":
+    if isinstance(spec, str):
         sub = a if len(a) <= 1000 else a[np.linspace(0, len(a) - 1, 1000).astype(np.intp)]
         dist = pdist(sub)
         dist = dist[dist > 0]
@@ -111,10 +113,8 @@ def _gaussian_gram(a: np.ndarray, bandwidth: Any, name: str) -> tuple[np.ndarray
             raise ValueError(f"{name} is constant: the median bandwidth is undefined and HSIC is 0 "
                              "(a constant is independent of everything)")
         sigma = float(np.median(dist))
-    elif len(spec) != 1:
-        raise ValueError("hsic_test takes one bandwidth per variable (a number or 'median')")
     else:
-        sigma = spec[0]
+        sigma = spec
     return np.exp(-0.5 / sigma**2 * d2), sigma
 
 
@@ -151,8 +151,9 @@ def hsic_test(x: Any, y: Any, bandwidth: float | str | tuple[Any, Any] = "median
     if isinstance(bandwidth, tuple) and len(bandwidth) != 2:
         raise ValueError("bandwidth as a tuple must be a pair (σ_x, σ_y)")
     sx, sy = _spread(xa0) / _spread(xa), _spread(ya0) / _spread(ya)  # data units per rescaled unit
-    bx = bx if isinstance(bx, str) else check_bandwidths(bx)[0] / sx
-    by = by if isinstance(by, str) else check_bandwidths(by)[0] / sy
+    spec_x, spec_y = one_bandwidth(bx, "hsic_test (per variable)"), one_bandwidth(by, "hsic_test (per variable)")
+    bx = spec_x if isinstance(spec_x, str) else spec_x / sx
+    by = spec_y if isinstance(spec_y, str) else spec_y / sy
     k, sigma_x = _gaussian_gram(xa, bx, "x")
     l, sigma_y = _gaussian_gram(ya, by, "y")
     n = len(k)

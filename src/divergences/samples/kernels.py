@@ -130,7 +130,7 @@ def _all_coincide(x: Any, y: Any) -> bool:
 
 def _sigmas(bandwidth: Any, x: np.ndarray, y: np.ndarray) -> list[float]:
     spec = check_bandwidths(bandwidth)
-    return [median_bandwidth(x, y)] if spec == "median" else spec
+    return [median_bandwidth(x, y)] if isinstance(spec, str) else spec
 
 
 def _kernel_fn(kernel: str, sigmas: list[float]) -> Callable[[np.ndarray], np.ndarray]:

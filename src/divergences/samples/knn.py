@@ -174,8 +174,8 @@ def _ensemble(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
     ks = np.arange(k, top + 1)
     if len(ks) < max(1, d // 4) + 1:
         raise ValueError(f"estimator='ensemble' needs at least {max(1, d // 4) + 1 + k} samples in x and y for d = {d}")
-    rho = _kth_distances(xa, xa, list(ks + 1))
-    nu = _kth_distances(ya, xa, list(ks))
+    rho = _kth_distances(xa, xa, [int(k) + 1 for k in ks])
+    nu = _kth_distances(ya, xa, [int(k) for k in ks])
     if (rho[:, 0] == 0).any():
         _warn_zero(int((rho[:, 0] == 0).sum()), "within x")
         return math.inf

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, check_bandwidths, rescaled, serial_blas_if_small
+from ._inputs import as_pair, check_bandwidths, one_bandwidth, rescaled, serial_blas_if_small
 
 __all__ = ["MAX_POOLED", "SignificanceResult", "block_mmd_test", "linear_mmd_test", "mmd_agg_test", "mmd_test",
            "power_bandwidth"]
@@ -178,10 +178,8 @@ def mmd_test(x: Any, y: Any, bandwidth: float | str = "median", n_permutations: 
         xa, ya = xa[hx:], ya[hy:]
         method = "mmd permutation (power-selected bandwidth, split)"
     else:
-        spec = check_bandwidths(bandwidth)
-        if spec != "median" and len(spec) != 1:
-            raise ValueError("mmd_test takes one bandwidth; use mmd_agg_test for several")
-        sigma = _median_sigma(np.concatenate([xa, ya])) if spec == "median" else spec[0] / s
+        spec = one_bandwidth(bandwidth, "mmd_test (use mmd_agg_test for several)")
+        sigma = _median_sigma(np.concatenate([xa, ya])) if isinstance(spec, str) else spec / s
         method = "mmd permutation"
     n, m = len(xa), len(ya)
     _check_pooled(n, m)
@@ -253,12 +251,8 @@ def _normal_pvalue(values: np.ndarray, method: str, sigma: float) -> Significanc
 
 
 def _sigma_for(bandwidth: Any, xa: np.ndarray, ya: np.ndarray, s: float) -> float:
-    spec = check_bandwidths(bandwidth)
-    if spec == "median":
-        return _median_sigma(np.concatenate([xa, ya]))
-    if len(spec) != 1:
-        raise ValueError("this test takes one bandwidth (a number or 'median')")
-    return spec[0] / s
+    spec = one_bandwidth(bandwidth, "this test")
+    return _median_sigma(np.concatenate([xa, ya])) if isinstance(spec, str) else spec / s
 
 
 def linear_mmd_test(x: Any, y: Any, bandwidth: float | str = "median") -> SignificanceResult:
