@@ -22,6 +22,13 @@ instead of taking the machine down. Ratios are anchor / ours (> 1: ours is faste
     python benchmarks/bench_samples.py --numpy    # the NumPy table only
     python benchmarks/bench_samples.py --torch [--sinkhorn-n 2000] [--kernel-n 5000] [--skip-sinkhorn] [--skip-kernels]
     python benchmarks/bench_samples.py --large [--large-n 50000] [--large-eps 1.0] [--float32] [--skip mmd,energy,sinkhorn]
+    python benchmarks/bench_samples.py --shared [--repeats 20]
+
+``--shared``, the kernels on a shared machine: MMD² (RBF) and the energy distance, value + gradient,
+float64, n = m ∈ {300, 1000, 3000}, d = 10, with 2 torch threads, timed (median of ``--repeats``)
+alone and beside a neighbour process that runs small matrix products (64 × 64) on 2 torch threads,
+as the time ratio beside ÷ alone; each with the thread policy of ``_torch_pairs`` (work below
+``SERIAL_BELOW`` pairs on one thread) and without it (``SERIAL_BELOW = 0``), interleaved.
 
 Torch tables (``--torch``; torch CPU, float64 unless stated, OMP threads as set by the environment):
 
@@ -443,7 +450,74 @@ def main() -> None:
         sys.stdout.flush()
 
 
+NEIGHBOUR = """
+import torch
+torch.set_num_threads(2)
+a = torch.randn(64, 64)
+while True:
+    for _ in range(1000):
+        a = torch.tanh(a @ a)
+"""
+
+
+def _time_kernel(kind: str, n: int, repeats: int) -> float:
+    import torch
+
+    from divergences.samples import energy, mmd
+
+    x, y = _torch_data(n, 10, 0.1, 40)
+    times = []
+    for _ in range(repeats):
+        xg = x.clone().requires_grad_(True)
+        start = time.perf_counter()
+        value = mmd(xg, y, bandwidth=KERNEL_SIGMA) if kind == "mmd" else energy(xg, y)
+        value.backward()
+        times.append(time.perf_counter() - start)
+    del torch
+    return float(np.median(times))
+
+
+def main_shared() -> None:
+    """``--shared``: the kernels alone and beside a multi-threaded neighbour, with and without the policy."""
+    import torch
+
+    import divergences.samples._torch_pairs as pairs
+
+    torch.set_num_threads(2)
+    repeats = _arg("--repeats", 20)
+    policy = pairs.SERIAL_BELOW
+    print("\n### Kernels on a shared machine: value + gradient, d = 10, float64, 2 torch threads; "
+          f"median of {repeats}\n")
+    print("| statistic | n = m | thread policy | alone (ms) | beside the neighbour (ms) | ratio beside / alone |")
+    print("|---|---|---|---|---|---|")
+    for kind in ("mmd", "energy"):
+        for n in (300, 1000, 3000):  # 300: below SERIAL_BELOW (one thread); 1000, 3000: parallel tiles
+            reps = repeats if n < 3000 else max(3, repeats // 5)
+            row = {}
+            for phase in ("alone", "beside"):
+                neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR]) if phase == "beside" else None
+                try:
+                    if neighbour is not None:
+                        time.sleep(1.0)
+                    for label, below in (("on", policy), ("off", 0)):  # interleaved
+                        pairs.SERIAL_BELOW = below
+                        _time_kernel(kind, min(n, 200), 2)  # warm-up
+                        row[(label, phase)] = _time_kernel(kind, n, reps)
+                finally:
+                    pairs.SERIAL_BELOW = policy
+                    if neighbour is not None:
+                        neighbour.kill()
+                        neighbour.wait()
+            for label in ("on", "off"):
+                alone, beside = row[(label, "alone")], row[(label, "beside")]
+                print(f"| {kind} | {n} | {label} | {1e3 * alone:.1f} | {1e3 * beside:.1f} | {beside / alone:.2f} |")
+            sys.stdout.flush()
+
+
 if __name__ == "__main__":
+    if "--shared" in sys.argv:
+        main_shared()
+        sys.exit(0)
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         _child(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "--torch-child":

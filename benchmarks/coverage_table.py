@@ -17,7 +17,8 @@ so differences between columns are differences between methods. Bootstrap resamp
 done by the library (``bootstrap`` with a vectorized statistic); the statistics are fast forms
 checked against the library's own values at the observed data. Run (the docs' table):
 
-    python benchmarks/coverage_table.py [--reps 200] [--mmd-reps 100] [--resamples 999] [--quick]
+    python benchmarks/coverage_table.py [--reps 200] [--mmd-reps 100] [--mmd-sizes 100,300,1000] [--resamples 999]
+        [--blas-threads N] [--skip categorical|mmd] [--quick]
 """
 
 from __future__ import annotations
@@ -188,13 +189,15 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--resamples", type=int, default=999)
     parser.add_argument("--mmd-reps", type=int, default=100)
+    parser.add_argument("--mmd-sizes", default="100,300,1000")
+    parser.add_argument("--blas-threads", type=int, default=0, help="limit BLAS threads (0: no limit)")
     parser.add_argument("--quick", action="store_true", help="fewer cases (a smoke run)")
     parser.add_argument("--skip", default="", help="comma-separated: categorical, mmd")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     sizes = (100, 1000) if args.quick else (100, 300, 1000, 3000, 10_000)
     psis = (0.0, 0.1) if args.quick else (0.0, 0.02, 0.1, 0.25)
-    mmd_sizes = (100,) if args.quick else (100, 300, 1000)
+    mmd_sizes = (100,) if args.quick else tuple(int(v) for v in args.mmd_sizes.split(","))
     deltas = (0.0, 0.6) if args.quick else (0.0, 0.3, 0.6)
     skip = set(filter(None, args.skip.split(",")))
     big = np.random.default_rng(1)
@@ -207,6 +210,10 @@ def main() -> None:
     print(HEADER)
     print("|" + "---|" * (4 + len(BOOTSTRAP_METHODS) + 1))
     start = time.perf_counter()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.blas_threads)
     if "categorical" not in skip:
         categorical_rows(sizes, psis, args.reps, args.resamples, rng)
     if "mmd" not in skip:

@@ -11,7 +11,8 @@ Cases (each with its exact KL):
 
 For n = m ∈ {100, 1000, 10⁴} and ``--reps`` independent sample pairs (seeded), each estimator's mean
 relative bias and its spread (standard deviation over repetitions ÷ truth). Estimators: fixed k
-(``--k``), ``whiten="y"``, ``whiten="pooled"``, ``estimator="adaptive"``, ``correction="gaussian"``.
+(``--k``), ``whiten="y"``, ``whiten="pooled"``, ``estimator="adaptive"``, ``estimator="ensemble"`` (alone
+and with ``whiten="y"``), ``correction="gaussian"``.
 Run:
 
     python benchmarks/knn_bias_table.py [--reps 20] [--k 1] [--isotropic-only]
@@ -73,6 +74,8 @@ ESTIMATORS = {
     'whiten="y"': {"whiten": "y"},
     'whiten="pooled"': {"whiten": "pooled"},
     "adaptive": {"estimator": "adaptive"},
+    "ensemble": {"estimator": "ensemble"},
+    'ensemble, whiten="y"': {"estimator": "ensemble", "whiten": "y"},
     'correction="gaussian"': {"correction": "gaussian"},
 }
 

@@ -159,8 +159,12 @@ def kl(mean0: Array, cov0: Array, mean1: Array, cov1: Array, *, diagonal: bool |
     :math:`\tfrac12\big[\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + \delta^\top\Sigma_1^{-1}\delta - d
     + \log\det\Sigma_1 - \log\det\Sigma_0\big]` with :math:`\delta = \mu_1 - \mu_0`, computed from
     the Cholesky factors as a sum of non-negative terms of :math:`A = L_1^{-1}L_0` (lower triangular):
-    :math:`\sum_{i>j} A_{ij}^2 + \sum_i (u_i - \log(1 + u_i))` with :math:`u_i = A_{ii}^2 - 1`, so
-    nearly equal normals keep full relative precision (no trace-minus-log-determinant cancellation).
+    :math:`\sum_{i>j} A_{ij}^2 + \sum_i (u_i - \log(1 + u_i))` with :math:`u_i = A_{ii}^2 - 1` (no
+    trace-minus-log-determinant cancellation). Where the covariances are close (every eigenvalue
+    :math:`\mu_i` of :math:`L_0^{-1}(\Sigma_1 - \Sigma_0)L_0^{-\top}` within ±½) the covariance part
+    is :math:`\sum_i [\log(1 + \mu_i) - \mu_i/(1 + \mu_i)]`, summed by its series near 0, from the
+    difference of the inputs: nearly equal normals keep full relative precision (checked against
+    60-digit mpmath down to relative perturbations of 1e-12).
     The variational-autoencoder term is ``kl(mu, var, 0, 1)`` with ``var`` a vector of variances.
 
     >>> import numpy as np
@@ -376,7 +380,11 @@ def renyi(mean0: Array, cov0: Array, mean1: Array, cov1: Array, *, alpha: float 
     - \frac{1}{2(\alpha-1)}\log\frac{\det\Sigma_\alpha}{\det\Sigma_0^{1-\alpha}\det\Sigma_1^{\alpha}}`
     with :math:`\Sigma_\alpha = \alpha\Sigma_1 + (1-\alpha)\Sigma_0` (Gil, Alajaji & Linder, 2013).
     α = 1 is :func:`kl`; D_½ = 2·:func:`bhattacharyya`. For α > 1 the divergence is +inf wherever
-    Σ_α is not positive definite.
+    Σ_α is not positive definite. Where the covariances are close (every eigenvalue μᵢ of
+    :math:`L_0^{-1}(\Sigma_1 - \Sigma_0)L_0^{-\top}` within ±½) the log-determinant ratio is
+    :math:`\sum_i [\log(1 + \alpha\mu_i) - \alpha\log(1 + \mu_i)]`, by its power series near 0 or
+    :math:`(1-\alpha)\log(1+\mu) + \log(1 - (1-\alpha)\mu/(1+\mu))`: nearly equal normals keep full
+    relative precision (and so do :func:`bhattacharyya` and :func:`hellinger`).
 
     >>> import numpy as np
     >>> from divergences import gaussian

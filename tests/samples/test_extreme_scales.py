@@ -118,3 +118,22 @@ def test_two_point_masses_use_their_distance():
     x, y = np.zeros((5, 1)), np.full((4, 1), 2.0)
     # median distance between distinct pooled points is 2: k(x, y) = e^{-1/2}
     assert mmd(x, y, unbiased=False) == pytest.approx(2 - 2 * math.exp(-0.5))
+
+
+def test_data_at_the_top_of_float64():
+    """Data up to 1.7e308: the power-of-two rescaling stops at 2^1023 (2^1024 overflows) and still works."""
+    from divergences.samples import knn_entropy, knn_kl
+
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(30, 2)), rng.normal(0.5, 1.0, size=(30, 2))
+    top = max(np.abs(x).max(), np.abs(y).max())
+    x, y = x / top, y / top
+    big = 1.7e308
+    assert knn_kl(x * big, y * big) == pytest.approx(knn_kl(x, y), rel=1e-9)
+    assert knn_entropy(x * big) == pytest.approx(knn_entropy(x) + 2 * math.log(big), rel=1e-12)
+    assert mmd(x * big, y * big) == pytest.approx(mmd(x, y), rel=1e-9)
+    assert cauchy_schwarz(x * big, y * big) == pytest.approx(cauchy_schwarz(x, y), rel=1e-9)
+    assert energy(x * big, y * big) == pytest.approx(energy(x, y) * math.sqrt(big), rel=1e-9)
+    assert float(mmd(torch.tensor(x * big), torch.tensor(y * big))) == pytest.approx(mmd(x, y), rel=1e-9)
+    assert float(energy(torch.tensor(x * big), torch.tensor(y * big))) == pytest.approx(energy(x, y) * math.sqrt(big),
+                                                                                        rel=1e-9)

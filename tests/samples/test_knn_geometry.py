@@ -48,6 +48,23 @@ def test_adaptive_matches_its_definition(k):
     assert knn_kl(x, y, k=k, estimator="adaptive") == pytest.approx(_brute_adaptive(x, y, k), rel=1e-10)
 
 
+@pytest.mark.parametrize("d", [2, 9])
+def test_ensemble_matches_its_definition(d):
+    from scipy.special import gamma
+
+    rng = np.random.default_rng(d)
+    x, y = rng.normal(size=(60, d)), rng.normal(0.3, 1.4, size=(50, d))
+    ks = np.arange(1, 11)
+    orders = max(1, d // 4)
+    a = np.array([[1.0] * 10] + [[gamma(k + 2 * l / d) / gamma(k) for k in ks] for l in range(1, orders + 1)])
+    rhs = np.zeros(len(a))
+    rhs[0] = 1.0
+    w = np.linalg.lstsq(a, rhs, rcond=None)[0]  # the minimum-norm solution of the constraints
+    assert w.sum() == pytest.approx(1.0)
+    expected = sum(wk * _brute_fixed(x, y, int(k)) for wk, k in zip(w, ks))
+    assert knn_kl(x, y, estimator="ensemble") == pytest.approx(expected, rel=1e-9)
+
+
 def test_whitening_is_the_estimate_on_whitened_data():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(80, 3))
@@ -81,15 +98,17 @@ def test_gaussian_correction_holds_on_correlated_ten_d():
     truth = float(gaussian.kl(np.zeros(d), np.eye(d), np.zeros(d), cov))
     rng = np.random.default_rng(5)
     chol = np.linalg.cholesky(cov)
-    est = {"fixed": [], "y": [], "corr": []}
+    est = {"fixed": [], "y": [], "corr": [], "ens": []}
     for r in range(3):
         x, y = rng.normal(size=(n, d)), rng.normal(size=(n, d)) @ chol.T
         est["fixed"].append(knn_kl(x, y))
         est["y"].append(knn_kl(x, y, whiten="y"))
         est["corr"].append(knn_kl(x, y, correction="gaussian", seed=r))
+        est["ens"].append(knn_kl(x, y, estimator="ensemble"))
     rel = {key: np.mean(v) / truth - 1 for key, v in est.items()}
     assert rel["fixed"] < -0.6
     assert rel["fixed"] < rel["y"] < 0
+    assert rel["fixed"] < rel["ens"] < 0
     assert abs(rel["corr"]) < 0.1
 
 
@@ -131,7 +150,7 @@ def test_bad_options():
     with pytest.raises(ValueError, match="whiten must be"):
         knn_kl(x, y, whiten="x")
     with pytest.raises(ValueError, match="estimator must be"):
-        knn_kl(x, y, estimator="ensemble")
+        knn_kl(x, y, estimator="bagged")
     with pytest.raises(ValueError, match="correction must be"):
         knn_kl(x, y, correction="kde")
     with pytest.raises(ValueError, match="correction_draws must be a positive integer"):

@@ -10,7 +10,7 @@ import torch
 
 from ._inputs import check_bandwidths, power_of_two_scale
 from ._torch_inputs import as_tensor_pair, tensor_weights
-from ._torch_pairs import PairFunction, distance, pair_sum, safe_sqrt
+from ._torch_pairs import PairFunction, distance, pair_sum, safe_sqrt, serial_if_small
 
 __all__ = ["cauchy_schwarz_torch", "energy_torch", "median_bandwidth_torch", "mmd_torch"]
 
@@ -55,7 +55,7 @@ def _coincide(x: torch.Tensor, y: torch.Tensor) -> bool:
 
 def _sigmas(bandwidth, x, y) -> list[float]:
     spec = check_bandwidths(bandwidth)
-    return [median_bandwidth_torch(x, y)] if spec == "median" else spec
+    return [median_bandwidth_torch(x, y)] if isinstance(spec, str) else spec
 
 
 def torch_kernel(kernel: str, sigmas: list[float]):
@@ -80,7 +80,7 @@ def torch_kernel(kernel: str, sigmas: list[float]):
     raise ValueError(f"kernel must be 'rbf' (alias 'gaussian'), 'laplacian' or 'imq', got {kernel!r}")
 
 
-def mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch.Tensor:
+def _mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch.Tensor:
     xt, yt = as_tensor_pair(x, y, min_x=2 if unbiased else 1, min_y=2 if unbiased else 1)
     if check_bandwidths(bandwidth) == "median" and _coincide(xt, yt):
         return (xt.sum() + yt.sum()) * 0.0  # one point mass: 0 for every bandwidth, gradient 0
@@ -97,7 +97,7 @@ def mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch
     return kxx / n**2 + kyy / m**2 - 2 * kxy / (n * m)
 
 
-def energy_torch(x, y, weights, block: int) -> torch.Tensor:
+def _energy_torch(x, y, weights, block: int) -> torch.Tensor:
     xt, yt = as_tensor_pair(x, y)
     if weights is None:
         weights = (None, None)
@@ -129,7 +129,7 @@ def _log_rbf_mean(a, b, sigma, same, block) -> torch.Tensor:
     return torch.log(total) - shift - math.log(len(a) * len(b))
 
 
-def cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
+def _cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
     xt, yt = as_tensor_pair(x, y)
     if check_bandwidths(bandwidth) == "median" and _coincide(xt, yt):
         return (xt.sum() + yt.sum()) * 0.0
@@ -142,3 +142,26 @@ def cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
     log_xx = _log_rbf_mean(xt, xt, sigma, True, block)
     log_yy = _log_rbf_mean(yt, yt, sigma, True, block)
     return (log_xx + log_yy - 2 * log_xy).clamp_min(0)
+
+
+def _pairs(x, y) -> tuple[int, torch.device]:
+    """The size of the largest pair matrix one op of the call forms (max(n, m)², tiles included) and the
+    device, for the thread policy of :func:`serial_if_small`."""
+    t = x if isinstance(x, torch.Tensor) else y
+    side = max(len(x) if hasattr(x, "__len__") else 1, len(y) if hasattr(y, "__len__") else 1)
+    return side * side, t.device
+
+
+def mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch.Tensor:
+    with serial_if_small(*_pairs(x, y)):
+        return _mmd_torch(x, y, kernel, bandwidth, unbiased, block)
+
+
+def energy_torch(x, y, weights, block: int) -> torch.Tensor:
+    with serial_if_small(*_pairs(x, y)):
+        return _energy_torch(x, y, weights, block)
+
+
+def cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
+    with serial_if_small(*_pairs(x, y)):
+        return _cauchy_schwarz_torch(x, y, bandwidth, block)

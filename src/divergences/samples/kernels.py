@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_weights, check_bandwidths, power_of_two_scale
+from ._inputs import as_pair, as_weights, check_bandwidths, power_of_two_scale, serial_blas_if_small
 from ._torch_inputs import any_tensor
 
 __all__ = ["cauchy_schwarz", "energy", "mmd", "median_bandwidth"]
@@ -130,7 +130,7 @@ def _all_coincide(x: Any, y: Any) -> bool:
 
 def _sigmas(bandwidth: Any, x: np.ndarray, y: np.ndarray) -> list[float]:
     spec = check_bandwidths(bandwidth)
-    return [median_bandwidth(x, y)] if spec == "median" else spec
+    return [median_bandwidth(x, y)] if isinstance(spec, str) else spec
 
 
 def _kernel_fn(kernel: str, sigmas: list[float]) -> Callable[[np.ndarray], np.ndarray]:
@@ -204,8 +204,9 @@ def mmd(x: Any, y: Any, kernel: str = "rbf", bandwidth: float | str | Sequence[f
     fn = _kernel_fn(kernel, [sg / s for sg in sigmas])
     n, m, k0 = len(xa), len(ya), len(sigmas)
     exact = kernel == "laplacian"  # it sums √d²: the expansion's absolute error (≈1e-8·‖x‖) would show
-    kxx = _pair_sum(xa, None, fn, block, exact)
-    kyy, kxy = _pair_sum(ya, None, fn, block, exact), _pair_sum(xa, ya, fn, block, exact)
+    with serial_blas_if_small(max(n, m) ** 2):
+        kxx = _pair_sum(xa, None, fn, block, exact)
+        kyy, kxy = _pair_sum(ya, None, fn, block, exact), _pair_sum(xa, ya, fn, block, exact)
     if unbiased:  # every kernel is 1 on the diagonal
         return (kxx - n * k0) / (n * (n - 1)) + (kyy - m * k0) / (m * (m - 1)) - 2 * kxy / (n * m)
     return kxx / n**2 + kyy / m**2 - 2 * kxy / (n * m)
@@ -251,7 +252,9 @@ def energy(x: Any, y: Any, *, weights: tuple[Any, Any] | None = None, block: int
         from scipy.stats import energy_distance
 
         return float(energy_distance(xa[:, 0], ya[:, 0], wa, wb)) * math.sqrt(s)
-    return _energy_pairwise(xa, ya, block, wa, wb) * math.sqrt(s)  # E‖X−Y‖ scales as s, the root as √s
+    with serial_blas_if_small(max(len(xa), len(ya)) ** 2):
+        value = _energy_pairwise(xa, ya, block, wa, wb)
+    return value * math.sqrt(s)  # E‖X−Y‖ scales as s, the root as √s
 
 
 def _energy_pairwise(xa: np.ndarray, ya: np.ndarray, block: int, wa: np.ndarray | None = None,
@@ -306,7 +309,8 @@ def cauchy_schwarz(x: Any, y: Any, bandwidth: float | str = "median", *, block: 
     xa, ya, s = _scaled(xa, ya)
     sigma = sigmas[0] / s
     n, m = len(xa), len(ya)
-    log_xy = _log_rbf_sum(xa, ya, sigma, block) - math.log(n * m)
-    log_xx = _log_rbf_sum(xa, None, sigma, block) - 2 * math.log(n)
-    log_yy = _log_rbf_sum(ya, None, sigma, block) - 2 * math.log(m)
+    with serial_blas_if_small(max(n, m) ** 2):
+        log_xy = _log_rbf_sum(xa, ya, sigma, block) - math.log(n * m)
+        log_xx = _log_rbf_sum(xa, None, sigma, block) - 2 * math.log(n)
+        log_yy = _log_rbf_sum(ya, None, sigma, block) - 2 * math.log(m)
     return max(log_xx + log_yy - 2 * log_xy, 0.0)

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_samples, power_of_two_scale
+from ._inputs import as_pair, as_samples, rescaled
 
-__all__ = ["knn_entropy", "knn_kl"]
+__all__ = ["ENSEMBLE_K", "ensemble_weights", "knn_entropy", "knn_kl"]
 
 
 def _check_k(k: Any, name: str = "k") -> int:
@@ -57,18 +57,6 @@ def _warn_zero(count: int, what: str) -> None:
         UserWarning,
         stacklevel=3,
     )
-
-
-def _rescaled(*arrays: np.ndarray) -> tuple[list[np.ndarray], float]:
-    """The arrays centred on their pooled mean and divided by a power of two s (exact) with the largest
-    |coordinate| in (½, 1]: squared distances of data near 1e±200 neither overflow nor underflow.
-    Returns the arrays and log s (distances scale by s: entropies shift by d·log s, KL is unchanged)."""
-    first = power_of_two_scale(*arrays, always=True)  # the mean of values near 1e308 would overflow
-    scaled = [a / first for a in arrays]
-    pooled_mean = np.concatenate(scaled).mean(axis=0)
-    centred = [a - pooled_mean for a in scaled]
-    second = power_of_two_scale(*centred, always=True)  # the spread, which can be far below the offset
-    return [a / second for a in centred], math.log(first) + math.log(second)
 
 
 def _whitened(xa: np.ndarray, ya: np.ndarray, whiten: str) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +103,7 @@ def knn_entropy(x: Any, k: int = 1) -> float:
     k = _check_k(k)
     xa = as_samples(x, "x", min_n=k + 1)
     n, d = xa.shape
-    (xa,), log_s = _rescaled(xa)
+    (xa,), log_s = rescaled(xa)
     rho = _kth_distance(xa, xa, k + 1)  # the nearest point of x to x_i is x_i itself
     zero = int((rho == 0).sum())
     if zero:
@@ -161,7 +149,44 @@ def _adaptive_k(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
     return float(np.mean(d * log_ratio + digamma(ki) - digamma(li)) + math.log(len(ya) / (n - 1)))
 
 
-_ESTIMATORS = {"fixed": _fixed_k, "adaptive": _adaptive_k}
+#: the ensemble estimator combines the fixed-k estimates for k = 1 … ENSEMBLE_K
+ENSEMBLE_K = 10
+
+
+def ensemble_weights(d: int, ks: np.ndarray) -> np.ndarray:
+    r"""Minimum-norm weights w over ``ks`` with Σ w_k = 1 and Σ w_k Γ(k + 2l/d)/Γ(k) = 0 for
+    l = 1 … max(1, ⌊d/4⌋): they cancel the leading bias terms (k/n)^{2l/d} of the fixed-k estimates
+    (Berrett, Samworth & Yuan 2019, for entropy; the KL estimate is a difference of two such terms)."""
+    from scipy.special import gammaln
+
+    orders = max(1, d // 4)
+    rows = [np.ones(len(ks))] + [np.exp(gammaln(ks + 2 * l / d) - gammaln(ks)) for l in range(1, orders + 1)]
+    a = np.array(rows)
+    rhs = np.zeros(len(a))
+    rhs[0] = 1.0
+    return a.T @ np.linalg.solve(a @ a.T, rhs)
+
+
+def _ensemble(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
+    """Σ_k w_k D̂_k over k = k … k + ENSEMBLE_K − 1 (capped by the sample sizes), bias-cancelling weights."""
+    n, d = xa.shape
+    top = min(k + ENSEMBLE_K - 1, n - 1, len(ya))
+    ks = np.arange(k, top + 1)
+    if len(ks) < max(1, d // 4) + 1:
+        raise ValueError(f"estimator='ensemble' needs at least {max(1, d // 4) + 1 + k} samples in x and y for d = {d}")
+    rho = _kth_distances(xa, xa, [int(k) + 1 for k in ks])
+    nu = _kth_distances(ya, xa, [int(k) for k in ks])
+    if (rho[:, 0] == 0).any():
+        _warn_zero(int((rho[:, 0] == 0).sum()), "within x")
+        return math.inf
+    if (nu[:, 0] == 0).any():
+        _warn_zero(int((nu[:, 0] == 0).sum()), "from x to y")
+        return -math.inf
+    estimates = d * np.mean(np.log(nu) - np.log(rho), axis=0) + math.log(len(ya) / (n - 1))
+    return float(ensemble_weights(d, ks.astype(np.float64)) @ estimates)
+
+
+_ESTIMATORS = {"fixed": _fixed_k, "adaptive": _adaptive_k, "ensemble": _ensemble}
 
 
 def knn_kl(x: Any, y: Any, k: int = 1, *, estimator: str = "fixed", whiten: str | None = None,
@@ -193,6 +218,13 @@ def knn_kl(x: Any, y: Any, k: int = 1, *, estimator: str = "fixed", whiten: str 
     * ``estimator="adaptive"``: per point, the numbers of x- and y-neighbours inside the common
       radius max(ρ_k, ν_k) (up to 4k each) replace the fixed k, with the exact distances and the
       ψ(k_i) − ψ(l_i) correction (WKV 2009, §IV). Fails where the fixed-k estimator fails (tails).
+    * ``estimator="ensemble"``: a weighted sum of the fixed-k estimates for k = ``k`` … ``k`` + 9, with
+      the minimum-norm weights (some negative) that cancel the leading bias terms (k/n)^{2l/d},
+      l = 1 … max(1, ⌊d/4⌋) (Berrett, Samworth & Yuan 2019; :func:`ensemble_weights`). Removes most
+      of the bias of smooth, light-tailed densities in d ≥ 5 (isotropic 10-D: +15 % → +3 % at
+      n = 10⁴) and half of the correlated-data collapse (10-D Toeplitz: −76 % → −44 %, −23 % with
+      ``whiten="y"``), but in 10-D its weights are large and of both signs: its spread grows (±11 %
+      instead of ±2 % at n = 10⁴, ±33 % at 10³). It assumes smooth densities.
     * ``correction="gaussian"``: a parametric-bootstrap bias correction: the estimate minus
       [mean over ``correction_draws`` pairs of Gaussian samples of the same sizes, with the moments
       of x and y, of the same kNN estimate − the closed-form KL between those Gaussians]. It removes
@@ -209,14 +241,14 @@ def knn_kl(x: Any, y: Any, k: int = 1, *, estimator: str = "fixed", whiten: str 
     """
     k = _check_k(k)
     if estimator not in _ESTIMATORS:
-        raise ValueError(f"estimator must be 'fixed' or 'adaptive', got {estimator!r}")
+        raise ValueError(f"estimator must be 'fixed', 'adaptive' or 'ensemble', got {estimator!r}")
     if whiten not in (None, "y", "pooled"):
         raise ValueError(f"whiten must be None, 'y' or 'pooled', got {whiten!r}")
     if correction not in (None, "gaussian"):
         raise ValueError(f"correction must be None or 'gaussian', got {correction!r}")
     draws = _check_k(correction_draws, "correction_draws")
     xa, ya = as_pair(x, y, min_x=k + 1, min_y=k)
-    (xa, ya), _ = _rescaled(xa, ya)
+    (xa, ya), _ = rescaled(xa, ya)
     if whiten is not None:
         xa, ya = _whitened(xa, ya, whiten)
     value = _ESTIMATORS[estimator](xa, ya, k)

@@ -43,7 +43,7 @@ class BootstrapResult:
     high: float
     standard_error: float
     distribution: np.ndarray
-    method: str = "basic"
+    method: str = "normal"
     bias: float = 0.0
 
 
@@ -135,7 +135,7 @@ def permutation_test(x: Any, y: Any, statistic: Callable[[Any, Any], Any], n_per
 
 
 #: interval methods of :func:`bootstrap` (the first is the default)
-BOOTSTRAP_METHODS = ("basic", "bca", "percentile", "normal")
+BOOTSTRAP_METHODS = ("normal", "basic", "bca", "percentile")
 
 #: the BCa acceleration is estimated by a jackknife over at most this many groups per sample
 JACKKNIFE_GROUPS = 100
@@ -219,15 +219,18 @@ def _interval(method: str, reps: np.ndarray, observed: float, confidence: float,
 
 def bootstrap(x: Any, y: Any, statistic: Callable[[Any, Any], Any], n_resamples: int = 999,
               confidence: float = 0.95, seed: int | np.random.Generator | None = None, *,
-              method: str = "basic", vectorized: bool = False) -> BootstrapResult:
+              method: str = "normal", vectorized: bool = False) -> BootstrapResult:
     r"""Bootstrap confidence interval for a two-sample statistic (x and y resampled independently).
 
     Each replicate :math:`T^*_b` draws n points from x and m from y with replacement;
     α = 1 − ``confidence`` and :math:`q_u` is the u-quantile of the replicates. ``method``:
 
-    * ``"basic"`` (the default): :math:`[2T - q_{1-\alpha/2},\; 2T - q_{\alpha/2}]`, the replicates
-      reflected about T, which corrects the bias of a plug-in statistic (its replicates sit above T
-      by about as much as T sits above the truth).
+    * ``"normal"`` (the default): the bias-corrected normal interval
+      :math:`(2T - \bar T^*) \pm z_{1-\alpha/2}\,s`, s the standard deviation of the replicates. It
+      corrects the bias of a plug-in statistic (its replicates sit above T by about as much as T sits
+      above the truth), and of the methods measured it has the best worst-case coverage.
+    * ``"basic"``: :math:`[2T - q_{1-\alpha/2},\; 2T - q_{\alpha/2}]`, the replicates reflected
+      about T (also bias-correcting; it under-covers a little more often than ``"normal"``).
     * ``"bca"`` (``scipy.stats.bootstrap``'s default): bias-corrected and accelerated
       (Efron & Tibshirani 1993, §14.3), :math:`[q_{\alpha_1}, q_{\alpha_2}]` with
       :math:`\alpha_{1,2} = \Phi\big(z_0 + \frac{z_0 + z_{\alpha/2,\,1-\alpha/2}}{1 - a(z_0 + z)}\big)`,
@@ -237,14 +240,13 @@ def bootstrap(x: Any, y: Any, statistic: Callable[[Any, Any], Any], n_resamples:
       groups: 2·100 statistic calls at most). Where every replicate lies on one side of T the share is
       clamped to 1/(2B) with a ``UserWarning``.
     * ``"percentile"``: :math:`[q_{\alpha/2}, q_{1-\alpha/2}]`.
-    * ``"normal"``: the bias-corrected normal interval :math:`(2T - \bar T^*) \pm z_{1-\alpha/2}\,s`.
 
     Which covers (the coverage table in ``docs/samples.md``, from ``benchmarks/coverage_table.py``):
     a plug-in divergence (a histogram divergence such as PSI or JS, the V-statistic MMD², the
     energy distance) is biased upward, most near P = Q, where its truth 0 sits on the boundary.
     Percentile and BCa intervals are made of replicates, all above that truth: they cover it
-    almost never (0 % at P = Q, about 50 % at PSI 0.1 with N = 100). ``"basic"`` and ``"normal"``
-    correct the bias and cover. The reverse holds for a statistic that is already unbiased (the
+    almost never (0 % at P = Q, 6–63 % at PSI 0.1 with N = 100). ``"normal"`` (93–100 % on PSI and
+    JS, 92–100 % on the V-statistic MMD²) and ``"basic"`` (92–100 %, 87–99 %) correct the bias and cover. The reverse holds for a statistic that is already unbiased (the
     U-statistic MMD², ``mmd(unbiased=True)``): its replicates carry a bias that the statistic does
     not have (resamples repeat points), and ``"percentile"`` is the one that covers there. The
     standard error is the standard deviation of the replicates; ``bias`` = mean(T*) − T.

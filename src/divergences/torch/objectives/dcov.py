@@ -170,6 +170,7 @@ def jdcov(*variables: torch.Tensor, c: float = 1.0, standardize: bool = True) ->
             u = u / dvar
         term = c + u
         prod = term if prod is None else prod * term
+    assert prod is not None  # at least two variables
     return prod.mean() - c ** len(xs)
 
 
