@@ -162,7 +162,8 @@ class _Stateful(LogitsProcessor):
         state is first moved to follow the rows' parent beams."""
         parent = None
         fresh = True
-        if self._seen is not None and input_ids.shape[0] == self._batch and input_ids.shape[1] > self._seen:
+        if self._seen is not None and self._last is not None and input_ids.shape[0] == self._batch \
+                and input_ids.shape[1] > self._seen:
             prefix = input_ids[:, :self._seen]
             if torch.equal(prefix, self._last):
                 fresh = False
