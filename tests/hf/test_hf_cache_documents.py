@@ -271,3 +271,16 @@ def test_parts_without_a_manifest_are_not_adopted(cache_dir, tmp_path):
     (folder / "manifest.json").unlink()
     with pytest.raises(ValueError, match=r"holds part-00000.parquet but no manifest.json"):
         write_teacher_cache(_teacher, DATA, folder, k=K, tokenizer=VOCAB, rows_per_file=2)
+
+
+def test_a_part_changed_after_it_was_read_is_checked_again(cache_dir, tmp_path):
+    folder = tmp_path / "c"
+    shutil.copytree(cache_dir, folder)
+    cache = TeacherCache(folder, tokenizer=VOCAB, temperature=1.0)
+    _ = [cache[i] for i in range(len(cache))]  # every part read and checked once
+    _ = [cache[i] for i in (0, 4, 0)]          # unchanged parts reload without a second value check
+    file = folder / "part-00000.parquet"
+    pq.write_table(_edit_value(pq.read_table(file), "topk_logprobs", 0, 0, math.nan), file)
+    cache[4]                                    # another part is loaded, so part 0 is read again
+    with pytest.raises(ValueError, match=r"part-00000.parquet: column 'topk_logprobs': holds NaN"):
+        cache[0]

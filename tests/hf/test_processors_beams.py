@@ -181,3 +181,18 @@ def test_sequence_steps_of_unknown_sequences_are_nan(model, tok):
     assert torch.equal(got[:, :3], mon.steps[:, :3]) and torch.isnan(got[:, 3:]).all()
     with pytest.raises(ValueError, match="sequences must be"):
         mon.sequence_steps(out.sequences[0])
+
+
+def test_assisted_decoding_is_refused_not_recorded_wrong(model, tok):
+    """Assisted (speculative) decoding shows processors candidate tokens, then goes back when it rejects them:
+    the records and caches would hold rejected steps, so the processors refuse it."""
+    prior = NGramPrior.fit(tiny.corpus_lines(), vocab_size=len(tok), tokenizer=tok, order=2)
+    mon = DivergenceMonitor(NGramPriorLogitsProcessor(prior, strength=1.0), divergence="js")
+    ids, mask = tiny.batch(PROMPTS[:1])
+    with pytest.raises(ValueError, match=r"^DivergenceMonitor: generate repeated or went back to an earlier step"):
+        model.generate(input_ids=ids, attention_mask=mask, assistant_model=tiny.llama(seed=5), max_new_tokens=12,
+                       do_sample=False, pad_token_id=tok.pad_token_id, logits_processor=[mon])
+    mon.reset()  # then an ordinary generation works again
+    model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=3, do_sample=False,
+                   pad_token_id=tok.pad_token_id, logits_processor=[mon])
+    assert mon.steps.shape == (1, 3)

@@ -91,8 +91,11 @@ def read_part(path: str | os.PathLike, columns: list[str] | None = None) -> Any:
         raise ValueError(f"{os.fspath(path)}: not a readable Parquet part of a teacher cache ({exc})") from None
 
 
-def check_part(table: Any, file: str, manifest: Any, part: int) -> dict[str, Any]:
-    """Check a part's table against the manifest; returns its columns (combined chunks) when it passes."""
+def check_part(table: Any, file: str, manifest: Any, part: int, values: bool = True) -> dict[str, Any]:
+    """Check a part's table against the manifest; returns its columns (combined chunks) when it passes.
+
+    ``values=False`` checks the schema, the rows and the example ids only (for a file already checked whole and
+    unchanged since: same inode, size and modification time)."""
     import pyarrow as pa
 
     want = expected_schema(manifest.k, manifest.dtype)
@@ -119,6 +122,8 @@ def check_part(table: Any, file: str, manifest: Any, part: int) -> dict[str, Any
         at = int(np.flatnonzero(example != np.arange(start, stop))[0])
         raise _fail(file, "example", f"row {at} holds example {int(example[at])}, expected {start + at} "
                     f"(a part swapped or renamed?)")
+    if not values:
+        return cols
     lengths = {}
     for name in ("input_ids", "topk_logprobs", "topk_indices", "tail_logprob"):
         col = cols[name]

@@ -16,7 +16,9 @@ the previous call's starts afresh. A new ``generate`` call whose prompt *is* the
 extended by its last token cannot be told from the next step: call :meth:`reset` first when reusing
 a processor that way.
 
-Greedy decoding, sampling, ``num_return_sequences`` and beam search (``num_beams``) are supported.
+Greedy decoding, sampling, ``num_return_sequences`` and beam search (``num_beams``) are supported;
+assisted (speculative) decoding, which goes back when it rejects candidate tokens, is refused with a
+ValueError.
 ``generate`` does not show logits processors its beam indices, so each processor finds them: at every
 step, each row's tokens before the new one are the whole history of one row of the previous step (its
 parent beam), and the state of that row (the lame prompt's or the reference model's KV cache, the
@@ -162,13 +164,24 @@ class _Stateful(LogitsProcessor):
         state is first moved to follow the rows' parent beams."""
         parent = None
         fresh = True
-        if self._seen is not None and input_ids.shape[0] == self._batch and input_ids.shape[1] > self._seen:
+        if self._seen is not None and self._last is not None and input_ids.shape[0] == self._batch \
+                and input_ids.shape[1] > self._seen:
             prefix = input_ids[:, :self._seen]
             if torch.equal(prefix, self._last):
                 fresh = False
             else:
                 parent = _parents(prefix, self._last, self._group())
                 fresh = parent is None
+        elif self._seen is not None and self._last is not None and self._prompt is not None \
+                and input_ids.shape[0] == self._batch and self._prompt.shape[1] < input_ids.shape[1] <= self._seen \
+                and torch.equal(input_ids, self._last[:, :input_ids.shape[1]]):
+            # generate went back to an earlier step of this generation: assisted (speculative) decoding rejected
+            # candidate tokens this processor already saw; its records and caches would hold the rejected steps
+            raise ValueError(f"{type(self).__name__}: generate repeated or went back to an earlier step "
+                             f"({input_ids.shape[1]} tokens after {self._seen}; assisted / speculative decoding "
+                             "rejected candidate tokens): not supported, the "
+                             "state would hold the rejected steps; call reset() first if this is a new generate call "
+                             "on a prefix of the previous output")
         new = input_ids[:, :0] if fresh else input_ids[:, self._seen:]
         if fresh:
             self.reset()

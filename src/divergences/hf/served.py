@@ -193,6 +193,7 @@ def _positions(response: Any, choice: int) -> list[tuple[Any, float | None, list
         return [_prompt_entry(p, t) for t, p in enumerate(response)]
     if not isinstance(response, Mapping):
         raise ValueError(f"response must be a JSON object (dict or text), got {type(response).__name__}")
+    response = dict(response)
     if "choices" in response:
         choices = response["choices"]
         if not isinstance(choices, Sequence) or isinstance(choices, (str, bytes)):
@@ -404,7 +405,7 @@ def parse_logprobs(response: Any, vocab: Mapping[str, int] | Callable[[str], int
             raise ValueError(f"response: position {t}: the listed probabilities sum to {total:.6g} > 1; not the "
                              f"top log-probabilities of one distribution")
         rows.append(sorted(merged_row.items(), key=lambda e: -e[1]))
-        sid = resolve(*sampled, t) if sampled[0] is not None else None
+        sid = resolve(sampled[0], sampled[1], t) if sampled[0] is not None else None
         chosen.append(-100 if sid is None else sid)
         missing_mass.append(lost)
     width = k if k is not None else max([len(r) for r in rows] + [1])

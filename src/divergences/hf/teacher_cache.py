@@ -366,6 +366,7 @@ def _write_or_check_part(teacher: Any, dataset: Sequence[Any], root: Path, part:
         if v != existing.vocab_size:
             raise ValueError(f"teacher: vocabulary size {v} differs from the cache's {existing.vocab_size}")
         rows.extend(got)
+    assert existing is not None  # the loop ran at least once: seqs is never empty
     top = max(int(s.max()) for s in seqs)
     if top >= existing.vocab_size:
         raise ValueError(f"dataset: examples {start}..{stop - 1} hold token id {top} outside the teacher's vocabulary "
@@ -467,6 +468,7 @@ class TeacherCache:
             raise ValueError(f"path: the teacher cache is incomplete, missing {missing[:5]}"
                              f"{' ...' if len(missing) > 5 else ''}; run write_teacher_cache again to finish it")
         self._loaded: tuple[int, dict[str, Any]] | None = None
+        self._checked: dict[int, tuple[int, int, int]] = {}  # part → (inode, size, mtime) of the file checked whole
 
     def __len__(self) -> int:
         return self.manifest.n_examples
@@ -477,7 +479,17 @@ class TeacherCache:
             from ._cache_schema import check_part, read_part
 
             file = self.path / _part_name(part)
-            self._loaded = (part, check_part(read_part(file), str(file), self.manifest, part))
+            try:
+                st = os.stat(file)
+                signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+            except OSError:
+                signature = None
+            # shuffled access reloads parts: their values are checked once per unchanged file
+            whole = signature is None or self._checked.get(part) != signature
+            cols = check_part(read_part(file), str(file), self.manifest, part, values=whole)
+            if signature is not None:
+                self._checked[part] = signature
+            self._loaded = (part, cols)
         return self._loaded[1]
 
     def __getitem__(self, i: int) -> dict[str, Any]:

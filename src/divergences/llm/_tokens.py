@@ -13,11 +13,22 @@ def scored_tokens(logits: Any, input_ids: Any, attention_mask: Any, shifted: boo
     """
     import torch
 
+    from ._checks import finite_tensor
+
     logits = torch.as_tensor(logits)
     ids = torch.as_tensor(input_ids, device=logits.device)
     if logits.ndim != 3 or ids.shape != logits.shape[:2]:
         raise ValueError(f"logits must be [batch, length, V] and input_ids [batch, length]; got {tuple(logits.shape)}"
                          f" and {tuple(ids.shape)}")
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise ValueError(f"input_ids must hold integer token ids, got dtype {ids.dtype}")
+    if not (logits.is_floating_point() or logits.dtype in (torch.int8, torch.int16, torch.int32, torch.int64,
+                                                          torch.uint8)):
+        raise ValueError(f"logits must be real numbers, got dtype {logits.dtype}")
+    # -inf masks a token out of the vocabulary; NaN and +inf are not logits, and a row needs one finite logit
+    finite_tensor(logits, "logits", allow_neg_inf=True)
+    if logits.is_floating_point() and logits.numel() and bool((logits == -torch.inf).all(-1).any()):
+        raise ValueError("logits hold a position whose logits are all -inf (no token is possible)")
     if ids.numel() and (ids.min() < 0 or ids.max() >= logits.shape[-1]):
         raise ValueError(f"input_ids hold ids outside [0, V={logits.shape[-1]})")
     if attention_mask is None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import real
 from ._tokens import scored_tokens
 
 __all__ = ["FrequencyTable", "dcpdd_score", "first_occurrence_mask"]
@@ -82,8 +83,11 @@ class FrequencyTable:
         document as the paper's script does (``--max_tok``). An empty corpus (no token at all) or
         an id outside ``[0, vocab_size)`` raises ``ValueError``.
         """
-        if not isinstance(vocab_size, int) or vocab_size < 1:
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
             raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+                                       or max_tokens < 1):
+            raise ValueError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
         counts = np.zeros(vocab_size, dtype=np.int64)
         for document in corpus:
             ids = _ids(document, tokenizer)
@@ -166,6 +170,27 @@ def _checked_counts(value: Any) -> np.ndarray:
     return arr
 
 
+def _frequencies(table: Any) -> np.ndarray:
+    """A user's array of frequencies: 1-D, each finite in (0, 1], summing to at most 1 (+1e-6)."""
+    if hasattr(table, "detach"):
+        table = table.detach().cpu().numpy()
+    try:
+        freqs = np.asarray(table, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"table must be a FrequencyTable or a 1-D array of frequencies, got "
+                         f"{type(table).__name__}") from None
+    if freqs.ndim != 1:
+        raise ValueError(f"table must be a 1-D array of frequencies, got shape {freqs.shape}")
+    if not np.isfinite(freqs).all() or (freqs <= 0).any() or (freqs > 1).any():
+        bad = int(np.flatnonzero(~(np.isfinite(freqs) & (freqs > 0) & (freqs <= 1)))[0])
+        raise ValueError(f"table frequencies must be finite numbers in (0, 1] (smooth zero counts); entry {bad} is "
+                         f"{freqs[bad]!r}")
+    if math.fsum(freqs.tolist()) > 1 + 1e-6:
+        raise ValueError(f"table frequencies sum to {math.fsum(freqs.tolist())!r} > 1: they are not frequencies of "
+                         f"one corpus")
+    return freqs
+
+
 def first_occurrence_mask(input_ids: Any, attention_mask: Any = None) -> Any:
     """Boolean mask, True at the first position of each distinct token in each row (torch).
 
@@ -203,7 +228,8 @@ def dcpdd_score(logits: Any, input_ids: Any, table: FrequencyTable | Sequence[fl
         ``input_ids[:, t]``.
     table
         a :class:`FrequencyTable` (its Laplace-smoothed frequencies are used) or a 1-D array of
-        frequencies f (already smoothed, all > 0) of length V.
+        frequencies f of length V (already smoothed: each finite in (0, 1], summing to at most 1;
+        anything else is a ValueError naming ``table``).
     a
         the clipping threshold (paper's default 0.01), a positive number.
     attention_mask
@@ -215,14 +241,12 @@ def dcpdd_score(logits: Any, input_ids: Any, table: FrequencyTable | Sequence[fl
     """
     import torch
 
-    if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a <= 0:
-        raise ValueError(f"a must be a positive finite number (the clipping threshold), got {a!r}")
+    a = real(a, "a", low=0.0, low_open=True)  # the clipping threshold
     logp, ids, mask = scored_tokens(logits, input_ids, attention_mask, shifted)
-    freqs = table.frequencies() if isinstance(table, FrequencyTable) else np.asarray(table, dtype=np.float64)
+    freqs = table.frequencies() if isinstance(table, FrequencyTable) else _frequencies(table)
     if freqs.shape != (logp.shape[-1],):
-        raise ValueError(f"table has {freqs.shape[0]} tokens but logits have V={logp.shape[-1]} (vocabulary mismatch)")
-    if not (freqs > 0).all():
-        raise ValueError("table frequencies must all be > 0 (smooth them)")
+        raise ValueError(f"table has {freqs.shape[0] if freqs.ndim else 0} tokens but logits have "
+                         f"V={logp.shape[-1]} (vocabulary mismatch)")
     token_p = torch.gather(logp, -1, ids.unsqueeze(-1)).squeeze(-1).exp()
     info = torch.as_tensor(-np.log(freqs), dtype=logp.dtype, device=logp.device)[ids]
     alpha = torch.clamp(token_p * info, max=a)

@@ -48,6 +48,12 @@ class PatternChoice(NamedTuple):
 
 
 def _check(q: Any, k: Any, block_size: int) -> None:
+    import torch
+
+    from ._checks import finite_tensor
+
+    if not isinstance(q, torch.Tensor) or not isinstance(k, torch.Tensor):
+        raise ValueError(f"q and k must be torch tensors, got {type(q).__name__} and {type(k).__name__}")
     if q.ndim < 2 or k.ndim != q.ndim or q.shape[:-2] != k.shape[:-2] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must be [..., length, head_dim] with the same leading axes and head_dim; got "
                          f"{tuple(q.shape)} and {tuple(k.shape)}")
@@ -55,6 +61,13 @@ def _check(q: Any, k: Any, block_size: int) -> None:
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     if q.shape[-2] < 1 or k.shape[-2] < 1:
         raise ValueError("q and k need at least one position")
+    if q.shape[-1] < 1:
+        raise ValueError("q and k need a head_dim of at least 1")
+    # a NaN query or key gives NaN attention; its distance would decide the pattern silently
+    for x, name in ((q, "q"), (k, "k")):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        finite_tensor(x, name)
 
 
 def block_attention(q: Any, k: Any, *, block_size: int = 128) -> tuple[Any, Any]:
@@ -77,6 +90,9 @@ def block_attention(q: Any, k: Any, *, block_size: int = 128) -> tuple[Any, Any]
     k_mean = _pool_blocks(k.to(dtype), block_size, n_blocks, mean=True)          # [..., blocks, d]
     q_mean = q[..., -min(block_size, lq):, :].to(dtype).mean(-2, keepdim=True)
     est = torch.softmax((q_mean @ k_mean.transpose(-1, -2)).squeeze(-2) / math.sqrt(d), dim=-1)
+    if not (torch.isfinite(est).all() and torch.isfinite(true).all()):
+        raise ValueError(f"q and k: q·kᵀ/√d overflows {dtype} (entries up to {float(q.abs().max()):.3g} and "
+                         f"{float(k.abs().max()):.3g}); pass them in float64 or scaled down")
     return est, true
 
 
@@ -92,8 +108,9 @@ def choose_pattern(q: Any, k: Any, *, block_size: int = 128, tau: float = 0.1) -
     """
     import divergences as dv
 
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau!r}")
+    from ._checks import real
+
+    real(tau, "tau", low=0.0, low_open=True)
     est, true = block_attention(q, k, block_size=block_size)
     distance = dv.js_distance(est, true, validate=False)
     return PatternChoice(distance < tau, distance, est, true)
@@ -111,8 +128,9 @@ def select_blocks(block_scores: Any, gamma: float = 0.9) -> Any:
     """
     import torch
 
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
+    from ._checks import real
+
+    real(gamma, "gamma", low=0.0, high=1.0, low_open=True)
     scores = torch.as_tensor(block_scores)
     if scores.ndim < 1 or scores.shape[-1] == 0:
         raise ValueError("block_scores needs a non-empty last axis")

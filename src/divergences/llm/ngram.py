@@ -122,9 +122,23 @@ class NGramPrior:
         counts = [{tuple(h): Counter(dict(items)) for h, items in table} for table in doc.counts]
         return cls(counts, vocab_size=doc.vocab_size, k=doc.k, weights=doc.weights, combine=doc.combine)
 
+    def _tokens(self, sequence: Any, name: str) -> list[int]:
+        """``sequence`` as a list of token ids in [0, vocab_size), else ValueError naming ``name``."""
+        values = sequence.tolist() if hasattr(sequence, "tolist") else sequence
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise ValueError(f"{name} must be a sequence of token ids, got {type(sequence).__name__}")
+        ids = []
+        for t in values:
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
+                raise ValueError(f"{name} must hold integer token ids, got {t!r}")
+            if not 0 <= t < self.vocab_size:
+                raise ValueError(f"{name} holds token id {t} outside [0, vocab_size={self.vocab_size})")
+            ids.append(int(t))
+        return ids
+
     def order_log_probs(self, context: Sequence[int]) -> np.ndarray:
         """``[order, V]`` array of log pₙ(· | context) for n = 1..order (float64)."""
-        ctx = tuple(int(t) for t in context)
+        ctx = tuple(self._tokens(context, "context"))
         out = np.empty((self.order, self.vocab_size))
         for n in range(self.order):
             h = ctx[len(ctx) - min(n, len(ctx)):] if n else ()
@@ -159,8 +173,10 @@ class NGramPrior:
 
     def token_log_probs(self, sequence: Sequence[int], *, start: int = 0) -> np.ndarray:
         """log p(tᵢ | t₍<ᵢ₎) for i = start..len − 1 under the prior."""
-        ids = [int(t) for t in sequence]
-        return np.array([self._combined(ids[:i])[ids[i]] for i in range(start, len(ids))])
+        ids = self._tokens(sequence, "sequence")
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+            raise ValueError(f"start must be an integer >= 0, got {start!r}")
+        return np.array([self._combined(ids[:i])[ids[i]] for i in range(int(start), len(ids))])
 
     def perplexity(self, sequences: Iterable[Sequence[int]], *, start: int | Sequence[int] = 0) -> float:
         """Style perplexity exp(−mean log p) of the tokens of ``sequences`` (from index ``start``).
@@ -168,8 +184,8 @@ class NGramPrior:
         ``start`` (an int or one per sequence) skips the prompt: only generated tokens are scored,
         with the prompt as context. All scored tokens are pooled (corpus perplexity).
         """
-        sequences = [list(map(int, s.tolist() if hasattr(s, "tolist") else s)) for s in sequences]
-        starts = [start] * len(sequences) if isinstance(start, int) else list(start)
+        sequences = [self._tokens(s, f"sequences[{i}]") for i, s in enumerate(sequences)]
+        starts = [start] * len(sequences) if isinstance(start, (int, np.integer)) else list(start)
         if len(starts) != len(sequences):
             raise ValueError("start must be an int or one index per sequence")
         logs = np.concatenate([self.token_log_probs(s, start=b) for s, b in zip(sequences, starts)] or [np.zeros(0)])

@@ -62,6 +62,7 @@ def step_radius(a: Any, *, reduce: bool = True) -> Any:
 
     ``a`` ``[..., K]`` are directional logit derivatives. ``reduce=True`` returns the batch radius
     (minimum over samples), else one per sample. Δ_a = 0 gives +inf (the step cannot reach a ghost).
+    NaN or ±inf derivatives are a ValueError naming ``a`` (a NaN spread would read as "no ghost").
 
     >>> import torch
     >>> round(float(step_radius(torch.tensor([[0.0, 1.0, 2.0], [0.0, 0.5, 0.5]]))), 6)  # π / 2
@@ -69,9 +70,17 @@ def step_radius(a: Any, *, reduce: bool = True) -> Any:
     """
     import torch
 
+    from ._checks import finite_tensor
+
     a = torch.as_tensor(a)
     if a.ndim < 1 or a.shape[-1] < 2:
         raise ValueError(f"a needs a class axis of length >= 2, got shape {tuple(a.shape)}")
+    if a.is_complex() or a.dtype == torch.bool:
+        raise ValueError(f"a must hold real derivatives, got dtype {a.dtype}")
+    if a.numel() == 0:
+        raise ValueError("a is empty: no sample to take the radius of")
+    # a NaN derivative has no spread: it would read as "no ghost", radius +inf, any step safe
+    finite_tensor(a, "a (the directional logit derivatives)")
     spread = (a.amax(-1) - a.amin(-1)).to(torch.promote_types(a.dtype, torch.float32))
     rho = torch.where(spread > 0, math.pi / spread, torch.full_like(spread, math.inf))
     return rho.min() if reduce else rho
@@ -85,9 +94,17 @@ def binary_step_radius(logits: Any, a: Any, *, reduce: bool = True) -> Any:
     """
     import torch
 
+    from ._checks import finite_tensor
+
     z, a = torch.as_tensor(logits), torch.as_tensor(a)
     if z.shape != a.shape:
         raise ValueError(f"a has shape {tuple(a.shape)} but logits has {tuple(z.shape)}")
+    if z.numel() == 0:
+        raise ValueError("logits is empty: no sample to take the radius of")
+    for x, name in ((z, "logits"), (a, "a (the directional logit derivatives)")):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        finite_tensor(x, name)
     if z.ndim >= 1 and z.shape[-1] == 2 and z.ndim > 1:
         delta, da = z[..., 1] - z[..., 0], a[..., 1] - a[..., 0]
     elif z.ndim >= 1 and z.shape[-1] == 1 and z.ndim > 1:
@@ -98,7 +115,8 @@ def binary_step_radius(logits: Any, a: Any, *, reduce: bool = True) -> Any:
         raise ValueError(f"logits must be [N], [N, 1] or [N, 2] for the binary radius, got {tuple(z.shape)}")
     dtype = torch.promote_types(z.dtype, torch.float32)
     delta, da = delta.to(dtype), da.abs().to(dtype)
-    rho = torch.where(da > 0, torch.sqrt(delta**2 + math.pi**2) / da, torch.full_like(da, math.inf))
+    # hypot: √(δ² + π²) without squaring δ (a margin of 1e200 would overflow)
+    rho = torch.where(da > 0, torch.hypot(delta, torch.full_like(delta, math.pi)) / da, torch.full_like(da, math.inf))
     return rho.min() if reduce else rho
 
 
@@ -115,8 +133,9 @@ class StepRadiusCap:
     """
 
     def __init__(self, optimizer: Any, model: Any, *, c: float = 1.0) -> None:
-        if not c > 0:
-            raise ValueError(f"c must be > 0, got {c!r}")
+        from ._checks import real
+
+        real(c, "c", low=0.0, low_open=True)
         self.optimizer, self.model, self.c = optimizer, model, float(c)
         self.history: list[dict[str, float]] = []
 
@@ -136,6 +155,11 @@ class StepRadiusCap:
         with torch.no_grad():
             delta = [p.detach() - o for p, o in zip(params, old)]
             tau = float(torch.sqrt(sum((d.double() ** 2).sum() for d in delta)))
+            if not math.isfinite(tau):  # put the parameters back: a NaN / inf step is never applied
+                for p, o in zip(params, old):
+                    p.copy_(o)
+                raise ValueError("optimizer: its step holds NaN or inf (a NaN gradient or loss?); the step was "
+                                 "undone")
         if tau == 0.0:
             record = {"tau": 0.0, "rho": math.inf, "r": 0.0, "applied_tau": 0.0, "capped": False}
             self.history.append(record)

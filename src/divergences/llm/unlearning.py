@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import finite_array, finite_tensor, real
+
 __all__ = ["composite_score", "metric_agreement", "topk_js"]
 
 
@@ -60,8 +62,12 @@ def topk_js(p_logits: Any, q_logits: Any, *, k: int = 1000, eps: float = 1e-10, 
     vocab = p_logits.shape[-1]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= vocab:
         raise ValueError(f"k must be an integer in [1, V={vocab}], got {k!r}")
-    if not eps >= 0:
-        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    real(eps, "eps", low=0.0)
+    finite_tensor(p_logits, "p_logits", allow_neg_inf=True)
+    finite_tensor(q_logits, "q_logits", allow_neg_inf=True)
+    for x, name in ((p_logits, "p_logits"), (q_logits, "q_logits")):
+        if x.numel() and x.is_floating_point() and bool((x == -math.inf).all(-1).any()):
+            raise ValueError(f"{name} hold a position whose logits are all -inf (no token is possible)")
     if index_from not in ("p", "q", "union", "sorted"):
         raise ValueError(f"index_from must be 'p', 'q', 'union' or 'sorted', got {index_from!r}")
     squeeze = p_logits.ndim == 2
@@ -82,6 +88,10 @@ def topk_js(p_logits: Any, q_logits: Any, *, k: int = 1000, eps: float = 1e-10, 
         idx = (p if index_from == "p" else q).topk(k, dim=-1).indices
         pk = torch.gather(p, -1, idx) + eps
         qk = torch.gather(q, -1, idx) + eps
+    for kept, name in ((pk, "p_logits"), (qk, "q_logits")):
+        if bool((kept.sum(-1) == 0).any()):
+            raise ValueError(f"{name}: the kept tokens have probability 0 under this model at some position (their "
+                             f"softmax underflows); JS of the renormalised top-k is undefined there: give eps > 0")
     value = dv.js(pk, qk, normalize=True)
     if attention_mask is None:
         return value.mean(-1)
@@ -92,11 +102,23 @@ def topk_js(p_logits: Any, q_logits: Any, *, k: int = 1000, eps: float = 1e-10, 
     return (value * mask).sum(-1) / count
 
 
-def _scores(metrics: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    if not metrics:
-        raise ValueError("metrics is empty")
-    out = {name: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float64).reshape(-1)
-           for name, v in metrics.items()}
+def _scores(metrics: Mapping[str, Any], higher_is_better: Mapping[str, bool] | None = None) -> dict[str, np.ndarray]:
+    if not isinstance(metrics, Mapping) or not metrics:
+        raise ValueError("metrics must be a non-empty mapping name → one value per method")
+    out = {}
+    for name, v in metrics.items():
+        try:
+            values = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ValueError(f"metrics[{name!r}] must hold real numbers, got {type(v).__name__}") from None
+        # a NaN metric would rank anywhere and weigh NaN in the composite
+        out[name] = finite_array(values, f"metrics[{name!r}]")
+    unknown = sorted(map(str, set(higher_is_better or {}) - set(out)))
+    if unknown:
+        raise ValueError(f"higher_is_better names metrics that are not in metrics: {unknown}")
+    for name, flag in (higher_is_better or {}).items():
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"higher_is_better[{name!r}] must be True or False, got {flag!r}")
     sizes = {v.size for v in out.values()}
     if len(sizes) != 1 or sizes.pop() < 2:
         raise ValueError(f"every metric needs one value per method (at least 2, all the same count); got "
@@ -121,7 +143,7 @@ def metric_agreement(metrics: Mapping[str, Any], *, higher_is_better: Mapping[st
     """
     from scipy.stats import kendalltau, ttest_1samp
 
-    scores = _scores(metrics)
+    scores = _scores(metrics, higher_is_better)
     names = list(scores)
     sign = {n: 1.0 if (higher_is_better or {}).get(n, True) else -1.0 for n in names}
     size = scores[names[0]].size
@@ -161,17 +183,21 @@ def composite_score(metrics: Mapping[str, Any], oracle_distance: Sequence[float]
     """
     from scipy.stats import spearmanr
 
-    if not min_weight >= 0:
-        raise ValueError(f"min_weight must be >= 0, got {min_weight!r}")
-    scores = _scores(metrics)
-    oracle = np.asarray(oracle_distance, dtype=np.float64).reshape(-1)
+    real(min_weight, "min_weight", low=0.0)
+    scores = _scores(metrics, higher_is_better)
+    try:
+        oracle = np.asarray(oracle_distance.detach().cpu().numpy() if hasattr(oracle_distance, "detach")
+                            else oracle_distance, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"oracle_distance must hold real numbers, got {type(oracle_distance).__name__}") from None
+    finite_array(oracle, "oracle_distance")
     n = next(iter(scores.values())).size
     if oracle.size != n:
         raise ValueError(f"oracle_distance has {oracle.size} values but metrics have {n}")
     oriented = {name: (x if (higher_is_better or {}).get(name, True) else -x) for name, x in scores.items()}
     rho = {}
     for name, x in oriented.items():
-        r = spearmanr(x, -oracle).statistic if np.ptp(x) > 0 and np.ptp(oracle) > 0 else 0.0
+        r = spearmanr(x, -oracle).statistic if x.max() > x.min() and oracle.max() > oracle.min() else 0.0
         rho[name] = max(float(r), min_weight)
     total = sum(rho.values())
     if total == 0:
@@ -179,8 +205,10 @@ def composite_score(metrics: Mapping[str, Any], oracle_distance: Sequence[float]
     weights = {name: r / total for name, r in rho.items()}
     composite = np.zeros(n)
     for name, x in oriented.items():
-        if standardize:
-            sd = x.std()
-            x = (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+        if standardize:  # z-scores are scale-free: scaled to |x| <= 1 first, so huge metrics cannot overflow
+            scale = np.abs(x).max()
+            y = x / scale if scale > 0 else x
+            sd = y.std()
+            x = (y - y.mean()) / sd if sd > 0 else np.zeros_like(x)
         composite += weights[name] * x
     return composite, weights
