@@ -118,7 +118,7 @@ def wasserstein_raw(cur_quantiles, ref_quantiles, scale: float | None) -> float:
     0.02
     """
     a, b = np.asarray(cur_quantiles, dtype=np.float64), np.asarray(ref_quantiles, dtype=np.float64)
-    if not scale or not math.isfinite(scale) or a.shape != b.shape:
+    if not scale or not math.isfinite(scale) or scale <= 0 or a.shape != b.shape:
         return math.nan
     return float(np.sum(np.abs(a - b)) * 0.01 / scale)
 

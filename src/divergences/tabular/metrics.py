@@ -181,14 +181,14 @@ def _numeric_gradient(metric: Metric, p: np.ndarray, q: np.ndarray):
 
 
 def _wasserstein(p, q, loc, scale) -> float:
-    if loc is None or not scale or not math.isfinite(scale):
+    if loc is None or not scale or not math.isfinite(scale) or scale <= 0:
         return math.nan
     gaps = np.diff(loc)
     return float(np.sum(np.abs(np.cumsum(p)[:-1] - np.cumsum(q)[:-1]) * gaps) / scale)
 
 
 def _wasserstein_gradient(p, q, loc, scale):
-    if loc is None or not scale or not math.isfinite(scale):
+    if loc is None or not scale or not math.isfinite(scale) or scale <= 0:
         nan = np.full_like(p, np.nan)
         return nan, nan
     s = np.sign(np.cumsum(p)[:-1] - np.cumsum(q)[:-1]) * np.diff(loc) / scale

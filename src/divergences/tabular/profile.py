@@ -109,7 +109,7 @@ class Profile:
         doc = {"format": FORMAT, "bins": self.bins, "max_categories": self.max_categories, "rows": self.rows,
                "source": self.source, "meta": self.meta, "skipped": self.skipped,
                "columns": [asdict(c) for c in self.columns.values()]}
-        text = json.dumps(doc, indent=1, allow_nan=True, ensure_ascii=False)
+        text = json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False)
         if path is not None:
             from .report import write_atomic
 
@@ -119,22 +119,33 @@ class Profile:
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike) -> Profile:
         """A profile from JSON text or from a file holding it."""
+        is_path = isinstance(text_or_path, os.PathLike)
         text = text_or_path = os.fspath(text_or_path)
-        if not text_or_path.lstrip().startswith("{"):
+        # a path (os.PathLike, an existing file, or text that is no JSON object) is read; a file named
+        # "{2024}.json" is a path, not JSON text
+        looks_like_text = text_or_path.lstrip().startswith("{") and ("\n" in text_or_path or
+                                                                   not text_or_path.rstrip().endswith(".json"))
+        if is_path or os.path.isfile(text_or_path) or not looks_like_text:
             try:
                 with open(text_or_path, encoding="utf-8") as fh:
                     text = fh.read()
-            except OSError as exc:
-                raise InputError(f"cannot read the profile: {exc.strerror}", source=text_or_path) from None
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not a profile (invalid JSON: {exc.msg})", source="profile") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise InputError(f"cannot read the profile: {why}", source=text_or_path) from None
         where = text_or_path if text is not text_or_path else "profile"
-        check_profile_document(doc, where)
-        cols = {c["name"]: ColumnProfile(**c) for c in doc["columns"]}
-        return cls(cols, doc["bins"], doc["max_categories"], doc["rows"], doc.get("source", "reference"),
-                   doc.get("meta", {}), list(doc.get("skipped", [])))
+        try:
+            doc = json.loads(text, parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
+            raise InputError(f"not a profile (invalid JSON: {why})", source=where) from None
+        checked = check_profile_document(doc, where)
+        cols = {c.name: ColumnProfile(**c.model_dump()) for c in checked.columns}
+        return cls(cols, checked.bins, checked.max_categories, checked.rows, checked.source, dict(checked.meta),
+                   [s.model_dump() for s in checked.skipped])
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a profile may hold")
 
 
 def _iso(seconds: float) -> str:

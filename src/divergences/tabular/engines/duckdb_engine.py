@@ -77,6 +77,7 @@ class DuckDBEngine(SQLEngine):
                 rel = con.read_csv(path, **options)
             else:
                 rel = con.read_parquet(path)
+                _check_parquet_names(rel, path)
             engine = cls(rel, path)
             engine._con, engine._csv, engine._parquet = con, reader == "read_csv", reader == "read_parquet"
             engine.schema()
@@ -321,6 +322,19 @@ def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
                          "distinct name", source=path)
 
 
+def _check_parquet_names(rel, path: str) -> None:
+    """Refuse a Parquet file with duplicate or empty column names (the reader would rename them
+    ``a_1``, ``C2``: every result must be reported under the names in the file), as for CSV files."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    if list(rel.columns) != names or len(set(names)) != len(names) or any(not n for n in names):
+        renamed = [f"{a!r} → {b!r}" for a, b in zip(names, rel.columns) if a != b]
+        raise InputError("has duplicate or empty column names, which the reader would rename "
+                         f"({', '.join(renamed[:4])}{', ...' if len(renamed) > 4 else ''}): give every column a "
+                         "distinct name", source=path)
+
+
 _NAME = re.compile(r"\b[vtyf]\d*\b")
 # numbers written with a decimal comma, with or without a thousands dot: 1,5  -2,25  1.234,5
 _DECIMAL_COMMA = r"\s*[-+]?([0-9]+|[0-9]{1,3}(\.[0-9]{3})+),[0-9]+\s*"
@@ -349,7 +363,16 @@ def _aliased(exprs: list[str], names: set[str]) -> list[str]:
 
 
 def _first_line(exc: Exception) -> str:
+    """DuckDB's message: its first line, and the cause it states below it (not UTF-8, a line too long,
+    ...), never the echoed row or the list of reader options."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    cause = next((line.strip() for line in text[1:] if line.strip() and not line.startswith(("Original Line", " "))
+                  and not line.startswith("Possible Solution")), None)
+    head = text[0]
+    if cause and cause not in head:
+        head = f"{head}: {cause[:300]}"
+    return head
 
 
