@@ -195,8 +195,6 @@ def compare(
     """
     opts = CompareOptions.build(options, **option_keywords)
     resolved, drift, threshold = resolve_metrics(opts)
-    if opts.tests:
-        prefetch()  # the KS test's import, while the engine reads
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)
@@ -225,6 +223,8 @@ def compare(
             prof = profile(ref_data, columns=columns, categorical=categorical, bins=opts.bins,
                            max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
             names = list(prof.columns)
+        if opts.tests and any(prof.columns[c].kind in ("numeric", "datetime") for c in names):
+            prefetch()  # the KS test's import (scipy.stats: seconds), while the engine counts; none for categories
         say("counting the current table")
         with opened(current, "current", delimiter=delimiter, decimal=decimal) as engine:
             notes = (*(ref_data.notes if ref_data is not None else ()), *engine.notes)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..extras import require
-from .base import SQLEngine
+from .base import BinCounts, SQLEngine
 
 __all__ = ["DuckDBEngine"]
 
@@ -142,6 +142,48 @@ class DuckDBEngine(SQLEngine):
             raise self._error(exc) from None
         return rows[0] if one else rows
 
+    def _fetch_columns(self, sql: str) -> list[list]:
+        """The result of ``sql`` as one Python list per column (through Arrow: far faster than tuples
+        for the hundred thousand rows of a column's distinct values)."""
+        import duckdb
+
+        try:
+            with self._guard():
+                rel = self.relation.query("__dv_source", sql)
+                table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise self._error(exc) from None
+        return [table.column(i).to_pylist() for i in range(table.num_columns)]
+
+    def bin_counts_unseen(self, numeric, categorical, seen):
+        # the columns whose unseen share needs a lookup are counted by value, one GROUP BY each fetched
+        # through Arrow (not row tuples: a hundred thousand values), and looked up in Python sets; the
+        # others in the usual single pass
+        if not seen:
+            return self.bin_counts(numeric, categorical), {}
+        rest = {c: v for c, v in categorical.items() if c not in seen}
+        counts = self.bin_counts(numeric, rest) if (numeric or rest) else {}
+        unseen = {}
+        for c in seen:
+            ts, ns = self._fetch_columns(f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(c)} AS t "
+                                         "FROM __dv_source) AS l1 GROUP BY t")
+            cats = categorical[c]
+            position = {v: i for i, v in enumerate(cats)}
+            known = set(seen[c])
+            other = len(cats)
+            bins = np.zeros(other + 1, dtype=np.int64)
+            missing = new = 0
+            for t, n in zip(ts, ns):
+                if t is None:
+                    missing += n
+                    continue
+                bins[position.get(t, other)] += n
+                if t not in known:
+                    new += n
+            unseen[c] = int(new)
+            counts[c] = BinCounts(bins, int(missing))
+        return counts, unseen
+
     def _guard(self):
         """The caller's relation: one query at a time on its connection (threads are serialised)."""
         return _SHARED if self._con is None else contextlib.nullcontext()
@@ -252,7 +294,8 @@ class DuckDBEngine(SQLEngine):
         rows = self.row_count()
         present = {c: 0 for c in columns}
         top: dict[str, list] = {c: [] for c in columns}
-        for k, t, n, total in self._fetch(sql, one=False):
+        ks, ts, ns, totals = self._fetch_columns(sql)
+        for k, t, n, total in zip(ks, ts, ns, totals):
             c = columns[int(k)]
             top[c].append((str(t), int(n)))
             present[c] = int(total)
@@ -294,7 +337,8 @@ class DuckDBEngine(SQLEngine):
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "
                f"WHERE t IS NOT NULL GROUP BY t ORDER BY n DESC, t LIMIT {int(limit)}")
-        return [(str(t), int(n)) for t, n in self._fetch(sql, one=False)]
+        ts, ns = self._fetch_columns(sql)
+        return [(str(t), int(n)) for t, n in zip(ts, ns)]
 
 
 def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
