@@ -97,10 +97,13 @@ def ks_values(current_values, current_counts, reference_values, reference_counts
         return float(res.statistic), float(res.pvalue)
     from scipy.stats import kstwo
 
-    union = np.union1d(cv, rv)
-    fc = np.concatenate([[0], np.cumsum(cc)])[np.searchsorted(cv, union, side="right")] / n
-    fr = np.concatenate([[0], np.cumsum(rc)])[np.searchsorted(rv, union, side="right")] / m
-    d = float(np.max(np.abs(fc - fr)))
+    # both ECDFs at every distinct value of either table (the union): at the current table's values
+    # the current ECDF is its own cumulative count and the reference's is found by a binary search
+    # (both arrays sorted), and the other way round
+    cum_c, cum_r = np.cumsum(cc), np.cumsum(rc)
+    at_c = cum_c / n - np.concatenate([[0], cum_r])[np.searchsorted(rv, cv, side="right")] / m
+    at_r = np.concatenate([[0], cum_c])[np.searchsorted(cv, rv, side="right")] / n - cum_r / m
+    d = float(max(np.max(np.abs(at_c)), np.max(np.abs(at_r))))
     big, small = max(n, m), min(n, m)
     en = float(big) * small / (big + small)
     return d, float(min(max(kstwo.sf(d, np.round(en)), 0.0), 1.0))
