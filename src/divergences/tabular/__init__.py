@@ -23,6 +23,7 @@ from .profile import ColumnProfile, Profile, profile
 from .results import (
     ColumnComparison,
     Comparison,
+    DataQuality,
     DatasetSummary,
     Histogram,
     MetricEstimate,
@@ -38,6 +39,7 @@ __all__ = [
     "ColumnProfile",
     "CompareOptions",
     "Comparison",
+    "DataQuality",
     "DatasetSummary",
     "Histogram",
     "InputError",

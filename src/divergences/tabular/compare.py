@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -20,6 +21,7 @@ from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
 from .results import (
     ColumnComparison,
     Comparison,
+    DataQuality,
     DatasetSummary,
     Histogram,
     MetricEstimate,
@@ -70,12 +72,18 @@ def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantil
             if c in clash and miss == rows and rows > 0:  # an all-NaN column is read as another type
                 status[c] = ("all missing", "every value is missing in the current table")
     numeric = {c: np.asarray(prof.columns[c].edges) for c in live if prof.columns[c].kind in ("numeric", "datetime")}
+    # two more edges per numeric column, just below the reference's minimum and at its maximum, count
+    # the current values outside the reference's range in the same pass (merged back into the bins after)
+    fine = {c: _range_edges(prof.columns[c], e) for c, e in numeric.items()}
     cats = {c: prof.columns[c].categories for c in live if prof.columns[c].kind == "categorical"}
     # the unseen share: the <other> bucket when the kept categories are every reference value, else
     # the current values looked up in the reference's list (in the counting pass where the engine can)
     lookup = {c: prof.columns[c].seen for c in cats
               if prof.columns[c].seen is not None and len(prof.columns[c].seen) != len(cats[c])}
-    counts, unseen = engine.bin_counts_unseen(numeric, cats, lookup) if (numeric or cats) else ({}, {})
+    counts, unseen = engine.bin_counts_unseen(fine, cats, lookup) if (numeric or cats) else ({}, {})
+    out_of_range = {}
+    for c, e in numeric.items():
+        counts[c], out_of_range[c] = _merge_range_bins(prof.columns[c], counts[c], fine[c], e)
     rows = engine.row_count() if not live else int(np.sum(counts[live[0]].counts)) + int(counts[live[0]].missing)
     if rows == 0:
         raise InputError("is empty (no rows)", source=engine.label)
@@ -92,7 +100,35 @@ def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantil
             summary = engine.numeric_summary(wanted, QUANTILE_LEVELS)
             quantiles = {c: summary[c].quantiles for c in wanted if summary[c].finite > 0}
     return {"counts": counts, "unseen": unseen, "quantiles": quantiles, "status": status, "missing": missing,
-            "rows": rows}
+            "rows": rows, "out_of_range": out_of_range, "new_columns": [c for c in schema if c not in prof.columns
+                                                                          and not _INDEX_NAME.match(c)]}
+
+
+_INDEX_NAME = re.compile(r"^__index_level_\d+__$")
+
+
+def _range_edges(cp: ColumnProfile, edges: np.ndarray) -> np.ndarray:
+    """The profile's edges with the float just below the reference minimum and the maximum added."""
+    extra = []
+    if cp.minimum is not None and math.isfinite(cp.minimum):
+        extra.append(np.nextafter(cp.minimum, -np.inf))
+    if cp.maximum is not None and math.isfinite(cp.maximum):
+        extra.append(cp.maximum)
+    return np.unique(np.concatenate([np.asarray(edges, dtype=np.float64), np.asarray(extra, dtype=np.float64)]))
+
+
+def _merge_range_bins(cp: ColumnProfile, counted, fine: np.ndarray, edges: np.ndarray):
+    """(the counts on the profile's bins, (below the reference minimum, above its maximum)) from counts
+    on the ``fine`` edges."""
+    from .engines.base import BinCounts
+
+    fine_counts = np.asarray(counted.counts)
+    upper = np.append(fine, np.inf)  # the upper end of every fine bin
+    target = np.searchsorted(np.asarray(edges, dtype=np.float64), upper, side="left")
+    merged = np.bincount(target, weights=fine_counts, minlength=len(edges) + 1).astype(np.int64)
+    below = int(fine_counts[0]) if cp.minimum is not None and fine.size and fine[0] < cp.minimum else 0
+    above = int(fine_counts[-1]) if cp.maximum is not None and fine.size and fine[-1] == cp.maximum else 0
+    return BinCounts(merged, counted.missing, counted.sums), (below, above)
 
 
 def _missing_counts(engine: Engine, columns: list[str]) -> dict[str, tuple[int, int]]:
@@ -232,7 +268,7 @@ def compare(
                 warnings.warn(note, UserWarning, stacklevel=2)
             counted = current_counts(prof, engine, names, opts.quantiles)
             if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
-                counted["ks"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
+                counted["ks"], counted["distinct"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
             iv = None
             if target is not None:
                 iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
@@ -240,21 +276,22 @@ def compare(
     say("computing metrics")
     result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
     return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
-                      prof.source, cur_label, iv, warnings=notes)
+                      prof.source, cur_label, iv, warnings=notes, quality=result.quality)
 
 
 def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict
-                  ) -> dict[str, tuple[float, float]]:
+                  ) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
     """The two-sample KS test on the values of every compared numeric and time column (one column at a
     time, so memory holds two columns' distinct values at most)."""
     wanted = [c for c in names if prof.columns[c].kind in ("numeric", "datetime") and c not in status]
-    out = {}
+    out, distinct = {}, {}
     for start in range(0, len(wanted), 8):  # a few columns per fetch: fewer queries, bounded memory
         part = wanted[start:start + 8]
         ref_values = reference.sorted_values_many(part)
         for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(part), ref_values):
             out[c] = ks_values(cv, cc, rv, rc)
-    return out
+            distinct[c] = int(np.size(cv))
+    return out, distinct
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
@@ -304,7 +341,47 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
                 for c in cols]
     cols_t = tuple(cols)
     return Comparison(cols_t, skipped, summarize(cols_t, drift, threshold, opts, len(skipped)), shown, opts,
-                      drift_rule(drift, threshold, opts.confidence), prof.source, current_label)
+                      drift_rule(drift, threshold, opts.confidence), prof.source, current_label,
+                      quality=data_quality(prof, cols_t, counted))
+
+
+def data_quality(prof: Profile, cols: Sequence[ColumnComparison], counted: dict[str, Any]) -> DataQuality:
+    """The :class:`DataQuality` checks of a comparison, from its rows and the counts taken."""
+    by_status = {s: tuple(c.column for c in cols if c.status == s) for s in ("dropped", "type changed", "all missing")}
+    const_ref = tuple(c.column for c in cols if _constant_reference(prof.columns[c.column]))
+    distinct = counted.get("distinct", {})
+    const_cur = []
+    for c in cols:
+        if c.status != "compared":
+            continue
+        cur = np.asarray(c.histogram.current)
+        if c.column in distinct:
+            one = distinct[c.column] == 1
+        elif c.kind == "categorical":
+            one = int(np.count_nonzero(cur)) == 1 and cur[-1] == 0
+        else:
+            labels = c.histogram.labels
+            one = int(np.count_nonzero(cur)) == 1 and labels[int(np.argmax(cur))].startswith("= ")
+        if one:
+            const_cur.append(c.column)
+    out_of_range = {}
+    for c in cols:
+        below, above = counted.get("out_of_range", {}).get(c.column, (0, 0))
+        present = int(np.sum(c.histogram.current))
+        if below or above:
+            out_of_range[c.column] = {"below": below, "above": above, "share": (below + above) / present}
+    return DataQuality(tuple(counted.get("new_columns", ())), by_status["dropped"], by_status["type changed"],
+                       by_status["all missing"], tuple(c.column for c in cols if c.missing is not None
+                                                       and c.missing.drifted), const_ref, tuple(const_cur),
+                       out_of_range)
+
+
+def _constant_reference(cp: ColumnProfile) -> bool:
+    if cp.kind == "categorical":
+        return cp.seen is not None and len(cp.seen) == 1
+    if cp.kind in ("numeric", "datetime"):
+        return cp.minimum is not None and cp.minimum == cp.maximum
+    return False
 
 
 def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: dict[str, Any], metrics, opts

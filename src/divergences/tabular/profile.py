@@ -62,6 +62,8 @@ class ColumnProfile:
     scale: float | None = None  # standard deviation of the finite reference values (numeric)
     seen: list[str] | None = None  # every distinct reference value (categorical), for the unseen share
     quantiles: list[float] | None = None  # reference quantiles at QUANTILE_LEVELS (numeric)
+    minimum: float | None = None  # smallest and largest finite reference value (numeric, time)
+    maximum: float | None = None
 
     @property
     def rows(self) -> int:
@@ -354,7 +356,8 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         out[c] = ColumnProfile(c, kind, schema[c], [int(x) for x in bc.counts], int(bc.missing),
                                edges=[float(x) for x in e], locations=[float(x) for x in means],
                                scale=float(s.std) if math.isfinite(s.std) else None,
-                               quantiles=[float(x) for x in s.quantiles[cut:]] if quantiles else None)
+                               quantiles=[float(x) for x in s.quantiles[cut:]] if quantiles else None,
+                               minimum=float(s.minimum), maximum=float(s.maximum))
     for c in cats:
         out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
                                categories=categories[c], seen=seen[c])

@@ -66,6 +66,8 @@ class ColumnDocument(_Strict):
     scale: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     seen: list[Text] | None = None
     quantiles: Annotated[list[Finite], Field(min_length=99, max_length=99)] | None = None
+    minimum: Finite | None = None
+    maximum: Finite | None = None
 
     @field_validator("categories")
     @classmethod
@@ -101,6 +103,8 @@ class ColumnDocument(_Strict):
                 raise ValueError(f"counts: must have {len(self.edges) + 1} entries (one per bin)")
             if self.locations is not None and len(self.locations) != len(self.counts):
                 raise ValueError("locations: must have one entry per bin")
+            if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+                raise ValueError("minimum: must not exceed the maximum")
         elif k == "categorical":
             if self.categories is None:
                 raise ValueError("categories: required for a categorical column")

@@ -83,6 +83,16 @@ def _verdict(c: Any) -> str:
     return "".join(out)
 
 
+def _quality(c: Any) -> str:
+    """The data-quality checks: new and dropped columns, type changes, missing shares, constant columns,
+    values outside the reference's range (nothing when there is no finding)."""
+    q = getattr(c, "quality", None)
+    if q is None or not q.issues:
+        return "<div class='quality' id='quality'><b>Data quality:</b> no finding.</div>"
+    return ("<div class='skipped quality' id='quality'><b>Data quality:</b><ul>"
+            + "".join(f"<li>{_text(line)}</li>" for line in q.lines()) + "</ul></div>")
+
+
 def _summary_table(c: Any, head: str) -> str:
     others = [m for m in c.metrics if m != head]
     present = {t for col in c.columns for t in col.tests}
@@ -272,7 +282,8 @@ def render_html(comparison: Any) -> str:
     """The report of a :class:`~divergences.tabular.Comparison` as one HTML document."""
     c = comparison
     head = headline_metric(c)
-    body = ["<h1>Dataset comparison</h1>", meta_line(c), _verdict(c), "<h2>Summary</h2>", _summary_table(c, head)]
+    body = ["<h1>Dataset comparison</h1>", meta_line(c), _verdict(c), _quality(c), "<h2>Summary</h2>",
+            _summary_table(c, head)]
     if c.information_value:
         body.append(_iv_table(c.information_value))
     body.append(f"<h2>Distributions</h2><div class='legend'>share of rows per bin (hover a bar for the full bin "

@@ -35,6 +35,7 @@ __all__ = [
     "Histogram",
     "MetricEstimate",
     "MissingShare",
+    "DataQuality",
     "Quantiles",
     "SkippedColumn",
     "TestResult",
@@ -103,6 +104,54 @@ class MissingShare:
     p_value: float
     test: str
     drifted: bool
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """Data-quality checks beside drift: what a broken pipeline looks like, column by column.
+
+    ``new_columns``: in the current table, not in the reference; ``dropped_columns``: the other way;
+    ``type_changes``: columns whose type changed (numbers became text); ``all_missing``: columns whose
+    every current value is missing; ``missing_changes``: columns whose missing share moved (significant
+    and at least ``missing_threshold``); ``constant_reference`` / ``constant_current``: columns with
+    one distinct value in that table (the current table's where known: numeric columns compared on
+    their values, categorical columns whose values all fall in one kept category); ``out_of_range``:
+    per numeric or time column with current values outside the reference's [minimum, maximum],
+    ``{"below": count, "above": count, "share": share of its non-missing current values}``.
+    """
+
+    new_columns: tuple[str, ...] = ()
+    dropped_columns: tuple[str, ...] = ()
+    type_changes: tuple[str, ...] = ()
+    all_missing: tuple[str, ...] = ()
+    missing_changes: tuple[str, ...] = ()
+    constant_reference: tuple[str, ...] = ()
+    constant_current: tuple[str, ...] = ()
+    out_of_range: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    @property
+    def issues(self) -> int:
+        """How many findings (each column in each list counts once per list)."""
+        return (len(self.new_columns) + len(self.dropped_columns) + len(self.type_changes) + len(self.all_missing)
+                + len(self.missing_changes) + len(self.constant_reference) + len(self.constant_current)
+                + len(self.out_of_range))
+
+    def lines(self) -> list[str]:
+        """One sentence per kind of finding (empty when there is none)."""
+        out = []
+        for label, names in (("new columns (not in the reference)", self.new_columns),
+                             ("dropped columns (not in the current table)", self.dropped_columns),
+                             ("type changed", self.type_changes), ("every current value missing", self.all_missing),
+                             ("missing share changed", self.missing_changes),
+                             ("constant in the reference", self.constant_reference),
+                             ("constant in the current table", self.constant_current)):
+            if names:
+                out.append(f"{label}: {', '.join(names)}")
+        if self.out_of_range:
+            out.append("outside the reference's range: " + ", ".join(
+                f"{c} ({v['share']:.1%}: {int(v['below'])} below, {int(v['above'])} above)"
+                for c, v in self.out_of_range.items()))
+        return out
 
 
 @dataclass(frozen=True)
@@ -252,7 +301,8 @@ class Comparison:
     :class:`SkippedColumn` records; ``summary``: :class:`DatasetSummary`; ``metrics``: the metric
     names in order (the first is the headline); ``options``: the :class:`CompareOptions` used;
     ``information_value``: IV rows when a target was given; ``warnings``: how an input may have been
-    misread (a CSV whose text columns look like decimal-comma numbers).
+    misread (a CSV whose text columns look like decimal-comma numbers); ``quality``: the data-quality
+    checks (:class:`DataQuality`).
 
     ``rows`` and ``histograms`` keep the earlier dict views (flat rows, per-column histograms).
     """
@@ -268,6 +318,7 @@ class Comparison:
     information_value: list[dict[str, Any]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    quality: DataQuality = field(default_factory=DataQuality)
 
     # -- views ----------------------------------------------------------------------------
     def __getitem__(self, column: str) -> ColumnComparison:
@@ -319,6 +370,7 @@ class Comparison:
             "columns": [_plain(asdict(c)) for c in self.columns],
             "skipped": [asdict(s) for s in self.skipped],
             "information_value": self.information_value, "meta": self.meta, "warnings": list(self.warnings),
+            "quality": {**_plain(asdict(self.quality)), "issues": self.quality.issues},
         }
 
     def to_json(self, path: str | None = None) -> str:
