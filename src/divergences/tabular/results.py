@@ -416,25 +416,48 @@ class Comparison:
                 f"headline metric {head}>")
 
     def _repr_html_(self) -> str:
-        """A compact table for notebooks (the full report is :meth:`to_html`)."""
+        """The notebook view: the dataset verdict, the data-quality findings, and one row per column
+        with its headline metric, interval, p-value, band, why it drifted, and a small multiple of
+        its histogram (reference blue, current orange; hover a bar for its bin and shares). The full
+        report is :meth:`to_html`."""
         from html import escape
 
-        head = self.metrics[0] if self.metrics else None
-        lines = [f"<div><b>{escape(self.summary.headline)}</b> <small>({escape(self.drift_rule)})</small>",
-                 "<table><thead><tr><th>column</th><th>kind</th>"
-                 + (f"<th>{escape(head)} [{self.confidence:.0%} CI]</th><th>p-value</th><th>band</th>" if head else "")
-                 + "<th>drift</th></tr></thead><tbody>"]
-        for c in self.columns:
-            cells = [escape(c.column), escape(c.kind)]
+        from .._safe_text import visible
+        from .report_svg import CUR, REF, histogram_svg
+
+        def text(x: Any) -> str:
+            return escape(visible(x), quote=True)
+
+        head = self.options.drift_metric if getattr(self.options, "drift_metric", None) in self.metrics else (
+            self.metrics[0] if self.metrics else None)
+        verdict = "dataset drift" if self.summary.dataset_drift else "no dataset drift"
+        color = "#b42318" if self.summary.dataset_drift else "#067647"
+        lines = [f"<div><div style='font-size:1.15em;font-weight:600;color:{color}'>{escape(verdict)}: "
+                 f"{text(self.summary.headline)}</div><small>{text(self.drift_rule)}; bars: "
+                 f"<span style='color:{REF}'>reference</span> vs <span style='color:{CUR}'>current</span></small>"]
+        for line in self.quality.lines():
+            lines.append(f"<div style='color:#b54708'>data quality: {text(line)}</div>")
+        for w in self.warnings:
+            lines.append(f"<div style='color:#b54708'>warning: {text(w)}</div>")
+        lines.append("<table><thead><tr><th>column</th><th>kind</th>"
+                     + (f"<th>{escape(head)} [{self.confidence:.0%} CI]</th><th>p-value</th><th>band</th>" if head
+                        else "") + "<th>drift</th><th>reference vs current</th></tr></thead><tbody>")
+        for c in sorted(self.columns, key=lambda col: not col.drifted):
+            cells = [text(c.column), escape(c.kind)]
             if head:
                 m = c.metrics[head]
+                band = m.band if c.status == "compared" else c.status
                 cells += [f"{_number(m.value)} [{_number(m.ci_low)}, {_number(m.ci_high)}]", _number(m.p_value),
-                          escape(m.band)]
-            cells.append("<b style='color:#b00'>drift</b>" if c.drifted else "")
+                          escape(band)]
+            why = "; ".join(c.reasons)
+            cells.append(f"<b style='color:#b42318' title='{escape(why, quote=True)}'>drift</b>" if c.drifted else "")
+            h = c.histogram
+            cells.append(histogram_svg(list(h.labels), list(h.reference), list(h.current), small=True)
+                         if h.labels else "–")
             lines.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
         lines.append("</tbody></table>")
         if self.skipped:
-            lines.append("<p>Skipped: " + "; ".join(f"{escape(s.column)} ({escape(s.reason)})"
+            lines.append("<p>Skipped: " + "; ".join(f"{text(s.column)} ({text(s.reason)})"
                                                      for s in self.skipped) + "</p>")
         lines.append("</div>")
         return "\n".join(lines)
