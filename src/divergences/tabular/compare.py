@@ -267,6 +267,9 @@ def compare(
             for note in notes:
                 warnings.warn(note, UserWarning, stacklevel=2)
             counted = current_counts(prof, engine, names, opts.quantiles)
+            known = (set(prof.columns) | {s["column"] for s in prof.skipped} | set(exclude) | set(ignore)
+                     | (set(ref_data.schema()) if ref_data is not None else set()))
+            counted["new_columns"] = [c for c in counted["new_columns"] if c not in known]
             if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
                 counted["ks"], counted["distinct"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
             iv = None

@@ -274,7 +274,7 @@ def page(title: str, body: list[str]) -> str:
 def meta_line(c: Any) -> str:
     return (f"<div class='meta'>reference <code>{_text(c.reference)}</code> · current <code>{_text(c.current)}</code>"
             f"<br>metrics with P = current, Q = reference; {c.confidence:.0%} intervals by the delta method; "
-            f"p-value of “no change” from the χ² scaling; smoothing option: <b>{escape(_num(c.smoothing))}</b> "
+            f"p-value of “no change” from the χ² scaling, or from permutations where that is not accurate; smoothing option: <b>{escape(_num(c.smoothing))}</b> "
             "(per column in the table; bins empty in both tables dropped).</div>")
 
 
