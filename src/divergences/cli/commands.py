@@ -71,11 +71,16 @@ _O = {
     "columns": typer.Option(None, "--columns", metavar="NAMES", help="Columns to compare (repeat or comma-separate)."),
     "categorical": typer.Option(None, "--categorical", metavar="NAMES", help="Numeric columns to treat as categories."),
     "exclude": typer.Option(None, "--exclude", metavar="NAMES", help="Columns to leave out (repeat or comma-separate)."),
+    "config": typer.Option(None, "--config", metavar="TOML", help="Options and per-column rules from a TOML file "
+                           "(drift_metric, threshold, exclude, [columns.NAME] drift_metric / threshold / ignore); "
+                           "options given on the command line take precedence."),
     "bins": typer.Option(10, "--bins", metavar="N", help="Quantile bins per numeric column (from the reference)."),
     "max_categories": typer.Option(50, "--max-categories", metavar="K", help="Categories kept per column (the rest: <other>)."),
     "metrics": typer.Option(None, "--metrics", metavar="NAMES", help="Comma-separated metrics (default psi,js,hellinger,"
                             "wasserstein,chi2); the first is the headline."),
-    "drift_metric": typer.Option(None, "--drift-metric", metavar="NAME", help="The metric that decides drift (default: the first)."),
+    "drift_metric": typer.Option(None, "--drift-metric", metavar="NAME", help="The metric that decides drift (default: the first); "
+                                 "'auto': the test or metric chosen by type and size (KS / chi2 test on a reference of "
+                                 "at most 1000 rows, Wasserstein / JS distance on larger ones)."),
     "threshold": typer.Option(None, "--threshold", metavar="X", help="Drift when the drift metric reaches this (PSI: 0.1 "
                               "by default; required for other metrics)."),
     "drift_share": typer.Option(None, "--drift-share", metavar="S", help="Dataset drift when at least this share of the "
@@ -100,6 +105,24 @@ _O = {
                               help="Percentiles of both tables (reference/current quantiles in the report, W1 on "
                                    "raw values): one more pass over the numeric columns. Default: on with --html."),
 }
+
+
+def _with_config(kw: dict[str, Any], config: str | None) -> dict[str, Any]:
+    """``kw`` completed by the configuration file: an option on the command line (not at its default)
+    wins; exclusions add up."""
+    if config is None:
+        return kw
+    from ..tabular import load_config
+
+    loaded = load_config(config)
+    defaults = {"bins": 10, "max_categories": 50, "confidence": 0.95}
+    out = dict(kw)
+    for key, value in loaded.items():
+        if key == "exclude":
+            out["exclude"] = tuple(dict.fromkeys([*out.get("exclude", ()), *value]))
+        elif out.get(key) is None or (key in defaults and out.get(key) == defaults[key]):
+            out[key] = value
+    return out
 
 
 def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
@@ -181,7 +204,7 @@ def compare_command(
     current: str = typer.Argument(..., metavar="CURRENT", help="Current table: CSV or Parquet file."),
     target: str | None = _O["target"], bad: str | None = _O["bad"],
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
-    exclude: list[str] | None = _O["exclude"],
+    exclude: list[str] | None = _O["exclude"], config: str | None = _O["config"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
@@ -199,7 +222,9 @@ def compare_command(
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
                          delimiter=delimiter, exclude=exclude, decimal=decimal)
-    kw["quantiles"] = (html is not None) if quantiles is None else quantiles
+    kw = _with_config(kw, config)
+    if quantiles is not None or "quantiles" not in kw:
+        kw["quantiles"] = (html is not None) if quantiles is None else quantiles
     result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
                            renderers)
     _report(result, written, fmt, json_to_stdout=any(p == "-" for p, _ in renderers))
@@ -254,7 +279,7 @@ def monitor_command(
     by: str = typer.Option(..., "--by", metavar="COLUMN", help="The time column that defines the windows."),
     every: str = typer.Option(..., "--every", metavar="WINDOW", help="Window length: 1d, 1w, 1mo, 6h, ..."),
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
-    exclude: list[str] | None = _O["exclude"],
+    exclude: list[str] | None = _O["exclude"], config: str | None = _O["config"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
@@ -274,6 +299,7 @@ def monitor_command(
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
                          delimiter=delimiter, exclude=exclude, decimal=decimal)
+    kw = _with_config(kw, config)
     result, written = _run(lambda step: run_monitor(read_reference(reference), current, by=by, every=every,
                                                     progress=step, **kw), 3, renderers)
     json_to_stdout = any(p == "-" for p, _ in renderers)

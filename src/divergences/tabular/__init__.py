@@ -14,6 +14,7 @@ DuckDB relations, PySpark DataFrames); aggregation happens in the engine, only b
 from __future__ import annotations
 
 from .compare import compare
+from .config import load_config
 from .errors import InputError
 from .information_value import information_value
 from .metrics import iv_band, psi_band
@@ -54,6 +55,7 @@ __all__ = [
     "compare",
     "information_value",
     "iv_band",
+    "load_config",
     "monitor",
     "profile",
     "psi_band",

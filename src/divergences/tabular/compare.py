@@ -29,6 +29,7 @@ from .results import (
     SkippedColumn,
     TestResult,
 )
+from .rules import AUTO_SMALL, Rule, auto_rule, rule_text
 from .stat_tests import (
     anderson_darling_binned,
     benjamini_hochberg,
@@ -298,10 +299,20 @@ def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
-    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option)."""
+    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option). With
+    ``drift_metric="auto"`` the metrics it may use (JS, Wasserstein) are added, the first metric is the
+    headline, and the threshold may be None; metrics named by ``column_rules`` are added too."""
     resolved = [resolve(m, opts.params.get(m) if isinstance(m, str) else None) for m in opts.metrics]
     if len({m.name for m in resolved}) != len(resolved):
         raise ValueError(f"metrics: a metric is named twice in {list(opts.metrics)}")
+    wanted = [r["drift_metric"] for r in opts.column_rules.values() if "drift_metric" in r]
+    if opts.drift_metric == "auto":
+        wanted += ["js", "wasserstein"]
+    for name in wanted:
+        if name not in {m.name for m in resolved}:
+            resolved.append(resolve(name, opts.params.get(name)))
+    if opts.drift_metric == "auto":
+        return resolved, resolved[0], (0.1 if opts.threshold is None else opts.threshold)
     name = resolve(opts.drift_metric).name if opts.drift_metric is not None else resolved[0].name
     drift = next((m for m in resolved if m.name == name), None)
     if drift is None:
@@ -311,13 +322,37 @@ def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
         if drift.divergence != "jeffreys":
             raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
         threshold = 0.1
+    for col, rule in opts.column_rules.items():
+        other = next(m for m in resolved if m.name == rule.get("drift_metric", drift.name))
+        if "threshold" not in rule and other.divergence != "jeffreys" and other is not drift:
+            raise ValueError(f"column_rules[{col!r}]: a threshold is required for {other.name!r} (PSI has 0.1)")
     return resolved, drift, threshold
 
 
-def drift_rule(drift: Metric, threshold: float, confidence: float) -> str:
-    rule = f"{drift.name} ≥ {threshold:g}"
-    if not math.isnan(second_derivative_at_one(drift)):
-        rule += f" and p-value < {1 - confidence:.3g}"
+def column_rule(cp: ColumnProfile, opts: CompareOptions, drift: Metric, threshold: float) -> Rule:
+    """The :class:`~.rules.Rule` that decides the drift of column ``cp``."""
+    given = opts.column_rules.get(cp.name)
+    if given is not None:
+        name = given.get("drift_metric", drift.name)
+        limit = given.get("threshold", threshold if name == drift.name else 0.1)
+        return Rule(metric=resolve(name).name if name != "wasserstein" else name, threshold=float(limit))
+    if opts.drift_metric == "auto":
+        return auto_rule(cp.kind, cp.rows, int(np.count_nonzero(cp.counts)), opts.threshold)
+    return Rule(metric=drift.name, threshold=threshold)
+
+
+def drift_rule(drift: Metric, threshold: float, confidence: float, opts: CompareOptions | None = None) -> str:
+    alpha = f"{1 - confidence:.3g}"
+    if opts is not None and opts.drift_metric == "auto":
+        limit = f"{threshold:g}"
+        rule = (f"auto: a reference of at most {AUTO_SMALL} rows: ks (numeric) or chi2_test p-value < {alpha}; "
+                f"larger: wasserstein ≥ {limit} (numeric) or √js ≥ {limit} and p-value < {alpha}")
+    else:
+        rule = f"{drift.name} ≥ {threshold:g}"
+        if not math.isnan(second_derivative_at_one(drift)):
+            rule += f" and p-value < {alpha}"
+    if opts is not None and opts.column_rules:
+        rule += "; per-column rules for " + ", ".join(opts.column_rules)
     return rule
 
 
@@ -344,7 +379,7 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
                 for c in cols]
     cols_t = tuple(cols)
     return Comparison(cols_t, skipped, summarize(cols_t, drift, threshold, opts, len(skipped)), shown, opts,
-                      drift_rule(drift, threshold, opts.confidence), prof.source, current_label,
+                      drift_rule(drift, threshold, opts.confidence, opts), prof.source, current_label,
                       quality=data_quality(prof, cols_t, counted))
 
 
@@ -441,13 +476,14 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
                                                           wasserstein_raw(raw, cp.quantiles, cp.scale))
         quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles),
                               tuple(float(x) for x in raw))
+    rule = column_rule(cp, opts, drift, threshold)
     tests = {}
-    if opts.tests:
+    if opts.tests or rule.test is not None:
         if numeric:
             tests["ks"] = (TestResult("ks", *ks, on="values") if ks is not None
                            else TestResult("ks", *ks_binned(cur_counts, ref_counts)))
             tests["anderson_darling"] = TestResult("anderson_darling", *anderson_darling_binned(cur_counts, ref_counts))
-        else:
+        if not numeric or rule.test == "chi2_test":  # also a numeric column with few values under "auto"
             tests["chi2_test"] = TestResult("chi2_test", *chi2_homogeneity(cur_counts, ref_counts))
     unseen_share = None
     if cp.kind == "categorical" and unseen is not None:
@@ -455,13 +491,23 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
         unseen_share = unseen / present if present else 0.0
     missing = missing_share_test(cp.missing, n_ref, int(cur.missing), n_cur, confidence=opts.confidence,
                                  threshold=opts.missing_threshold)
-    d = estimates[drift.name]
     alpha_level = 1 - opts.confidence
-    by_metric = bool(d.value >= threshold and (math.isnan(d.p_value) or d.p_value < alpha_level))
     reasons = []
-    if by_metric:
-        p_text = "" if math.isnan(d.p_value) else f", p-value {_short(d.p_value)} < {alpha_level:g}"
-        reasons.append(f"{drift.name} {_short(d.value)} ≥ {threshold:g}{p_text}")
+    metric_by_name = {m.name: m for m in metrics}
+    if rule.test is not None:
+        t = tests.get(rule.test)
+        if t is None:  # the test of another kind of column ("auto" picks per kind): the one this column has
+            t = next(iter(tests.values()))
+        if t.p_value < alpha_level:
+            reasons.append(f"{t.test} p-value {_short(t.p_value)} < {alpha_level:g}")
+    else:
+        d = estimates[rule.metric]
+        value = math.sqrt(d.value) if rule.scale == "sqrt" and d.value >= 0 else d.value
+        needs_p = rule.with_p_value and not math.isnan(d.p_value)
+        if value >= rule.threshold and (not needs_p or d.p_value < alpha_level):
+            p_text = f", p-value {_short(d.p_value)} < {alpha_level:g}" if needs_p else ""
+            shown = f"√{rule.metric}" if rule.scale == "sqrt" else rule.metric
+            reasons.append(f"{shown} {_short(value)} ≥ {rule.threshold:g}{p_text}")
     if missing.drifted:
         reasons.append(f"missing share {missing.reference:.1%} → {missing.current:.1%}, p-value "
                        f"{_short(missing.p_value)} < {alpha_level:g}")
@@ -470,7 +516,8 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
         cp.name, cp.kind, int(np.sum((ref_counts + cur_counts) > 0)), n_ref, n_cur, cp.missing / n_ref,
         int(cur.missing) / n_cur, alpha, estimates, bool(reasons), hist, tests, unseen_share,
         bool(unseen_share is not None and unseen_share >= opts.unseen_threshold and unseen_share > 0), quantiles,
-        missing, tuple(reasons), "compared",
+        missing, tuple(reasons), "compared", rule.decided_by, rule.threshold,
+        rule_text(rule, opts.confidence, metric_by_name.get(rule.metric or "")),
     )
 
 
@@ -492,11 +539,10 @@ def summarize(cols: Sequence[ColumnComparison], drift: Metric, threshold: float,
     n = len(cols)
     drifted = sum(c.drifted for c in cols)
     share = drifted / n if n else 0.0
-    pv = np.array([_column_p_value(c, drift.name) for c in cols], dtype=np.float64)
+    pv = np.array([_column_p_value(c, c.decided_by or drift.name) for c in cols], dtype=np.float64)
     mv = np.array([c.missing.p_value if c.missing is not None and (c.missing.reference > 0 or c.missing.current > 0)
                    else math.nan for c in cols], dtype=np.float64)
-    material = [c.status == "compared" and bool(c.metrics[drift.name].value >= threshold) or
-                (c.status != "compared" and c.drifted) for c in cols]
+    material = [_material(c, drift.name, threshold) for c in cols]
     missing_material = [c.missing is not None and abs(c.missing.difference) >= opts.missing_threshold for c in cols]
     family = np.concatenate([pv, mv])
     holm_all, bh_all = holm(family), benjamini_hochberg(family)
@@ -517,9 +563,27 @@ def summarize(cols: Sequence[ColumnComparison], drift: Metric, threshold: float,
                           holm_cols, bh_cols, bool(holm_cols), bool(bh_cols), skipped, adjusted)
 
 
+def _material(c: ColumnComparison, metric: str, threshold: float) -> bool:
+    """Whether a column's change reaches its rule's threshold (a test-decided column: always)."""
+    if c.status != "compared":
+        return c.drifted
+    name = c.decided_by or metric
+    if name in c.tests and name not in c.metrics:
+        return True
+    limit = c.threshold if not math.isnan(c.threshold) else threshold
+    value = c.metrics[name].value
+    if c.rule.startswith("√"):
+        value = math.sqrt(value) if value >= 0 else value
+    return bool(value >= limit)
+
+
 def _column_p_value(c: ColumnComparison, metric: str) -> float:
     if c.status != "compared":  # a broken column is drifted for certain; one missing in both tables has no test
         return 0.0 if c.drifted else math.nan
+    if metric in c.tests and metric not in c.metrics:
+        return c.tests[metric].p_value
+    if metric not in c.metrics:  # a test-decided column of another kind: the test it has
+        return next((t.p_value for t in c.tests.values()), math.nan)
     p = c.metrics[metric].p_value
     if math.isnan(p):  # the drift metric has no test (Wasserstein): the first test beside it
         p = next((t.p_value for t in c.tests.values()), math.nan)

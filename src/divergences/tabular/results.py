@@ -187,6 +187,8 @@ class ColumnComparison:
     ``"compared"``, or what broke: ``"all missing"`` (every current value is missing),
     ``"type changed"`` (numbers became text, say), ``"dropped"`` (the column is not in the current
     table) or ``"all missing in reference"``; such a column has no metric (NaN) and is drifted.
+    ``decided_by`` names the metric or test that decided its drift (``rule``, in words, with its
+    ``threshold``): the same for every column, unless ``drift_metric="auto"`` or ``column_rules``.
     """
 
     column: str
@@ -207,6 +209,9 @@ class ColumnComparison:
     missing: MissingShare | None = None
     reasons: tuple[str, ...] = ()
     status: str = "compared"
+    decided_by: str = ""
+    threshold: float = _NAN
+    rule: str = ""
 
     def __getitem__(self, metric: str) -> MetricEstimate:
         return self.metrics[metric]
