@@ -201,7 +201,8 @@ def _exit_for_drift(result, fail_on_drift: bool, fail_on_dataset_drift: bool) ->
 
 def compare_command(
     reference: str = typer.Argument(..., metavar="REFERENCE", help="Reference table: CSV or Parquet file, or a saved profile (.json)."),
-    current: str = typer.Argument(..., metavar="CURRENT", help="Current table: CSV or Parquet file."),
+    current: str = typer.Argument(..., metavar="CURRENT", help="Current table: CSV or Parquet file, or a profile "
+                                  "(.json) made with --bins-from REFERENCE (merged partitions)."),
     target: str | None = _O["target"], bad: str | None = _O["bad"],
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
     exclude: list[str] | None = _O["exclude"], config: str | None = _O["config"],
@@ -225,8 +226,8 @@ def compare_command(
     kw = _with_config(kw, config)
     if quantiles is not None or "quantiles" not in kw:
         kw["quantiles"] = (html is not None) if quantiles is None else quantiles
-    result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
-                           renderers)
+    result, written = _run(lambda step: compare(read_reference(reference), read_reference(current), progress=step,
+                                                **kw), 4, renderers)
     _report(result, written, fmt, json_to_stdout=any(p == "-" for p, _ in renderers))
     _exit_for_drift(result, fail_on_drift, fail_on_dataset_drift)
 
@@ -249,18 +250,23 @@ def profile_command(
     quantiles: bool = typer.Option(True, "--quantiles/--no-quantiles",
                                    help="Keep the reference's percentiles (for the report's quantiles and W1 on raw "
                                         "values in later comparisons)."),
+    bins_from: str | None = typer.Option(None, "--bins-from", metavar="PROFILE", help="Count REFERENCE (a partition) "
+                                         "on the bins of this saved profile instead, to be merged with "
+                                         "`divergences merge` (or Profile.merge)."),
     debug: bool = _O["debug"],
 ) -> None:
     """Bin REFERENCE once and save the bins: `divergences compare ref.json CURRENT` reuses them."""
     from ..tabular import profile
 
-    check_outputs({"REFERENCE": reference}, {"-o": output})
+    check_outputs({"REFERENCE": reference, "--bins-from": bins_from}, {"-o": output})
     kw: dict[str, Any] = {"delimiter": d} if (d := check_delimiter(delimiter)) is not None else {}
     if decimal is not None:
         kw["decimal"] = decimal
 
     def job(step):
         step("binning the reference")
+        if bins_from is not None:
+            return profile(reference, columns=_split_list(columns), bins_from=read_reference(bins_from), **kw)
         return profile(reference, columns=_split_list(columns), categorical=_split_list(categorical), bins=bins,
                        max_categories=max_categories,
                        exclude=(*(_split_list(exclude) or ()), *((target,) if target else ())), quantiles=quantiles,
@@ -311,6 +317,30 @@ def monitor_command(
     if fail_on_drift and drifted:
         err.print(plain(f"drift in {len(drifted)} column(s): {', '.join(drifted)}"), highlight=False, soft_wrap=True)
         raise typer.Exit(DRIFT)
+
+
+def merge_command(
+    profiles: list[str] = typer.Argument(..., metavar="PROFILES", help="Profiles of partitions (.json), each made "
+                                         "with `divergences profile PART --bins-from ref.json`."),
+    output: str = typer.Option(..., "-o", "--output", metavar="PATH", help="Where to write the merged profile "
+                               "('-': standard output)."),
+    debug: bool = _O["debug"],
+) -> None:
+    """Merge the profiles of partitions counted on one reference's bins: the profile of their concatenation."""
+    from ..tabular import Profile
+
+    check_outputs({f"PROFILES[{i}]": p for i, p in enumerate(profiles)}, {"-o": output})
+
+    def job(step):
+        step("merging")
+        parts = [Profile.from_json(p) for p in profiles]
+        return parts[0].merge(*parts[1:])
+
+    merged, written = _run(job, 1, [(output, lambda p: p.to_json())])
+    console = err if output == "-" else out
+    console.print(plain(f"merged {len(profiles)} profiles: {merged.rows} rows, {len(merged.columns)} columns"),
+                  highlight=False, soft_wrap=True)
+    _say_written(written, console)
 
 
 def demo_frames():
@@ -378,4 +408,5 @@ def register(app: typer.Typer) -> None:
     app.command("compare", cls=_Command)(guarded(compare_command))
     app.command("profile", cls=_Command)(guarded(profile_command))
     app.command("monitor", cls=_Command)(guarded(monitor_command))
+    app.command("merge", cls=_Command)(guarded(merge_command))
     app.command("demo", cls=_Command)(guarded(demo_command))

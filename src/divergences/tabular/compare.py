@@ -263,6 +263,12 @@ def compare(
         if opts.tests and any(prof.columns[c].kind in ("numeric", "datetime") for c in names):
             prefetch()  # the KS test's import (scipy.stats: seconds), while the engine counts; none for categories
         say("counting the current table")
+        if isinstance(current, Profile):  # partitions profiled on the reference's bins and merged
+            from .merge import counts_from_profile
+
+            counted = counts_from_profile(prof, current, names)
+            result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, current.source)
+            return replace(result, options=opts)
         with opened(current, "current", delimiter=delimiter, decimal=decimal) as engine:
             notes = (*(ref_data.notes if ref_data is not None else ()), *engine.notes)
             for note in notes:

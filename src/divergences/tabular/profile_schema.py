@@ -68,6 +68,9 @@ class ColumnDocument(_Strict):
     quantiles: Annotated[list[Finite], Field(min_length=99, max_length=99)] | None = None
     minimum: Finite | None = None
     maximum: Finite | None = None
+    finite: Count | None = None
+    mean: Finite | None = None
+    seen_counts: list[Count] | None = None
 
     @field_validator("categories")
     @classmethod
@@ -105,9 +108,15 @@ class ColumnDocument(_Strict):
                 raise ValueError("locations: must have one entry per bin")
             if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
                 raise ValueError("minimum: must not exceed the maximum")
+            if self.finite is not None and self.finite > sum(self.counts):
+                raise ValueError("finite: more finite values than binned values")
         elif k == "categorical":
             if self.categories is None:
                 raise ValueError("categories: required for a categorical column")
+            if self.seen_counts is not None and (self.seen is None or len(self.seen_counts) != len(self.seen)):
+                raise ValueError("seen_counts: must have one count per seen value")
+            if self.seen_counts is not None and sum(self.seen_counts) != sum(self.counts):
+                raise ValueError("seen_counts: must add up to the column's binned values")
             if len(self.counts) != len(self.categories) + 1:
                 raise ValueError(f"counts: must have {len(self.categories) + 1} entries (categories, then <other>)")
         elif self.counts:
