@@ -213,7 +213,11 @@ def compare_command(
     decimal: str | None = _O["decimal"],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = _O["fail_on_drift"], fail_on_dataset_drift: bool = _O["fail_on_dataset_drift"],
-    quantiles: bool | None = _O["quantiles"], debug: bool = _O["debug"],
+    quantiles: bool | None = _O["quantiles"],
+    multivariate: bool = typer.Option(False, "--multivariate", help="Also test the numeric columns together "
+                                      "(energy distance on sampled rows, permutation p-value, effect size): catches a "
+                                      "change of their joint distribution, a correlation that flips."),
+    debug: bool = _O["debug"],
 ) -> None:
     """Compare CURRENT with REFERENCE column by column."""
     from ..tabular import compare
@@ -224,6 +228,8 @@ def compare_command(
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
                          delimiter=delimiter, exclude=exclude, decimal=decimal)
     kw = _with_config(kw, config)
+    if multivariate:
+        kw["multivariate"] = True
     if quantiles is not None or "quantiles" not in kw:
         kw["quantiles"] = (html is not None) if quantiles is None else quantiles
     result, written = _run(lambda step: compare(read_reference(reference), read_reference(current), progress=step,

@@ -279,14 +279,24 @@ def compare(
             counted["new_columns"] = [c for c in counted["new_columns"] if c not in known]
             if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
                 counted["ks"], counted["distinct"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
+            if opts.multivariate and ref_data is not None:
+                from .multivariate import multivariate_test
+
+                say("multivariate test")
+                joint = [c for c in names if prof.columns[c].kind in ("numeric", "datetime")
+                         and c not in counted["status"]]
+                counted["multivariate"] = multivariate_test(ref_data, engine, joint, confidence=opts.confidence)
             iv = None
             if target is not None:
                 iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
             cur_label = engine.label
     say("computing metrics")
     result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
-    return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
-                      prof.source, cur_label, iv, warnings=notes, quality=result.quality)
+    summary, multi = result.summary, counted.get("multivariate")
+    if multi is not None:
+        summary = replace(summary, multivariate_p_value=multi.p_value, multivariate_drift=multi.drifted)
+    return Comparison(result.columns, result.skipped, summary, result.metrics, opts, result.drift_rule,
+                      prof.source, cur_label, iv, warnings=notes, quality=result.quality, multivariate=multi)
 
 
 def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict

@@ -91,6 +91,9 @@ class CompareOptions:
     * ``column_rules``: per column, the metric that decides its drift and the threshold
       (``{"income": {"drift_metric": "wasserstein", "threshold": 0.2}}``; see :mod:`.rules` and
       ``--config``); ``drift_metric="auto"`` picks the test or metric by type and size;
+    * ``multivariate``: also test the numeric columns together (energy distance, permutation p-value,
+      on a sample of rows; see :mod:`.multivariate`): a change of their joint distribution is caught
+      when each column's own distribution is unchanged;
     * ``missing_threshold`` in [0, 1]: a change of the missing share counts in a column's verdict
       when its p-value is below α and it moves by at least this much (default 0.05: five percentage
       points; 1 counts only a change from none to all missing).
@@ -117,6 +120,7 @@ class CompareOptions:
     params: Mapping[str, Any] = field(default_factory=dict)
     missing_threshold: float = 0.05
     column_rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    multivariate: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -133,7 +137,7 @@ class CompareOptions:
             raise ValueError(f"drift_metric must be a metric name, got {self.drift_metric!r}")
         set_(self, "threshold", check_number("threshold", self.threshold, low=0.0, allow_none=True))
         set_(self, "drift_share", check_number("drift_share", self.drift_share, low=0.0, high=1.0, low_open=True))
-        for name in ("tests", "quantiles"):
+        for name in ("tests", "quantiles", "multivariate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         set_(self, "unseen_threshold", check_number("unseen_threshold", self.unseen_threshold, low=0.0, high=1.0))

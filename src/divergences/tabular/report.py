@@ -71,6 +71,12 @@ def _verdict(c: Any) -> str:
              f"<li>Benjamini–Hochberg (false discovery rate ≤ {s.alpha:g}): {len(s.bh_drifted)} column(s)"
              + (f": {', '.join(_text(x) for x in s.bh_drifted)}" if s.bh_drifted else "") + "</li>",
              f"<li>column rule: <b>{escape(c.drift_rule)}</b></li>"]
+    mv = getattr(c, "multivariate", None)
+    if mv is not None:
+        items.append(f"<li class='{'flag' if mv.drifted else ''}'>multivariate ({len(mv.columns)} numeric columns "
+                     f"together, {escape(mv.method)} on {mv.rows_reference} and {mv.rows_current} sampled rows): "
+                     f"{'drift' if mv.drifted else 'no drift'}, p {_p(mv.p_value)}, effect size (H) "
+                     f"{escape(_num(mv.effect_size, 3))}</li>")
     flagged = [col for col in c.columns if col.unseen_flag]
     if flagged:
         items.append("<li class='flag'>new categories: " + ", ".join(

@@ -288,6 +288,8 @@ class DatasetSummary:
     bh_dataset_drift: bool = False
     skipped: int = 0
     adjusted_p_values: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    multivariate_p_value: float = _NAN
+    multivariate_drift: bool = False
 
     @property
     def headline(self) -> str:
@@ -295,6 +297,9 @@ class DatasetSummary:
         return (f"{self.drifted} of {self.columns} columns drifted ({self.drifted_share:.0%}; dataset drift at "
                 f"≥ {self.drift_share:.0%}: {'yes' if self.dataset_drift else 'no'}; Holm: "
                 f"{len(self.holm_drifted)}, BH: {len(self.bh_drifted)})"
+                + (f"; multivariate: {'drift' if self.multivariate_drift else 'no drift'} "
+                   f"(p = {_number(self.multivariate_p_value, 2)})" if not math.isnan(self.multivariate_p_value)
+                   else "")
                 + (f"; {self.skipped} skipped" if self.skipped else ""))
 
 
@@ -307,7 +312,8 @@ class Comparison:
     names in order (the first is the headline); ``options``: the :class:`CompareOptions` used;
     ``information_value``: IV rows when a target was given; ``warnings``: how an input may have been
     misread (a CSV whose text columns look like decimal-comma numbers); ``quality``: the data-quality
-    checks (:class:`DataQuality`).
+    checks (:class:`DataQuality`); ``multivariate``: the test over the numeric columns together
+    (:class:`~.multivariate.MultivariateTest`, with ``multivariate=True``).
 
     ``rows`` and ``histograms`` keep the earlier dict views (flat rows, per-column histograms).
     """
@@ -324,6 +330,7 @@ class Comparison:
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     quality: DataQuality = field(default_factory=DataQuality)
+    multivariate: Any = None
 
     # -- views ----------------------------------------------------------------------------
     def __getitem__(self, column: str) -> ColumnComparison:
@@ -376,6 +383,7 @@ class Comparison:
             "skipped": [asdict(s) for s in self.skipped],
             "information_value": self.information_value, "meta": self.meta, "warnings": list(self.warnings),
             "quality": {**_plain(asdict(self.quality)), "issues": self.quality.issues},
+            "multivariate": None if self.multivariate is None else _plain(asdict(self.multivariate)),
         }
 
     def to_json(self, path: str | None = None) -> str:

@@ -133,6 +133,11 @@ class Engine:
         for c in columns:
             yield c, self.sorted_values(c)
 
+    def sample_rows(self, columns: list[str], limit: int, seed: int) -> np.ndarray:
+        """At most ``limit`` rows (as float64, rows × columns) with a finite value in every one of the
+        numeric or time ``columns``, sampled at random (seeded) inside the engine."""
+        raise NotImplementedError  # pragma: no cover - interface
+
     def is_integer(self, column: str) -> bool:
         """True when a numeric column has an integer type (not a float or decimal type)."""
         return False

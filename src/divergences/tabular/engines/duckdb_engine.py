@@ -316,6 +316,14 @@ class DuckDBEngine(SQLEngine):
                 out[c] += int(n)
         return out
 
+    def sample_rows(self, columns, limit, seed):
+        exprs = [f"{self._double(c)} AS v{i}" for i, c in enumerate(columns)]
+        finite = " AND ".join(f"isfinite(v{i})" for i in range(len(columns)))
+        sql = (f"SELECT * FROM (SELECT {', '.join(exprs)} FROM __dv_source) AS l1 WHERE {finite} "
+               f"USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE ({int(seed)})")
+        cols = self._fetch_columns(sql)
+        return np.asarray(cols, dtype=np.float64).T.reshape(-1, len(columns))
+
     def is_integer(self, column):
         self.schema()
         return bool(re.match(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$", self._types.get(column, "").upper()))

@@ -183,6 +183,11 @@ class NarwhalsEngine(Engine):
         dtype = (self.frame.collect_schema() if self.lazy else self.frame.schema)[column]
         return bool(dtype.is_integer())
 
+    def sample_rows(self, columns, limit, seed):
+        from ..multivariate import numpy_sample
+
+        return numpy_sample(np.column_stack([self._values(c) for c in columns]), limit, seed)
+
     def distinct_counts(self, columns):
         out = {}
         for c in columns:
