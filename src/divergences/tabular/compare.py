@@ -132,6 +132,8 @@ def compare(
         raise ValueError("exclude must be a list of column names, not a string")
     exclude = tuple(exclude)
     ignore = (target,) if target else ()
+    prof: Profile | None = None
+    names: list[str] = []
     if isinstance(reference_or_profile, Profile):
         prof = reference_or_profile
         if columns is not None:
@@ -146,7 +148,7 @@ def compare(
         names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
     ref_data = None
     with contextlib.ExitStack() as stack:
-        if ref_data is None and not isinstance(reference_or_profile, Profile):
+        if prof is None:
             say("binning the reference")
             ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter,
                                                   decimal=decimal))

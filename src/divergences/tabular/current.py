@@ -50,11 +50,10 @@ def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantil
     # two more edges per numeric column, just below the reference's minimum and at its maximum, count
     # the current values outside the reference's range in the same pass (merged back into the bins after)
     fine = {c: _range_edges(prof.columns[c], e) for c, e in numeric.items()}
-    cats = {c: prof.columns[c].categories for c in live if prof.columns[c].kind == "categorical"}
+    cats = {c: prof.columns[c].categories or [] for c in live if prof.columns[c].kind == "categorical"}
     # the unseen share: the <other> bucket when the kept categories are every reference value, else
     # the current values looked up in the reference's list (in the counting pass where the engine can)
-    lookup = {c: prof.columns[c].seen for c in cats
-              if prof.columns[c].seen is not None and len(prof.columns[c].seen) != len(cats[c])}
+    lookup = {c: seen for c in cats if (seen := prof.columns[c].seen) is not None and len(seen) != len(cats[c])}
     counts, unseen = engine.bin_counts_unseen(fine, cats, lookup) if (numeric or cats) else ({}, {})
     out_of_range = {}
     for c, e in numeric.items():

@@ -382,7 +382,7 @@ class Comparison:
             "columns": [_plain(asdict(c)) for c in self.columns],
             "skipped": [asdict(s) for s in self.skipped],
             "information_value": self.information_value, "meta": self.meta, "warnings": list(self.warnings),
-            "quality": {**_plain(asdict(self.quality)), "issues": self.quality.issues},
+            "quality": {**dict(_plain(asdict(self.quality))), "issues": self.quality.issues},
             "multivariate": None if self.multivariate is None else _plain(asdict(self.multivariate)),
         }
 

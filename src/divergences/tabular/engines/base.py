@@ -343,7 +343,7 @@ class SQLEngine(Engine):
         return out
 
     def sorted_values(self, column):
-        return next(iter(self.sorted_values_many([column]).values()))
+        return next(iter(self.sorted_values_many([column])))[1]
 
     #: bytes of values that one fetch for the KS test may hold (columns are fetched in batches of this size)
     fetch_budget = 256 * 2**20
