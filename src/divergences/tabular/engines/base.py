@@ -346,7 +346,7 @@ class SQLEngine(Engine):
         return next(iter(self.sorted_values_many([column])))[1]
 
     #: bytes of values that one fetch for the KS test may hold (columns are fetched in batches of this size)
-    fetch_budget = 256 * 2**20
+    fetch_budget = 16 * 2**20
 
     def sorted_values_many(self, columns):
         """:meth:`sorted_values` of several columns, fetched in batches of about :attr:`fetch_budget`
@@ -357,7 +357,13 @@ class SQLEngine(Engine):
             names = columns[start:start + batch]
             arrays = self.fetch_arrays([self._double(c) for c in names])
             for c, x in zip(names, arrays):
-                yield c, np.unique(x[~np.isnan(x)], return_counts=True)
+                x = x[~np.isnan(x)]
+                x.sort()
+                if x.size == 0:
+                    yield c, (x, np.zeros(0, dtype=np.int64))
+                    continue
+                starts = np.flatnonzero(np.append(True, x[1:] != x[:-1]))  # runs of equal values
+                yield c, (x[starts], np.diff(np.append(starts, x.size)))
 
     #: whether :meth:`grouped_counts` can count categorical columns by value (then one pass gives both
     #: the bin counts and the unseen counts, see :meth:`bin_counts_unseen`)

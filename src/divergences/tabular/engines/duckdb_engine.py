@@ -213,7 +213,19 @@ class DuckDBEngine(SQLEngine):
                 got = self.relation.query("__dv_source", sql).fetchnumpy()
         except duckdb.Error as exc:
             raise self._error(exc) from None
-        return [np.ma.filled(np.ma.asarray(got[f"a{i}"]).astype(np.float64), np.nan) for i in range(len(exprs))]
+        out = []
+        for i in range(len(exprs)):
+            a = got[f"a{i}"]
+            if isinstance(a, np.ma.MaskedArray):  # NULLs: NaN (missing), without a masked-array copy per step
+                mask = np.ma.getmaskarray(a)
+                a = np.asarray(a.data, dtype=np.float64)
+                if mask.any():
+                    a = a.copy() if not a.flags.writeable else a
+                    a[mask] = np.nan
+                out.append(a)
+            else:
+                out.append(np.asarray(a, dtype=np.float64))
+        return out
 
     def run_layered(self, inner, middle, aggregates):
         sql = (f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(middle)} FROM "
