@@ -6,7 +6,6 @@ import contextlib
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -200,21 +199,13 @@ def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list
     """The two-sample KS test on the values of every compared numeric and time column (one column at a
     time, so memory holds two columns' distinct values at most)."""
     wanted = [c for c in names if prof.columns[c].kind in ("numeric", "datetime") and c not in status]
-    out, distinct, pending = {}, {}, []
-    # the engines fetch and sort a column while a second thread merges the previous one (NumPy releases the
-    # GIL in sorts and cumulative sums): two cores busy, at most two columns' values in flight
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for start in range(0, len(wanted), 4):  # a few columns per fetch: fewer queries, bounded memory
-            part = wanted[start:start + 4]
-            ref_values = reference.sorted_values_many(part)
-            for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(part), ref_values):
-                distinct[c] = int(np.size(cv))
-                pending.append((c, pool.submit(ks_values, cv, cc, rv, rc)))
-                while len(pending) > 1:
-                    name, future = pending.pop(0)
-                    out[name] = future.result()
-        for name, future in pending:
-            out[name] = future.result()
+    out, distinct = {}, {}
+    for start in range(0, len(wanted), 4):  # a few columns per fetch: fewer queries, bounded memory
+        part = wanted[start:start + 4]
+        ref_values = reference.sorted_values_many(part)
+        for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(part), ref_values):
+            out[c] = ks_values(cv, cc, rv, rc)
+            distinct[c] = int(np.size(cv))
     return out, distinct
 
 
