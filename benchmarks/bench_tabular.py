@@ -20,6 +20,9 @@ Contenders, each run in its own process (peak RSS = that process's ru_maxrss, re
 Data (generated into a temporary directory, deleted afterwards, never committed): 1M rows × 20 columns
 (10 numeric, 10 categorical) and 10M rows × 100 columns (50 numeric, 50 categorical; about 4 GB per
 file, minutes per contender: ``--large-rows 0`` skips it); the current table shifts some columns.
+Many categories: 200k rows of one text column with 50k and 100k distinct values, compared (the column
+named, since one this diverse is otherwise left out as an identifier) against the anchor of one DuckDB
+``GROUP BY`` per file (``--category-rows 0`` skips it).
 
     python benchmarks/bench_tabular.py --evidently-python /tmp/evenv/bin/python
 
@@ -186,6 +189,39 @@ def work_evidently(ref: str, cur: str) -> dict:
     return {"psi": values}
 
 
+def generate_categories(path: str, rows: int, categories: int, seed: int) -> None:
+    """One text column drawn uniformly from ``categories`` values (many more than ``max_categories``)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    values = pa.array([f"c{i}" for i in range(categories)])
+    codes = pa.array(rng.integers(0, categories, rows).astype(np.int32))
+    pq.write_table(pa.table({"cat": pa.DictionaryArray.from_arrays(codes, values).cast(pa.string())}), path)
+
+
+def work_divergences_categories(ref: str, cur: str) -> dict:
+    from divergences.tabular import compare
+
+    c = compare(ref, cur, columns=["cat"])  # named: a column this diverse would be skipped as an identifier
+    return {"psi": c["cat"]["psi"].value, "unseen": c["cat"].unseen_share}
+
+
+def work_duckdb_group_by(ref: str, cur: str) -> dict:
+    """The anchor of the many-categories case: one GROUP BY per file, the rows fetched."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    groups = sum(len(con.sql(f"SELECT cat, count(*) FROM read_parquet('{p}') GROUP BY cat").fetchall())
+                 for p in (ref, cur))
+    return {"groups": groups}
+
+
+CATEGORY_WORKERS = {"divergences (categories)": work_divergences_categories,
+                    "duckdb group by": work_duckdb_group_by}
+
 WORKERS = {"divergences": work_divergences, "duckdb passes": work_duckdb,
            "duckdb passes, per column": lambda ref, cur: work_duckdb(ref, cur, per_column=True),
            "pandas/numpy": work_numpy, "evidently": work_evidently}
@@ -212,11 +248,13 @@ def main() -> None:
     ap.add_argument("--large-rows", type=int, default=10_000_000)
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--data-dir", default=None, help="keep (and reuse) the generated files in this folder")
+    ap.add_argument("--category-rows", type=int, default=200_000, help="rows of the many-categories case (0: skip)")
+    ap.add_argument("--categories", default="50000,100000", help="distinct values of the many-categories case")
     args = ap.parse_args()
     if args.worker:
         kind, ref, cur = args.worker
         t0 = time.perf_counter()
-        result = WORKERS[kind](ref, cur)
+        result = {**WORKERS, **CATEGORY_WORKERS}[kind](ref, cur)
         result.update(seconds=time.perf_counter() - t0, peak_mb=_peak_mb())
         print(json.dumps(result))
         return
@@ -271,6 +309,23 @@ def main() -> None:
                 print(f"  Evidently / divergences: {evid['seconds'] / mine['seconds']:.1f}× time, "
                       f"{evid['peak_mb'] / mine['peak_mb']:.1f}× memory")
             rows.append((label, results))
+        if args.category_rows:
+            for k in (int(x) for x in args.categories.split(",")):
+                label = f"{args.category_rows / 1e3:g}k rows, {k / 1e3:g}k categories"
+                ref = os.path.join(folder, f"cats_ref_{args.category_rows}_{k}.parquet")
+                cur = os.path.join(folder, f"cats_cur_{args.category_rows}_{k}.parquet")
+                if not (os.path.exists(ref) and os.path.exists(cur)):
+                    generate_categories(ref, args.category_rows, k, seed=1)
+                    generate_categories(cur, args.category_rows, k, seed=2)
+                results = {kind: run_worker(sys.executable, kind, ref, cur, args.timeout) for kind in CATEGORY_WORKERS}
+                for kind, r in results.items():
+                    print(f"  [{label}] {kind}: " + (f"{r['seconds']:.2f} s, {r['peak_mb']:.0f} MB" if "error" not in r
+                                                      else r["error"]), flush=True)
+                mine, anchor = results["divergences (categories)"], results["duckdb group by"]
+                if "seconds" in mine and "seconds" in anchor:
+                    print(f"  [{label}] divergences / DuckDB GROUP BY: {mine['seconds'] / anchor['seconds']:.2f}× time "
+                          "(each in its own process, imports included)")
+                rows.append((label, {"divergences": mine, "duckdb group by": anchor}))
         base_name = "divergences"
         print("\n| data | tool | time (s) | peak RSS (MB) | time / divergences | memory / divergences |")
         print("|---|---|---:|---:|---:|---:|")

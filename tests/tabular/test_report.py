@@ -110,3 +110,19 @@ def test_datetime_quantiles_are_dates_in_a_table_that_fits_its_card():
     table = re.search(r"<table class='quantiles'>.*?</table>", html).group(0)
     assert re.search(r"<td>2024-\d\d-\d\d</td>", table) and "e+09" not in table  # dates, not epoch seconds
     assert table.count("<tr>") == 8 and "<th>reference</th><th>current</th>" in table  # one row per level
+
+
+def test_notebook_view_has_the_verdict_and_small_multiples():
+    import numpy as np
+    import pandas as pd
+
+    from divergences.tabular import compare
+
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=300), "<b>c</b>": rng.choice(list("ab"), 300)})
+    cur = ref.assign(x=ref["x"] + 1)
+    html = compare(ref, cur)._repr_html_()
+    assert "dataset drift" in html and "1 of 2 columns drifted" in html
+    assert html.count("<svg") == 2 and "class=\"hist\"" in html  # one thumbnail per column
+    assert "&lt;b&gt;c&lt;/b&gt;" in html and "<b>c</b>" not in html  # names escaped
+    assert html.index(">x<") < html.index("&lt;b&gt;c")  # drifted columns first

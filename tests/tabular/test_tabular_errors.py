@@ -66,7 +66,7 @@ def test_empty_tables_and_all_missing_columns(ref, tmp_path):
 
 
 def test_non_binary_target(ref):
-    with pytest.raises(InputError, match="column 'x': the target must have exactly two values, found 3"):
+    with pytest.raises(InputError, match="column 'x': the target must have exactly two values, found 20 "):
         information_value(ref, "x")
     with pytest.raises(InputError, match="column 'c': say which target value is bad"):
         information_value(ref, "c")

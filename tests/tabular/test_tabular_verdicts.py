@@ -186,3 +186,33 @@ def test_smaller_defects_target_classes_and_empty_file(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(InputError, match=r"empty.csv: is empty \(0 bytes\)"):
         compare(str(empty), df)
+
+
+# -- data-quality checks beside drift ---------------------------------------------------------------
+
+
+def test_data_quality_checks_in_the_summary_json_and_report(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 400
+    ref = pd.DataFrame({"x": rng.normal(size=n), "k": np.zeros(n), "d": rng.normal(size=n),
+                        "s": rng.choice(list("ab"), n), "m": rng.normal(size=n), "t": rng.normal(size=n)})
+    cur = pd.DataFrame({"x": rng.normal(size=n) * 3, "k": np.zeros(n), "s": ["b"] * n, "new": np.ones(n),
+                        "m": np.where(rng.random(n) < 0.5, np.nan, 1.0), "t": ["a"] * n})
+    c = compare(ref, cur)
+    q = c.quality
+    assert q.new_columns == ("new",) and q.dropped_columns == ("d",) and q.type_changes == ("t",)
+    assert q.missing_changes == ("m",) and q.constant_reference == ("k",) and set(q.constant_current) >= {"k", "s"}
+    lo, hi = ref["x"].min(), ref["x"].max()
+    below, above = int((cur["x"] < lo).sum()), int((cur["x"] > hi).sum())
+    assert q.out_of_range["x"] == {"below": below, "above": above, "share": (below + above) / n}
+    assert c["x"].histogram.current == compare(ref, cur, columns=["x"])["x"].histogram.current
+    assert sum(c["x"].histogram.current) == n  # the range edges are merged back into the profile's bins
+    doc = c.to_dict()["quality"]
+    assert doc["new_columns"] == ["new"] and doc["issues"] == q.issues
+    html = c.to_html()
+    assert "id='quality'" in html and "outside the reference&#x27;s range: x" in html
+    from divergences.cli.render import markdown
+
+    assert "**Data quality**" in markdown(c)
+    clean = compare(ref, ref)
+    assert clean.quality.issues == len(clean.quality.constant_reference) + len(clean.quality.constant_current)

@@ -71,11 +71,16 @@ _O = {
     "columns": typer.Option(None, "--columns", metavar="NAMES", help="Columns to compare (repeat or comma-separate)."),
     "categorical": typer.Option(None, "--categorical", metavar="NAMES", help="Numeric columns to treat as categories."),
     "exclude": typer.Option(None, "--exclude", metavar="NAMES", help="Columns to leave out (repeat or comma-separate)."),
+    "config": typer.Option(None, "--config", metavar="TOML", help="Options and per-column rules from a TOML file "
+                           "(drift_metric, threshold, exclude, [columns.NAME] drift_metric / threshold / ignore); "
+                           "options given on the command line take precedence."),
     "bins": typer.Option(10, "--bins", metavar="N", help="Quantile bins per numeric column (from the reference)."),
     "max_categories": typer.Option(50, "--max-categories", metavar="K", help="Categories kept per column (the rest: <other>)."),
     "metrics": typer.Option(None, "--metrics", metavar="NAMES", help="Comma-separated metrics (default psi,js,hellinger,"
                             "wasserstein,chi2); the first is the headline."),
-    "drift_metric": typer.Option(None, "--drift-metric", metavar="NAME", help="The metric that decides drift (default: the first)."),
+    "drift_metric": typer.Option(None, "--drift-metric", metavar="NAME", help="The metric that decides drift (default: the first); "
+                                 "'auto': the test or metric chosen by type and size (KS / chi2 test on a reference of "
+                                 "at most 1000 rows, Wasserstein / JS distance on larger ones)."),
     "threshold": typer.Option(None, "--threshold", metavar="X", help="Drift when the drift metric reaches this (PSI: 0.1 "
                               "by default; required for other metrics)."),
     "drift_share": typer.Option(None, "--drift-share", metavar="S", help="Dataset drift when at least this share of the "
@@ -100,6 +105,24 @@ _O = {
                               help="Percentiles of both tables (reference/current quantiles in the report, W1 on "
                                    "raw values): one more pass over the numeric columns. Default: on with --html."),
 }
+
+
+def _with_config(kw: dict[str, Any], config: str | None) -> dict[str, Any]:
+    """``kw`` completed by the configuration file: an option on the command line (not at its default)
+    wins; exclusions add up."""
+    if config is None:
+        return kw
+    from ..tabular import load_config
+
+    loaded = load_config(config)
+    defaults = {"bins": 10, "max_categories": 50, "confidence": 0.95}
+    out = dict(kw)
+    for key, value in loaded.items():
+        if key == "exclude":
+            out["exclude"] = tuple(dict.fromkeys([*out.get("exclude", ()), *value]))
+        elif out.get(key) is None or (key in defaults and out.get(key) == defaults[key]):
+            out[key] = value
+    return out
 
 
 def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
@@ -178,10 +201,11 @@ def _exit_for_drift(result, fail_on_drift: bool, fail_on_dataset_drift: bool) ->
 
 def compare_command(
     reference: str = typer.Argument(..., metavar="REFERENCE", help="Reference table: CSV or Parquet file, or a saved profile (.json)."),
-    current: str = typer.Argument(..., metavar="CURRENT", help="Current table: CSV or Parquet file."),
+    current: str = typer.Argument(..., metavar="CURRENT", help="Current table: CSV or Parquet file, or a profile "
+                                  "(.json) made with --bins-from REFERENCE (merged partitions)."),
     target: str | None = _O["target"], bad: str | None = _O["bad"],
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
-    exclude: list[str] | None = _O["exclude"],
+    exclude: list[str] | None = _O["exclude"], config: str | None = _O["config"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
@@ -189,7 +213,11 @@ def compare_command(
     decimal: str | None = _O["decimal"],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = _O["fail_on_drift"], fail_on_dataset_drift: bool = _O["fail_on_dataset_drift"],
-    quantiles: bool | None = _O["quantiles"], debug: bool = _O["debug"],
+    quantiles: bool | None = _O["quantiles"],
+    multivariate: bool = typer.Option(False, "--multivariate", help="Also test the numeric columns together "
+                                      "(energy distance on sampled rows, permutation p-value, effect size): catches a "
+                                      "change of their joint distribution, a correlation that flips."),
+    debug: bool = _O["debug"],
 ) -> None:
     """Compare CURRENT with REFERENCE column by column."""
     from ..tabular import compare
@@ -199,9 +227,13 @@ def compare_command(
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
                          delimiter=delimiter, exclude=exclude, decimal=decimal)
-    kw["quantiles"] = (html is not None) if quantiles is None else quantiles
-    result, written = _run(lambda step: compare(read_reference(reference), current, progress=step, **kw), 4,
-                           renderers)
+    kw = _with_config(kw, config)
+    if multivariate:
+        kw["multivariate"] = True
+    if quantiles is not None or "quantiles" not in kw:
+        kw["quantiles"] = (html is not None) if quantiles is None else quantiles
+    result, written = _run(lambda step: compare(read_reference(reference), read_reference(current), progress=step,
+                                                **kw), 4, renderers)
     _report(result, written, fmt, json_to_stdout=any(p == "-" for p, _ in renderers))
     _exit_for_drift(result, fail_on_drift, fail_on_dataset_drift)
 
@@ -224,18 +256,23 @@ def profile_command(
     quantiles: bool = typer.Option(True, "--quantiles/--no-quantiles",
                                    help="Keep the reference's percentiles (for the report's quantiles and W1 on raw "
                                         "values in later comparisons)."),
+    bins_from: str | None = typer.Option(None, "--bins-from", metavar="PROFILE", help="Count REFERENCE (a partition) "
+                                         "on the bins of this saved profile instead, to be merged with "
+                                         "`divergences merge` (or Profile.merge)."),
     debug: bool = _O["debug"],
 ) -> None:
     """Bin REFERENCE once and save the bins: `divergences compare ref.json CURRENT` reuses them."""
     from ..tabular import profile
 
-    check_outputs({"REFERENCE": reference}, {"-o": output})
+    check_outputs({"REFERENCE": reference, "--bins-from": bins_from}, {"-o": output})
     kw: dict[str, Any] = {"delimiter": d} if (d := check_delimiter(delimiter)) is not None else {}
     if decimal is not None:
         kw["decimal"] = decimal
 
     def job(step):
         step("binning the reference")
+        if bins_from is not None:
+            return profile(reference, columns=_split_list(columns), bins_from=read_reference(bins_from), **kw)
         return profile(reference, columns=_split_list(columns), categorical=_split_list(categorical), bins=bins,
                        max_categories=max_categories,
                        exclude=(*(_split_list(exclude) or ()), *((target,) if target else ())), quantiles=quantiles,
@@ -254,7 +291,7 @@ def monitor_command(
     by: str = typer.Option(..., "--by", metavar="COLUMN", help="The time column that defines the windows."),
     every: str = typer.Option(..., "--every", metavar="WINDOW", help="Window length: 1d, 1w, 1mo, 6h, ..."),
     columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
-    exclude: list[str] | None = _O["exclude"],
+    exclude: list[str] | None = _O["exclude"], config: str | None = _O["config"],
     bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
     drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
     drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
@@ -274,6 +311,7 @@ def monitor_command(
                          max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
                          threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
                          delimiter=delimiter, exclude=exclude, decimal=decimal)
+    kw = _with_config(kw, config)
     result, written = _run(lambda step: run_monitor(read_reference(reference), current, by=by, every=every,
                                                     progress=step, **kw), 3, renderers)
     json_to_stdout = any(p == "-" for p, _ in renderers)
@@ -285,6 +323,30 @@ def monitor_command(
     if fail_on_drift and drifted:
         err.print(plain(f"drift in {len(drifted)} column(s): {', '.join(drifted)}"), highlight=False, soft_wrap=True)
         raise typer.Exit(DRIFT)
+
+
+def merge_command(
+    profiles: list[str] = typer.Argument(..., metavar="PROFILES", help="Profiles of partitions (.json), each made "
+                                         "with `divergences profile PART --bins-from ref.json`."),
+    output: str = typer.Option(..., "-o", "--output", metavar="PATH", help="Where to write the merged profile "
+                               "('-': standard output)."),
+    debug: bool = _O["debug"],
+) -> None:
+    """Merge the profiles of partitions counted on one reference's bins: the profile of their concatenation."""
+    from ..tabular import Profile
+
+    check_outputs({f"PROFILES[{i}]": p for i, p in enumerate(profiles)}, {"-o": output})
+
+    def job(step):
+        step("merging")
+        parts = [Profile.from_json(p) for p in profiles]
+        return parts[0].merge(*parts[1:])
+
+    merged, written = _run(job, 1, [(output, lambda p: p.to_json())])
+    console = err if output == "-" else out
+    console.print(plain(f"merged {len(profiles)} profiles: {merged.rows} rows, {len(merged.columns)} columns"),
+                  highlight=False, soft_wrap=True)
+    _say_written(written, console)
 
 
 def demo_frames():
@@ -352,4 +414,5 @@ def register(app: typer.Typer) -> None:
     app.command("compare", cls=_Command)(guarded(compare_command))
     app.command("profile", cls=_Command)(guarded(profile_command))
     app.command("monitor", cls=_Command)(guarded(monitor_command))
+    app.command("merge", cls=_Command)(guarded(merge_command))
     app.command("demo", cls=_Command)(guarded(demo_command))

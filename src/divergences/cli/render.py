@@ -88,6 +88,9 @@ def _notes(c: Any) -> list[Text]:
                          style="yellow"))
     for s in c.skipped:
         out.append(plain(f"skipped {s.column} ({s.where}): {s.reason}", style="yellow"))
+    quality = getattr(c, "quality", None)
+    for line in (quality.lines() if quality is not None else []):
+        out.append(plain(f"data quality: {line}", style="yellow"))
     return out
 
 
@@ -180,6 +183,9 @@ def markdown(c: Any) -> str:
     for s in c.skipped:
         out.append("")
         out.append(f"- skipped `{markdown_cell(s.column)}` ({s.where}): {markdown_cell(s.reason)}")
+    quality = getattr(c, "quality", None)
+    if quality is not None and quality.issues:
+        out += ["", "**Data quality**", ""] + [f"- {markdown_cell(line)}" for line in quality.lines()]
     if c.information_value:
         from ..tabular.report import iv_by_feature
 
@@ -242,7 +248,7 @@ def render(c: Any, console: Console, fmt_name: str = "auto", limit: int | None =
             console.print(table)
     else:
         console.print(compact(c, console.width, limit), highlight=False, soft_wrap=True)
-    for note in _notes(c):
-        console.print(note, highlight=False, soft_wrap=True)
+    for note in _notes(c):  # notes wrap at the console's width (80 columns in a pipe or a CI log)
+        console.print(note, highlight=False, soft_wrap=False, overflow="fold")
     if c.information_value:
         console.print(iv_text(c.information_value, limit))

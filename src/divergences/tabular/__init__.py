@@ -14,6 +14,7 @@ DuckDB relations, PySpark DataFrames); aggregation happens in the engine, only b
 from __future__ import annotations
 
 from .compare import compare
+from .config import load_config
 from .errors import InputError
 from .information_value import information_value
 from .metrics import iv_band, psi_band
@@ -23,6 +24,7 @@ from .profile import ColumnProfile, Profile, profile
 from .results import (
     ColumnComparison,
     Comparison,
+    DataQuality,
     DatasetSummary,
     Histogram,
     MetricEstimate,
@@ -38,6 +40,7 @@ __all__ = [
     "ColumnProfile",
     "CompareOptions",
     "Comparison",
+    "DataQuality",
     "DatasetSummary",
     "Histogram",
     "InputError",
@@ -52,6 +55,7 @@ __all__ = [
     "compare",
     "information_value",
     "iv_band",
+    "load_config",
     "monitor",
     "profile",
     "psi_band",

@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from .current import current_counts
 from .engines import Engine, opened
 from .errors import InputError
 from .metrics import Metric, applied_smoothing, evaluate, resolve, second_derivative_at_one
 from .missing import missing_share_test
 from .options import DEFAULT_METRICS, CompareOptions
 from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
+from .quality import data_quality
 from .results import (
     ColumnComparison,
     Comparison,
@@ -27,6 +29,7 @@ from .results import (
     SkippedColumn,
     TestResult,
 )
+from .rules import AUTO_SMALL, Rule, auto_rule, rule_text
 from .stat_tests import (
     anderson_darling_binned,
     benjamini_hochberg,
@@ -40,75 +43,6 @@ from .stat_tests import (
 __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
 
-def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantiles: bool = False) -> dict[str, Any]:
-    """Counts of the current table on the profile's bins. A column that broke is not an error but a
-    ``status`` (column → (status, reason)): not in the current table (``"dropped"``), of another type
-    (``"type changed"``: numbers became text, say), every value missing (``"all missing"``); its
-    missing values are counted where they can be (``missing``: column → (missing, rows)). An empty
-    current table is an :class:`InputError` naming it."""
-    schema = engine.schema()
-    status: dict[str, tuple[str, str]] = {}
-    for c in names:
-        kind = prof.columns[c].kind
-        if kind == "missing":
-            continue
-        if c not in schema:
-            status[c] = ("dropped", "the column is not in the current table")
-        elif schema[c] == "other" or _family(prof.columns[c].dtype) != _family(schema[c]):
-            kinds = {"numeric": "numeric", "datetime": "a date/time", "text": "text"}
-            was = kinds.get(_family(prof.columns[c].dtype), prof.columns[c].dtype)
-            now = kinds.get(_family(schema[c]), f"of type {engine.type_name(c)}")
-            status[c] = ("type changed", f"type changed: {was} in the reference, {now} in the current table")
-    live = [c for c in names if c not in status and prof.columns[c].kind != "missing"]
-    clash = [c for c in names if c in status and status[c][0] == "type changed"]
-    other = [c for c in names if prof.columns[c].kind == "missing" and c in schema]
-    missing = {}
-    if clash or other:
-        rows = engine.row_count()
-        for c, (miss, _) in _missing_counts(engine, clash + other).items():
-            missing[c] = (miss, rows)
-            if c in clash and miss == rows and rows > 0:  # an all-NaN column is read as another type
-                status[c] = ("all missing", "every value is missing in the current table")
-    numeric = {c: np.asarray(prof.columns[c].edges) for c in live if prof.columns[c].kind in ("numeric", "datetime")}
-    cats = {c: prof.columns[c].categories for c in live if prof.columns[c].kind == "categorical"}
-    # the unseen share: the <other> bucket when the kept categories are every reference value, else
-    # the current values looked up in the reference's list (in the counting pass where the engine can)
-    lookup = {c: prof.columns[c].seen for c in cats
-              if prof.columns[c].seen is not None and len(prof.columns[c].seen) != len(cats[c])}
-    counts, unseen = engine.bin_counts_unseen(numeric, cats, lookup) if (numeric or cats) else ({}, {})
-    rows = engine.row_count() if not live else int(np.sum(counts[live[0]].counts)) + int(counts[live[0]].missing)
-    if rows == 0:
-        raise InputError("is empty (no rows)", source=engine.label)
-    for c in live:
-        if int(np.sum(counts[c].counts)) == 0:
-            status[c] = ("all missing", "every value is missing in the current table")
-    for c in cats:
-        if prof.columns[c].seen is not None and c not in lookup:
-            unseen[c] = int(counts[c].counts[-1])
-    quantiles = {}
-    if with_quantiles:
-        wanted = [c for c in numeric if prof.columns[c].quantiles is not None and c not in status]
-        if wanted:
-            summary = engine.numeric_summary(wanted, QUANTILE_LEVELS)
-            quantiles = {c: summary[c].quantiles for c in wanted if summary[c].finite > 0}
-    return {"counts": counts, "unseen": unseen, "quantiles": quantiles, "status": status, "missing": missing,
-            "rows": rows}
-
-
-def _missing_counts(engine: Engine, columns: list[str]) -> dict[str, tuple[int, int]]:
-    """(missing, present) per column, as text (any type); columns the engine cannot read as text are left out."""
-    try:
-        return engine.missing_counts(columns)
-    except Exception:  # one column of a type the engine cannot group (lists in pandas): count the others
-        out = {}
-        for c in columns:
-            try:
-                out.update(engine.missing_counts([c]))
-            except Exception:  # noqa: BLE001 - that column's missing share is not computed (None)
-                continue
-        return out
-
-
 def wasserstein_raw(cur_quantiles, ref_quantiles, scale: float | None) -> float:
     """W1 between the current and reference quantile functions over the percentiles 1 … 99 (the
     1 % tails left out), divided by the reference's standard deviation:
@@ -118,13 +52,9 @@ def wasserstein_raw(cur_quantiles, ref_quantiles, scale: float | None) -> float:
     0.02
     """
     a, b = np.asarray(cur_quantiles, dtype=np.float64), np.asarray(ref_quantiles, dtype=np.float64)
-    if not scale or not math.isfinite(scale) or a.shape != b.shape:
+    if not scale or not math.isfinite(scale) or scale <= 0 or a.shape != b.shape:
         return math.nan
     return float(np.sum(np.abs(a - b)) * 0.01 / scale)
-
-
-def _family(kind: str) -> str:
-    return {"numeric": "numeric", "datetime": "datetime", "string": "text", "boolean": "text"}.get(kind, "other")
 
 
 def compare(
@@ -195,8 +125,6 @@ def compare(
     """
     opts = CompareOptions.build(options, **option_keywords)
     resolved, drift, threshold = resolve_metrics(opts)
-    if opts.tests:
-        prefetch()  # the KS test's import, while the engine reads
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target must be a column name, got {target!r}")
     say = progress or (lambda _msg: None)
@@ -204,6 +132,8 @@ def compare(
         raise ValueError("exclude must be a list of column names, not a string")
     exclude = tuple(exclude)
     ignore = (target,) if target else ()
+    prof: Profile | None = None
+    names: list[str] = []
     if isinstance(reference_or_profile, Profile):
         prof = reference_or_profile
         if columns is not None:
@@ -218,49 +148,82 @@ def compare(
         names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
     ref_data = None
     with contextlib.ExitStack() as stack:
-        if ref_data is None and not isinstance(reference_or_profile, Profile):
+        if prof is None:
             say("binning the reference")
             ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter,
                                                   decimal=decimal))
             prof = profile(ref_data, columns=columns, categorical=categorical, bins=opts.bins,
                            max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
             names = list(prof.columns)
+        if opts.tests and any(prof.columns[c].kind in ("numeric", "datetime") for c in names):
+            prefetch()  # the KS test's import (scipy.stats: seconds), while the engine counts; none for categories
         say("counting the current table")
+        if isinstance(current, Profile):  # partitions profiled on the reference's bins and merged
+            from .merge import counts_from_profile
+
+            counted = counts_from_profile(prof, current, names)
+            result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, current.source)
+            return replace(result, options=opts)
         with opened(current, "current", delimiter=delimiter, decimal=decimal) as engine:
             notes = (*(ref_data.notes if ref_data is not None else ()), *engine.notes)
             for note in notes:
                 warnings.warn(note, UserWarning, stacklevel=2)
             counted = current_counts(prof, engine, names, opts.quantiles)
+            known = (set(prof.columns) | {s["column"] for s in prof.skipped} | set(exclude) | set(ignore)
+                     | (set(ref_data.schema()) if ref_data is not None else set()))
+            counted["new_columns"] = [c for c in counted["new_columns"] if c not in known]
             if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
-                counted["ks"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
+                counted["ks"], counted["distinct"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
+            if opts.multivariate and ref_data is not None:
+                from .multivariate import multivariate_test
+
+                say("multivariate test")
+                joint = [c for c in names if prof.columns[c].kind in ("numeric", "datetime")
+                         and c not in counted["status"]]
+                counted["multivariate"] = multivariate_test(ref_data, engine, joint, confidence=opts.confidence)
             iv = None
             if target is not None:
                 iv = _iv_tables(ref_data, engine, target, bad, names, prof, opts, delimiter, say)
             cur_label = engine.label
     say("computing metrics")
     result = compare_counts(prof, counted, names, resolved, drift, threshold, opts, cur_label)
-    return Comparison(result.columns, result.skipped, result.summary, result.metrics, opts, result.drift_rule,
-                      prof.source, cur_label, iv, warnings=notes)
+    summary, multi = result.summary, counted.get("multivariate")
+    if multi is not None:
+        summary = replace(summary, multivariate_p_value=multi.p_value, multivariate_drift=multi.drifted)
+    return Comparison(result.columns, result.skipped, summary, result.metrics, opts, result.drift_rule,
+                      prof.source, cur_label, iv, warnings=notes, quality=result.quality, multivariate=multi)
 
 
 def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict
-                  ) -> dict[str, tuple[float, float]]:
+                  ) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
     """The two-sample KS test on the values of every compared numeric and time column (one column at a
     time, so memory holds two columns' distinct values at most)."""
-    out = {}
-    for c in names:
-        if prof.columns[c].kind in ("numeric", "datetime") and c not in status:
-            rv, rc = reference.sorted_values(c)
-            cv, cc = current.sorted_values(c)
+    wanted = [c for c in names if prof.columns[c].kind in ("numeric", "datetime") and c not in status]
+    out, distinct = {}, {}
+    for start in range(0, len(wanted), 4):  # a few columns per fetch: fewer queries, bounded memory
+        part = wanted[start:start + 4]
+        ref_values = reference.sorted_values_many(part)
+        for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(part), ref_values):
             out[c] = ks_values(cv, cc, rv, rc)
-    return out
+            distinct[c] = int(np.size(cv))
+    return out, distinct
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
-    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option)."""
+    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option). With
+    ``drift_metric="auto"`` the metrics it may use (JS, Wasserstein) are added, the first metric is the
+    headline, and the threshold may be None; metrics named by ``column_rules`` are added too."""
     resolved = [resolve(m, opts.params.get(m) if isinstance(m, str) else None) for m in opts.metrics]
     if len({m.name for m in resolved}) != len(resolved):
         raise ValueError(f"metrics: a metric is named twice in {list(opts.metrics)}")
+    wanted = [r["drift_metric"] for r in opts.column_rules.values() if "drift_metric" in r]
+    if opts.drift_metric == "auto":
+        wanted += ["js", "wasserstein"]
+    for name in wanted:
+        if name not in {m.name for m in resolved}:
+            resolved.append(resolve(name, opts.params.get(name)))
+    if opts.drift_metric == "auto":
+        return resolved, resolved[0], (0.1 if opts.threshold is None else opts.threshold)
     name = resolve(opts.drift_metric).name if opts.drift_metric is not None else resolved[0].name
     drift = next((m for m in resolved if m.name == name), None)
     if drift is None:
@@ -270,13 +233,37 @@ def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
         if drift.divergence != "jeffreys":
             raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
         threshold = 0.1
+    for col, rule in opts.column_rules.items():
+        other = next(m for m in resolved if m.name == rule.get("drift_metric", drift.name))
+        if "threshold" not in rule and other.divergence != "jeffreys" and other is not drift:
+            raise ValueError(f"column_rules[{col!r}]: a threshold is required for {other.name!r} (PSI has 0.1)")
     return resolved, drift, threshold
 
 
-def drift_rule(drift: Metric, threshold: float, confidence: float) -> str:
-    rule = f"{drift.name} ≥ {threshold:g}"
-    if not math.isnan(second_derivative_at_one(drift)):
-        rule += f" and p-value < {1 - confidence:.3g}"
+def column_rule(cp: ColumnProfile, opts: CompareOptions, drift: Metric, threshold: float) -> Rule:
+    """The :class:`~.rules.Rule` that decides the drift of column ``cp``."""
+    given = opts.column_rules.get(cp.name)
+    if given is not None:
+        name = given.get("drift_metric", drift.name)
+        limit = given.get("threshold", threshold if name == drift.name else 0.1)
+        return Rule(metric=resolve(name).name if name != "wasserstein" else name, threshold=float(limit))
+    if opts.drift_metric == "auto":
+        return auto_rule(cp.kind, cp.rows, int(np.count_nonzero(cp.counts)), opts.threshold)
+    return Rule(metric=drift.name, threshold=threshold)
+
+
+def drift_rule(drift: Metric, threshold: float, confidence: float, opts: CompareOptions | None = None) -> str:
+    alpha = f"{1 - confidence:.3g}"
+    if opts is not None and opts.drift_metric == "auto":
+        limit = f"{threshold:g}"
+        rule = (f"auto: a reference of at most {AUTO_SMALL} rows: ks (numeric) or chi2_test p-value < {alpha}; "
+                f"larger: wasserstein ≥ {limit} (numeric) or √js ≥ {limit} and p-value < {alpha}")
+    else:
+        rule = f"{drift.name} ≥ {threshold:g}"
+        if not math.isnan(second_derivative_at_one(drift)):
+            rule += f" and p-value < {alpha}"
+    if opts is not None and opts.column_rules:
+        rule += "; per-column rules for " + ", ".join(opts.column_rules)
     return rule
 
 
@@ -303,7 +290,8 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
                 for c in cols]
     cols_t = tuple(cols)
     return Comparison(cols_t, skipped, summarize(cols_t, drift, threshold, opts, len(skipped)), shown, opts,
-                      drift_rule(drift, threshold, opts.confidence), prof.source, current_label)
+                      drift_rule(drift, threshold, opts.confidence, opts), prof.source, current_label,
+                      quality=data_quality(prof, cols_t, counted))
 
 
 def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: dict[str, Any], metrics, opts
@@ -360,13 +348,14 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
                                                           wasserstein_raw(raw, cp.quantiles, cp.scale))
         quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles),
                               tuple(float(x) for x in raw))
+    rule = column_rule(cp, opts, drift, threshold)
     tests = {}
-    if opts.tests:
+    if opts.tests or rule.test is not None:
         if numeric:
             tests["ks"] = (TestResult("ks", *ks, on="values") if ks is not None
                            else TestResult("ks", *ks_binned(cur_counts, ref_counts)))
             tests["anderson_darling"] = TestResult("anderson_darling", *anderson_darling_binned(cur_counts, ref_counts))
-        else:
+        if not numeric or rule.test == "chi2_test":  # also a numeric column with few values under "auto"
             tests["chi2_test"] = TestResult("chi2_test", *chi2_homogeneity(cur_counts, ref_counts))
     unseen_share = None
     if cp.kind == "categorical" and unseen is not None:
@@ -374,13 +363,23 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
         unseen_share = unseen / present if present else 0.0
     missing = missing_share_test(cp.missing, n_ref, int(cur.missing), n_cur, confidence=opts.confidence,
                                  threshold=opts.missing_threshold)
-    d = estimates[drift.name]
     alpha_level = 1 - opts.confidence
-    by_metric = bool(d.value >= threshold and (math.isnan(d.p_value) or d.p_value < alpha_level))
     reasons = []
-    if by_metric:
-        p_text = "" if math.isnan(d.p_value) else f", p-value {_short(d.p_value)} < {alpha_level:g}"
-        reasons.append(f"{drift.name} {_short(d.value)} ≥ {threshold:g}{p_text}")
+    metric_by_name = {m.name: m for m in metrics}
+    if rule.test is not None:
+        t = tests.get(rule.test)
+        if t is None:  # the test of another kind of column ("auto" picks per kind): the one this column has
+            t = next(iter(tests.values()))
+        if t.p_value < alpha_level:
+            reasons.append(f"{t.test} p-value {_short(t.p_value)} < {alpha_level:g}")
+    else:
+        d = estimates[rule.metric]
+        value = math.sqrt(d.value) if rule.scale == "sqrt" and d.value >= 0 else d.value
+        needs_p = rule.with_p_value and not math.isnan(d.p_value)
+        if value >= rule.threshold and (not needs_p or d.p_value < alpha_level):
+            p_text = f", p-value {_short(d.p_value)} < {alpha_level:g}" if needs_p else ""
+            shown = f"√{rule.metric}" if rule.scale == "sqrt" else rule.metric
+            reasons.append(f"{shown} {_short(value)} ≥ {rule.threshold:g}{p_text}")
     if missing.drifted:
         reasons.append(f"missing share {missing.reference:.1%} → {missing.current:.1%}, p-value "
                        f"{_short(missing.p_value)} < {alpha_level:g}")
@@ -389,7 +388,8 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
         cp.name, cp.kind, int(np.sum((ref_counts + cur_counts) > 0)), n_ref, n_cur, cp.missing / n_ref,
         int(cur.missing) / n_cur, alpha, estimates, bool(reasons), hist, tests, unseen_share,
         bool(unseen_share is not None and unseen_share >= opts.unseen_threshold and unseen_share > 0), quantiles,
-        missing, tuple(reasons), "compared",
+        missing, tuple(reasons), "compared", rule.decided_by, rule.threshold,
+        rule_text(rule, opts.confidence, metric_by_name.get(rule.metric or "")),
     )
 
 
@@ -411,11 +411,10 @@ def summarize(cols: Sequence[ColumnComparison], drift: Metric, threshold: float,
     n = len(cols)
     drifted = sum(c.drifted for c in cols)
     share = drifted / n if n else 0.0
-    pv = np.array([_column_p_value(c, drift.name) for c in cols], dtype=np.float64)
+    pv = np.array([_column_p_value(c, c.decided_by or drift.name) for c in cols], dtype=np.float64)
     mv = np.array([c.missing.p_value if c.missing is not None and (c.missing.reference > 0 or c.missing.current > 0)
                    else math.nan for c in cols], dtype=np.float64)
-    material = [c.status == "compared" and bool(c.metrics[drift.name].value >= threshold) or
-                (c.status != "compared" and c.drifted) for c in cols]
+    material = [_material(c, drift.name, threshold) for c in cols]
     missing_material = [c.missing is not None and abs(c.missing.difference) >= opts.missing_threshold for c in cols]
     family = np.concatenate([pv, mv])
     holm_all, bh_all = holm(family), benjamini_hochberg(family)
@@ -436,9 +435,27 @@ def summarize(cols: Sequence[ColumnComparison], drift: Metric, threshold: float,
                           holm_cols, bh_cols, bool(holm_cols), bool(bh_cols), skipped, adjusted)
 
 
+def _material(c: ColumnComparison, metric: str, threshold: float) -> bool:
+    """Whether a column's change reaches its rule's threshold (a test-decided column: always)."""
+    if c.status != "compared":
+        return c.drifted
+    name = c.decided_by or metric
+    if name in c.tests and name not in c.metrics:
+        return True
+    limit = c.threshold if not math.isnan(c.threshold) else threshold
+    value = c.metrics[name].value
+    if c.rule.startswith("√"):
+        value = math.sqrt(value) if value >= 0 else value
+    return bool(value >= limit)
+
+
 def _column_p_value(c: ColumnComparison, metric: str) -> float:
     if c.status != "compared":  # a broken column is drifted for certain; one missing in both tables has no test
         return 0.0 if c.drifted else math.nan
+    if metric in c.tests and metric not in c.metrics:
+        return c.tests[metric].p_value
+    if metric not in c.metrics:  # a test-decided column of another kind: the test it has
+        return next((t.p_value for t in c.tests.values()), math.nan)
     p = c.metrics[metric].p_value
     if math.isnan(p):  # the drift metric has no test (Wasserstein): the first test beside it
         p = next((t.p_value for t in c.tests.values()), math.nan)

@@ -181,14 +181,14 @@ def _numeric_gradient(metric: Metric, p: np.ndarray, q: np.ndarray):
 
 
 def _wasserstein(p, q, loc, scale) -> float:
-    if loc is None or not scale or not math.isfinite(scale):
+    if loc is None or not scale or not math.isfinite(scale) or scale <= 0:
         return math.nan
     gaps = np.diff(loc)
     return float(np.sum(np.abs(np.cumsum(p)[:-1] - np.cumsum(q)[:-1]) * gaps) / scale)
 
 
 def _wasserstein_gradient(p, q, loc, scale):
-    if loc is None or not scale or not math.isfinite(scale):
+    if loc is None or not scale or not math.isfinite(scale) or scale <= 0:
         nan = np.full_like(p, np.nan)
         return nan, nan
     s = np.sign(np.cumsum(p)[:-1] - np.cumsum(q)[:-1]) * np.diff(loc) / scale
@@ -292,9 +292,12 @@ def evaluate(
     value when the change is significant (p < 1 − ``confidence``), else the band of no change
     (``stable``): a band never calls "significant" what the test cannot tell from noise.
 
-    >>> e = evaluate(resolve("psi"), np.array([60, 40]), np.array([50, 50]), smoothing=0.0)
-    >>> round(e.value, 6), round(e.p_value, 4)
-    (0.040547, 0.1545)
+    >>> e = evaluate(resolve("psi"), np.array([2600, 2400]), np.array([2500, 2500]), smoothing=0.0)
+    >>> round(e.value, 6), round(e.p_value, 4)  # nm/(n+m) = 2500: the χ² scaling, T = 2500·PSI ~ χ²(1)
+    (0.001601, 0.0454)
+    >>> small = evaluate(resolve("psi"), np.array([60, 40]), np.array([50, 50]), smoothing=0.0)
+    >>> round(small.value, 6), round(small.p_value, 4)  # 50 < 2500: a permutation p-value (χ² scaling: 0.1545)
+    (0.040547, 0.1959)
     """
     from scipy.special import chdtrc  # χ² survival function (scipy.stats costs seconds to import)
 

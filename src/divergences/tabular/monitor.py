@@ -182,6 +182,6 @@ def monitor(
                 first[col.column] = start
     if not rows:
         raise InputError("has no row with a time in any window", source=label, column=by)
-    rule = drift_rule(drift, threshold, opts.confidence)
+    rule = drift_rule(drift, threshold, opts.confidence, opts)
     return Monitoring(by, window.every, drift.name, rule, tuple(comparisons), tuple(rows), comparisons, first,
                       prof.source, label, opts, missing_by, tuple(skipped))

@@ -88,6 +88,12 @@ class CompareOptions:
       the raw values' quantile functions (with ``"wasserstein"`` among the metrics);
     * ``unseen_threshold`` in [0, 1]: flag a categorical column when at least this share of the
       current values was never seen in the reference (default 0.05);
+    * ``column_rules``: per column, the metric that decides its drift and the threshold
+      (``{"income": {"drift_metric": "wasserstein", "threshold": 0.2}}``; see :mod:`.rules` and
+      ``--config``); ``drift_metric="auto"`` picks the test or metric by type and size;
+    * ``multivariate``: also test the numeric columns together (energy distance, permutation p-value,
+      on a sample of rows; see :mod:`.multivariate`): a change of their joint distribution is caught
+      when each column's own distribution is unchanged;
     * ``missing_threshold`` in [0, 1]: a change of the missing share counts in a column's verdict
       when its p-value is below α and it moves by at least this much (default 0.05: five percentage
       points; 1 counts only a change from none to all missing).
@@ -113,6 +119,8 @@ class CompareOptions:
     unseen_threshold: float = 0.05
     params: Mapping[str, Any] = field(default_factory=dict)
     missing_threshold: float = 0.05
+    column_rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    multivariate: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -125,15 +133,27 @@ class CompareOptions:
             set_(self, "smoothing", check_number("smoothing", self.smoothing, low=0.0))
         set_(self, "confidence", check_number("confidence", self.confidence, low=0.0, high=1.0,
                                               low_open=True, high_open=True))
-        if self.drift_metric is not None and not isinstance(self.drift_metric, str):
+        if self.drift_metric is not None and not isinstance(self.drift_metric, str):  # a name, or "auto"
             raise ValueError(f"drift_metric must be a metric name, got {self.drift_metric!r}")
         set_(self, "threshold", check_number("threshold", self.threshold, low=0.0, allow_none=True))
         set_(self, "drift_share", check_number("drift_share", self.drift_share, low=0.0, high=1.0, low_open=True))
-        for name in ("tests", "quantiles"):
+        for name in ("tests", "quantiles", "multivariate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         set_(self, "unseen_threshold", check_number("unseen_threshold", self.unseen_threshold, low=0.0, high=1.0))
         set_(self, "missing_threshold", check_number("missing_threshold", self.missing_threshold, low=0.0, high=1.0))
+        if not isinstance(self.column_rules, Mapping):
+            raise ValueError(f"column_rules must map column names to rules, got {self.column_rules!r}")
+        for col, rule in self.column_rules.items():
+            if not isinstance(col, str) or not isinstance(rule, Mapping):
+                raise ValueError(f"column_rules: {col!r} must map to {{'drift_metric': name, 'threshold': x}}")
+            unknown = set(rule) - {"drift_metric", "threshold"}
+            if unknown:
+                raise ValueError(f"column_rules[{col!r}]: unknown key {sorted(unknown)[0]!r} "
+                                 "(drift_metric, threshold)")
+            if not isinstance(rule.get("drift_metric", ""), str):
+                raise ValueError(f"column_rules[{col!r}].drift_metric must be a metric name")
+            check_number(f"column_rules[{col!r}].threshold", rule.get("threshold", 0.0), low=0.0)
         if not isinstance(self.params, Mapping):
             raise ValueError(f"params must map metric names to parameter dicts, got {self.params!r}")
 

@@ -62,6 +62,11 @@ class ColumnProfile:
     scale: float | None = None  # standard deviation of the finite reference values (numeric)
     seen: list[str] | None = None  # every distinct reference value (categorical), for the unseen share
     quantiles: list[float] | None = None  # reference quantiles at QUANTILE_LEVELS (numeric)
+    minimum: float | None = None  # smallest and largest finite reference value (numeric, time)
+    maximum: float | None = None
+    finite: int | None = None  # number of finite values and their mean (numeric, time): for Profile.merge
+    mean: float | None = None
+    seen_counts: list[int] | None = None  # the count of each value in seen (categorical)
 
     @property
     def rows(self) -> int:
@@ -104,12 +109,27 @@ class Profile:
     meta: dict[str, Any] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"column", "reason", "where"}
 
+    def merge(self, *others: Profile) -> Profile:
+        """The profile of the concatenation of the partitions profiled here and in ``others``, each
+        counted on the same bins (``profile(part, bins_from=reference)``): see :mod:`.merge`.
+
+        >>> import pandas as pd
+        >>> ref = profile(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}), bins=2)
+        >>> a = profile(pd.DataFrame({"x": [1.0, 5.0]}), bins_from=ref)
+        >>> b = profile(pd.DataFrame({"x": [2.0, None]}), bins_from=ref)
+        >>> a.merge(b).columns["x"].counts, a.merge(b).columns["x"].missing
+        ([2, 1], 1)
+        """
+        from .merge import merge_profiles
+
+        return merge_profiles(self, *others)
+
     def to_json(self, path: str | None = None) -> str:
         """The profile as JSON text; also written (atomically) to ``path`` when given."""
         doc = {"format": FORMAT, "bins": self.bins, "max_categories": self.max_categories, "rows": self.rows,
                "source": self.source, "meta": self.meta, "skipped": self.skipped,
                "columns": [asdict(c) for c in self.columns.values()]}
-        text = json.dumps(doc, indent=1, allow_nan=True, ensure_ascii=False)
+        text = json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False)
         if path is not None:
             from .report import write_atomic
 
@@ -119,22 +139,33 @@ class Profile:
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike) -> Profile:
         """A profile from JSON text or from a file holding it."""
+        is_path = isinstance(text_or_path, os.PathLike)
         text = text_or_path = os.fspath(text_or_path)
-        if not text_or_path.lstrip().startswith("{"):
+        # a path (os.PathLike, an existing file, or text that is no JSON object) is read; a file named
+        # "{2024}.json" is a path, not JSON text
+        looks_like_text = text_or_path.lstrip().startswith("{") and ("\n" in text_or_path or
+                                                                   not text_or_path.rstrip().endswith(".json"))
+        if is_path or os.path.isfile(text_or_path) or not looks_like_text:
             try:
                 with open(text_or_path, encoding="utf-8") as fh:
                     text = fh.read()
-            except OSError as exc:
-                raise InputError(f"cannot read the profile: {exc.strerror}", source=text_or_path) from None
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not a profile (invalid JSON: {exc.msg})", source="profile") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise InputError(f"cannot read the profile: {why}", source=text_or_path) from None
         where = text_or_path if text is not text_or_path else "profile"
-        check_profile_document(doc, where)
-        cols = {c["name"]: ColumnProfile(**c) for c in doc["columns"]}
-        return cls(cols, doc["bins"], doc["max_categories"], doc["rows"], doc.get("source", "reference"),
-                   doc.get("meta", {}), list(doc.get("skipped", [])))
+        try:
+            doc = json.loads(text, parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
+            raise InputError(f"not a profile (invalid JSON: {why})", source=where) from None
+        checked = check_profile_document(doc, where)
+        cols = {c.name: ColumnProfile(**c.model_dump()) for c in checked.columns}
+        return cls(cols, checked.bins, checked.max_categories, checked.rows, checked.source, dict(checked.meta),
+                   [s.model_dump() for s in checked.skipped])
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a profile may hold")
 
 
 def _iso(seconds: float) -> str:
@@ -258,6 +289,7 @@ def profile(
     quantiles: bool = False,
     ignore: tuple[str, ...] | list[str] = (),
     decimal: str | None = None,
+    bins_from: Profile | None = None,
 ) -> Profile:
     """Bin every column of ``reference`` (a file path or a dataframe) from the reference alone.
 
@@ -270,7 +302,8 @@ def profile(
     percentiles 1 … 99 of every numeric column (for ``compare(..., quantiles=True)``; exact
     quantiles at 99 more levels cost about twice the summary pass). Upper bounds: ``bins`` ≤
     :data:`~.options.MAX_BINS` (and at most one bin per reference row), ``max_categories`` ≤
-    :data:`~.options.MAX_CATEGORIES`.
+    :data:`~.options.MAX_CATEGORIES`. ``bins_from`` (a Profile): count this table on that profile's
+    bins instead, a partition to be merged with :meth:`Profile.merge` (see :mod:`.merge`).
 
     >>> import pandas as pd
     >>> p = profile(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "a", None]}), bins=2)
@@ -281,6 +314,13 @@ def profile(
     max_categories = check_int("max_categories", max_categories, high=MAX_CATEGORIES)
     if not isinstance(quantiles, bool):
         raise ValueError(f"quantiles must be True or False, got {quantiles!r}")
+    if bins_from is not None:  # a partition counted on a reference profile's bins, to be merged (see .merge)
+        if not isinstance(bins_from, Profile):
+            raise ValueError(f"bins_from must be a Profile, got {type(bins_from).__name__}")
+        from .merge import profile_on_bins
+
+        with opened(reference, "reference", delimiter=delimiter, decimal=decimal) as engine:
+            return profile_on_bins(engine, bins_from, columns)
     with opened(reference, "reference", delimiter=delimiter, decimal=decimal) as engine:
         for note in engine.notes if engine is not reference else ():  # a caller's engine: its caller says them
             warnings.warn(note, UserWarning, stacklevel=2)
@@ -316,7 +356,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
             raise InputError("cannot be binned: no value is finite (only ±inf)", source=engine.label, column=c)
         edges[c] = edges_from_quantiles(s.quantiles[:cut], s.maximum, s.minimum)
     edges.update(separate_distinct_values(engine, {c: e for c, e in edges.items() if len(e) < bins - 1}, bins))
-    categories, cat_counts, seen = {}, {}, {}
+    categories, cat_counts, seen, seen_counts = {}, {}, {}, {}
     for c in list(cats):
         miss, present, top = summary[c]
         if present == 0:
@@ -324,6 +364,7 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
             cats.remove(c)
             continue
         seen[c] = [v for v, _ in top]
+        seen_counts[c] = [int(n) for _, n in top]
         top = top[:max_categories]
         categories[c] = [v for v, _ in top]
         kept = [n for _, n in top]
@@ -343,10 +384,12 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         out[c] = ColumnProfile(c, kind, schema[c], [int(x) for x in bc.counts], int(bc.missing),
                                edges=[float(x) for x in e], locations=[float(x) for x in means],
                                scale=float(s.std) if math.isfinite(s.std) else None,
-                               quantiles=[float(x) for x in s.quantiles[cut:]] if quantiles else None)
+                               quantiles=[float(x) for x in s.quantiles[cut:]] if quantiles else None,
+                               minimum=float(s.minimum), maximum=float(s.maximum), finite=int(s.finite),
+                               mean=float(s.mean) if math.isfinite(s.mean) else None)
     for c in cats:
         out[c] = ColumnProfile(c, "categorical", schema[c], cat_counts[c], int(summary[c][0]),
-                               categories=categories[c], seen=seen[c])
+                               categories=categories[c], seen=seen[c], seen_counts=seen_counts[c])
     out.update(empty)
     ordered = {c: out[c] for c in (columns or schema) if c in out}
     return Profile(ordered, bins, max_categories, rows, engine.label, skipped=skipped)

@@ -71,6 +71,12 @@ def _verdict(c: Any) -> str:
              f"<li>Benjamini–Hochberg (false discovery rate ≤ {s.alpha:g}): {len(s.bh_drifted)} column(s)"
              + (f": {', '.join(_text(x) for x in s.bh_drifted)}" if s.bh_drifted else "") + "</li>",
              f"<li>column rule: <b>{escape(c.drift_rule)}</b></li>"]
+    mv = getattr(c, "multivariate", None)
+    if mv is not None:
+        items.append(f"<li class='{'flag' if mv.drifted else ''}'>multivariate ({len(mv.columns)} numeric columns "
+                     f"together, {escape(mv.method)} on {mv.rows_reference} and {mv.rows_current} sampled rows): "
+                     f"{'drift' if mv.drifted else 'no drift'}, p {_p(mv.p_value)}, effect size (H) "
+                     f"{escape(_num(mv.effect_size, 3))}</li>")
     flagged = [col for col in c.columns if col.unseen_flag]
     if flagged:
         items.append("<li class='flag'>new categories: " + ", ".join(
@@ -81,6 +87,16 @@ def _verdict(c: Any) -> str:
             f"<li>{_text(s_.column)} ({escape(s_.where)}): {_text(s_.reason)}</li>" for s_ in c.skipped)
             + "</ul></div>")
     return "".join(out)
+
+
+def _quality(c: Any) -> str:
+    """The data-quality checks: new and dropped columns, type changes, missing shares, constant columns,
+    values outside the reference's range (nothing when there is no finding)."""
+    q = getattr(c, "quality", None)
+    if q is None or not q.issues:
+        return "<div class='quality' id='quality'><b>Data quality:</b> no finding.</div>"
+    return ("<div class='skipped quality' id='quality'><b>Data quality:</b><ul>"
+            + "".join(f"<li>{_text(line)}</li>" for line in q.lines()) + "</ul></div>")
 
 
 def _summary_table(c: Any, head: str) -> str:
@@ -264,7 +280,7 @@ def page(title: str, body: list[str]) -> str:
 def meta_line(c: Any) -> str:
     return (f"<div class='meta'>reference <code>{_text(c.reference)}</code> · current <code>{_text(c.current)}</code>"
             f"<br>metrics with P = current, Q = reference; {c.confidence:.0%} intervals by the delta method; "
-            f"p-value of “no change” from the χ² scaling; smoothing option: <b>{escape(_num(c.smoothing))}</b> "
+            f"p-value of “no change” from the χ² scaling, or from permutations where that is not accurate; smoothing option: <b>{escape(_num(c.smoothing))}</b> "
             "(per column in the table; bins empty in both tables dropped).</div>")
 
 
@@ -272,7 +288,8 @@ def render_html(comparison: Any) -> str:
     """The report of a :class:`~divergences.tabular.Comparison` as one HTML document."""
     c = comparison
     head = headline_metric(c)
-    body = ["<h1>Dataset comparison</h1>", meta_line(c), _verdict(c), "<h2>Summary</h2>", _summary_table(c, head)]
+    body = ["<h1>Dataset comparison</h1>", meta_line(c), _verdict(c), _quality(c), "<h2>Summary</h2>",
+            _summary_table(c, head)]
     if c.information_value:
         body.append(_iv_table(c.information_value))
     body.append(f"<h2>Distributions</h2><div class='legend'>share of rows per bin (hover a bar for the full bin "

@@ -23,9 +23,10 @@ def _short(label: str, n: int = 12) -> str:
     return label if len(label) <= n else label[: n - 1] + "…"
 
 
-def histogram_svg(labels: Sequence[str], ref: Sequence[int], cur: Sequence[int]) -> str:
-    """Bars of the reference and current shares per bin (inline SVG, tooltips with the full labels)."""
-    w, h, pad_l, pad_b = 380, 150, 34, 18
+def histogram_svg(labels: Sequence[str], ref: Sequence[int], cur: Sequence[int], *, small: bool = False) -> str:
+    """Bars of the reference and current shares per bin (inline SVG, tooltips with the full labels);
+    ``small``: a 140 × 44 thumbnail without axis labels (the notebook's small multiples)."""
+    w, h, pad_l, pad_b = (140, 44, 2, 2) if small else (380, 150, 34, 18)
     nr, nc = max(sum(ref), 1), max(sum(cur), 1)
     pr = [x / nr for x in ref]
     pc = [x / nc for x in cur]
@@ -35,6 +36,7 @@ def histogram_svg(labels: Sequence[str], ref: Sequence[int], cur: Sequence[int])
     bar = max(slot * 0.42, 1.0)
     parts = [f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" class="hist">',
              f'<line x1="{pad_l}" y1="{h - pad_b}" x2="{w}" y2="{h - pad_b}" stroke="#8c959f"/>',
+             "" if small else
              f'<text x="{pad_l - 4}" y="10" font-size="9" text-anchor="end" fill="#57606a">{top:.0%}</text>']
     step = math.ceil(k / 6)
     for i, lab in enumerate(labels):
@@ -45,10 +47,10 @@ def histogram_svg(labels: Sequence[str], ref: Sequence[int], cur: Sequence[int])
         parts.append(f'<rect x="{pad_l + i * slot:.1f}" y="0" width="{slot:.1f}" height="{h - pad_b}" '
                      f'fill="#000" fill-opacity="0"/>')  # the whole slot shows the tooltip
         for j, (share, color) in enumerate(((pr[i], REF), (pc[i], CUR))):
-            bh = (h - pad_b - 12) * share / top
+            bh = (h - pad_b - (2 if small else 12)) * share / top
             parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{h - pad_b - bh:.1f}" width="{bar:.1f}" '
                          f'height="{bh:.1f}" fill="{color}" fill-opacity="0.85"/>')
-        if i % step == 0:  # at most six axis labels, shortened so they never overlap
+        if i % step == 0 and not small:  # at most six axis labels, shortened so they never overlap
             parts.append(f'<text x="{x0:.1f}" y="{h - 5}" font-size="8" fill="#57606a">{escape(_short(str(lab)))}</text>')
         parts.append("</g>")
     parts.append("</svg>")

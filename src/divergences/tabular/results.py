@@ -35,6 +35,7 @@ __all__ = [
     "Histogram",
     "MetricEstimate",
     "MissingShare",
+    "DataQuality",
     "Quantiles",
     "SkippedColumn",
     "TestResult",
@@ -106,6 +107,54 @@ class MissingShare:
 
 
 @dataclass(frozen=True)
+class DataQuality:
+    """Data-quality checks beside drift: what a broken pipeline looks like, column by column.
+
+    ``new_columns``: in the current table, not in the reference; ``dropped_columns``: the other way;
+    ``type_changes``: columns whose type changed (numbers became text); ``all_missing``: columns whose
+    every current value is missing; ``missing_changes``: columns whose missing share moved (significant
+    and at least ``missing_threshold``); ``constant_reference`` / ``constant_current``: columns with
+    one distinct value in that table (the current table's where known: numeric columns compared on
+    their values, categorical columns whose values all fall in one kept category); ``out_of_range``:
+    per numeric or time column with current values outside the reference's [minimum, maximum],
+    ``{"below": count, "above": count, "share": share of its non-missing current values}``.
+    """
+
+    new_columns: tuple[str, ...] = ()
+    dropped_columns: tuple[str, ...] = ()
+    type_changes: tuple[str, ...] = ()
+    all_missing: tuple[str, ...] = ()
+    missing_changes: tuple[str, ...] = ()
+    constant_reference: tuple[str, ...] = ()
+    constant_current: tuple[str, ...] = ()
+    out_of_range: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    @property
+    def issues(self) -> int:
+        """How many findings (each column in each list counts once per list)."""
+        return (len(self.new_columns) + len(self.dropped_columns) + len(self.type_changes) + len(self.all_missing)
+                + len(self.missing_changes) + len(self.constant_reference) + len(self.constant_current)
+                + len(self.out_of_range))
+
+    def lines(self) -> list[str]:
+        """One sentence per kind of finding (empty when there is none)."""
+        out = []
+        for label, names in (("new columns (not in the reference)", self.new_columns),
+                             ("dropped columns (not in the current table)", self.dropped_columns),
+                             ("type changed", self.type_changes), ("every current value missing", self.all_missing),
+                             ("missing share changed", self.missing_changes),
+                             ("constant in the reference", self.constant_reference),
+                             ("constant in the current table", self.constant_current)):
+            if names:
+                out.append(f"{label}: {', '.join(names)}")
+        if self.out_of_range:
+            out.append("outside the reference's range: " + ", ".join(
+                f"{c} ({v['share']:.1%}: {int(v['below'])} below, {int(v['above'])} above)"
+                for c, v in self.out_of_range.items()))
+        return out
+
+
+@dataclass(frozen=True)
 class Histogram:
     """Counts per bin of both tables on the reference's bins (missing values not included)."""
 
@@ -138,6 +187,8 @@ class ColumnComparison:
     ``"compared"``, or what broke: ``"all missing"`` (every current value is missing),
     ``"type changed"`` (numbers became text, say), ``"dropped"`` (the column is not in the current
     table) or ``"all missing in reference"``; such a column has no metric (NaN) and is drifted.
+    ``decided_by`` names the metric or test that decided its drift (``rule``, in words, with its
+    ``threshold``): the same for every column, unless ``drift_metric="auto"`` or ``column_rules``.
     """
 
     column: str
@@ -158,6 +209,9 @@ class ColumnComparison:
     missing: MissingShare | None = None
     reasons: tuple[str, ...] = ()
     status: str = "compared"
+    decided_by: str = ""
+    threshold: float = _NAN
+    rule: str = ""
 
     def __getitem__(self, metric: str) -> MetricEstimate:
         return self.metrics[metric]
@@ -234,6 +288,8 @@ class DatasetSummary:
     bh_dataset_drift: bool = False
     skipped: int = 0
     adjusted_p_values: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    multivariate_p_value: float = _NAN
+    multivariate_drift: bool = False
 
     @property
     def headline(self) -> str:
@@ -241,6 +297,9 @@ class DatasetSummary:
         return (f"{self.drifted} of {self.columns} columns drifted ({self.drifted_share:.0%}; dataset drift at "
                 f"≥ {self.drift_share:.0%}: {'yes' if self.dataset_drift else 'no'}; Holm: "
                 f"{len(self.holm_drifted)}, BH: {len(self.bh_drifted)})"
+                + (f"; multivariate: {'drift' if self.multivariate_drift else 'no drift'} "
+                   f"(p = {_number(self.multivariate_p_value, 2)})" if not math.isnan(self.multivariate_p_value)
+                   else "")
                 + (f"; {self.skipped} skipped" if self.skipped else ""))
 
 
@@ -252,7 +311,9 @@ class Comparison:
     :class:`SkippedColumn` records; ``summary``: :class:`DatasetSummary`; ``metrics``: the metric
     names in order (the first is the headline); ``options``: the :class:`CompareOptions` used;
     ``information_value``: IV rows when a target was given; ``warnings``: how an input may have been
-    misread (a CSV whose text columns look like decimal-comma numbers).
+    misread (a CSV whose text columns look like decimal-comma numbers); ``quality``: the data-quality
+    checks (:class:`DataQuality`); ``multivariate``: the test over the numeric columns together
+    (:class:`~.multivariate.MultivariateTest`, with ``multivariate=True``).
 
     ``rows`` and ``histograms`` keep the earlier dict views (flat rows, per-column histograms).
     """
@@ -268,6 +329,8 @@ class Comparison:
     information_value: list[dict[str, Any]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    quality: DataQuality = field(default_factory=DataQuality)
+    multivariate: Any = None
 
     # -- views ----------------------------------------------------------------------------
     def __getitem__(self, column: str) -> ColumnComparison:
@@ -319,6 +382,8 @@ class Comparison:
             "columns": [_plain(asdict(c)) for c in self.columns],
             "skipped": [asdict(s) for s in self.skipped],
             "information_value": self.information_value, "meta": self.meta, "warnings": list(self.warnings),
+            "quality": {**dict(_plain(asdict(self.quality))), "issues": self.quality.issues},
+            "multivariate": None if self.multivariate is None else _plain(asdict(self.multivariate)),
         }
 
     def to_json(self, path: str | None = None) -> str:
@@ -364,25 +429,48 @@ class Comparison:
                 f"headline metric {head}>")
 
     def _repr_html_(self) -> str:
-        """A compact table for notebooks (the full report is :meth:`to_html`)."""
+        """The notebook view: the dataset verdict, the data-quality findings, and one row per column
+        with its headline metric, interval, p-value, band, why it drifted, and a small multiple of
+        its histogram (reference blue, current orange; hover a bar for its bin and shares). The full
+        report is :meth:`to_html`."""
         from html import escape
 
-        head = self.metrics[0] if self.metrics else None
-        lines = [f"<div><b>{escape(self.summary.headline)}</b> <small>({escape(self.drift_rule)})</small>",
-                 "<table><thead><tr><th>column</th><th>kind</th>"
-                 + (f"<th>{escape(head)} [{self.confidence:.0%} CI]</th><th>p-value</th><th>band</th>" if head else "")
-                 + "<th>drift</th></tr></thead><tbody>"]
-        for c in self.columns:
-            cells = [escape(c.column), escape(c.kind)]
+        from .._safe_text import visible
+        from .report_svg import CUR, REF, histogram_svg
+
+        def text(x: Any) -> str:
+            return escape(visible(x), quote=True)
+
+        head = self.options.drift_metric if getattr(self.options, "drift_metric", None) in self.metrics else (
+            self.metrics[0] if self.metrics else None)
+        verdict = "dataset drift" if self.summary.dataset_drift else "no dataset drift"
+        color = "#b42318" if self.summary.dataset_drift else "#067647"
+        lines = [f"<div><div style='font-size:1.15em;font-weight:600;color:{color}'>{escape(verdict)}: "
+                 f"{text(self.summary.headline)}</div><small>{text(self.drift_rule)}; bars: "
+                 f"<span style='color:{REF}'>reference</span> vs <span style='color:{CUR}'>current</span></small>"]
+        for line in self.quality.lines():
+            lines.append(f"<div style='color:#b54708'>data quality: {text(line)}</div>")
+        for w in self.warnings:
+            lines.append(f"<div style='color:#b54708'>warning: {text(w)}</div>")
+        lines.append("<table><thead><tr><th>column</th><th>kind</th>"
+                     + (f"<th>{escape(head)} [{self.confidence:.0%} CI]</th><th>p-value</th><th>band</th>" if head
+                        else "") + "<th>drift</th><th>reference vs current</th></tr></thead><tbody>")
+        for c in sorted(self.columns, key=lambda col: not col.drifted):
+            cells = [text(c.column), escape(c.kind)]
             if head:
                 m = c.metrics[head]
+                band = m.band if c.status == "compared" else c.status
                 cells += [f"{_number(m.value)} [{_number(m.ci_low)}, {_number(m.ci_high)}]", _number(m.p_value),
-                          escape(m.band)]
-            cells.append("<b style='color:#b00'>drift</b>" if c.drifted else "")
+                          escape(band)]
+            why = "; ".join(c.reasons)
+            cells.append(f"<b style='color:#b42318' title='{escape(why, quote=True)}'>drift</b>" if c.drifted else "")
+            h = c.histogram
+            cells.append(histogram_svg(list(h.labels), list(h.reference), list(h.current), small=True)
+                         if h.labels else "–")
             lines.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
         lines.append("</tbody></table>")
         if self.skipped:
-            lines.append("<p>Skipped: " + "; ".join(f"{escape(s.column)} ({escape(s.reason)})"
+            lines.append("<p>Skipped: " + "; ".join(f"{text(s.column)} ({text(s.reason)})"
                                                      for s in self.skipped) + "</p>")
         lines.append("</div>")
         return "\n".join(lines)

@@ -128,6 +128,16 @@ class Engine:
         included; their counts): what the exact two-sample Kolmogorov–Smirnov test reads."""
         raise NotImplementedError  # pragma: no cover - interface
 
+    def sorted_values_many(self, columns: list[str]):
+        """(column, :meth:`sorted_values`) for each of ``columns``, one at a time."""
+        for c in columns:
+            yield c, self.sorted_values(c)
+
+    def sample_rows(self, columns: list[str], limit: int, seed: int) -> np.ndarray:
+        """At most ``limit`` rows (as float64, rows × columns) with a finite value in every one of the
+        numeric or time ``columns``, sampled at random (seeded) inside the engine."""
+        raise NotImplementedError  # pragma: no cover - interface
+
     def is_integer(self, column: str) -> bool:
         """True when a numeric column has an integer type (not a float or decimal type)."""
         return False
@@ -333,8 +343,27 @@ class SQLEngine(Engine):
         return out
 
     def sorted_values(self, column):
-        x = self.fetch_arrays([self._double(column)])[0]
-        return np.unique(x[~np.isnan(x)], return_counts=True)
+        return next(iter(self.sorted_values_many([column])))[1]
+
+    #: bytes of values that one fetch for the KS test may hold (columns are fetched in batches of this size)
+    fetch_budget = 16 * 2**20
+
+    def sorted_values_many(self, columns):
+        """:meth:`sorted_values` of several columns, fetched in batches of about :attr:`fetch_budget`
+        bytes (one query per batch), yielded column by column."""
+        per_column = 8 * max(self.row_count(), 1)
+        batch = max(1, self.fetch_budget // per_column)
+        for start in range(0, len(columns), batch):
+            names = columns[start:start + batch]
+            arrays = self.fetch_arrays([self._double(c) for c in names])
+            for c, x in zip(names, arrays):
+                x = x[~np.isnan(x)]
+                x.sort()
+                if x.size == 0:
+                    yield c, (x, np.zeros(0, dtype=np.int64))
+                    continue
+                starts = np.flatnonzero(np.append(True, x[1:] != x[:-1]))  # runs of equal values
+                yield c, (x[starts], np.diff(np.append(starts, x.size)))
 
     #: whether :meth:`grouped_counts` can count categorical columns by value (then one pass gives both
     #: the bin counts and the unseen counts, see :meth:`bin_counts_unseen`)

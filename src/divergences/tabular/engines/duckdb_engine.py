@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..extras import require
-from .base import SQLEngine
+from .base import BinCounts, SQLEngine
 
 __all__ = ["DuckDBEngine"]
 
@@ -77,6 +77,7 @@ class DuckDBEngine(SQLEngine):
                 rel = con.read_csv(path, **options)
             else:
                 rel = con.read_parquet(path)
+                _check_parquet_names(rel, path)
             engine = cls(rel, path)
             engine._con, engine._csv, engine._parquet = con, reader == "read_csv", reader == "read_parquet"
             engine.schema()
@@ -141,6 +142,48 @@ class DuckDBEngine(SQLEngine):
             raise self._error(exc) from None
         return rows[0] if one else rows
 
+    def _fetch_columns(self, sql: str) -> list[list]:
+        """The result of ``sql`` as one Python list per column (through Arrow: far faster than tuples
+        for the hundred thousand rows of a column's distinct values)."""
+        import duckdb
+
+        try:
+            with self._guard():
+                rel = self.relation.query("__dv_source", sql)
+                table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise self._error(exc) from None
+        return [table.column(i).to_pylist() for i in range(table.num_columns)]
+
+    def bin_counts_unseen(self, numeric, categorical, seen):
+        # the columns whose unseen share needs a lookup are counted by value, one GROUP BY each fetched
+        # through Arrow (not row tuples: a hundred thousand values), and looked up in Python sets; the
+        # others in the usual single pass
+        if not seen:
+            return self.bin_counts(numeric, categorical), {}
+        rest = {c: v for c, v in categorical.items() if c not in seen}
+        counts = self.bin_counts(numeric, rest) if (numeric or rest) else {}
+        unseen = {}
+        for c in seen:
+            ts, ns = self._fetch_columns(f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(c)} AS t "
+                                         "FROM __dv_source) AS l1 GROUP BY t")
+            cats = categorical[c]
+            position = {v: i for i, v in enumerate(cats)}
+            known = set(seen[c])
+            other = len(cats)
+            bins = np.zeros(other + 1, dtype=np.int64)
+            missing = new = 0
+            for t, n in zip(ts, ns):
+                if t is None:
+                    missing += n
+                    continue
+                bins[position.get(t, other)] += n
+                if t not in known:
+                    new += n
+            unseen[c] = int(new)
+            counts[c] = BinCounts(bins, int(missing))
+        return counts, unseen
+
     def _guard(self):
         """The caller's relation: one query at a time on its connection (threads are serialised)."""
         return _SHARED if self._con is None else contextlib.nullcontext()
@@ -170,7 +213,19 @@ class DuckDBEngine(SQLEngine):
                 got = self.relation.query("__dv_source", sql).fetchnumpy()
         except duckdb.Error as exc:
             raise self._error(exc) from None
-        return [np.ma.filled(np.ma.asarray(got[f"a{i}"]).astype(np.float64), np.nan) for i in range(len(exprs))]
+        out = []
+        for i in range(len(exprs)):
+            a = got[f"a{i}"]
+            if isinstance(a, np.ma.MaskedArray):  # NULLs: NaN (missing), without a masked-array copy per step
+                mask = np.ma.getmaskarray(a)
+                a = np.asarray(a.data, dtype=np.float64)
+                if mask.any():
+                    a = a.copy() if not a.flags.writeable else a
+                    a[mask] = np.nan
+                out.append(a)
+            else:
+                out.append(np.asarray(a, dtype=np.float64))
+        return out
 
     def run_layered(self, inner, middle, aggregates):
         sql = (f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(middle)} FROM "
@@ -251,7 +306,8 @@ class DuckDBEngine(SQLEngine):
         rows = self.row_count()
         present = {c: 0 for c in columns}
         top: dict[str, list] = {c: [] for c in columns}
-        for k, t, n, total in self._fetch(sql, one=False):
+        ks, ts, ns, totals = self._fetch_columns(sql)
+        for k, t, n, total in zip(ks, ts, ns, totals):
             c = columns[int(k)]
             top[c].append((str(t), int(n)))
             present[c] = int(total)
@@ -271,6 +327,14 @@ class DuckDBEngine(SQLEngine):
             if t not in known[c]:
                 out[c] += int(n)
         return out
+
+    def sample_rows(self, columns, limit, seed):
+        exprs = [f"{self._double(c)} AS v{i}" for i, c in enumerate(columns)]
+        finite = " AND ".join(f"isfinite(v{i})" for i in range(len(columns)))
+        sql = (f"SELECT * FROM (SELECT {', '.join(exprs)} FROM __dv_source) AS l1 WHERE {finite} "
+               f"USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE ({int(seed)})")
+        cols = self._fetch_columns(sql)
+        return np.asarray(cols, dtype=np.float64).T.reshape(-1, len(columns))
 
     def is_integer(self, column):
         self.schema()
@@ -293,7 +357,8 @@ class DuckDBEngine(SQLEngine):
     def top_values(self, column, limit):
         sql = (f"SELECT t, count(*) AS n FROM (SELECT {self.text_expr(column)} AS t FROM __dv_source) AS l1 "
                f"WHERE t IS NOT NULL GROUP BY t ORDER BY n DESC, t LIMIT {int(limit)}")
-        return [(str(t), int(n)) for t, n in self._fetch(sql, one=False)]
+        ts, ns = self._fetch_columns(sql)
+        return [(str(t), int(n)) for t, n in zip(ts, ns)]
 
 
 def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
@@ -317,6 +382,19 @@ def _check_csv_header(con, rel, path: str, delimiter: str | None) -> None:
     if len(first) == len(cols) and first != cols:
         renamed = [f"{a!r} → {b!r}" for a, b in zip(first, cols) if a != b]
         raise InputError(f"has duplicate or empty column names in its header, which the reader would rename "
+                         f"({', '.join(renamed[:4])}{', ...' if len(renamed) > 4 else ''}): give every column a "
+                         "distinct name", source=path)
+
+
+def _check_parquet_names(rel, path: str) -> None:
+    """Refuse a Parquet file with duplicate or empty column names (the reader would rename them
+    ``a_1``, ``C2``: every result must be reported under the names in the file), as for CSV files."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    if list(rel.columns) != names or len(set(names)) != len(names) or any(not n for n in names):
+        renamed = [f"{a!r} → {b!r}" for a, b in zip(names, rel.columns) if a != b]
+        raise InputError("has duplicate or empty column names, which the reader would rename "
                          f"({', '.join(renamed[:4])}{', ...' if len(renamed) > 4 else ''}): give every column a "
                          "distinct name", source=path)
 
@@ -349,7 +427,16 @@ def _aliased(exprs: list[str], names: set[str]) -> list[str]:
 
 
 def _first_line(exc: Exception) -> str:
+    """DuckDB's message: its first line, and the cause it states below it (not UTF-8, a line too long,
+    ...), never the echoed row or the list of reader options."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    cause = next((line.strip() for line in text[1:] if line.strip() and not line.startswith(("Original Line", " "))
+                  and not line.startswith("Possible Solution")), None)
+    head = text[0]
+    if cause and cause not in head:
+        head = f"{head}: {cause[:300]}"
+    return head
 
 

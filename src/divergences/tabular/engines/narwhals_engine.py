@@ -86,6 +86,8 @@ class NarwhalsEngine(Engine):
                     kinds[name] = "string"
                 elif dtype == nw.Date or dtype == nw.Datetime or isinstance(dtype, nw.Datetime):
                     kinds[name] = "datetime"
+                elif dtype == nw.Unknown and self._pandas_times(name) is not None:
+                    kinds[name] = "datetime"  # a time-zone-aware pandas column that Narwhals does not type
                 else:
                     kinds[name] = "other"
             self._schema = kinds
@@ -105,11 +107,32 @@ class NarwhalsEngine(Engine):
         nw = self.nw
         c = nw.col(column)
         if self.schema()[column] == "datetime":
+            seconds = self._pandas_times(column)
+            if seconds is not None and self._types.get(column) == str(nw.Unknown):
+                return seconds
             expr = c.dt.timestamp("us").cast(nw.Float64) / 1e6
         else:
             expr = c.cast(nw.Float64)
         x = self._select(expr.fill_null(math.nan).alias("x"))["x"].to_numpy()
         return np.asarray(x, dtype=np.float64)
+
+    def _pandas_times(self, column) -> np.ndarray | None:
+        """Seconds since 1970-01-01 UTC of a pandas date/time column (time-zone aware or not), NaN where
+        missing; None when the column is not one."""
+        native = self.nw.to_native(self.frame)
+        if type(native).__module__.split(".")[0] != "pandas":
+            return None
+        import pandas as pd
+
+        s = native[column]
+        if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+            return None
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        us = s.astype("datetime64[us]")
+        out = us.astype("int64").to_numpy().astype(np.float64) / 1e6
+        out[us.isna().to_numpy()] = np.nan
+        return out
 
     def _counts_by_value(self, column, by: str | None = None) -> list[tuple[str | None, int, int]]:
         """(canonical text, group, count) over the distinct values of ``column`` (group: 0, or the
@@ -159,6 +182,11 @@ class NarwhalsEngine(Engine):
     def is_integer(self, column):
         dtype = (self.frame.collect_schema() if self.lazy else self.frame.schema)[column]
         return bool(dtype.is_integer())
+
+    def sample_rows(self, columns, limit, seed):
+        from ..multivariate import numpy_sample
+
+        return numpy_sample(np.column_stack([self._values(c) for c in columns]), limit, seed)
 
     def distinct_counts(self, columns):
         out = {}

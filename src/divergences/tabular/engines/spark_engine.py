@@ -118,3 +118,21 @@ class SparkEngine(SQLEngine):
             rows = df.distinct().orderBy("v").limit(int(limit) + 1).collect()
             out[c] = np.array([r[0] for r in rows], dtype=np.float64)
         return out
+
+    def sorted_values_many(self, columns):
+        for c in columns:  # counted by value inside Spark, never every value collected to the driver
+            yield c, self.sorted_values(c)
+
+    def sample_rows(self, columns, limit, seed):
+        import numpy as np
+
+        from ..multivariate import numpy_sample
+
+        exprs = [f"CAST({self._double(c)} AS DOUBLE) AS v{i}" for i, c in enumerate(columns)]
+        finite = " AND ".join(f"{self.is_finite(f'v{i}')}" for i in range(len(columns)))
+        df = self.frame.selectExpr(*exprs).where(finite)
+        total = df.count()
+        if total > limit:  # a seeded Bernoulli sample a little larger than asked, cut to size below
+            df = df.sample(fraction=min(1.0, 1.2 * limit / total), seed=seed)
+        rows = np.array(df.limit(4 * limit).collect(), dtype=np.float64).reshape(-1, len(columns))
+        return numpy_sample(rows, limit, seed)
