@@ -87,7 +87,7 @@ def power_of_two_scale(*arrays, always: bool = False) -> float:
             top = max(top, float(np.abs(a).max()))
     if top == 0 or (not always and 1e-100 <= top <= 1e100):
         return 1.0
-    return 2.0 ** math.ceil(math.log2(top))
+    return 2.0 ** min(math.ceil(math.log2(top)), 1023)  # 2.0 ** 1024 overflows (max|x| up to 1.8e308)
 
 
 def check_bandwidths(bandwidth: Any) -> list[float] | str:

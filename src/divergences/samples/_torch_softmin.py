@@ -33,6 +33,7 @@ from collections.abc import Iterator
 import torch
 
 from ._convergence import EXP_FLOOR
+from ._threads import solver_threads
 from ._torch_pairs import safe_sqrt, sq_dists
 
 __all__ = ["cost", "panels", "plan_entries", "scores", "softmin", "workspace"]
@@ -109,6 +110,12 @@ class _Softmin(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gf):  # noqa: D102
+        x = ctx.saved_tensors[0]
+        with solver_threads(x.shape[0] * x.shape[1] * ctx.saved_tensors[1].shape[1], x.device.type):
+            return _Softmin._backward(ctx, gf)
+
+    @staticmethod
+    def _backward(ctx, gf):
         x, y, h, f = ctx.saved_tensors
         eps, p = ctx.eps, ctx.p
         need_x, need_y, need_h = ctx.needs_input_grad[:3]

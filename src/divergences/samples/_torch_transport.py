@@ -33,11 +33,13 @@ import math
 
 import torch
 
-from ._convergence import Overrelaxation, epsilon_path, newton_due, settle
+from ._convergence import Overrelaxation, epsilon_path, exact_start, exact_start_due, newton_due, settle
 from ._inputs import power_of_two_scale
-from ._torch_inputs import as_tensor_pair, tensor_weights
+from ._threads import solver_threads
+from ._torch_inputs import as_tensor_pair
 from ._torch_softmin import cost as pair_cost
 from ._torch_softmin import plan_entries, softmin
+from ._transport_inputs import duality_gap, rescaled_epsilon, tensor_weights_pair, times_scale
 
 __all__ = ["sinkhorn_torch", "sliced_wasserstein_torch", "wasserstein_1d_torch", "wasserstein_nd_torch"]
 
@@ -76,15 +78,6 @@ def root(value: torch.Tensor, p: float) -> torch.Tensor:
     return torch.where(positive, safe ** (1 / p), torch.zeros_like(value))
 
 
-def _pair_weights(weights, xt, yt):
-    if weights is None:
-        weights = (None, None)
-    if not isinstance(weights, (tuple, list)) or len(weights) != 2:
-        raise ValueError("weights must be a pair (weights_x, weights_y); either may be None")
-    return (tensor_weights(weights[0], tuple(xt.shape[:-1]), "weights[0]", xt),
-            tensor_weights(weights[1], tuple(yt.shape[:-1]), "weights[1]", yt))
-
-
 def wasserstein_nd_torch(xt, yt, a, b, p: float, max_iter: int) -> torch.Tensor:
     """Exact W_p^p in d > 1: POT's network simplex on the detached cost gives the optimal plan π;
     the value Σ π C(x, y) is then differentiable in x and y (envelope theorem: π is optimal)."""
@@ -95,7 +88,9 @@ def wasserstein_nd_torch(xt, yt, a, b, p: float, max_iter: int) -> torch.Tensor:
     plan, log = ot.emd(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(),
                        cost.detach().cpu().double().numpy(), numItermax=int(max_iter), log=True)
     if log.get("warning"):
-        raise RuntimeError(f"ot.emd did not solve the transport problem: {log['warning']} (raise max_iter)")
+        raise RuntimeError(f"ot.emd did not solve the transport problem: {log['warning']}; "
+                           f"{duality_gap(log['cost'], log, a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy())} "
+                           "(raise max_iter)")
     value = (torch.as_tensor(plan, dtype=cost.dtype, device=cost.device) * cost).sum()
     # derivative in the weights: the dual potentials (POT's log["u"], log["v"])
     if a.requires_grad or b.requires_grad:
@@ -167,10 +162,25 @@ def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps):
     return f, g, most, worst
 
 
+def _exact_start(x, y, la, lb, p):
+    """Row potentials (B, n) of the exact problems (:func:`~._convergence.exact_start`, on each problem's dense
+    cost, at most :data:`~._convergence.EXACT_START_MAX_PAIRS` pairs), or None if one of them stops short."""
+    import numpy as np
+
+    starts = []
+    for k in range(x.shape[0]):
+        cost = pair_cost(x[k], y[k], p).cpu().numpy()
+        u = exact_start(cost, la[k].exp().cpu().numpy(), lb[k].exp().cpu().numpy())
+        if u is None:
+            return None
+        starts.append(u)
+    return torch.as_tensor(np.stack(starts), dtype=la.dtype, device=la.device)
+
+
 def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symmetric):
     """Converged potentials (no autograd); returns f, g, iterations, max marginal error, finiteness.
 
-    The same iteration as the NumPy path (ε-scaling, then plain or averaged updates at ε with the
+    The same iteration as the NumPy path (ε-scaling, or at small ε the exact dual as the start, then plain or averaged updates at ε with the
     adaptive over-relaxation of :class:`~._convergence.Overrelaxation`, then for
     x ≠ y the Newton steps of :mod:`._sinkhorn_newton` when
     :func:`~._convergence.newton_due` says Sinkhorn is slow; Sinkhorn updates go on if they
@@ -183,6 +193,9 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
         x, y, la, lb = (t.detach().double() for t in (x, y, la, lb))
         f = torch.zeros_like(la)
         g = torch.zeros_like(lb)
+        start = _exact_start(x, y, la, lb, p) if exact_start_due(eps, e0, x.shape[1], y.shape[1], symmetric) else None
+        if start is not None:
+            f, scaling = start, None
         for e in epsilon_path(e0, eps, scaling):
             g = softmin(y, x, la + f / e, e, p, block)
             f = 0.5 * (f + g) if symmetric else softmin(x, y, lb + g / e, e, p, block)
@@ -228,14 +241,14 @@ def _value(x, y, la, lb, f, g, eps, p, block, symmetric):
 def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block):
     batched = (isinstance(x, torch.Tensor) and x.ndim == 3) or (isinstance(y, torch.Tensor) and y.ndim == 3)
     xt, yt = as_tensor_pair(x, y, batched=True)
-    a, b = _pair_weights(weights, xt, yt)
+    a, b = tensor_weights_pair(weights, xt, yt)
     if bool((a == 0).any()) or bool((b == 0).any()):
         raise ValueError("weights: the torch path needs positive weights (drop zero-weight samples first)")
     # centre (translation invariance) and rescale huge or tiny data exactly by a power of two
     s = power_of_two_scale(xt, yt)
     centre = torch.cat([xt, yt], 1).detach().mean(1, keepdim=True)
     xt, yt = (xt - centre) / s, (yt - centre) / s
-    eps = epsilon / s**p
+    eps = rescaled_epsilon(epsilon, s, p)
     with torch.no_grad():
         pooled = torch.cat([xt, yt], 1).detach()
         diameter = float((pooled.amax(1) - pooled.amin(1)).norm(dim=-1).max())
@@ -246,11 +259,12 @@ def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scalin
     if debiased:
         problems += [("OT(x, x)", xt, xt, la, la, -0.5, True), ("OT(y, y)", yt, yt, lb, lb, -0.5, True)]
     total = 0.0
-    for label, u, v, lu, lv, sign, symmetric in problems:
-        f, g, iterations, err, finite = _potentials(u, v, lu, lv, eps, p, block, scaling=scaling, e0=e0,
-                                                    max_iter=max_iter, tol=tol, symmetric=symmetric)
-        settle(f"sinkhorn: {label}", err=err, tol=tol, iterations=iterations, epsilon=epsilon, finite=finite,
-               on_failure=on_failure, stacklevel=4)
-        total = total + sign * _value(u, v, lu, lv, f.to(u.dtype), g.to(u.dtype), eps, p, block, symmetric)
-    total = total * s**p
+    with solver_threads(xt.shape[0] * max(xt.shape[1], yt.shape[1]) ** 2, xt.device.type):
+        for label, u, v, lu, lv, sign, symmetric in problems:
+            f, g, iterations, err, finite = _potentials(u, v, lu, lv, eps, p, block, scaling=scaling, e0=e0,
+                                                        max_iter=max_iter, tol=tol, symmetric=symmetric)
+            settle(f"sinkhorn: {label}", err=err, tol=tol, iterations=iterations, epsilon=epsilon, finite=finite,
+                   on_failure=on_failure, stacklevel=4)
+            total = total + sign * _value(u, v, lu, lv, f.to(u.dtype), g.to(u.dtype), eps, p, block, symmetric)
+    total = times_scale(total, s, p)
     return total if batched else total[0]
