@@ -38,6 +38,13 @@ Torch tables (``--torch``; torch CPU, float64 unless stated, OMP threads as set 
 * MMD² (RBF, σ = 3, biased, so GeomLoss's "gaussian" ×2 is the same number) and the energy distance,
   n = m = ``--kernel-n``, d = 10, value plus gradient w.r.t. x: ours (tiled), a direct torch version
   (full n×m matrices), GeomLoss ``backend="tensorized"``.
+* Sinkhorn on a shared machine (``--torch``, after the tables above; ``--skip-shared`` leaves it out, ``--shared-n
+  300,1000`` sets the sizes): the Sinkhorn divergence at ε = 0.05, 2-D, with 2 torch threads, quiet and beside a
+  neighbour process that runs small matrix products (64 × 64) on 2 torch threads in a loop; ours with its thread
+  policy (``samples._threads``: one thread for small problems or an oversubscribed machine), ours with the
+  threads kept (``DIVERGENCES_THREADS=keep``), GeomLoss (scaling 0.9) and POT (``sinkhorn_log``, n ≤ 1000).
+  Printed: time, peak resident growth, the ratio shared ÷ quiet per implementation, and the ratios of ours
+  (policy on) to each other implementation, time and memory, quiet and shared.
 * ``--large``, the memory case: MMD², energy and the Sinkhorn divergence (ε = ``--large-eps``), value
   plus gradient in x, n = m = ``--large-n`` (50 000) in 10-D, float64 unless ``--float32``: one n×m
   float64 matrix would take 18.6 GiB; the peak printed is the proof that none is held.
@@ -299,6 +306,10 @@ def _torch_child(spec: dict) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (20 << 30, 20 << 30))
+    if "threads" in spec:
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
     try:
         x, y, fn = _torch_case(spec)
         fn(x[:100], y[:100])  # warm-up
@@ -316,8 +327,9 @@ def _torch_child(spec: dict) -> None:
         print(json.dumps({"error": f"unavailable ({exc.name})"}))
 
 
-def _run_torch(spec: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--torch-child", json.dumps(spec)], capture_output=True, text=True)
+def _run_torch(spec: dict, env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--torch-child", json.dumps(spec)], capture_output=True, text=True,
+                         env=env)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         return {"error": f"failed (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]}"}
@@ -326,6 +338,64 @@ def _run_torch(spec: dict) -> dict:
 
 def _arg(name: str, default: int) -> int:
     return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+#: the neighbour of the shared-machine rows: small matrix products on 2 torch threads, forever (killed after)
+SHARED_NEIGHBOUR = """
+import torch
+torch.set_num_threads(2)
+a = torch.randn(64, 64) / 8
+while True:
+    a = torch.tanh(a @ a + 0.1)
+"""
+SHARED_EPS, SHARED_IMPLS = 0.05, ("ours", "ours threads kept", "GeomLoss s=0.9", "POT sinkhorn_log")
+
+
+def sinkhorn_shared(sizes: list[int]) -> None:
+    """The Sinkhorn divergence with 2 torch threads, quiet and beside a multi-threaded neighbour (see the notes)."""
+    import os
+
+    results: dict[tuple[str, int, str], dict] = {}
+    for phase in ("quiet", "shared"):
+        neighbour = subprocess.Popen([sys.executable, "-c", SHARED_NEIGHBOUR]) if phase == "shared" else None
+        try:
+            if neighbour is not None:
+                time.sleep(2.0)  # let it start its loop
+            for n in sizes:
+                for impl in SHARED_IMPLS:
+                    if impl.startswith("POT") and n > 1000:
+                        continue
+                    env = dict(os.environ, DIVERGENCES_THREADS="keep") if impl == "ours threads kept" else None
+                    spec = {"kind": "sinkhorn", "n": n, "d": 2, "eps": SHARED_EPS, "threads": 2,
+                            "impl": "ours" if impl.startswith("ours") else impl}
+                    results[(phase, n, impl)] = _run_torch(spec, env)
+        finally:
+            if neighbour is not None:
+                neighbour.kill()
+                neighbour.wait()
+    print(f"\n### Sinkhorn divergence on a shared machine: ε = {SHARED_EPS}, 2-D, float64, 2 torch threads; "
+          "beside a process running 64 × 64 matrix products on 2 threads\n")
+    print("| n = m | implementation | quiet time (s) | shared time (s) | shared ÷ quiet | quiet RSS growth (MiB) | "
+          "shared RSS growth (MiB) | ours ÷ impl, time quiet | ours ÷ impl, time shared | ours ÷ impl, memory quiet |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        ours = {phase: results.get((phase, n, "ours"), {}) for phase in ("quiet", "shared")}
+        for impl in SHARED_IMPLS:
+            q, sh = results.get(("quiet", n, impl)), results.get(("shared", n, impl))
+            if q is None or sh is None:
+                continue
+            if "error" in q or "error" in sh:
+                print(f"| {n} | {impl} | {q.get('error', '')} | {sh.get('error', '')} | | | | | | |")
+                continue
+
+            def ratio(a, b):
+                return f"{a / b:.2f}" if a and b else "–"
+
+            print(f"| {n} | {impl} | {q['time']:.2f} | {sh['time']:.2f} | {sh['time'] / q['time']:.2f} | "
+                  f"{q['peak'] / 2**20:.0f} | {sh['peak'] / 2**20:.0f} | "
+                  f"{ratio(ours['quiet'].get('time'), q['time'])} | {ratio(ours['shared'].get('time'), sh['time'])} | "
+                  f"{ratio(ours['quiet'].get('peak'), q['peak'])} |")
+        sys.stdout.flush()
 
 
 def main_large() -> None:
@@ -378,6 +448,9 @@ def main_torch() -> None:
                 print(f"| {d} | {eps} | {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.6g} | "
                       f"{abs(r['value'] - w22) / w22:.2e} | {gap} | {r['info']} |")
                 sys.stdout.flush()
+    if "--skip-shared" not in sys.argv:
+        sinkhorn_shared([int(v) for v in sys.argv[sys.argv.index("--shared-n") + 1].split(",")]
+                        if "--shared-n" in sys.argv else [300, 1000])
     kernel_cases = (("mmd", n_kernel, "float64"), ("energy", n_kernel, "float64"))
     for kind, n, dtype in () if "--skip-kernels" in sys.argv else kernel_cases:
         impls = ("ours", "torch direct", "GeomLoss")
