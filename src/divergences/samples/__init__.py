@@ -3,7 +3,8 @@
 * k-nearest neighbours: :func:`knn_kl`, :func:`knn_entropy` (:mod:`.knn`);
 * kernels and distances: :func:`mmd`, :func:`energy`, :func:`cauchy_schwarz` (:mod:`.kernels`);
 * optimal transport: :func:`wasserstein` (exact), :func:`sliced_wasserstein`, :func:`sinkhorn` (log
-  domain, ε-scaling) (:mod:`.transport`);
+  domain, ε-scaling) (:mod:`.transport`); the plan and its potentials :func:`sinkhorn_plan`
+  (:class:`TransportPlan`, lazy) (:mod:`.plan`);
 * :func:`log_variance` (:mod:`.log_variance`);
 * critic-based lower bounds :func:`f_gan_bound`, :func:`nwj_bound`, :func:`donsker_varadhan_bound`
   and the propensity bound :func:`causal_f_bound` (:mod:`.variational`);
@@ -22,6 +23,7 @@ from .histogram import histogram
 from .kernels import cauchy_schwarz, energy, median_bandwidth, mmd
 from .knn import knn_entropy, knn_kl
 from .log_variance import log_variance
+from .plan import TransportPlan, sinkhorn_plan
 from .resampling import BootstrapResult, PermutationResult, bootstrap, permutation_test
 from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, sliced_wasserstein, wasserstein
 from .variational import causal_f_bound, donsker_varadhan_bound, f_gan_bound, nwj_bound, optimal_critic
@@ -31,6 +33,7 @@ __all__ = [
     "PermutationResult",
     "SinkhornConvergenceError",
     "SinkhornConvergenceWarning",
+    "TransportPlan",
     "bootstrap",
     "causal_f_bound",
     "donsker_varadhan_bound",
@@ -47,6 +50,7 @@ __all__ = [
     "optimal_critic",
     "permutation_test",
     "sinkhorn",
+    "sinkhorn_plan",
     "sliced_wasserstein",
     "wasserstein",
 ]

@@ -41,7 +41,7 @@ from ._torch_softmin import cost as pair_cost
 from ._torch_softmin import plan_entries, softmin
 from ._transport_inputs import duality_gap, rescaled_epsilon, tensor_weights_pair, times_scale
 
-__all__ = ["sinkhorn_torch", "sliced_wasserstein_torch", "wasserstein_1d_torch", "wasserstein_nd_torch"]
+__all__ = ["sinkhorn_torch", "sliced_wasserstein_torch", "solver_frame", "wasserstein_1d_torch", "wasserstein_nd_torch"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,13 +238,10 @@ def _value(x, y, la, lb, f, g, eps, p, block, symmetric):
     return 0.5 * ((a * tb).sum(-1) + (b * g).sum(-1) + (a * f).sum(-1) + (b * ta).sum(-1))
 
 
-def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block):
-    batched = (isinstance(x, torch.Tensor) and x.ndim == 3) or (isinstance(y, torch.Tensor) and y.ndim == 3)
-    xt, yt = as_tensor_pair(x, y, batched=True)
-    a, b = tensor_weights_pair(weights, xt, yt)
-    if bool((a == 0).any()) or bool((b == 0).any()):
-        raise ValueError("weights: the torch path needs positive weights (drop zero-weight samples first)")
-    # centre (translation invariance) and rescale huge or tiny data exactly by a power of two
+def solver_frame(xt, yt, epsilon, p):
+    """The frame the torch solvers work in, for batches x (B, n, d), y (B, m, d): the data centred (translation
+    invariance; the matrix-product distances lose digits far from the origin) and divided by a power of two s
+    when huge or tiny (exact), ε in the same units, and the start ε₀ of the ε path (the squared diameter)."""
     s = power_of_two_scale(xt, yt)
     centre = torch.cat([xt, yt], 1).detach().mean(1, keepdim=True)
     xt, yt = (xt - centre) / s, (yt - centre) / s
@@ -252,7 +249,16 @@ def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scalin
     with torch.no_grad():
         pooled = torch.cat([xt, yt], 1).detach()
         diameter = float((pooled.amax(1) - pooled.amin(1)).norm(dim=-1).max())
-    e0 = max(diameter, 1e-300) ** p
+    return xt, yt, s, eps, max(diameter, 1e-300) ** p
+
+
+def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block):
+    batched = (isinstance(x, torch.Tensor) and x.ndim == 3) or (isinstance(y, torch.Tensor) and y.ndim == 3)
+    xt, yt = as_tensor_pair(x, y, batched=True)
+    a, b = tensor_weights_pair(weights, xt, yt)
+    if bool((a == 0).any()) or bool((b == 0).any()):
+        raise ValueError("weights: the torch path needs positive weights (drop zero-weight samples first)")
+    xt, yt, s, eps, e0 = solver_frame(xt, yt, epsilon, p)
     la, lb = a.log(), b.log()
     same = xt.shape == yt.shape and torch.equal(xt.detach(), yt.detach()) and torch.equal(a.detach(), b.detach())
     problems = [("OT(x, y)", xt, yt, la, lb, 1.0, same)]
