@@ -4,7 +4,7 @@
 * kernels and distances: :func:`mmd`, :func:`energy`, :func:`cauchy_schwarz` (:mod:`.kernels`);
 * optimal transport: :func:`wasserstein` (exact), :func:`sliced_wasserstein`, :func:`sinkhorn` (log
   domain, ε-scaling) (:mod:`.transport`); the plan and its potentials :func:`sinkhorn_plan`
-  (:class:`TransportPlan`, lazy) (:mod:`.plan`);
+  (:class:`TransportPlan`, lazy) (:mod:`.plan`); unbalanced OT :func:`unbalanced_sinkhorn` (:mod:`.unbalanced`);
 * :func:`log_variance` (:mod:`.log_variance`);
 * critic-based lower bounds :func:`f_gan_bound`, :func:`nwj_bound`, :func:`donsker_varadhan_bound`
   and the propensity bound :func:`causal_f_bound` (:mod:`.variational`);
@@ -26,6 +26,7 @@ from .log_variance import log_variance
 from .plan import TransportPlan, sinkhorn_plan
 from .resampling import BootstrapResult, PermutationResult, bootstrap, permutation_test
 from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, sliced_wasserstein, wasserstein
+from .unbalanced import unbalanced_sinkhorn
 from .variational import causal_f_bound, donsker_varadhan_bound, f_gan_bound, nwj_bound, optimal_critic
 
 __all__ = [
@@ -52,5 +53,6 @@ __all__ = [
     "sinkhorn",
     "sinkhorn_plan",
     "sliced_wasserstein",
+    "unbalanced_sinkhorn",
     "wasserstein",
 ]
