@@ -5,6 +5,8 @@
 * optimal transport: :func:`wasserstein` (exact), :func:`sliced_wasserstein`, :func:`sinkhorn` (log
   domain, ε-scaling) (:mod:`.transport`); the plan and its potentials :func:`sinkhorn_plan`
   (:class:`TransportPlan`, lazy) (:mod:`.plan`); unbalanced OT :func:`unbalanced_sinkhorn` (:mod:`.unbalanced`);
+  :func:`gromov_wasserstein`, :func:`fused_gromov_wasserstein` (:mod:`.gromov`); barycenters
+  :func:`wasserstein_barycenter`, :func:`bures_barycenter` (:mod:`.barycenters`);
 * :func:`log_variance` (:mod:`.log_variance`);
 * critic-based lower bounds :func:`f_gan_bound`, :func:`nwj_bound`, :func:`donsker_varadhan_bound`
   and the propensity bound :func:`causal_f_bound` (:mod:`.variational`);
@@ -19,6 +21,8 @@ Conventions (scale, squares, ½ factors) are stated in each docstring and in ``d
 
 from __future__ import annotations
 
+from .barycenters import BarycenterResult, bures_barycenter, wasserstein_barycenter
+from .gromov import GromovResult, fused_gromov_wasserstein, gromov_wasserstein
 from .histogram import histogram
 from .kernels import cauchy_schwarz, energy, median_bandwidth, mmd
 from .knn import knn_entropy, knn_kl
@@ -30,15 +34,20 @@ from .unbalanced import unbalanced_sinkhorn
 from .variational import causal_f_bound, donsker_varadhan_bound, f_gan_bound, nwj_bound, optimal_critic
 
 __all__ = [
+    "BarycenterResult",
     "BootstrapResult",
+    "GromovResult",
     "PermutationResult",
     "SinkhornConvergenceError",
     "SinkhornConvergenceWarning",
     "TransportPlan",
     "bootstrap",
+    "bures_barycenter",
     "causal_f_bound",
     "donsker_varadhan_bound",
     "f_gan_bound",
+    "fused_gromov_wasserstein",
+    "gromov_wasserstein",
     "cauchy_schwarz",
     "energy",
     "histogram",
@@ -54,5 +63,6 @@ __all__ = [
     "sinkhorn_plan",
     "sliced_wasserstein",
     "unbalanced_sinkhorn",
+    "wasserstein_barycenter",
     "wasserstein",
 ]

@@ -86,8 +86,11 @@ def entropic_ot(cost: np.ndarray, a: np.ndarray, b: np.ndarray, eps: float, *, m
     counted as one iteration); if they stop short (plan too dense, or stalled) Sinkhorn updates go on.
     """
     if not symmetric and len(a) > len(b):  # the Newton system lives on the smaller side; OT is symmetric
+        if init is not None:  # a start for f becomes one for g = T_a(f)
+            init = update_g(np.multiply(cost, -1.0 / eps), np.log(a), np.asarray(init, dtype=np.float64), eps,
+                            np.empty_like(cost))
         value, iterations, err, finite, g, f = entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol,
-                                                           scaling=scaling)
+                                                           scaling=scaling, init=init)
         return value, iterations, err, finite, f, g
     log_a, log_b = np.log(a), np.log(b)
     top = float(cost.max())
