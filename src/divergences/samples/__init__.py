@@ -6,7 +6,8 @@
   domain, ε-scaling) (:mod:`.transport`); the plan and its potentials :func:`sinkhorn_plan`
   (:class:`TransportPlan`, lazy) (:mod:`.plan`); unbalanced OT :func:`unbalanced_sinkhorn` (:mod:`.unbalanced`);
   :func:`gromov_wasserstein`, :func:`fused_gromov_wasserstein` (:mod:`.gromov`); barycenters
-  :func:`wasserstein_barycenter`, :func:`bures_barycenter` (:mod:`.barycenters`);
+  :func:`wasserstein_barycenter`, :func:`bures_barycenter` (:mod:`.barycenters`); large n:
+  :func:`quantized_sinkhorn` (:mod:`.quantized`);
 * :func:`log_variance` (:mod:`.log_variance`);
 * critic-based lower bounds :func:`f_gan_bound`, :func:`nwj_bound`, :func:`donsker_varadhan_bound`
   and the propensity bound :func:`causal_f_bound` (:mod:`.variational`);
@@ -28,6 +29,7 @@ from .kernels import cauchy_schwarz, energy, median_bandwidth, mmd
 from .knn import knn_entropy, knn_kl
 from .log_variance import log_variance
 from .plan import TransportPlan, sinkhorn_plan
+from .quantized import QuantizedSinkhorn, quantized_sinkhorn
 from .resampling import BootstrapResult, PermutationResult, bootstrap, permutation_test
 from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, sliced_wasserstein, wasserstein
 from .unbalanced import unbalanced_sinkhorn
@@ -38,6 +40,7 @@ __all__ = [
     "BootstrapResult",
     "GromovResult",
     "PermutationResult",
+    "QuantizedSinkhorn",
     "SinkhornConvergenceError",
     "SinkhornConvergenceWarning",
     "TransportPlan",
@@ -59,6 +62,7 @@ __all__ = [
     "nwj_bound",
     "optimal_critic",
     "permutation_test",
+    "quantized_sinkhorn",
     "sinkhorn",
     "sinkhorn_plan",
     "sliced_wasserstein",

@@ -136,7 +136,7 @@ def _tile_plan(x, y, la, lb, eps, p, block):
     return plan
 
 
-def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps):
+def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps, sm=softmin):
     """Newton steps (:mod:`._sinkhorn_newton`) on each problem of the batch; f (B, n) in place."""
     from ._sinkhorn_newton import newton_polish
 
@@ -147,11 +147,11 @@ def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps):
 
         def ta(fv, xk=xk, yk=yk, lak=lak):
             h = lak + torch.as_tensor(fv, dtype=xk.dtype, device=xk.device) / eps
-            return softmin(yk[None], xk[None], h[None], eps, p, block)[0].double().cpu().numpy()
+            return sm(yk[None], xk[None], h[None], eps, p, block)[0].double().cpu().numpy()
 
         def tb(gv, xk=xk, yk=yk, lbk=lbk):
             h = lbk + torch.as_tensor(gv, dtype=xk.dtype, device=xk.device) / eps
-            return softmin(xk[None], yk[None], h[None], eps, p, block)[0].double().cpu().numpy()
+            return sm(xk[None], yk[None], h[None], eps, p, block)[0].double().cpu().numpy()
 
         fk, gk, steps, err = newton_polish(
             f[k].double().cpu().numpy(), lak.exp().double().cpu().numpy(), lbk.exp().double().cpu().numpy(), eps,
@@ -177,7 +177,7 @@ def _exact_start(x, y, la, lb, p):
     return torch.as_tensor(np.stack(starts), dtype=la.dtype, device=la.device)
 
 
-def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symmetric):
+def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symmetric, sm=softmin):
     """Converged potentials (no autograd); returns f, g, iterations, max marginal error, finiteness.
 
     The same iteration as the NumPy path (ε-scaling, or at small ε the exact dual as the start, then plain or averaged updates at ε with the
@@ -197,15 +197,15 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
         if start is not None:
             f, scaling = start, None
         for e in epsilon_path(e0, eps, scaling):
-            g = softmin(y, x, la + f / e, e, p, block)
-            f = 0.5 * (f + g) if symmetric else softmin(x, y, lb + g / e, e, p, block)
+            g = sm(y, x, la + f / e, e, p, block)
+            f = 0.5 * (f + g) if symmetric else sm(x, y, lb + g / e, e, p, block)
         err, it = math.inf, 0
         a = la.exp()
         relax = Overrelaxation()
         newton_allowed = True
         while it < max_iter:
             it += 1
-            g = softmin(y, x, la + f / eps, eps, p, block)
+            g = sm(y, x, la + f / eps, eps, p, block)
             if symmetric:
                 err = float((a * torch.expm1((f - g) / eps).abs()).sum(-1).max())
                 if not err >= tol:
@@ -213,13 +213,13 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
                 f = g = 0.5 * (f + g)
                 continue
             # columns of the plan (f, g) are exact; its rows are off by a·expm1((f − T_b(g))/ε)
-            f_new = softmin(x, y, lb + g / eps, eps, p, block)
+            f_new = sm(x, y, lb + g / eps, eps, p, block)
             err = float((a * torch.expm1((f - f_new) / eps).abs()).sum(-1).max())
             if not err >= tol:
                 break
             f = f + relax.step(err) * (f_new - f)
             if newton_allowed and math.isfinite(err) and newton_due(relax, it, max_iter, tol):
-                f, g, steps, err = _newton(x, y, la, lb, f, eps, p, block, tol, max_iter - it)
+                f, g, steps, err = _newton(x, y, la, lb, f, eps, p, block, tol, max_iter - it, sm)
                 it += steps
                 if not err >= tol:
                     break
@@ -228,13 +228,13 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
     return f, g, it, err, finite
 
 
-def _value(x, y, la, lb, f, g, eps, p, block, symmetric):
+def _value(x, y, la, lb, f, g, eps, p, block, symmetric, sm=softmin):
     """Entropic OT value with envelope-theorem gradients (f, g fixed; see the module notes)."""
     a, b = la.exp(), lb.exp()
     if symmetric:
-        return (a * softmin(x, x, la + f / eps, eps, p, block)).sum(-1) + (a * f).sum(-1)
-    tb = softmin(x, y, lb + g / eps, eps, p, block)
-    ta = softmin(y, x, la + f / eps, eps, p, block)
+        return (a * sm(x, x, la + f / eps, eps, p, block)).sum(-1) + (a * f).sum(-1)
+    tb = sm(x, y, lb + g / eps, eps, p, block)
+    ta = sm(y, x, la + f / eps, eps, p, block)
     return 0.5 * ((a * tb).sum(-1) + (b * g).sum(-1) + (a * f).sum(-1) + (b * ta).sum(-1))
 
 
@@ -252,13 +252,17 @@ def solver_frame(xt, yt, epsilon, p):
     return xt, yt, s, eps, max(diameter, 1e-300) ** p
 
 
-def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block):
+def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block, backend="tiled"):
     batched = (isinstance(x, torch.Tensor) and x.ndim == 3) or (isinstance(y, torch.Tensor) and y.ndim == 3)
     xt, yt = as_tensor_pair(x, y, batched=True)
     a, b = tensor_weights_pair(weights, xt, yt)
     if bool((a == 0).any()) or bool((b == 0).any()):
         raise ValueError("weights: the torch path needs positive weights (drop zero-weight samples first)")
     xt, yt, s, eps, e0 = solver_frame(xt, yt, epsilon, p)
+    if backend == "keops":
+        from ._keops import keops_softmin as sm
+    else:
+        sm = softmin
     la, lb = a.log(), b.log()
     same = xt.shape == yt.shape and torch.equal(xt.detach(), yt.detach()) and torch.equal(a.detach(), b.detach())
     problems = [("OT(x, y)", xt, yt, la, lb, 1.0, same)]
@@ -268,9 +272,9 @@ def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scalin
     with solver_threads(xt.shape[0] * max(xt.shape[1], yt.shape[1]) ** 2, xt.device.type):
         for label, u, v, lu, lv, sign, symmetric in problems:
             f, g, iterations, err, finite = _potentials(u, v, lu, lv, eps, p, block, scaling=scaling, e0=e0,
-                                                        max_iter=max_iter, tol=tol, symmetric=symmetric)
+                                                        max_iter=max_iter, tol=tol, symmetric=symmetric, sm=sm)
             settle(f"sinkhorn: {label}", err=err, tol=tol, iterations=iterations, epsilon=epsilon, finite=finite,
                    on_failure=on_failure, stacklevel=4)
-            total = total + sign * _value(u, v, lu, lv, f.to(u.dtype), g.to(u.dtype), eps, p, block, symmetric)
+            total = total + sign * _value(u, v, lu, lv, f.to(u.dtype), g.to(u.dtype), eps, p, block, symmetric, sm)
     total = times_scale(total, s, p)
     return total if batched else total[0]

@@ -171,7 +171,7 @@ def sliced_wasserstein(x: Any, y: Any, *, n_projections: int = 50, p: float = 2,
 
 def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = True,
              weights: tuple[Any, Any] | None = None, max_iter: int = 10_000, tol: float = 1e-6,
-             scaling: float | None = 0.5, on_failure: str = "raise", block: int = 2048) -> Any:
+             scaling: float | None = 0.5, on_failure: str = "raise", block: int = 2048, backend: str = "tiled") -> Any:
     r"""Entropic optimal transport cost between samples, in the log domain (stable at small ε).
 
     :math:`OT_\varepsilon(a, b) = \min_\pi \langle\pi, C\rangle + \varepsilon\,\mathrm{KL}(\pi\|a\otimes b)`
@@ -193,7 +193,10 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
     is one panel plus at most 2²² kept plan entries in the Newton phase; see
     :mod:`divergences.samples._torch_transport`). Batches: x of shape (B, n, d) and y (B, m, d) (or one of
     them (n, d), broadcast) give B values, with weights of shape (B, n) / (B, m) or (n,) / (m,);
-    the iterations stop when the worst problem of the batch has converged.
+    the iterations stop when the worst problem of the batch has converged. ``backend="keops"`` (torch only,
+    where ``pykeops`` is installed) computes each soft-min as a KeOps reduction instead of the panels
+    (GeomLoss's online mode: nothing stored per pair; the first call compiles); the Newton phase's kept plan
+    entries are still gathered in panels.
 
     >>> import numpy as np
     >>> x = np.array([[0.0, 0.0], [1.0, 0.0]])
@@ -207,11 +210,22 @@ def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = T
         raise ValueError(f"debiased must be True or False, got {debiased!r}")
     if not isinstance(block, (int, np.integer)) or isinstance(block, bool) or block < 1:
         raise ValueError(f"block must be a positive integer, got {block!r}")
+    if backend not in ("tiled", "keops"):
+        raise ValueError(f"backend must be 'tiled' or 'keops', got {backend!r}")
     if any_tensor(x, y):
         from ._torch_transport import sinkhorn_torch
 
+        if backend == "keops":
+            from ._keops import keops_available
+
+            if not keops_available():
+                raise ValueError("backend='keops' needs pykeops (pip install divergences[keops]); "
+                                 "backend='tiled' needs nothing more")
         return sinkhorn_torch(x, y, epsilon=eps, p=p, debiased=bool(debiased), weights=weights, max_iter=int(max_iter),
-                              tol=tol, scaling=scaling, on_failure=on_failure, block=int(block))
+                              tol=tol, scaling=scaling, on_failure=on_failure, block=int(block), backend=backend)
+    if backend == "keops":
+        raise ValueError("backend='keops' is for torch tensors (KeOps reduces on torch); NumPy arrays use the NumPy "
+                         "solver")
     xa, ya = as_pair(x, y)
     a, b = weights_pair(weights, len(xa), len(ya))
     s = power_of_two_scale(xa, ya)  # huge or tiny data: an exact rescaling (OT_ε(x/s, y/s; ε/s^p) · s^p)
