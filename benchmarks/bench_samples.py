@@ -20,6 +20,7 @@ instead of taking the machine down. Ratios are anchor / ours (> 1: ours is faste
 
     python benchmarks/bench_samples.py            # the NumPy table, then the torch tables
     python benchmarks/bench_samples.py --numpy    # the NumPy table only
+    python benchmarks/bench_samples.py --transport  # plan, unbalanced, entropic GW, barycenter against POT
     python benchmarks/bench_samples.py --torch [--sinkhorn-n 2000] [--kernel-n 5000] [--skip-sinkhorn] [--skip-kernels]
     python benchmarks/bench_samples.py --large [--large-n 50000] [--large-eps 1.0] [--float32] [--skip mmd,energy,sinkhorn]
 
@@ -168,6 +169,116 @@ LABELS = {
     "sinkhorn": f"sinkhorn n={SK_N} d=2 eps={SK_EPS} {SK_ITERS} it",
     "knn_kl": f"knn_kl k={KNN_K} n={KNN_N} d={KNN_D}",
 }
+
+
+# -- transport toolkit (NumPy, ``--transport``) ----------------------------------------------------
+
+TR_N, TR_EPS, TR_RHO = 1000, 0.1, 1.0
+
+
+def _tr_data():
+    return _data(TR_N, 2, 0.5, 40)
+
+
+def _tr_pot_plan(x, y):
+    import ot
+
+    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = ot.sinkhorn(a, b, ot.dist(x, y), TR_EPS, method="sinkhorn_log", stopThr=1e-6, numItermax=10_000)
+    kl = float(np.sum(plan * np.log(np.maximum(plan, 1e-300) / np.outer(a, b))))
+    return float(np.sum(plan * ot.dist(x, y))) + TR_EPS * kl  # the entropic value, as ours
+
+
+def _tr_our_plan(x, y):
+    from divergences.samples import sinkhorn_plan
+
+    return sinkhorn_plan(x, y, epsilon=TR_EPS).value
+
+
+def _tr_pot_unbalanced(x, y):
+    import ot
+
+    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
+    cost = ot.dist(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = ot.unbalanced.sinkhorn_unbalanced(a, b, cost, TR_EPS, TR_RHO, stopThr=1e-6, numItermax=10_000)
+
+    def kl(m, n):
+        return float(np.sum(m * np.log(np.maximum(m, 1e-300) / n) - m + n))
+
+    return (float(np.sum(plan * cost)) + TR_EPS * kl(plan, np.outer(a, b)) + TR_RHO * kl(plan.sum(1), a)
+            + TR_RHO * kl(plan.sum(0), b))
+
+
+def _tr_our_unbalanced(x, y):
+    from divergences.samples import unbalanced_sinkhorn
+
+    return unbalanced_sinkhorn(x, y, epsilon=TR_EPS, rho=TR_RHO, debiased=False)
+
+
+def _tr_pot_gw(x, y):
+    import ot
+
+    x, y = x[:300], y[:300, :1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(ot.gromov.entropic_gromov_wasserstein2(ot.dist(x, x), ot.dist(y, y), epsilon=1.0, max_iter=1000,
+                                                            tol=1e-9))
+
+
+def _tr_our_gw(x, y):
+    from divergences.samples import gromov_wasserstein
+
+    return gromov_wasserstein(x[:300], y[:300, :1], epsilon=1.0).value
+
+
+def _tr_pot_barycenter(x, y):
+    import ot
+
+    measures = [x, y, x + 2.0]
+    start = np.random.default_rng(0).normal(size=(200, 2))
+    bary = ot.lp.free_support_barycenter(measures, [np.full(len(m), 1 / len(m)) for m in measures], start,
+                                         stopThr=1e-12)
+    return float(bary.sum())
+
+
+def _tr_our_barycenter(x, y):
+    from divergences.samples import wasserstein_barycenter
+
+    start = np.random.default_rng(0).normal(size=(200, 2))
+    return float(wasserstein_barycenter([x, y, x + 2.0], init=start, tol=1e-12).support.sum())
+
+
+TRANSPORT_CASES = {
+    f"plan n={TR_N} eps={TR_EPS}": (_tr_data, {"ours": _tr_our_plan, "POT sinkhorn_log": _tr_pot_plan}),
+    f"unbalanced n={TR_N} eps={TR_EPS} rho={TR_RHO}": (_tr_data, {"ours": _tr_our_unbalanced,
+                                                                  "POT sinkhorn_unbalanced": _tr_pot_unbalanced}),
+    "entropic GW n=300 2-D vs 1-D eps=1": (_tr_data, {"ours": _tr_our_gw, "POT PGD": _tr_pot_gw}),
+    "free-support barycenter 3 x 1000 -> 200": (_tr_data, {"ours": _tr_our_barycenter,
+                                                            "POT": _tr_pot_barycenter}),
+}
+
+
+def main_transport() -> None:
+    """``--transport``: the transport toolkit against POT (NumPy): time, peak memory (tracemalloc), value."""
+    print("\n### Transport toolkit against POT (NumPy, one call each, fresh process)\n")
+    print("| case | implementation | time (s) | peak memory (MiB) | value | ours ÷ impl, time | ours ÷ impl, memory |")
+    print("|---|---|---|---|---|---|---|")
+    for case, (_, impls) in TRANSPORT_CASES.items():
+        results = {impl: _run(case, impl) for impl in impls}
+        ours = results["ours"]
+        for impl, r in results.items():
+            if "error" in r:
+                print(f"| {case} | {impl} | – | – | – | {r['error']} | |")
+                continue
+            t_ratio = ours["time"] / r["time"] if "time" in ours else float("nan")
+            m_ratio = ours["peak"] / r["peak"] if "peak" in ours and r["peak"] else float("nan")
+            print(f"| {case} | {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.1f} | {r['value']:.6g} | "
+                  f"{t_ratio:.2f} | {m_ratio:.2f} |")
+        sys.stdout.flush()
 
 
 # -- torch cases --------------------------------------------------------------------------------
@@ -472,7 +583,7 @@ def _child(case: str, impl: str) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
-    make, impls = CASES[case]
+    make, impls = CASES[case] if case in CASES else TRANSPORT_CASES[case]
     fn = impls[impl]
     try:
         small_x, small_y = (a[:200] for a in make())
@@ -521,6 +632,8 @@ if __name__ == "__main__":
         _child(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "--torch-child":
         _torch_child(json.loads(sys.argv[2]))
+    elif "--transport" in sys.argv:
+        main_transport()
     elif "--large" in sys.argv:
         main_large()
     elif "--torch" in sys.argv:
