@@ -19,7 +19,7 @@ __all__ = ["keops_available", "keops_softmin"]
 def keops_available() -> bool:
     """Whether ``pykeops`` imports (it is an optional dependency: ``pip install divergences[keops]``)."""
     try:
-        import pykeops.torch  # noqa: F401
+        import pykeops.torch  # noqa: F401  # pyright: ignore[reportMissingImports]
     except ImportError:
         return False
     return True
@@ -28,7 +28,7 @@ def keops_available() -> bool:
 def keops_softmin(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, p: float,
                   block: int = 0) -> torch.Tensor:
     """−ε log Σ_j exp(h_j − C(x_i, y_j)/ε), shape (B, n), by a KeOps reduction (``block`` is not used)."""
-    from pykeops.torch import LazyTensor
+    from pykeops.torch import LazyTensor  # pyright: ignore[reportMissingImports]
 
     xi = LazyTensor(x.contiguous()[:, :, None, :])
     yj = LazyTensor(y.contiguous()[:, None, :, :])

@@ -86,8 +86,8 @@ def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residua
     def matvec(v):
         return diag * v - scaled @ (scaled.T @ v)
 
-    op = splinalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
-    pre = splinalg.LinearOperator((n, n), matvec=lambda v: v / diag, dtype=np.float64)
+    op = splinalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64)  # pyright: ignore[reportCallIssue]
+    pre = splinalg.LinearOperator((n, n), matvec=lambda v: v / diag, dtype=np.float64)  # pyright: ignore[reportCallIssue]
     d, _ = splinalg.cg(op, rhs, rtol=1e-6, maxiter=500, M=pre)
     return d
 
@@ -117,7 +117,9 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
         kept = plan(f, g, DROP, min(MAX_ENTRIES_PER_POINT * (n + m), MAX_ENTRIES))
         if kept is None:  # too dense for a Newton system (moderate ε): the caller goes on with Sinkhorn
             break
-        d = _direction(*kept, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
+        rows, cols, vals = kept
+        d = _direction(rows, cols, vals, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
+        del rows, cols, vals
         del kept  # not alive while the next step gathers its plan
         slope = -float(np.dot(residual, d))  # ∇F · d (> 0: an ascent direction)
         t = t0 = min(1.0, radius / max(float(np.abs(d).max()), 1e-300))

@@ -136,7 +136,7 @@ def wasserstein_barycenter(measures: Any, *, weights: Any = None, measure_weight
     if not moved < tol:
         _fail(f"wasserstein_barycenter did not settle: the points still moved by {moved:.3g} (relative to the "
               f"spread of the data) ≥ tol={tol:g} after {iterations} iterations; raise max_iter", on_failure)
-    cost = sum(float(w) * float(ot.emd2(b, mass, ot.dist(support, cloud), numItermax=10**7))
+    cost = sum(float(w) * float(ot.emd2(b, mass, ot.dist(support, cloud), numItermax=10**7))  # pyright: ignore[reportArgumentType]
                for cloud, mass, w in zip(clouds, masses, lam))
     return BarycenterResult(support=support, masses=b, cost=cost, iterations=iterations, displacement=moved)
 

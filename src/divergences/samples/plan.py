@@ -66,6 +66,13 @@ class TransportPlan:
                                             on_failure="raise")[0]
         self.p = check_p(p)
         self._torch = any_tensor(x, y, f, g)
+        # NumPy arrays or torch tensors, as the inputs (hence Any)
+        self.x: Any
+        self.y: Any
+        self.a: Any
+        self.b: Any
+        self.f: Any
+        self.g: Any
         if self._torch:
             import torch
 

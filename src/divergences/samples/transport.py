@@ -66,7 +66,7 @@ __all__ = ["SinkhornConvergenceError", "SinkhornConvergenceWarning", "sinkhorn",
 
 
 def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = None, *,
-                max_iter: int = 1_000_000) -> float:
+                max_iter: int = 1_000_000) -> Any:
     r"""Exact p-Wasserstein distance :math:`W_p = (\min_\pi \sum_{ij}\pi_{ij}\|x_i - y_j\|^p)^{1/p}`.
 
     Samples carry uniform weights unless ``weights=(weights_x, weights_y)`` (non-negative,
@@ -108,7 +108,7 @@ def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = 
             return float(wasserstein_distance(xa[:, 0], ya[:, 0], a, b)) * s
         import ot
 
-        return float(ot.wasserstein_1d(xa[:, 0], ya[:, 0], a, b, p=p)) ** (1 / p) * s
+        return float(ot.wasserstein_1d(xa[:, 0], ya[:, 0], a, b, p=p)) ** (1 / p) * s  # pyright: ignore[reportArgumentType]
     import ot
 
     cost = cost_matrix(xa, ya, p)
@@ -116,7 +116,7 @@ def wasserstein(x: Any, y: Any, p: float = 1, weights: tuple[Any, Any] | None = 
     if log.get("warning"):
         raise RuntimeError(f"ot.emd2 did not solve the transport problem: {log['warning']}; "
                            f"{duality_gap(value, log, a, b)} (raise max_iter)")
-    return float(value) ** (1 / p) * s
+    return float(value) ** (1 / p) * s  # pyright: ignore[reportArgumentType]
 
 
 
@@ -138,35 +138,35 @@ def sliced_wasserstein(x: Any, y: Any, *, n_projections: int = 50, p: float = 2,
     p = check_p(p)
     if not isinstance(n_projections, (int, np.integer)) or isinstance(n_projections, bool) or n_projections < 1:
         raise ValueError(f"n_projections must be a positive integer, got {n_projections!r}")
-    tensors = any_tensor(x, y)
-    if tensors:
+    if any_tensor(x, y):
         from ._torch_inputs import as_tensor_pair
-
-        xt, yt = as_tensor_pair(x, y)
-        d = xt.shape[1]
-    else:
-        xa, ya = as_pair(x, y)
-        d = xa.shape[1]
-    if projections is None:
-        from ._torch_transport import directions
-
-        theta = directions(d, int(n_projections), seed)
-    else:
-        theta = np.asarray(projections.detach().cpu() if hasattr(projections, "detach") else projections,
-                           dtype=np.float64)
-        if theta.ndim != 2 or theta.shape[0] != d or not np.isfinite(theta).all():
-            raise ValueError(f"projections must be a finite ({d}, L) array of directions, got shape {theta.shape}")
-    if tensors:
         from ._torch_transport import sliced_wasserstein_torch
 
+        xt, yt = as_tensor_pair(x, y)
+        theta = _directions(projections, xt.shape[1], int(n_projections), seed)
         a, b = tensor_weights_pair(weights, xt, yt)
         s = power_of_two_scale(xt, yt)  # homogeneous: exact rescaling of huge or tiny data
         return sliced_wasserstein_torch(xt / s, yt / s, a, b, p, theta) * s
     import ot
 
+    xa, ya = as_pair(x, y)
+    theta = _directions(projections, xa.shape[1], int(n_projections), seed)
     a, b = weights_pair(weights, len(xa), len(ya))
     s = power_of_two_scale(xa, ya)
-    return float(ot.sliced_wasserstein_distance(xa / s, ya / s, a, b, p=p, projections=theta)) * s
+    value = ot.sliced_wasserstein_distance(xa / s, ya / s, a, b, p=p, projections=theta)  # pyright: ignore[reportArgumentType]
+    return float(value) * s  # pyright: ignore[reportArgumentType]
+
+
+def _directions(projections: Any, d: int, n_projections: int, seed: Any) -> np.ndarray:
+    """The (d, L) directions: ``projections`` checked, or ``n_projections`` seeded uniform ones."""
+    if projections is None:
+        from ._torch_transport import directions
+
+        return directions(d, n_projections, seed)
+    theta = np.asarray(projections.detach().cpu() if hasattr(projections, "detach") else projections, dtype=np.float64)
+    if theta.ndim != 2 or theta.shape[0] != d or not np.isfinite(theta).all():
+        raise ValueError(f"projections must be a finite ({d}, L) array of directions, got shape {theta.shape}")
+    return theta
 
 
 def sinkhorn(x: Any, y: Any, *, epsilon: float, p: float = 2, debiased: bool = True,

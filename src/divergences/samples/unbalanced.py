@@ -101,6 +101,7 @@ def _solve(ops, *, a, b, eps, rho, e0, scaling, max_iter, tol, symmetric):
     mass = float(a.sum())
     err, it = math.inf, 0
     relax = Overrelaxation()
+    f_new = f
     while it < max_iter:
         it += 1
         g = lam * ops.ta(f, eps)  # the columns of π(f, g) now meet their condition
@@ -148,13 +149,14 @@ def _shift(xp, a, b, f, g, eps, rho, lam, symmetric):
 class _NumpyOps:
     xp = np
 
-    def __init__(self, cost, a, b):
+    def __init__(self, cost: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         self.cost, self.log_a, self.log_b = cost, np.log(a), np.log(b)
         self.buf = np.empty_like(cost)
-        self._e, self._neg = None, None
+        self._e: float = math.nan
+        self._neg: np.ndarray = self.buf
 
-    def _neg_cost(self, e):
-        if e != self._e:
+    def _neg_cost(self, e: float) -> np.ndarray:
+        if e != self._e:  # −C/e, formed once per level
             self._e, self._neg = e, np.multiply(self.cost, -1.0 / e)
         return self._neg
 
