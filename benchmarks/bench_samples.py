@@ -20,6 +20,7 @@ instead of taking the machine down. Ratios are anchor / ours (> 1: ours is faste
 
     python benchmarks/bench_samples.py            # the NumPy table, then the torch tables
     python benchmarks/bench_samples.py --numpy    # the NumPy table only
+    python benchmarks/bench_samples.py --transport  # plan, unbalanced, entropic GW, barycenter against POT
     python benchmarks/bench_samples.py --torch [--sinkhorn-n 2000] [--kernel-n 5000] [--skip-sinkhorn] [--skip-kernels]
     python benchmarks/bench_samples.py --large [--large-n 50000] [--large-eps 1.0] [--float32] [--skip mmd,energy,sinkhorn]
     python benchmarks/bench_samples.py --shared [--repeats 20]
@@ -45,6 +46,13 @@ Torch tables (``--torch``; torch CPU, float64 unless stated, OMP threads as set 
 * MMD² (RBF, σ = 3, biased, so GeomLoss's "gaussian" ×2 is the same number) and the energy distance,
   n = m = ``--kernel-n``, d = 10, value plus gradient w.r.t. x: ours (tiled), a direct torch version
   (full n×m matrices), GeomLoss ``backend="tensorized"``.
+* Sinkhorn on a shared machine (``--torch``, after the tables above; ``--skip-shared`` leaves it out, ``--shared-n
+  300,1000`` sets the sizes): the Sinkhorn divergence at ε = 0.05, 2-D, with 2 torch threads, quiet and beside a
+  neighbour process that runs small matrix products (64 × 64) on 2 torch threads in a loop; ours with its thread
+  policy (``samples._threads``: one thread for small problems or an oversubscribed machine), ours with the
+  threads kept (``DIVERGENCES_THREADS=keep``), GeomLoss (scaling 0.9) and POT (``sinkhorn_log``, n ≤ 1000).
+  Printed: time, peak resident growth, the ratio shared ÷ quiet per implementation, and the ratios of ours
+  (policy on) to each other implementation, time and memory, quiet and shared.
 * ``--large``, the memory case: MMD², energy and the Sinkhorn divergence (ε = ``--large-eps``), value
   plus gradient in x, n = m = ``--large-n`` (50 000) in 10-D, float64 unless ``--float32``: one n×m
   float64 matrix would take 18.6 GiB; the peak printed is the proof that none is held.
@@ -168,6 +176,116 @@ LABELS = {
     "sinkhorn": f"sinkhorn n={SK_N} d=2 eps={SK_EPS} {SK_ITERS} it",
     "knn_kl": f"knn_kl k={KNN_K} n={KNN_N} d={KNN_D}",
 }
+
+
+# -- transport toolkit (NumPy, ``--transport``) ----------------------------------------------------
+
+TR_N, TR_EPS, TR_RHO = 1000, 0.1, 1.0
+
+
+def _tr_data():
+    return _data(TR_N, 2, 0.5, 40)
+
+
+def _tr_pot_plan(x, y):
+    import ot
+
+    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = ot.sinkhorn(a, b, ot.dist(x, y), TR_EPS, method="sinkhorn_log", stopThr=1e-6, numItermax=10_000)
+    kl = float(np.sum(plan * np.log(np.maximum(plan, 1e-300) / np.outer(a, b))))
+    return float(np.sum(plan * ot.dist(x, y))) + TR_EPS * kl  # the entropic value, as ours
+
+
+def _tr_our_plan(x, y):
+    from divergences.samples import sinkhorn_plan
+
+    return sinkhorn_plan(x, y, epsilon=TR_EPS).value
+
+
+def _tr_pot_unbalanced(x, y):
+    import ot
+
+    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
+    cost = ot.dist(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = ot.unbalanced.sinkhorn_unbalanced(a, b, cost, TR_EPS, TR_RHO, stopThr=1e-6, numItermax=10_000)
+
+    def kl(m, n):
+        return float(np.sum(m * np.log(np.maximum(m, 1e-300) / n) - m + n))
+
+    return (float(np.sum(plan * cost)) + TR_EPS * kl(plan, np.outer(a, b)) + TR_RHO * kl(plan.sum(1), a)
+            + TR_RHO * kl(plan.sum(0), b))
+
+
+def _tr_our_unbalanced(x, y):
+    from divergences.samples import unbalanced_sinkhorn
+
+    return unbalanced_sinkhorn(x, y, epsilon=TR_EPS, rho=TR_RHO, debiased=False)
+
+
+def _tr_pot_gw(x, y):
+    import ot
+
+    x, y = x[:300], y[:300, :1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(ot.gromov.entropic_gromov_wasserstein2(ot.dist(x, x), ot.dist(y, y), epsilon=1.0, max_iter=1000,
+                                                            tol=1e-9))
+
+
+def _tr_our_gw(x, y):
+    from divergences.samples import gromov_wasserstein
+
+    return gromov_wasserstein(x[:300], y[:300, :1], epsilon=1.0).value
+
+
+def _tr_pot_barycenter(x, y):
+    import ot
+
+    measures = [x, y, x + 2.0]
+    start = np.random.default_rng(0).normal(size=(200, 2))
+    bary = ot.lp.free_support_barycenter(measures, [np.full(len(m), 1 / len(m)) for m in measures], start,
+                                         stopThr=1e-12)
+    return float(bary.sum())
+
+
+def _tr_our_barycenter(x, y):
+    from divergences.samples import wasserstein_barycenter
+
+    start = np.random.default_rng(0).normal(size=(200, 2))
+    return float(wasserstein_barycenter([x, y, x + 2.0], init=start, tol=1e-12).support.sum())
+
+
+TRANSPORT_CASES = {
+    f"plan n={TR_N} eps={TR_EPS}": (_tr_data, {"ours": _tr_our_plan, "POT sinkhorn_log": _tr_pot_plan}),
+    f"unbalanced n={TR_N} eps={TR_EPS} rho={TR_RHO}": (_tr_data, {"ours": _tr_our_unbalanced,
+                                                                  "POT sinkhorn_unbalanced": _tr_pot_unbalanced}),
+    "entropic GW n=300 2-D vs 1-D eps=1": (_tr_data, {"ours": _tr_our_gw, "POT PGD": _tr_pot_gw}),
+    "free-support barycenter 3 x 1000 -> 200": (_tr_data, {"ours": _tr_our_barycenter,
+                                                            "POT": _tr_pot_barycenter}),
+}
+
+
+def main_transport() -> None:
+    """``--transport``: the transport toolkit against POT (NumPy): time, peak memory (tracemalloc), value."""
+    print("\n### Transport toolkit against POT (NumPy, one call each, fresh process)\n")
+    print("| case | implementation | time (s) | peak memory (MiB) | value | ours ÷ impl, time | ours ÷ impl, memory |")
+    print("|---|---|---|---|---|---|---|")
+    for case, (_, impls) in TRANSPORT_CASES.items():
+        results = {impl: _run(case, impl) for impl in impls}
+        ours = results["ours"]
+        for impl, r in results.items():
+            if "error" in r:
+                print(f"| {case} | {impl} | – | – | – | {r['error']} | |")
+                continue
+            t_ratio = ours["time"] / r["time"] if "time" in ours else float("nan")
+            m_ratio = ours["peak"] / r["peak"] if "peak" in ours and r["peak"] else float("nan")
+            print(f"| {case} | {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.1f} | {r['value']:.6g} | "
+                  f"{t_ratio:.2f} | {m_ratio:.2f} |")
+        sys.stdout.flush()
 
 
 # -- torch cases --------------------------------------------------------------------------------
@@ -306,6 +424,10 @@ def _torch_child(spec: dict) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (20 << 30, 20 << 30))
+    if "threads" in spec:
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
     try:
         x, y, fn = _torch_case(spec)
         fn(x[:100], y[:100])  # warm-up
@@ -323,8 +445,9 @@ def _torch_child(spec: dict) -> None:
         print(json.dumps({"error": f"unavailable ({exc.name})"}))
 
 
-def _run_torch(spec: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--torch-child", json.dumps(spec)], capture_output=True, text=True)
+def _run_torch(spec: dict, env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--torch-child", json.dumps(spec)], capture_output=True, text=True,
+                         env=env)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         return {"error": f"failed (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]}"}
@@ -333,6 +456,64 @@ def _run_torch(spec: dict) -> dict:
 
 def _arg(name: str, default: int) -> int:
     return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+#: the neighbour of the shared-machine rows: small matrix products on 2 torch threads, forever (killed after)
+SHARED_NEIGHBOUR = """
+import torch
+torch.set_num_threads(2)
+a = torch.randn(64, 64) / 8
+while True:
+    a = torch.tanh(a @ a + 0.1)
+"""
+SHARED_EPS, SHARED_IMPLS = 0.05, ("ours", "ours threads kept", "GeomLoss s=0.9", "POT sinkhorn_log")
+
+
+def sinkhorn_shared(sizes: list[int]) -> None:
+    """The Sinkhorn divergence with 2 torch threads, quiet and beside a multi-threaded neighbour (see the notes)."""
+    import os
+
+    results: dict[tuple[str, int, str], dict] = {}
+    for phase in ("quiet", "shared"):
+        neighbour = subprocess.Popen([sys.executable, "-c", SHARED_NEIGHBOUR]) if phase == "shared" else None
+        try:
+            if neighbour is not None:
+                time.sleep(2.0)  # let it start its loop
+            for n in sizes:
+                for impl in SHARED_IMPLS:
+                    if impl.startswith("POT") and n > 1000:
+                        continue
+                    env = dict(os.environ, DIVERGENCES_THREADS="keep") if impl == "ours threads kept" else None
+                    spec = {"kind": "sinkhorn", "n": n, "d": 2, "eps": SHARED_EPS, "threads": 2,
+                            "impl": "ours" if impl.startswith("ours") else impl}
+                    results[(phase, n, impl)] = _run_torch(spec, env)
+        finally:
+            if neighbour is not None:
+                neighbour.kill()
+                neighbour.wait()
+    print(f"\n### Sinkhorn divergence on a shared machine: ε = {SHARED_EPS}, 2-D, float64, 2 torch threads; "
+          "beside a process running 64 × 64 matrix products on 2 threads\n")
+    print("| n = m | implementation | quiet time (s) | shared time (s) | shared ÷ quiet | quiet RSS growth (MiB) | "
+          "shared RSS growth (MiB) | ours ÷ impl, time quiet | ours ÷ impl, time shared | ours ÷ impl, memory quiet |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        ours = {phase: results.get((phase, n, "ours"), {}) for phase in ("quiet", "shared")}
+        for impl in SHARED_IMPLS:
+            q, sh = results.get(("quiet", n, impl)), results.get(("shared", n, impl))
+            if q is None or sh is None:
+                continue
+            if "error" in q or "error" in sh:
+                print(f"| {n} | {impl} | {q.get('error', '')} | {sh.get('error', '')} | | | | | | |")
+                continue
+
+            def ratio(a, b):
+                return f"{a / b:.2f}" if a and b else "–"
+
+            print(f"| {n} | {impl} | {q['time']:.2f} | {sh['time']:.2f} | {sh['time'] / q['time']:.2f} | "
+                  f"{q['peak'] / 2**20:.0f} | {sh['peak'] / 2**20:.0f} | "
+                  f"{ratio(ours['quiet'].get('time'), q['time'])} | {ratio(ours['shared'].get('time'), sh['time'])} | "
+                  f"{ratio(ours['quiet'].get('peak'), q['peak'])} |")
+        sys.stdout.flush()
 
 
 def main_large() -> None:
@@ -385,6 +566,9 @@ def main_torch() -> None:
                 print(f"| {d} | {eps} | {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.6g} | "
                       f"{abs(r['value'] - w22) / w22:.2e} | {gap} | {r['info']} |")
                 sys.stdout.flush()
+    if "--skip-shared" not in sys.argv:
+        sinkhorn_shared([int(v) for v in sys.argv[sys.argv.index("--shared-n") + 1].split(",")]
+                        if "--shared-n" in sys.argv else [300, 1000])
     kernel_cases = (("mmd", n_kernel, "float64"), ("energy", n_kernel, "float64"))
     for kind, n, dtype in () if "--skip-kernels" in sys.argv else kernel_cases:
         impls = ("ours", "torch direct", "GeomLoss")
@@ -406,7 +590,7 @@ def _child(case: str, impl: str) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
-    make, impls = CASES[case]
+    make, impls = CASES[case] if case in CASES else TRANSPORT_CASES[case]
     fn = impls[impl]
     try:
         small_x, small_y = (a[:200] for a in make())
@@ -522,6 +706,8 @@ if __name__ == "__main__":
         _child(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "--torch-child":
         _torch_child(json.loads(sys.argv[2]))
+    elif "--transport" in sys.argv:
+        main_transport()
     elif "--large" in sys.argv:
         main_large()
     elif "--torch" in sys.argv:

@@ -3,7 +3,11 @@
 * k-nearest neighbours: :func:`knn_kl`, :func:`knn_entropy` (:mod:`.knn`);
 * kernels and distances: :func:`mmd`, :func:`energy`, :func:`cauchy_schwarz` (:mod:`.kernels`);
 * optimal transport: :func:`wasserstein` (exact), :func:`sliced_wasserstein`, :func:`sinkhorn` (log
-  domain, ε-scaling) (:mod:`.transport`);
+  domain, ε-scaling) (:mod:`.transport`); the plan and its potentials :func:`sinkhorn_plan`
+  (:class:`TransportPlan`, lazy) (:mod:`.plan`); unbalanced OT :func:`unbalanced_sinkhorn` (:mod:`.unbalanced`);
+  :func:`gromov_wasserstein`, :func:`fused_gromov_wasserstein` (:mod:`.gromov`); barycenters
+  :func:`wasserstein_barycenter`, :func:`bures_barycenter` (:mod:`.barycenters`); large n:
+  :func:`quantized_sinkhorn` (:mod:`.quantized`);
 * :func:`log_variance` (:mod:`.log_variance`);
 * critic-based lower bounds :func:`f_gan_bound`, :func:`nwj_bound`, :func:`donsker_varadhan_bound`
   and the propensity bound :func:`causal_f_bound` (:mod:`.variational`);
@@ -22,35 +26,47 @@ Conventions (scale, squares, ½ factors) are stated in each docstring and in ``d
 
 from __future__ import annotations
 
+from .barycenters import BarycenterResult, bures_barycenter, wasserstein_barycenter
+from .gromov import GromovResult, fused_gromov_wasserstein, gromov_wasserstein
 from .histogram import histogram
 from .independence import dcov_test, hsic_test
 from .kernels import cauchy_schwarz, energy, median_bandwidth, mmd
 from .knn import knn_entropy, knn_kl
 from .log_variance import log_variance
+from .plan import TransportPlan, sinkhorn_plan
+from .quantized import QuantizedSinkhorn, quantized_sinkhorn
 from .resampling import BootstrapResult, PermutationResult, bootstrap, permutation_test
 from .transport import SinkhornConvergenceError, SinkhornConvergenceWarning, sinkhorn, sliced_wasserstein, wasserstein
 from .two_sample import SignificanceResult, block_mmd_test, linear_mmd_test, mmd_agg_test, mmd_test, power_bandwidth
+from .unbalanced import unbalanced_sinkhorn
 from .variational import causal_f_bound, donsker_varadhan_bound, f_gan_bound, nwj_bound, optimal_critic
 
 __all__ = [
+    "BarycenterResult",
     "BootstrapResult",
+    "GromovResult",
     "PermutationResult",
+    "QuantizedSinkhorn",
     "SignificanceResult",
     "SinkhornConvergenceError",
     "SinkhornConvergenceWarning",
+    "TransportPlan",
     "block_mmd_test",
     "bootstrap",
-    "causal_f_bound",
-    "donsker_varadhan_bound",
-    "f_gan_bound",
+    "bures_barycenter",
     "cauchy_schwarz",
+    "causal_f_bound",
     "dcov_test",
+    "donsker_varadhan_bound",
     "energy",
+    "f_gan_bound",
+    "fused_gromov_wasserstein",
+    "gromov_wasserstein",
     "histogram",
     "hsic_test",
     "knn_entropy",
-    "linear_mmd_test",
     "knn_kl",
+    "linear_mmd_test",
     "log_variance",
     "median_bandwidth",
     "mmd",
@@ -60,7 +76,11 @@ __all__ = [
     "optimal_critic",
     "permutation_test",
     "power_bandwidth",
+    "quantized_sinkhorn",
     "sinkhorn",
+    "sinkhorn_plan",
     "sliced_wasserstein",
+    "unbalanced_sinkhorn",
     "wasserstein",
+    "wasserstein_barycenter",
 ]

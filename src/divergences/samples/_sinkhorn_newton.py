@@ -55,6 +55,8 @@ RIDGE_MIN, RIDGE_MAX = 1e-10, 1e-4
 #: the first trial step moves no potential by more than MAX_STEP·ε (a factor e^MAX_STEP in the plan);
 #: at most BACKTRACK halvings of it are tried
 MAX_STEP, BACKTRACK = 10.0, 12
+#: after a step accepted at the trust radius (the first trial, capped), the next may move 4 times as far
+GROW = 4.0
 
 
 def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residual: Vector, eps: float,
@@ -70,7 +72,9 @@ def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residua
         plan = sparse.csr_matrix((vals, (rows, cols)), shape=(n, m))
     row_mass = np.asarray(plan.sum(1)).ravel()
     col_mass = np.maximum(np.asarray(plan.sum(0)).ravel(), 1e-300)
-    diag = row_mass * (1 + ridge) + 1e-300
+    # the ridge also adds a floor of ridge × the mean row mass: a row whose plan mass has underflowed (a point
+    # far from every partner, at small ε) gets a bounded move, not ε·r/1e-300
+    diag = row_mass * (1 + ridge) + ridge * float(row_mass.sum()) / n + 1e-300
     rhs = -eps * residual
     # nnz(π D πᵀ) ≤ Σ_j (entries in column j)²: the direct solve only while that bound is small
     fill = float(np.square(np.bincount(cols, minlength=m).astype(np.float64)).sum())
@@ -82,8 +86,8 @@ def _direction(rows: Vector, cols: Vector, vals: Vector, n: int, m: int, residua
     def matvec(v):
         return diag * v - scaled @ (scaled.T @ v)
 
-    op = splinalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
-    pre = splinalg.LinearOperator((n, n), matvec=lambda v: v / diag, dtype=np.float64)
+    op = splinalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64)  # pyright: ignore[reportCallIssue]
+    pre = splinalg.LinearOperator((n, n), matvec=lambda v: v / diag, dtype=np.float64)  # pyright: ignore[reportCallIssue]
     d, _ = splinalg.cg(op, rhs, rtol=1e-6, maxiter=500, M=pre)
     return d
 
@@ -107,16 +111,19 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
 
     g, f1, residual, err, value = state(f)
     steps = 0
+    radius = MAX_STEP * eps  # trust radius: the largest move of one potential that the first trial may make
     while steps < max_steps and err >= tol and math.isfinite(err):
         steps += 1
         kept = plan(f, g, DROP, min(MAX_ENTRIES_PER_POINT * (n + m), MAX_ENTRIES))
         if kept is None:  # too dense for a Newton system (moderate ε): the caller goes on with Sinkhorn
             break
-        d = _direction(*kept, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
+        rows, cols, vals = kept
+        d = _direction(rows, cols, vals, n, m, residual, eps, min(RIDGE_MAX, max(RIDGE_MIN, 1e-3 * err)))
+        del rows, cols, vals
         del kept  # not alive while the next step gathers its plan
         slope = -float(np.dot(residual, d))  # ∇F · d (> 0: an ascent direction)
-        t = t0 = min(1.0, MAX_STEP * eps / max(float(np.abs(d).max()), 1e-300))
-        full = False
+        t = t0 = min(1.0, radius / max(float(np.abs(d).max()), 1e-300))
+        accepted = full = False
         if np.isfinite(d).all() and slope > 0:
             for _ in range(BACKTRACK):
                 trial = f + t * d
@@ -125,11 +132,22 @@ def newton_polish(f: Vector, a: Vector, b: Vector, eps: float, *, ta: Callable[[
                 if math.isfinite(terr) and (gain >= 1e-4 * t * slope
                                             or (terr < err and gain >= -1e-13 * (abs(value) + eps))):
                     f, g, f1, residual, err, value = trial, tg, tf1, tres, terr, tvalue
-                    full = t == t0 == 1.0
+                    accepted, full = True, t == t0 == 1.0
                     break
                 t *= 0.5
+        # the trust radius grows after a first trial accepted at the radius (weakly coupled groups of points,
+        # whose potentials must move by many ε at small ε: the radius reaches 1e4 ε in 7 steps), and shrinks back
+        # to where the backtracking ended otherwise
+        if accepted and t == t0 < 1.0:
+            radius *= GROW
+        elif accepted:
+            radius = max(MAX_STEP * eps, t * float(np.abs(d).max()))
+        else:
+            radius = MAX_STEP * eps
         if err < tol or full:
             continue
+        if accepted and t == t0:
+            continue  # a step accepted at the trust radius: the next grows it
         # a damped or refused step: one Sinkhorn update, f ← T_b(T_a(f)), which never decreases F
         f = f1
         g, f1, residual, err, value = state(f)

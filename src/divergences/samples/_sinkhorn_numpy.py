@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._convergence import EXP_FLOOR, Overrelaxation, epsilon_path, newton_due
+from ._convergence import EXP_FLOOR, Overrelaxation, epsilon_path, exact_start, exact_start_due, newton_due
 
 __all__ = ["cost_matrix", "entropic_ot", "plan_callback", "update_f", "update_g"]
 
@@ -74,24 +74,32 @@ def plan_callback(neg_cost: np.ndarray, log_a: np.ndarray, log_b: np.ndarray, ep
 
 
 def entropic_ot(cost: np.ndarray, a: np.ndarray, b: np.ndarray, eps: float, *, max_iter: int, tol: float,
-                scaling: float | None, symmetric: bool = False) -> tuple[float, int, float, bool, Any, Any]:
+                scaling: float | None, symmetric: bool = False,
+                init: np.ndarray | None = None) -> tuple[float, int, float, bool, Any, Any]:
     """(OT_ε value, iterations, final L1 marginal error, potentials finite, f, g) for one problem.
 
-    ``symmetric=True`` (x = y, a = b) uses one potential and the averaged update
+    ``init`` is a starting row potential (default: zeros and the ε-scaling path, or at small ε the exact dual,
+    see :func:`~._convergence.exact_start_due`). ``symmetric=True`` (x = y, a = b) uses one potential and the averaged update
     f ← ½(f + T(f)), which converges where alternating updates oscillate on symmetric problems.
     A problem x ≠ y still above ``tol`` after :data:`~._convergence.NEWTON_AFTER` iterations at ε, and slow
     by :func:`~._convergence.newton_due`, is finished by the Newton steps of :mod:`._sinkhorn_newton` (each
     counted as one iteration); if they stop short (plan too dense, or stalled) Sinkhorn updates go on.
     """
     if not symmetric and len(a) > len(b):  # the Newton system lives on the smaller side; OT is symmetric
+        if init is not None:  # a start for f becomes one for g = T_a(f)
+            init = update_g(np.multiply(cost, -1.0 / eps), np.log(a), np.asarray(init, dtype=np.float64), eps,
+                            np.empty_like(cost))
         value, iterations, err, finite, g, f = entropic_ot(cost.T, b, a, eps, max_iter=max_iter, tol=tol,
-                                                           scaling=scaling)
+                                                           scaling=scaling, init=init)
         return value, iterations, err, finite, f, g
     log_a, log_b = np.log(a), np.log(b)
-    f = np.zeros(len(a))
+    top = float(cost.max())
+    if init is None and exact_start_due(eps, top, len(a), len(b), symmetric):
+        init = exact_start(cost, a, b)
+    f = np.zeros(len(a)) if init is None else np.array(init, dtype=np.float64)
     g = np.zeros(len(b))
     buf = np.empty_like(cost)
-    for e in epsilon_path(float(cost.max()), eps, scaling):  # ε-scaling: one update pair per level
+    for e in epsilon_path(top, eps, None if init is not None else scaling):  # ε-scaling: one update pair per level
         neg = np.multiply(cost, -1.0 / e)
         g = update_g(neg, log_a, f, e, buf)
         f = 0.5 * (f + g) if symmetric else update_f(neg, log_b, g, e, buf)

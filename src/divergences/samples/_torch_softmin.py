@@ -33,6 +33,7 @@ from collections.abc import Iterator
 import torch
 
 from ._convergence import EXP_FLOOR
+from ._threads import solver_threads
 from ._torch_pairs import safe_sqrt, sq_dists
 
 __all__ = ["cost", "panels", "plan_entries", "scores", "softmin", "workspace"]
@@ -108,13 +109,18 @@ class _Softmin(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, gf):  # noqa: D102
+    def backward(ctx, gf):  # noqa: D102  # pyright: ignore[reportIncompatibleMethodOverride]
+        x = ctx.saved_tensors[0]
+        with solver_threads(x.shape[0] * x.shape[1] * ctx.saved_tensors[1].shape[1], x.device.type):
+            return _Softmin._backward(ctx, gf)
+
+    @staticmethod
+    def _backward(ctx, gf):
         x, y, h, f = ctx.saved_tensors
         eps, p = ctx.eps, ctx.p
         need_x, need_y, need_h = ctx.needs_input_grad[:3]
-        gx = torch.zeros_like(x) if need_x else None
-        gy = torch.zeros_like(y) if need_y else None
-        gh = torch.zeros_like(h) if need_h else None
+        # accumulated only where needed (the others are returned as None)
+        gx, gy, gh = torch.zeros_like(x), torch.zeros_like(y), torch.zeros_like(h)
         x, y, h = x.detach(), y.detach(), h.detach()
         work = workspace(x, x.shape[0], x.shape[1], y.shape[1], ctx.block)
         for i0, i1, j0, j1 in panels(x.shape[1], y.shape[1], ctx.block):
@@ -136,7 +142,7 @@ class _Softmin(torch.autograd.Function):
                     gx[:, i0:i1] += next(grads)
                 if need_y:
                     gy[:, j0:j1] += next(grads)
-        return gx, gy, gh, None, None, None
+        return gx if need_x else None, gy if need_y else None, gh if need_h else None, None, None, None
 
 
 def softmin(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, p: float, block: int) -> torch.Tensor:

@@ -33,13 +33,15 @@ import math
 
 import torch
 
-from ._convergence import Overrelaxation, epsilon_path, newton_due, settle
+from ._convergence import Overrelaxation, epsilon_path, exact_start, exact_start_due, newton_due, settle
 from ._inputs import power_of_two_scale
-from ._torch_inputs import as_tensor_pair, tensor_weights
+from ._threads import solver_threads
+from ._torch_inputs import as_tensor_pair
 from ._torch_softmin import cost as pair_cost
 from ._torch_softmin import plan_entries, softmin
+from ._transport_inputs import duality_gap, rescaled_epsilon, tensor_weights_pair, times_scale
 
-__all__ = ["sinkhorn_torch", "sliced_wasserstein_torch", "wasserstein_1d_torch", "wasserstein_nd_torch"]
+__all__ = ["sinkhorn_torch", "sliced_wasserstein_torch", "solver_frame", "wasserstein_1d_torch", "wasserstein_nd_torch"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,15 +78,6 @@ def root(value: torch.Tensor, p: float) -> torch.Tensor:
     return torch.where(positive, safe ** (1 / p), torch.zeros_like(value))
 
 
-def _pair_weights(weights, xt, yt):
-    if weights is None:
-        weights = (None, None)
-    if not isinstance(weights, (tuple, list)) or len(weights) != 2:
-        raise ValueError("weights must be a pair (weights_x, weights_y); either may be None")
-    return (tensor_weights(weights[0], tuple(xt.shape[:-1]), "weights[0]", xt),
-            tensor_weights(weights[1], tuple(yt.shape[:-1]), "weights[1]", yt))
-
-
 def wasserstein_nd_torch(xt, yt, a, b, p: float, max_iter: int) -> torch.Tensor:
     """Exact W_p^p in d > 1: POT's network simplex on the detached cost gives the optimal plan π;
     the value Σ π C(x, y) is then differentiable in x and y (envelope theorem: π is optimal)."""
@@ -95,7 +88,9 @@ def wasserstein_nd_torch(xt, yt, a, b, p: float, max_iter: int) -> torch.Tensor:
     plan, log = ot.emd(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(),
                        cost.detach().cpu().double().numpy(), numItermax=int(max_iter), log=True)
     if log.get("warning"):
-        raise RuntimeError(f"ot.emd did not solve the transport problem: {log['warning']} (raise max_iter)")
+        raise RuntimeError(f"ot.emd did not solve the transport problem: {log['warning']}; "
+                           f"{duality_gap(log['cost'], log, a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy())} "
+                           "(raise max_iter)")
     value = (torch.as_tensor(plan, dtype=cost.dtype, device=cost.device) * cost).sum()
     # derivative in the weights: the dual potentials (POT's log["u"], log["v"])
     if a.requires_grad or b.requires_grad:
@@ -141,7 +136,7 @@ def _tile_plan(x, y, la, lb, eps, p, block):
     return plan
 
 
-def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps):
+def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps, sm=softmin):
     """Newton steps (:mod:`._sinkhorn_newton`) on each problem of the batch; f (B, n) in place."""
     from ._sinkhorn_newton import newton_polish
 
@@ -152,11 +147,11 @@ def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps):
 
         def ta(fv, xk=xk, yk=yk, lak=lak):
             h = lak + torch.as_tensor(fv, dtype=xk.dtype, device=xk.device) / eps
-            return softmin(yk[None], xk[None], h[None], eps, p, block)[0].double().cpu().numpy()
+            return sm(yk[None], xk[None], h[None], eps, p, block)[0].double().cpu().numpy()
 
         def tb(gv, xk=xk, yk=yk, lbk=lbk):
             h = lbk + torch.as_tensor(gv, dtype=xk.dtype, device=xk.device) / eps
-            return softmin(xk[None], yk[None], h[None], eps, p, block)[0].double().cpu().numpy()
+            return sm(xk[None], yk[None], h[None], eps, p, block)[0].double().cpu().numpy()
 
         fk, gk, steps, err = newton_polish(
             f[k].double().cpu().numpy(), lak.exp().double().cpu().numpy(), lbk.exp().double().cpu().numpy(), eps,
@@ -167,10 +162,25 @@ def _newton(x, y, la, lb, f, eps, p, block, tol, max_steps):
     return f, g, most, worst
 
 
-def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symmetric):
+def _exact_start(x, y, la, lb, p):
+    """Row potentials (B, n) of the exact problems (:func:`~._convergence.exact_start`, on each problem's dense
+    cost, at most :data:`~._convergence.EXACT_START_MAX_PAIRS` pairs), or None if one of them stops short."""
+    import numpy as np
+
+    starts = []
+    for k in range(x.shape[0]):
+        cost = pair_cost(x[k], y[k], p).cpu().numpy()
+        u = exact_start(cost, la[k].exp().cpu().numpy(), lb[k].exp().cpu().numpy())
+        if u is None:
+            return None
+        starts.append(u)
+    return torch.as_tensor(np.stack(starts), dtype=la.dtype, device=la.device)
+
+
+def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symmetric, sm=softmin):
     """Converged potentials (no autograd); returns f, g, iterations, max marginal error, finiteness.
 
-    The same iteration as the NumPy path (ε-scaling, then plain or averaged updates at ε with the
+    The same iteration as the NumPy path (ε-scaling, or at small ε the exact dual as the start, then plain or averaged updates at ε with the
     adaptive over-relaxation of :class:`~._convergence.Overrelaxation`, then for
     x ≠ y the Newton steps of :mod:`._sinkhorn_newton` when
     :func:`~._convergence.newton_due` says Sinkhorn is slow; Sinkhorn updates go on if they
@@ -183,16 +193,19 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
         x, y, la, lb = (t.detach().double() for t in (x, y, la, lb))
         f = torch.zeros_like(la)
         g = torch.zeros_like(lb)
+        start = _exact_start(x, y, la, lb, p) if exact_start_due(eps, e0, x.shape[1], y.shape[1], symmetric) else None
+        if start is not None:
+            f, scaling = start, None
         for e in epsilon_path(e0, eps, scaling):
-            g = softmin(y, x, la + f / e, e, p, block)
-            f = 0.5 * (f + g) if symmetric else softmin(x, y, lb + g / e, e, p, block)
+            g = sm(y, x, la + f / e, e, p, block)
+            f = 0.5 * (f + g) if symmetric else sm(x, y, lb + g / e, e, p, block)
         err, it = math.inf, 0
         a = la.exp()
         relax = Overrelaxation()
         newton_allowed = True
         while it < max_iter:
             it += 1
-            g = softmin(y, x, la + f / eps, eps, p, block)
+            g = sm(y, x, la + f / eps, eps, p, block)
             if symmetric:
                 err = float((a * torch.expm1((f - g) / eps).abs()).sum(-1).max())
                 if not err >= tol:
@@ -200,13 +213,13 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
                 f = g = 0.5 * (f + g)
                 continue
             # columns of the plan (f, g) are exact; its rows are off by a·expm1((f − T_b(g))/ε)
-            f_new = softmin(x, y, lb + g / eps, eps, p, block)
+            f_new = sm(x, y, lb + g / eps, eps, p, block)
             err = float((a * torch.expm1((f - f_new) / eps).abs()).sum(-1).max())
             if not err >= tol:
                 break
             f = f + relax.step(err) * (f_new - f)
             if newton_allowed and math.isfinite(err) and newton_due(relax, it, max_iter, tol):
-                f, g, steps, err = _newton(x, y, la, lb, f, eps, p, block, tol, max_iter - it)
+                f, g, steps, err = _newton(x, y, la, lb, f, eps, p, block, tol, max_iter - it, sm)
                 it += steps
                 if not err >= tol:
                     break
@@ -215,42 +228,53 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
     return f, g, it, err, finite
 
 
-def _value(x, y, la, lb, f, g, eps, p, block, symmetric):
+def _value(x, y, la, lb, f, g, eps, p, block, symmetric, sm=softmin):
     """Entropic OT value with envelope-theorem gradients (f, g fixed; see the module notes)."""
     a, b = la.exp(), lb.exp()
     if symmetric:
-        return (a * softmin(x, x, la + f / eps, eps, p, block)).sum(-1) + (a * f).sum(-1)
-    tb = softmin(x, y, lb + g / eps, eps, p, block)
-    ta = softmin(y, x, la + f / eps, eps, p, block)
+        return (a * sm(x, x, la + f / eps, eps, p, block)).sum(-1) + (a * f).sum(-1)
+    tb = sm(x, y, lb + g / eps, eps, p, block)
+    ta = sm(y, x, la + f / eps, eps, p, block)
     return 0.5 * ((a * tb).sum(-1) + (b * g).sum(-1) + (a * f).sum(-1) + (b * ta).sum(-1))
 
 
-def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block):
-    batched = (isinstance(x, torch.Tensor) and x.ndim == 3) or (isinstance(y, torch.Tensor) and y.ndim == 3)
-    xt, yt = as_tensor_pair(x, y, batched=True)
-    a, b = _pair_weights(weights, xt, yt)
-    if bool((a == 0).any()) or bool((b == 0).any()):
-        raise ValueError("weights: the torch path needs positive weights (drop zero-weight samples first)")
-    # centre (translation invariance) and rescale huge or tiny data exactly by a power of two
+def solver_frame(xt, yt, epsilon, p):
+    """The frame the torch solvers work in, for batches x (B, n, d), y (B, m, d): the data centred (translation
+    invariance; the matrix-product distances lose digits far from the origin) and divided by a power of two s
+    when huge or tiny (exact), ε in the same units, and the start ε₀ of the ε path (the squared diameter)."""
     s = power_of_two_scale(xt, yt)
     centre = torch.cat([xt, yt], 1).detach().mean(1, keepdim=True)
     xt, yt = (xt - centre) / s, (yt - centre) / s
-    eps = epsilon / s**p
+    eps = rescaled_epsilon(epsilon, s, p)
     with torch.no_grad():
         pooled = torch.cat([xt, yt], 1).detach()
         diameter = float((pooled.amax(1) - pooled.amin(1)).norm(dim=-1).max())
-    e0 = max(diameter, 1e-300) ** p
+    return xt, yt, s, eps, max(diameter, 1e-300) ** p
+
+
+def sinkhorn_torch(x, y, *, epsilon, p, debiased, weights, max_iter, tol, scaling, on_failure, block, backend="tiled"):
+    batched = (isinstance(x, torch.Tensor) and x.ndim == 3) or (isinstance(y, torch.Tensor) and y.ndim == 3)
+    xt, yt = as_tensor_pair(x, y, batched=True)
+    a, b = tensor_weights_pair(weights, xt, yt)
+    if bool((a == 0).any()) or bool((b == 0).any()):
+        raise ValueError("weights: the torch path needs positive weights (drop zero-weight samples first)")
+    xt, yt, s, eps, e0 = solver_frame(xt, yt, epsilon, p)
+    if backend == "keops":
+        from ._keops import keops_softmin as sm
+    else:
+        sm = softmin
     la, lb = a.log(), b.log()
     same = xt.shape == yt.shape and torch.equal(xt.detach(), yt.detach()) and torch.equal(a.detach(), b.detach())
     problems = [("OT(x, y)", xt, yt, la, lb, 1.0, same)]
     if debiased:
         problems += [("OT(x, x)", xt, xt, la, la, -0.5, True), ("OT(y, y)", yt, yt, lb, lb, -0.5, True)]
     total = 0.0
-    for label, u, v, lu, lv, sign, symmetric in problems:
-        f, g, iterations, err, finite = _potentials(u, v, lu, lv, eps, p, block, scaling=scaling, e0=e0,
-                                                    max_iter=max_iter, tol=tol, symmetric=symmetric)
-        settle(f"sinkhorn: {label}", err=err, tol=tol, iterations=iterations, epsilon=epsilon, finite=finite,
-               on_failure=on_failure, stacklevel=4)
-        total = total + sign * _value(u, v, lu, lv, f.to(u.dtype), g.to(u.dtype), eps, p, block, symmetric)
-    total = total * s**p
+    with solver_threads(xt.shape[0] * max(xt.shape[1], yt.shape[1]) ** 2, xt.device.type):
+        for label, u, v, lu, lv, sign, symmetric in problems:
+            f, g, iterations, err, finite = _potentials(u, v, lu, lv, eps, p, block, scaling=scaling, e0=e0,
+                                                        max_iter=max_iter, tol=tol, symmetric=symmetric, sm=sm)
+            settle(f"sinkhorn: {label}", err=err, tol=tol, iterations=iterations, epsilon=epsilon, finite=finite,
+                   on_failure=on_failure, stacklevel=4)
+            total = total + sign * _value(u, v, lu, lv, f.to(u.dtype), g.to(u.dtype), eps, p, block, symmetric, sm)
+    total = times_scale(total, s, p)
     return total if batched else total[0]

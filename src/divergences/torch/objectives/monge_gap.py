@@ -46,6 +46,7 @@ def monge_gap(x: torch.Tensor, tx: torch.Tensor, *, epsilon: float, p: float = 2
         a = torch.as_tensor(weights, dtype=x.dtype)
         if a.shape != (len(x),) or not bool(torch.isfinite(a).all()) or bool((a <= 0).any()):
             raise ValueError(f"weights must be {len(x)} finite positive numbers")
+        a = a / a.amax()  # weights near 1e308 would sum to inf
         a = a / a.sum()
     ot = sinkhorn(x, tx, epsilon=epsilon, p=p, debiased=False, weights=(a, a), **sinkhorn_options)
     d2 = (x - tx).pow(2).sum(-1)
