@@ -145,3 +145,28 @@ def test_causal_bound_closed_forms_and_torch():
     value = causal_f_bound(et, "kl").sum()
     value.backward()
     np.testing.assert_allclose(et.grad.numpy(), -1 / et.detach().numpy())
+
+
+@pytest.mark.parametrize(("name", "params"), [("kl", {}), ("alpha", {"alpha": 0.5}), ("js", {"beta": 0.3})])
+def test_a_spec_gives_the_name_and_keywords_value(name, params):
+    """Issue 20: ``dv.spec(name, **params)`` is accepted wherever the name is, with the same value."""
+    p, q = _pair(4)
+    d = dv.spec(name, **params)
+    np.testing.assert_array_equal(optimal_critic(p, q, d), optimal_critic(p, q, name, **params))
+    e = np.array([0.2, 0.7, 1.0])
+    np.testing.assert_array_equal(causal_f_bound(e, d), causal_f_bound(e, name, **params))
+    t = optimal_critic(p, q, d)
+    assert f_gan_bound(t, t, d, weights_p=p, weights_q=q) == f_gan_bound(t, t, name, weights_p=p, weights_q=q, **params)
+    assert f_gan_bound(t, t, d, weights_p=p, weights_q=q) == pytest.approx(float(d(p, q)), rel=1e-10)
+    # the divergence's parameters go inside the spec, not beside it
+    with pytest.raises(ValueError, match="inside dv.spec"):
+        causal_f_bound(0.5, d, alpha=2.0)
+
+
+def test_f_gan_needs_a_conjugate_and_an_f_divergence():
+    with pytest.raises(ValueError, match="conjugate"):  # a user generator has no closed-form f*
+        f_gan_bound([0.0], [0.0], lambda t: (t - 1) ** 2)
+    with pytest.raises(ValueError, match="not an f-divergence"):
+        causal_f_bound(0.5, dv.spec("renyi", alpha=2.0))
+    with pytest.raises(ValueError, match="takes no parameter"):
+        optimal_critic([0.5], [0.5], "kl", beta=0.3)

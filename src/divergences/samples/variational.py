@@ -32,23 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from ..core.divergence import DivergenceLike
+from ._divergence import f_generator
 from ._torch_inputs import any_tensor
 
 __all__ = ["causal_f_bound", "donsker_varadhan_bound", "f_gan_bound", "nwj_bound", "optimal_critic"]
-
-
-def _generator(divergence: Any, params: dict):
-    from ..registry import get
-
-    if hasattr(divergence, "conjugate") and hasattr(divergence, "f"):
-        return divergence
-    if not isinstance(divergence, str):
-        raise ValueError(f"divergence must be a registered name or a generator, got {divergence!r}")
-    spec = get(divergence)
-    gen = spec.generator(**params)
-    if not hasattr(gen, "f"):
-        raise ValueError(f"divergence {divergence!r} is not an f-divergence (no generator f)")
-    return gen
 
 
 def _values(t: Any, name: str, torch_mode: bool):
@@ -112,21 +100,32 @@ def _finish(value, torch_mode):
     return value if torch_mode else float(value)
 
 
-def f_gan_bound(critic_p: Any, critic_q: Any, divergence: Any = "kl", *, weights_p: Any = None,
-                weights_q: Any = None, **params: Any) -> Any:
+def f_gan_bound(critic_p: Any, critic_q: Any, divergence: DivergenceLike = "kl", *, weights_p: Any = None,
+                weights_q: Any = None, **params: float) -> Any:
     r"""f-GAN lower bound :math:`E_P[T] - E_Q[f^*(T)] \le D_f(P\|Q)` from critic values.
 
-    ``divergence`` is a registered f-divergence name (``params`` go to its generator, e.g. ``beta``)
-    or a generator object with ``conjugate``. Equality holds at :math:`T = f'(p/q)`
-    (:func:`optimal_critic`). Values outside the conjugate's domain give −inf (module notes).
+    Equality holds at :math:`T = f'(p/q)` (:func:`optimal_critic`). Values outside the conjugate's
+    domain give −inf (module notes).
 
     >>> import numpy as np
     >>> p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
     >>> t = optimal_critic(p, q, "kl")
     >>> round(f_gan_bound(t, t, "kl", weights_p=p, weights_q=q), 10) == round(float(np.sum(p * np.log(p / q))), 10)
     True
+
+    :param critic_p: critic values T(x_i) at the samples of P.
+    :param critic_q: critic values T(y_j) at the samples of Q.
+    :param divergence: an f-divergence with a closed-form conjugate f*: a registered name with its
+        parameters as keywords (``"js", beta=0.3``), the same as ``dv.spec("js", beta=0.3)``, or a
+        generator object defining ``conjugate``.
+    :param weights_p: optional non-negative weights of the samples of P (normalised here).
+    :param weights_q: optional weights of the samples of Q.
+    :param params: the divergence's parameters, beside a name only.
+    :returns: the bound: a float (NumPy in) or a differentiable 0-d tensor (torch in).
+    :raises ValueError: naming the argument: NaN or infinite critic values, bad weights, a divergence
+        that is not an f-divergence or has no closed-form conjugate, an unknown parameter.
     """
-    gen = _generator(divergence, params)
+    gen = f_generator(divergence, params, conjugate=True)
     tp, tq, wp, wq, torch_mode = _prepare(critic_p, critic_q, weights_p, weights_q)
     if torch_mode:
         import torch
@@ -175,12 +174,23 @@ def donsker_varadhan_bound(critic_p: Any, critic_q: Any, *, weights_p: Any = Non
     return _finish(_mean(tp, wp) - lme, torch_mode)
 
 
-def optimal_critic(p: Any, q: Any, divergence: Any = "kl", **params: Any) -> Any:
+def optimal_critic(p: Any, q: Any, divergence: DivergenceLike = "kl", **params: float) -> Any:
     r"""The optimal f-GAN critic :math:`f'(p/q)` at points with probabilities (or densities) p and q.
 
     For Donsker–Varadhan use ``log(p/q)`` instead (any constant may be added).
+
+    >>> float(optimal_critic([0.5], [0.25], "pearson")[0])  # f′(t) = 2(t − 1) at t = 2
+    2.0
+
+    :param p: probabilities or densities of P at the points (> 0).
+    :param q: probabilities or densities of Q at the same points (> 0).
+    :param divergence: an f-divergence: a name with its parameters as keywords, a ``dv.spec(...)``
+        value, a generator object or a callable f(t).
+    :param params: the divergence's parameters, beside a name only.
+    :returns: f′(p/q), on the caller's backend.
+    :raises ValueError: for p or q ≤ 0, NaN, or a divergence that is not an f-divergence.
     """
-    gen = _generator(divergence, params)
+    gen = f_generator(divergence, params)
     torch_mode = any_tensor(p, q)
     pv, qv = _values(p, "p", torch_mode), _values(q, "q", torch_mode)
     if (pv <= 0).any() or (qv <= 0).any():
@@ -200,7 +210,7 @@ def _f_at_zero(gen) -> float:
     return math.inf if probes[-1] > probes[0] else probes[-1]
 
 
-def causal_f_bound(propensity: Any, divergence: Any = "kl", **params: Any) -> Any:
+def causal_f_bound(propensity: Any, divergence: DivergenceLike = "kl", **params: float) -> Any:
     r"""Upper bound on :math:`D_f\big(P(Y\mid A{=}a, X{=}x)\,\|\,P(Y\mid do(A{=}a), X{=}x)\big)` from
     the propensity score :math:`e = P(A{=}a\mid X{=}x)` alone (Jung & Kang 2026).
 
@@ -216,8 +226,16 @@ def causal_f_bound(propensity: Any, divergence: Any = "kl", **params: Any) -> An
 
     >>> round(float(causal_f_bound(0.25, "kl")), 10) == round(float(np.log(4.0)), 10)
     True
+
+    :param propensity: e = P(A=a | X=x) in (0, 1], a number or an array.
+    :param divergence: an f-divergence: a name with its parameters as keywords, a ``dv.spec(...)``
+        value, a generator object or a callable f(t).
+    :param params: the divergence's parameters, beside a name only.
+    :returns: the bound, elementwise: a float for a scalar NumPy input, else an array or tensor.
+    :raises ValueError: for a propensity outside (0, 1] or NaN, or a divergence that is not an
+        f-divergence.
     """
-    gen = _generator(divergence, params)
+    gen = f_generator(divergence, params)
     torch_mode = any_tensor(propensity)
     if torch_mode:
         import torch

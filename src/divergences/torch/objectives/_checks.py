@@ -7,6 +7,10 @@ from typing import Any
 
 import torch
 
+from ...core.divergence import DivergenceLike, spec
+from ...core.terms import Generator
+from ...core.validation import check_logits
+
 
 def tensor(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, min_rows: int = 1) -> torch.Tensor:
     """A finite floating tensor (float16/bfloat16 computed in float32)."""
@@ -56,3 +60,30 @@ def reduction(value: Any) -> str:
 
 def reduce(loss: torch.Tensor, how: str) -> torch.Tensor:
     return loss.mean() if how == "mean" else loss.sum() if how == "sum" else loss
+
+
+def logits(x: Any, name: str) -> torch.Tensor:
+    """A floating tensor of logits with a non-empty last (vocabulary) axis: −inf allowed (masked), not
+    NaN or +inf, nor −inf along a whole row. Checked on the row maxima (NaN and +inf propagate to them),
+    so no (rows × vocabulary) temporary is formed."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating torch tensor of logits, got "
+                         f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if x.ndim < 1 or x.shape[-1] == 0:
+        raise ValueError(f"{name} must have a non-empty last (vocabulary) axis, got shape {tuple(x.shape)}")
+    with torch.no_grad():
+        check_logits(x.detach().amax(-1, keepdim=True), name, torch, -1)
+    return x
+
+
+def f_generator(divergence: DivergenceLike) -> Generator:
+    """The objectives' one reading of a ``divergence`` argument (:func:`divergences.spec`): the
+    f-divergence generator, or a ValueError naming the divergence and listing the f-divergences."""
+    value = spec(divergence)
+    gen = value.term() if value.kind == "f" else None
+    if not isinstance(gen, Generator):
+        from ...core.record import available
+
+        raise ValueError(f"divergence {value.name!r} is not an f-divergence (it has no generator f); "
+                         f"the f-divergences are {', '.join(available('f'))}")
+    return gen
