@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SERIAL_BLAS_BELOW", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_positive",
-           "one_bandwidth", "power_of_two_scale", "rescaled", "serial_blas_if_small"]
+__all__ = ["SERIAL_BLAS_BELOW", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_count",
+           "check_positive", "one_bandwidth", "power_of_two_scale", "rescaled", "serial_blas_if_small"]
 
 #: NumPy work whose largest matrix has fewer entries than this runs its BLAS calls on one thread
 SERIAL_BLAS_BELOW = 1 << 18
@@ -78,6 +78,14 @@ def check_positive(value: Any, name: str) -> float:
     if not (v > 0 and np.isfinite(v)):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return v
+
+
+def check_count(value: Any, name: str, low: int = 1) -> int:
+    """An integer ≥ ``low`` (a count: floats, strings and booleans are refused, not converted)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
 
 
 def as_weights(w: Any, n: int, name: str) -> np.ndarray:

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_weights, check_bandwidths, power_of_two_scale, serial_blas_if_small
+from ..core.validation import check_flag
+from ._inputs import as_pair, as_weights, check_bandwidths, check_count, power_of_two_scale, serial_blas_if_small
 from ._torch_inputs import any_tensor
 
 __all__ = ["cauchy_schwarz", "energy", "mmd", "median_bandwidth"]
@@ -78,18 +79,6 @@ def _pair_sum(a, b, fn: Callable[[np.ndarray], np.ndarray], block: int, exact: b
         else:
             terms.append(w * float(k.sum()))
     return math.fsum(terms)
-
-
-def _check_block(block: Any) -> int:
-    if not isinstance(block, (int, np.integer)) or isinstance(block, bool) or block < 1:
-        raise ValueError(f"block must be a positive integer, got {block!r}")
-    return int(block)
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def median_bandwidth(x: Any, y: Any) -> float:
@@ -190,8 +179,8 @@ def mmd(x: Any, y: Any, kernel: str = "rbf", bandwidth: float | str | Sequence[f
     >>> abs(mmd(rng.normal(size=(500, 2)), rng.normal(size=(500, 2)), bandwidth=1.0)) < 0.01
     True
     """
-    block = _check_block(block)
-    unbiased = _check_flag(unbiased, "unbiased")
+    block = check_count(block, "block")
+    unbiased = check_flag(unbiased, "unbiased")
     if any_tensor(x, y):
         from ._torch_kernels import mmd_torch
 
@@ -240,7 +229,7 @@ def energy(x: Any, y: Any, *, weights: tuple[Any, Any] | None = None, block: int
     >>> energy([0.0], [1.0])  # √(2·1 − 0 − 0)
     1.4142135623730951
     """
-    block = _check_block(block)
+    block = check_count(block, "block")
     if any_tensor(x, y):
         from ._torch_kernels import energy_torch
 
@@ -295,7 +284,7 @@ def cauchy_schwarz(x: Any, y: Any, bandwidth: float | str = "median", *, block: 
     >>> cauchy_schwarz([0.0], [3.0], bandwidth=1.5)  # Δ²/σ² = 4
     4.0
     """
-    block = _check_block(block)
+    block = check_count(block, "block")
     if any_tensor(x, y):
         from ._torch_kernels import cauchy_schwarz_torch
 

@@ -20,15 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_samples, rescaled
+from ._inputs import as_pair, as_samples, check_count, rescaled
 
 __all__ = ["ENSEMBLE_K", "ensemble_weights", "knn_entropy", "knn_kl"]
-
-
-def _check_k(k: Any, name: str = "k") -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"{name} must be a positive integer, got {k!r}")
-    return int(k)
 
 
 def _kth_distances(tree_points: np.ndarray, queries: np.ndarray, ks: list[int]) -> np.ndarray:
@@ -100,7 +94,7 @@ def knn_entropy(x: Any, k: int = 1) -> float:
     """
     from scipy.special import digamma
 
-    k = _check_k(k)
+    k = check_count(k, "k")
     xa = as_samples(x, "x", min_n=k + 1)
     n, d = xa.shape
     (xa,), log_s = rescaled(xa)
@@ -239,14 +233,14 @@ def knn_kl(x: Any, y: Any, k: int = 1, *, estimator: str = "fixed", whiten: str 
     >>> bool(abs(knn_kl(x, y, k=5) - 0.5) < 0.05)  # KL(N(0,1)‖N(1,1)) = ½
     True
     """
-    k = _check_k(k)
+    k = check_count(k, "k")
     if estimator not in _ESTIMATORS:
         raise ValueError(f"estimator must be 'fixed', 'adaptive' or 'ensemble', got {estimator!r}")
     if whiten not in (None, "y", "pooled"):
         raise ValueError(f"whiten must be None, 'y' or 'pooled', got {whiten!r}")
     if correction not in (None, "gaussian"):
         raise ValueError(f"correction must be None or 'gaussian', got {correction!r}")
-    draws = _check_k(correction_draws, "correction_draws")
+    draws = check_count(correction_draws, "correction_draws")
     xa, ya = as_pair(x, y, min_x=k + 1, min_y=k)
     (xa, ya), _ = rescaled(xa, ya)
     if whiten is not None:

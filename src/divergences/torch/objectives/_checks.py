@@ -52,6 +52,12 @@ def non_negative(value: Any, name: str) -> float:
     return v
 
 
+def safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    """num / den where den > 0, else 0, with no inf or NaN in either pass (0/0 terms count 0)."""
+    ok = den > 0
+    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
+
+
 def reduction(value: Any) -> str:
     if value not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {value!r}")

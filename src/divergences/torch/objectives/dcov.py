@@ -27,7 +27,8 @@ import math
 
 import torch
 
-from ._checks import non_negative, tensor
+from ...core.backend import safe_sqrt
+from ._checks import non_negative, safe_div, tensor
 
 __all__ = ["ccdcov", "distance_correlation", "distance_covariance", "jdcov"]
 
@@ -60,9 +61,7 @@ def _times_power_of_two(value: torch.Tensor, e: int) -> torch.Tensor:
 
 
 def _distances(x: torch.Tensor) -> torch.Tensor:
-    d2 = (x[:, None, :] - x[None, :, :]).pow(2).sum(-1)
-    ok = d2 > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, d2, torch.ones_like(d2))), torch.zeros_like(d2))
+    return safe_sqrt((x[:, None, :] - x[None, :, :]).pow(2).sum(-1), torch)
 
 
 def _double_centred(x: torch.Tensor) -> torch.Tensor:
@@ -111,10 +110,7 @@ def distance_covariance(x: torch.Tensor, y: torch.Tensor, *, squared: bool = Tru
     if not isinstance(squared, bool) or not isinstance(unbiased, bool):
         raise ValueError("squared and unbiased must be True or False")
     value = _dcov2(*_pair(x, y), unbiased)
-    if squared:
-        return value
-    ok = value > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, value, torch.ones_like(value))), torch.zeros_like(value))
+    return value if squared else safe_sqrt(value, torch)
 
 
 def distance_correlation(x: torch.Tensor, y: torch.Tensor, *, squared: bool = False) -> torch.Tensor:
@@ -125,14 +121,8 @@ def distance_correlation(x: torch.Tensor, y: torch.Tensor, *, squared: bool = Fa
     x, y = _pair(x, y)
     a, b = _double_centred(_normalised(x)[0]), _double_centred(_normalised(y)[0])
     vx, vy, cxy = (a * a).mean(), (b * b).mean(), (a * b).mean()
-    den = vx * vy
-    ok = den > 0
-    r2 = torch.where(ok, cxy / torch.sqrt(torch.where(ok, den, torch.ones_like(den))), torch.zeros_like(cxy))
-    r2 = r2.clamp_min(0)
-    if squared:
-        return r2
-    ok = r2 > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, r2, torch.ones_like(r2))), torch.zeros_like(r2))
+    r2 = safe_div(cxy, safe_sqrt(vx * vy, torch)).clamp_min(0)
+    return r2 if squared else safe_sqrt(r2, torch)
 
 
 def jdcov(*variables: torch.Tensor, c: float = 1.0, standardize: bool = True) -> torch.Tensor:

@@ -23,22 +23,13 @@ from typing import Any
 
 import torch
 
-from ._checks import positive, reduce, tensor
+from ...core.backend import safe_sqrt
+from ._checks import positive, reduce, safe_div, tensor
 from ._checks import reduction as check_reduction
 
 __all__ = ["HarmonicHead", "harmonic_distances", "harmonic_logits", "harmonic_loss"]
 
 DISTANCES = ("euclidean", "manhattan", "cosine", "minkowski", "chebyshev", "canberra", "braycurtis", "mahalanobis")
-
-
-def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
-    ok = v > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, v, torch.ones_like(v))), torch.zeros_like(v))
-
-
-def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    ok = den > 0
-    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
 
 
 def harmonic_distances(x: torch.Tensor, centres: torch.Tensor, distance: str = "euclidean", *, p: float = 3.0,
@@ -54,7 +45,7 @@ def harmonic_distances(x: torch.Tensor, centres: torch.Tensor, distance: str = "
     c = c.to(x.dtype)
     diff = x[:, None, :] - c[None, :, :]
     if distance == "euclidean":
-        return _safe_sqrt(diff.pow(2).sum(-1))
+        return safe_sqrt(diff.pow(2).sum(-1), torch)
     if distance == "manhattan":
         return diff.abs().sum(-1)
     if distance == "minkowski":
@@ -67,21 +58,21 @@ def harmonic_distances(x: torch.Tensor, centres: torch.Tensor, distance: str = "
     if distance == "chebyshev":
         return diff.abs().amax(-1)
     if distance == "cosine":
-        nx, nc = _safe_sqrt(x.pow(2).sum(-1)), _safe_sqrt(c.pow(2).sum(-1))
+        nx, nc = safe_sqrt(x.pow(2).sum(-1), torch), safe_sqrt(c.pow(2).sum(-1), torch)
         if bool((nx == 0).any()) or bool((nc == 0).any()):
             raise ValueError("the cosine distance is undefined for a zero vector (x or centres)")
         return 1 - (x @ c.T) / (nx[:, None] * nc[None, :])
     if distance == "canberra":
-        return _safe_div(diff.abs(), x.abs()[:, None, :] + c.abs()[None, :, :]).sum(-1)
+        return safe_div(diff.abs(), x.abs()[:, None, :] + c.abs()[None, :, :]).sum(-1)
     if distance == "braycurtis":
-        return _safe_div(diff.abs().sum(-1), (x[:, None, :] + c[None, :, :]).abs().sum(-1))
+        return safe_div(diff.abs().sum(-1), (x[:, None, :] + c[None, :, :]).abs().sum(-1))
     if vi is None:
         raise ValueError("vi (the inverse covariance matrix M) is needed for the mahalanobis distance")
     vi = tensor(vi, "vi", ndim=2).to(x.dtype)
     if vi.shape != (x.shape[1], x.shape[1]):
         raise ValueError(f"vi must be ({x.shape[1]}, {x.shape[1]}), got {tuple(vi.shape)}")
     q = torch.einsum("bcd,de,bce->bc", diff, vi, diff)
-    return _safe_sqrt(q.clamp_min(0))
+    return safe_sqrt(q, torch)
 
 
 def harmonic_logits(distances: torch.Tensor, n: float, *, eps: float = 1e-12) -> torch.Tensor:
