@@ -15,10 +15,10 @@ from divergences.core.record import get_generator
 from divergences.core.terms import Generator
 from divergences.torch import f_sft_loss
 
-F_DIVS = [("kl", {}), ("reverse_kl", {}), ("js", {}), ("jeffreys", {}), ("hellinger", {}), ("pearson", {}),
-          ("neyman", {}), ("alpha", {"alpha": 0.5}), ("alpha", {"alpha": 2.0}), ("tv", {}), ("triangular", {}),
-          ("le_cam", {})]
-SMOOTH = [d for d in F_DIVS if d[0] != "tv"]  # TV's f is not differentiable at 1 (its f′ is a subgradient)
+#: every registered f-divergence (the record's kind) at its default parameters, and one more order of α
+F_DIVS = [(name, {}) for name in dv.available("f")] + [("alpha", {"alpha": 2.0})]
+#: those whose f is differentiable (the term's ``smooth`` fact: not TV, whose f′ is a subgradient at 1)
+SMOOTH = [(name, params) for name, params in F_DIVS if dv.spec(name, **params).term().smooth]
 
 
 def _direct(z, r, y, name, params):
