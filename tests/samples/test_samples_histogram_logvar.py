@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import divergences as dv
+from divergences.catalogue.hellinger_tv import Hellinger
 from divergences.samples import histogram, log_variance
 
 
@@ -55,7 +56,8 @@ def test_histogram_parameters_user_divergences_and_smoothing():
         assert histogram(x, y, "test_sq_chi") == pytest.approx(histogram(x, y, "pearson"), rel=1e-9)
     finally:
         dv.unregister("test_sq_chi")
-    assert histogram(x, y, dv.generators.Hellinger()) == pytest.approx(histogram(x, y, "hellinger"))
+    assert histogram(x, y, Hellinger()) == pytest.approx(histogram(x, y, "hellinger"))  # a term object
+    assert histogram(x, y, Hellinger) == pytest.approx(histogram(x, y, "hellinger"))  # a term class
     far = np.full(5, 100.0)
     assert histogram(far, y, "reverse_kl", bins=4) == math.inf
     assert np.isfinite(histogram(far, y, "reverse_kl", bins=4, smoothing=1.0))
