@@ -149,7 +149,8 @@ class _BlockedPairSum(torch.autograd.Function):
         return total
 
     @staticmethod
-    def backward(ctx, grad):  # noqa: D102
+    def backward(ctx, *grad_outputs):  # noqa: D102
+        (grad,) = grad_outputs
         # per tile, with G_ij = k'(d²_ij): ∂/∂x_i = 2 u_i (x_i (Gv)_i − (G (v∘y))_i), and symmetrically for y;
         # ∂/∂u_i = (K v)_i, with k' in closed form (PairFunction).
         x, y, u, v = ctx.saved_tensors

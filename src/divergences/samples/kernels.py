@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import check_flag
-from ._inputs import as_pair, as_weights, check_bandwidths, check_count, power_of_two_scale, serial_blas_if_small
+from ._inputs import as_pair, as_weights, check_bandwidths, check_count, power_of_two_scale, serial_blas_if_small, total
 from ._torch_inputs import any_tensor
 
 __all__ = ["cauchy_schwarz", "energy", "mmd", "median_bandwidth"]
@@ -69,12 +69,15 @@ def _sq_distance_blocks(a: np.ndarray, b: np.ndarray | None, block: int,
 
 def _pair_sum(a, b, fn: Callable[[np.ndarray], np.ndarray], block: int, exact: bool = False,
               wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> float:
-    """Σ over ordered pairs of (wa_i wb_j) fn(d²_ij); ``b is None`` is the within-sample sum (wb = wa)."""
+    """Σ over ordered pairs of (wa_i wb_j) fn(d²_ij), unweighted when ``wa`` is None; ``b is None`` is
+    the within-sample sum (wb = wa)."""
     wb = wa if b is None else wb
+    if (wa is None) != (wb is None):
+        raise ValueError("_pair_sum: weights for both samples or for neither")
     terms = []
     for d2, w, i0, j0 in _sq_distance_blocks(a, b, block, exact):
         k = fn(d2)
-        if wa is not None:
+        if wa is not None and wb is not None:
             terms.append(w * float(wa[i0 : i0 + k.shape[0]] @ k @ wb[j0 : j0 + k.shape[1]]))
         else:
             terms.append(w * float(k.sum()))
@@ -133,11 +136,11 @@ def _kernel_fn(kernel: str, sigmas: list[float]) -> Callable[[np.ndarray], np.nd
                 return np.exp(d2, out=d2)
 
             return rbf
-        return lambda d2: sum(np.exp(d2 * (-0.5 / s**2)) for s in sigmas)
+        return lambda d2: total(np.exp(d2 * (-0.5 / s**2)) for s in sigmas)
     if kernel == "laplacian":
-        return lambda d2: sum(np.exp(np.sqrt(d2) * (-1.0 / s)) for s in sigmas)
+        return lambda d2: total(np.exp(np.sqrt(d2) * (-1.0 / s)) for s in sigmas)
     if kernel in ("imq", "inverse_multiquadric"):
-        return lambda d2: sum(1.0 / np.sqrt(1.0 + d2 / s**2) for s in sigmas)
+        return lambda d2: total(1.0 / np.sqrt(1.0 + d2 / s**2) for s in sigmas)
     raise ValueError(f"kernel must be 'rbf' (alias 'gaussian'), 'laplacian' or 'imq', got {kernel!r}")
 
 

@@ -27,10 +27,11 @@ __all__ = ["ENSEMBLE_K", "ensemble_weights", "knn_entropy", "knn_kl"]
 
 def _kth_distances(tree_points: np.ndarray, queries: np.ndarray, ks: list[int]) -> np.ndarray:
     """Distances from each query to its ks-th nearest points of ``tree_points`` (k counts from 1): (n, len(ks))."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import KDTree  # cKDTree's typed Python face, the same C tree and queries
 
-    tree = cKDTree(tree_points)
-    dist, _ = tree.query(queries, k=ks, workers=-1)
+    tree = KDTree(tree_points)
+    # SciPy's stub types k as an int; query documents (and the C tree serves) a list of neighbour ranks
+    dist, _ = tree.query(queries, k=ks, workers=-1)  # pyright: ignore[reportArgumentType]
     return dist.reshape(len(queries), len(ks))
 
 

@@ -198,18 +198,6 @@ def optimal_critic(p: Any, q: Any, divergence: DivergenceLike = "kl", **params: 
     return gen.f_prime(pv / qv)
 
 
-def _f_at_zero(gen) -> float:
-    """f(0+) as a limit: f(0) where the generator defines it, else probes towards 0."""
-    with np.errstate(all="ignore"):
-        v = float(np.asarray(gen.f(np.array([0.0])))[0])
-        if not math.isnan(v):
-            return v
-        probes = [float(np.asarray(gen.f(np.array([t])))[0]) for t in (1e-8, 1e-12, 1e-16)]
-    if all(math.isfinite(a) for a in probes) and abs(probes[-1] - probes[-2]) <= 1e-6 * max(1.0, abs(probes[-1])):
-        return probes[-1]
-    return math.inf if probes[-1] > probes[0] else probes[-1]
-
-
 def causal_f_bound(propensity: Any, divergence: DivergenceLike = "kl", **params: float) -> Any:
     r"""Upper bound on :math:`D_f\big(P(Y\mid A{=}a, X{=}x)\,\|\,P(Y\mid do(A{=}a), X{=}x)\big)` from
     the propensity score :math:`e = P(A{=}a\mid X{=}x)` alone (Jung & Kang 2026).
@@ -236,31 +224,28 @@ def causal_f_bound(propensity: Any, divergence: DivergenceLike = "kl", **params:
         f-divergence.
     """
     gen = f_generator(divergence, params)
-    torch_mode = any_tensor(propensity)
-    if torch_mode:
+    f0 = float(gen.phi(np.asarray(-math.inf), np.asarray(0.0)))  # f(0+): the term at p = 0, q = 1
+    refused = ValueError("propensity must lie in (0, 1] (a propensity of 0 leaves the observational distribution "
+                         "undefined)")
+    if any_tensor(propensity):
         import torch
 
-        e = propensity if isinstance(propensity, torch.Tensor) else torch.as_tensor(propensity)
-        if not e.dtype.is_floating_point:
-            e = e.to(torch.float32)
-        bad = bool(torch.isnan(e).any()) or bool((e <= 0).any()) or bool((e > 1).any())
-    else:
-        try:
-            e = np.asarray(propensity, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"propensity must be a number or an array in (0, 1], got {propensity!r}") from None
-        bad = bool(np.isnan(e).any()) or bool((e <= 0).any()) or bool((e > 1).any())
-    if bad:
-        raise ValueError("propensity must lie in (0, 1] (a propensity of 0 leaves the observational distribution "
-                         "undefined)")
-    f0 = _f_at_zero(gen)
+        et = propensity if isinstance(propensity, torch.Tensor) else torch.as_tensor(propensity)
+        if not et.dtype.is_floating_point:
+            et = et.to(torch.float32)
+        if not bool(((et > 0) & (et <= 1)).all()):  # NaN fails both comparisons
+            raise refused
+        rest = 1 - et
+        # 0·inf is 0 at e = 1 (P_do = P_obs), inf below
+        tail = rest * f0 if math.isfinite(f0) else torch.where(rest > 0, math.inf, 0.0).to(rest.dtype)
+        return et * gen.f(1 / et) + tail
+    try:
+        e = np.asarray(propensity, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"propensity must be a number or an array in (0, 1], got {propensity!r}") from None
+    if not np.all((e > 0) & (e <= 1)):
+        raise refused
     rest = 1 - e
-    if math.isfinite(f0):
-        tail = rest * f0
-    else:  # 0·inf is 0 at e = 1 (P_do = P_obs), inf below
-        tail = (torch.where(rest > 0, torch.full_like(rest, math.inf), torch.zeros_like(rest)) if torch_mode
-                else np.where(rest > 0, np.inf, 0.0))
+    tail = rest * f0 if math.isfinite(f0) else np.where(rest > 0, np.inf, 0.0)
     value = e * gen.f(1 / e) + tail
-    if not torch_mode and np.ndim(value) == 0:
-        return float(value)
-    return value
+    return float(value) if np.ndim(value) == 0 else value
