@@ -50,13 +50,13 @@ __all__ = ["Projection", "i_projection", "m_projection"]
 class Projection:
     """The result of :func:`m_projection` or :func:`i_projection`, on the caller's backend.
 
-    Attributes:
-        distribution: q* on the support, shape (n,).
-        natural_parameters: θ, shape (d,) (for dependent statistics, the minimum-norm solution).
-        log_partition: A(θ) = log Σ_i base_i exp(θ·T_i) (base h for the M-projection, p for the I-projection).
-        moments: E_{q*}[T], shape (d,).
-        kl: KL(p‖q*) for the M-projection, KL(q*‖p) for the I-projection (nats).
-        iterations: Newton iterations taken.
+    :ivar distribution: q* on the support, shape (n,).
+    :ivar natural_parameters: θ, shape (d,) (for dependent statistics, the minimum-norm solution).
+    :ivar log_partition: A(θ) = log Σ_i base_i exp(θ·T_i) (base h for the M-projection, p for the
+        I-projection).
+    :ivar moments: E_{q*}[T], shape (d,).
+    :ivar kl: KL(p‖q*) for the M-projection, KL(q*‖p) for the I-projection (nats).
+    :ivar iterations: Newton iterations taken.
     """
 
     distribution: Any
