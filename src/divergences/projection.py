@@ -111,6 +111,21 @@ def _statistics(t: Any, n: int, xp: Any) -> Any:
     return t
 
 
+def _prepared(p: Any, statistics: Any, third: Any, third_name: str, normalize: Any) -> tuple[Any, ...]:
+    """(xp, dtype, p as a distribution (n,), statistics (n, d), the third array or None) on the inputs'
+    one backend (lists become NumPy arrays, NumPy arrays join a torch caller's backend)."""
+    normalize = check_flag(normalize, "normalize")
+    xp = namespace(p, statistics, third, names=("p", "statistics", third_name))
+    given = (p, statistics) + ((third,) if third is not None else ())
+    arrays = [a if hasattr(a, "shape") and not isinstance(a, (list, tuple)) else np.asarray(a) for a in given]
+    if not is_numpy(xp):
+        arrays = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in arrays]
+    dtype = xp.float64 if is_numpy(xp) else result_dtype(xp, *arrays)
+    pa = _distribution(as_float(arrays[0], xp, dtype), "p", xp, dtype, normalize)
+    stats = _statistics(as_float(arrays[1], xp, dtype), pa.shape[0], xp)
+    return xp, dtype, pa, stats, (as_float(arrays[2], xp, dtype) if third is not None else None)
+
+
 def _options(tol: Any, max_iter: Any) -> tuple[float, int]:
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
@@ -248,19 +263,10 @@ def m_projection(p: Any, statistics: Any, *, base: Any = None, normalize: bool =
     True
     """
     tol, max_iter = _options(tol, max_iter)
-    normalize = check_flag(normalize, "normalize")
-    xp = namespace(p, statistics, base, names=("p", "statistics", "base"))
-    arrays = [a if hasattr(a, "shape") and not isinstance(a, (list, tuple)) else np.asarray(a)
-              for a in (p, statistics) + ((base,) if base is not None else ())]
-    if not is_numpy(xp):
-        arrays = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in arrays]
-    dtype = xp.float64 if is_numpy(xp) else result_dtype(xp, *arrays)
-    pa = _distribution(as_float(arrays[0], xp, dtype), "p", xp, dtype, normalize)
-    stats = _statistics(as_float(arrays[1], xp, dtype), pa.shape[0], xp)
-    if base is None:
+    xp, dtype, pa, stats, h = _prepared(p, statistics, base, "base", normalize)
+    if h is None:
         log_base = xp.zeros_like(pa)
     else:
-        h = as_float(arrays[2], xp, dtype)
         if h.ndim != 1 or h.shape[0] != pa.shape[0]:
             raise ValueError(f"base must have shape ({pa.shape[0]},) (one weight per support point), got "
                              f"{tuple(h.shape)}")
@@ -304,16 +310,9 @@ def i_projection(p: Any, statistics: Any, moments: Any, *, normalize: bool = Fal
     True
     """
     tol, max_iter = _options(tol, max_iter)
-    normalize = check_flag(normalize, "normalize")
-    xp = namespace(p, statistics, moments, names=("p", "statistics", "moments"))
-    arrays = [a if hasattr(a, "shape") and not isinstance(a, (list, tuple)) else np.asarray(a)
-              for a in (p, statistics, moments)]
-    if not is_numpy(xp):
-        arrays = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in arrays]
-    dtype = xp.float64 if is_numpy(xp) else result_dtype(xp, *arrays)
-    pa = _distribution(as_float(arrays[0], xp, dtype), "p", xp, dtype, normalize)
-    stats = _statistics(as_float(arrays[1], xp, dtype), pa.shape[0], xp)
-    t = as_float(arrays[2], xp, dtype)
+    xp, dtype, pa, stats, t = _prepared(p, statistics, moments, "moments", normalize)
+    if t is None:
+        raise ValueError("moments must be given: the targets t, one per statistic")
     if t.ndim == 0:
         t = xp.reshape(t, (1,))
     if t.ndim != 1 or t.shape[0] != stats.shape[1]:

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from ._inputs import check_bandwidths, power_of_two_scale, total
+from ._inputs import check_bandwidths, one_bandwidth, power_of_two_scale, total
 from ._torch_inputs import as_tensor_pair, tensor_weights
 from ._torch_pairs import PairFunction, distance, pair_sum, safe_sqrt, serial_if_small
 
@@ -131,13 +131,12 @@ def _log_rbf_mean(a, b, sigma, same, block) -> torch.Tensor:
 
 def _cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
     xt, yt = as_tensor_pair(x, y)
-    if check_bandwidths(bandwidth) == "median" and _coincide(xt, yt):
+    spec = one_bandwidth(bandwidth, "cauchy_schwarz")
+    if spec == "median" and _coincide(xt, yt):
         return (xt.sum() + yt.sum()) * 0.0
-    sigmas = _sigmas(bandwidth, xt, yt)
-    if len(sigmas) != 1:
-        raise ValueError("cauchy_schwarz takes one bandwidth (a number or 'median'), not a sequence")
+    (sigma,) = _sigmas(spec, xt, yt)
     xt, yt, s = _centre_and_scale(xt, yt)
-    sigma = sigmas[0] / s
+    sigma /= s
     log_xy = _log_rbf_mean(xt, yt, sigma, False, block)
     log_xx = _log_rbf_mean(xt, xt, sigma, True, block)
     log_yy = _log_rbf_mean(yt, yt, sigma, True, block)

@@ -22,7 +22,16 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import check_flag
-from ._inputs import as_pair, as_weights, check_bandwidths, check_count, power_of_two_scale, serial_blas_if_small, total
+from ._inputs import (
+    as_pair,
+    as_weights,
+    check_bandwidths,
+    check_count,
+    one_bandwidth,
+    power_of_two_scale,
+    serial_blas_if_small,
+    total,
+)
 from ._torch_inputs import any_tensor
 
 __all__ = ["cauchy_schwarz", "energy", "mmd", "median_bandwidth"]
@@ -293,13 +302,12 @@ def cauchy_schwarz(x: Any, y: Any, bandwidth: float | str = "median", *, block: 
 
         return cauchy_schwarz_torch(x, y, bandwidth, block)
     xa, ya = as_pair(x, y)
-    if check_bandwidths(bandwidth) == "median" and _all_coincide(xa, ya):
+    spec = one_bandwidth(bandwidth, "cauchy_schwarz")
+    if spec == "median" and _all_coincide(xa, ya):
         return 0.0
-    sigmas = _sigmas(bandwidth, xa, ya)
-    if len(sigmas) != 1:
-        raise ValueError("cauchy_schwarz takes one bandwidth (a number or 'median'), not a sequence")
+    (sigma,) = _sigmas(spec, xa, ya)
     xa, ya, s = _scaled(xa, ya)
-    sigma = sigmas[0] / s
+    sigma /= s
     n, m = len(xa), len(ya)
     with serial_blas_if_small(max(n, m) ** 2):
         log_xy = _log_rbf_sum(xa, ya, sigma, block) - math.log(n * m)

@@ -45,13 +45,24 @@ def _log_unit_ball_volume(d: int) -> float:
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1)
 
 
-def _warn_zero(count: int, what: str) -> None:
+def _warn_zero(count: int, what: str, stacklevel: int = 3) -> None:
     warnings.warn(
         f"{count} point(s) have a zero k-NN distance {what}; the kNN estimator assumes continuous "
         "densities (see divergences.samples.knn for the documented result)",
         UserWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
+
+
+def _coincident(rho: np.ndarray, nu: np.ndarray) -> float | None:
+    """The KL estimate where a nearest distance is 0, with a warning counting the points: +inf within x
+    (``rho``), −inf from x to y (``nu``); None when every distance is positive."""
+    for dist, what, value in ((rho, "within x", math.inf), (nu, "from x to y", -math.inf)):
+        zero = int((dist == 0).sum())
+        if zero:
+            _warn_zero(zero, what, stacklevel=4)  # the warning points at knn_kl, as knn_entropy's at its caller
+            return value
+    return None
 
 
 def _whitened(xa: np.ndarray, ya: np.ndarray, whiten: str) -> tuple[np.ndarray, np.ndarray]:
@@ -111,13 +122,9 @@ def _fixed_k(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
     n, d = xa.shape
     rho = _kth_distance(xa, xa, k + 1)
     nu = _kth_distance(ya, xa, k)
-    zero_rho, zero_nu = int((rho == 0).sum()), int((nu == 0).sum())
-    if zero_rho:
-        _warn_zero(zero_rho, "within x")
-        return math.inf
-    if zero_nu:
-        _warn_zero(zero_nu, "from x to y")
-        return -math.inf
+    infinite = _coincident(rho, nu)
+    if infinite is not None:
+        return infinite
     return float(d * np.mean(np.log(nu) - np.log(rho)) + math.log(len(ya) / (n - 1)))
 
 
@@ -130,12 +137,9 @@ def _adaptive_k(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
     top_x, top_y = min(4 * k, n - 1), min(4 * k, len(ya))
     rho = _kth_distances(xa, xa, list(range(2, top_x + 2)))  # column j: (j + 1)-th neighbour, self excluded
     nu = _kth_distances(ya, xa, list(range(1, top_y + 1)))
-    if (rho[:, 0] == 0).any():
-        _warn_zero(int((rho[:, 0] == 0).sum()), "within x")
-        return math.inf
-    if (nu[:, 0] == 0).any():
-        _warn_zero(int((nu[:, 0] == 0).sum()), "from x to y")
-        return -math.inf
+    infinite = _coincident(rho[:, 0], nu[:, 0])
+    if infinite is not None:
+        return infinite
     eps = np.maximum(rho[:, k - 1], nu[:, k - 1])[:, None]
     ki = np.count_nonzero(rho <= eps, axis=1)
     li = np.count_nonzero(nu <= eps, axis=1)
@@ -171,12 +175,9 @@ def _ensemble(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
         raise ValueError(f"estimator='ensemble' needs at least {max(1, d // 4) + 1 + k} samples in x and y for d = {d}")
     rho = _kth_distances(xa, xa, [int(k) + 1 for k in ks])
     nu = _kth_distances(ya, xa, [int(k) for k in ks])
-    if (rho[:, 0] == 0).any():
-        _warn_zero(int((rho[:, 0] == 0).sum()), "within x")
-        return math.inf
-    if (nu[:, 0] == 0).any():
-        _warn_zero(int((nu[:, 0] == 0).sum()), "from x to y")
-        return -math.inf
+    infinite = _coincident(rho[:, 0], nu[:, 0])
+    if infinite is not None:
+        return infinite
     estimates = d * np.mean(np.log(nu) - np.log(rho), axis=0) + math.log(len(ya) / (n - 1))
     return float(ensemble_weights(d, ks.astype(np.float64)) @ estimates)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
 from ...core.divergence import DivergenceLike, spec
 from ...core.terms import Generator
-from ...core.validation import check_logits
+from ...core.validation import check_logits, check_real
 
 
 def tensor(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, min_rows: int = 1) -> torch.Tensor:
@@ -29,27 +28,13 @@ def tensor(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, min_
 
 
 def positive(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return v
+    """A finite real number > 0 (strings and booleans refused, not converted)."""
+    return check_real(value, name, low=0.0, low_open=True)
 
 
 def non_negative(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}") from None
-    if not (v >= 0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
-    return v
+    """A finite real number ≥ 0 (strings and booleans refused, not converted)."""
+    return check_real(value, name, low=0.0)
 
 
 def safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
