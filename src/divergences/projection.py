@@ -50,13 +50,13 @@ __all__ = ["Projection", "i_projection", "m_projection"]
 class Projection:
     """The result of :func:`m_projection` or :func:`i_projection`, on the caller's backend.
 
-    Attributes:
-        distribution: q* on the support, shape (n,).
-        natural_parameters: θ, shape (d,) (for dependent statistics, the minimum-norm solution).
-        log_partition: A(θ) = log Σ_i base_i exp(θ·T_i) (base h for the M-projection, p for the I-projection).
-        moments: E_{q*}[T], shape (d,).
-        kl: KL(p‖q*) for the M-projection, KL(q*‖p) for the I-projection (nats).
-        iterations: Newton iterations taken.
+    :ivar distribution: q* on the support, shape (n,).
+    :ivar natural_parameters: θ, shape (d,) (for dependent statistics, the minimum-norm solution).
+    :ivar log_partition: A(θ) = log Σ_i base_i exp(θ·T_i) (base h for the M-projection, p for the
+        I-projection).
+    :ivar moments: E_{q*}[T], shape (d,).
+    :ivar kl: KL(p‖q*) for the M-projection, KL(q*‖p) for the I-projection (nats).
+    :ivar iterations: Newton iterations taken.
     """
 
     distribution: Any
@@ -109,6 +109,21 @@ def _statistics(t: Any, n: int, xp: Any) -> Any:
                          f"got {tuple(t.shape)}")
     _finite(t, "statistics", xp)
     return t
+
+
+def _prepared(p: Any, statistics: Any, third: Any, third_name: str, normalize: Any) -> tuple[Any, ...]:
+    """(xp, dtype, p as a distribution (n,), statistics (n, d), the third array or None) on the inputs'
+    one backend (lists become NumPy arrays, NumPy arrays join a torch caller's backend)."""
+    normalize = check_flag(normalize, "normalize")
+    xp = namespace(p, statistics, third, names=("p", "statistics", third_name))
+    given = (p, statistics) + ((third,) if third is not None else ())
+    arrays = [a if hasattr(a, "shape") and not isinstance(a, (list, tuple)) else np.asarray(a) for a in given]
+    if not is_numpy(xp):
+        arrays = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in arrays]
+    dtype = xp.float64 if is_numpy(xp) else result_dtype(xp, *arrays)
+    pa = _distribution(as_float(arrays[0], xp, dtype), "p", xp, dtype, normalize)
+    stats = _statistics(as_float(arrays[1], xp, dtype), pa.shape[0], xp)
+    return xp, dtype, pa, stats, (as_float(arrays[2], xp, dtype) if third is not None else None)
 
 
 def _options(tol: Any, max_iter: Any) -> tuple[float, int]:
@@ -248,19 +263,10 @@ def m_projection(p: Any, statistics: Any, *, base: Any = None, normalize: bool =
     True
     """
     tol, max_iter = _options(tol, max_iter)
-    normalize = check_flag(normalize, "normalize")
-    xp = namespace(p, statistics, base, names=("p", "statistics", "base"))
-    arrays = [a if hasattr(a, "shape") and not isinstance(a, (list, tuple)) else np.asarray(a)
-              for a in (p, statistics) + ((base,) if base is not None else ())]
-    if not is_numpy(xp):
-        arrays = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in arrays]
-    dtype = xp.float64 if is_numpy(xp) else result_dtype(xp, *arrays)
-    pa = _distribution(as_float(arrays[0], xp, dtype), "p", xp, dtype, normalize)
-    stats = _statistics(as_float(arrays[1], xp, dtype), pa.shape[0], xp)
-    if base is None:
+    xp, dtype, pa, stats, h = _prepared(p, statistics, base, "base", normalize)
+    if h is None:
         log_base = xp.zeros_like(pa)
     else:
-        h = as_float(arrays[2], xp, dtype)
         if h.ndim != 1 or h.shape[0] != pa.shape[0]:
             raise ValueError(f"base must have shape ({pa.shape[0]},) (one weight per support point), got "
                              f"{tuple(h.shape)}")
@@ -304,16 +310,9 @@ def i_projection(p: Any, statistics: Any, moments: Any, *, normalize: bool = Fal
     True
     """
     tol, max_iter = _options(tol, max_iter)
-    normalize = check_flag(normalize, "normalize")
-    xp = namespace(p, statistics, moments, names=("p", "statistics", "moments"))
-    arrays = [a if hasattr(a, "shape") and not isinstance(a, (list, tuple)) else np.asarray(a)
-              for a in (p, statistics, moments)]
-    if not is_numpy(xp):
-        arrays = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in arrays]
-    dtype = xp.float64 if is_numpy(xp) else result_dtype(xp, *arrays)
-    pa = _distribution(as_float(arrays[0], xp, dtype), "p", xp, dtype, normalize)
-    stats = _statistics(as_float(arrays[1], xp, dtype), pa.shape[0], xp)
-    t = as_float(arrays[2], xp, dtype)
+    xp, dtype, pa, stats, t = _prepared(p, statistics, moments, "moments", normalize)
+    if t is None:
+        raise ValueError("moments must be given: the targets t, one per statistic")
     if t.ndim == 0:
         t = xp.reshape(t, (1,))
     if t.ndim != 1 or t.shape[0] != stats.shape[1]:

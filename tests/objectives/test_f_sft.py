@@ -11,19 +11,20 @@ import torch
 import torch.nn.functional as F
 
 import divergences as dv
-from divergences import registry
+from divergences.core.record import get_generator
+from divergences.core.terms import Generator
 from divergences.torch import f_sft_loss
 
-F_DIVS = [("kl", {}), ("reverse_kl", {}), ("js", {}), ("jeffreys", {}), ("hellinger", {}), ("pearson", {}),
-          ("neyman", {}), ("alpha", {"alpha": 0.5}), ("alpha", {"alpha": 2.0}), ("tv", {}), ("triangular", {}),
-          ("le_cam", {})]
-SMOOTH = [d for d in F_DIVS if d[0] != "tv"]  # TV's f is not differentiable at 1 (its f′ is a subgradient)
+#: every registered f-divergence (the record's kind) at its default parameters, and one more order of α
+F_DIVS = [(name, {}) for name in dv.available("f")] + [("alpha", {"alpha": 2.0})]
+#: those whose f is differentiable (the term's ``smooth`` fact: not TV, whose f′ is a subgradient at 1)
+SMOOTH = [(name, params) for name, params in F_DIVS if dv.spec(name, **params).term().smooth]
 
 
 def _direct(z, r, y, name, params):
     """Direct definition, written in the g-form with g(v) = v f(1/v), g′ by autograd of the generator's f:
     ℓ = −g′(v_y) + Σ_v π_ref(v) (v g′(v) − g(v)), v = π_θ/π_ref (probability space, float64)."""
-    gen = registry.get_generator(name, **params)
+    gen = get_generator(name, **params)
     p_t = z.double().softmax(-1)
     p_r = r.double().softmax(-1)
     v = (p_t / p_r).detach().requires_grad_(True)
@@ -40,7 +41,7 @@ def test_value_equals_the_g_form(name, params):
     torch.manual_seed(0)
     z, r = torch.randn(6, 9, dtype=torch.float64), torch.randn(6, 9, dtype=torch.float64)
     y = torch.randint(0, 9, (6,))
-    got = f_sft_loss(z, r, y, name, **params)
+    got = f_sft_loss(z, r, y, dv.spec(name, **params))
     want = _direct(z, r, y, name, params)
     assert torch.isclose(got, want, rtol=1e-9, atol=1e-12), (got, want)
 
@@ -70,7 +71,7 @@ def test_the_trace_term_is_constant_only_for_the_kl_case():
     from divergences.torch.objectives.f_sft import _RewardTrace
 
     for name, constant in (("reverse_kl", True), ("kl", False), ("js", False), ("pearson", False)):
-        trace = divergence_loss(z, r, _RewardTrace(registry.get_generator(name)), reduction="sum")
+        trace = divergence_loss(z, r, _RewardTrace(get_generator(name)), reduction="sum")
         (g,) = torch.autograd.grad(trace, z)
         assert bool(torch.all(g.abs() < 1e-12)) is constant, name
         if constant:
@@ -90,7 +91,7 @@ def test_minimised_at_the_data_distribution_with_value_minus_the_divergence(name
     w = torch.tensor(data)
 
     def expected(z_row):
-        return f_sft_loss(z_row.expand(V, V), r, y, name, weights=w, reduction="sum", **params)
+        return f_sft_loss(z_row.expand(V, V), r, y, dv.spec(name, **params), weights=w, reduction="sum")
 
     z = torch.zeros(V, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([z], lr=1, max_iter=500, tolerance_grad=1e-13, tolerance_change=1e-15,
@@ -106,7 +107,7 @@ def test_minimised_at_the_data_distribution_with_value_minus_the_divergence(name
     got = z.detach().softmax(-1).numpy()
     np.testing.assert_allclose(got, data, rtol=1e-5, atol=1e-7)
     at_data = expected(torch.tensor(np.log(data)))
-    want = -dv.divergence(name, ref, data, **params)
+    want = -dv.divergence(dv.spec(name, **params), ref, data)
     assert math.isclose(float(at_data), float(want), rel_tol=1e-9, abs_tol=1e-12)
 
 
@@ -116,14 +117,14 @@ def test_gradcheck(name, params):
     z = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     r = torch.randn(3, 5, dtype=torch.float64)
     y = torch.tensor([1, 4, 0])
-    assert torch.autograd.gradcheck(lambda x: f_sft_loss(x, r, y, name, **params), (z,))
+    assert torch.autograd.gradcheck(lambda x: f_sft_loss(x, r, y, dv.spec(name, **params)), (z,))
 
 
 def test_user_generator_and_reductions_and_masks():
     torch.manual_seed(5)
     z, r = torch.randn(2, 3, 8, dtype=torch.float64), torch.randn(2, 3, 8, dtype=torch.float64)
     y = torch.randint(0, 8, (2, 3))
-    user = dv.generators.Generator(lambda t: (t - 1) ** 2)
+    user = Generator(lambda t: (t - 1) ** 2)
     a = f_sft_loss(z, r, y, user, reduction="none")
     b = f_sft_loss(z, r, y, "pearson", reduction="none")
     assert torch.allclose(a, b, rtol=1e-6)
@@ -163,3 +164,26 @@ def test_bad_input_names_the_argument():
         f_sft_loss(z, r, y, reduction="batchmean")
     with pytest.raises(ValueError, match="policy_logits"):
         f_sft_loss(torch.full((2, 4), float("nan")), r, y)
+
+
+def test_divergence_parameters_travel_in_the_spec_and_never_meet_the_loss_beta():
+    """Issue 20: JS's mixture weight β (inside dv.spec) and the loss's weight β are two parameters."""
+    torch.manual_seed(6)
+    z, r = torch.randn(4, 7, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64)
+    y = torch.randint(0, 7, (4,))
+    js = dv.spec("js", beta=0.3)
+    got = f_sft_loss(z, r, y, js, beta=0.5)
+    assert torch.isclose(got, 0.5 * _direct(z, r, y, "js", {"beta": 0.3}), rtol=1e-9)
+    assert not torch.isclose(got, 0.5 * _direct(z, r, y, "js", {}), rtol=1e-6)
+    # the term object of the spec, and the record called with its parameters, are the same divergence
+    assert torch.equal(f_sft_loss(z, r, y, js.term(), beta=0.5), got)
+    assert torch.equal(f_sft_loss(z, r, y, dv.get("js")(beta=0.3), beta=0.5), got)
+    # the old spelling, a divergence parameter beside the name, says where it goes now
+    with pytest.raises(TypeError, match=r"dv\.spec"):
+        f_sft_loss(z, r, y, "alpha", alpha=0.5)
+    with pytest.raises(ValueError, match="not an f-divergence"):
+        f_sft_loss(z, r, y, dv.spec("renyi", alpha=2.0))
+    with pytest.raises(ValueError, match="ref_logits"):
+        f_sft_loss(z, torch.full_like(r, float("inf")), y)
+    with pytest.raises(ValueError, match="all -inf"):
+        f_sft_loss(torch.full_like(z, float("-inf")), r, y)

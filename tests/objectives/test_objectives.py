@@ -302,3 +302,19 @@ def test_jdcov_and_ccdcov():
         distance_covariance(_t(x1), _t(x1[:5]))
     with pytest.raises(ValueError, match="c must"):
         jdcov(_t(x1), _t(x3), c=-1)
+    with pytest.raises(ValueError, match="standardize"):
+        jdcov(_t(x1), _t(x3), standardize="yes")
+    with pytest.raises(ValueError, match="squared"):
+        distance_covariance(_t(x1), _t(x3), squared=1)
+
+
+def test_numbers_given_as_strings_are_refused_not_converted():
+    """Issue 10: a keyword such as ``n="2"`` is a ValueError naming it, never silently float("2")."""
+    d = torch.tensor([[1.0, 2.0, 4.0]])
+    with pytest.raises(ValueError, match="n must be a real number"):
+        harmonic_logits(d, "2")
+    with pytest.raises(ValueError, match="eps"):
+        harmonic_logits(d, 2.0, eps="1e-12")
+    with pytest.raises(ValueError, match="c must be a real number"):
+        jdcov(torch.randn(5, 1), torch.randn(5, 1), c="1")
+    assert torch.allclose(harmonic_logits(d, 2.0), -2.0 * torch.log(d))  # the number itself still works

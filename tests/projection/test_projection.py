@@ -186,6 +186,8 @@ def test_bad_inputs_are_named():
         m_projection(p, stats, base=np.ones(3))
     with pytest.raises(ValueError, match="moments must have shape"):
         i_projection(p, stats, [0.0])
+    with pytest.raises(ValueError, match="moments must be given"):
+        i_projection(p, stats, None)
     with pytest.raises(ValueError, match="max_iter"):
         m_projection(p, stats, max_iter=0)
     with pytest.raises(ValueError, match="tol"):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import divergences as dv
+from divergences.catalogue.hellinger_tv import Hellinger
 from divergences.samples import histogram, log_variance
 
 
@@ -55,10 +56,39 @@ def test_histogram_parameters_user_divergences_and_smoothing():
         assert histogram(x, y, "test_sq_chi") == pytest.approx(histogram(x, y, "pearson"), rel=1e-9)
     finally:
         dv.unregister("test_sq_chi")
-    assert histogram(x, y, dv.generators.Hellinger()) == pytest.approx(histogram(x, y, "hellinger"))
+    assert histogram(x, y, Hellinger()) == pytest.approx(histogram(x, y, "hellinger"))  # a term object
+    assert histogram(x, y, Hellinger) == pytest.approx(histogram(x, y, "hellinger"))  # a term class
     far = np.full(5, 100.0)
     assert histogram(far, y, "reverse_kl", bins=4) == math.inf
     assert np.isfinite(histogram(far, y, "reverse_kl", bins=4, smoothing=1.0))
+
+
+@pytest.mark.parametrize(("name", "params"), [("js", {"beta": 0.3}), ("renyi", {"alpha": 2.0}), ("psi", {}),
+                                              ("jensen_tsallis", {"order": 1.5})])
+def test_histogram_takes_a_spec_with_the_same_value(name, params):
+    """Issue 20: a ``dv.spec`` value gives the same number as the name with its keywords."""
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=300), rng.normal(0.4, 1.0, size=300)
+    d = dv.spec(name, **params)
+    assert histogram(x, y, d, bins=6) == histogram(x, y, name, bins=6, **params)
+    # an independent count: the quantile bins of y, then the exact value of the spec on the proportions
+    edges = np.quantile(y, np.arange(1, 6) / 6)
+    cx, cy = (np.bincount(np.searchsorted(edges, v, side="left"), minlength=6) for v in (x, y))
+    assert histogram(x, y, d, bins=6) == pytest.approx(float(d(cx / cx.sum(), cy / cy.sum())), rel=1e-12)
+    if params:  # the divergence's parameters travel inside the spec, not beside it
+        with pytest.raises(ValueError, match="inside dv.spec"):
+            histogram(x, y, d, **params)
+
+
+def test_histogram_reads_what_a_record_compares():
+    """Raw-vector comparisons are refused by the record's ``inputs`` fact; ordered ones see unit-spaced bins."""
+    x, y = np.arange(100.0), np.arange(100.0) + 30.0
+    with pytest.raises(ValueError, match="raw vectors"):
+        histogram(x, y, "cosine")
+    # y's quartiles; x moves 30 values down: W1 over bins one unit apart, by the CDF difference
+    cx, cy = np.array([55, 25, 20, 0.0]), np.full(4, 25.0)
+    w1 = np.abs(np.cumsum(cx / 100) - np.cumsum(cy / 100))[:-1].sum()
+    assert histogram(x, y, "wasserstein", bins=4) == pytest.approx(w1, rel=1e-12)
 
 
 def test_histogram_bad_input():

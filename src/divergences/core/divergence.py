@@ -145,7 +145,7 @@ class Divergence:
 
 #: what every layer accepts as a divergence: a registered name or alias, a :class:`Divergence`, a term
 #: object or class, or a generator callable f(t)
-DivergenceLike = "str | Divergence | t.Pointwise | type[t.Pointwise] | Callable[[Any], Any]"
+DivergenceLike = str | Divergence | t.Pointwise | type[t.Pointwise] | Callable[[Any], Any]
 
 
 def spec(divergence: str | Divergence | t.Pointwise | type[t.Pointwise] | Callable[[Any], Any], /,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterator, Sequence
+import operator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-__all__ = ["SERIAL_BLAS_BELOW", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_positive",
-           "one_bandwidth", "power_of_two_scale", "rescaled", "serial_blas_if_small"]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = ["SERIAL_BLAS_BELOW", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_count",
+           "check_positive", "one_bandwidth", "power_of_two_scale", "rescaled", "serial_blas_if_small", "total"]
+
 
 #: NumPy work whose largest matrix has fewer entries than this runs its BLAS calls on one thread
 SERIAL_BLAS_BELOW = 1 << 18
@@ -78,6 +84,23 @@ def check_positive(value: Any, name: str) -> float:
     if not (v > 0 and np.isfinite(v)):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return v
+
+
+@overload
+def total(terms: Iterable[np.ndarray]) -> np.ndarray: ...
+@overload
+def total(terms: Iterable[Tensor]) -> Tensor: ...
+def total(terms: Iterable[Any]) -> Any:
+    """The sum of a non-empty sequence of arrays or tensors, from its first term (no ``0 +`` start)."""
+    return functools.reduce(operator.add, terms)
+
+
+def check_count(value: Any, name: str, low: int = 1) -> int:
+    """An integer ≥ ``low`` (a count: floats, strings and booleans are refused, not converted)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
 
 
 def as_weights(w: Any, n: int, name: str) -> np.ndarray:

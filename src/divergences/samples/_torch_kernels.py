@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from ._inputs import check_bandwidths, power_of_two_scale
+from ._inputs import check_bandwidths, one_bandwidth, power_of_two_scale, total
 from ._torch_inputs import as_tensor_pair, tensor_weights
 from ._torch_pairs import PairFunction, distance, pair_sum, safe_sqrt, serial_if_small
 
@@ -65,18 +65,18 @@ def torch_kernel(kernel: str, sigmas: list[float]):
         if len(scales) == 1:
             c = scales[0]
             return PairFunction(lambda d2: torch.exp(d2 * c), lambda d2, k: k * c)
-        return PairFunction(lambda d2: sum(torch.exp(d2 * c) for c in scales),
-                            lambda d2, k: sum(c * torch.exp(d2 * c) for c in scales))
+        return PairFunction(lambda d2: total(torch.exp(d2 * c) for c in scales),
+                            lambda d2, k: total(c * torch.exp(d2 * c) for c in scales))
     if kernel == "laplacian":  # k = Σ e^{−d/s}, k' = −Σ e^{−d/s} / (2 s d) (0 at d = 0, as safe_sqrt)
 
         def laplacian_derivative(d2, k):
             d = safe_sqrt(d2)
-            return sum(-torch.exp(-d / s) / s for s in sigmas) * distance.derivative(d2, d)
+            return total(-torch.exp(-d / s) / s for s in sigmas) * distance.derivative(d2, d)
 
-        return PairFunction(lambda d2: sum(torch.exp(-safe_sqrt(d2) / s) for s in sigmas), laplacian_derivative)
+        return PairFunction(lambda d2: total(torch.exp(-safe_sqrt(d2) / s) for s in sigmas), laplacian_derivative)
     if kernel in ("imq", "inverse_multiquadric"):  # k = Σ (1 + d²/s²)^−½, k' = −Σ (1 + d²/s²)^−3/2 / (2 s²)
-        return PairFunction(lambda d2: sum(torch.rsqrt(1 + d2 / s**2) for s in sigmas),
-                            lambda d2, k: sum(-0.5 / s**2 * torch.rsqrt(1 + d2 / s**2) ** 3 for s in sigmas))
+        return PairFunction(lambda d2: total(torch.rsqrt(1 + d2 / s**2) for s in sigmas),
+                            lambda d2, k: total(-0.5 / s**2 * torch.rsqrt(1 + d2 / s**2) ** 3 for s in sigmas))
     raise ValueError(f"kernel must be 'rbf' (alias 'gaussian'), 'laplacian' or 'imq', got {kernel!r}")
 
 
@@ -131,13 +131,12 @@ def _log_rbf_mean(a, b, sigma, same, block) -> torch.Tensor:
 
 def _cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
     xt, yt = as_tensor_pair(x, y)
-    if check_bandwidths(bandwidth) == "median" and _coincide(xt, yt):
+    spec = one_bandwidth(bandwidth, "cauchy_schwarz")
+    if spec == "median" and _coincide(xt, yt):
         return (xt.sum() + yt.sum()) * 0.0
-    sigmas = _sigmas(bandwidth, xt, yt)
-    if len(sigmas) != 1:
-        raise ValueError("cauchy_schwarz takes one bandwidth (a number or 'median'), not a sequence")
+    (sigma,) = _sigmas(spec, xt, yt)
     xt, yt, s = _centre_and_scale(xt, yt)
-    sigma = sigmas[0] / s
+    sigma /= s
     log_xy = _log_rbf_mean(xt, yt, sigma, False, block)
     log_xx = _log_rbf_mean(xt, xt, sigma, True, block)
     log_yy = _log_rbf_mean(yt, yt, sigma, True, block)

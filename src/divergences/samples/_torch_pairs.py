@@ -24,6 +24,8 @@ from contextlib import contextmanager
 
 import torch
 
+from ..core import backend
+
 __all__ = ["SERIAL_BELOW", "PairFunction", "distance", "pair_sum", "safe_sqrt", "serial_if_small", "sq_dists"]
 
 Kernel = Callable[[torch.Tensor], torch.Tensor]
@@ -59,11 +61,9 @@ def _tracked(*tensors: torch.Tensor) -> bool:
 
 
 def safe_sqrt(d2: torch.Tensor) -> torch.Tensor:
-    """√d2 with the subgradient 0 at d2 = 0 (no inf·0 = NaN in the backward pass); d2 ≥ 0."""
-    if not _tracked(d2):
-        return d2.sqrt()
-    positive = d2 > 0
-    return torch.where(positive, torch.sqrt(torch.where(positive, d2, torch.ones_like(d2))), torch.zeros_like(d2))
+    """√d2 with the subgradient 0 at d2 = 0 (no inf·0 = NaN in the backward pass); d2 ≥ 0. Untracked
+    tensors take the plain square root (no masks)."""
+    return backend.safe_sqrt(d2, torch) if _tracked(d2) else d2.sqrt()
 
 
 #: ``exact=True``: entries of the expansion below EXACT_BELOW · (‖a‖² + ‖b‖²) are recomputed from coordinate
@@ -149,7 +149,8 @@ class _BlockedPairSum(torch.autograd.Function):
         return total
 
     @staticmethod
-    def backward(ctx, grad):  # noqa: D102
+    def backward(ctx, *grad_outputs):  # noqa: D102
+        (grad,) = grad_outputs
         # per tile, with G_ij = k'(d²_ij): ∂/∂x_i = 2 u_i (x_i (Gv)_i − (G (v∘y))_i), and symmetrically for y;
         # ∂/∂u_i = (K v)_i, with k' in closed form (PairFunction).
         x, y, u, v = ctx.saved_tensors

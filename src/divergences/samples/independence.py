@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_samples, one_bandwidth, rescaled
-from .two_sample import SignificanceResult, _check_count
+from ._inputs import as_samples, check_count, one_bandwidth, rescaled
+from .two_sample import SignificanceResult
 
 __all__ = ["MAX_PAIRS", "dcov_test", "hsic_test"]
 
@@ -81,7 +81,7 @@ def dcov_test(x: Any, y: Any, n_permutations: int = 999, seed: int | np.random.G
     """
     from scipy.spatial.distance import cdist
 
-    total = _check_count(n_permutations, "n_permutations")
+    total = check_count(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
     xa0, ya0 = as_samples(x, "x", min_n=4), as_samples(y, "y", min_n=4)
     xa, ya = _paired(xa0, ya0, 4)
@@ -143,7 +143,7 @@ def hsic_test(x: Any, y: Any, bandwidth: float | str | tuple[Any, Any] = "median
     """
     if method not in ("permutation", "gamma"):
         raise ValueError(f"method must be 'permutation' or 'gamma', got {method!r}")
-    total = _check_count(n_permutations, "n_permutations")
+    total = check_count(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
     xa0, ya0 = as_samples(x, "x", min_n=6), as_samples(y, "y", min_n=6)
     xa, ya = _paired(xa0, ya0, 6)

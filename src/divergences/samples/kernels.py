@@ -21,7 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_weights, check_bandwidths, power_of_two_scale, serial_blas_if_small
+from ..core.validation import check_flag
+from ._inputs import (
+    as_pair,
+    as_weights,
+    check_bandwidths,
+    check_count,
+    one_bandwidth,
+    power_of_two_scale,
+    serial_blas_if_small,
+    total,
+)
 from ._torch_inputs import any_tensor
 
 __all__ = ["cauchy_schwarz", "energy", "mmd", "median_bandwidth"]
@@ -68,28 +78,19 @@ def _sq_distance_blocks(a: np.ndarray, b: np.ndarray | None, block: int,
 
 def _pair_sum(a, b, fn: Callable[[np.ndarray], np.ndarray], block: int, exact: bool = False,
               wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> float:
-    """Σ over ordered pairs of (wa_i wb_j) fn(d²_ij); ``b is None`` is the within-sample sum (wb = wa)."""
+    """Σ over ordered pairs of (wa_i wb_j) fn(d²_ij), unweighted when ``wa`` is None; ``b is None`` is
+    the within-sample sum (wb = wa)."""
     wb = wa if b is None else wb
+    if (wa is None) != (wb is None):
+        raise ValueError("_pair_sum: weights for both samples or for neither")
     terms = []
     for d2, w, i0, j0 in _sq_distance_blocks(a, b, block, exact):
         k = fn(d2)
-        if wa is not None:
+        if wa is not None and wb is not None:
             terms.append(w * float(wa[i0 : i0 + k.shape[0]] @ k @ wb[j0 : j0 + k.shape[1]]))
         else:
             terms.append(w * float(k.sum()))
     return math.fsum(terms)
-
-
-def _check_block(block: Any) -> int:
-    if not isinstance(block, (int, np.integer)) or isinstance(block, bool) or block < 1:
-        raise ValueError(f"block must be a positive integer, got {block!r}")
-    return int(block)
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def median_bandwidth(x: Any, y: Any) -> float:
@@ -144,11 +145,11 @@ def _kernel_fn(kernel: str, sigmas: list[float]) -> Callable[[np.ndarray], np.nd
                 return np.exp(d2, out=d2)
 
             return rbf
-        return lambda d2: sum(np.exp(d2 * (-0.5 / s**2)) for s in sigmas)
+        return lambda d2: total(np.exp(d2 * (-0.5 / s**2)) for s in sigmas)
     if kernel == "laplacian":
-        return lambda d2: sum(np.exp(np.sqrt(d2) * (-1.0 / s)) for s in sigmas)
+        return lambda d2: total(np.exp(np.sqrt(d2) * (-1.0 / s)) for s in sigmas)
     if kernel in ("imq", "inverse_multiquadric"):
-        return lambda d2: sum(1.0 / np.sqrt(1.0 + d2 / s**2) for s in sigmas)
+        return lambda d2: total(1.0 / np.sqrt(1.0 + d2 / s**2) for s in sigmas)
     raise ValueError(f"kernel must be 'rbf' (alias 'gaussian'), 'laplacian' or 'imq', got {kernel!r}")
 
 
@@ -190,8 +191,8 @@ def mmd(x: Any, y: Any, kernel: str = "rbf", bandwidth: float | str | Sequence[f
     >>> abs(mmd(rng.normal(size=(500, 2)), rng.normal(size=(500, 2)), bandwidth=1.0)) < 0.01
     True
     """
-    block = _check_block(block)
-    unbiased = _check_flag(unbiased, "unbiased")
+    block = check_count(block, "block")
+    unbiased = check_flag(unbiased, "unbiased")
     if any_tensor(x, y):
         from ._torch_kernels import mmd_torch
 
@@ -240,7 +241,7 @@ def energy(x: Any, y: Any, *, weights: tuple[Any, Any] | None = None, block: int
     >>> energy([0.0], [1.0])  # √(2·1 − 0 − 0)
     1.4142135623730951
     """
-    block = _check_block(block)
+    block = check_count(block, "block")
     if any_tensor(x, y):
         from ._torch_kernels import energy_torch
 
@@ -295,19 +296,18 @@ def cauchy_schwarz(x: Any, y: Any, bandwidth: float | str = "median", *, block: 
     >>> cauchy_schwarz([0.0], [3.0], bandwidth=1.5)  # Δ²/σ² = 4
     4.0
     """
-    block = _check_block(block)
+    block = check_count(block, "block")
     if any_tensor(x, y):
         from ._torch_kernels import cauchy_schwarz_torch
 
         return cauchy_schwarz_torch(x, y, bandwidth, block)
     xa, ya = as_pair(x, y)
-    if check_bandwidths(bandwidth) == "median" and _all_coincide(xa, ya):
+    spec = one_bandwidth(bandwidth, "cauchy_schwarz")
+    if spec == "median" and _all_coincide(xa, ya):
         return 0.0
-    sigmas = _sigmas(bandwidth, xa, ya)
-    if len(sigmas) != 1:
-        raise ValueError("cauchy_schwarz takes one bandwidth (a number or 'median'), not a sequence")
+    (sigma,) = _sigmas(spec, xa, ya)
     xa, ya, s = _scaled(xa, ya)
-    sigma = sigmas[0] / s
+    sigma /= s
     n, m = len(xa), len(ya)
     with serial_blas_if_small(max(n, m) ** 2):
         log_xy = _log_rbf_sum(xa, ya, sigma, block) - math.log(n * m)

@@ -20,23 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, as_samples, rescaled
+from ._inputs import as_pair, as_samples, check_count, rescaled
 
 __all__ = ["ENSEMBLE_K", "ensemble_weights", "knn_entropy", "knn_kl"]
 
 
-def _check_k(k: Any, name: str = "k") -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"{name} must be a positive integer, got {k!r}")
-    return int(k)
-
-
 def _kth_distances(tree_points: np.ndarray, queries: np.ndarray, ks: list[int]) -> np.ndarray:
     """Distances from each query to its ks-th nearest points of ``tree_points`` (k counts from 1): (n, len(ks))."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import KDTree  # cKDTree's typed Python face, the same C tree and queries
 
-    tree = cKDTree(tree_points)
-    dist, _ = tree.query(queries, k=ks, workers=-1)
+    tree = KDTree(tree_points)
+    # SciPy's stub types k as an int; query documents (and the C tree serves) a list of neighbour ranks
+    dist, _ = tree.query(queries, k=ks, workers=-1)  # pyright: ignore[reportArgumentType]
     return dist.reshape(len(queries), len(ks))
 
 
@@ -50,13 +45,24 @@ def _log_unit_ball_volume(d: int) -> float:
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1)
 
 
-def _warn_zero(count: int, what: str) -> None:
+def _warn_zero(count: int, what: str, stacklevel: int = 3) -> None:
     warnings.warn(
         f"{count} point(s) have a zero k-NN distance {what}; the kNN estimator assumes continuous "
         "densities (see divergences.samples.knn for the documented result)",
         UserWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
+
+
+def _coincident(rho: np.ndarray, nu: np.ndarray) -> float | None:
+    """The KL estimate where a nearest distance is 0, with a warning counting the points: +inf within x
+    (``rho``), −inf from x to y (``nu``); None when every distance is positive."""
+    for dist, what, value in ((rho, "within x", math.inf), (nu, "from x to y", -math.inf)):
+        zero = int((dist == 0).sum())
+        if zero:
+            _warn_zero(zero, what, stacklevel=4)  # the warning points at knn_kl, as knn_entropy's at its caller
+            return value
+    return None
 
 
 def _whitened(xa: np.ndarray, ya: np.ndarray, whiten: str) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +106,7 @@ def knn_entropy(x: Any, k: int = 1) -> float:
     """
     from scipy.special import digamma
 
-    k = _check_k(k)
+    k = check_count(k, "k")
     xa = as_samples(x, "x", min_n=k + 1)
     n, d = xa.shape
     (xa,), log_s = rescaled(xa)
@@ -116,13 +122,9 @@ def _fixed_k(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
     n, d = xa.shape
     rho = _kth_distance(xa, xa, k + 1)
     nu = _kth_distance(ya, xa, k)
-    zero_rho, zero_nu = int((rho == 0).sum()), int((nu == 0).sum())
-    if zero_rho:
-        _warn_zero(zero_rho, "within x")
-        return math.inf
-    if zero_nu:
-        _warn_zero(zero_nu, "from x to y")
-        return -math.inf
+    infinite = _coincident(rho, nu)
+    if infinite is not None:
+        return infinite
     return float(d * np.mean(np.log(nu) - np.log(rho)) + math.log(len(ya) / (n - 1)))
 
 
@@ -135,12 +137,9 @@ def _adaptive_k(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
     top_x, top_y = min(4 * k, n - 1), min(4 * k, len(ya))
     rho = _kth_distances(xa, xa, list(range(2, top_x + 2)))  # column j: (j + 1)-th neighbour, self excluded
     nu = _kth_distances(ya, xa, list(range(1, top_y + 1)))
-    if (rho[:, 0] == 0).any():
-        _warn_zero(int((rho[:, 0] == 0).sum()), "within x")
-        return math.inf
-    if (nu[:, 0] == 0).any():
-        _warn_zero(int((nu[:, 0] == 0).sum()), "from x to y")
-        return -math.inf
+    infinite = _coincident(rho[:, 0], nu[:, 0])
+    if infinite is not None:
+        return infinite
     eps = np.maximum(rho[:, k - 1], nu[:, k - 1])[:, None]
     ki = np.count_nonzero(rho <= eps, axis=1)
     li = np.count_nonzero(nu <= eps, axis=1)
@@ -176,12 +175,9 @@ def _ensemble(xa: np.ndarray, ya: np.ndarray, k: int) -> float:
         raise ValueError(f"estimator='ensemble' needs at least {max(1, d // 4) + 1 + k} samples in x and y for d = {d}")
     rho = _kth_distances(xa, xa, [int(k) + 1 for k in ks])
     nu = _kth_distances(ya, xa, [int(k) for k in ks])
-    if (rho[:, 0] == 0).any():
-        _warn_zero(int((rho[:, 0] == 0).sum()), "within x")
-        return math.inf
-    if (nu[:, 0] == 0).any():
-        _warn_zero(int((nu[:, 0] == 0).sum()), "from x to y")
-        return -math.inf
+    infinite = _coincident(rho[:, 0], nu[:, 0])
+    if infinite is not None:
+        return infinite
     estimates = d * np.mean(np.log(nu) - np.log(rho), axis=0) + math.log(len(ya) / (n - 1))
     return float(ensemble_weights(d, ks.astype(np.float64)) @ estimates)
 
@@ -239,14 +235,14 @@ def knn_kl(x: Any, y: Any, k: int = 1, *, estimator: str = "fixed", whiten: str 
     >>> bool(abs(knn_kl(x, y, k=5) - 0.5) < 0.05)  # KL(N(0,1)‖N(1,1)) = ½
     True
     """
-    k = _check_k(k)
+    k = check_count(k, "k")
     if estimator not in _ESTIMATORS:
         raise ValueError(f"estimator must be 'fixed', 'adaptive' or 'ensemble', got {estimator!r}")
     if whiten not in (None, "y", "pooled"):
         raise ValueError(f"whiten must be None, 'y' or 'pooled', got {whiten!r}")
     if correction not in (None, "gaussian"):
         raise ValueError(f"correction must be None or 'gaussian', got {correction!r}")
-    draws = _check_k(correction_draws, "correction_draws")
+    draws = check_count(correction_draws, "correction_draws")
     xa, ya = as_pair(x, y, min_x=k + 1, min_y=k)
     (xa, ya), _ = rescaled(xa, ya)
     if whiten is not None:

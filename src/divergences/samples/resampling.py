@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ._inputs import check_count
+
 __all__ = ["BOOTSTRAP_METHODS", "JACKKNIFE_GROUPS", "BootstrapResult", "PermutationResult", "bootstrap", "permutation_test"]
 
 _BATCH_BYTES = 1 << 26  # 64 MiB of resampled data per batch
@@ -54,12 +56,6 @@ def _samples(x: Any, name: str) -> np.ndarray:
     if arr.dtype.kind in "fc" and np.isnan(arr).any():
         raise ValueError(f"{name} contains NaN; drop or impute missing values first")
     return arr
-
-
-def _check_count(value: Any, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _observed(statistic: Callable, x: np.ndarray, y: np.ndarray, vectorized: bool) -> float:
@@ -116,7 +112,7 @@ def permutation_test(x: Any, y: Any, statistic: Callable[[Any, Any], Any], n_per
         raise ValueError(f"x and y must have the same shape per sample, got {xa.shape[1:]} and {ya.shape[1:]}")
     if alternative not in ("greater", "less", "two-sided"):
         raise ValueError(f"alternative must be 'greater', 'less' or 'two-sided', got {alternative!r}")
-    total = _check_count(n_permutations, "n_permutations")
+    total = check_count(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
     observed = _observed(statistic, xa, ya, vectorized)
     pooled = np.concatenate([xa, ya])
@@ -258,7 +254,7 @@ def bootstrap(x: Any, y: Any, statistic: Callable[[Any, Any], Any], n_resamples:
     True
     """
     xa, ya = _samples(x, "x"), _samples(y, "y")
-    total = _check_count(n_resamples, "n_resamples")
+    total = check_count(n_resamples, "n_resamples")
     confidence = float(confidence)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")

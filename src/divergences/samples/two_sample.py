@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, check_bandwidths, one_bandwidth, rescaled, serial_blas_if_small
+from ._inputs import as_pair, check_bandwidths, check_count, one_bandwidth, rescaled, serial_blas_if_small
 
 __all__ = ["MAX_POOLED", "SignificanceResult", "block_mmd_test", "linear_mmd_test", "mmd_agg_test", "mmd_test",
            "power_bandwidth"]
@@ -49,12 +49,6 @@ class SignificanceResult:
     method: str
     bandwidth: float | tuple[float, ...] | None = None
     null_distribution: np.ndarray | None = field(default=None, repr=False)
-
-
-def _check_count(value: Any, name: str, low: int = 1) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _scaled_pair(x: Any, y: Any, min_n: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -165,7 +159,7 @@ def mmd_test(x: Any, y: Any, bandwidth: float | str = "median", n_permutations: 
     >>> mmd_test(rng.normal(size=(50, 2)), rng.normal(1, 1, (50, 2)), n_permutations=199, seed=0).pvalue
     0.005
     """
-    total = _check_count(n_permutations, "n_permutations")
+    total = check_count(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
     if isinstance(bandwidth, str) and bandwidth not in ("median", "power"):
         raise ValueError(f"bandwidth must be a number > 0, 'median' or 'power', got {bandwidth!r}")
@@ -212,7 +206,7 @@ def mmd_agg_test(x: Any, y: Any, bandwidths: Sequence[float] | None = None, n_pe
     >>> r.pvalue < 0.05
     True
     """
-    total = _check_count(n_permutations, "n_permutations")
+    total = check_count(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
     xa, ya, s = _scaled_pair(x, y, 2)
     n, m = len(xa), len(ya)
@@ -300,7 +294,7 @@ def block_mmd_test(x: Any, y: Any, bandwidth: float | str = "median", block_size
     xa, ya, s = _scaled_pair(x, y, 4)
     sigma = _sigma_for(bandwidth, xa, ya, s)
     n, m = len(xa), len(ya)
-    size = max(2, math.isqrt(n)) if block_size is None else _check_count(block_size, "block_size", 2)
+    size = max(2, math.isqrt(n)) if block_size is None else check_count(block_size, "block_size", 2)
     blocks = n // size
     size_y = m // max(blocks, 1)
     if blocks < 2 or size_y < 2:

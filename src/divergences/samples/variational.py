@@ -32,23 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from ..core.divergence import DivergenceLike
+from ._divergence import f_generator
 from ._torch_inputs import any_tensor
 
 __all__ = ["causal_f_bound", "donsker_varadhan_bound", "f_gan_bound", "nwj_bound", "optimal_critic"]
-
-
-def _generator(divergence: Any, params: dict):
-    from ..registry import get
-
-    if hasattr(divergence, "conjugate") and hasattr(divergence, "f"):
-        return divergence
-    if not isinstance(divergence, str):
-        raise ValueError(f"divergence must be a registered name or a generator, got {divergence!r}")
-    spec = get(divergence)
-    gen = spec.generator(**params)
-    if not hasattr(gen, "f"):
-        raise ValueError(f"divergence {divergence!r} is not an f-divergence (no generator f)")
-    return gen
 
 
 def _values(t: Any, name: str, torch_mode: bool):
@@ -112,21 +100,32 @@ def _finish(value, torch_mode):
     return value if torch_mode else float(value)
 
 
-def f_gan_bound(critic_p: Any, critic_q: Any, divergence: Any = "kl", *, weights_p: Any = None,
-                weights_q: Any = None, **params: Any) -> Any:
+def f_gan_bound(critic_p: Any, critic_q: Any, divergence: DivergenceLike = "kl", *, weights_p: Any = None,
+                weights_q: Any = None, **params: float) -> Any:
     r"""f-GAN lower bound :math:`E_P[T] - E_Q[f^*(T)] \le D_f(P\|Q)` from critic values.
 
-    ``divergence`` is a registered f-divergence name (``params`` go to its generator, e.g. ``beta``)
-    or a generator object with ``conjugate``. Equality holds at :math:`T = f'(p/q)`
-    (:func:`optimal_critic`). Values outside the conjugate's domain give −inf (module notes).
+    Equality holds at :math:`T = f'(p/q)` (:func:`optimal_critic`). Values outside the conjugate's
+    domain give −inf (module notes).
 
     >>> import numpy as np
     >>> p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
     >>> t = optimal_critic(p, q, "kl")
     >>> round(f_gan_bound(t, t, "kl", weights_p=p, weights_q=q), 10) == round(float(np.sum(p * np.log(p / q))), 10)
     True
+
+    :param critic_p: critic values T(x_i) at the samples of P.
+    :param critic_q: critic values T(y_j) at the samples of Q.
+    :param divergence: an f-divergence with a closed-form conjugate f*: a registered name with its
+        parameters as keywords (``"js", beta=0.3``), the same as ``dv.spec("js", beta=0.3)``, or a
+        generator object defining ``conjugate``.
+    :param weights_p: optional non-negative weights of the samples of P (normalised here).
+    :param weights_q: optional weights of the samples of Q.
+    :param params: the divergence's parameters, beside a name only.
+    :returns: the bound: a float (NumPy in) or a differentiable 0-d tensor (torch in).
+    :raises ValueError: naming the argument: NaN or infinite critic values, bad weights, a divergence
+        that is not an f-divergence or has no closed-form conjugate, an unknown parameter.
     """
-    gen = _generator(divergence, params)
+    gen = f_generator(divergence, params, conjugate=True)
     tp, tq, wp, wq, torch_mode = _prepare(critic_p, critic_q, weights_p, weights_q)
     if torch_mode:
         import torch
@@ -175,12 +174,23 @@ def donsker_varadhan_bound(critic_p: Any, critic_q: Any, *, weights_p: Any = Non
     return _finish(_mean(tp, wp) - lme, torch_mode)
 
 
-def optimal_critic(p: Any, q: Any, divergence: Any = "kl", **params: Any) -> Any:
+def optimal_critic(p: Any, q: Any, divergence: DivergenceLike = "kl", **params: float) -> Any:
     r"""The optimal f-GAN critic :math:`f'(p/q)` at points with probabilities (or densities) p and q.
 
     For Donsker–Varadhan use ``log(p/q)`` instead (any constant may be added).
+
+    >>> float(optimal_critic([0.5], [0.25], "pearson")[0])  # f′(t) = 2(t − 1) at t = 2
+    2.0
+
+    :param p: probabilities or densities of P at the points (> 0).
+    :param q: probabilities or densities of Q at the same points (> 0).
+    :param divergence: an f-divergence: a name with its parameters as keywords, a ``dv.spec(...)``
+        value, a generator object or a callable f(t).
+    :param params: the divergence's parameters, beside a name only.
+    :returns: f′(p/q), on the caller's backend.
+    :raises ValueError: for p or q ≤ 0, NaN, or a divergence that is not an f-divergence.
     """
-    gen = _generator(divergence, params)
+    gen = f_generator(divergence, params)
     torch_mode = any_tensor(p, q)
     pv, qv = _values(p, "p", torch_mode), _values(q, "q", torch_mode)
     if (pv <= 0).any() or (qv <= 0).any():
@@ -188,19 +198,7 @@ def optimal_critic(p: Any, q: Any, divergence: Any = "kl", **params: Any) -> Any
     return gen.f_prime(pv / qv)
 
 
-def _f_at_zero(gen) -> float:
-    """f(0+) as a limit: f(0) where the generator defines it, else probes towards 0."""
-    with np.errstate(all="ignore"):
-        v = float(np.asarray(gen.f(np.array([0.0])))[0])
-        if not math.isnan(v):
-            return v
-        probes = [float(np.asarray(gen.f(np.array([t])))[0]) for t in (1e-8, 1e-12, 1e-16)]
-    if all(math.isfinite(a) for a in probes) and abs(probes[-1] - probes[-2]) <= 1e-6 * max(1.0, abs(probes[-1])):
-        return probes[-1]
-    return math.inf if probes[-1] > probes[0] else probes[-1]
-
-
-def causal_f_bound(propensity: Any, divergence: Any = "kl", **params: Any) -> Any:
+def causal_f_bound(propensity: Any, divergence: DivergenceLike = "kl", **params: float) -> Any:
     r"""Upper bound on :math:`D_f\big(P(Y\mid A{=}a, X{=}x)\,\|\,P(Y\mid do(A{=}a), X{=}x)\big)` from
     the propensity score :math:`e = P(A{=}a\mid X{=}x)` alone (Jung & Kang 2026).
 
@@ -216,33 +214,38 @@ def causal_f_bound(propensity: Any, divergence: Any = "kl", **params: Any) -> An
 
     >>> round(float(causal_f_bound(0.25, "kl")), 10) == round(float(np.log(4.0)), 10)
     True
+
+    :param propensity: e = P(A=a | X=x) in (0, 1], a number or an array.
+    :param divergence: an f-divergence: a name with its parameters as keywords, a ``dv.spec(...)``
+        value, a generator object or a callable f(t).
+    :param params: the divergence's parameters, beside a name only.
+    :returns: the bound, elementwise: a float for a scalar NumPy input, else an array or tensor.
+    :raises ValueError: for a propensity outside (0, 1] or NaN, or a divergence that is not an
+        f-divergence.
     """
-    gen = _generator(divergence, params)
-    torch_mode = any_tensor(propensity)
-    if torch_mode:
+    gen = f_generator(divergence, params)
+    f0 = float(gen.phi(np.asarray(-math.inf), np.asarray(0.0)))  # f(0+): the term at p = 0, q = 1
+    refused = ValueError("propensity must lie in (0, 1] (a propensity of 0 leaves the observational distribution "
+                         "undefined)")
+    if any_tensor(propensity):
         import torch
 
-        e = propensity if isinstance(propensity, torch.Tensor) else torch.as_tensor(propensity)
-        if not e.dtype.is_floating_point:
-            e = e.to(torch.float32)
-        bad = bool(torch.isnan(e).any()) or bool((e <= 0).any()) or bool((e > 1).any())
-    else:
-        try:
-            e = np.asarray(propensity, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"propensity must be a number or an array in (0, 1], got {propensity!r}") from None
-        bad = bool(np.isnan(e).any()) or bool((e <= 0).any()) or bool((e > 1).any())
-    if bad:
-        raise ValueError("propensity must lie in (0, 1] (a propensity of 0 leaves the observational distribution "
-                         "undefined)")
-    f0 = _f_at_zero(gen)
+        et = propensity if isinstance(propensity, torch.Tensor) else torch.as_tensor(propensity)
+        if not et.dtype.is_floating_point:
+            et = et.to(torch.float32)
+        if not bool(((et > 0) & (et <= 1)).all()):  # NaN fails both comparisons
+            raise refused
+        rest = 1 - et
+        # 0·inf is 0 at e = 1 (P_do = P_obs), inf below
+        tail = rest * f0 if math.isfinite(f0) else torch.where(rest > 0, math.inf, 0.0).to(rest.dtype)
+        return et * gen.f(1 / et) + tail
+    try:
+        e = np.asarray(propensity, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"propensity must be a number or an array in (0, 1], got {propensity!r}") from None
+    if not np.all((e > 0) & (e <= 1)):
+        raise refused
     rest = 1 - e
-    if math.isfinite(f0):
-        tail = rest * f0
-    else:  # 0·inf is 0 at e = 1 (P_do = P_obs), inf below
-        tail = (torch.where(rest > 0, torch.full_like(rest, math.inf), torch.zeros_like(rest)) if torch_mode
-                else np.where(rest > 0, np.inf, 0.0))
+    tail = rest * f0 if math.isfinite(f0) else np.where(rest > 0, np.inf, 0.0)
     value = e * gen.f(1 / e) + tail
-    if not torch_mode and np.ndim(value) == 0:
-        return float(value)
-    return value
+    return float(value) if np.ndim(value) == 0 else value

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from ...core.validation import check_flag
 from ._checks import positive, reduce, tensor
 from ._checks import reduction as check_reduction
 
@@ -32,8 +33,7 @@ def cs_divergence_loss(input: torch.Tensor, target: torch.Tensor, *, from_logits
     >>> float(cs_divergence_loss(z, z))
     0.0
     """
-    if not isinstance(from_logits, bool):
-        raise ValueError(f"from_logits must be True or False, got {from_logits!r}")
+    from_logits = check_flag(from_logits, "from_logits")
     how = check_reduction(reduction)
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise ValueError("input and target must be torch tensors")

@@ -23,11 +23,14 @@ standardised JdCov are scale invariant and computed on the rescaled data; dCov²
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 
-from ._checks import non_negative, tensor
+from ...core.backend import safe_sqrt
+from ...core.validation import check_flag
+from ._checks import non_negative, safe_div, tensor
 
 __all__ = ["ccdcov", "distance_correlation", "distance_covariance", "jdcov"]
 
@@ -60,9 +63,7 @@ def _times_power_of_two(value: torch.Tensor, e: int) -> torch.Tensor:
 
 
 def _distances(x: torch.Tensor) -> torch.Tensor:
-    d2 = (x[:, None, :] - x[None, :, :]).pow(2).sum(-1)
-    ok = d2 > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, d2, torch.ones_like(d2))), torch.zeros_like(d2))
+    return safe_sqrt((x[:, None, :] - x[None, :, :]).pow(2).sum(-1), torch)
 
 
 def _double_centred(x: torch.Tensor) -> torch.Tensor:
@@ -78,12 +79,17 @@ def _u_centred(x: torch.Tensor) -> torch.Tensor:
     return u * (1 - torch.eye(n, dtype=a.dtype, device=a.device))
 
 
-def _pair(x, y):
-    x, y = _rows(x, "x"), _rows(y, "y")
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same number of rows (paired samples), got {len(x)} and {len(y)}")
-    dtype = torch.promote_types(x.dtype, y.dtype)
-    return x.to(dtype), y.to(dtype)
+def _common(tensors: list[torch.Tensor], what: str) -> list[torch.Tensor]:
+    """The tensors at their common dtype; a ValueError when their row counts (the paired samples) differ."""
+    if len({len(t) for t in tensors}) != 1:
+        raise ValueError(f"{what} must have the same number of rows (paired samples), got {[len(t) for t in tensors]}")
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))
+    return [t.to(dtype) for t in tensors]
+
+
+def _pair(x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = _common([_rows(x, "x"), _rows(y, "y")], "x and y")
+    return x, y
 
 
 def _dcov2(x: torch.Tensor, y: torch.Tensor, unbiased: bool) -> torch.Tensor:
@@ -108,31 +114,20 @@ def distance_covariance(x: torch.Tensor, y: torch.Tensor, *, squared: bool = Tru
     >>> round(float(distance_covariance(x, x)), 6)  # dVar² of 1..4 (dcor: 0.8125)
     0.8125
     """
-    if not isinstance(squared, bool) or not isinstance(unbiased, bool):
-        raise ValueError("squared and unbiased must be True or False")
+    squared, unbiased = check_flag(squared, "squared"), check_flag(unbiased, "unbiased")
     value = _dcov2(*_pair(x, y), unbiased)
-    if squared:
-        return value
-    ok = value > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, value, torch.ones_like(value))), torch.zeros_like(value))
+    return value if squared else safe_sqrt(value, torch)
 
 
 def distance_correlation(x: torch.Tensor, y: torch.Tensor, *, squared: bool = False) -> torch.Tensor:
     r"""Distance correlation dCor ∈ [0, 1] (or dCor² with ``squared=True``): dcor's
     ``distance_correlation`` (V-statistics). 0 where either distance variance is 0."""
-    if not isinstance(squared, bool):
-        raise ValueError(f"squared must be True or False, got {squared!r}")
+    squared = check_flag(squared, "squared")
     x, y = _pair(x, y)
     a, b = _double_centred(_normalised(x)[0]), _double_centred(_normalised(y)[0])
     vx, vy, cxy = (a * a).mean(), (b * b).mean(), (a * b).mean()
-    den = vx * vy
-    ok = den > 0
-    r2 = torch.where(ok, cxy / torch.sqrt(torch.where(ok, den, torch.ones_like(den))), torch.zeros_like(cxy))
-    r2 = r2.clamp_min(0)
-    if squared:
-        return r2
-    ok = r2 > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, r2, torch.ones_like(r2))), torch.zeros_like(r2))
+    r2 = safe_div(cxy, safe_sqrt(vx * vy, torch)).clamp_min(0)
+    return r2 if squared else safe_sqrt(r2, torch)
 
 
 def jdcov(*variables: torch.Tensor, c: float = 1.0, standardize: bool = True) -> torch.Tensor:
@@ -149,17 +144,11 @@ def jdcov(*variables: torch.Tensor, c: float = 1.0, standardize: bool = True) ->
     if len(variables) < 2:
         raise ValueError(f"jdcov needs at least two variables, got {len(variables)}")
     c = non_negative(c, "c")
-    if not isinstance(standardize, bool):
-        raise ValueError(f"standardize must be True or False, got {standardize!r}")
-    xs = [_rows(v, f"variables[{i}]") for i, v in enumerate(variables)]
-    if len({len(v) for v in xs}) != 1:
-        raise ValueError(f"all variables must have the same number of rows, got {[len(v) for v in xs]}")
-    dtype = xs[0].dtype
-    for v in xs[1:]:
-        dtype = torch.promote_types(dtype, v.dtype)
+    standardize = check_flag(standardize, "standardize")
+    xs = _common([_rows(v, f"variables[{i}]") for i, v in enumerate(variables)], "all variables")
     prod = None
     for i, v in enumerate(xs):
-        v, e = _normalised(v.to(dtype))
+        v, e = _normalised(v)
         u = -_double_centred(v)
         if not standardize:
             u = _times_power_of_two(u, e)
@@ -183,15 +172,9 @@ def ccdcov(z: torch.Tensor, *sensitive: torch.Tensor, standardize: bool = True) 
     """
     if not sensitive:
         raise ValueError("ccdcov needs at least one sensitive variable")
-    if not isinstance(standardize, bool):
-        raise ValueError(f"standardize must be True or False, got {standardize!r}")
+    standardize = check_flag(standardize, "standardize")
     parts = [_rows(s, f"sensitive[{i}]") for i, s in enumerate(sensitive)]
     if standardize:  # s / std(s) is scale invariant: form it from the rescaled s (no underflow of the variance)
         parts = [_normalised(s)[0] for s in parts]
         parts = [s / torch.where(s.std(0) > 0, s.std(0), torch.ones_like(s.std(0))) for s in parts]
-    if len({len(s) for s in parts}) != 1:
-        raise ValueError(f"all sensitive variables must have the same number of rows, got {[len(s) for s in parts]}")
-    dtype = parts[0].dtype
-    for s in parts[1:]:
-        dtype = torch.promote_types(dtype, s.dtype)
-    return distance_covariance(z, torch.cat([s.to(dtype) for s in parts], 1))
+    return distance_covariance(z, torch.cat(_common(parts, "all sensitive variables"), 1))

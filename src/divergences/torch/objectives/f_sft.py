@@ -37,17 +37,19 @@ registry's generator once, so every f-divergence (and a user's generator) has it
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
+import numpy as np
 import torch
 
-from ...core.terms import Pointwise
+from ...core.divergence import DivergenceLike
+from ...core.terms import Generator, Pointwise
 from ...core.validation import check_real
-from .._checks import check_logits_tensor, scan_logits
-from .._engine import LOCAL
 from ..losses import divergence_loss
-from ..preference import _check_reduction, f_dpo_score
-from ..rl import DEFAULT_CLIP, _f_generator
+from ..preference import f_dpo_score
+from ..rl import DEFAULT_CLIP
+from ._checks import f_generator, logits
+from ._checks import reduction as check_reduction
 
 __all__ = ["f_sft_loss"]
 
@@ -64,13 +66,13 @@ class _RewardTrace(Pointwise):
     value_q_zero = None
     is_divergence = False
 
-    def __init__(self, gen: Any) -> None:
+    def __init__(self, gen: Generator) -> None:
         self.gen = gen
-        self.value_q_zero = -gen._boundary()[2]
-        self.name = f"f_sft_trace({getattr(gen, 'name', 'custom')})"
+        self.value_q_zero = -float(gen.phi(np.asarray(0.0), np.asarray(-np.inf)))  # −φ(1, 0)
+        self.name = f"f_sft_trace({gen.name})"
 
     def _phi(self, a, b, xp):
-        return -self.gen._dphi(a, b, xp)[0]
+        return -self.gen.dphi(a, b)[0]
 
 
 def _label_logprob(logits: Tensor, index: Tensor) -> Tensor:
@@ -93,7 +95,7 @@ def f_sft_loss(
     policy_logits: Tensor,
     ref_logits: Tensor,
     labels: Tensor,
-    divergence: Any = "reverse_kl",
+    divergence: DivergenceLike = "reverse_kl",
     *,
     beta: float = 1.0,
     ignore_index: int = -100,
@@ -103,7 +105,7 @@ def f_sft_loss(
     num_items_in_batch: Any = None,
     chunk_size: int | None = None,
     clip: float | None = DEFAULT_CLIP,
-    **params: Any,
+    **params: NoReturn,
 ) -> Tensor:
     r"""The f-divergence SFT objective of every registry generator (module docstring for the derivation).
 
@@ -117,20 +119,6 @@ def f_sft_loss(
     −S(u_y) and trace −Σ π_ref f′(π_ref/π_θ): ``"kl"`` π_ref(y)/π_θ(y) and −KL(π_ref‖π_θ) − 1;
     ``"pearson"`` (π_ref(y)/π_θ(y))² and −2(Σ π_ref²/π_θ − 1); any other generator from its f and f′.
 
-    Args:
-        policy_logits: (..., V) logits of the model being trained (float16/bfloat16 computed in float32).
-        ref_logits: (..., V) logits of the frozen reference model at the same positions (no gradient).
-        labels: (...) integer targets, already shifted; ``ignore_index`` drops a token.
-        divergence: an f-divergence of the registry (name, generator object or callable f(t)), with its
-            parameters as keywords (``alpha=0.5``) — f-DPO's convention: the regulariser is
-            D_f(π_ref‖π_θ), so ``"reverse_kl"`` is KL(π_θ‖π_ref).
-        beta: the regulariser's weight β > 0 (the implicit reward is β·S); it scales the loss.
-        mask: (...) boolean, True = keep (and-ed with the labels' ignore mask).
-        weights: (...) per-token multipliers (constants).
-        reduction: ``"mean"`` (over kept tokens, or divided by ``num_items_in_batch``), ``"sum"`` or
-            ``"none"`` (per token, 0 at dropped tokens).
-        clip: bound on the data term's score (f-DPO's clamps; ``None`` for none).
-
     Peers: TRL's ``SFTTrainer`` loss is the ``"reverse_kl"`` case minus the constant log π_ref(y) term
     (TRL does not need the reference); there is no peer implementation of the other generators (the
     paper's repository was not available to compare with).
@@ -143,11 +131,40 @@ def f_sft_loss(
     >>> ref = -torch.nn.functional.cross_entropy(r, y)
     >>> bool(torch.isclose(f_sft_loss(z, r, y), nll + ref))   # SFT plus a constant
     True
+
+    :param policy_logits: (..., V) logits of the model being trained (float16/bfloat16 computed in float32).
+    :param ref_logits: (..., V) logits of the frozen reference model at the same positions (no gradient).
+    :param labels: (...) integer targets, already shifted; ``ignore_index`` drops a token.
+    :param divergence: an f-divergence: a registered name, a ``dv.spec(...)`` value carrying its
+        parameters (``dv.spec("alpha", alpha=0.5)``), a generator object or a callable f(t) — f-DPO's
+        convention: the regulariser is D_f(π_ref‖π_θ), so ``"reverse_kl"`` is KL(π_θ‖π_ref).
+    :param beta: the regulariser's weight β > 0 (the implicit reward is β·S); it scales the loss. It is
+        the loss's own parameter: JS's mixture weight goes inside the spec, ``dv.spec("js", beta=0.3)``.
+    :param ignore_index: the label value of dropped tokens.
+    :param mask: (...) boolean, True = keep (and-ed with the labels' ignore mask).
+    :param weights: (...) per-token multipliers (constants).
+    :param reduction: ``"mean"`` (over kept tokens, or divided by ``num_items_in_batch``), ``"sum"`` or
+        ``"none"`` (per token, 0 at dropped tokens).
+    :param num_items_in_batch: the token count to divide by under ``"mean"`` (gradient accumulation).
+    :param chunk_size: rows per chunk of the vocabulary sum (None: the engine's choice).
+    :param clip: bound on the data term's score (f-DPO's clamps; ``None`` for none).
+    :param params: none: a divergence parameter given here (``alpha=0.5``) is a TypeError saying to
+        put it in ``dv.spec(...)``.
+    :returns: the loss: a 0-d tensor, or per token (shape ``labels.shape``) with ``reduction="none"``.
+    :raises ValueError: naming the argument: logits that are not floating, NaN, +inf or all −inf along
+        a row, shapes that differ, labels out of range or not integers, β ≤ 0, an unknown reduction, a
+        divergence that is not an f-divergence.
+    :raises TypeError: for a divergence parameter given beside the divergence.
     """
-    _check_reduction(reduction)
+    if params:
+        raise TypeError(f"f_sft_loss takes the divergence's parameters inside dv.spec(...), e.g. "
+                        f"divergence=dv.spec('alpha', alpha=0.5), not {sorted(params)} beside it (beta is the "
+                        f"loss's weight)")
+    check_reduction(reduction)
     beta = check_real(beta, "beta", low=0.0, low_open=True)
-    check_logits_tensor(policy_logits, "policy_logits")
-    check_logits_tensor(ref_logits, "ref_logits")
+    gen = f_generator(divergence)  # a ValueError naming the f-divergences otherwise
+    logits(policy_logits, "policy_logits")
+    logits(ref_logits, "ref_logits")
     if policy_logits.shape != ref_logits.shape:
         raise ValueError(f"ref_logits must have the shape {tuple(policy_logits.shape)} of policy_logits, "
                          f"got {tuple(ref_logits.shape)}")
@@ -157,7 +174,6 @@ def f_sft_loss(
         raise ValueError("labels must be an integer tensor of target token ids")
     if tuple(labels.shape) != lead:
         raise ValueError(f"labels must have the leading shape {lead} of policy_logits, got {tuple(labels.shape)}")
-    gen = _f_generator(divergence, params)  # a ValueError naming the f-divergences otherwise
 
     keep = labels != ignore_index
     if mask is not None:
@@ -168,9 +184,7 @@ def f_sft_loss(
     if bool(bad.any()):
         raise ValueError(f"labels must be in [0, {vocab}) or ignore_index={ignore_index}; "
                          f"got {labels[bad][0].item()}")
-    # NaN/+inf/all -inf rows: an error naming the argument (checked once here, not again in the engine)
-    scan_logits([("policy_logits", policy_logits), ("ref_logits", ref_logits)], LOCAL)
-    # the vocabulary trace, on the chunk engine (0 at dropped tokens)
+    # the vocabulary trace (the logits were checked above, not again in the engine), on the chunk engine (0 at dropped tokens)
     trace = divergence_loss(policy_logits, ref_logits.detach(), _RewardTrace(gen), mask=keep,
                             reduction="none", chunk_size=chunk_size, validate=False)
     # the data term: f-DPO's score at the target token

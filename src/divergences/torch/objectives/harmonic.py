@@ -19,69 +19,87 @@ Distances 1, 2, 4 with n = 2 give probabilities 0.7619, 0.1905, 0.0476.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ._checks import positive, reduce, tensor
+from ...core.backend import safe_sqrt
+from ._checks import positive, reduce, safe_div, tensor
 from ._checks import reduction as check_reduction
 
 __all__ = ["HarmonicHead", "harmonic_distances", "harmonic_logits", "harmonic_loss"]
 
-DISTANCES = ("euclidean", "manhattan", "cosine", "minkowski", "chebyshev", "canberra", "braycurtis", "mahalanobis")
+Tensor = torch.Tensor
 
 
-def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:
-    ok = v > 0
-    return torch.where(ok, torch.sqrt(torch.where(ok, v, torch.ones_like(v))), torch.zeros_like(v))
+def _minkowski(x: Tensor, c: Tensor, diff: Tensor, p: float, vi: Tensor | None) -> Tensor:
+    p = positive(p, "p")
+    if p < 1:
+        raise ValueError(f"p must be ≥ 1 for the Minkowski distance, got {p!r}")
+    s = diff.abs().pow(p).sum(-1)
+    ok = s > 0
+    return torch.where(ok, torch.where(ok, s, torch.ones_like(s)) ** (1 / p), torch.zeros_like(s))
 
 
-def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    ok = den > 0
-    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
+def _cosine(x: Tensor, c: Tensor, diff: Tensor, p: float, vi: Tensor | None) -> Tensor:
+    nx, nc = safe_sqrt(x.pow(2).sum(-1), torch), safe_sqrt(c.pow(2).sum(-1), torch)
+    if bool((nx == 0).any()) or bool((nc == 0).any()):
+        raise ValueError("the cosine distance is undefined for a zero vector (x or centres)")
+    return 1 - (x @ c.T) / (nx[:, None] * nc[None, :])
 
 
-def harmonic_distances(x: torch.Tensor, centres: torch.Tensor, distance: str = "euclidean", *, p: float = 3.0,
-                       vi: torch.Tensor | None = None) -> torch.Tensor:
-    """Distances (B, C) between rows of x (B, D) and class centres (C, D); differentiable (subgradient
-    0 where a distance is 0)."""
-    if distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {', '.join(DISTANCES)}, got {distance!r}")
-    x = tensor(x, "x", ndim=2)
-    c = tensor(centres, "centres", ndim=2)
-    if x.shape[1] != c.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} features but centres have {c.shape[1]}")
-    c = c.to(x.dtype)
-    diff = x[:, None, :] - c[None, :, :]
-    if distance == "euclidean":
-        return _safe_sqrt(diff.pow(2).sum(-1))
-    if distance == "manhattan":
-        return diff.abs().sum(-1)
-    if distance == "minkowski":
-        p = positive(p, "p")
-        if p < 1:
-            raise ValueError(f"p must be ≥ 1 for the Minkowski distance, got {p!r}")
-        s = diff.abs().pow(p).sum(-1)
-        ok = s > 0
-        return torch.where(ok, torch.where(ok, s, torch.ones_like(s)) ** (1 / p), torch.zeros_like(s))
-    if distance == "chebyshev":
-        return diff.abs().amax(-1)
-    if distance == "cosine":
-        nx, nc = _safe_sqrt(x.pow(2).sum(-1)), _safe_sqrt(c.pow(2).sum(-1))
-        if bool((nx == 0).any()) or bool((nc == 0).any()):
-            raise ValueError("the cosine distance is undefined for a zero vector (x or centres)")
-        return 1 - (x @ c.T) / (nx[:, None] * nc[None, :])
-    if distance == "canberra":
-        return _safe_div(diff.abs(), x.abs()[:, None, :] + c.abs()[None, :, :]).sum(-1)
-    if distance == "braycurtis":
-        return _safe_div(diff.abs().sum(-1), (x[:, None, :] + c[None, :, :]).abs().sum(-1))
+def _mahalanobis(x: Tensor, c: Tensor, diff: Tensor, p: float, vi: Tensor | None) -> Tensor:
     if vi is None:
         raise ValueError("vi (the inverse covariance matrix M) is needed for the mahalanobis distance")
     vi = tensor(vi, "vi", ndim=2).to(x.dtype)
     if vi.shape != (x.shape[1], x.shape[1]):
         raise ValueError(f"vi must be ({x.shape[1]}, {x.shape[1]}), got {tuple(vi.shape)}")
-    q = torch.einsum("bcd,de,bce->bc", diff, vi, diff)
-    return _safe_sqrt(q.clamp_min(0))
+    return safe_sqrt(torch.einsum("bcd,de,bce->bc", diff, vi, diff), torch)
+
+
+#: each distance from (x, centres, their differences, the Minkowski order p, the matrix VI)
+_FORMULAS: dict[str, Callable[[Tensor, Tensor, Tensor, float, Tensor | None], Tensor]] = {
+    "euclidean": lambda x, c, diff, p, vi: safe_sqrt(diff.pow(2).sum(-1), torch),
+    "manhattan": lambda x, c, diff, p, vi: diff.abs().sum(-1),
+    "cosine": _cosine,
+    "minkowski": _minkowski,
+    "chebyshev": lambda x, c, diff, p, vi: diff.abs().amax(-1),
+    "canberra": lambda x, c, diff, p, vi: safe_div(diff.abs(), x.abs()[:, None, :] + c.abs()[None, :, :]).sum(-1),
+    "braycurtis": lambda x, c, diff, p, vi: safe_div(diff.abs().sum(-1), (x[:, None, :] + c[None, :, :]).abs().sum(-1)),
+    "mahalanobis": _mahalanobis,
+}
+DISTANCES = tuple(_FORMULAS)
+
+
+def _check_distance(distance: Any) -> str:
+    if distance not in _FORMULAS:
+        raise ValueError(f"distance must be one of {', '.join(DISTANCES)}, got {distance!r}")
+    return distance
+
+
+def harmonic_distances(x: Tensor, centres: Tensor, distance: str = "euclidean", *, p: float = 3.0,
+                       vi: Tensor | None = None) -> Tensor:
+    """Distances (B, C) between rows of x (B, D) and class centres (C, D); differentiable (subgradient
+    0 where a distance is 0).
+
+    :param x: (B, D) points.
+    :param centres: (C, D) class centres.
+    :param distance: a name of the module list above (SciPy ``cdist``'s conventions; ``manhattan`` is its
+        ``cityblock``).
+    :param p: the Minkowski order p ≥ 1.
+    :param vi: (D, D) the matrix M of the Mahalanobis distance (SciPy's inverse covariance ``VI``).
+    :returns: (B, C) distances.
+    :raises ValueError: naming the argument: an unknown distance, NaN or infinite inputs, feature counts
+        that differ, p < 1, a missing or misshapen ``vi``, a zero vector under the cosine distance.
+    """
+    formula = _FORMULAS[_check_distance(distance)]
+    x = tensor(x, "x", ndim=2)
+    c = tensor(centres, "centres", ndim=2)
+    if x.shape[1] != c.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} features but centres have {c.shape[1]}")
+    c = c.to(x.dtype)
+    return formula(x, c, x[:, None, :] - c[None, :, :], p, vi)
 
 
 def harmonic_logits(distances: torch.Tensor, n: float, *, eps: float = 1e-12) -> torch.Tensor:
@@ -120,9 +138,7 @@ class HarmonicHead(torch.nn.Module):
         for value, name in ((in_features, "in_features"), (classes, "classes")):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if distance not in DISTANCES:
-            raise ValueError(f"distance must be one of {', '.join(DISTANCES)}, got {distance!r}")
-        self.distance, self.p, self.eps = distance, p, positive(eps, "eps")
+        self.distance, self.p, self.eps = _check_distance(distance), p, positive(eps, "eps")
         self.n = math.sqrt(in_features) if n is None else positive(n, "n")
         self.weight = torch.nn.Parameter(torch.randn(classes, in_features, dtype=dtype))
         self.factor = (torch.nn.Parameter(torch.eye(in_features, dtype=dtype)) if distance == "mahalanobis"

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from ...core.validation import check_flag
 from ._checks import positive, reduce, tensor
 from ._checks import reduction as check_reduction
 
@@ -80,8 +81,7 @@ def soft_infonce_loss(scores: torch.Tensor, weights: Any = None, *, targets: Any
     """
     how = check_reduction(reduction)
     temperature = positive(temperature, "temperature")
-    if not isinstance(normalize, bool):
-        raise ValueError(f"normalize must be True or False, got {normalize!r}")
+    normalize = check_flag(normalize, "normalize")
     s = tensor(scores, "scores", ndim=2)
     rows, cols = s.shape
     if targets is None:
