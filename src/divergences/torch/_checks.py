@@ -29,11 +29,53 @@ def check_logits_tensor(x: Any, name: str) -> Tensor:
     return x
 
 
+def compiling() -> bool:
+    """True while ``torch.compile`` traces: no host read, no data-dependent Python branch."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
+
+
+def require(ok: Tensor, message: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error(message)`` unless the boolean tensor ``ok`` is true.
+
+    Eager, this reads one boolean on the host (on an accelerator: one synchronisation per check, once per
+    call). Traced by ``torch.compile`` it is an asynchronous assertion: ``torch._assert_async`` raises a
+    RuntimeError with ``message`` when the compiled graph runs (on CUDA: a device-side assertion).
+    """
+    if compiling():
+        torch._assert_async(ok, message)
+    elif not bool(ok):
+        raise error(message)
+
+
+def _scan_traced(named: list[tuple[str, Tensor]], finite_only: tuple[str, ...]) -> bool:
+    """The checks of :func:`scan_logits` as asynchronous assertions (no host read): under ``torch.compile``."""
+    for name, x in named:
+        x = x.detach()
+        if x.numel() == 0:
+            continue
+        if name in finite_only:
+            require(torch.isfinite(x).all(), f"{name} must be finite (it holds NaN or ±inf); pass validate=False "
+                                             "to skip this check")
+            continue
+        hi = x.reshape(-1, x.shape[-1]).amax(dim=-1)
+        require((~torch.isnan(hi) & (hi != math.inf)).all(),
+                f"{name} holds NaN or +inf (logits must be finite or -inf for masked entries); pass validate=False "
+                "to skip this check")
+        require((hi != -math.inf).all(), f"{name} has a row that is all -inf (no entry has probability > 0); pass "
+                                         "validate=False to skip this check")
+    return True  # the masked (boundary-aware) form: no branch on whether a -inf occurs
+
+
 def scan_logits(named: list[tuple[str, Tensor]], comm: Any, *, finite_only: tuple[str, ...] = ()) -> bool:
     """Check every named tensor (one synchronisation in all); True if a ``-inf`` entry occurs.
 
-    Tensors named in ``finite_only`` (hidden states, weights) must be finite everywhere.
+    Tensors named in ``finite_only`` (hidden states, weights) must be finite everywhere. Traced by
+    ``torch.compile`` the checks are asynchronous assertions (RuntimeError when the graph runs) and the
+    masked form is used.
     """
+    if compiling() and not comm.parallel:
+        return _scan_traced(named, finite_only)
     flags, rowmaxes = [], []
     with torch.no_grad():
         for name, x in named:
@@ -89,10 +131,15 @@ def check_vocab(student_vocab: int, teacher_vocab: int, vocab_mismatch: str) -> 
         )
 
 
-def check_labels_range(labels: Tensor | None, rows: Tensor | None, vocab: int) -> None:
-    """Labels must be given for the hard term and lie in [0, vocab) on kept tokens."""
+def check_labels_range(labels: Tensor | None, rows: Tensor | None, vocab: int, keep: Tensor | None = None) -> None:
+    """Labels must be given for the hard term and lie in [0, vocab) on kept tokens (``rows``, or the mask
+    ``keep`` of a traced plan)."""
     if labels is None:
         raise ValueError("hard_weight != 0 needs labels (the hard targets)")
     kept = labels if rows is None else labels[rows]
-    if kept.numel() and (int(kept.min()) < 0 or int(kept.max()) >= vocab):
-        raise ValueError(f"labels of kept tokens must lie in [0, {vocab}) (or equal ignore_index)")
+    if not kept.numel():
+        return
+    inside = (kept >= 0) & (kept < vocab)
+    if keep is not None:
+        inside = inside | ~keep
+    require(inside.all(), f"labels of kept tokens must lie in [0, {vocab}) (or equal ignore_index)")

@@ -84,8 +84,9 @@ def check_not_in_worker(what: str) -> None:
 
 
 def _compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
+    from ._checks import compiling
+
+    return compiling()
 
 
 def workers_for(device: torch.device) -> int:

@@ -84,7 +84,7 @@ def prepare(
     plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
                        reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
     if opts.hard_weight != 0.0:
-        check_labels_range(plan.labels, plan.rows, vocab)
+        check_labels_range(plan.labels, plan.rows, vocab, plan.keep)
     # the same rows per chunk on every rank of a vocab-parallel group: sized from the global vocabulary
     return Setup(div, plan, opts, comm, chunk_rows(opts.chunk_size, width or vocab, device))
 

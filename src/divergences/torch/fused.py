@@ -70,6 +70,12 @@ def fused_linear_divergence_loss(
     * ``logit_scale``: student logits ``logit_scale · (h Wᵀ + b)`` (a scaled head);
     * ``softcap``: student logits ``softcap · tanh(z / softcap)`` (Gemma 2's final logit softcapping, applied
       after ``logit_scale``); the teacher's logits are used as given.
+    * mixed dtypes (bfloat16 hidden states with a float32 head, as mixed-precision recipes keep it): the
+      products are formed in ``torch.promote_types`` of the two (the hidden rows cast per chunk; a narrower
+      head or bias is cast once, a copy), and each gradient comes back in its input's dtype.
+    * ``torch.compile(fullgraph=True)`` traces the loss (on CPU and CUDA); traced, the per-call checks of
+      ``validate`` become asynchronous assertions (a RuntimeError when the graph runs) and every token is
+      walked, dropped ones with a zero coefficient.
     * ``process_group``: each rank holds a contiguous shard (V_r, H) of ``lm_head_weight`` (and of the
       teacher's logits or weight); hidden states are replicated. ``student_hidden`` receives the gradient
       of the global loss through the local shard only: sum it over the group (as a tensor-parallel

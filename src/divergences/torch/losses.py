@@ -110,6 +110,10 @@ def divergence_loss(
             its contiguous shard (..., V_r) of both logits and gets the global loss and the gradient of its
             shard (:mod:`divergences.torch.distributed`).
 
+    ``torch.compile(fullgraph=True)`` traces the loss: traced, the per-call checks (``validate``, label
+    range) become asynchronous assertions (a RuntimeError naming the tensor when the graph runs), and every
+    token is walked, dropped ones with a zero coefficient (no data-dependent count).
+
     Values that overflow (χ² losses at logits of ±1e4, T → 0) are +inf, with finite (never NaN) gradients.
     The gradients w.r.t. both logits (the teacher's too, if it requires grad) are formed during the
     forward pass, chunk by chunk; ``create_graph=True`` (double backward) is not supported.
