@@ -7,10 +7,12 @@ their vocab-parallel forms, so that none of them imports another's private helpe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import torch
 
+from ._agreement import Agreement
 from ._checks import check_labels_range, scan_logits
 from ._divergence import Divergence, resolve
 from ._engine import LOCAL, DenseRows, TokenPlan, chunk_rows, plan_tokens
@@ -20,12 +22,64 @@ Tensor = torch.Tensor
 
 
 def comm_for(process_group: Any, widths: dict[str, int], rows: int, opts: DistillOptions, device: torch.device):
-    """LOCAL, or the vocab-parallel comm of ``process_group`` (checked across ranks)."""
+    """LOCAL, or the vocab-parallel comm of ``process_group`` (checked across ranks, one collective)."""
     if process_group is None:
         return LOCAL
     from .distributed import VocabParallel
 
     return VocabParallel.create(process_group, widths, rows, opts, device)
+
+
+def comm_from(call: Agreement, names: list[str], opts: DistillOptions):
+    """LOCAL without a group; else the vocab-parallel comm located from the agreed table of the call."""
+    if call.table is None:
+        return LOCAL
+    from .distributed import VocabParallel
+
+    return VocabParallel.from_table(call.group, call.table, names, opts)
+
+
+def device_of(*xs: Any) -> torch.device:
+    for x in xs:
+        if isinstance(x, torch.Tensor):
+            return x.device
+    return torch.device("cpu")
+
+
+def divergence_text(div: Divergence) -> str:
+    """The resolved divergence as text that is the same on every rank for the same divergence."""
+    if div.generator is not None:
+        return f"{div.name}: {div.generator!r}"
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(div.params.items()))
+    return f"{div.name}({params})"
+
+
+def describe_call(call: Agreement, loss: str, lead: tuple[int, ...], dtypes: dict[str, Any], opts: DistillOptions,
+                  st: Setup | None, *, labels: Any = None, mask: Any = None, weights: Any = None,
+                  num_items_in_batch: Any = None, replicated: dict[str, Any] | None = None,
+                  teacher: dict[str, Any] | None = None, k: int | None = None, widths: tuple[int, ...] = ()) -> None:
+    """Fill this rank's record of a vocab-parallel call (nothing without a group)."""
+    if call.group is None:
+        return
+    from ._agreement import fingerprints
+
+    fields = {f.name: getattr(opts, f.name) for f in dataclass_fields(opts)}
+    fields.pop("vocab_size")
+    prints = fingerprints({"labels": labels, "mask": mask, "weights": weights,
+                           "num_items_in_batch": num_items_in_batch if isinstance(num_items_in_batch, torch.Tensor)
+                           else None, **(replicated or {}), **(teacher or {})})
+    num = num_items_in_batch if not isinstance(num_items_in_batch, torch.Tensor) else prints["num_items_in_batch"]
+    rep = "; ".join(f"{n}: {prints[n]}" for n in (replicated or {}))
+    tea = "; ".join(f"{n}: {prints[n]}" for n in (teacher or {}))
+    kept = "" if st is None else (st.plan.n_tokens if st.plan.rows is None else int(st.plan.rows.numel()))
+    dtype_text = ", ".join(f"{n}={'absent' if x is None else str(getattr(x, 'dtype', x)).replace('torch.', '')}"
+                           for n, x in dtypes.items())
+    call.describe(loss=loss, tokens=str(lead), dtypes=dtype_text,
+                  divergence="" if st is None else divergence_text(st.div), vocab_size=str(opts.vocab_size),
+                  labels=prints["labels"], mask=prints["mask"], weights=prints["weights"],
+                  num_items_in_batch=str(num), kept_tokens=str(kept), replicated=rep, teacher=tea,
+                  k="" if k is None else str(k), shard_widths=",".join(str(w) for w in widths),
+                  **{name: repr(v) for name, v in fields.items()})
 
 
 def local_shards(process_group: Any, *xs: Any) -> tuple[list[Any], Any]:
@@ -57,6 +111,43 @@ class Setup:
         return self.opts.hard_weight
 
 
+def plan_call(
+    lead: tuple[int, ...],
+    device: torch.device,
+    dtype: torch.dtype,
+    divergence: Any,
+    params: Any,
+    flat: dict[str, Any],
+    opts: DistillOptions,
+    *,
+    labels: Tensor | None,
+    mask: Tensor | None,
+    weights: Tensor | None,
+    num_items_in_batch: Any = None,
+) -> Setup:
+    """The local part of :func:`prepare`: resolve the divergence and the kept tokens (no communication)."""
+    div = resolve(divergence, params, flat)
+    plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
+                       reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
+    if opts.hard_weight != 0.0 and plan.labels is None:
+        check_labels_range(None, None, 0)  # raises: the hard term needs labels
+    return Setup(div, plan, opts, LOCAL, 0)
+
+
+def complete(st: Setup, comm: Any, vocab: int, device: torch.device, width: int | None = None) -> Setup:
+    """The rest of :func:`prepare` once the vocabulary is known: labels in range, rows per chunk, comm.
+
+    ``vocab`` is the (global) student vocabulary (the range of the labels); ``width`` the row width that
+    sizes the chunks (default ``vocab``): on a vocab-parallel group the global one, so that every rank
+    walks the same chunks.
+    """
+    if st.opts.hard_weight != 0.0:
+        check_labels_range(st.plan.labels, st.plan.rows, vocab, st.plan.keep)
+    st.comm = comm
+    st.chunk = chunk_rows(st.opts.chunk_size, width or vocab, device)
+    return st
+
+
 def prepare(
     lead: tuple[int, ...],
     vocab: int,
@@ -74,19 +165,10 @@ def prepare(
     comm: Any = LOCAL,
     width: int | None = None,
 ) -> Setup:
-    """Resolve the divergence and the kept tokens.
-
-    ``vocab`` is the (global) student vocabulary (the range of the labels); ``width`` the row width that
-    sizes the chunks (default ``vocab``): on a vocab-parallel group the global one, so that every rank
-    walks the same chunks.
-    """
-    div = resolve(divergence, params, flat)
-    plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
-                       reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
-    if opts.hard_weight != 0.0:
-        check_labels_range(plan.labels, plan.rows, vocab, plan.keep)
-    # the same rows per chunk on every rank of a vocab-parallel group: sized from the global vocabulary
-    return Setup(div, plan, opts, comm, chunk_rows(opts.chunk_size, width or vocab, device))
+    """Resolve the divergence and the kept tokens (:func:`plan_call`), then :func:`complete`."""
+    st = plan_call(lead, device, dtype, divergence, params, flat, opts, labels=labels, mask=mask, weights=weights,
+                   num_items_in_batch=num_items_in_batch)
+    return complete(st, comm, vocab, device, width)
 
 
 def check_and_mask(named: list[tuple[str, Tensor]], comm: Any, opts: DistillOptions, vs: int, vt: int,

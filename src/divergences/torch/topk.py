@@ -19,11 +19,12 @@ from typing import Any
 
 import torch
 
+from ._agreement import Agreement
 from ._checks import check_logits_tensor, scan_logits
 from ._divergence import Divergence
 from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
-from ._setup import comm_for, finish, local_shards, prepare, teacher_rows
+from ._setup import comm_from, complete, describe_call, device_of, finish, local_shards, plan_call, teacher_rows
 from .options import DistillOptions, build_options
 
 __all__ = ["topk_divergence_loss"]
@@ -102,7 +103,8 @@ def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalC
     return finite_gradients(autograd_kernel(row_loss, scale, n_teacher_grads=0), div)
 
 
-def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
+def _check_topk_local(logp: Any, idx: Any, lead: tuple[int, ...]) -> None:
+    """Types and shapes of the top-k teacher (no vocabulary needed)."""
     if not isinstance(logp, torch.Tensor) or not logp.is_floating_point():
         raise ValueError("teacher_topk_logprobs must be a floating tensor of log-probabilities")
     if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
@@ -110,8 +112,14 @@ def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
     if tuple(logp.shape) != tuple(idx.shape) or tuple(logp.shape[:-1]) != lead:
         raise ValueError(f"teacher_topk_logprobs and teacher_topk_indices must both have shape {lead} + (k,), "
                          f"got {tuple(logp.shape)} and {tuple(idx.shape)}")
+    if logp.shape[-1] == 0:
+        raise ValueError("k (the last axis of the top-k tensors) must be at least 1, got 0")
+
+
+def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
+    _check_topk_local(logp, idx, lead)
     k = logp.shape[-1]
-    if k == 0 or k > vocab:
+    if k > vocab:
         raise ValueError(f"k (the last axis of the top-k tensors) must lie in [1, {vocab}], got {k}")
     if idx.numel():
         if int(idx.min()) < 0 or int(idx.max()) >= vocab:
@@ -176,22 +184,34 @@ def topk_divergence_loss(
     >>> bool(torch.isclose(topk_divergence_loss(s, lp, ix, "kl"), divergence_loss(s, t, "kl")))
     True
     """
-    opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                         chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                         t_squared=t_squared, validate=validate)
     (student_logits,), process_group = local_shards(process_group, student_logits)
-    check_logits_tensor(student_logits, "student_logits")
-    lead = tuple(student_logits.shape[:-1])
-    width = student_logits.shape[-1]
-    named = [("student_logits", student_logits)]
-    comm = comm_for(process_group, {"student_logits": width}, math.prod(lead), opts, student_logits.device)
+    # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
+    with Agreement(process_group, device_of(student_logits)) as call:
+        opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                             chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
+                             t_squared=t_squared, validate=validate)
+        check_logits_tensor(student_logits, "student_logits")
+        lead = tuple(student_logits.shape[:-1])
+        width = student_logits.shape[-1]
+        _check_topk_local(teacher_topk_logprobs, teacher_topk_indices, lead)
+        device = student_logits.device
+        st = plan_call(lead, device, compute_dtype(student_logits, teacher_topk_logprobs), divergence, params,
+                       flat_params, opts, labels=labels, mask=mask, weights=weights,
+                       num_items_in_batch=num_items_in_batch)
+        if st.div.kind == "cosine":
+            raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
+        describe_call(call, "topk_divergence_loss", lead, {"student_logits": student_logits,
+                      "teacher_topk_logprobs": teacher_topk_logprobs}, opts, st, labels=labels, mask=mask,
+                      weights=weights, num_items_in_batch=num_items_in_batch,
+                      teacher={"teacher_topk_logprobs": teacher_topk_logprobs,
+                               "teacher_topk_indices": teacher_topk_indices},
+                      k=teacher_topk_indices.shape[-1], widths=(width,))
+    comm = comm_from(call, ["student_logits"], opts)
     vocab = comm.vocab if comm.parallel else width
-    _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)
+    _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)  # the same data on every rank
     if opts.validate:
-        scan_logits(named, comm)
-    st = prepare(lead, vocab, student_logits.device, compute_dtype(student_logits, teacher_topk_logprobs), divergence,
-                 params, flat_params, opts, labels=labels, mask=mask, weights=weights,
-                 num_items_in_batch=num_items_in_batch, comm=comm)
+        scan_logits([("student_logits", student_logits)], comm)
+    complete(st, comm, vocab, device)
     kernel = add_hard_term(_topk_kernel(st.div, opts.temperature, st.scale, comm), st.hard, comm=comm)
     k = teacher_topk_indices.shape[-1]
     teacher = [DenseRows(teacher_topk_logprobs.detach().reshape(-1, k)),
