@@ -31,7 +31,7 @@ import torch
 
 from ..core.backend import torch_compute_dtype
 from . import _parallel
-from ._checks import compiling
+from ._checks import check_not_meta, compiling, require
 
 Tensor = torch.Tensor
 #: kernel(student_chunk, teacher_chunks, need_student_grad, need_teacher_grad)
@@ -80,9 +80,23 @@ class LocalComm:
     parallel = False
     offset = 0
 
-    def log_softmax(self, *xs: Tensor) -> list[Tensor]:
-        """Log-softmax over the (whole) vocabulary of each tensor (differentiable)."""
-        return [torch.log_softmax(x, dim=-1) for x in xs]
+    def log_softmax(self, *xs: Tensor, temperature: float = 1.0) -> list[Tensor]:
+        """Log-softmax of ``x / temperature`` over the (whole) vocabulary of each tensor (differentiable).
+
+        Below T = 1 each row is shifted by its maximum before the division, so that ``x / T`` never
+        overflows to +inf (a NaN after the softmax): entries far below the maximum become -inf
+        (probability 0), the limit the softmax reaches anyway.
+        """
+        if temperature == 1.0:
+            return [torch.log_softmax(x, dim=-1) for x in xs]
+        if temperature > 1.0:
+            return [torch.log_softmax(x / temperature, dim=-1) for x in xs]
+        out = []
+        for x in xs:
+            m = x.detach().amax(dim=-1, keepdim=True)
+            m = torch.where(torch.isfinite(m), m, torch.zeros((), dtype=m.dtype, device=m.device))
+            out.append(torch.log_softmax((x - m) / temperature, dim=-1))
+        return out
 
     def row_sums(self, *xs: Tensor) -> list[Tensor]:
         """Σ over the vocabulary of each (rows, V) tensor: (rows,) each (differentiable)."""
@@ -129,9 +143,18 @@ class TokenPlan:
 
 def _as_count(num_items: Any) -> Tensor | float:
     if isinstance(num_items, torch.Tensor):
-        if num_items.numel() != 1 or num_items.is_complex():
-            raise ValueError(f"num_items_in_batch must be a positive number or a one-element tensor, got {num_items!r}")
-        return num_items.detach().reshape(())
+        if num_items.numel() != 1 or num_items.is_complex() or num_items.dtype == torch.bool:
+            raise ValueError(f"num_items_in_batch must be a positive number or a one-element real tensor, got "
+                             f"{num_items!r}")
+        check_not_meta(num_items, "num_items_in_batch")
+        v = num_items.detach().reshape(())
+        ok = (v > 0) & torch.isfinite(v) if v.is_floating_point() else v > 0
+        if compiling():
+            require(ok, "num_items_in_batch must be a positive finite number (the divisor of reduction='mean')")
+        elif not bool(ok):
+            raise ValueError(f"num_items_in_batch must be a positive finite number (the divisor of reduction='mean'), "
+                             f"got {v.item()!r}")
+        return v
     if isinstance(num_items, bool) or not hasattr(num_items, "__float__"):
         raise ValueError(f"num_items_in_batch must be a positive number or a one-element tensor, got {num_items!r}")
     v = float(num_items)
@@ -170,9 +193,11 @@ def plan_tokens(
                              f"got {tuple(labels.shape)}")
         if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
             raise ValueError(f"labels must be an integer tensor, got {labels.dtype}")
+        check_not_meta(labels, "labels")
         flat_labels = labels.reshape(n).to(device=device, dtype=torch.long)
         keep = flat_labels != ignore_index
     if mask is not None:
+        check_not_meta(mask, "mask")
         mask = torch.as_tensor(mask, device=device)
         if tuple(mask.shape) != lead_shape:
             raise ValueError(f"mask must have shape {lead_shape}, got {tuple(mask.shape)}")
@@ -180,6 +205,7 @@ def plan_tokens(
         keep = m if keep is None else keep & m
     w = None
     if weights is not None:
+        check_not_meta(weights, "weights")
         weights = torch.as_tensor(weights, device=device)
         if tuple(weights.shape) != lead_shape:
             raise ValueError(f"weights must have shape {lead_shape}, got {tuple(weights.shape)}")
@@ -187,6 +213,10 @@ def plan_tokens(
                                                                  torch.uint8)):
             raise ValueError(f"weights must be a real tensor, got {weights.dtype}")
         w = weights.detach().reshape(n).to(dtype)
+        if weights.is_floating_point() and w.numel():  # NaN, ±inf, or beyond the compute dtype
+            require(torch.isfinite(w).all(), f"weights must be finite numbers of the compute dtype "
+                                             f"{str(dtype).replace('torch.', '')} (they hold NaN, ±inf, or values "
+                                             "beyond its range)")
     if num_items_in_batch is not None and reduction != "mean":
         raise ValueError(f"num_items_in_batch replaces the divisor of reduction='mean'; got reduction={reduction!r}")
     count = None if num_items_in_batch is None else _as_count(num_items_in_batch)

@@ -125,13 +125,45 @@ def plan_call(
     weights: Tensor | None,
     num_items_in_batch: Any = None,
 ) -> Setup:
-    """The local part of :func:`prepare`: resolve the divergence and the kept tokens (no communication)."""
+    """The local part of :func:`prepare`: resolve the divergence and the kept tokens (no communication).
+
+    Also refuses a temperature whose reciprocal overflows the compute dtype ``dtype``.
+    """
+    limit = 1.0 / float(torch.finfo(dtype).max)
+    if opts.temperature < limit:
+        raise ValueError(f"temperature={opts.temperature!r} is so small that 1/T overflows {str(dtype).replace('torch.', '')}, "
+                         f"the compute dtype of these inputs; use T ≥ {limit:.3g} (or float64 inputs)")
     div = resolve(divergence, params, flat)
     plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
                        reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
     if opts.hard_weight != 0.0 and plan.labels is None:
         check_labels_range(None, None, 0)  # raises: the hard term needs labels
     return Setup(div, plan, opts, LOCAL, 0)
+
+
+#: the options each loss does not use, with their defaults (a different value is refused, not ignored)
+_UNUSED = {
+    "divergence_loss": {"softcap": None, "logit_scale": 1.0},
+    "topk_divergence_loss": {"softcap": None, "logit_scale": 1.0, "vocab_mismatch": "error"},
+    "fused_linear_divergence_loss": {},
+}
+
+
+def check_options_apply(opts: DistillOptions, loss: str, vocab: int | None) -> None:
+    """Refuse options that ``loss`` does not use, and a ``vocab_size`` that contradicts the logits.
+
+    ``vocab`` is the student's vocabulary on one process (None on a vocab-parallel group, where
+    ``vocab_size`` is checked against the sum of the shard widths).
+    """
+    for name, default in _UNUSED[loss].items():
+        value = getattr(opts, name)
+        if value != default:
+            why = ("a top-k teacher is indexed in the student's vocabulary" if name == "vocab_mismatch" else
+                   "only the fused loss forms the student logits, so only it can scale or cap them")
+            raise ValueError(f"options.{name}={value!r} does not apply to {loss} ({why}); leave it at {default!r}")
+    if vocab is not None and opts.vocab_size is not None and opts.vocab_size != vocab:
+        raise ValueError(f"options.vocab_size={opts.vocab_size} contradicts the student's vocabulary of {vocab} entries "
+                         "(the last axis of its logits, or the rows of the LM head)")
 
 
 def complete(st: Setup, comm: Any, vocab: int, device: torch.device, width: int | None = None) -> Setup:
@@ -172,13 +204,17 @@ def prepare(
 
 
 def check_and_mask(named: list[tuple[str, Tensor]], comm: Any, opts: DistillOptions, vs: int, vt: int,
-                   finite_only: tuple[str, ...] = ()) -> bool:
+                   finite_only: tuple[str, ...] = (), dtype: torch.dtype | None = None) -> bool:
     """The per-call check (unless ``validate=False``); True when the kernels need the masked form:
-    a ``-inf`` in the logits, padding to a common width, or unchecked input."""
+    a ``-inf`` in the logits, padding to a common width, unchecked input, or logits whose spread divided by
+    a temperature below 1 may overflow ``dtype`` (the compute dtype) to -inf."""
     if not opts.validate:
         return True
     pad = vs != vt and opts.vocab_mismatch == "pad"
-    return scan_logits(named, comm, finite_only=finite_only) or pad
+    overflow_at = None
+    if opts.temperature < 1.0:
+        overflow_at = float(torch.finfo(dtype or torch.float32).max) * opts.temperature / 2
+    return scan_logits(named, comm, finite_only=finite_only, overflow_at=overflow_at) or pad
 
 
 def dense_rows_kernel(st: Setup, vs: int, vt: int, masked: bool, device: torch.device):

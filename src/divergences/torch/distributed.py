@@ -47,7 +47,7 @@ import torch
 import torch.distributed as dist
 
 from . import _parallel
-from ._engine import compute_dtype
+from ._engine import LOCAL, compute_dtype
 
 __all__ = ["VocabParallel", "vocab_parallel_topk"]
 
@@ -150,11 +150,15 @@ class VocabParallel:
         return cls(group, sum(first[:rank]), first[rank], vocab, first)
 
     # -- the LocalComm interface ----------------------------------------------------------------
-    def log_softmax(self, *xs: Tensor) -> list[Tensor]:
+    def log_softmax(self, *xs: Tensor, temperature: float = 1.0) -> list[Tensor]:
+        # shifted by the global row maximum before the division by T (no overflow to +inf below T = 1)
         m = _finite_or_zero(_all_reduce_max(torch.stack([x.detach().amax(dim=-1) for x in xs], dim=-1), self.group))
-        s = torch.stack([torch.exp(x - m[:, i : i + 1]).sum(dim=-1) for i, x in enumerate(xs)], dim=-1)
+        ys = [x - m[:, i : i + 1] for i, x in enumerate(xs)]
+        if temperature != 1.0:
+            ys = [y / temperature for y in ys]
+        s = torch.stack([torch.exp(y).sum(dim=-1) for y in ys], dim=-1)
         log_s = torch.log(_all_reduce_sum(s, self.group, shared=True))
-        return [x - (m[:, i : i + 1] + log_s[:, i : i + 1]) for i, x in enumerate(xs)]
+        return [y - log_s[:, i : i + 1] for i, y in enumerate(ys)]
 
     def row_sums(self, *xs: Tensor) -> list[Tensor]:
         return list(_all_reduce_sum(torch.stack([x.sum(dim=-1) for x in xs], dim=-1), self.group).unbind(-1))
@@ -225,17 +229,17 @@ def vocab_parallel_topk(
         describe_call(call, "vocab_parallel_topk", lead, {"logits": logits}, opts, None, k=k,
                       widths=(logits.shape[-1],))
     z = logits.detach().reshape(-1, logits.shape[-1]).to(compute_dtype(logits))
-    z = z / opts.temperature if opts.temperature != 1.0 else z
     if process_group is None:
         if k > z.shape[-1]:
             raise ValueError(f"k must be at most the vocabulary size {z.shape[-1]}, got {k}")
-        v, i = torch.log_softmax(z, dim=-1).topk(k, dim=-1)
+        (logp,) = LOCAL.log_softmax(z, temperature=opts.temperature)
+        v, i = logp.topk(k, dim=-1)
         return v.reshape(*lead, k), i.reshape(*lead, k)
     comm = VocabParallel.from_table(call.group, call.table or [], ["logits"], opts)
     if k > comm.vocab:
         raise ValueError(f"k must be at most the vocabulary size {comm.vocab}, got {k}")
     with torch.no_grad():
-        (logp,) = comm.log_softmax(z)
+        (logp,) = comm.log_softmax(z, temperature=opts.temperature)
         kk = min(k, comm.width)
         v, i = logp.topk(kk, dim=-1)
         if kk < k:  # pad this rank's candidates to k

@@ -18,10 +18,11 @@ from typing import Any
 import torch
 
 from ._agreement import Agreement, tensor_text
-from ._checks import check_logits_tensor, check_vocab
+from ._checks import check_logits_tensor, check_not_meta, check_vocab
 from ._engine import DenseRows, LinearRows, compute_dtype, run
 from ._setup import (
     check_and_mask,
+    check_options_apply,
     comm_from,
     complete,
     dense_rows_kernel,
@@ -119,6 +120,7 @@ def fused_linear_divergence_loss(
                              teacher_bias, opts)
         lead, vs, vt = local["lead"], local["vs"], local["vt"]
         device = student_hidden.device
+        check_options_apply(opts, "fused_linear_divergence_loss", None if process_group is not None else vs)
         st = plan_call(lead, device, compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence, params,
                        flat_params, opts, labels=labels, mask=mask, weights=weights,
                        num_items_in_batch=num_items_in_batch)
@@ -130,7 +132,10 @@ def fused_linear_divergence_loss(
                       replicated=replicated, widths=(vs, vt))
     comm = comm_from(call, ["lm_head_weight", "teacher_logits" if teacher_logits is not None else "teacher_weight"],
                      opts)
-    masked = check_and_mask(local["named"], comm, opts, vs, vt, tuple(local["finite_only"]))
+    masked = check_and_mask(local["named"], comm, opts, vs, vt, tuple(local["finite_only"]),
+                            dtype=compute_dtype(student_hidden, lm_head_weight, teacher_logits))
+    # below T = 1 the student logits formed per chunk may spread beyond what (z − max)/T holds: masked form
+    masked = masked or opts.temperature < 1.0
     complete(st, comm, comm.vocab if comm.parallel else vs, device, comm.vocab if comm.parallel else max(vs, vt))
     kernel = dense_rows_kernel(st, vs, vt, masked, device)
     teacher = teacher_rows(local["teacher_src"], st)
@@ -154,6 +159,10 @@ def _check_fused(student_hidden: Any, lm_head_weight: Any, bias: Any, teacher_lo
                              or tuple(bias.shape) != (lm_head_weight.shape[0],)):
         raise ValueError(f"bias must be a floating tensor of shape ({lm_head_weight.shape[0]},), got "
                          f"{tensor_text(bias)}")
+    for name, x in (("student_hidden", student_hidden), ("lm_head_weight", lm_head_weight), ("bias", bias),
+                    ("teacher_logits", teacher_logits), ("teacher_hidden", teacher_hidden),
+                    ("teacher_weight", teacher_weight), ("teacher_bias", teacher_bias)):
+        check_not_meta(x, name)
     lead = tuple(student_hidden.shape[:-1])
     vs = lm_head_weight.shape[0]
     named = [("student_hidden", student_hidden), ("lm_head_weight", lm_head_weight)]

@@ -41,6 +41,7 @@ from ._checks import check_logits_tensor, check_vocab
 from ._engine import DenseRows, compute_dtype, run
 from ._setup import (
     check_and_mask,
+    check_options_apply,
     comm_from,
     complete,
     dense_rows_kernel,
@@ -154,6 +155,7 @@ def divergence_loss(
             raise ValueError(f"teacher_logits must have the leading shape {lead} of student_logits, "
                              f"got {tuple(teacher_logits.shape[:-1])}")
         device = student_logits.device
+        check_options_apply(opts, "divergence_loss", None if process_group is not None else vs)
         st = plan_call(lead, device, compute_dtype(student_logits, teacher_logits), divergence, params, flat_params,
                        opts, labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch)
         describe_call(call, "divergence_loss", lead, {"student_logits": student_logits, "teacher_logits": teacher_logits},
@@ -161,7 +163,7 @@ def divergence_loss(
                       widths=(vs, vt))
     comm = comm_from(call, ["student_logits", "teacher_logits"], opts)
     named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
-    masked = check_and_mask(named, comm, opts, vs, vt)
+    masked = check_and_mask(named, comm, opts, vs, vt, dtype=compute_dtype(student_logits, teacher_logits))
     complete(st, comm, comm.vocab if comm.parallel else vs, device, comm.vocab if comm.parallel else max(vs, vt))
     kernel = dense_rows_kernel(st, vs, vt, masked, device)
     teacher = teacher_rows(DenseRows(teacher_logits.reshape(-1, vt)), st)

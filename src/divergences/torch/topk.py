@@ -20,11 +20,21 @@ from typing import Any
 import torch
 
 from ._agreement import Agreement
-from ._checks import check_logits_tensor, scan_logits
+from ._checks import check_logits_tensor, check_not_meta, scan_logits
 from ._divergence import Divergence
 from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
-from ._setup import comm_from, complete, describe_call, device_of, finish, local_shards, plan_call, teacher_rows
+from ._setup import (
+    check_options_apply,
+    comm_from,
+    complete,
+    describe_call,
+    device_of,
+    finish,
+    local_shards,
+    plan_call,
+    teacher_rows,
+)
 from .options import DistillOptions, build_options
 
 __all__ = ["topk_divergence_loss"]
@@ -43,8 +53,7 @@ def teacher_tail_log(logp_k: Tensor) -> Tensor:
 def _buckets(z: Tensor, logp_k: Tensor, idx: Tensor, temperature: float, comm: LocalComm):
     """Student log-probs over the (local) vocabulary, the local columns of the k indices, and the
     teacher/student log-probs over the k + 1 buckets (replicated on every rank)."""
-    zf = z / temperature if temperature != 1.0 else z
-    (b,) = comm.log_softmax(zf)
+    (b,) = comm.log_softmax(z, temperature=temperature)
     width = b.shape[-1]
     li, inside = local_index(idx, comm, width)
     if inside is None:
@@ -114,6 +123,8 @@ def _check_topk_local(logp: Any, idx: Any, lead: tuple[int, ...]) -> None:
                          f"got {tuple(logp.shape)} and {tuple(idx.shape)}")
     if logp.shape[-1] == 0:
         raise ValueError("k (the last axis of the top-k tensors) must be at least 1, got 0")
+    check_not_meta(logp, "teacher_topk_logprobs")
+    check_not_meta(idx, "teacher_topk_indices")
 
 
 def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
@@ -195,6 +206,7 @@ def topk_divergence_loss(
         width = student_logits.shape[-1]
         _check_topk_local(teacher_topk_logprobs, teacher_topk_indices, lead)
         device = student_logits.device
+        check_options_apply(opts, "topk_divergence_loss", None if process_group is not None else width)
         st = plan_call(lead, device, compute_dtype(student_logits, teacher_topk_logprobs), divergence, params,
                        flat_params, opts, labels=labels, mask=mask, weights=weights,
                        num_items_in_batch=num_items_in_batch)
