@@ -61,7 +61,7 @@ def test_dense_and_fused_losses_compile_with_fullgraph_on_inductor():
 def test_traced_plan_equals_the_compacted_plan(monkeypatch):
     """The plan used under torch.compile (every row walked, dropped ones zeroed) gives the eager values,
     checked eagerly by pretending to trace (no compile time)."""
-    from divergences.torch import _checks, _engine
+    from divergences.torch import _checks, _engine, _plan
 
     labels = torch.tensor([[1, 2, -100, 4, 5, 0], [-100, 3, 3, 3, -100, 3]])
     w = _r(2, 6, seed=5).abs()
@@ -75,6 +75,7 @@ def test_traced_plan_equals_the_compacted_plan(monkeypatch):
             want[red, div] = (out.detach(), torch.autograd.grad(out.sum(), zz)[0])
     monkeypatch.setattr(_checks, "compiling", lambda: True)
     monkeypatch.setattr(_engine, "compiling", lambda: True)
+    monkeypatch.setattr(_plan, "compiling", lambda: True)
     monkeypatch.setattr(torch, "_assert_async", lambda ok, msg: None if bool(ok) else (_ for _ in ()).throw(
         RuntimeError(msg)))
     for (red, div), (out_w, g_w) in want.items():
