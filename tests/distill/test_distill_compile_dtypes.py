@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from divergences.torch import (  # noqa: E402
     divergence_loss,
     fused_linear_divergence_loss,
+    topk_divergence_loss,
 )
 
 from ._distill_reference import direct  # noqa: E402
@@ -27,7 +28,7 @@ def _r(*shape, seed=0, dtype=F64, scale=1.5):
 
 
 @pytest.mark.slow
-def test_dense_and_fused_losses_compile_with_fullgraph_on_inductor():
+def test_dense_fused_and_topk_losses_compile_with_fullgraph_on_inductor():
     torch._dynamo.reset()
     labels = torch.tensor([[1, 2, -100, 4, 5], [-100, 3, 3, 3, 3]])
     w = torch.tensor([[1.0, 0.5, 2.0, 1.0, 1.0], [1.0, 1.0, 0.0, 3.0, 1.0]])
@@ -40,7 +41,12 @@ def test_dense_and_fused_losses_compile_with_fullgraph_on_inductor():
     def fused(h, W, t):
         return fused_linear_divergence_loss(h, W, t, "kl", labels=labels)
 
-    for fn, args, n_grad in ((dense, (z, t), 2), (fused, (h, W, t), 2)):
+    lp, ix = t.log_softmax(-1).topk(4)
+
+    def topk(z, lp, ix):
+        return topk_divergence_loss(z, lp, ix, "reverse_kl", labels=labels, temperature=0.7)
+
+    for fn, args, n_grad in ((dense, (z, t), 2), (fused, (h, W, t), 2), (topk, (z, lp, ix), 1)):
         want_in = [a.clone().requires_grad_(i < n_grad) for i, a in enumerate(args)]
         want = fn(*want_in)
         want_grads = torch.autograd.grad(want, want_in[:n_grad])

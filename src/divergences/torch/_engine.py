@@ -415,6 +415,7 @@ class _Engine(torch.autograd.Function):
         return out, parts
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # create_graph=True: a clear error, not silent zeros
     def backward(ctx, grad_out: Tensor, _grad_parts: Tensor):  # type: ignore[override]
         if ctx.recompute:
             cfg = ctx.cfg

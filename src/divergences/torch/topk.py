@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ._agreement import Agreement
-from ._checks import check_logits_tensor, check_not_meta, scan_logits
+from ._checks import check_logits_tensor, check_not_meta, require, scan_logits
 from ._divergence import Divergence
 from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
@@ -132,18 +132,17 @@ def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
     k = logp.shape[-1]
     if k > vocab:
         raise ValueError(f"k (the last axis of the top-k tensors) must lie in [1, {vocab}], got {k}")
-    if idx.numel():
-        if int(idx.min()) < 0 or int(idx.max()) >= vocab:
-            raise ValueError(f"teacher_topk_indices must lie in [0, {vocab}) (the student vocabulary)")
-        s = torch.sort(idx, dim=-1).values
-        if k > 1 and bool((s[..., 1:] == s[..., :-1]).any()):
-            raise ValueError("teacher_topk_indices must be distinct within each token")
-        if bool(torch.isnan(logp).any()) or bool((logp > 0).any()):
-            raise ValueError("teacher_topk_logprobs must be log-probabilities (≤ 0, no NaN)")
+    if idx.numel():  # host reads eagerly, asynchronous assertions under torch.compile
+        require(((idx >= 0) & (idx < vocab)).all(),
+                f"teacher_topk_indices must lie in [0, {vocab}) (the student vocabulary)")
+        if k > 1:
+            s = torch.sort(idx, dim=-1).values
+            require(~(s[..., 1:] == s[..., :-1]).any(), "teacher_topk_indices must be distinct within each token")
+        require(~(torch.isnan(logp) | (logp > 0)).any(), "teacher_topk_logprobs must be log-probabilities (≤ 0, no NaN)")
         mass = torch.logsumexp(logp.to(compute_dtype(logp)), dim=-1)
         tol = 1e-6 if logp.dtype == torch.float64 else 1e-3
-        if bool((mass > math.log1p(tol)).any()):
-            raise ValueError(f"the top-k teacher probabilities of a token sum to more than 1 (tolerance {tol})")
+        require(~(mass > math.log1p(tol)).any(),
+                f"the top-k teacher probabilities of a token sum to more than 1 (tolerance {tol})")
         # k log-probabilities of -inf are a valid teacher: all its mass is in the tail bucket (padded
         # positions of a teacher cache look like this, and are dropped by labels / mask anyway)
 
