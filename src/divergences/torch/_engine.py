@@ -10,9 +10,12 @@ dense teacher's) logits, which the source turns into its own gradients (rows of 
 products ``g W``, ``gᵀ h`` and ``Σ g`` of the LM head). Peak memory is one chunk's temporaries plus
 the gradient buffers; the (tokens × vocab) student logits of the fused loss never exist.
 
-Device rules: chunks of about 2**22 entries with cache blocks of 2**17 on a CPU, chunks of about
-2**26 entries and no inner blocking on CUDA. No host synchronisation inside the loop: boundaries
-(``-inf`` log-probabilities) are handled by masking, decided once per call.
+Device rules: chunks of about 2**22 entries with cache blocks of 2**17 on a CPU, the blocks shared out
+to single-threaded block workers (:mod:`._parallel`: robust on a machine shared with other torch work),
+chunks of about 2**26 entries and no inner blocking on CUDA. No host synchronisation inside the loop:
+boundaries (``-inf`` log-probabilities) are handled by masking, decided once per call. The backward
+pass scales the saved gradients in place and reads nothing on the host on CUDA or under
+``torch.compile`` (which traces the whole loss).
 
 With reduction ``"none"`` and a source whose gradient is not per row (the LM head), the forward pass
 computes the losses only and the backward pass runs the loop again with the incoming per-token
