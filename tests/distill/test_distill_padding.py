@@ -56,6 +56,7 @@ def _reference(student, teacher, batch, divergence: str) -> torch.Tensor:
     return per.mean()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("divergence", ["kl", "reverse_kl"])
 def test_left_padding_counts_the_same_targets_as_right_padding(fused, divergence):
@@ -68,6 +69,7 @@ def test_left_padding_counts_the_same_targets_as_right_padding(fused, divergence
     torch.testing.assert_close(got_right, _reference(student, teacher, right, divergence), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_left_padding_with_explicit_labels_and_a_hard_term():
     student, teacher = _llama(2), _llama(3)
     right, left = _batch(SEQS, left=False), _batch(SEQS, left=True)
