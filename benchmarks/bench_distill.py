@@ -42,7 +42,7 @@ Ratios: ours ÷ naive and ours ÷ Liger per condition.
 
 Run: ``python benchmarks/bench_distill.py`` (default shapes: 2048 × 32000; 1024 × 4096 × 32000; takes
 minutes, more on a loaded machine). ``--small`` runs tiny shapes to check the script; ``--only shared``
-runs table 3 alone, ``--only quiet`` tables 1–2 alone; ``--only cuda`` the CUDA tables alone (one short
+runs table 3 alone (``shared-logits``, ``shared-fused``: one half of it), ``--only quiet`` tables 1–2 alone; ``--only cuda`` the CUDA tables alone (one short
 run on a GPU machine); ``--rounds N`` sets table 3's rounds (default 3).
 """
 
@@ -379,7 +379,8 @@ def _neighbour(threads: int) -> None:
 
     torch.set_num_threads(threads)
     a, b, x = torch.randn(256, 256), torch.randn(256, 256), torch.randn(1 << 16)
-    while True:
+    parent = os.getppid()
+    while os.getppid() == parent:  # an orphan (the benchmark was killed) stops
         for _ in range(50):
             a @ b
             x.exp()
@@ -469,7 +470,8 @@ def _logits_table(shape: list[int], methods: tuple[str, ...], anchor: str, floor
 def main() -> None:
     parser = argparse.ArgumentParser(description="distillation-loss benchmark")
     parser.add_argument("--small", action="store_true", help="tiny shapes (checks the script)")
-    parser.add_argument("--only", choices=("quiet", "shared", "cuda"), help="run one group of tables")
+    parser.add_argument("--only", choices=("quiet", "shared", "shared-logits", "shared-fused", "cuda"),
+                        help="run one group of tables")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of table 3 (methods interleaved)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--neighbour", type=int, help=argparse.SUPPRESS)
@@ -518,11 +520,13 @@ def main() -> None:
             print(f"{m:<15}{r['time']:>9.3f}{_fmt(work, '.1f'):>12}{r['time'] / bare['time']:>19.3f}"
                   f"{_fmt(ratio, '.3f'):>16}")
 
-    if args.only in (None, "shared"):
+    if args.only in (None, "shared", "shared-logits", "shared-fused"):
         print(f"\nTable 3: a shared machine; time s, median of {args.rounds} rounds (methods interleaved)")
+    if args.only in (None, "shared", "shared-logits"):
         _shared_table(f"3a: {shape1[0]} × {shape1[1]} logits, JSD β = 0.5, forward + backward", "logits", shape1,
                       ("gkd_direct", "liger_formula", "ours", "ours_intraop"), "gkd_direct", "liger_formula",
                       ("ours", "ours_intraop"), args.rounds)
+    if args.only in (None, "shared", "shared-fused"):
         _shared_table(f"3b: fused LM head {shape2[0]} × {shape2[1]} × {shape2[2]} (teacher hidden + weight); "
                       "naive = the 3 bare products", "fused", shape2,
                       ("bare_matmuls", "liger_fused", "ours_fused_th", "ours_fused_intraop"), "bare_matmuls",

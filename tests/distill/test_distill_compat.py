@@ -66,10 +66,16 @@ def test_trl_generalized_jsd_mapping(beta, name, with_labels):
                                trl_generalized_jsd(z, t, y, beta=beta, temperature=2.0, reduction="mean"))
 
 
-def test_js_formula_is_zero_at_beta_endpoints_unlike_trl():
+def test_js_at_beta_endpoints_is_refused_naming_the_kl_trl_uses():
+    """The JSD formula is 0 at β = 0 and 1 (it would train nothing); TRL special-cases the ends as KLs: the
+    loss refuses them with a message naming the KL, which equals TRL's value there."""
     z, t = _rand(2, 6, seed=3), _rand(2, 6, seed=4)
-    assert divergence_loss(z, t, "js", beta=0.0) == 0 and divergence_loss(z, t, "js", beta=1.0) == 0
+    for beta, kl in ((0.0, "'kl'"), (1.0, "'reverse_kl'")):
+        with pytest.raises(ValueError, match=f"is 0 for every pair.*beta={beta:g}.*use divergence={kl}"):
+            divergence_loss(z, t, "js", beta=beta)
     assert trl_generalized_jsd(z, t, beta=0.0) > 0
+    torch.testing.assert_close(trl_generalized_jsd(z, t, beta=0.0), divergence_loss(z, t, "kl", reduction="batchmean"))
+    torch.testing.assert_close(trl_generalized_jsd(z, t, beta=1.0), divergence_loss(z, t, "reverse_kl", reduction="batchmean"))
 
 
 def test_torchtune_forward_kl_is_cross_entropy():

@@ -365,6 +365,12 @@ def _vectorised(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def elementwise(t: Any) -> Any:
             if isinstance(t, (np.ndarray, int, float)):
                 return scalar(np.asarray(t, dtype=np.float64))
+            try:  # the caller's array type first: f may branch on it (isinstance(t, torch.Tensor))
+                out = f(t)
+            except (TypeError, ValueError, AttributeError, RuntimeError):
+                out = None
+            if isinstance(out, type(t)) and getattr(out, "shape", None) == getattr(t, "shape", ()):
+                return out
             raise ValueError(
                 "this generator f works on Python scalars only (math-based); it serves NumPy inputs element "
                 "by element but cannot serve arrays of another library: write f with array operations"

@@ -153,7 +153,11 @@ def _labels_and_mask(inputs: Mapping[str, Any], ignore_index: int, shift: bool) 
             raise ValueError(f"inputs['attention_mask'] must have the shape {tuple(labels.shape)} of the labels, "
                              f"got {tuple(mask.shape)}")
         labels = labels.masked_fill(mask == 0, ignore_index)
-    return labels[:, 1:] if shift else labels
+    if not shift:
+        return labels
+    labels = labels[:, 1:]
+    # a target predicted from a pad position (the first real token of a left-padded row) is dropped too
+    return labels if mask is None else labels.masked_fill(mask[:, :-1] == 0, ignore_index)
 
 
 def _shift(x: Tensor, shift: bool) -> Tensor:
@@ -190,7 +194,8 @@ def distillation_loss(
 
     With targets y (``inputs["labels"]``, or ``input_ids`` when absent; positions whose
     ``attention_mask`` is 0 or whose label is ``ignore_index`` are dropped) and, after the causal shift
-    (student position t against target t + 1, ``shift_labels=True``), the set K of kept tokens:
+    (student position t against target t + 1, ``shift_labels=True``; a target predicted from a pad position,
+    the first real token of a left-padded row, is dropped too), the set K of kept tokens:
 
     .. math:: L = \frac{1}{N}\sum_{i\in K} \Big[s\,D\big(\mathrm{softmax}(t_i/T)\,\|\,\mathrm{softmax}(z_i/T)\big)
               + h\,\mathrm{CE}(z_i, y_i)\Big]

@@ -70,6 +70,40 @@ class RowDivergence:
         raise NotImplementedError
 
 
+_PROBES = ((0.7, 0.2, 0.1), (0.1, 0.3, 0.6))
+
+
+def refuse_identically_zero(gen: Any, what: str = "divergence") -> None:
+    """ValueError if the pointwise term ``gen`` is exactly 0 on two pairs of distinct distributions: as a
+    training loss it would give zero loss and zero gradient (the generalised JSD at β = 0 or 1, skew KL at
+    λ = 1). A term that cannot be evaluated on the probes is left to fail, with its own message, later."""
+    from ._checks import compiling
+
+    if compiling():  # traced: a host read of the probe would break the graph (checked when run eagerly)
+        return
+    p, q = (torch.tensor(x, dtype=torch.float64).log() for x in _PROBES)
+    try:
+        with torch.no_grad():
+            zero = bool(gen.phi(p, q).sum() == 0) and bool(gen.phi(q, p).sum() == 0)
+    except Exception:  # noqa: BLE001 - a user's term that fails here fails with its own error later
+        return
+    if not zero:
+        return
+    hint = ""
+    try:
+        js = registry.get("js").factory
+    except ValueError:  # pragma: no cover - the registry always has "js"
+        js = None
+    beta = getattr(gen, "beta", None)
+    if js is not None and type(gen) is js and beta in (0.0, 1.0):
+        kl = "'kl' (forward KL(teacher‖student))" if beta == 0.0 else "'reverse_kl' (KL(student‖teacher))"
+        side = "student" if beta == 0.0 else "teacher"
+        hint = (f" With beta={beta:g} the mixture M = β·teacher + (1−β)·student is the {side}, so the generalised JSD "
+                f"is 0 everywhere. TRL's generalized_jsd_loss reads beta={beta:g} as the KL itself: use divergence={kl}.")
+    raise ValueError(f"{what} {gen!r} is 0 for every pair of distributions, so as a loss it trains nothing (zero "
+                     f"loss, zero gradient).{hint}")
+
+
 def _mixture_name(div: Any) -> bool:
     return isinstance(div, Mapping)
 
@@ -99,6 +133,7 @@ def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapp
             gen = spec.generator(**kw)
         except TypeError as exc:
             raise ValueError(f"bad parameter for divergence {divergence!r}: {exc}") from None
+        refuse_identically_zero(gen)
         return Divergence(spec.name, "pointwise", generator=gen)
     if kw:
         raise ValueError(f"parameters {sorted(kw)} are given to a named divergence, not to "
@@ -109,8 +144,10 @@ def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapp
         from .mixtures import mixture
 
         gen = mixture(divergence)
+        refuse_identically_zero(gen)
         return Divergence(gen.name, "pointwise", generator=gen)
     gen = registry.get_generator(divergence)
+    refuse_identically_zero(gen)
     return Divergence(getattr(gen, "name", "custom"), "pointwise", generator=gen)
 
 

@@ -31,11 +31,6 @@ Tensor = torch.Tensor
 _XP = array_api_compat.array_namespace(torch.empty(0))
 
 
-def _scaled(x: Tensor, temperature: float, dtype: torch.dtype) -> Tensor:
-    x = x.to(dtype)
-    return x / temperature if temperature != 1.0 else x
-
-
 def _through_softmax(g: Tensor, logp: Tensor, total: Tensor, scale: float) -> Tensor:
     """(g − softmax · Σg) · scale: the gradient through log-softmax, from g = ∂ℓ/∂(log-probs)."""
     out = torch.addcmul(g, torch.exp(logp), total.unsqueeze(-1), value=-1.0)
@@ -65,7 +60,7 @@ def dense_kernel(div: Divergence, temperature: float, scale: float, *, comm: Loc
 
     def closed(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
         dtype = compute_dtype(z, teacher[0])
-        b, a = comm.log_softmax(_scaled(z, temperature, dtype), _scaled(teacher[0], temperature, dtype))
+        b, a = comm.log_softmax(z.to(dtype), teacher[0].to(dtype), temperature=temperature)
         terms, da, db = pointwise_terms(gen, a, b, need_z or need_t, masked)
         sums = comm.row_sums(terms, *([db] if need_z else []), *([da] if need_t else []))
         loss = sums[0]
@@ -74,12 +69,12 @@ def dense_kernel(div: Divergence, temperature: float, scale: float, *, comm: Loc
         return (loss * scale if scale != 1.0 else loss), gz, gt
 
     def row_loss(z: Tensor, t: Tensor) -> Tensor:
-        b, a = comm.log_softmax(z / temperature, t / temperature)
+        b, a = comm.log_softmax(z, t, temperature=temperature)
         return div.rows(a, b, comm)
 
     def closed_rows(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
         dtype = compute_dtype(z, teacher[0])
-        b, a = comm.log_softmax(_scaled(z, temperature, dtype), _scaled(teacher[0], temperature, dtype))
+        b, a = comm.log_softmax(z.to(dtype), teacher[0].to(dtype), temperature=temperature)
         loss, da, db = div.row_dphi(a, b, comm, masked)
         sums = comm.row_sums(*([db] if need_z else []), *([da] if need_t else []))
         gz = _through_softmax(db, b, sums[0], scale / temperature) if need_z else None

@@ -16,8 +16,9 @@ of workers or on which thread ran which block (bit for bit).
 
 Rules:
 
-* workers = ``torch.get_num_threads()`` of the calling thread (so ``torch.set_num_threads(1)`` gives a
-  serial engine); CPU only; never while ``torch.compile`` traces, never for a vocab-parallel kernel
+* workers = ``torch.get_num_threads()`` of the calling thread, at most :data:`MAX_WORKERS` (so
+  ``torch.set_num_threads(1)`` gives a serial engine; beyond 16 the workers would wait for Python's lock
+  between their torch calls more than they gain); CPU only; never while ``torch.compile`` traces, never for a vocab-parallel kernel
   (its collectives must run in the same order on every rank: :func:`check_not_in_worker` enforces it);
 * the worker threads are started once per process, daemonic, each with ``torch.set_num_threads(1)``
   (a per-thread setting of OpenMP and MKL; the process-wide default that it also sets for threads
@@ -45,6 +46,8 @@ import torch
 T = TypeVar("T")
 
 POLICIES = ("workers", "intra-op", "single")
+#: the most block workers a pass uses (each runs a dozen torch calls per block, holding Python's lock between them)
+MAX_WORKERS = 16
 _policy = "workers"
 _local = threading.local()
 
@@ -84,15 +87,16 @@ def check_not_in_worker(what: str) -> None:
 
 
 def _compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
+    from ._checks import compiling
+
+    return compiling()
 
 
 def workers_for(device: torch.device) -> int:
     """How many block workers a pass on ``device`` uses under the current policy (1: run in the caller)."""
     if device.type != "cpu" or _compiling() or in_worker() or _policy != "workers":
         return 1
-    return max(1, torch.get_num_threads())
+    return max(1, min(torch.get_num_threads(), MAX_WORKERS))
 
 
 class _Pool:

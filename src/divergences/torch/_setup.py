@@ -7,10 +7,12 @@ their vocab-parallel forms, so that none of them imports another's private helpe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import torch
 
+from ._agreement import Agreement
 from ._checks import check_labels_range, scan_logits
 from ._divergence import Divergence, resolve
 from ._engine import LOCAL, DenseRows, TokenPlan, chunk_rows, plan_tokens
@@ -20,12 +22,64 @@ Tensor = torch.Tensor
 
 
 def comm_for(process_group: Any, widths: dict[str, int], rows: int, opts: DistillOptions, device: torch.device):
-    """LOCAL, or the vocab-parallel comm of ``process_group`` (checked across ranks)."""
+    """LOCAL, or the vocab-parallel comm of ``process_group`` (checked across ranks, one collective)."""
     if process_group is None:
         return LOCAL
     from .distributed import VocabParallel
 
     return VocabParallel.create(process_group, widths, rows, opts, device)
+
+
+def comm_from(call: Agreement, names: list[str], opts: DistillOptions):
+    """LOCAL without a group; else the vocab-parallel comm located from the agreed table of the call."""
+    if call.table is None:
+        return LOCAL
+    from .distributed import VocabParallel
+
+    return VocabParallel.from_table(call.group, call.table, names, opts)
+
+
+def device_of(*xs: Any) -> torch.device:
+    for x in xs:
+        if isinstance(x, torch.Tensor):
+            return x.device
+    return torch.device("cpu")
+
+
+def divergence_text(div: Divergence) -> str:
+    """The resolved divergence as text that is the same on every rank for the same divergence."""
+    if div.generator is not None:
+        return f"{div.name}: {div.generator!r}"
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(div.params.items()))
+    return f"{div.name}({params})"
+
+
+def describe_call(call: Agreement, loss: str, lead: tuple[int, ...], dtypes: dict[str, Any], opts: DistillOptions,
+                  st: Setup | None, *, labels: Any = None, mask: Any = None, weights: Any = None,
+                  num_items_in_batch: Any = None, replicated: dict[str, Any] | None = None,
+                  teacher: dict[str, Any] | None = None, k: int | None = None, widths: tuple[int, ...] = ()) -> None:
+    """Fill this rank's record of a vocab-parallel call (nothing without a group)."""
+    if call.group is None:
+        return
+    from ._agreement import fingerprints
+
+    fields = {f.name: getattr(opts, f.name) for f in dataclass_fields(opts)}
+    fields.pop("vocab_size")
+    prints = fingerprints({"labels": labels, "mask": mask, "weights": weights,
+                           "num_items_in_batch": num_items_in_batch if isinstance(num_items_in_batch, torch.Tensor)
+                           else None, **(replicated or {}), **(teacher or {})})
+    num = num_items_in_batch if not isinstance(num_items_in_batch, torch.Tensor) else prints["num_items_in_batch"]
+    rep = "; ".join(f"{n}: {prints[n]}" for n in (replicated or {}))
+    tea = "; ".join(f"{n}: {prints[n]}" for n in (teacher or {}))
+    kept = "" if st is None else (st.plan.n_tokens if st.plan.rows is None else int(st.plan.rows.numel()))
+    dtype_text = ", ".join(f"{n}={'absent' if x is None else str(getattr(x, 'dtype', x)).replace('torch.', '')}"
+                           for n, x in dtypes.items())
+    call.describe(loss=loss, tokens=str(lead), dtypes=dtype_text,
+                  divergence="" if st is None else divergence_text(st.div), vocab_size=str(opts.vocab_size),
+                  labels=prints["labels"], mask=prints["mask"], weights=prints["weights"],
+                  num_items_in_batch=str(num), kept_tokens=str(kept), replicated=rep, teacher=tea,
+                  k="" if k is None else str(k), shard_widths=",".join(str(w) for w in widths),
+                  **{name: repr(v) for name, v in fields.items()})
 
 
 def local_shards(process_group: Any, *xs: Any) -> tuple[list[Any], Any]:
@@ -57,6 +111,75 @@ class Setup:
         return self.opts.hard_weight
 
 
+def plan_call(
+    lead: tuple[int, ...],
+    device: torch.device,
+    dtype: torch.dtype,
+    divergence: Any,
+    params: Any,
+    flat: dict[str, Any],
+    opts: DistillOptions,
+    *,
+    labels: Tensor | None,
+    mask: Tensor | None,
+    weights: Tensor | None,
+    num_items_in_batch: Any = None,
+) -> Setup:
+    """The local part of :func:`prepare`: resolve the divergence and the kept tokens (no communication).
+
+    Also refuses a temperature whose reciprocal overflows the compute dtype ``dtype``.
+    """
+    limit = 1.0 / float(torch.finfo(dtype).max)
+    if opts.temperature < limit:
+        raise ValueError(f"temperature={opts.temperature!r} is so small that 1/T overflows {str(dtype).replace('torch.', '')}, "
+                         f"the compute dtype of these inputs; use T ≥ {limit:.3g} (or float64 inputs)")
+    div = resolve(divergence, params, flat)
+    plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
+                       reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
+    if opts.hard_weight != 0.0 and plan.labels is None:
+        check_labels_range(None, None, 0)  # raises: the hard term needs labels
+    return Setup(div, plan, opts, LOCAL, 0)
+
+
+#: the options each loss does not use, with their defaults (a different value is refused, not ignored)
+_UNUSED = {
+    "divergence_loss": {"softcap": None, "logit_scale": 1.0},
+    "topk_divergence_loss": {"softcap": None, "logit_scale": 1.0, "vocab_mismatch": "error"},
+    "fused_linear_divergence_loss": {},
+}
+
+
+def check_options_apply(opts: DistillOptions, loss: str, vocab: int | None) -> None:
+    """Refuse options that ``loss`` does not use, and a ``vocab_size`` that contradicts the logits.
+
+    ``vocab`` is the student's vocabulary on one process (None on a vocab-parallel group, where
+    ``vocab_size`` is checked against the sum of the shard widths).
+    """
+    for name, default in _UNUSED[loss].items():
+        value = getattr(opts, name)
+        if value != default:
+            why = ("a top-k teacher is indexed in the student's vocabulary" if name == "vocab_mismatch" else
+                   "only the fused loss forms the student logits, so only it can scale or cap them")
+            raise ValueError(f"options.{name}={value!r} does not apply to {loss} ({why}); leave it at {default!r}")
+    if vocab is not None and opts.vocab_size is not None and opts.vocab_size != vocab:
+        raise ValueError(f"options.vocab_size={opts.vocab_size} contradicts the student's vocabulary of {vocab} entries "
+                         "(the last axis of its logits, or the rows of the LM head)")
+
+
+def complete(st: Setup, comm: Any, vocab: int, device: torch.device, width: int | None = None) -> Setup:
+    """The rest of :func:`prepare` once the vocabulary is known: labels in range, rows per chunk, comm.
+
+    ``vocab`` is the (global) student vocabulary (the range of the labels); ``width`` the row width that
+    sizes the chunks (default ``vocab``): on a vocab-parallel group the global one, so that every rank
+    walks the same chunks.
+    """
+    if st.opts.hard_weight != 0.0:
+        check_labels_range(st.plan.labels, st.plan.rows, vocab, st.plan.keep)
+    st.comm = comm
+    st.chunk = chunk_rows(st.opts.chunk_size, width or vocab, device)
+    return st
+
+
 def prepare(
     lead: tuple[int, ...],
     vocab: int,
@@ -74,29 +197,24 @@ def prepare(
     comm: Any = LOCAL,
     width: int | None = None,
 ) -> Setup:
-    """Resolve the divergence and the kept tokens.
-
-    ``vocab`` is the (global) student vocabulary (the range of the labels); ``width`` the row width that
-    sizes the chunks (default ``vocab``): on a vocab-parallel group the global one, so that every rank
-    walks the same chunks.
-    """
-    div = resolve(divergence, params, flat)
-    plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
-                       reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
-    if opts.hard_weight != 0.0:
-        check_labels_range(plan.labels, plan.rows, vocab)
-    # the same rows per chunk on every rank of a vocab-parallel group: sized from the global vocabulary
-    return Setup(div, plan, opts, comm, chunk_rows(opts.chunk_size, width or vocab, device))
+    """Resolve the divergence and the kept tokens (:func:`plan_call`), then :func:`complete`."""
+    st = plan_call(lead, device, dtype, divergence, params, flat, opts, labels=labels, mask=mask, weights=weights,
+                   num_items_in_batch=num_items_in_batch)
+    return complete(st, comm, vocab, device, width)
 
 
 def check_and_mask(named: list[tuple[str, Tensor]], comm: Any, opts: DistillOptions, vs: int, vt: int,
-                   finite_only: tuple[str, ...] = ()) -> bool:
+                   finite_only: tuple[str, ...] = (), dtype: torch.dtype | None = None) -> bool:
     """The per-call check (unless ``validate=False``); True when the kernels need the masked form:
-    a ``-inf`` in the logits, padding to a common width, or unchecked input."""
+    a ``-inf`` in the logits, padding to a common width, unchecked input, or logits whose spread divided by
+    a temperature below 1 may overflow ``dtype`` (the compute dtype) to -inf."""
     if not opts.validate:
         return True
     pad = vs != vt and opts.vocab_mismatch == "pad"
-    return scan_logits(named, comm, finite_only=finite_only) or pad
+    overflow_at = None
+    if opts.temperature < 1.0:
+        overflow_at = float(torch.finfo(dtype or torch.float32).max) * opts.temperature / 2
+    return scan_logits(named, comm, finite_only=finite_only, overflow_at=overflow_at) or pad
 
 
 def dense_rows_kernel(st: Setup, vs: int, vt: int, masked: bool, device: torch.device):

@@ -28,6 +28,10 @@ Communication per call is O(tokens): a few floats per token and collective (see
 ``benchmarks/bench_vocab_parallel.py``), never O(tokens × vocab). Before any of this the ranks exchange
 their shapes once (one small all-gather): a rank whose token count or shard widths disagree, or
 shards that do not add up to ``vocab_size`` (when given), give the same ValueError on every rank.
+That exchange describes the whole call (:mod:`._agreement`): token shape, dtypes, options, divergence,
+fingerprints of the token-side tensors (labels, mask, weights, top-k teacher, replicated hidden states); a rank
+whose local checks fail, or whose call differs, makes every rank raise the same error, before any other
+collective.
 The finiteness check is collective too (a row is "all -inf" only if it is on every shard).
 
 A ``DTensor`` input sharded on its last dimension is read through its local shard and its mesh's group
@@ -43,7 +47,7 @@ import torch
 import torch.distributed as dist
 
 from . import _parallel
-from ._engine import compute_dtype
+from ._engine import LOCAL, compute_dtype
 
 __all__ = ["VocabParallel", "vocab_parallel_topk"]
 
@@ -113,42 +117,48 @@ class VocabParallel:
 
     @classmethod
     def create(cls, group: Any, widths: dict[str, int], rows: int, opts: Any, device: torch.device) -> VocabParallel:
-        """Check the ranks agree (token count, shard widths) and locate this rank's shard."""
-        if not (dist.is_available() and dist.is_initialized()):
-            raise ValueError("process_group needs an initialised torch.distributed process group "
-                             "(torch.distributed.init_process_group)")
+        """Check the ranks agree (token count, shard widths) and locate this rank's shard (one collective)."""
+        from ._agreement import Agreement
+
+        with Agreement(True if group is None else group, device) as call:
+            call.describe(tokens=str(rows), vocab_size=str(opts.vocab_size),
+                          shard_widths=",".join(str(widths[k]) for k in widths))
+        return cls.from_table(call.group, call.table or [], list(widths), opts)
+
+    @classmethod
+    def from_table(cls, group: Any, table: list[dict[str, str]], names: list[str], opts: Any) -> VocabParallel:
+        """This rank's shard from the agreed table of a call (every rank reads the same table: the same errors)."""
         if group is True:
             group = dist.group.WORLD
-        world, rank = dist.get_world_size(group), dist.get_rank(group)
-        names = list(widths)
-        mine = torch.tensor([rows, *[widths[k] for k in names]], dtype=torch.int64, device=device)
-        table = [torch.empty_like(mine) for _ in range(world)]
-        dist.all_gather(table, mine, group=group)
-        table_l = [t.tolist() for t in table]
-        row_counts = [t[0] for t in table_l]
-        if len(set(row_counts)) != 1:
-            raise ValueError(f"process_group: the ranks disagree on the number of tokens ({row_counts}); every rank "
-                             f"must hold the same tokens (its shard of the vocabulary)")
-        for j, name in enumerate(names, start=1):
-            per_rank = [t[j] for t in table_l]
-            if per_rank != [t[1] for t in table_l]:
-                raise ValueError(f"process_group: {name} has shard widths {per_rank} over the ranks, but "
-                                 f"{names[0]} has {[t[1] for t in table_l]}; each rank's shards must have equal widths")
-            if min(per_rank) < 1:
-                raise ValueError(f"process_group: every rank needs a non-empty vocabulary shard; {name} has widths {per_rank}")
-        shard = [t[1] for t in table_l]
-        vocab = sum(shard)
+        rank = dist.get_rank(group)
+        per_rank = [[int(w) for w in rec["shard_widths"].split(",")] for rec in table]
+        first = [w[0] for w in per_rank]
+        for j, name in enumerate(names[1:], start=1):
+            widths_j = [w[j] for w in per_rank]
+            if widths_j != first:
+                raise ValueError(f"process_group: {name} has shard widths {widths_j} over the ranks, but "
+                                 f"{names[0]} has {first}; each rank's shards must have equal widths")
+        for j, name in enumerate(names):
+            widths_j = [w[j] for w in per_rank]
+            if min(widths_j) < 1:
+                raise ValueError(f"process_group: every rank needs a non-empty vocabulary shard; {name} has widths "
+                                 f"{widths_j}")
+        vocab = sum(first)
         if opts.vocab_size is not None and opts.vocab_size != vocab:
-            raise ValueError(f"process_group: the shard widths {shard} add up to {vocab}, not vocab_size="
+            raise ValueError(f"process_group: the shard widths {first} add up to {vocab}, not vocab_size="
                              f"{opts.vocab_size}")
-        return cls(group, sum(shard[:rank]), shard[rank], vocab, shard)
+        return cls(group, sum(first[:rank]), first[rank], vocab, first)
 
     # -- the LocalComm interface ----------------------------------------------------------------
-    def log_softmax(self, *xs: Tensor) -> list[Tensor]:
+    def log_softmax(self, *xs: Tensor, temperature: float = 1.0) -> list[Tensor]:
+        # shifted by the global row maximum before the division by T (no overflow to +inf below T = 1)
         m = _finite_or_zero(_all_reduce_max(torch.stack([x.detach().amax(dim=-1) for x in xs], dim=-1), self.group))
-        s = torch.stack([torch.exp(x - m[:, i : i + 1]).sum(dim=-1) for i, x in enumerate(xs)], dim=-1)
+        ys = [x - m[:, i : i + 1] for i, x in enumerate(xs)]
+        if temperature != 1.0:
+            ys = [y / temperature for y in ys]
+        s = torch.stack([torch.exp(y).sum(dim=-1) for y in ys], dim=-1)
         log_s = torch.log(_all_reduce_sum(s, self.group, shared=True))
-        return [x - (m[:, i : i + 1] + log_s[:, i : i + 1]) for i, x in enumerate(xs)]
+        return [y - log_s[:, i : i + 1] for i, y in enumerate(ys)]
 
     def row_sums(self, *xs: Tensor) -> list[Tensor]:
         return list(_all_reduce_sum(torch.stack([x.sum(dim=-1) for x in xs], dim=-1), self.group).unbind(-1))
@@ -203,26 +213,33 @@ def vocab_parallel_topk(
     (value, global index) pairs: O(tokens × k × ranks), never the vocabulary. Detached. Without a group it
     is ``torch.log_softmax(logits / T, -1).topk(k)``.
     """
+    from ._agreement import Agreement
+    from ._setup import describe_call, device_of
     from .options import DistillOptions
 
-    opts = DistillOptions(temperature=temperature)
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim < 1:
-        raise ValueError("logits must be a floating torch.Tensor of shape (..., V_r)")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    lead = tuple(logits.shape[:-1])
+    # the local checks; with a group every rank's call is then compared (one collective)
+    with Agreement(process_group, device_of(logits)) as call:
+        opts = DistillOptions(temperature=temperature)
+        if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim < 1 or \
+                logits.shape[-1] == 0:
+            raise ValueError("logits must be a floating torch.Tensor of shape (..., V_r) with V_r ≥ 1")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        lead = tuple(logits.shape[:-1])
+        describe_call(call, "vocab_parallel_topk", lead, {"logits": logits}, opts, None, k=k,
+                      widths=(logits.shape[-1],))
     z = logits.detach().reshape(-1, logits.shape[-1]).to(compute_dtype(logits))
-    z = z / opts.temperature if opts.temperature != 1.0 else z
     if process_group is None:
         if k > z.shape[-1]:
             raise ValueError(f"k must be at most the vocabulary size {z.shape[-1]}, got {k}")
-        v, i = torch.log_softmax(z, dim=-1).topk(k, dim=-1)
+        (logp,) = LOCAL.log_softmax(z, temperature=opts.temperature)
+        v, i = logp.topk(k, dim=-1)
         return v.reshape(*lead, k), i.reshape(*lead, k)
-    comm = VocabParallel.create(process_group, {"logits": z.shape[-1]}, z.shape[0], opts, z.device)
+    comm = VocabParallel.from_table(call.group, call.table or [], ["logits"], opts)
     if k > comm.vocab:
         raise ValueError(f"k must be at most the vocabulary size {comm.vocab}, got {k}")
     with torch.no_grad():
-        (logp,) = comm.log_softmax(z)
+        (logp,) = comm.log_softmax(z, temperature=opts.temperature)
         kk = min(k, comm.width)
         v, i = logp.topk(kk, dim=-1)
         if kk < k:  # pad this rank's candidates to k

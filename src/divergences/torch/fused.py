@@ -17,9 +17,22 @@ from typing import Any
 
 import torch
 
-from ._checks import check_logits_tensor, check_vocab
+from ._agreement import Agreement, tensor_text
+from ._checks import check_logits_tensor, check_not_meta, check_vocab
 from ._engine import DenseRows, LinearRows, compute_dtype, run
-from ._setup import check_and_mask, comm_for, dense_rows_kernel, finish, local_shards, prepare, teacher_rows
+from ._setup import (
+    check_and_mask,
+    check_options_apply,
+    comm_from,
+    complete,
+    dense_rows_kernel,
+    describe_call,
+    device_of,
+    finish,
+    local_shards,
+    plan_call,
+    teacher_rows,
+)
 from .losses import DistillModule
 from .options import DistillOptions, build_options
 
@@ -70,6 +83,12 @@ def fused_linear_divergence_loss(
     * ``logit_scale``: student logits ``logit_scale · (h Wᵀ + b)`` (a scaled head);
     * ``softcap``: student logits ``softcap · tanh(z / softcap)`` (Gemma 2's final logit softcapping, applied
       after ``logit_scale``); the teacher's logits are used as given.
+    * mixed dtypes (bfloat16 hidden states with a float32 head, as mixed-precision recipes keep it): the
+      products are formed in ``torch.promote_types`` of the two (the hidden rows cast per chunk; a narrower
+      head or bias is cast once, a copy), and each gradient comes back in its input's dtype.
+    * ``torch.compile(fullgraph=True)`` traces the loss (on CPU and CUDA); traced, the per-call checks of
+      ``validate`` become asynchronous assertions (a RuntimeError when the graph runs) and every token is
+      walked, dropped ones with a zero coefficient.
     * ``process_group``: each rank holds a contiguous shard (V_r, H) of ``lm_head_weight`` (and of the
       teacher's logits or weight); hidden states are replicated. ``student_hidden`` receives the gradient
       of the global loss through the local shard only: sum it over the group (as a tensor-parallel
@@ -89,12 +108,46 @@ def fused_linear_divergence_loss(
     >>> bool(torch.isclose(fused, divergence_loss(h @ W.T, t, "js", beta=0.5)))
     True
     """
-    opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                         chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                         t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate, softcap=softcap,
-                         logit_scale=logit_scale)
     (lm_head_weight, teacher_logits, teacher_weight), process_group = local_shards(
         process_group, lm_head_weight, teacher_logits, teacher_weight)
+    # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
+    with Agreement(process_group, device_of(student_hidden, lm_head_weight)) as call:
+        opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                             chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
+                             t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate, softcap=softcap,
+                             logit_scale=logit_scale)
+        local = _check_fused(student_hidden, lm_head_weight, bias, teacher_logits, teacher_hidden, teacher_weight,
+                             teacher_bias, opts)
+        lead, vs, vt = local["lead"], local["vs"], local["vt"]
+        device = student_hidden.device
+        check_options_apply(opts, "fused_linear_divergence_loss", None if process_group is not None else vs)
+        st = plan_call(lead, device, compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence, params,
+                       flat_params, opts, labels=labels, mask=mask, weights=weights,
+                       num_items_in_batch=num_items_in_batch)
+        replicated = {"student_hidden": student_hidden}
+        if teacher_hidden is not None:
+            replicated["teacher_hidden"] = teacher_hidden
+        describe_call(call, "fused_linear_divergence_loss", lead, {**dict(local["named"]), "bias": bias}, opts, st,
+                      labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
+                      replicated=replicated, widths=(vs, vt))
+    comm = comm_from(call, ["lm_head_weight", "teacher_logits" if teacher_logits is not None else "teacher_weight"],
+                     opts)
+    masked = check_and_mask(local["named"], comm, opts, vs, vt, tuple(local["finite_only"]),
+                            dtype=compute_dtype(student_hidden, lm_head_weight, teacher_logits))
+    # below T = 1 the student logits formed per chunk may spread beyond what (z − max)/T holds: masked form
+    masked = masked or opts.temperature < 1.0
+    complete(st, comm, comm.vocab if comm.parallel else vs, device, comm.vocab if comm.parallel else max(vs, vt))
+    kernel = dense_rows_kernel(st, vs, vt, masked, device)
+    teacher = teacher_rows(local["teacher_src"], st)
+    hidden = student_hidden.reshape(-1, student_hidden.shape[-1])
+    source = LinearRows(hidden, lm_head_weight, bias, opts.logit_scale, opts.softcap)
+    out, parts = run(kernel, source, teacher, st.plan, st.chunk, comm=st.comm)
+    return finish(out, parts, st, lead)
+
+
+def _check_fused(student_hidden: Any, lm_head_weight: Any, bias: Any, teacher_logits: Any, teacher_hidden: Any,
+                 teacher_weight: Any, teacher_bias: Any, opts: DistillOptions) -> dict[str, Any]:
+    """The tensors of a fused call: types and shapes (ValueError naming the argument), the teacher's source."""
     if not isinstance(student_hidden, torch.Tensor) or not student_hidden.is_floating_point() or student_hidden.ndim < 1:
         raise ValueError("student_hidden must be a floating torch.Tensor of shape (..., hidden)")
     if not isinstance(lm_head_weight, torch.Tensor) or lm_head_weight.ndim != 2 or not lm_head_weight.is_floating_point():
@@ -102,53 +155,55 @@ def fused_linear_divergence_loss(
     if lm_head_weight.shape[1] != student_hidden.shape[-1]:
         raise ValueError(f"lm_head_weight has {lm_head_weight.shape[1]} columns but student_hidden has "
                          f"hidden size {student_hidden.shape[-1]}")
-    if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (lm_head_weight.shape[0],)):
-        raise ValueError(f"bias must be a tensor of shape ({lm_head_weight.shape[0]},), got "
-                         f"{tuple(bias.shape) if isinstance(bias, torch.Tensor) else type(bias).__name__}")
+    if bias is not None and (not isinstance(bias, torch.Tensor) or not bias.is_floating_point()
+                             or tuple(bias.shape) != (lm_head_weight.shape[0],)):
+        raise ValueError(f"bias must be a floating tensor of shape ({lm_head_weight.shape[0]},), got "
+                         f"{tensor_text(bias)}")
+    for name, x in (("student_hidden", student_hidden), ("lm_head_weight", lm_head_weight), ("bias", bias),
+                    ("teacher_logits", teacher_logits), ("teacher_hidden", teacher_hidden),
+                    ("teacher_weight", teacher_weight), ("teacher_bias", teacher_bias)):
+        check_not_meta(x, name)
     lead = tuple(student_hidden.shape[:-1])
     vs = lm_head_weight.shape[0]
-    hidden = student_hidden.reshape(-1, student_hidden.shape[-1])
     named = [("student_hidden", student_hidden), ("lm_head_weight", lm_head_weight)]
     finite_only = ["student_hidden", "lm_head_weight"]
     if bias is not None:
         named.append(("bias", bias))
         finite_only.append("bias")
-
     if (teacher_logits is None) == (teacher_hidden is None):
         raise ValueError("give exactly one of teacher_logits and teacher_hidden (with teacher_weight)")
     if teacher_logits is not None:
         check_logits_tensor(teacher_logits, "teacher_logits")
         if tuple(teacher_logits.shape[:-1]) != lead:
             raise ValueError(f"teacher_logits must have the leading shape {lead}, got {tuple(teacher_logits.shape[:-1])}")
+        if teacher_weight is not None or teacher_bias is not None:
+            raise ValueError("teacher_weight and teacher_bias go with teacher_hidden, not with teacher_logits")
         vt = teacher_logits.shape[-1]
         teacher_src: Any = DenseRows(teacher_logits.detach().reshape(-1, vt))
         named.append(("teacher_logits", teacher_logits))
     else:
-        if not isinstance(teacher_weight, torch.Tensor) or teacher_weight.ndim != 2:
-            raise ValueError("teacher_hidden needs teacher_weight, a 2-D tensor of shape (teacher vocab, teacher hidden)")
-        if not isinstance(teacher_hidden, torch.Tensor) or tuple(teacher_hidden.shape[:-1]) != lead or \
-                teacher_hidden.shape[-1] != teacher_weight.shape[1]:
-            raise ValueError(f"teacher_hidden must have shape {lead + (teacher_weight.shape[1],)}, "
-                             f"got {tuple(getattr(teacher_hidden, 'shape', ()))}")
+        if not isinstance(teacher_weight, torch.Tensor) or teacher_weight.ndim != 2 or \
+                not teacher_weight.is_floating_point():
+            raise ValueError("teacher_hidden needs teacher_weight, a floating 2-D tensor of shape (teacher vocab, "
+                             "teacher hidden)")
+        if not isinstance(teacher_hidden, torch.Tensor) or not teacher_hidden.is_floating_point() or \
+                tuple(teacher_hidden.shape[:-1]) != lead or teacher_hidden.shape[-1] != teacher_weight.shape[1]:
+            raise ValueError(f"teacher_hidden must be a floating tensor of shape {lead + (teacher_weight.shape[1],)}, "
+                             f"got {tensor_text(teacher_hidden)}")
         vt = teacher_weight.shape[0]
+        if teacher_bias is not None and (not isinstance(teacher_bias, torch.Tensor) or
+                                         not teacher_bias.is_floating_point() or tuple(teacher_bias.shape) != (vt,)):
+            raise ValueError(f"teacher_bias must be a floating tensor of shape ({vt},), got {tensor_text(teacher_bias)}")
         th = teacher_hidden.detach().reshape(-1, teacher_hidden.shape[-1])
         tb = None if teacher_bias is None else teacher_bias.detach()
         teacher_src = LinearRows(th, teacher_weight.detach(), tb)
         named += [("teacher_hidden", teacher_hidden), ("teacher_weight", teacher_weight)]
         finite_only += ["teacher_hidden", "teacher_weight"]
+        if teacher_bias is not None:
+            named.append(("teacher_bias", teacher_bias))
+            finite_only.append("teacher_bias")
     check_vocab(vs, vt, opts.vocab_mismatch)
-    comm = comm_for(process_group, {"lm_head_weight": vs, "teacher_logits" if teacher_logits is not None
-                                     else "teacher_weight": vt}, hidden.shape[0], opts, hidden.device)
-    masked = check_and_mask(named, comm, opts, vs, vt, tuple(finite_only))
-    st = prepare(lead, comm.vocab if comm.parallel else vs, hidden.device,
-                 compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence, params, flat_params, opts,
-                 labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch, comm=comm,
-                 width=comm.vocab if comm.parallel else max(vs, vt))
-    kernel = dense_rows_kernel(st, vs, vt, masked, hidden.device)
-    teacher = teacher_rows(teacher_src, st)
-    source = LinearRows(hidden, lm_head_weight, bias, opts.logit_scale, opts.softcap)
-    out, parts = run(kernel, source, teacher, st.plan, st.chunk, comm=st.comm)
-    return finish(out, parts, st, lead)
+    return {"lead": lead, "vs": vs, "vt": vt, "named": named, "finite_only": finite_only, "teacher_src": teacher_src}
 
 
 class FusedLinearDivergenceLoss(DistillModule):

@@ -31,15 +31,27 @@ Mappings to other libraries (tested in ``tests/distill/test_distill_compat.py``)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
+from ._agreement import Agreement
 from ._checks import check_logits_tensor, check_vocab
 from ._engine import DenseRows, compute_dtype, run
-from ._setup import check_and_mask, comm_for, dense_rows_kernel, finish, local_shards, prepare, teacher_rows
+from ._setup import (
+    check_and_mask,
+    check_options_apply,
+    comm_from,
+    complete,
+    dense_rows_kernel,
+    describe_call,
+    device_of,
+    finish,
+    local_shards,
+    plan_call,
+    teacher_rows,
+)
 from .options import DistillOptions, build_options, split_options
 
 __all__ = ["DivergenceLoss", "divergence_loss"]
@@ -110,6 +122,10 @@ def divergence_loss(
             its contiguous shard (..., V_r) of both logits and gets the global loss and the gradient of its
             shard (:mod:`divergences.torch.distributed`).
 
+    ``torch.compile(fullgraph=True)`` traces the loss: traced, the per-call checks (``validate``, label
+    range) become asynchronous assertions (a RuntimeError naming the tensor when the graph runs), and every
+    token is walked, dropped ones with a zero coefficient (no data-dependent count).
+
     Values that overflow (χ² losses at logits of ±1e4, T → 0) are +inf, with finite (never NaN) gradients.
     The gradients w.r.t. both logits (the teacher's too, if it requires grad) are formed during the
     forward pass, chunk by chunk; ``create_graph=True`` (double backward) is not supported.
@@ -124,27 +140,32 @@ def divergence_loss(
     >>> loss.backward(); s.grad.shape
     torch.Size([1, 3])
     """
-    opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                         chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                         t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate)
     (student_logits, teacher_logits), process_group = local_shards(process_group, student_logits, teacher_logits)
-    check_logits_tensor(student_logits, "student_logits")
-    check_logits_tensor(teacher_logits, "teacher_logits")
-    vs, vt = student_logits.shape[-1], teacher_logits.shape[-1]
-    check_vocab(vs, vt, opts.vocab_mismatch)
-    lead = tuple(student_logits.shape[:-1])
-    if tuple(teacher_logits.shape[:-1]) != lead:
-        raise ValueError(f"teacher_logits must have the leading shape {lead} of student_logits, "
-                         f"got {tuple(teacher_logits.shape[:-1])}")
+    # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
+    with Agreement(process_group, device_of(student_logits, teacher_logits)) as call:
+        opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                             chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
+                             t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate)
+        check_logits_tensor(student_logits, "student_logits")
+        check_logits_tensor(teacher_logits, "teacher_logits")
+        vs, vt = student_logits.shape[-1], teacher_logits.shape[-1]
+        check_vocab(vs, vt, opts.vocab_mismatch)
+        lead = tuple(student_logits.shape[:-1])
+        if tuple(teacher_logits.shape[:-1]) != lead:
+            raise ValueError(f"teacher_logits must have the leading shape {lead} of student_logits, "
+                             f"got {tuple(teacher_logits.shape[:-1])}")
+        device = student_logits.device
+        check_options_apply(opts, "divergence_loss", None if process_group is not None else vs)
+        st = plan_call(lead, device, compute_dtype(student_logits, teacher_logits), divergence, params, flat_params,
+                       opts, labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch)
+        describe_call(call, "divergence_loss", lead, {"student_logits": student_logits, "teacher_logits": teacher_logits},
+                      opts, st, labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
+                      widths=(vs, vt))
+    comm = comm_from(call, ["student_logits", "teacher_logits"], opts)
     named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
-    comm = comm_for(process_group, {"student_logits": vs, "teacher_logits": vt}, math.prod(lead), opts,
-                     student_logits.device)
-    masked = check_and_mask(named, comm, opts, vs, vt)
-    st = prepare(lead, comm.vocab if comm.parallel else vs, student_logits.device,
-                 compute_dtype(student_logits, teacher_logits), divergence, params, flat_params, opts,
-                 labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch, comm=comm,
-                 width=comm.vocab if comm.parallel else max(vs, vt))
-    kernel = dense_rows_kernel(st, vs, vt, masked, student_logits.device)
+    masked = check_and_mask(named, comm, opts, vs, vt, dtype=compute_dtype(student_logits, teacher_logits))
+    complete(st, comm, comm.vocab if comm.parallel else vs, device, comm.vocab if comm.parallel else max(vs, vt))
+    kernel = dense_rows_kernel(st, vs, vt, masked, device)
     teacher = teacher_rows(DenseRows(teacher_logits.reshape(-1, vt)), st)
     out, parts = run(kernel, DenseRows(student_logits.reshape(-1, vs)), teacher, st.plan, st.chunk, teacher_grad=True,
                      comm=st.comm)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -123,6 +124,9 @@ class DistillOptions:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "temperature", _real(self.temperature, "temperature", positive=True))
+        if not math.isfinite(1.0 / self.temperature):
+            raise ValueError(f"temperature={self.temperature!r} is so small that 1/T overflows float64 (the losses divide "
+                             f"the logits and multiply the gradients by 1/T); use T ≥ {1 / sys.float_info.max:.3g}")
         set_(self, "t_squared", _bool(self.t_squared, "t_squared"))
         set_(self, "ignore_index", _int(self.ignore_index, "ignore_index"))
         set_(self, "reduction", _choice(self.reduction, "reduction", REDUCTIONS))

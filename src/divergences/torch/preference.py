@@ -12,6 +12,7 @@ scores clipped to ±``clip``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -37,15 +38,26 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _check_coefficient(value: float, name: str) -> float:
-    value = float(value)
-    if not (value == value and abs(value) != float("inf")):
+def _check_coefficient(value: float, name: str, *, positive: bool = False) -> float:
+    """A finite real number (> 0 with ``positive``, else ≥ 0), naming the argument."""
+    if isinstance(value, (bool, str)) or not hasattr(value, "__float__"):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return value
+    try:
+        v = float(value)
+    except (TypeError, ValueError, RuntimeError):  # e.g. a tensor of several entries
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if positive and v <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r} (β ≤ 0 drops the regulariser or reverses the "
+                         "preference)")
+    if not positive and v < 0:
+        raise ValueError(f"{name} must be ≥ 0, got {value!r}")
+    return v
 
 
 def _log_ratios(names: tuple[str, ...], *tensors: Any) -> tuple[list[torch.Tensor], torch.dtype]:
-    ts = [_as_tensor(t, n) for t, n in zip(tensors, names)]
+    ts = [_as_tensor(t, n, log_prob=True) for t, n in zip(tensors, names)]
     try:
         torch.broadcast_shapes(*(t.shape for t in ts))
     except RuntimeError:
@@ -127,6 +139,9 @@ def f_dpo_loss(
     versions computed (e^{−c u_l} − e^{−c u_w})/c, which is our α = c. The two coincide at the
     default c = ½. TRL also clamps the exponent (c − 1)u at 80 (11 in float16); we do not.
 
+    Refused (ValueError naming the argument): β ≤ 0 or not finite (β = 0 is a constant loss, β < 0 reverses
+    the preference), NaN or +inf log-probabilities, a divergence that is 0 everywhere (``JensenShannon(beta=0)``).
+
     >>> import torch
     >>> from divergences.torch import f_dpo_loss
     >>> cw, rw = torch.tensor([-10.0]), torch.tensor([-12.0])
@@ -137,7 +152,7 @@ def f_dpo_loss(
     tensor(0.3021)
     """
     _check_reduction(reduction)
-    beta = _check_coefficient(beta, "beta")
+    beta = _check_coefficient(beta, "beta", positive=True)
     (cw, rl, rcw, rrl), dtype = _log_ratios(
         ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps"),
         chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
@@ -168,7 +183,8 @@ def d2o_loss(
     multiplies the negative's log-ratio directly (not β·α); the two references may differ
     (D2O uses one for the samples and one for the negative). The averaged samples act as the
     positive distribution, which gives D2O its implicit Jeffreys-type regularisation toward the
-    reference. Log-ratios enter linearly, so ±100 in float32 is safe.
+    reference. Log-ratios enter linearly, so ±100 in float32 is safe. β must be positive and α ≥ 0 (finite);
+    NaN or +inf log-probabilities are refused, naming the argument.
 
     >>> import torch
     >>> from divergences.torch import d2o_loss
@@ -178,10 +194,10 @@ def d2o_loss(
     tensor(0.5981)
     """
     _check_reduction(reduction)
-    beta = _check_coefficient(beta, "beta")
+    beta = _check_coefficient(beta, "beta", positive=True)
     alpha = _check_coefficient(alpha, "alpha")
-    neg = _as_tensor(negative_logps, "negative_logps")
-    samples = _as_tensor(sample_logps, "sample_logps")
+    neg = _as_tensor(negative_logps, "negative_logps", log_prob=True)
+    samples = _as_tensor(sample_logps, "sample_logps", log_prob=True)
     if samples.ndim == 0 or samples.shape[-1] == 0:
         raise ValueError(f"sample_logps must have K ≥ 1 samples on its last dimension, got shape {tuple(samples.shape)}")
     (n, rn), dtype_n = _log_ratios(("negative_logps", "ref_negative_logps"), neg, ref_negative_logps)

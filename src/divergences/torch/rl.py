@@ -21,10 +21,14 @@ full distributions, and returns one value per item. Conventions shared by the mo
   ``[-clip, clip]`` (``clip=1e30`` by default: the float32 range is 3.4e38, so sums over a
   million tokens stay finite); clipped entries have zero gradient. ``clip=None`` returns the
   values unclipped; they overflow to ±inf where they exceed the output dtype.
+* **Refused inputs** (ValueError naming the argument): NaN anywhere; +inf as a log-probability (−inf, an
+  impossible item, is allowed; log-ratios may be ±inf); meta tensors; a divergence that is 0 for every pair
+  of distributions (``"js"`` with β = 0 or 1: TRL's ends are ``"kl"`` and ``"reverse_kl"``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -32,6 +36,7 @@ import torch
 from .. import registry
 from ..core import terms as g
 from ..core.backend import torch_compute_dtype
+from ._checks import check_not_meta, require
 
 __all__ = [
     "LOG_RATIO_LIMIT",
@@ -64,7 +69,8 @@ _ESTIMATORS = {
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_tensor(x: Any, name: str) -> torch.Tensor:
+def _as_tensor(x: Any, name: str, *, log_prob: bool = False) -> torch.Tensor:
+    """A real tensor; NaN refused (and +inf, for a log-probability), naming the argument."""
     if not isinstance(x, torch.Tensor):
         try:
             x = torch.as_tensor(x, dtype=torch.float64)
@@ -72,8 +78,17 @@ def _as_tensor(x: Any, name: str) -> torch.Tensor:
             raise ValueError(f"{name} must be a tensor of log-probabilities, got {type(x).__name__}") from exc
     if x.is_complex():
         raise ValueError(f"{name} must be real, got dtype {x.dtype}")
+    if x.dtype == torch.bool:
+        raise ValueError(f"{name} must be a real tensor of numbers, got dtype bool")
+    check_not_meta(x, name)
     if not x.is_floating_point():
         x = x.to(torch.float64)
+    if x.numel():
+        if log_prob:
+            require(~(torch.isnan(x) | (x == math.inf)).any(), f"{name} holds NaN or +inf (a log-probability is finite, "
+                                                               "or -inf for an impossible item)")
+        else:
+            require(~torch.isnan(x).any(), f"{name} holds NaN")
     return x
 
 
@@ -83,7 +98,7 @@ _out_dtype = torch_compute_dtype
 
 def _pair(x: Any, y: Any, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
     """Two tensors that broadcast, as float64, with their output dtype."""
-    x, y = _as_tensor(x, names[0]), _as_tensor(y, names[1])
+    x, y = _as_tensor(x, names[0], log_prob=True), _as_tensor(y, names[1], log_prob=True)
     try:
         torch.broadcast_shapes(x.shape, y.shape)
     except RuntimeError:
@@ -102,6 +117,8 @@ def _finish(value: torch.Tensor, dtype: torch.dtype, clip: float | None) -> torc
 def _check_clip(clip: float | None) -> float | None:
     if clip is None:
         return None
+    if isinstance(clip, bool) or not hasattr(clip, "__float__"):
+        raise ValueError(f"clip must be a positive number or None, got {clip!r}")
     clip = float(clip)
     if not clip > 0:
         raise ValueError(f"clip must be positive or None, got {clip!r}")
@@ -126,6 +143,9 @@ def _f_generator(divergence: Any, params: dict[str, Any], what: str = "divergenc
             f"{what}={divergence!r} is not an f-divergence (it has no generator f); "
             f"the f-divergences are {', '.join(registry.available('f'))}"
         )
+    from ._divergence import refuse_identically_zero
+
+    refuse_identically_zero(gen, what)
     return gen
 
 
@@ -387,6 +407,8 @@ def sequence_match_chi2(
     a, b = torch.broadcast_tensors(a, b)
     if a.ndim == 0:
         raise ValueError("logp must have a category dimension when samples_from is None")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -a.ndim <= dim < a.ndim:
+        raise ValueError(f"dim must be an axis of logp (an integer in [{-a.ndim}, {a.ndim})), got {dim!r}")
     terms = registry.get_generator("triangular").phi(a, b)
     return _finish(0.5 * terms.sum(dim=dim), dtype, clip)
 

@@ -18,7 +18,7 @@ import torch
 
 from ..generators import CrossEntropy
 from ._checks import check_logits_tensor, scan_logits
-from ._engine import LOCAL, DenseRows, chunk_rows, plan_tokens, run
+from ._engine import LOCAL, DenseRows, chunk_rows, compute_dtype, plan_tokens, run
 from ._kernels import pointwise_terms
 from .losses import divergence_loss
 from .options import DistillOptions
@@ -46,14 +46,19 @@ def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk_size: int |
     check_logits_tensor(logits, "logits")
     vocab = logits.shape[-1]
     flat = logits.detach().reshape(-1, vocab)
-    masked = scan_logits([("logits", logits)], LOCAL) if opts.validate else True
+    big = float(torch.finfo(compute_dtype(logits)).max)
+    if opts.temperature < 1.0 / big:
+        raise ValueError(f"temperature={opts.temperature!r} is so small that 1/T overflows the compute dtype "
+                         f"{compute_dtype(logits)}; use T ≥ {1.0 / big:.3g} (or float64 logits)")
+    overflow_at = big * opts.temperature / 2 if opts.temperature < 1.0 else None
+    masked = scan_logits([("logits", logits)], LOCAL, overflow_at=overflow_at) if opts.validate else True
     term = CrossEntropy()
     temp = opts.temperature
 
     def kernel(z: Tensor, _teacher, _need_z: bool, _need_t: bool):
         dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
         zf = z.to(dtype)
-        logp = torch.log_softmax(zf / temp if temp != 1.0 else zf, dim=-1)
+        (logp,) = LOCAL.log_softmax(zf, temperature=temp)
         return pointwise_terms(term, logp, logp, False, masked)[0].sum(dim=-1), None, None
 
 

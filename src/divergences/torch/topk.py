@@ -19,11 +19,22 @@ from typing import Any
 
 import torch
 
-from ._checks import check_logits_tensor, scan_logits
+from ._agreement import Agreement
+from ._checks import check_logits_tensor, check_not_meta, require, scan_logits
 from ._divergence import Divergence
 from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
-from ._setup import comm_for, finish, local_shards, prepare, teacher_rows
+from ._setup import (
+    check_options_apply,
+    comm_from,
+    complete,
+    describe_call,
+    device_of,
+    finish,
+    local_shards,
+    plan_call,
+    teacher_rows,
+)
 from .options import DistillOptions, build_options
 
 __all__ = ["topk_divergence_loss"]
@@ -42,8 +53,7 @@ def teacher_tail_log(logp_k: Tensor) -> Tensor:
 def _buckets(z: Tensor, logp_k: Tensor, idx: Tensor, temperature: float, comm: LocalComm):
     """Student log-probs over the (local) vocabulary, the local columns of the k indices, and the
     teacher/student log-probs over the k + 1 buckets (replicated on every rank)."""
-    zf = z / temperature if temperature != 1.0 else z
-    (b,) = comm.log_softmax(zf)
+    (b,) = comm.log_softmax(z, temperature=temperature)
     width = b.shape[-1]
     li, inside = local_index(idx, comm, width)
     if inside is None:
@@ -102,7 +112,8 @@ def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalC
     return finite_gradients(autograd_kernel(row_loss, scale, n_teacher_grads=0), div)
 
 
-def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
+def _check_topk_local(logp: Any, idx: Any, lead: tuple[int, ...]) -> None:
+    """Types and shapes of the top-k teacher (no vocabulary needed)."""
     if not isinstance(logp, torch.Tensor) or not logp.is_floating_point():
         raise ValueError("teacher_topk_logprobs must be a floating tensor of log-probabilities")
     if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
@@ -110,21 +121,28 @@ def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
     if tuple(logp.shape) != tuple(idx.shape) or tuple(logp.shape[:-1]) != lead:
         raise ValueError(f"teacher_topk_logprobs and teacher_topk_indices must both have shape {lead} + (k,), "
                          f"got {tuple(logp.shape)} and {tuple(idx.shape)}")
+    if logp.shape[-1] == 0:
+        raise ValueError("k (the last axis of the top-k tensors) must be at least 1, got 0")
+    check_not_meta(logp, "teacher_topk_logprobs")
+    check_not_meta(idx, "teacher_topk_indices")
+
+
+def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
+    _check_topk_local(logp, idx, lead)
     k = logp.shape[-1]
-    if k == 0 or k > vocab:
+    if k > vocab:
         raise ValueError(f"k (the last axis of the top-k tensors) must lie in [1, {vocab}], got {k}")
-    if idx.numel():
-        if int(idx.min()) < 0 or int(idx.max()) >= vocab:
-            raise ValueError(f"teacher_topk_indices must lie in [0, {vocab}) (the student vocabulary)")
-        s = torch.sort(idx, dim=-1).values
-        if k > 1 and bool((s[..., 1:] == s[..., :-1]).any()):
-            raise ValueError("teacher_topk_indices must be distinct within each token")
-        if bool(torch.isnan(logp).any()) or bool((logp > 0).any()):
-            raise ValueError("teacher_topk_logprobs must be log-probabilities (≤ 0, no NaN)")
+    if idx.numel():  # host reads eagerly, asynchronous assertions under torch.compile
+        require(((idx >= 0) & (idx < vocab)).all(),
+                f"teacher_topk_indices must lie in [0, {vocab}) (the student vocabulary)")
+        if k > 1:
+            s = torch.sort(idx, dim=-1).values
+            require(~(s[..., 1:] == s[..., :-1]).any(), "teacher_topk_indices must be distinct within each token")
+        require(~(torch.isnan(logp) | (logp > 0)).any(), "teacher_topk_logprobs must be log-probabilities (≤ 0, no NaN)")
         mass = torch.logsumexp(logp.to(compute_dtype(logp)), dim=-1)
         tol = 1e-6 if logp.dtype == torch.float64 else 1e-3
-        if bool((mass > math.log1p(tol)).any()):
-            raise ValueError(f"the top-k teacher probabilities of a token sum to more than 1 (tolerance {tol})")
+        require(~(mass > math.log1p(tol)).any(),
+                f"the top-k teacher probabilities of a token sum to more than 1 (tolerance {tol})")
         # k log-probabilities of -inf are a valid teacher: all its mass is in the tail bucket (padded
         # positions of a teacher cache look like this, and are dropped by labels / mask anyway)
 
@@ -176,22 +194,35 @@ def topk_divergence_loss(
     >>> bool(torch.isclose(topk_divergence_loss(s, lp, ix, "kl"), divergence_loss(s, t, "kl")))
     True
     """
-    opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                         chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                         t_squared=t_squared, validate=validate)
     (student_logits,), process_group = local_shards(process_group, student_logits)
-    check_logits_tensor(student_logits, "student_logits")
-    lead = tuple(student_logits.shape[:-1])
-    width = student_logits.shape[-1]
-    named = [("student_logits", student_logits)]
-    comm = comm_for(process_group, {"student_logits": width}, math.prod(lead), opts, student_logits.device)
+    # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
+    with Agreement(process_group, device_of(student_logits)) as call:
+        opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                             chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
+                             t_squared=t_squared, validate=validate)
+        check_logits_tensor(student_logits, "student_logits")
+        lead = tuple(student_logits.shape[:-1])
+        width = student_logits.shape[-1]
+        _check_topk_local(teacher_topk_logprobs, teacher_topk_indices, lead)
+        device = student_logits.device
+        check_options_apply(opts, "topk_divergence_loss", None if process_group is not None else width)
+        st = plan_call(lead, device, compute_dtype(student_logits, teacher_topk_logprobs), divergence, params,
+                       flat_params, opts, labels=labels, mask=mask, weights=weights,
+                       num_items_in_batch=num_items_in_batch)
+        if st.div.kind == "cosine":
+            raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
+        describe_call(call, "topk_divergence_loss", lead, {"student_logits": student_logits,
+                      "teacher_topk_logprobs": teacher_topk_logprobs}, opts, st, labels=labels, mask=mask,
+                      weights=weights, num_items_in_batch=num_items_in_batch,
+                      teacher={"teacher_topk_logprobs": teacher_topk_logprobs,
+                               "teacher_topk_indices": teacher_topk_indices},
+                      k=teacher_topk_indices.shape[-1], widths=(width,))
+    comm = comm_from(call, ["student_logits"], opts)
     vocab = comm.vocab if comm.parallel else width
-    _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)
+    _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)  # the same data on every rank
     if opts.validate:
-        scan_logits(named, comm)
-    st = prepare(lead, vocab, student_logits.device, compute_dtype(student_logits, teacher_topk_logprobs), divergence,
-                 params, flat_params, opts, labels=labels, mask=mask, weights=weights,
-                 num_items_in_batch=num_items_in_batch, comm=comm)
+        scan_logits([("student_logits", student_logits)], comm)
+    complete(st, comm, vocab, device)
     kernel = add_hard_term(_topk_kernel(st.div, opts.temperature, st.scale, comm), st.hard, comm=comm)
     k = teacher_topk_indices.shape[-1]
     teacher = [DenseRows(teacher_topk_logprobs.detach().reshape(-1, k)),
