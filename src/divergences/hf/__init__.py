@@ -16,7 +16,8 @@ the first use of a name imports what it needs.
   :func:`transport_loss` (entropic OT with a string cost), span alignment (:func:`align_offsets`,
   :func:`token_offsets`, :func:`align_batch`, :func:`span_logprobs`, :func:`span_divergence`);
 * on-policy and sequence-level distillation (:mod:`.on_policy`, :mod:`.generation`):
-  :class:`OnPolicyDistillationTrainer`, :func:`on_policy_loss`, :func:`sample_completions`;
+  :class:`OnPolicyDistillationTrainer`, :func:`on_policy_loss`, :func:`sample_completions`,
+  :class:`GenerationOptions`;
 * DPH-RL in TRL's ``GRPOTrainer`` (:mod:`.grpo`): :class:`DPHGRPOTrainer`, :class:`DPHConfig`,
   :func:`reference_pool`, :func:`dph_regulariser`;
 * logits processors from :mod:`.processors` (``USCDLogitsProcessor``, ``NGramPriorLogitsProcessor``,
@@ -34,6 +35,7 @@ _EXPORTS = {
     "DistillationTrainer": "trainer",
     "generalized_jsd_loss": "gkd",
     "gkd_compute_loss": "gkd",
+    "gkd_divergence": "gkd",
     "fused_gkd_trainer": "gkd",
     "CacheManifest": "teacher_cache",
     "TeacherCache": "teacher_cache",
@@ -66,6 +68,7 @@ _EXPORTS = {
     "on_policy_loss": "on_policy",
     "sampled_token_logprobs": "on_policy",
     "sample_completions": "generation",
+    "GenerationOptions": "generation",
     "prompts_of": "generation",
     "retokenize": "generation",
     # DPH-RL in TRL's GRPOTrainer

@@ -40,6 +40,8 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from ._spec import DivergenceArg, divergence_arg, keywords_checked
+
 __all__ = ["DivergenceMonitor", "NGramPriorLogitsProcessor", "USCDLogitsProcessor", "base_perplexity",
            "style_perplexity", "uscd_generate"]
 
@@ -378,7 +380,10 @@ class DivergenceMonitor(_Stateful):
 
     ``DivergenceMonitor(processor, divergence="js")`` wraps a processor (or a
     ``LogitsProcessorList``): it calls it, records ``divergences.divergence(divergence, scores,
-    steered, from_logits=True, **params)`` per row, and returns the steered scores. Without a
+    steered, from_logits=True)`` per row, and returns the steered scores. ``divergence`` is a
+    registered divergence between distributions, by name or as a ``dv.spec(...)`` value with its
+    parameters (``dv.spec("js", beta=0.3)``); a parameter beside the name (``beta=0.3``) is a
+    TypeError showing that spelling. Without a
     processor it passes the scores through and compares them with ``reference_model``'s next-token
     logits (run with its own KV cache on ``reference_input_ids`` + the generated tokens;
     ``reference_input_ids`` default to the prompt, then give ``reference_attention_mask`` for left
@@ -387,17 +392,17 @@ class DivergenceMonitor(_Stateful):
     Place it where the steering happens in the processor list (e.g. last).
     """
 
-    def __init__(self, processor: Any = None, *, divergence: str = "js", reference_model: Any = None,
+    @keywords_checked(options=False, owner="DivergenceMonitor")
+    def __init__(self, processor: Any = None, *, divergence: DivergenceArg = "js", reference_model: Any = None,
                  reference_input_ids: torch.Tensor | None = None, reference_attention_mask: torch.Tensor | None = None,
-                 eos_token_id: int | Sequence[int] | None = None, **params: Any) -> None:
-        import divergences as dv
-
-        dv.registry.get(divergence)  # unknown names fail here, not at the first step
+                 eos_token_id: int | Sequence[int] | None = None) -> None:
+        # unknown names and parameters fail here, not at the first step
+        value = divergence_arg(divergence, needs="exact")
         if processor is None and reference_model is None:
             raise ValueError("give a processor to monitor or a reference_model to compare with")
         if processor is not None and reference_model is not None:
             raise ValueError("give either processor or reference_model, not both")
-        self.processor, self.divergence, self.params = processor, divergence, params
+        self.processor, self.divergence = processor, value
         self.reference_model = reference_model
         self.reference_input_ids, self.reference_attention_mask = reference_input_ids, reference_attention_mask
         eos = [] if eos_token_id is None else [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
@@ -446,7 +451,7 @@ class DivergenceMonitor(_Stateful):
         dtype = torch.promote_types(scores.dtype, torch.float32)
         with torch.no_grad():
             value = dv.divergence(self.divergence, original.to(dtype), steered.to(dtype), from_logits=True,
-                                  validate=False, **self.params)
+                                  validate=False)
             # D(p, p) = 0 exactly: the registry's JS of two equal float32 rows rounds to ±1e-8
             value = torch.where((original == steered).all(-1), torch.zeros_like(value), value)
         self.values.append(torch.where(self._done, torch.full_like(value, math.nan), value))
