@@ -68,10 +68,10 @@ class CacheManifest:
         return json.dumps(asdict(self), indent=1, sort_keys=True, allow_nan=False)
 
     def save(self, path: str | os.PathLike, *, replace: bool = True) -> None:
-        """Write ``path/manifest.json`` through the safe writer (:func:`divergences._safe_write.write_atomic`).
+        """Write ``path/manifest.json`` through the safe writer (:func:`divergences.files.write_atomic`).
 
         ``replace=False`` creates it only if it does not exist (``FileExistsError`` otherwise)."""
-        from .._safe_write import write_atomic
+        from ..files import write_atomic
 
         write_atomic(Path(path) / MANIFEST, self.to_json(), replace=replace)
 
@@ -199,7 +199,7 @@ def _write_part(file: Path, start: int, seqs: list[np.ndarray], rows: list[tuple
         "topk_indices": _nested(np.concatenate([r[1] for r in rows]), lengths, k, pa.int32()),
         "tail_logprob": _nested(np.concatenate([r[2] for r in rows]).astype(np.float32), lengths, None, pa.float32()),
     })
-    from .._safe_write import write_atomic
+    from ..files import write_atomic
 
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
@@ -266,7 +266,7 @@ def write_teacher_cache(
         The manifest. Calling again on a complete cache checks it and writes nothing; on a partial one it
         writes the missing files. A manifest that disagrees with the arguments is a ValueError.
 
-    Several processes: every file goes through the safe writer (:func:`divergences._safe_write.write_atomic`:
+    Several processes: every file goes through the safe writer (:func:`divergences.files.write_atomic`:
     exclusive temporary file, atomic rename, links at the final name not followed) and ``manifest.json`` is
     created once (a second writer compares its arguments with it). Under ``torchrun`` (a ``torch.distributed``
     process group is initialised) every rank calls this function with the same arguments: part ``i`` is

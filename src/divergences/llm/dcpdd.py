@@ -114,10 +114,10 @@ class FrequencyTable:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the counts to ``path`` (NumPy ``.npz`` with ``counts`` and ``format_version``; no pickle),
-        atomically (:func:`divergences._safe_write.write_atomic`)."""
+        atomically (:func:`divergences.files.write_atomic`)."""
         import io
 
-        from .._safe_write import write_atomic
+        from ..files import write_atomic
 
         buffer = io.BytesIO()
         np.savez(buffer, counts=self.counts, format_version=np.int64(1))
