@@ -144,11 +144,12 @@ def token_offsets(tokenizer: Any, ids: Any) -> tuple[str, list[tuple[int, int]]]
 class AlignedBatch:
     """The aligned spans of a batch, as tensors (M spans in all).
 
-    Attributes:
-        batch: (M,) the row of each span.
-        student_row, teacher_row: (M,) the position whose logits predict the span's first token (start − 1).
-        student_spans, teacher_spans: (M, 2) token index ranges [start, end).
-        dropped: spans left out (no predicting position on a side, or student tokens outside ``keep``).
+    :ivar batch: (M,) the row of each span.
+    :ivar student_row: (M,) the student position whose logits predict the span's first token (start − 1).
+    :ivar teacher_row: (M,) the same on the teacher's side.
+    :ivar student_spans: (M, 2) student token index ranges [start, end).
+    :ivar teacher_spans: (M, 2) teacher token index ranges [start, end).
+    :ivar dropped: spans left out (no predicting position on a side, or student tokens outside ``keep``).
     """
 
     batch: Tensor

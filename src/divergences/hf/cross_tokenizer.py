@@ -138,11 +138,13 @@ def token_strings(tokenizer: Any, size: int | None = None) -> list[bytes | None]
 class VocabularyMap:
     """Token pairs with the same string in two vocabularies (see :func:`vocabulary_map`).
 
-    Attributes:
-        teacher_ids, student_ids: (K,) int64, the k-th matched pair; each id occurs at most once.
-        teacher_size, student_size: the vocabulary widths (logit axes) the map is for.
-        ambiguous_teacher, ambiguous_student: ids left unmatched because another id of the same vocabulary
-            decodes to the same bytes (or because their bytes are not known exactly).
+    :ivar teacher_ids: (K,) int64, the teacher's id of the k-th matched pair; each id occurs at most once.
+    :ivar student_ids: (K,) int64, the student's id of the k-th matched pair; each id occurs at most once.
+    :ivar teacher_size: the teacher's vocabulary width (logit axis) the map is for.
+    :ivar student_size: the student's vocabulary width.
+    :ivar ambiguous_teacher: teacher ids left unmatched because another id of the same vocabulary decodes to
+        the same bytes (or because their bytes are not known exactly).
+    :ivar ambiguous_student: the same for the student's ids.
     """
 
     teacher_ids: Tensor

@@ -50,11 +50,12 @@ Tensor = torch.Tensor
 class ReferencePool:
     """Completions drawn once from the reference policy, with their per-token reference log-probabilities.
 
-    Attributes:
-        prompt_ids, prompt_mask: (N, P), left padded.
-        completion_ids, completion_mask: (N, C), right padded (mask 0 after the end-of-sequence token).
-        ref_logps: (N, C) log π_ref of each completion token (0 where the mask is 0).
-        temperature: the temperature the log-probabilities were taken at (the trainer's must equal it).
+    :ivar prompt_ids: (N, P) the prompts, left padded.
+    :ivar prompt_mask: (N, P), 0 on the prompts' padding.
+    :ivar completion_ids: (N, C) the completions, right padded.
+    :ivar completion_mask: (N, C), 0 on the padding after the end-of-sequence token.
+    :ivar ref_logps: (N, C) log π_ref of each completion token (0 where the mask is 0).
+    :ivar temperature: the temperature the log-probabilities were taken at (the trainer's must equal it).
     """
 
     prompt_ids: Tensor
@@ -200,12 +201,12 @@ DPHConfig.__init__ = keywords_checked(options=False, owner="DPHConfig")(DPHConfi
 class DPHGRPOTrainer(GRPOTrainer):
     """TRL's ``GRPOTrainer`` with DPH-RL's f-divergence regulariser added to its loss (see the module notes).
 
-    Args:
-        dph: a :class:`DPHConfig`.
-        reference_pool: the :class:`ReferencePool` (``dph.samples == "reference"``).
-        reference_model: the frozen reference policy for ``dph.samples == "policy"`` (default: a frozen copy of
-            ``model`` as given, i.e. the initial policy).
-        *args, **kwargs: those of ``trl.GRPOTrainer`` (``GRPOConfig(beta=0.0)`` drops its own KL penalty).
+    :param dph: a :class:`DPHConfig`.
+    :param reference_pool: the :class:`ReferencePool` (``dph.samples == "reference"``).
+    :param reference_model: the frozen reference policy for ``dph.samples == "policy"`` (default: a frozen copy of
+        ``model`` as given, i.e. the initial policy).
+    :param args: those of ``trl.GRPOTrainer``.
+    :param kwargs: those of ``trl.GRPOTrainer`` (``GRPOConfig(beta=0.0)`` drops its own KL penalty).
 
     After training, ``dph_history`` holds one record per micro-batch: the regulariser value logged, and the
     samples it was computed on (pool indices, or the completions with their reference log-probabilities).

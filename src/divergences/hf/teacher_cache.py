@@ -247,23 +247,21 @@ def write_teacher_cache(
 ) -> CacheManifest:
     """Write the teacher's top-k log-probabilities for every position of ``dataset`` to ``path``.
 
-    Args:
-        teacher: a causal LM (``teacher(input_ids=, attention_mask=)`` returning ``.logits``) or a callable
-            returning logits (batch, seq, V). Run under ``torch.no_grad``; batches are right-padded. A causal
-            LM with a plain linear head has its logits formed from its hidden states one chunk of positions
-            at a time (about 2**22 logits each), never for the whole batch at once.
-        dataset: a sequence (``len`` and indexing; a ``datasets.Dataset`` works) of examples with
-            ``input_ids``, or of id lists.
-        k: entries kept per position (1 ≤ k ≤ V).
-        tokenizer: the tokenizer of ``input_ids`` (its hash goes to the manifest).
-        model_id: recorded in the manifest (default: ``teacher.name_or_path`` or the class name).
-        temperature: the log-probabilities are of ``softmax(logits / temperature)``.
-        dtype: ``"float32"`` (4 bytes per value) or ``"float16"`` (2 bytes; about 3 significant digits).
-        rows_per_file: examples per Parquet file (the unit of resumption).
-        progress: called as ``progress(parts_done, parts_total)`` after each file (the files of this rank).
+    :param teacher: a causal LM (``teacher(input_ids=, attention_mask=)`` returning ``.logits``) or a callable
+        returning logits (batch, seq, V). Run under ``torch.no_grad``; batches are right-padded. A causal LM with a
+        plain linear head has its logits formed from its hidden states one chunk of positions at a time (about
+        2**22 logits each), never for the whole batch at once.
+    :param dataset: a sequence (``len`` and indexing; a ``datasets.Dataset`` works) of examples with ``input_ids``,
+        or of id lists.
+    :param k: entries kept per position (1 ≤ k ≤ V).
+    :param tokenizer: the tokenizer of ``input_ids`` (its hash goes to the manifest).
+    :param model_id: recorded in the manifest (default: ``teacher.name_or_path`` or the class name).
+    :param temperature: the log-probabilities are of ``softmax(logits / temperature)``.
+    :param dtype: ``"float32"`` (4 bytes per value) or ``"float16"`` (2 bytes; about 3 significant digits).
+    :param rows_per_file: examples per Parquet file (the unit of resumption).
+    :param progress: called as ``progress(parts_done, parts_total)`` after each file (the files of this rank).
 
-    Returns:
-        The manifest. Calling again on a complete cache checks it and writes nothing; on a partial one it
+    :returns: The manifest. Calling again on a complete cache checks it and writes nothing; on a partial one it
         writes the missing files. A manifest that disagrees with the arguments is a ValueError.
 
     Several processes: every file goes through the safe writer (:func:`divergences.files.write_atomic`:
@@ -428,12 +426,11 @@ class TeacherCache:
     Item ``i`` is a dict of tensors: ``input_ids`` (S,), ``teacher_topk_logprobs`` (S, k) float32,
     ``teacher_topk_indices`` (S, k) int64, ``teacher_tail_logprob`` (S,), and ``teacher_temperature``.
 
-    Args:
-        path: the cache folder.
-        tokenizer: the student's tokenizer; its hash must equal the manifest's.
-        temperature: the temperature the student is distilled at; must equal the manifest's.
-        k: if given, must equal the manifest's k.
-        vocab_size: if given (the student's vocabulary size), must equal the teacher's.
+    :param path: the cache folder.
+    :param tokenizer: the student's tokenizer; its hash must equal the manifest's.
+    :param temperature: the temperature the student is distilled at; must equal the manifest's.
+    :param k: if given, must equal the manifest's k.
+    :param vocab_size: if given (the student's vocabulary size), must equal the teacher's.
 
     An incomplete cache (missing parts) is an error: finish it with :func:`write_teacher_cache`.
 
