@@ -72,7 +72,8 @@ def lm_head(model: torch.nn.Module) -> tuple[Tensor, Tensor | None]:
         if value not in (None, 1, 1.0, 0, 0.0):
             raise ValueError(f"model: its head applies {field}={value!r} after the linear map; the fused loss "
                              f"would miss it: pass fused=False")
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    get_head: Any = getattr(model, "get_output_embeddings", None)
+    head = get_head() if callable(get_head) else None
     weight = getattr(head, "weight", None)
     if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
         raise ValueError("model: get_output_embeddings() must return a linear layer with a (vocab, hidden) weight")
@@ -88,10 +89,11 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 def _decoder_of(model: torch.nn.Module) -> torch.nn.Module:
     inner = _unwrap(model)
-    decoder = inner.get_decoder() if hasattr(inner, "get_decoder") else None
-    if decoder is None or decoder is inner:
+    get_decoder: Any = getattr(inner, "get_decoder", None)
+    decoder = get_decoder() if callable(get_decoder) else None
+    if not isinstance(decoder, torch.nn.Module) or decoder is inner:
         decoder = getattr(inner, "base_model", None)
-    if decoder is None or decoder is inner:
+    if not isinstance(decoder, torch.nn.Module) or decoder is inner:
         raise ValueError("model: cannot find its decoder (get_decoder() or base_model) under the LM head")
     return decoder
 

@@ -139,6 +139,14 @@ def _teacher_topk(teacher: Any, seqs: list[np.ndarray], k: int, temperature: flo
     return [(lp[j, : len(q)], ix[j, : len(q)], tail[j, : len(q)]) for j, q in enumerate(seqs)], vocab
 
 
+def _device_of(teacher: Any) -> Any:
+    """The device of a model teacher's first parameter ("cpu" for a callable, or a model without parameters)."""
+    import torch
+
+    first = next(teacher.parameters(), None) if isinstance(teacher, torch.nn.Module) else None
+    return first.device if first is not None else "cpu"
+
+
 def _topk_logprobs(teacher: Any, ids: Any, mask: Any, k: int, temperature: float, rows: int = 1 << 22):
     """Top-k of log_softmax(logits / T) per position: from the decoder's hidden states and the head, one chunk
     of positions at a time, for a causal LM with a plain linear head; from ``teacher(...)`` logits otherwise."""
@@ -146,12 +154,13 @@ def _topk_logprobs(teacher: Any, ids: Any, mask: Any, k: int, temperature: float
 
     from .loss import _decoder_hidden, lm_head
 
+    weight = bias = hidden = None
     try:
         weight, bias = lm_head(teacher)
         hidden, _ = _decoder_hidden(teacher, {"input_ids": ids, "attention_mask": mask})
     except (ValueError, AttributeError, TypeError):
         hidden = None
-    if hidden is None:
+    if hidden is None or weight is None:
         out = teacher(input_ids=ids, attention_mask=mask)
         logits = out.logits if hasattr(out, "logits") else out
         if not isinstance(logits, torch.Tensor) or logits.shape[:2] != ids.shape:
@@ -294,9 +303,7 @@ def write_teacher_cache(
     if not isinstance(model_id, str):
         raise ValueError(f"model_id must be a string, got {type(model_id).__name__}")
     if device is None:
-        params = getattr(teacher, "parameters", None)
-        first = next(iter(params()), None) if callable(params) else None
-        device = first.device if first is not None else "cpu"
+        device = _device_of(teacher)
     if hasattr(teacher, "eval"):
         teacher.eval()
     tok_hash = tokenizer_hash(tokenizer)

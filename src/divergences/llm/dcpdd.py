@@ -140,7 +140,7 @@ class FrequencyTable:
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise ValueError("holds a single array, not the .npz archive FrequencyTable.save writes")
             with data:
-                arrays = {key: data[key] for key in data.files}
+                arrays: dict[str, Any] = {key: data[key] for key in data.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             raise ValueError(f"{name}: not a frequency table written by FrequencyTable.save ({exc})") from None
         version = arrays.get("format_version")
