@@ -23,6 +23,7 @@ from divergences.hf import (  # noqa: E402
     GenerationOptions,
     TopKTeacher,
     VocabularyMap,
+    cross_tokenizer_distillation_loss,
     distillation_loss,
     dph_regulariser,
     generalized_jsd_loss,
@@ -102,6 +103,9 @@ def test_removed_spellings_name_the_new_one(hfh):
                               "js", params={"beta": 0.5})  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="dv.spec"):
         span_divergence(torch.zeros(2) - 1, torch.zeros(2) - 1, "js", beta=0.5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"dv.spec\('js', beta=0.3\)"):
+        cross_tokenizer_distillation_loss(student, student, batch, None, "js",  # type: ignore[arg-type]
+                                          params={"beta": 0.3})  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"dv.spec\('js', beta=0.5\)"):
         DPHConfig("js", {"beta": 0.5})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="dv.spec"):
