@@ -130,11 +130,11 @@ def gkd_compute_loss(trainer: Any, model: Any, inputs: Any, return_outputs: bool
     only, as in TRL. With ``return_outputs`` the second value is the student decoder's output (TRL returns
     the student's full output, with logits, which this path never forms).
     """
-    from .loss import loss_and_outputs
+    from .loss import distillation_loss
 
-    loss, outputs = loss_and_outputs(model, trainer.teacher_model, inputs, gkd_divergence(float(trainer.beta)),
-                                     num_items_in_batch=num_items_in_batch,
-                                     model_input_keys=("input_ids", "attention_mask"))
+    loss, outputs = distillation_loss(model, trainer.teacher_model, inputs, gkd_divergence(float(trainer.beta)),
+                                      num_items_in_batch=num_items_in_batch,
+                                      model_input_keys=("input_ids", "attention_mask"), return_outputs=True)
     return (loss, outputs) if return_outputs else loss
 
 

@@ -23,7 +23,7 @@ import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 
@@ -170,6 +170,20 @@ def _check_lead(x: Tensor, lead: tuple[int, ...], name: str) -> None:
                          f"got {tuple(x.shape)}")
 
 
+@overload
+def distillation_loss(model: torch.nn.Module, teacher: Any, inputs: Mapping[str, Any], divergence: DivergenceArg = ...,
+                      *, options: DistillOptions | None = ..., num_items_in_batch: int | Tensor | None = ...,
+                      fused: bool = ..., return_outputs: Literal[False] = ..., model_input_keys: Sequence[str] | None = ...,
+                      shift_labels: bool = ...) -> Tensor: ...
+
+
+@overload
+def distillation_loss(model: torch.nn.Module, teacher: Any, inputs: Mapping[str, Any], divergence: DivergenceArg = ...,
+                      *, options: DistillOptions | None = ..., num_items_in_batch: int | Tensor | None = ...,
+                      fused: bool = ..., return_outputs: Literal[True], model_input_keys: Sequence[str] | None = ...,
+                      shift_labels: bool = ...) -> tuple[Tensor, Any]: ...
+
+
 @keywords_checked()
 def distillation_loss(
     model: torch.nn.Module,
@@ -231,45 +245,6 @@ def distillation_loss(
     :raises TypeError: for a removed keyword (``beta=``: use ``dv.spec(...)``; ``temperature=``: use
         ``options=``), naming the new spelling.
     """
-    loss, outputs = loss_and_outputs(model, teacher, inputs, divergence, options=options,
-                                     num_items_in_batch=num_items_in_batch, fused=fused,
-                                     model_input_keys=model_input_keys, shift_labels=shift_labels)
-    return (loss, outputs) if return_outputs else loss
-
-
-#: the :class:`DistillOptions` fields :func:`distillation_loss` reads; the others must keep their defaults
-_USED_OPTIONS = ("temperature", "hard_weight", "soft_weight", "t_squared", "ignore_index", "chunk_size",
-                 "vocab_mismatch", "validate")
-
-
-def loss_options(options: DistillOptions | None, owner: str = "distillation_loss") -> DistillOptions:
-    """``options`` checked for :func:`distillation_loss` (None: the defaults); a field it does not read is refused."""
-    if options is None:
-        return DistillOptions()
-    if not isinstance(options, DistillOptions):
-        raise ValueError(f"options must be a divergences.torch.DistillOptions, got {type(options).__name__}")
-    default = DistillOptions()
-    unused = [f.name for f in fields(DistillOptions)
-              if f.name not in _USED_OPTIONS and getattr(options, f.name) != getattr(default, f.name)]
-    if unused:
-        raise ValueError(f"options: {owner} does not use {unused} (its reduction is the mean over kept tokens, or "
-                         "the sum over num_items_in_batch); leave them at their defaults")
-    return options
-
-
-def loss_and_outputs(
-    model: torch.nn.Module,
-    teacher: Any,
-    inputs: Mapping[str, Any],
-    divergence: DivergenceArg = "kl",
-    *,
-    options: DistillOptions | None = None,
-    num_items_in_batch: int | Tensor | None = None,
-    fused: bool = True,
-    model_input_keys: Sequence[str] | None = None,
-    shift_labels: bool = True,
-) -> tuple[Tensor, Any]:
-    """:func:`distillation_loss` and the student's outputs, always both (the trainers' form)."""
     if not isinstance(inputs, Mapping):
         raise ValueError(f"inputs must be a mapping of tensors (a batch), got {type(inputs).__name__}")
     value = divergence_arg(divergence)
@@ -346,7 +321,29 @@ def loss_and_outputs(
                              f"callable returning one of these; got {type(teacher).__name__}")
 
     loss = total / _denominator(num_items_in_batch, y.numel(), total)
-    return loss, outputs
+    return (loss, outputs) if return_outputs else loss
+
+
+
+
+#: the :class:`DistillOptions` fields :func:`distillation_loss` reads; the others must keep their defaults
+_USED_OPTIONS = ("temperature", "hard_weight", "soft_weight", "t_squared", "ignore_index", "chunk_size",
+                 "vocab_mismatch", "validate")
+
+
+def loss_options(options: DistillOptions | None, owner: str = "distillation_loss") -> DistillOptions:
+    """``options`` checked for :func:`distillation_loss` (None: the defaults); a field it does not read is refused."""
+    if options is None:
+        return DistillOptions()
+    if not isinstance(options, DistillOptions):
+        raise ValueError(f"options must be a divergences.torch.DistillOptions, got {type(options).__name__}")
+    default = DistillOptions()
+    unused = [f.name for f in fields(DistillOptions)
+              if f.name not in _USED_OPTIONS and getattr(options, f.name) != getattr(default, f.name)]
+    if unused:
+        raise ValueError(f"options: {owner} does not use {unused} (its reduction is the mean over kept tokens, or "
+                         "the sum over num_items_in_batch); leave them at their defaults")
+    return options
 
 
 def _topk_from_batch(inputs: Mapping[str, Any]) -> TopKTeacher:

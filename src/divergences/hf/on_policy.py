@@ -37,7 +37,7 @@ from ..torch.options import DistillOptions
 from ..torch.rl import f_prime, sampled_divergence
 from ._spec import DivergenceArg, divergence_arg, f_generator, keywords_checked
 from .generation import prompts_of
-from .loss import TopKTeacher, loss_and_outputs
+from .loss import TopKTeacher, distillation_loss
 from .trainer import DistillationTrainer
 
 __all__ = ["ON_POLICY_OBJECTIVES", "OnPolicyDistillationTrainer", "on_policy_loss", "sampled_token_logprobs"]
@@ -115,8 +115,7 @@ def on_policy_loss(
             if isinstance(teacher_top_k, bool) or not isinstance(teacher_top_k, int) or teacher_top_k < 1:
                 raise ValueError(f"teacher_top_k must be a positive integer or None, got {teacher_top_k!r}")
             teacher = _teacher_topk(teacher, batch, teacher_top_k, opts.temperature)
-        loss, _ = loss_and_outputs(student, teacher, batch, value, options=opts, num_items_in_batch=num_items_in_batch)
-        return loss
+        return distillation_loss(student, teacher, batch, value, options=opts, num_items_in_batch=num_items_in_batch)
     if not isinstance(teacher, torch.nn.Module):
         raise ValueError("objective='reward' needs the teacher as a model (its log-probabilities of the samples)")
     gen = f_generator(divergence_arg(value, needs="f"))

@@ -31,7 +31,7 @@ from transformers import Trainer
 from ..torch.options import DistillOptions
 from ._spec import DivergenceArg, divergence_arg, refuse_moved
 from .generation import GenerationOptions
-from .loss import CACHE_KEYS, loss_and_outputs, loss_options
+from .loss import CACHE_KEYS, distillation_loss, loss_options
 
 __all__ = ["DistillationTrainer"]
 
@@ -185,8 +185,8 @@ class DistillationTrainer(Trainer):
             return cross_tokenizer_distillation_loss(model, self.teacher_model, batch, self.cross, self.divergence,
                                                      options=self.options,
                                                      num_items_in_batch=num_items_in_batch), None
-        loss, outputs = loss_and_outputs(model, self.teacher_model, batch, self.divergence, options=self.options,
-                                         num_items_in_batch=num_items_in_batch, fused=self.fused)
+        loss, outputs = distillation_loss(model, self.teacher_model, batch, self.divergence, options=self.options,
+                                          num_items_in_batch=num_items_in_batch, fused=self.fused, return_outputs=True)
         return loss, outputs if return_outputs else None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
