@@ -27,10 +27,11 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM
 
+import divergences as dv
 from divergences.hf import TeacherCache, TeacherCacheCollator, distillation_loss, write_teacher_cache
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "hf_corpus.txt"
-DIVERGENCES = (("kl", {}), ("reverse_kl", {}), ("js", {"beta": 0.5}))
+DIVERGENCES = (("kl", dv.spec("kl")), ("reverse_kl", dv.spec("reverse_kl")), ("js", dv.spec("js", beta=0.5)))
 
 
 def _tokenizer(lines: list[str]) -> Tokenizer:
@@ -72,7 +73,7 @@ def main(vocab: int = 1024, teacher_steps: int = 80, student_steps: int = 15) ->
     student = _fit(_llama(vocab, 32, seed=0), batch, student_steps)
     n_tokens = sum(len(d["input_ids"]) for d in data)
     with torch.no_grad():
-        full = {name: float(distillation_loss(student, teacher, batch, name, **p)) for name, p in DIVERGENCES}
+        full = {name: float(distillation_loss(student, teacher, batch, d)) for name, d in DIVERGENCES}
 
     rows = []
     work = Path(tempfile.mkdtemp())
@@ -87,7 +88,7 @@ def main(vocab: int = 1024, teacher_steps: int = 80, student_steps: int = 15) ->
             keep = b["labels"][:, 1:] != -100
             tail = float((1 - b["teacher_topk_logprobs"][:, :-1][keep].double().exp().sum(-1)).mean())
             with torch.no_grad():
-                losses = {name: float(distillation_loss(student, None, b, name, **p)) for name, p in DIVERGENCES}
+                losses = {name: float(distillation_loss(student, None, b, d)) for name, d in DIVERGENCES}
             got[dtype] = {"bytes": size / n_tokens, "tail": tail, "losses": losses}
         rows.append({"k": k, **got})
 

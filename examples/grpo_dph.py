@@ -22,6 +22,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from trl import GRPOConfig
 
+import divergences as dv
 from divergences.hf import DPHConfig, DPHGRPOTrainer, completion_logprobs, dph_regulariser, reference_pool
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "hf_corpus.txt"
@@ -58,12 +59,12 @@ def run(coef: float, steps: int, tok, prompts: list[str], pool) -> dict[str, flo
                           activation_checkpointing=False)
         trainer = DPHGRPOTrainer(model=model, reward_funcs=reward, args=args, processing_class=tok,
                                  train_dataset=Dataset.from_dict({"prompt": prompts}),
-                                 dph=DPHConfig("js", {"beta": 0.5}, coef=coef), reference_pool=pool)
+                                 dph=DPHConfig(dv.spec("js", beta=0.5), coef=coef), reference_pool=pool)
         trainer.train()
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
     with torch.no_grad():
         lq = completion_logprobs(model, pool.prompt_ids, pool.prompt_mask, pool.completion_ids, pool.completion_mask)
-        js, _ = dph_regulariser(pool.ref_logps, lq, pool.completion_mask, "js", params={"beta": 0.5})
+        js, _ = dph_regulariser(pool.ref_logps, lq, pool.completion_mask, dv.spec("js", beta=0.5))
     return {"reward (last 5 steps)": sum(rewards[-5:]) / 5, "JS(π_ref‖π_θ) on the pool": float(js)}
 
 

@@ -119,18 +119,16 @@ def read_document(model: type[M], source: str | os.PathLike | Mapping[str, Any],
                   default_version: int | None = 1, context: Mapping[str, Any] | None = None) -> M:
     """Validate a document against its pydantic ``model``; errors are ``ValueError`` naming file and field.
 
-    Args:
-        model: a pydantic ``BaseModel`` subclass (the document's declared schema).
-        source: a path to a JSON document, or the document already parsed (a mapping).
-        source_name: the name used in messages (default: the path; ``"document"`` for a mapping).
-        version_field: the field holding the document's version (``None``: the document has none).
-        versions: the versions this library reads.
-        default_version: the version of a document without the field (documents written before it existed);
-            ``None`` makes the field required.
-        context: passed to the model's validators (``model_validate(..., context=)``).
+    :param model: a pydantic ``BaseModel`` subclass (the document's declared schema).
+    :param source: a path to a JSON document, or the document already parsed (a mapping).
+    :param source_name: the name used in messages (default: the path; ``"document"`` for a mapping).
+    :param version_field: the field holding the document's version (``None``: the document has none).
+    :param versions: the versions this library reads.
+    :param default_version: the version of a document without the field (documents written before it existed);
+        ``None`` makes the field required.
+    :param context: passed to the model's validators (``model_validate(..., context=)``).
 
-    Returns:
-        The validated model instance.
+    :returns: The validated model instance.
     """
     from pydantic import ValidationError
 

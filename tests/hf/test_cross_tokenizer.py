@@ -12,6 +12,7 @@ from scipy import special
 
 torch = pytest.importorskip("torch")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import (  # noqa: E402
     Alignment,
     VocabularyMap,
@@ -191,7 +192,7 @@ def test_vocabulary_divergence_against_dictionaries_of_strings():
     p, q = _union_reference(s.numpy(), t.numpy(), s_strings, t_strings)
     kl = np.sum(p * np.log(p / q), -1)
     np.testing.assert_allclose(vocabulary_divergence(s, t, m, "kl", reduction="none").numpy(), kl, rtol=1e-12)
-    js = vocabulary_divergence(s, t, m, "js", params={"beta": 0.3}, reduction="none")
+    js = vocabulary_divergence(s, t, m, dv.spec("js", beta=0.3), reduction="none")
     mix = 0.3 * p + 0.7 * q
     np.testing.assert_allclose(js.numpy(), 0.3 * np.sum(p * np.log(p / mix), -1) + 0.7 * np.sum(q * np.log(q / mix), -1),
                                rtol=1e-10)
@@ -219,7 +220,7 @@ def test_identical_tokenizers_give_the_ordinary_loss(tokenizer, divergence, para
     m = vocabulary_map(tokenizer, tokenizer)
     s, t = _logits(2, 5, 300, seed=11), _logits(2, 5, 300, seed=12)
     mask = torch.tensor([[True, True, False, True, True], [False, True, True, True, True]])
-    got = vocabulary_divergence(s, t, m, divergence, params=params, mask=mask, temperature=1.7)
+    got = vocabulary_divergence(s, t, m, dv.spec(divergence, **(params or {})), mask=mask, temperature=1.7)
     ref = divergence_loss(s, t, divergence, params=params, mask=mask, temperature=1.7)
     assert torch.allclose(got, ref, rtol=1e-10, atol=1e-13)
 

@@ -40,7 +40,7 @@ def test_regulariser_values_are_the_generator_estimates():
     keep = mask.bool()
     assert torch.allclose(values[keep], direct[keep]) and torch.all(values[~keep] == 0)
     assert torch.isclose(mean, direct[keep].mean())
-    seq_mean, seq = dph_regulariser(ref, pol, mask, "js", params={"beta": 0.5}, level="sequence")
+    seq_mean, seq = dph_regulariser(ref, pol, mask, dv.spec("js", beta=0.5), level="sequence")
     zero = torch.zeros_like(ref)
     expected = sampled_divergence(torch.where(keep, ref, zero).sum(-1), torch.where(keep, pol, zero).sum(-1), "js",
                                   beta=0.5)
@@ -50,21 +50,21 @@ def test_regulariser_values_are_the_generator_estimates():
     with pytest.raises(ValueError, match="shape"):
         dph_regulariser(ref, pol[:2], mask)
     with pytest.raises(ValueError, match="not an f-divergence"):
-        dph_regulariser(ref, pol, mask, "renyi", params={"alpha": 0.5})
+        dph_regulariser(ref, pol, mask, dv.spec("renyi", alpha=0.5))
 
 
-@pytest.mark.parametrize("divergence,params,exact", [
-    ("kl", {}, lambda p, q: dv.kl(p, q)),
-    ("js", {"beta": 0.5}, lambda p, q: dv.js(p, q)),
-    ("alpha", {"alpha": 0.3}, lambda p, q: dv.alpha(p, q, alpha=0.3)),
+@pytest.mark.parametrize("divergence,exact", [
+    ("kl", lambda p, q: dv.kl(p, q)),
+    (dv.spec("js", beta=0.5), lambda p, q: dv.js(p, q)),
+    (dv.spec("alpha", alpha=0.3), lambda p, q: dv.alpha(p, q, alpha=0.3)),
 ])
 @pytest.mark.parametrize("samples_from", ["p", "q"])
-def test_expectation_over_the_sampling_side_is_the_exact_divergence(divergence, params, exact, samples_from):
+def test_expectation_over_the_sampling_side_is_the_exact_divergence(divergence, exact, samples_from):
     rng = np.random.default_rng(1)
     p, q = rng.dirichlet(np.ones(7)), rng.dirichlet(np.ones(7))
     ref = torch.tensor(np.log(p))[:, None]  # seven one-token completions, one per outcome
     pol = torch.tensor(np.log(q))[:, None]
-    _, values = dph_regulariser(ref, pol, torch.ones(7, 1), divergence, params=params, samples_from=samples_from)
+    _, values = dph_regulariser(ref, pol, torch.ones(7, 1), divergence, samples_from=samples_from)
     weights = p if samples_from == "p" else q
     assert float(weights @ values[:, 0].numpy()) == pytest.approx(float(exact(p, q)), rel=1e-10)
 
@@ -128,7 +128,7 @@ def _logged(trainer):
 def test_grpo_with_dph_from_reference_samples_trains(hfh, tokenizer, tmp_path, one_thread):
     prompts = [" ".join(line.split()[:3]) for line in hfh.corpus_lines()[:8]]
     pool = reference_pool(hfh.tiny_llama(V, seed=0), _fast(tokenizer), prompts, samples_per_prompt=4, max_new_tokens=8)
-    trainer, _, _ = _trainer(hfh, tokenizer, tmp_path, DPHConfig("js", {"beta": 0.5}, coef=0.1), lr=2e-2, steps=30,
+    trainer, _, _ = _trainer(hfh, tokenizer, tmp_path, DPHConfig(dv.spec("js", beta=0.5), coef=0.1), lr=2e-2, steps=30,
                              pool=pool)
     trainer.train()
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]

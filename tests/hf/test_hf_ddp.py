@@ -42,6 +42,7 @@ def _rank(rank, world, port, queue):
     sys.path.insert(0, SRC)
     import torch.distributed as dist
 
+    import divergences as dv
     from divergences.hf import distillation_loss
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -51,7 +52,7 @@ def _rank(rank, world, port, queue):
         ddp = torch.nn.parallel.DistributedDataParallel(student)
         for _ in range(2):  # a second step: the reducer must be ready again
             ddp.zero_grad()
-            distillation_loss(ddp, teacher, _batches()[rank], "js", beta=0.3, num_items_in_batch=21).backward()
+            distillation_loss(ddp, teacher, _batches()[rank], dv.spec("js", beta=0.3), num_items_in_batch=21).backward()
         queue.put((rank, {n: p.grad.numpy().copy() for n, p in student.named_parameters()}))
     finally:
         dist.destroy_process_group()
@@ -60,6 +61,7 @@ def _rank(rank, world, port, queue):
 def test_ddp_gradients_are_averaged():
     import torch.multiprocessing as mp
 
+    import divergences as dv
     from divergences.hf import distillation_loss
 
     with socket.socket() as s:
@@ -78,7 +80,7 @@ def test_ddp_gradients_are_averaged():
             if p.is_alive():
                 p.kill()
     student, teacher = _build(0), _build(1, 48)
-    sum(distillation_loss(student, teacher, b, "js", beta=0.3, num_items_in_batch=21) for b in _batches()).backward()
+    sum(distillation_loss(student, teacher, b, dv.spec("js", beta=0.3), num_items_in_batch=21) for b in _batches()).backward()
     for n, p in student.named_parameters():
         for r in (0, 1):  # DDP averages: each rank holds (g0 + g1) / 2
             assert torch.allclose(torch.from_numpy(got[r][n]), p.grad / 2, rtol=1e-9, atol=1e-12), (r, n)

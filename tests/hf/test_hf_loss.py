@@ -7,7 +7,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import TopKTeacher, distillation_loss  # noqa: E402
+from divergences.torch import DistillOptions  # noqa: E402
 
 V = 300  # the tokenizer's vocabulary (conftest trains it to this size)
 
@@ -45,7 +47,8 @@ def pair(arch, hfh, encoded):
 @pytest.mark.parametrize("T, hard", [(1.0, 0.0), (2.0, 0.5)])
 def test_model_teacher_equals_reference(pair, T, hard):
     student, teacher, batch = pair
-    loss = distillation_loss(student, teacher, batch, "kl", temperature=T, hard_weight=hard, chunk_size=7)
+    loss = distillation_loss(student, teacher, batch, "kl",
+                             options=DistillOptions(temperature=T, hard_weight=hard, chunk_size=7))
     loss.backward()
     got = {n: p.grad.clone() for n, p in student.named_parameters()}
     student.zero_grad()
@@ -68,12 +71,12 @@ def test_logits_teacher_js_and_num_items(pair):
     student, teacher, batch = pair
     with torch.no_grad():
         t_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    loss = distillation_loss(student, t_logits, batch, "js", beta=0.3, num_items_in_batch=torch.tensor(100))
+    loss = distillation_loss(student, t_logits, batch, dv.spec("js", beta=0.3), num_items_in_batch=torch.tensor(100))
     z, _, keep = _ref_rows(student, batch)
     ref = _js_rows(t_logits[:, :-1][keep], z, 0.3).sum() / 100
     assert torch.allclose(loss, ref, rtol=1e-10)
     # the unfused path (full logits) gives the same value
-    unfused = distillation_loss(student, t_logits, batch, "js", beta=0.3, num_items_in_batch=100, fused=False)
+    unfused = distillation_loss(student, t_logits, batch, dv.spec("js", beta=0.3), num_items_in_batch=100, fused=False)
     assert torch.allclose(unfused, ref, rtol=1e-10)
 
 
@@ -98,7 +101,7 @@ def test_topk_teacher_from_inputs_and_object(pair):
         t_logp = torch.log_softmax(teacher(input_ids=batch["input_ids"]).logits, -1)
     lp, ix = t_logp.topk(8, dim=-1)
     inputs = dict(batch, teacher_topk_logprobs=lp, teacher_topk_indices=ix)
-    got = distillation_loss(student, None, inputs, "kl", chunk_size=5)
+    got = distillation_loss(student, None, inputs, "kl", options=DistillOptions(chunk_size=5))
     got2 = distillation_loss(student, TopKTeacher(lp, ix), batch, "kl")
     got.backward()
     g = student.get_output_embeddings().weight.grad.clone()
@@ -120,9 +123,9 @@ def test_callable_teacher_and_temperature_check(pair):
     with torch.no_grad():
         lp, ix = torch.log_softmax(teacher(input_ids=batch["input_ids"]).logits / 2, -1).topk(4, dim=-1)
     served = lambda inputs: TopKTeacher(lp, ix, temperature=2.0)  # noqa: E731
-    assert torch.isfinite(distillation_loss(student, served, batch, "kl", temperature=2.0))
+    assert torch.isfinite(distillation_loss(student, served, batch, "kl", options=DistillOptions(temperature=2.0)))
     with pytest.raises(ValueError, match="temperature"):
-        distillation_loss(student, served, batch, "kl", temperature=1.0)
+        distillation_loss(student, served, batch, "kl", options=DistillOptions(temperature=1.0))
     inputs = dict(batch, teacher_topk_logprobs=lp, teacher_topk_indices=ix, teacher_temperature=torch.tensor(2.0))
     with pytest.raises(ValueError, match="temperature 2.0"):
         distillation_loss(student, None, inputs, "kl")
@@ -159,7 +162,8 @@ def test_every_registry_divergence(name, hfh, encoded):
     student = hfh.tiny_gpt2(V, seed=0).double()
     teacher_logits = torch.randn(2, 9, V, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     batch = hfh.make_batch([encoded[0][:9], encoded[1][:6]])
-    loss = distillation_loss(student, teacher_logits, batch, name, temperature=1.5, chunk_size=4)
+    loss = distillation_loss(student, teacher_logits, batch, name,
+                             options=DistillOptions(temperature=1.5, chunk_size=4))
     z, _, keep = _ref_rows(student, batch)
     p = torch.softmax(teacher_logits[:, :-1][keep] / 1.5, -1).detach().numpy()
     q = torch.softmax(z / 1.5, -1).detach().numpy()
@@ -216,7 +220,7 @@ def test_student_head_sees_one_position_only(pair):
     hooks = [m.get_output_embeddings().register_forward_hook(lambda _m, _a, out: shapes.append(tuple(out.shape)))
              for m in (student, teacher)]
     try:
-        distillation_loss(student, teacher, batch, "kl", chunk_size=3).backward()
+        distillation_loss(student, teacher, batch, "kl", options=DistillOptions(chunk_size=3)).backward()
     finally:
         for h in hooks:
             h.remove()
@@ -228,7 +232,7 @@ def test_padded_teacher_vocabulary_with_crop(hfh, encoded):
     """A teacher whose embedding is padded past the tokenizer (V + 8 rows) distils with vocab_mismatch='crop'."""
     student, teacher = hfh.tiny_llama(V, seed=0).double(), hfh.tiny_llama(V + 8, seed=1).double()
     batch = hfh.make_batch(encoded[:3])
-    got = distillation_loss(student, teacher, batch, "kl", vocab_mismatch="crop")
+    got = distillation_loss(student, teacher, batch, "kl", options=DistillOptions(vocab_mismatch="crop"))
     z, _, keep = _ref_rows(student, batch)
     with torch.no_grad():
         t = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1][keep]
@@ -242,7 +246,8 @@ def test_bdkd_balanced_kl_in_the_fused_path(pair):
     student, teacher, batch = pair
     with torch.no_grad():
         t_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    loss = distillation_loss(student, t_logits, batch, balanced_kl(sharpness=1.5), temperature=1.5)
+    loss = distillation_loss(student, t_logits, batch, balanced_kl(sharpness=1.5),
+                             options=DistillOptions(temperature=1.5))
     z, _, keep = _ref_rows(student, batch)
     t = t_logits[:, :-1][keep]
     lq, lp = torch.log_softmax(z / 1.5, -1), torch.log_softmax(t / 1.5, -1)

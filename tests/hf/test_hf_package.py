@@ -36,3 +36,23 @@ def test_lazy_table():
     except ModuleNotFoundError:
         with pytest.raises(AttributeError, match="divergences.hf.processors"):
             h.USCDLogitsProcessor  # noqa: B018
+
+
+@pytest.mark.parametrize("package", ["hf", "llm"])
+def test_the_static_surface_is_the_lazy_table(package):
+    """What a type checker reads (the ``TYPE_CHECKING`` imports and the literal ``__all__``) is the run-time table:
+    each public name imported from the module that serves it, no name missing or extra."""
+    import ast
+    import importlib
+
+    path = Path(SRC) / "divergences" / package / "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    static = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.level == 1, ast.dump(imp)
+                static.update({alias.name: imp.module for alias in imp.names})
+    module = importlib.import_module(f"divergences.{package}")
+    assert static == module._EXPORTS
+    assert module.__all__ == sorted(module._EXPORTS)

@@ -10,7 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import ServedTopK, decoded_vocab, distillation_loss, parse_logprobs, served_teacher  # noqa: E402
+from divergences.torch import DistillOptions  # noqa: E402
 
 V = 300
 
@@ -117,12 +119,13 @@ def test_served_teacher_feeds_the_loss(served, vocab, hfh, encoded):
     (g_ref,) = torch.autograd.grad(ref, w)
     assert torch.allclose(g_loss, g_ref, rtol=1e-7, atol=1e-12)
     # the hard-label term and a temperature go through the same path
-    both = distillation_loss(student, teacher, batch, "kl", hard_weight=0.5, soft_weight=2.0, fused=False)
+    both = distillation_loss(student, teacher, batch, "kl", options=DistillOptions(hard_weight=0.5, soft_weight=2.0),
+                             fused=False)
     keep = batch["labels"][:, 1:] != -100
     ce = torch.nn.functional.cross_entropy(z[:, :-1][keep], batch["labels"][:, 1:][keep])
     assert torch.allclose(both, 2.0 * ref + 0.5 * ce, rtol=1e-9)
     with pytest.raises(ValueError, match="not pointwise"):
-        distillation_loss(student, teacher, batch, "renyi", alpha=0.5)
+        distillation_loss(student, teacher, batch, dv.spec("renyi", alpha=0.5))
 
 
 def test_bad_responses():

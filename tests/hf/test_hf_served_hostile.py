@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import ServedTopK, TopKTeacher, distillation_loss, parse_logprobs, served_teacher  # noqa: E402
 from divergences.hf._topk import topk_sum  # noqa: E402
-from divergences.torch import topk_divergence_loss  # noqa: E402
+from divergences.torch import DistillOptions, topk_divergence_loss  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
 from _mutations import mutated  # noqa: E402
@@ -182,7 +183,7 @@ def test_ragged_path_refuses_what_the_dense_path_refuses(defect, row, col, seed,
     except ValueError as exc:
         dense_error = str(exc)
     try:
-        ragged = topk_sum(z, None, None, lp, ix, labels, divergence, None, {})
+        ragged = topk_sum(z, None, None, lp, ix, labels, dv.spec(divergence), DistillOptions())
     except ValueError as exc:
         ragged_error = str(exc)
     assert ragged_error == dense_error, (defect, ragged_error, dense_error)

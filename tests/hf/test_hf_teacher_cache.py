@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("pyarrow")
 pytest.importorskip("transformers")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import (  # noqa: E402
     TeacherCache,
     TeacherCacheCollator,
@@ -147,13 +148,13 @@ def test_collated_cache_feeds_the_losses(teacher, tokenizer, data, hfh, tmp_path
     assert batch["teacher_topk_logprobs"].shape == (3, 11, 16)
     assert float(batch["teacher_temperature"]) == 1.0
     student = hfh.tiny_llama(V, seed=0)
-    got = distillation_loss(student, None, batch, "js", beta=0.5)
+    got = distillation_loss(student, None, batch, dv.spec("js", beta=0.5))
     # the same teacher recomputed in memory and given as a TopKTeacher
     with torch.no_grad():
         logp = torch.log_softmax(teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
                                  -1)
     lp, ix = logp.topk(16, dim=-1)
-    direct = distillation_loss(student, TopKTeacher(lp, ix), batch, "js", beta=0.5)
+    direct = distillation_loss(student, TopKTeacher(lp, ix), batch, dv.spec("js", beta=0.5))
     assert torch.allclose(got, direct, rtol=1e-5)
     # and topk_divergence_loss on the full student logits, with the shift written out
     z = student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

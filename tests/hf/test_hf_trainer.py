@@ -11,6 +11,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
+import divergences as dv  # noqa: E402
+from divergences.torch import DistillOptions  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 V = 300
@@ -63,7 +66,7 @@ def _ref_loss(student, teacher, batch, T):
 def test_twenty_steps_lower_the_loss(arch, hfh, encoded, tmp_path):
     student, teacher = hfh.build(arch, V, seed=0), hfh.build(arch, V, seed=1, hidden=48)
     before = copy.deepcopy(student.state_dict())
-    trainer = _trainer_cls()(model=student, teacher_model=teacher, divergence="js", divergence_params={"beta": 0.5},
+    trainer = _trainer_cls()(model=student, teacher_model=teacher, divergence=dv.spec("js", beta=0.5),
                              args=_args(tmp_path, max_steps=20, per_device_train_batch_size=2, learning_rate=3e-3),
                              train_dataset=_data([s[:12] for s in encoded]), data_collator=_collate(hfh))
     trainer.train()
@@ -78,7 +81,7 @@ def test_trainer_equals_reference_loop(arch, hfh, encoded, tmp_path):
     ref_student = copy.deepcopy(student)
     T, lr, bs, steps = 2.0, 0.05, 4, 4
     opt = torch.optim.SGD(student.parameters(), lr=lr)
-    trainer = _trainer_cls()(model=student, teacher_model=teacher, temperature=T,
+    trainer = _trainer_cls()(model=student, teacher_model=teacher, options=DistillOptions(temperature=T),
                              args=_args(tmp_path, max_steps=steps, per_device_train_batch_size=bs, learning_rate=lr),
                              train_dataset=_data(encoded), data_collator=_collate(hfh), optimizers=(opt, None))
     trainer.train()
@@ -107,7 +110,8 @@ def test_gradient_accumulation_1x8_equals_8x1(arch, hfh, encoded, tmp_path):
         student = hfh.build(arch, V, seed=0).double()
         teacher = hfh.build(arch, V, seed=1, hidden=48).double()
         opt = torch.optim.SGD(student.parameters(), lr=0.1)
-        trainer = _trainer_cls()(model=student, teacher_model=teacher, divergence="reverse_kl", hard_weight=0.3,
+        trainer = _trainer_cls()(model=student, teacher_model=teacher, divergence="reverse_kl",
+                                 options=DistillOptions(hard_weight=0.3),
                                  args=_args(tmp_path, max_steps=1, per_device_train_batch_size=bs,
                                             gradient_accumulation_steps=ga, learning_rate=0.1),
                                  train_dataset=_data(seqs), data_collator=_collate(hfh), optimizers=(opt, None))
@@ -125,7 +129,7 @@ def test_gradient_accumulation_1x8_equals_8x1(arch, hfh, encoded, tmp_path):
 def test_evaluate_equals_reference(hfh, encoded, tmp_path):
     student, teacher = hfh.build("llama", V, seed=0).double(), hfh.build("llama", V, seed=1, hidden=48).double()
     data = encoded[:8]
-    trainer = _trainer_cls()(model=student, teacher_model=teacher, temperature=2.0,
+    trainer = _trainer_cls()(model=student, teacher_model=teacher, options=DistillOptions(temperature=2.0),
                              args=_args(tmp_path, per_device_eval_batch_size=4, prediction_loss_only=True),
                              eval_dataset=_data(data), data_collator=_collate(hfh))
     got = trainer.evaluate()["eval_loss"]

@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import (  # noqa: E402
     on_policy_loss,
     prompts_of,
@@ -83,7 +84,7 @@ def test_loss_on_student_samples_matches_full_logits(hfh, encoded, one_thread):
     with torch.no_grad():
         got = float(on_policy_loss(student, teacher, batch))
         top = float(on_policy_loss(student, teacher, batch, teacher_top_k=V))
-        js = float(on_policy_loss(student, teacher, batch, "js", params={"beta": 0.9}))
+        js = float(on_policy_loss(student, teacher, batch, dv.spec("js", beta=0.9)))
     assert got == pytest.approx(_direct_reverse_kl(student, teacher, batch), rel=1e-5)
     assert top == pytest.approx(got, rel=1e-4)  # k = V: the top-k loss is the full one
     assert 0 < js < math.log(2)
@@ -204,20 +205,22 @@ def _dataset(hfh, encoded, n=8):
 
 def test_on_policy_trainer_trains_and_seq_kd_uses_teacher_sequences(hfh, encoded, tokenizer, tmp_path, one_thread):
     pytest.importorskip("accelerate")
-    from divergences.hf import DistillationTrainer, OnPolicyDistillationTrainer
+    from divergences.hf import DistillationTrainer, GenerationOptions, OnPolicyDistillationTrainer
+    from divergences.torch import DistillOptions
 
     student, teacher = hfh.tiny_llama(V, seed=0), hfh.tiny_llama(V, seed=1, hidden=48)
     data = _dataset(hfh, encoded)
     tok = _fast_tokenizer(tokenizer)
     trainer = OnPolicyDistillationTrainer(model=student, teacher_model=teacher, processing_class=tok,
-                                          args=_args(tmp_path, max_steps=4), train_dataset=data, max_new_tokens=6)
+                                          args=_args(tmp_path, max_steps=4), train_dataset=data,
+                                          generation=GenerationOptions(max_new_tokens=6))
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert len(losses) == 4 and all(math.isfinite(x) and x >= 0 for x in losses)
     # sequence-level KD: the batch's completions are the teacher's samples for the batch's prompts
     kd = DistillationTrainer(model=hfh.tiny_llama(V, seed=0), teacher_model=teacher, processing_class=tok, seq_kd=True,
-                             args=_args(tmp_path, max_steps=1), train_dataset=data, max_new_tokens=5,
-                             generation_kwargs={"do_sample": False})
+                             args=_args(tmp_path, max_steps=1), train_dataset=data,
+                             generation=GenerationOptions(max_new_tokens=5, do_sample=False))
     batch = {k: torch.stack([d[k] for d in data[:3]]) for k in data[0]}
     got, generated = kd._training_batch(kd.model, batch)
     prompts, pmask = prompts_of(batch, 0)
@@ -231,4 +234,4 @@ def test_on_policy_trainer_trains_and_seq_kd_uses_teacher_sequences(hfh, encoded
         DistillationTrainer(model=student, teacher_model=None, args=_args(tmp_path), seq_kd=True)
     with pytest.raises(ValueError, match="hard_weight=0"):
         OnPolicyDistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path), objective="reward",
-                                    hard_weight=0.5)
+                                    options=DistillOptions(hard_weight=0.5))

@@ -18,6 +18,7 @@ from scipy.spatial.distance import jensenshannon  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
 import _tiny_lm as tiny  # noqa: E402
 
+import divergences as dv  # noqa: E402
 from divergences.hf.processors import (  # noqa: E402
     DivergenceMonitor,
     NGramPriorLogitsProcessor,
@@ -331,7 +332,7 @@ def test_monitor_any_registry_divergence_with_parameters(model, tok, prior):
 
     ids, mask = tiny.batch(PROMPTS)
     steer = LogitsProcessorList([NGramPriorLogitsProcessor(prior, strength=1.0, pad_token_id=tok.pad_token_id)])
-    mon = DivergenceMonitor(steer, divergence="renyi", alpha=2.0)
+    mon = DivergenceMonitor(steer, divergence=dv.spec("renyi", alpha=2.0))
     scores = torch.randn(2, len(tok), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     steered = mon(ids, scores)
     p, q = torch.softmax(scores, -1), torch.softmax(steered, -1)

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import (  # noqa: E402
     CrossTokenizer,
     DistillationTrainer,
@@ -58,14 +59,15 @@ def test_vocabulary_mismatch_is_found_at_construction(hfh, tmp_path):
     student, teacher = hfh.tiny_llama(V, seed=0), hfh.tiny_llama(V + 8, seed=1)
     with pytest.raises(ValueError, match="308 tokens and the student 300"):
         DistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path))
-    DistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path), vocab_mismatch="crop")
+    DistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path),
+                        options=DistillOptions(vocab_mismatch="crop"))
     with pytest.raises(ValueError, match="teacher_model must be a model"):
         DistillationTrainer(model=student, teacher_model=None, args=_args(tmp_path), teacher_tokenizer=object())
     with pytest.raises(ValueError, match="processing_class"):
         DistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path), teacher_tokenizer=object())
     with pytest.raises(ValueError, match="divergence"):
         DistillationTrainer(model=student, teacher_model=teacher, args=_args(tmp_path), divergence="nope",
-                            vocab_mismatch="crop")
+                            options=DistillOptions(vocab_mismatch="crop"))
 
 
 def test_identical_tokenizers_give_the_ordinary_loss(hfh, tokenizer, tmp_path, one_thread):
@@ -77,10 +79,10 @@ def test_identical_tokenizers_give_the_ordinary_loss(hfh, tokenizer, tmp_path, o
     batch["labels"][:, :3] = -100
     cross = CrossTokenizer.build(tok, tok, student, teacher)
     assert cross.vocab_map.is_identity()
-    for divergence, params in (("kl", None), ("js", {"beta": 0.3})):
+    for divergence in ("kl", dv.spec("js", beta=0.3)):
         opts = DistillOptions(temperature=1.5, hard_weight=0.5)
-        got = cross_tokenizer_distillation_loss(student, teacher, batch, cross, divergence, params=params, options=opts)
-        ref = distillation_loss(student, teacher, batch, divergence, temperature=1.5, hard_weight=0.5, **(params or {}))
+        got = cross_tokenizer_distillation_loss(student, teacher, batch, cross, divergence, options=opts)
+        ref = distillation_loss(student, teacher, batch, divergence, options=opts)
         assert torch.isclose(got, ref, rtol=1e-9), divergence
     # through the trainer: the same value
     trainer = DistillationTrainer(model=student, teacher_model=teacher, processing_class=tok, teacher_tokenizer=tok,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from divergences._safe_write import _host_tag, check_distinct, remove_stale_temporaries, write_atomic
+from divergences.files import _host_tag, check_distinct, remove_stale_temporaries, write_atomic
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -98,7 +98,7 @@ def test_concurrent_writers_of_one_file_never_collide(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {SRC!r})
-        from divergences._safe_write import write_atomic
+        from divergences.files import write_atomic
         me = sys.argv[1]
         for i in range(200):
             write_atomic({str(tmp_path / "shared.txt")!r}, me * 1000)
@@ -133,7 +133,7 @@ def test_a_signal_during_the_write_removes_the_temporary(tmp_path, sig):
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {SRC!r})
-        import divergences._safe_write as sw
+        import divergences.files as sw
         if {int(sig)} == signal.SIGHUP:  # the default action, also when the suite runs under nohup
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
         real = os.fsync
@@ -158,7 +158,7 @@ def test_an_ignored_hangup_stays_ignored_and_the_write_completes(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {SRC!r})
-        import divergences._safe_write as sw
+        import divergences.files as sw
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # what nohup does
         real = os.fsync
         def slow(fd):

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from .._safe_write import check_distinct, write_atomic
+from ..files import check_distinct, write_atomic
 
 __all__ = ["check_delimiter", "check_outputs", "read_reference", "write_outputs"]
 

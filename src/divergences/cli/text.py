@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
-from .._safe_text import number, p_value, visible
+from ..display import number, p_value, visible
 
 __all__ = ["fmt", "fmt_p", "markdown_cell", "plain", "visible"]
 

@@ -16,7 +16,8 @@ the first use of a name imports what it needs.
   :func:`transport_loss` (entropic OT with a string cost), span alignment (:func:`align_offsets`,
   :func:`token_offsets`, :func:`align_batch`, :func:`span_logprobs`, :func:`span_divergence`);
 * on-policy and sequence-level distillation (:mod:`.on_policy`, :mod:`.generation`):
-  :class:`OnPolicyDistillationTrainer`, :func:`on_policy_loss`, :func:`sample_completions`;
+  :class:`OnPolicyDistillationTrainer`, :func:`on_policy_loss`, :func:`sample_completions`,
+  :class:`GenerationOptions`;
 * DPH-RL in TRL's ``GRPOTrainer`` (:mod:`.grpo`): :class:`DPHGRPOTrainer`, :class:`DPHConfig`,
   :func:`reference_pool`, :func:`dph_regulariser`;
 * logits processors from :mod:`.processors` (``USCDLogitsProcessor``, ``NGramPriorLogitsProcessor``,
@@ -25,7 +26,46 @@ the first use of a name imports what it needs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..core.lazy import lazy_exports
+
+if TYPE_CHECKING:  # what a type checker reads; at run time the names load on first use (below)
+    from .alignment import (
+        AlignedBatch,
+        Alignment,
+        align_batch,
+        align_offsets,
+        span_divergence,
+        span_logprobs,
+        token_offsets,
+    )
+    from .cross_distill import CrossTokenizer, cross_tokenizer_distillation_loss
+    from .cross_tokenizer import (
+        VocabularyMap,
+        ngram_embedding,
+        token_strings,
+        transport_loss,
+        uld_loss,
+        vocabulary_divergence,
+        vocabulary_map,
+    )
+    from .generation import GenerationOptions, prompts_of, retokenize, sample_completions
+    from .gkd import fused_gkd_trainer, generalized_jsd_loss, gkd_compute_loss, gkd_divergence
+    from .grpo import DPHConfig, DPHGRPOTrainer, ReferencePool, completion_logprobs, dph_regulariser, reference_pool
+    from .loss import TopKTeacher, distillation_loss, lm_head
+    from .on_policy import OnPolicyDistillationTrainer, on_policy_loss, sampled_token_logprobs
+    from .processors import (
+        DivergenceMonitor,
+        NGramPriorLogitsProcessor,
+        USCDLogitsProcessor,
+        base_perplexity,
+        style_perplexity,
+        uscd_generate,
+    )
+    from .served import ServedTopK, decoded_vocab, parse_logprobs, served_teacher
+    from .teacher_cache import CacheManifest, TeacherCache, TeacherCacheCollator, tokenizer_hash, write_teacher_cache
+    from .trainer import DistillationTrainer
 
 _EXPORTS = {
     "distillation_loss": "loss",
@@ -34,6 +74,7 @@ _EXPORTS = {
     "DistillationTrainer": "trainer",
     "generalized_jsd_loss": "gkd",
     "gkd_compute_loss": "gkd",
+    "gkd_divergence": "gkd",
     "fused_gkd_trainer": "gkd",
     "CacheManifest": "teacher_cache",
     "TeacherCache": "teacher_cache",
@@ -66,6 +107,7 @@ _EXPORTS = {
     "on_policy_loss": "on_policy",
     "sampled_token_logprobs": "on_policy",
     "sample_completions": "generation",
+    "GenerationOptions": "generation",
     "prompts_of": "generation",
     "retokenize": "generation",
     # DPH-RL in TRL's GRPOTrainer
@@ -84,7 +126,60 @@ _EXPORTS = {
     "style_perplexity": "processors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AlignedBatch",
+    "Alignment",
+    "CacheManifest",
+    "CrossTokenizer",
+    "DPHConfig",
+    "DPHGRPOTrainer",
+    "DistillationTrainer",
+    "DivergenceMonitor",
+    "GenerationOptions",
+    "NGramPriorLogitsProcessor",
+    "OnPolicyDistillationTrainer",
+    "ReferencePool",
+    "ServedTopK",
+    "TeacherCache",
+    "TeacherCacheCollator",
+    "TopKTeacher",
+    "USCDLogitsProcessor",
+    "VocabularyMap",
+    "align_batch",
+    "align_offsets",
+    "base_perplexity",
+    "completion_logprobs",
+    "cross_tokenizer_distillation_loss",
+    "decoded_vocab",
+    "distillation_loss",
+    "dph_regulariser",
+    "fused_gkd_trainer",
+    "generalized_jsd_loss",
+    "gkd_compute_loss",
+    "gkd_divergence",
+    "lm_head",
+    "ngram_embedding",
+    "on_policy_loss",
+    "parse_logprobs",
+    "prompts_of",
+    "reference_pool",
+    "retokenize",
+    "sample_completions",
+    "sampled_token_logprobs",
+    "served_teacher",
+    "span_divergence",
+    "span_logprobs",
+    "style_perplexity",
+    "token_offsets",
+    "token_strings",
+    "tokenizer_hash",
+    "transport_loss",
+    "uld_loss",
+    "uscd_generate",
+    "vocabulary_divergence",
+    "vocabulary_map",
+    "write_teacher_cache",
+]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

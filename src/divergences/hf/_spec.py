@@ -1,33 +1,194 @@
-"""The one place where the new trainers and losses of :mod:`divergences.hf` read a divergence argument.
+"""The one place where :mod:`divergences.hf` reads a ``divergence`` argument, and names the removed spellings.
 
-A divergence travels as a pair ``(divergence, params)``: a registry name (or a generator, or a callable
-f(t)) and a dict of its parameters. Every function of :mod:`.cross_tokenizer`, :mod:`.on_policy` and
-:mod:`.grpo` calls :func:`divergence_arg` on what the user gave and passes the pair on unchanged
-(``divergence_loss(..., divergence, params=params)``, ``sampled_divergence(..., divergence, **params)``), so
-that a divergence value object carrying its own parameters can be accepted here, in one function.
+Every loss, trainer and logits processor of :mod:`divergences.hf` that takes a divergence accepts what
+:func:`divergences.spec` accepts: a registered name or alias (``"kl"``, ``"psi"``), a ``dv.spec(...)`` value
+carrying its own parameters (``dv.spec("js", beta=0.3)``), a term object or class, or a generator callable
+f(t). :func:`divergence_arg` turns it into a :class:`~divergences.core.divergence.Divergence` once; the
+callers then read its record and facts (``kind``, ``record.inputs``, ``term()``), never its name.
+
+The divergence's parameters travel only inside it: the keywords that carried them before (``beta=`` beside
+a name, ``params=``, ``divergence_params=``) and the loss knobs that moved into an options object
+(``temperature=`` on :func:`~divergences.hf.distillation_loss` and the trainers) are refused by
+:func:`refuse_moved` with a TypeError that shows the new spelling.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 
-from ..torch._divergence import resolve
+from ..core.divergence import Divergence, spec
+from ..core.record import records
+from ..core.terms import Generator, Pointwise
+from ..torch._divergence import RowDivergence
+from ..torch.options import DistillOptions
 
 __all__: list[str] = []
 
-DivergenceArg = tuple[Any, dict[str, Any]]
+#: what the hf layer accepts as a divergence: the arguments of :func:`divergences.spec`, and a torch row
+#: divergence (:func:`divergences.torch.balanced_kl`), which only the token losses compute
+DivergenceArg = str | Divergence | Pointwise | type[Pointwise] | RowDivergence | Callable[[Any], Any]
+
+#: a divergence as :func:`divergence_arg` returns it
+DivergenceValue = Divergence | RowDivergence
+
+#: what the caller computes: ``"tokens"``, the torch token losses (distributions, a torch row divergence,
+#: or raw vectors: the cosine loss on logits); ``"distributions"``, the torch losses on distributions
+#: (buckets of a vocabulary union, span events); ``"exact"``, the exact verbs between distributions;
+#: ``"f"``, the sampled estimators, which need the generator f
+Needs = Literal["tokens", "distributions", "exact", "f"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def divergence_arg(divergence: Any, params: Mapping[str, Any] | None = None, *, what: str = "divergence"
-                   ) -> DivergenceArg:
-    """``(divergence, params)`` checked once (a bad name or parameter is a ValueError naming ``what``)."""
-    if params is not None and not isinstance(params, Mapping):
-        raise ValueError(f"{what}_params must be a mapping of the divergence's parameters (e.g. {{'beta': 0.5}}), "
-                         f"got {type(params).__name__}")
-    kw = dict(params or {})
+@overload
+def divergence_arg(divergence: Any, *, what: str = ..., needs: Literal["exact", "f"]) -> Divergence: ...
+
+
+@overload
+def divergence_arg(divergence: Any, *, what: str = ..., needs: Literal["tokens", "distributions"] = ...
+                   ) -> DivergenceValue: ...
+
+
+def divergence_arg(divergence: Any, *, what: str = "divergence", needs: Needs = "tokens") -> DivergenceValue:
+    """``divergence`` as a :class:`~divergences.core.divergence.Divergence` (or a torch row divergence), checked
+    once.
+
+    :param divergence: a registered name or alias, a ``dv.spec(...)`` value, a term object or class, a generator
+        callable f(t), or (``needs`` ``"tokens"`` or ``"distributions"``) a torch row divergence.
+    :param what: the argument's name in the error messages.
+    :param needs: what the caller computes (see :data:`Needs`).
+    :returns: the divergence with its parameters.
+    :raises ValueError: for ``None``, an unknown name or parameter, a divergence over ordered categories (a
+        vocabulary has no order), or one the caller cannot compute (``needs``, read from the record's
+        ``inputs`` and ``kind``), each naming ``what``.
+    :raises TypeError: for an object that is none of the above (a dict of weights is named: build the
+        mixture with :func:`divergences.torch.mixture`).
+    """
+    if divergence is None or isinstance(divergence, bool):
+        raise ValueError(f"{what} must be a registered name, dv.spec(...), a term or a callable f(t), got "
+                         f"{divergence!r}")
+    if isinstance(divergence, Mapping):
+        raise TypeError(f"{what}: a mapping of weights is not a divergence; build the weighted sum with "
+                        "divergences.torch.mixture({...}) and pass that")
+    if isinstance(divergence, RowDivergence):
+        if needs in ("exact", "f"):
+            raise ValueError(f"{what}: {divergence.name} is a torch row divergence, which only the token losses "
+                             "compute; give a registered divergence "
+                             f"{'(an f-divergence)' if needs == 'f' else 'between distributions'}")
+        return divergence
     try:
-        resolve(divergence, kw)
+        value = spec(divergence)
     except ValueError as exc:
         raise ValueError(f"{what}: {exc}") from None
-    return divergence, kw
+    except TypeError as exc:
+        raise TypeError(f"{what}: {exc}") from None
+    inputs = value.record.inputs if value.record is not None else "distributions"
+    if inputs == "ordered":
+        raise ValueError(f"{what}: {value.name!r} compares distributions over ordered categories; a vocabulary "
+                         "has no order, so no token loss takes it")
+    if needs != "tokens" and inputs != "distributions":
+        raise ValueError(f"{what}: {value.name!r} compares raw vectors, not distributions; give a divergence "
+                         "between distributions (e.g. 'kl', 'js')")
+    if needs == "f" and value.kind != "f":
+        raise ValueError(f"{what}: {value.name!r} is not an f-divergence (no generator f), which the sampled "
+                         "estimate needs; the f-divergences are "
+                         f"{', '.join(r.name for r in records() if r.kind == 'f')}")
+    return value
+
+
+def torch_divergence(value: DivergenceValue) -> tuple[Any, dict[str, Any]]:
+    """``(divergence, params)`` as the torch token losses take them today: the record's name and its
+    parameters for a registered divergence, the object itself (and no parameters) for an unregistered term or
+    a torch row divergence."""
+    if isinstance(value, RowDivergence):
+        return value, {}
+    if value.record is None:
+        return value.term(), {}
+    return value.name, value.params
+
+
+def f_generator(value: Divergence) -> Generator:
+    """The configured generator f of an f-divergence (checked by ``divergence_arg(..., needs="f")``)."""
+    term = value.term() if value.pointwise else None
+    if not isinstance(term, Generator):
+        raise ValueError(f"divergence {value.name!r} is not an f-divergence (no generator f)")
+    return term
+
+
+# ---------------------------------------------------------------------------------------------
+# the spellings removed in favour of dv.spec(...) and the options objects
+# ---------------------------------------------------------------------------------------------
+
+#: keywords that carried a divergence's parameters beside it
+_PARAMETER_KEYWORDS = ("params", "divergence_params")
+#: the generation keywords of the trainers, now fields of :class:`~divergences.hf.GenerationOptions`
+_GENERATION_KEYWORDS = {"max_new_tokens": "max_new_tokens", "generation_temperature": "temperature",
+                        "generation_kwargs": "generation_kwargs"}
+
+
+def _parameter_names() -> set[str]:
+    """Every parameter name of a registered divergence (``beta``, ``alpha``, ``skew``, ...)."""
+    return {name for record in records() for name in record.defaults}
+
+
+def refuse_moved(owner: str, keywords: Iterable[str], divergence: Any = None, *, options: bool = True,
+                 generation: bool = False) -> None:
+    """Raise a TypeError showing the new spelling when ``keywords`` hold a removed one.
+
+    :param owner: the function or class named in the message.
+    :param keywords: the keyword arguments the call received beyond its signature.
+    :param divergence: the call's divergence argument (shown in the suggested ``dv.spec(...)``).
+    :param options: whether ``owner`` takes its loss knobs in ``options=DistillOptions(...)``.
+    :param generation: whether ``owner`` takes its sampling knobs in ``generation=GenerationOptions(...)``.
+    :raises TypeError: for the first removed spelling found (keywords that were never spellings are left to
+        Python's own error).
+    """
+    name = repr(divergence) if isinstance(divergence, str) else "'js'"
+    option_fields = {f.name for f in fields(DistillOptions)} if options else set()
+    parameters = _parameter_names()
+    for key in keywords:
+        if key in _PARAMETER_KEYWORDS or key in parameters:
+            shown = "beta=0.3" if key in _PARAMETER_KEYWORDS else f"{key}=..."
+            raise TypeError(f"{owner}() got the keyword {key}=: a divergence's parameters travel inside it, "
+                            f"divergence=dv.spec({name}, {shown})")
+        if key in option_fields:
+            raise TypeError(f"{owner}() got the keyword {key}=: the loss options are one object, "
+                            f"options=DistillOptions({key}=...) (from divergences.torch)")
+        if generation and key in _GENERATION_KEYWORDS:
+            raise TypeError(f"{owner}() got the keyword {key}=: the sampling options are one object, "
+                            f"generation=GenerationOptions({_GENERATION_KEYWORDS[key]}=...) (from divergences.hf)")
+
+
+def keywords_checked(*, options: bool = True, owner: str | None = None
+                     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a function so that a removed keyword spelling fails with the new one (:func:`refuse_moved`).
+
+    The signature seen by type checkers and by ``inspect`` is the function's own.
+
+    :param options: whether the function takes its loss knobs in ``options=DistillOptions(...)``.
+    :param owner: the name shown in the messages (default: the function's).
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            extra = [k for k in kwargs if k not in signature.parameters]
+            if extra:
+                try:
+                    given = signature.bind_partial(*args, **{k: v for k, v in kwargs.items() if k not in extra})
+                except TypeError:  # too many positional arguments: Python's own error follows
+                    given = None
+                divergence = given.arguments.get("divergence") if given is not None else None
+                refuse_moved(owner or fn.__name__, extra, divergence, options=options)
+            return fn(*args, **kwargs)
+
+        return checked
+
+    return decorate

@@ -15,15 +15,17 @@ for pointwise divergences (f-divergences, cross-entropy, user generators).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from ..core.backend import torch_compute_dtype
-from ..torch._divergence import resolve
+from ..core.divergence import Divergence
 from ..torch._engine import chunk_rows
 from ..torch.options import DistillOptions
 from ..torch.topk import _check_topk, teacher_tail_log, topk_divergence_loss
+from ._spec import DivergenceValue, torch_divergence
 
 Tensor = torch.Tensor
 
@@ -51,8 +53,12 @@ def _ragged_rows(z: Tensor, lp: Tensor, ix: Tensor, y: Tensor, gen: Any, tempera
 
 
 def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Tensor, ix: Tensor, labels: Tensor,
-             divergence: Any, chunk_size: int | None, options: dict[str, Any]) -> Tensor:
-    """Σ over rows of the top-k distillation loss (see the module docstring)."""
+             value: DivergenceValue, options: DistillOptions) -> Tensor:
+    """Σ over rows of the top-k distillation loss (see the module docstring).
+
+    :param value: the divergence (from :func:`~divergences.hf._spec.divergence_arg`).
+    :param options: the loss options (:func:`~divergences.hf.loss.loss_options`); the sum ignores ``reduction``.
+    """
     from torch.utils.checkpoint import checkpoint
 
     if lp.shape != ix.shape or lp.ndim != 2 or lp.shape[0] != hidden.shape[0]:
@@ -60,23 +66,21 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
                          f"({hidden.shape[0]}, k) on the kept tokens, got {tuple(lp.shape)} and {tuple(ix.shape)}")
     n = hidden.shape[0]
     vocab = weight.shape[0] if weight is not None else hidden.shape[-1]
-    chunk = chunk_rows(DistillOptions(chunk_size=chunk_size).chunk_size, vocab, hidden.device)
+    chunk = chunk_rows(options.chunk_size, vocab, hidden.device)
     # the checks of the dense top-k path (NaN, +inf and positive log-probabilities, mass above 1, indices outside
     # the vocabulary or listed twice in a row), on every row, before either path runs
     _check_topk(lp, ix, (n,), vocab)
     ragged = bool((lp == -math.inf).any()) if lp.numel() else False
-    opts = dict(options)
-    params = {k: opts.pop(k) for k in list(opts) if k not in ("temperature", "hard_weight", "soft_weight", "t_squared")}
+    term = None
     if ragged:
-        div = resolve(divergence, params)
-        if div.generator is None:
+        if not (isinstance(value, Divergence) and value.pointwise):
             raise ValueError(f"teacher: some positions have fewer than k top-k entries (-inf log-probabilities); "
-                             f"divergence {div.name!r} is not pointwise and needs every position to have k entries")
-        t = DistillOptions(temperature=opts.get("temperature", 1.0)).temperature
-        scale = float(opts.get("soft_weight", 1.0)) * (t**2 if opts.get("t_squared") else 1.0)
-        hard = float(opts.get("hard_weight", 0.0))
-        if hard != 0.0 and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= vocab):
+                             f"divergence {value.name!r} is not pointwise and needs every position to have k entries")
+        term = value.term()
+        if options.hard_weight != 0.0 and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= vocab):
             raise ValueError(f"labels of kept tokens must lie in [0, {vocab})")
+    div, params = torch_divergence(value)
+    summed = replace(options, reduction="sum", vocab_mismatch="error")
     # starts at 0 · Σ hidden so that a batch with no kept token still has a graph (zero gradients)
     total = hidden.sum().to(torch_compute_dtype(hidden, weight)) * 0.0
     for start in range(0, n, chunk):
@@ -84,9 +88,10 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
 
         def part(h: Tensor, w: Tensor | None, b: Tensor | None, sl: slice = sl) -> Tensor:
             z = h if w is None else torch.nn.functional.linear(h, w, b)
-            if ragged:
-                return _ragged_rows(z, lp[sl], ix[sl], labels[sl], div.generator, t, scale, hard)
-            return topk_divergence_loss(z, lp[sl], ix[sl], divergence, labels=labels[sl], reduction="sum", **options)
+            if term is not None:
+                return _ragged_rows(z, lp[sl], ix[sl], labels[sl], term, options.temperature, options.soft_scale,
+                                    options.hard_weight)
+            return topk_divergence_loss(z, lp[sl], ix[sl], div, labels=labels[sl], params=params, options=summed)
 
         total = total + checkpoint(part, hidden[sl], weight, bias, use_reentrant=False)
     return total

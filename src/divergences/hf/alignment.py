@@ -23,14 +23,14 @@ are counted (:attr:`Alignment.dropped_student`, :attr:`Alignment.dropped_teacher
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ..torch._rowwise import chunked, compute_dtype
-from ._spec import divergence_arg
+from ._spec import DivergenceArg, divergence_arg, keywords_checked, torch_divergence
 
 __all__ = ["AlignedBatch", "Alignment", "align_batch", "align_offsets", "span_divergence", "span_logprobs",
            "token_offsets"]
@@ -144,11 +144,12 @@ def token_offsets(tokenizer: Any, ids: Any) -> tuple[str, list[tuple[int, int]]]
 class AlignedBatch:
     """The aligned spans of a batch, as tensors (M spans in all).
 
-    Attributes:
-        batch: (M,) the row of each span.
-        student_row, teacher_row: (M,) the position whose logits predict the span's first token (start − 1).
-        student_spans, teacher_spans: (M, 2) token index ranges [start, end).
-        dropped: spans left out (no predicting position on a side, or student tokens outside ``keep``).
+    :ivar batch: (M,) the row of each span.
+    :ivar student_row: (M,) the student position whose logits predict the span's first token (start − 1).
+    :ivar teacher_row: (M,) the same on the teacher's side.
+    :ivar student_spans: (M, 2) student token index ranges [start, end).
+    :ivar teacher_spans: (M, 2) teacher token index ranges [start, end).
+    :ivar dropped: spans left out (no predicting position on a side, or student tokens outside ``keep``).
     """
 
     batch: Tensor
@@ -234,20 +235,21 @@ def _binary(log_prob: Tensor) -> Tensor:
     return torch.stack([log_prob.clamp(max=0.0), rest], dim=-1)
 
 
-def span_divergence(student_span_logprobs: Tensor, teacher_span_logprobs: Tensor, divergence: Any = "kl", *,
-                    params: Mapping[str, Any] | None = None, reduction: str = "mean") -> Any:
+@keywords_checked(options=False)
+def span_divergence(student_span_logprobs: Tensor, teacher_span_logprobs: Tensor, divergence: DivergenceArg = "kl", *,
+                    reduction: str = "mean") -> Any:
     r"""D(teacher ‖ student) between the events {span, not span} of each span.
 
     With :math:`P = \exp(\text{teacher\_span\_logprobs})` and :math:`Q = \exp(\text{student\_span\_logprobs})`
     (from :func:`span_logprobs`), the divergence between the two-bucket distributions (P, 1 − P) and
-    (Q, 1 − Q), computed by :func:`divergences.torch.divergence_loss` (any registry divergence; ``params`` its
-    parameters; ``reduction`` over spans). With identical tokenizers every span is one token, and this is the
+    (Q, 1 − Q), computed by :func:`divergences.torch.divergence_loss` (any registered divergence between
+    distributions, a name or a ``dv.spec(...)`` value with its parameters; ``reduction`` over spans). With identical tokenizers every span is one token, and this is the
     ordinary loss on the binary coarsening {observed token, rest}: ``topk_divergence_loss`` with the teacher's
     log-probability of the observed token as its single entry.
     """
     from ..torch.losses import divergence_loss
 
-    divergence, kw = divergence_arg(divergence, params)
+    div, params = torch_divergence(divergence_arg(divergence, needs="distributions"))
     for name, x in (("student_span_logprobs", student_span_logprobs), ("teacher_span_logprobs", teacher_span_logprobs)):
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise ValueError(f"{name} must be a floating tensor of log-probabilities")
@@ -258,4 +260,4 @@ def span_divergence(student_span_logprobs: Tensor, teacher_span_logprobs: Tensor
                          f"{tuple(teacher_span_logprobs.shape)} must have the same shape")
     s = _binary(student_span_logprobs)
     t = _binary(teacher_span_logprobs.detach().to(s.device))
-    return divergence_loss(s, t, divergence, params=kw, reduction=reduction)
+    return divergence_loss(s, t, div, params=params, reduction=reduction)

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from ..torch.options import DistillOptions
-from ._spec import divergence_arg
+from ._spec import DivergenceArg, divergence_arg, keywords_checked
 from .alignment import align_batch, align_offsets, span_divergence, span_logprobs, token_offsets
 from .cross_tokenizer import VocabularyMap, uld_loss, vocabulary_divergence, vocabulary_map
 
@@ -134,26 +134,27 @@ def teacher_inputs(inputs: Mapping[str, Any], cross: CrossTokenizer, keep: Tenso
     return {"input_ids": t_ids.to(device), "attention_mask": t_mask.to(device)}, align_batch(alignments, keep.cpu())
 
 
+@keywords_checked()
 def cross_tokenizer_distillation_loss(
     model: torch.nn.Module,
     teacher: torch.nn.Module,
     inputs: Mapping[str, Any],
     cross: CrossTokenizer,
-    divergence: Any = "kl",
+    divergence: DivergenceArg = "kl",
     *,
-    params: Mapping[str, Any] | None = None,
     options: DistillOptions | None = None,
     num_items_in_batch: Any = None,
 ) -> Tensor:
     r"""Distillation loss between a student and a teacher with different tokenizers, on one batch.
 
     ``inputs`` is the student's batch (``input_ids``, ``attention_mask``, ``labels``; right or left padded);
-    ``cross`` a :class:`CrossTokenizer` (built once by the trainer); ``divergence`` any registry divergence with
-    ``params`` (``"kl"`` = KL(teacher ‖ student) over the vocabulary union); ``options`` a
+    ``cross`` a :class:`CrossTokenizer` (built once by the trainer); ``divergence`` a registered name or a
+    ``dv.spec(...)`` value with its parameters (``"kl"`` = KL(teacher ‖ student) over the vocabulary union);
+    ``options`` a
     :class:`~divergences.torch.DistillOptions` for ``temperature``, ``soft_weight``, ``hard_weight``,
     ``t_squared`` and ``ignore_index``. See the module notes for the steps and the normalisation.
     """
-    divergence, kw = divergence_arg(divergence, params)
+    value = divergence_arg(divergence, needs="distributions")
     opts = options if options is not None else DistillOptions()
     if not isinstance(teacher, torch.nn.Module):
         raise ValueError("teacher: with teacher_tokenizer, the teacher must be a model (it is run on its own "
@@ -178,11 +179,11 @@ def cross_tokenizer_distillation_loss(
         s_span = span_logprobs(logits, ids.to(device), batch.student_spans, batch.batch, temperature=opts.temperature)
         t_span = span_logprobs(t_logits, t_inputs["input_ids"].to(device), batch.teacher_spans, batch.batch,
                                temperature=opts.temperature)
-        soft = span_divergence(s_span, t_span, divergence, params=kw, reduction="sum")
+        soft = span_divergence(s_span, t_span, value, reduction="sum")
     elif cross.method == "uld":
         soft = uld_loss(logits[b, s_row], t_logits[b, t_row], temperature=opts.temperature, reduction="sum")
     else:
-        soft = vocabulary_divergence(logits[b, s_row], t_logits[b, t_row], cross.vocab_map, divergence, params=kw,
+        soft = vocabulary_divergence(logits[b, s_row], t_logits[b, t_row], cross.vocab_map, value,
                                      temperature=opts.temperature, reduction="sum")
     total = opts.soft_scale * soft
     target = keep[:, 1:]

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from ..torch._rowwise import checked_options, checked_pair, chunked, compute_dtype, kept, reduce
-from ._spec import divergence_arg
+from ._spec import DivergenceArg, divergence_arg, keywords_checked, torch_divergence
 
 __all__ = ["VocabularyMap", "ngram_embedding", "token_strings", "transport_loss", "uld_loss", "vocabulary_divergence",
            "vocabulary_map"]
@@ -138,11 +138,13 @@ def token_strings(tokenizer: Any, size: int | None = None) -> list[bytes | None]
 class VocabularyMap:
     """Token pairs with the same string in two vocabularies (see :func:`vocabulary_map`).
 
-    Attributes:
-        teacher_ids, student_ids: (K,) int64, the k-th matched pair; each id occurs at most once.
-        teacher_size, student_size: the vocabulary widths (logit axes) the map is for.
-        ambiguous_teacher, ambiguous_student: ids left unmatched because another id of the same vocabulary
-            decodes to the same bytes (or because their bytes are not known exactly).
+    :ivar teacher_ids: (K,) int64, the teacher's id of the k-th matched pair; each id occurs at most once.
+    :ivar student_ids: (K,) int64, the student's id of the k-th matched pair; each id occurs at most once.
+    :ivar teacher_size: the teacher's vocabulary width (logit axis) the map is for.
+    :ivar student_size: the student's vocabulary width.
+    :ivar ambiguous_teacher: teacher ids left unmatched because another id of the same vocabulary decodes to
+        the same bytes (or because their bytes are not known exactly).
+    :ivar ambiguous_student: the same for the student's ids.
     """
 
     teacher_ids: Tensor
@@ -300,13 +302,13 @@ def bucket_logprobs(logits: Tensor, ids: Tensor, temperature: float, tail: bool)
     return torch.cat([kept_lp, rest], dim=-1)
 
 
+@keywords_checked(options=False)
 def vocabulary_divergence(
     student_logits: Tensor,
     teacher_logits: Tensor,
     vocab_map: VocabularyMap,
-    divergence: Any = "kl",
+    divergence: DivergenceArg = "kl",
     *,
-    params: Mapping[str, Any] | None = None,
     temperature: float = 1.0,
     mask: Tensor | None = None,
     reduction: str = "mean",
@@ -324,8 +326,8 @@ def vocabulary_divergence(
     * ``unmatched="drop"``: both renormalised over the K matched tokens (each model conditioned on emitting
       a shared token); the dropped masses are not compared.
 
-    Any registry divergence (``params`` its parameters; ``"kl"`` = KL(teacher ‖ student), ``"js"`` with
-    ``beta``, ...) is computed by :func:`divergences.torch.divergence_loss` on the buckets, so directions,
+    Any registered divergence between distributions (a name or a ``dv.spec(...)`` value with its parameters:
+    ``"kl"`` = KL(teacher ‖ student), ``dv.spec("js", beta=0.3)``, ...) is computed by :func:`divergences.torch.divergence_loss` on the buckets, so directions,
     ``mask``/``reduction`` and the numerics are those of the ordinary loss; with identical tokenizers (K = V,
     empty tails) the value equals ``divergence_loss(student_logits, teacher_logits, divergence)``.
 
@@ -339,7 +341,7 @@ def vocabulary_divergence(
     """
     from ..torch.losses import divergence_loss
 
-    divergence, kw = divergence_arg(divergence, params)
+    div, params = torch_divergence(divergence_arg(divergence, needs="distributions"))
     if unmatched not in _UNMATCHED:
         raise ValueError(f"unmatched must be one of {_UNMATCHED}, got {unmatched!r}")
     opts = checked_options(temperature, reduction, None, -100)
@@ -364,7 +366,7 @@ def vocabulary_divergence(
         t_b = chunked(lambda z: bucket_logprobs(z, t_ids, opts.temperature, tail), [teacher_logits.reshape(-1, vt)],
                       vt, None).to(s_b.device)
     width = s_b.shape[-1]
-    return divergence_loss(s_b.reshape(*lead, width), t_b.reshape(*lead, width), divergence, params=kw, mask=mask,
+    return divergence_loss(s_b.reshape(*lead, width), t_b.reshape(*lead, width), div, params=params, mask=mask,
                            reduction=opts.reduction)
 
 

@@ -10,12 +10,14 @@ through its text (sequence-level distillation from a teacher with another tokeni
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-__all__ = ["prompts_of", "retokenize", "sample_completions"]
+__all__ = ["GenerationOptions", "prompts_of", "retokenize", "sample_completions"]
 
 Tensor = torch.Tensor
 
@@ -86,10 +88,7 @@ def sample_completions(
     if not isinstance(prompt_ids, torch.Tensor) or prompt_ids.ndim != 2 or prompt_ids.shape[1] == 0:
         raise ValueError(f"prompt_ids must be a non-empty (batch, prompt) tensor, got "
                          f"{tuple(getattr(prompt_ids, 'shape', ())) or type(prompt_ids).__name__}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    if not (isinstance(temperature, (int, float)) and temperature > 0):
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    _check_generation(max_new_tokens, temperature)
     prompt_mask = torch.ones_like(prompt_ids) if prompt_mask is None else prompt_mask
     if prompt_mask.shape != prompt_ids.shape:
         raise ValueError(f"prompt_mask must have the shape {tuple(prompt_ids.shape)} of prompt_ids")
@@ -119,6 +118,48 @@ def sample_completions(
     labels = torch.cat([torch.full_like(prompt_ids, -100).to(out.device),
                         torch.where(alive, completion, torch.full_like(completion, -100))], dim=1)
     return {"input_ids": out, "attention_mask": mask, "labels": labels}
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How the trainers sample completions (:func:`sample_completions`; checked at construction).
+
+    :param max_new_tokens: the longest completion, a positive integer.
+    :param temperature: the sampling temperature, > 0.
+    :param do_sample: ancestral sampling (True) or greedy decoding (False, Kim & Rush's sequence-level KD).
+    :param generation_kwargs: more keywords for ``model.generate`` (they override the above).
+
+    >>> from divergences.hf import GenerationOptions
+    >>> GenerationOptions(max_new_tokens=16, do_sample=False).max_new_tokens
+    16
+    """
+
+    max_new_tokens: int = 32
+    temperature: float = 1.0
+    do_sample: bool = True
+    generation_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_generation(self.max_new_tokens, self.temperature)
+        if not isinstance(self.do_sample, bool):
+            raise ValueError(f"do_sample must be True or False, got {self.do_sample!r}")
+        if not isinstance(self.generation_kwargs, Mapping):
+            raise ValueError(f"generation_kwargs must be a mapping of generate() keywords, got "
+                             f"{type(self.generation_kwargs).__name__}")
+        object.__setattr__(self, "generation_kwargs", dict(self.generation_kwargs))
+
+    def sample(self, model: Any, prompt_ids: Tensor, prompt_mask: Tensor | None = None) -> dict[str, Tensor]:
+        """:func:`sample_completions` with these options."""
+        return sample_completions(model, prompt_ids, prompt_mask, max_new_tokens=self.max_new_tokens,
+                                  temperature=self.temperature, do_sample=self.do_sample,
+                                  generation_kwargs=self.generation_kwargs)
+
+
+def _check_generation(max_new_tokens: Any, temperature: Any) -> None:
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and 0 < temperature < math.inf):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
 
 
 def retokenize(batch: Mapping[str, Tensor], source_tokenizer: Any, target_tokenizer: Any, target_prompts: Tensor,

@@ -9,7 +9,8 @@ temporaries) instead of TRL's four full-size ``F.kl_div`` intermediates. To use 
     GKDTrainer.generalized_jsd_loss = staticmethod(generalized_jsd_loss)
 
 :func:`fused_gkd_trainer` goes further: it returns a subclass of TRL's ``GKDTrainer`` whose ``compute_loss``
-is :func:`divergences.hf.distillation_loss` (``"js"`` with β, ``"kl"`` at β = 0, ``"reverse_kl"`` at β = 1),
+is :func:`divergences.hf.distillation_loss` (``dv.spec("js", beta=β)``, ``"kl"`` at β = 0, ``"reverse_kl"`` at
+β = 1: :func:`gkd_divergence`),
 so neither the student's nor the teacher's logits are formed whole; its value equals TRL's
 ``GKDTrainer.compute_loss`` on the same batch (TRL's causal shift, labels -100 dropped, temperature 1 as
 TRL calls it, ``num_items_in_batch``).
@@ -17,25 +18,34 @@ TRL calls it, ``num_items_in_batch``).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
 
-from .. import registry
+from ..core.divergence import Divergence, spec
 from ..torch.losses import divergence_loss
+from ._spec import torch_divergence
 
-__all__ = ["fused_gkd_trainer", "gkd_compute_loss", "generalized_jsd_loss"]
+__all__ = ["fused_gkd_trainer", "generalized_jsd_loss", "gkd_compute_loss", "gkd_divergence"]
 
 Tensor = torch.Tensor
 _REDUCTIONS = ("batchmean", "sum", "mean", "none")
 
 
-def _divergence(beta: float) -> tuple[str, dict[str, Any]]:
+def gkd_divergence(beta: float) -> Divergence:
+    """TRL's GKD β as a divergence: ``dv.spec("js", beta=β)`` inside (0, 1); TRL's end points are KL(p ‖ q) at
+    β = 0 and KL(q ‖ p) at β = 1 (where the generalised JSD itself is 0 everywhere).
+
+    :raises ValueError: for β outside [0, 1].
+    """
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= float(beta) <= 1.0:
+        raise ValueError(f"beta must lie in [0, 1], got {beta!r}")
     if beta == 0:
-        return "kl", {}
+        return spec("kl")
     if beta == 1:
-        return "reverse_kl", {}
-    return "js", {"beta": beta}
+        return spec("reverse_kl")
+    return spec("js", beta=float(beta))
 
 
 def generalized_jsd_loss(
@@ -73,35 +83,36 @@ def generalized_jsd_loss(
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    beta = float(beta)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta must lie in [0, 1], got {beta!r}")
-    name, params = _divergence(beta)
-    kw = dict(temperature=temperature, labels=labels, ignore_index=-100, **params)
+    value = gkd_divergence(float(beta) if isinstance(beta, Tensor) else beta)
     if reduction == "none" and num_items_in_batch is None:
-        return _per_entry(student_logits, teacher_logits, labels, name, params, temperature)
+        return _per_entry(student_logits, teacher_logits, labels, value, temperature)
+    div, params = torch_divergence(value)
+
+    def loss(reduced: str) -> Tensor:
+        return divergence_loss(student_logits, teacher_logits, div, temperature=temperature, labels=labels,
+                               reduction=reduced, params=params)
+
     if num_items_in_batch is not None:
-        total = divergence_loss(student_logits, teacher_logits, name, reduction="sum", **kw)
+        total = loss("sum")
         if isinstance(num_items_in_batch, Tensor):
             return total / num_items_in_batch.to(total.device)
         return total / num_items_in_batch
     if reduction == "batchmean":
-        return divergence_loss(student_logits, teacher_logits, name, reduction="mean" if labels is not None
-                               else "batchmean", **kw)
-    total = divergence_loss(student_logits, teacher_logits, name, reduction="sum", **kw)
+        return loss("mean" if labels is not None else "batchmean")
+    total = loss("sum")
     if reduction == "sum":
         return total
     kept = student_logits[..., 0].numel() if labels is None else int((labels != -100).sum())
     return total / max(kept * student_logits.shape[-1], 1)
 
 
-def _per_entry(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor | None, name: str,
-               params: dict[str, Any], temperature: float) -> Tensor:
+def _per_entry(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor | None, value: Divergence,
+               temperature: float) -> Tensor:
     """The per-vocabulary-entry terms φ(log p_v, log q_v) (what TRL's ``reduction="none"`` returns)."""
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"teacher_logits must have the shape {tuple(student_logits.shape)} of student_logits, "
                          f"got {tuple(teacher_logits.shape)}")
-    gen = registry.get(name).generator(**params)
+    gen = value.term()
     dtype = torch.float64 if torch.float64 in (student_logits.dtype, teacher_logits.dtype) else torch.float32
     a = torch.log_softmax(teacher_logits.to(dtype) / temperature, dim=-1)
     b = torch.log_softmax(student_logits.to(dtype) / temperature, dim=-1)
@@ -121,10 +132,9 @@ def gkd_compute_loss(trainer: Any, model: Any, inputs: Any, return_outputs: bool
     """
     from .loss import distillation_loss
 
-    name, params = _divergence(float(trainer.beta))
-    loss, outputs = distillation_loss(model, trainer.teacher_model, inputs, name, num_items_in_batch=num_items_in_batch,
-                                      model_input_keys=("input_ids", "attention_mask"), return_outputs=True,
-                                      **params)
+    loss, outputs = distillation_loss(model, trainer.teacher_model, inputs, gkd_divergence(float(trainer.beta)),
+                                      num_items_in_batch=num_items_in_batch,
+                                      model_input_keys=("input_ids", "attention_mask"), return_outputs=True)
     return (loss, outputs) if return_outputs else loss
 
 

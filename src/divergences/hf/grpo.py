@@ -31,17 +31,17 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from trl.trainer.grpo_trainer import GRPOTrainer
 
 from ..torch.rl import sampled_divergence
-from ._spec import divergence_arg
+from ._spec import DivergenceArg, divergence_arg, f_generator, keywords_checked
 from .generation import sample_completions
 
-__all__ = ["DPHConfig", "DPHGRPOTrainer", "ReferencePool", "completion_logprobs", "dph_regulariser", "reference_pool"]
+__all__ = ["DPH_LEVELS", "DPH_SAMPLES", "DPHConfig", "DPHGRPOTrainer", "ReferencePool", "completion_logprobs", "dph_regulariser", "reference_pool"]
 
 Tensor = torch.Tensor
 
@@ -50,11 +50,12 @@ Tensor = torch.Tensor
 class ReferencePool:
     """Completions drawn once from the reference policy, with their per-token reference log-probabilities.
 
-    Attributes:
-        prompt_ids, prompt_mask: (N, P), left padded.
-        completion_ids, completion_mask: (N, C), right padded (mask 0 after the end-of-sequence token).
-        ref_logps: (N, C) log π_ref of each completion token (0 where the mask is 0).
-        temperature: the temperature the log-probabilities were taken at (the trainer's must equal it).
+    :ivar prompt_ids: (N, P) the prompts, left padded.
+    :ivar prompt_mask: (N, P), 0 on the prompts' padding.
+    :ivar completion_ids: (N, C) the completions, right padded.
+    :ivar completion_mask: (N, C), 0 on the padding after the end-of-sequence token.
+    :ivar ref_logps: (N, C) log π_ref of each completion token (0 where the mask is 0).
+    :ivar temperature: the temperature the log-probabilities were taken at (the trainer's must equal it).
     """
 
     prompt_ids: Tensor
@@ -110,21 +111,34 @@ def reference_pool(model: Any, tokenizer: Any, prompts: Sequence[str], *, sample
     return ReferencePool(ids, mask, comp, cmask, lp.detach(), float(temperature))
 
 
-def dph_regulariser(ref_logps: Tensor, policy_logps: Tensor, mask: Tensor, divergence: Any = "kl", *,
-                    params: Mapping[str, Any] | None = None, samples_from: str = "p",
-                    level: str = "token") -> tuple[Tensor, Tensor]:
+#: where :class:`DPHConfig` draws its samples, and the levels of :func:`dph_regulariser`
+DPH_SAMPLES = ("reference", "policy")
+DPH_LEVELS = ("token", "sequence")
+
+
+@keywords_checked(options=False)
+def dph_regulariser(ref_logps: Tensor, policy_logps: Tensor, mask: Tensor, divergence: DivergenceArg = "kl", *,
+                    samples_from: str = "p", level: str = "token") -> tuple[Tensor, Tensor]:
     r"""The DPH-RL regulariser from per-token log-probabilities: ``(mean, per-item values)``.
 
-    ``ref_logps`` and ``policy_logps`` (N, C) are log π_ref and log π_θ of the same completion tokens, ``mask``
-    (N, C) the real tokens; the completions were drawn from π_ref (``samples_from="p"``) or from the policy
-    (``"q"``). ``level="token"``: the per-token values of
-    :func:`~divergences.torch.sampled_divergence` (with its control variate) averaged over the real tokens;
-    ``level="sequence"``: the values of the sequence log-probabilities (sums over the tokens), averaged over the
-    completions. ``divergence`` with ``params``: any registry f-divergence, D(π_ref ‖ π_θ).
+    ``level="token"``: the per-token values of :func:`~divergences.torch.sampled_divergence` (with its control
+    variate) averaged over the real tokens; ``level="sequence"``: the values of the sequence log-probabilities
+    (sums over the tokens), averaged over the completions.
+
+    :param ref_logps: (N, C) log π_ref of the completion tokens.
+    :param policy_logps: (N, C) log π_θ of the same tokens.
+    :param mask: (N, C), nonzero on the real tokens.
+    :param divergence: the f-divergence D(π_ref ‖ π_θ): a registered name or a ``dv.spec(...)`` value with its
+        parameters (``dv.spec("js", beta=0.5)``), a generator or an f callable.
+    :param samples_from: ``"p"`` when the completions were drawn from π_ref, ``"q"`` when from the policy.
+    :param level: ``"token"`` or ``"sequence"``.
+    :returns: the mean and the per-token (or per-completion) values.
+    :raises ValueError: for a divergence that is not an f-divergence, a bad ``level`` or shapes that differ.
+    :raises TypeError: for ``params=`` or a divergence parameter beside the name (use ``dv.spec(...)``).
     """
-    divergence, kw = divergence_arg(divergence, params)
-    if level not in ("token", "sequence"):
-        raise ValueError(f"level must be 'token' or 'sequence', got {level!r}")
+    gen = f_generator(divergence_arg(divergence, needs="f"))
+    if level not in DPH_LEVELS:
+        raise ValueError(f"level must be one of {DPH_LEVELS}, got {level!r}")
     if not (ref_logps.shape == policy_logps.shape == mask.shape) or ref_logps.ndim != 2:
         raise ValueError(f"ref_logps, policy_logps and mask must share one (N, C) shape, got {tuple(ref_logps.shape)}, "
                          f"{tuple(policy_logps.shape)} and {tuple(mask.shape)}")
@@ -133,29 +147,31 @@ def dph_regulariser(ref_logps: Tensor, policy_logps: Tensor, mask: Tensor, diver
     if level == "sequence":
         zero = torch.zeros_like(policy_logps)
         values = sampled_divergence(torch.where(keep, ref, zero).sum(-1), torch.where(keep, policy_logps, zero).sum(-1),
-                                    divergence, samples_from=samples_from, **kw)
+                                    gen, samples_from=samples_from)
         return values.mean(), values
-    values = sampled_divergence(ref, policy_logps, divergence, samples_from=samples_from, **kw)
+    values = sampled_divergence(ref, policy_logps, gen, samples_from=samples_from)
     values = torch.where(keep, values, torch.zeros_like(values))
     return values.sum() / keep.sum().clamp_min(1), values
 
 
 @dataclass(frozen=True)
 class DPHConfig:
-    """The regulariser of :class:`DPHGRPOTrainer`.
+    """The regulariser of :class:`DPHGRPOTrainer` (checked at construction).
 
-    Attributes:
-        divergence, params: the f-divergence D(π_ref ‖ π_θ) (``"kl"``, ``"js"`` with ``{"beta": ...}``,
-            ``"alpha"`` with ``{"alpha": ...}``, ...).
-        coef: its weight in the loss.
-        samples: ``"reference"`` (a :class:`ReferencePool`) or ``"policy"`` (GRPO's completions and a reference model).
-        level: ``"token"`` or ``"sequence"``.
-        batch_size: reference completions scored per micro-batch (``samples="reference"``).
-        seed: the seed of the draws from the pool.
+    :param divergence: the f-divergence D(π_ref ‖ π_θ): a registered name (``"kl"``) or a ``dv.spec(...)``
+        value with its parameters (``dv.spec("js", beta=0.5)``, ``dv.spec("alpha", alpha=0.5)``); read as a
+        :class:`~divergences.Divergence`.
+    :param coef: its weight in the loss.
+    :param samples: ``"reference"`` (a :class:`ReferencePool`) or ``"policy"`` (GRPO's completions and a
+        reference model).
+    :param level: ``"token"`` or ``"sequence"``.
+    :param batch_size: reference completions scored per micro-batch (``samples="reference"``).
+    :param seed: the seed of the draws from the pool.
+    :raises ValueError: for a bad field, named.
+    :raises TypeError: for ``params=`` (use ``dv.spec(...)``).
     """
 
-    divergence: Any = "kl"
-    params: Mapping[str, Any] = field(default_factory=dict)
+    divergence: DivergenceArg = "kl"
     coef: float = 0.05
     samples: str = "reference"
     level: str = "token"
@@ -163,26 +179,34 @@ class DPHConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        divergence_arg(self.divergence, self.params)
-        if self.samples not in ("reference", "policy"):
-            raise ValueError(f"samples must be 'reference' or 'policy', got {self.samples!r}")
-        if self.level not in ("token", "sequence"):
-            raise ValueError(f"level must be 'token' or 'sequence', got {self.level!r}")
+        if isinstance(self.coef, Mapping):
+            shown = ", ".join(f"{k}={v!r}" for k, v in self.coef.items())
+            raise TypeError(f"DPHConfig: a divergence's parameters travel inside it, "
+                            f"DPHConfig(divergence=dv.spec({self.divergence!r}, {shown})); the params field was removed")
+        object.__setattr__(self, "divergence", divergence_arg(self.divergence, what="DPHConfig.divergence",
+                                                              needs="f"))
+        if self.samples not in DPH_SAMPLES:
+            raise ValueError(f"samples must be one of {DPH_SAMPLES}, got {self.samples!r}")
+        if self.level not in DPH_LEVELS:
+            raise ValueError(f"level must be one of {DPH_LEVELS}, got {self.level!r}")
         if isinstance(self.coef, bool) or not isinstance(self.coef, (int, float)) or not math.isfinite(self.coef):
             raise ValueError(f"coef must be a finite number, got {self.coef!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
 
 
+DPHConfig.__init__ = keywords_checked(options=False, owner="DPHConfig")(DPHConfig.__init__)  # params= names its new spelling
+
+
 class DPHGRPOTrainer(GRPOTrainer):
     """TRL's ``GRPOTrainer`` with DPH-RL's f-divergence regulariser added to its loss (see the module notes).
 
-    Args:
-        dph: a :class:`DPHConfig`.
-        reference_pool: the :class:`ReferencePool` (``dph.samples == "reference"``).
-        reference_model: the frozen reference policy for ``dph.samples == "policy"`` (default: a frozen copy of
-            ``model`` as given, i.e. the initial policy).
-        *args, **kwargs: those of ``trl.GRPOTrainer`` (``GRPOConfig(beta=0.0)`` drops its own KL penalty).
+    :param dph: a :class:`DPHConfig`.
+    :param reference_pool: the :class:`ReferencePool` (``dph.samples == "reference"``).
+    :param reference_model: the frozen reference policy for ``dph.samples == "policy"`` (default: a frozen copy of
+        ``model`` as given, i.e. the initial policy).
+    :param args: those of ``trl.GRPOTrainer``.
+    :param kwargs: those of ``trl.GRPOTrainer`` (``GRPOConfig(beta=0.0)`` drops its own KL penalty).
 
     After training, ``dph_history`` holds one record per micro-batch: the regulariser value logged, and the
     samples it was computed on (pool indices, or the completions with their reference log-probabilities).
@@ -268,14 +292,14 @@ class DPHGRPOTrainer(GRPOTrainer):
         lp, _, _ = self._get_per_token_logps_and_entropies(model, torch.cat([p_ids, c_ids], 1),
                                                            torch.cat([p_mask, c_mask], 1), c_ids.shape[1])
         reg, _ = dph_regulariser(pool.ref_logps[idx].to(lp.device), lp, c_mask, self.dph.divergence,
-                                 params=self.dph.params, samples_from="p", level=self.dph.level)
+                                 samples_from="p", level=self.dph.level)
         return reg, reg, {"indices": idx}
 
     def _policy_form(self, policy_logps: Tensor, inputs: Mapping[str, Any]) -> tuple[Tensor, Tensor, dict[str, Any]]:
         mask = inputs["completion_mask"]
         ref = inputs["dph_ref_logps"].to(policy_logps.device)
-        reg, values = dph_regulariser(ref, policy_logps, mask, self.dph.divergence, params=self.dph.params,
-                                      samples_from="q", level=self.dph.level)
+        reg, values = dph_regulariser(ref, policy_logps, mask, self.dph.divergence, samples_from="q",
+                                      level=self.dph.level)
         old = inputs.get("old_per_token_logps")
         old = policy_logps.detach() if old is None else old.to(policy_logps.device)
         keep = mask.to(policy_logps.device) != 0

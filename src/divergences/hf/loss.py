@@ -22,13 +22,15 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal, overload
 
 import torch
 
 from ..torch.fused import fused_linear_divergence_loss
+from ..torch.losses import divergence_loss
 from ..torch.options import DistillOptions
+from ._spec import DivergenceArg, divergence_arg, keywords_checked, torch_divergence
 from ._topk import topk_sum
 
 __all__ = ["TopKTeacher", "distillation_loss", "lm_head"]
@@ -70,7 +72,8 @@ def lm_head(model: torch.nn.Module) -> tuple[Tensor, Tensor | None]:
         if value not in (None, 1, 1.0, 0, 0.0):
             raise ValueError(f"model: its head applies {field}={value!r} after the linear map; the fused loss "
                              f"would miss it: pass fused=False")
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    get_head: Any = getattr(model, "get_output_embeddings", None)
+    head = get_head() if callable(get_head) else None
     weight = getattr(head, "weight", None)
     if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
         raise ValueError("model: get_output_embeddings() must return a linear layer with a (vocab, hidden) weight")
@@ -86,10 +89,11 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 def _decoder_of(model: torch.nn.Module) -> torch.nn.Module:
     inner = _unwrap(model)
-    decoder = inner.get_decoder() if hasattr(inner, "get_decoder") else None
-    if decoder is None or decoder is inner:
+    get_decoder: Any = getattr(inner, "get_decoder", None)
+    decoder = get_decoder() if callable(get_decoder) else None
+    if not isinstance(decoder, torch.nn.Module) or decoder is inner:
         decoder = getattr(inner, "base_model", None)
-    if decoder is None or decoder is inner:
+    if not isinstance(decoder, torch.nn.Module) or decoder is inner:
         raise ValueError("model: cannot find its decoder (get_decoder() or base_model) under the LM head")
     return decoder
 
@@ -170,30 +174,38 @@ def _check_lead(x: Tensor, lead: tuple[int, ...], name: str) -> None:
                          f"got {tuple(x.shape)}")
 
 
+@overload
+def distillation_loss(model: torch.nn.Module, teacher: Any, inputs: Mapping[str, Any], divergence: DivergenceArg = ...,
+                      *, options: DistillOptions | None = ..., num_items_in_batch: int | Tensor | None = ...,
+                      fused: bool = ..., return_outputs: Literal[False] = ..., model_input_keys: Sequence[str] | None = ...,
+                      shift_labels: bool = ...) -> Tensor: ...
+
+
+@overload
+def distillation_loss(model: torch.nn.Module, teacher: Any, inputs: Mapping[str, Any], divergence: DivergenceArg = ...,
+                      *, options: DistillOptions | None = ..., num_items_in_batch: int | Tensor | None = ...,
+                      fused: bool = ..., return_outputs: Literal[True], model_input_keys: Sequence[str] | None = ...,
+                      shift_labels: bool = ...) -> tuple[Tensor, Any]: ...
+
+
+@keywords_checked()
 def distillation_loss(
     model: torch.nn.Module,
     teacher: Any,
     inputs: Mapping[str, Any],
-    divergence: Any = "kl",
+    divergence: DivergenceArg = "kl",
     *,
-    temperature: float = 1.0,
-    hard_weight: float = 0.0,
-    soft_weight: float = 1.0,
-    t_squared: bool = False,
+    options: DistillOptions | None = None,
     num_items_in_batch: int | Tensor | None = None,
-    ignore_index: int = -100,
-    shift_labels: bool = True,
-    chunk_size: int | None = None,
-    vocab_mismatch: str = "error",
     fused: bool = True,
     return_outputs: bool = False,
     model_input_keys: Sequence[str] | None = None,
-    **params: Any,
+    shift_labels: bool = True,
 ) -> Tensor | tuple[Tensor, Any]:
     r"""Distillation loss of a causal LM ``model`` against ``teacher`` on one batch ``inputs``.
 
     With targets y (``inputs["labels"]``, or ``input_ids`` when absent; positions whose
-    ``attention_mask`` is 0 or whose label is ``ignore_index`` are dropped) and, after the causal shift
+    ``attention_mask`` is 0 or whose label is ``options.ignore_index`` are dropped) and, after the causal shift
     (student position t against target t + 1, ``shift_labels=True``; a target predicted from a pad position,
     the first real token of a left-padded row, is dropped too), the set K of kept tokens:
 
@@ -201,58 +213,61 @@ def distillation_loss(
               + h\,\mathrm{CE}(z_i, y_i)\Big]
 
     with z = the student's logits (never materialised whole: see :mod:`divergences.hf.loss`), t the
-    teacher's, ``s = soft_weight`` (× T² with ``t_squared``), ``h = hard_weight`` and N =
-    ``num_items_in_batch`` when given (what ``transformers.Trainer`` passes: the kept tokens of the whole
-    optimiser step, so that summed micro-batch losses equal the full-batch mean under gradient
-    accumulation), else |K| (0 kept tokens give 0). ``divergence`` is any registry name, generator or
-    ``f`` callable, with its parameters in ``params`` (``beta=`` for ``"js"``, ...); direction as in
-    :func:`divergences.torch.divergence_loss` (``"kl"`` = KL(teacher ‖ student)). For a top-k teacher
-    the divergence is taken on the k kept entries plus one tail bucket
+    teacher's, T = ``options.temperature``, ``s = options.soft_weight`` (× T² with ``options.t_squared``),
+    ``h = options.hard_weight`` and N = ``num_items_in_batch`` when given (what ``transformers.Trainer``
+    passes: the kept tokens of the whole optimiser step, so that summed micro-batch losses equal the
+    full-batch mean under gradient accumulation), else |K| (0 kept tokens give 0). The direction is that of
+    :func:`divergences.torch.divergence_loss` (``"kl"`` = KL(teacher ‖ student)). For a top-k teacher the
+    divergence is taken on the k kept entries plus one tail bucket
     (:func:`divergences.torch.topk_divergence_loss`), and the teacher's log-probabilities are used as given
-    (their ``temperature`` must equal ``temperature`` when it is known).
+    (their ``temperature`` must equal the loss's when it is known).
 
-    Mapping to peers: TRL's ``GKDTrainer.compute_loss`` is ``divergence="js", beta=β`` (β = 0: ``"kl"``,
-    β = 1: ``"reverse_kl"``) with ``temperature=1``; transformers' own causal-LM loss is
-    ``hard_weight=1, soft_weight=0``.
+    Mapping to peers: TRL's ``GKDTrainer.compute_loss`` is ``divergence=dv.spec("js", beta=β)`` (β = 0:
+    ``"kl"``, β = 1: ``"reverse_kl"``) at temperature 1; transformers' own causal-LM loss is
+    ``options=DistillOptions(hard_weight=1, soft_weight=0)``.
 
-    Args:
-        model: the student, a ``transformers`` causal LM (or a DDP / PEFT wrapper of one). It is called through
-            its forward (with ``logits_to_keep=1``) on every entry of ``inputs`` except ``labels`` and the
-            teacher-cache keys (or on ``model_input_keys``).
-        teacher: a model, teacher logits, a :class:`TopKTeacher`, ``None`` (top-k in ``inputs``) or a callable.
-        fused: False computes the student's (and a model teacher's) full logits with ``model(...)``, for
-            heads the fused path does not cover (softcapping, logit scale).
-        return_outputs: also return the student decoder's output (the model's output with ``fused=False``).
-        model_input_keys: the entries of ``inputs`` passed to the models (default: all but ``labels`` and the
-            teacher-cache keys; TRL's GKD batches need ``("input_ids", "attention_mask")``).
-
-    Returns:
-        The scalar loss (and the outputs).
+    :param model: the student, a ``transformers`` causal LM (or a DDP / PEFT wrapper of one). It is called
+        through its forward (with ``logits_to_keep=1``) on every entry of ``inputs`` except ``labels`` and the
+        teacher-cache keys (or on ``model_input_keys``).
+    :param teacher: a model, teacher logits, a :class:`TopKTeacher`, ``None`` (top-k in ``inputs``) or a
+        callable returning one of these.
+    :param inputs: the batch (``input_ids``, ``attention_mask``, ``labels``, the teacher-cache keys).
+    :param divergence: a registered name, a ``dv.spec(...)`` value with its parameters
+        (``dv.spec("js", beta=0.3)``), a term or an f callable.
+    :param options: a :class:`~divergences.torch.DistillOptions`: ``temperature``, ``hard_weight``,
+        ``soft_weight``, ``t_squared``, ``ignore_index``, ``chunk_size``, ``vocab_mismatch``, ``validate``
+        (its ``reduction`` is the one described above: other fields are refused).
+    :param num_items_in_batch: N, the kept tokens of the optimiser step.
+    :param fused: False computes the student's (and a model teacher's) full logits with ``model(...)``, for
+        heads the fused path does not cover (softcapping, logit scale).
+    :param return_outputs: also return the student decoder's output (the model's output with ``fused=False``).
+    :param model_input_keys: the entries of ``inputs`` passed to the models (default: all but ``labels`` and
+        the teacher-cache keys; TRL's GKD batches need ``("input_ids", "attention_mask")``).
+    :param shift_labels: compare position t with target t + 1 (False: the labels are already aligned).
+    :returns: the scalar loss (and the outputs with ``return_outputs``).
+    :raises ValueError: naming the argument or batch key that is malformed, the options field that does not
+        apply, or a divergence that cannot be computed here.
+    :raises TypeError: for a removed keyword (``beta=``: use ``dv.spec(...)``; ``temperature=``: use
+        ``options=``), naming the new spelling.
     """
     if not isinstance(inputs, Mapping):
         raise ValueError(f"inputs must be a mapping of tensors (a batch), got {type(inputs).__name__}")
-    DistillOptions(temperature=temperature)  # checked here, with the error naming it
-    labels = _labels_and_mask(inputs, ignore_index, shift_labels)
+    value = divergence_arg(divergence)
+    opts = loss_options(options)
+    labels = _labels_and_mask(inputs, opts.ignore_index, shift_labels)
     if model_input_keys is None:
         model_inputs = {k: v for k, v in inputs.items() if k not in _NOT_MODEL_INPUTS}
     else:
         model_inputs = {k: inputs[k] for k in model_input_keys if k in inputs}
     lead = tuple(inputs["input_ids"].shape) if "input_ids" in inputs else None
-    keep = labels != ignore_index
+    keep = labels != opts.ignore_index
     y = labels[keep]
 
     if callable(teacher) and not isinstance(teacher, (torch.nn.Module, torch.Tensor)):
         teacher = teacher(inputs)
     if teacher is None:
-        missing = [k for k in TOPK_KEYS if k not in inputs]
-        if missing:
-            raise ValueError(f"teacher is None, so inputs must hold the top-k teacher; missing {missing}")
-        t = inputs.get("teacher_temperature")
-        t = None if t is None else float(t.reshape(-1)[0]) if isinstance(t, torch.Tensor) else float(t)
-        teacher = TopKTeacher(inputs["teacher_topk_logprobs"], inputs["teacher_topk_indices"], t)
+        teacher = _topk_from_batch(inputs)
 
-    options = dict(temperature=temperature, hard_weight=hard_weight, soft_weight=soft_weight, t_squared=t_squared,
-                   **params)
     if fused:
         hidden, outputs = _decoder_hidden(model, model_inputs)
         weight, bias = lm_head(model)
@@ -268,18 +283,20 @@ def distillation_loss(
     if isinstance(teacher, TopKTeacher):
         _check_lead(teacher.logprobs, lead, "teacher top-k log-probabilities")
         _check_lead(teacher.indices, lead, "teacher top-k indices")
-        if teacher.temperature is not None and not math.isclose(teacher.temperature, temperature, rel_tol=1e-6):
+        if teacher.temperature is not None and not math.isclose(teacher.temperature, opts.temperature, rel_tol=1e-6):
             raise ValueError(f"teacher: its top-k log-probabilities were taken at temperature {teacher.temperature}, "
-                             f"but the loss uses temperature={temperature}; they must match")
+                             f"but the loss uses temperature={opts.temperature}; they must match")
         # a served teacher's tensors live on the CPU: bring them to the student's device
         lp = _shift(teacher.logprobs.to(h.device), shift_labels)[keep]
         ix = _shift(teacher.indices.to(h.device), shift_labels)[keep]
-        total = topk_sum(h, weight, bias, lp, ix, y, divergence, chunk_size, options)
+        total = topk_sum(h, weight, bias, lp, ix, y, value, opts)
     else:
-        common = dict(labels=y, reduction="sum", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch, **options)
+        div, params = torch_divergence(value)
+        summed = replace(opts, reduction="sum")
         if isinstance(teacher, torch.nn.Module):
             teacher.eval()
             t_inputs = _to_device(model_inputs, _device_of(teacher))
+            t_weight = t_bias = None
             with torch.no_grad():
                 if fused:
                     t_hidden, _ = _decoder_hidden(teacher, t_inputs)
@@ -288,20 +305,22 @@ def distillation_loss(
                     t_hidden, _ = _full_logits(teacher, t_inputs)
             # a teacher on another device: its hidden states (and head) move to the student's
             t_rows = _shift(t_hidden, shift_labels)[keep.to(t_hidden.device)].to(h.device)
-            if fused:
-                total = fused_linear_divergence_loss(h, weight, None, divergence, bias=bias, teacher_hidden=t_rows,
-                                                     teacher_weight=t_weight, teacher_bias=t_bias, **common)
+            if fused and weight is not None:
+                total = fused_linear_divergence_loss(h, weight, None, div, bias=bias, teacher_hidden=t_rows,
+                                                     teacher_weight=t_weight, teacher_bias=t_bias, labels=y,
+                                                     params=params, options=summed)
             else:
-                total = _dense(h, t_rows, divergence, common)
+                total = divergence_loss(h, t_rows, div, labels=y, params=params, options=summed)
         elif isinstance(teacher, torch.Tensor):
             if teacher.ndim != 3:
                 raise ValueError(f"teacher logits must have shape (batch, seq, vocab), got {tuple(teacher.shape)}")
             _check_lead(teacher, lead, "teacher logits")
             t_rows = _shift(teacher.detach().to(h.device), shift_labels)[keep]
-            if fused:
-                total = fused_linear_divergence_loss(h, weight, t_rows, divergence, bias=bias, **common)
+            if fused and weight is not None:
+                total = fused_linear_divergence_loss(h, weight, t_rows, div, bias=bias, labels=y, params=params,
+                                                     options=summed)
             else:
-                total = _dense(h, t_rows, divergence, common)
+                total = divergence_loss(h, t_rows, div, labels=y, params=params, options=summed)
         else:
             raise ValueError("teacher must be a model, a logits tensor, a TopKTeacher, None (top-k in inputs) or a "
                              f"callable returning one of these; got {type(teacher).__name__}")
@@ -310,10 +329,36 @@ def distillation_loss(
     return (loss, outputs) if return_outputs else loss
 
 
-def _dense(student_rows: Tensor, teacher_rows: Tensor, divergence: Any, common: dict[str, Any]) -> Tensor:
-    from ..torch.losses import divergence_loss
 
-    return divergence_loss(student_rows, teacher_rows, divergence, **common)
+
+#: the :class:`DistillOptions` fields :func:`distillation_loss` reads; the others must keep their defaults
+_USED_OPTIONS = ("temperature", "hard_weight", "soft_weight", "t_squared", "ignore_index", "chunk_size",
+                 "vocab_mismatch", "validate")
+
+
+def loss_options(options: DistillOptions | None, owner: str = "distillation_loss") -> DistillOptions:
+    """``options`` checked for :func:`distillation_loss` (None: the defaults); a field it does not read is refused."""
+    if options is None:
+        return DistillOptions()
+    if not isinstance(options, DistillOptions):
+        raise ValueError(f"options must be a divergences.torch.DistillOptions, got {type(options).__name__}")
+    default = DistillOptions()
+    unused = [f.name for f in fields(DistillOptions)
+              if f.name not in _USED_OPTIONS and getattr(options, f.name) != getattr(default, f.name)]
+    if unused:
+        raise ValueError(f"options: {owner} does not use {unused} (its reduction is the mean over kept tokens, or "
+                         "the sum over num_items_in_batch); leave them at their defaults")
+    return options
+
+
+def _topk_from_batch(inputs: Mapping[str, Any]) -> TopKTeacher:
+    """The top-k teacher a :class:`~divergences.hf.TeacherCacheCollator` batch holds."""
+    missing = [k for k in TOPK_KEYS if k not in inputs]
+    if missing:
+        raise ValueError(f"teacher is None, so inputs must hold the top-k teacher; missing {missing}")
+    t = inputs.get("teacher_temperature")
+    t = None if t is None else float(t.reshape(-1)[0]) if isinstance(t, torch.Tensor) else float(t)
+    return TopKTeacher(inputs["teacher_topk_logprobs"], inputs["teacher_topk_indices"], t)
 
 
 def _denominator(num_items_in_batch: int | Tensor | None, kept: int, like: Tensor) -> Tensor | float:

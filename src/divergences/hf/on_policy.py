@@ -21,8 +21,8 @@ A_t = log π_teacher(y_t) − log π_student(y_t), the recipe's reward). It need
 the sampled tokens (a served teacher's ``logprobs`` suffice), at the cost of a noisier gradient.
 
 Peers: TRL's ``GKDTrainer`` (``lmbda`` = the share of on-policy batches, ``beta`` the JSD mixture, ``seq_kd``)
-and 1.16's ``DistillationTrainer`` (always on-policy, ``beta=1.0`` reverse KL): ``divergence="js", params=
-{"beta": β}`` here (β = 0: ``"kl"``, β = 1: ``"reverse_kl"``); verl/ms-swift GKD likewise.
+and 1.16's ``DistillationTrainer`` (always on-policy, ``beta=1.0`` reverse KL): ``divergence=dv.spec("js",
+beta=β)`` here (β = 0: ``"kl"``, β = 1: ``"reverse_kl"``); verl/ms-swift GKD likewise.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import torch
 
 from ..torch.options import DistillOptions
 from ..torch.rl import f_prime, sampled_divergence
-from ._spec import divergence_arg
-from .generation import prompts_of, sample_completions
+from ._spec import DivergenceArg, divergence_arg, f_generator, keywords_checked
+from .generation import prompts_of
 from .loss import TopKTeacher, distillation_loss
 from .trainer import DistillationTrainer
 
@@ -70,13 +70,13 @@ def _teacher_topk(teacher: torch.nn.Module, batch: Mapping[str, Tensor], k: int,
     return TopKTeacher(lp, ix, temperature)
 
 
+@keywords_checked(options=False)
 def on_policy_loss(
     student: torch.nn.Module,
     teacher: Any,
     batch: Mapping[str, Tensor],
-    divergence: Any = "reverse_kl",
+    divergence: DivergenceArg = "reverse_kl",
     *,
-    params: Mapping[str, Any] | None = None,
     temperature: float = 1.0,
     teacher_top_k: int | None = None,
     objective: str = "divergence",
@@ -84,16 +84,26 @@ def on_policy_loss(
 ) -> Tensor:
     r"""The on-policy distillation loss of a batch of the student's samples (see the module notes).
 
-    ``batch`` is what :func:`~divergences.hf.sample_completions` returns (``labels`` mark the completion
-    tokens); ``teacher`` a causal LM with the student's vocabulary (or anything
-    :func:`~divergences.hf.distillation_loss` accepts, for ``objective="divergence"``); ``divergence`` with
-    ``params`` any registry divergence, D(teacher ‖ student) (reverse KL by default); ``teacher_top_k`` compares on
-    the teacher's k most likely tokens plus a tail bucket; ``objective="reward"`` uses the sampled-token
-    policy-gradient form (f-divergences only). Normalised by ``num_items_in_batch`` or the number of completion
-    tokens. Measured without gradient (``torch.no_grad()``), ``objective="divergence"`` with ``"reverse_kl"`` is
-    the reverse KL of the two models on the student's samples, the quantity on-policy training lowers.
+    Measured without gradient (``torch.no_grad()``), ``objective="divergence"`` with ``"reverse_kl"`` is the
+    reverse KL of the two models on the student's samples, the quantity on-policy training lowers.
+
+    :param student: the student, a causal LM.
+    :param teacher: a causal LM with the student's vocabulary (or anything
+        :func:`~divergences.hf.distillation_loss` accepts, for ``objective="divergence"``).
+    :param batch: what :func:`~divergences.hf.sample_completions` returns (``labels`` mark the completion
+        tokens).
+    :param divergence: D(teacher ‖ student), reverse KL by default: a registered name, a ``dv.spec(...)`` value
+        with its parameters (``dv.spec("js", beta=0.9)``), a term or an f callable.
+    :param temperature: the temperature of both models' distributions.
+    :param teacher_top_k: compare on the teacher's k most likely tokens plus a tail bucket.
+    :param objective: ``"divergence"`` (the per-token divergence) or ``"reward"`` (the sampled-token
+        policy-gradient form; f-divergences only).
+    :param num_items_in_batch: the normaliser (default: the number of completion tokens).
+    :returns: the scalar loss.
+    :raises ValueError: for a bad argument or batch, each named.
+    :raises TypeError: for ``params=`` or a divergence parameter beside the name (use ``dv.spec(...)``).
     """
-    divergence, kw = divergence_arg(divergence, params)
+    value = divergence_arg(divergence, needs="f" if objective == "reward" else "tokens")
     if objective not in ON_POLICY_OBJECTIVES:
         raise ValueError(f"objective must be one of {ON_POLICY_OBJECTIVES}, got {objective!r}")
     opts = DistillOptions(temperature=temperature)
@@ -105,21 +115,20 @@ def on_policy_loss(
             if isinstance(teacher_top_k, bool) or not isinstance(teacher_top_k, int) or teacher_top_k < 1:
                 raise ValueError(f"teacher_top_k must be a positive integer or None, got {teacher_top_k!r}")
             teacher = _teacher_topk(teacher, batch, teacher_top_k, opts.temperature)
-        loss: Any = distillation_loss(student, teacher, batch, divergence, temperature=opts.temperature,
-                                      num_items_in_batch=num_items_in_batch, **kw)
-        return loss
+        return distillation_loss(student, teacher, batch, value, options=opts, num_items_in_batch=num_items_in_batch)
     if not isinstance(teacher, torch.nn.Module):
         raise ValueError("objective='reward' needs the teacher as a model (its log-probabilities of the samples)")
+    gen = f_generator(divergence_arg(value, needs="f"))
     keep = batch["labels"][:, 1:] != -100
     lq = sampled_token_logprobs(student, batch, temperature=opts.temperature)
     with torch.no_grad():
         lp = sampled_token_logprobs(teacher, batch, temperature=opts.temperature).to(lq.device)
         ell = (lp - lq.detach())[keep.to(lq.device)]
-        f_r = sampled_divergence(ell, torch.zeros_like(ell), divergence, samples_from="q", control_variate=False,
-                                 **kw).to(torch.float64)
+        f_r = sampled_divergence(ell, torch.zeros_like(ell), gen, samples_from="q", control_variate=False
+                                 ).to(torch.float64)
         r = torch.exp(ell.to(torch.float64).clamp(max=300.0))
-        slope = f_prime(ell, divergence, **kw).to(torch.float64)
-        at_one = f_prime(torch.zeros(1, dtype=torch.float64), divergence, **kw)
+        slope = f_prime(ell, gen).to(torch.float64)
+        at_one = f_prime(torch.zeros(1, dtype=torch.float64), gen)
         advantage = -(f_r - r * slope + at_one)
     count = float(num_items_in_batch) if num_items_in_batch is not None else float(max(int(keep.sum()), 1))
     return -(advantage.to(lq.dtype) * lq[keep.to(lq.device)]).sum() / count + 0.0 * lq.sum()
@@ -129,33 +138,35 @@ class OnPolicyDistillationTrainer(DistillationTrainer):
     """A :class:`~divergences.hf.DistillationTrainer` that trains on completions the student samples itself.
 
     Each training batch's prompts (the tokens before the first label ≠ -100) are completed by the student
-    (:func:`~divergences.hf.sample_completions`) with probability ``lmbda`` (1.0: always, as TRL 1.16's
-    ``DistillationTrainer``; GKD's default is 0.5), else by the teacher when ``seq_kd=True``, else the batch's
-    own completions are kept; the loss is :func:`on_policy_loss` (``divergence="reverse_kl"`` by default) on the
-    result, normalised by its completion tokens (and by the gradient-accumulation steps).
+    (:func:`~divergences.hf.sample_completions` with ``generation``) with probability ``lmbda`` (1.0: always, as
+    TRL 1.16's ``DistillationTrainer``; GKD's default is 0.5), else by the teacher when ``seq_kd=True``, else the
+    batch's own completions are kept; the loss is :func:`on_policy_loss` (``divergence="reverse_kl"`` by
+    default) on the result, normalised by its completion tokens (and by the gradient-accumulation steps).
 
-    Args:
-        lmbda: the share of batches completed by the student, in [0, 1]; drawn per batch from ``seed``.
-        max_new_tokens, generation_temperature, generation_kwargs: how completions are sampled.
-        objective, teacher_top_k: as :func:`on_policy_loss`.
-        seed: the seed of the on-policy/off-policy draws.
-        divergence, divergence_params, teacher_model, temperature, seq_kd, ...: as
-            :class:`~divergences.hf.DistillationTrainer` (``teacher_tokenizer`` too, with ``objective="divergence"``).
+    :param lmbda: the share of batches completed by the student, in [0, 1]; drawn per batch from ``seed``.
+    :param objective: as :func:`on_policy_loss`.
+    :param teacher_top_k: as :func:`on_policy_loss`.
+    :param seed: the seed of the on-policy/off-policy draws.
+    :param divergence: as :class:`~divergences.hf.DistillationTrainer` (reverse KL by default).
+    :param args: those of :class:`~divergences.hf.DistillationTrainer` and ``transformers.Trainer``.
+    :param kwargs: those of :class:`~divergences.hf.DistillationTrainer` (``teacher_model``, ``options``,
+        ``generation``, ``seq_kd``, ``teacher_tokenizer`` with ``objective="divergence"``, ...) and of
+        ``transformers.Trainer``.
+    :raises ValueError: for a bad argument, named, at construction.
     """
 
-    def __init__(self, *args: Any, lmbda: float = 1.0, max_new_tokens: int = 32, generation_temperature: float = 1.0,
-                 generation_kwargs: Mapping[str, Any] | None = None, objective: str = "divergence",
-                 teacher_top_k: int | None = None, seed: int = 0, divergence: Any = "reverse_kl",
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lmbda: float = 1.0, objective: str = "divergence", teacher_top_k: int | None = None,
+                 seed: int = 0, divergence: DivergenceArg = "reverse_kl", **kwargs: Any) -> None:
         if not (isinstance(lmbda, (int, float)) and not isinstance(lmbda, bool) and 0.0 <= lmbda <= 1.0):
             raise ValueError(f"lmbda must be a number in [0, 1], got {lmbda!r}")
         if objective not in ON_POLICY_OBJECTIVES:
             raise ValueError(f"objective must be one of {ON_POLICY_OBJECTIVES}, got {objective!r}")
-        super().__init__(*args, divergence=divergence, max_new_tokens=max_new_tokens,
-                         generation_temperature=generation_temperature, generation_kwargs=generation_kwargs, **kwargs)
-        opts = self.distill_options
+        if objective == "reward":
+            divergence_arg(divergence, needs="f")
+        super().__init__(*args, divergence=divergence, **kwargs)
+        opts = self.options
         if (objective == "reward" or teacher_top_k is not None) and (
-                opts["hard_weight"] != 0.0 or opts["soft_weight"] != 1.0 or opts["t_squared"]):
+                opts.hard_weight != 0.0 or opts.soft_weight != 1.0 or opts.t_squared):
             raise ValueError("objective='reward' and teacher_top_k take the loss as it is: hard_weight=0, "
                              "soft_weight=1 and t_squared=False")
         if self.cross is not None and (objective == "reward" or teacher_top_k is not None):
@@ -170,19 +181,12 @@ class OnPolicyDistillationTrainer(DistillationTrainer):
         if self._draws.random() < self.lmbda:
             pad = self._pad_id()
             prompts, pmask = prompts_of(inputs, pad)
-            batch = sample_completions(self.accelerator.unwrap_model(model), prompts, pmask, **self.generation)
-            return batch, True
+            return self.generation.sample(self.accelerator.unwrap_model(model), prompts, pmask), True
         return super()._training_batch(model, inputs)
 
     def _soft_loss(self, model: Any, batch: Mapping[str, Any], num_items_in_batch: Any) -> Tensor:
         if self.cross is not None or (self.objective == "divergence" and self.teacher_top_k is None):
             return super()._soft_loss(model, batch, num_items_in_batch)
-        opts = self.distill_options
-        params = {k: v for k, v in opts.items() if k not in _LOSS_KEYS}
-        return on_policy_loss(model, self.teacher_model, batch, opts["divergence"], params=params,
-                              temperature=opts["temperature"], teacher_top_k=self.teacher_top_k,
-                              objective=self.objective, num_items_in_batch=num_items_in_batch)
-
-
-_LOSS_KEYS = ("divergence", "temperature", "hard_weight", "soft_weight", "t_squared", "chunk_size", "vocab_mismatch",
-              "fused")
+        return on_policy_loss(model, self.teacher_model, batch, self.divergence, temperature=self.options.temperature,
+                              teacher_top_k=self.teacher_top_k, objective=self.objective,
+                              num_items_in_batch=num_items_in_batch)

@@ -40,6 +40,8 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from ._spec import DivergenceArg, divergence_arg, keywords_checked
+
 __all__ = ["DivergenceMonitor", "NGramPriorLogitsProcessor", "USCDLogitsProcessor", "base_perplexity",
            "style_perplexity", "uscd_generate"]
 
@@ -278,7 +280,7 @@ class USCDLogitsProcessor(_Stateful):
             raise ValueError("nothing recorded yet: run generate with this processor first")
         return _trace(self.uncertain, self._parent_log[-len(self.uncertain):])
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         new, fresh = self._new_tokens(input_ids)
         if self.weight == 0:
             return scores
@@ -286,7 +288,9 @@ class USCDLogitsProcessor(_Stateful):
             self._stepper = _CachedStepper(self.lame_model, self.lame_input_ids.to(input_ids.device),
                                            self.lame_attention_mask, "lame_attention_mask")
             self._stepper.expand(input_ids.shape[0])
-        lame = self._stepper(new)
+        stepper = self._stepper
+        assert stepper is not None  # made by the first call of each generation
+        lame = stepper(new)
         _check_vocab(scores, lame.shape[-1], "lame_model")
         dtype = torch.promote_types(scores.dtype, torch.float32)
         logp_s = torch.log_softmax(scores.to(dtype), dim=-1)
@@ -360,7 +364,7 @@ class NGramPriorLogitsProcessor(_Stateful):
     def _reorder(self, parent: torch.Tensor) -> None:
         self._lead = [self._lead[j] for j in parent.tolist()]
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         _, fresh = self._new_tokens(input_ids)
         if fresh:
             self._lead = [_leading_pad(r, self.pad_token_id) for r in input_ids]
@@ -378,7 +382,10 @@ class DivergenceMonitor(_Stateful):
 
     ``DivergenceMonitor(processor, divergence="js")`` wraps a processor (or a
     ``LogitsProcessorList``): it calls it, records ``divergences.divergence(divergence, scores,
-    steered, from_logits=True, **params)`` per row, and returns the steered scores. Without a
+    steered, from_logits=True)`` per row, and returns the steered scores. ``divergence`` is a
+    registered divergence between distributions, by name or as a ``dv.spec(...)`` value with its
+    parameters (``dv.spec("js", beta=0.3)``); a parameter beside the name (``beta=0.3``) is a
+    TypeError showing that spelling. Without a
     processor it passes the scores through and compares them with ``reference_model``'s next-token
     logits (run with its own KV cache on ``reference_input_ids`` + the generated tokens;
     ``reference_input_ids`` default to the prompt, then give ``reference_attention_mask`` for left
@@ -387,17 +394,17 @@ class DivergenceMonitor(_Stateful):
     Place it where the steering happens in the processor list (e.g. last).
     """
 
-    def __init__(self, processor: Any = None, *, divergence: str = "js", reference_model: Any = None,
+    @keywords_checked(options=False, owner="DivergenceMonitor")
+    def __init__(self, processor: Any = None, *, divergence: DivergenceArg = "js", reference_model: Any = None,
                  reference_input_ids: torch.Tensor | None = None, reference_attention_mask: torch.Tensor | None = None,
-                 eos_token_id: int | Sequence[int] | None = None, **params: Any) -> None:
-        import divergences as dv
-
-        dv.registry.get(divergence)  # unknown names fail here, not at the first step
+                 eos_token_id: int | Sequence[int] | None = None) -> None:
+        # unknown names and parameters fail here, not at the first step
+        value = divergence_arg(divergence, needs="exact")
         if processor is None and reference_model is None:
             raise ValueError("give a processor to monitor or a reference_model to compare with")
         if processor is not None and reference_model is not None:
             raise ValueError("give either processor or reference_model, not both")
-        self.processor, self.divergence, self.params = processor, divergence, params
+        self.processor, self.divergence = processor, value
         self.reference_model = reference_model
         self.reference_input_ids, self.reference_attention_mask = reference_input_ids, reference_attention_mask
         eos = [] if eos_token_id is None else [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
@@ -423,7 +430,7 @@ class DivergenceMonitor(_Stateful):
         if self._done is not None:
             self._done = self._done[parent.to(self._done.device)]
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         import divergences as dv
 
         new, fresh = self._new_tokens(input_ids)
@@ -434,22 +441,26 @@ class DivergenceMonitor(_Stateful):
                 self._stepper = _CachedStepper(self.reference_model, ids.to(input_ids.device),
                                                self.reference_attention_mask, "reference_attention_mask")
                 self._stepper.expand(input_ids.shape[0])
-        elif self.eos.numel():
-            self._done |= torch.isin(new, self.eos.to(new.device)).any(-1)
+        done = self._done
+        assert done is not None  # made by the first call of each generation
+        if not fresh and self.eos.numel():
+            done |= torch.isin(new, self.eos.to(new.device)).any(-1)
         if self.processor is not None:
             steered = self.processor(input_ids, scores)
             original = scores
         else:
+            stepper = self._stepper
+            assert stepper is not None  # made with done, when a reference model is given
             steered = scores
-            original = self._stepper(new)
+            original = stepper(new)
             _check_vocab(scores, original.shape[-1], "reference_model")
         dtype = torch.promote_types(scores.dtype, torch.float32)
         with torch.no_grad():
             value = dv.divergence(self.divergence, original.to(dtype), steered.to(dtype), from_logits=True,
-                                  validate=False, **self.params)
+                                  validate=False)
             # D(p, p) = 0 exactly: the registry's JS of two equal float32 rows rounds to ±1e-8
             value = torch.where((original == steered).all(-1), torch.zeros_like(value), value)
-        self.values.append(torch.where(self._done, torch.full_like(value, math.nan), value))
+        self.values.append(torch.where(done, torch.full_like(value, math.nan), value))
         return steered
 
     @property
@@ -474,6 +485,7 @@ class DivergenceMonitor(_Stateful):
         if seqs.ndim != 2:
             raise ValueError(f"sequences must be [n, length], got shape {tuple(seqs.shape)}")
         prompt = self._prompt
+        assert prompt is not None  # recorded with the values
         p = prompt.shape[1]
         out = torch.full((seqs.shape[0], len(self.values)), math.nan, dtype=self.values[0].dtype)
         parents, news = self._parent_log[-len(self.values):], self._new_log[-len(self.values):]

@@ -47,15 +47,14 @@ _MASS_TOL = 1e-3  # the listed probabilities of one position may exceed 1 by pri
 class ServedTopK:
     """Top-k log-probabilities of one served sequence, in the student's vocabulary.
 
-    Attributes:
-        logprobs: (T, k) float tensor, ``-inf`` in unused slots.
-        indices: (T, k) int64 student ids, distinct per row (unused slots hold ids not used in that row).
-        chosen: (T,) the student id of the token the server emitted at each position (-100 if unknown).
-        missing: teacher entries whose token the student lacks (their mass is in the tail).
-        missing_mass: (T,) probability those entries carried, per position.
-        missing_tokens: how often each lacking token was seen.
-        merged: entries merged into another with the same student id.
-        truncated: entries dropped because a position had more than ``k`` (their mass is in the tail).
+    :ivar logprobs: (T, k) float tensor, ``-inf`` in unused slots.
+    :ivar indices: (T, k) int64 student ids, distinct per row (unused slots hold ids not used in that row).
+    :ivar chosen: (T,) the student id of the token the server emitted at each position (-100 if unknown).
+    :ivar missing: teacher entries whose token the student lacks (their mass is in the tail).
+    :ivar missing_mass: (T,) probability those entries carried, per position.
+    :ivar missing_tokens: how often each lacking token was seen.
+    :ivar merged: entries merged into another with the same student id.
+    :ivar truncated: entries dropped because a position had more than ``k`` (their mass is in the tail).
     """
 
     logprobs: Any
@@ -340,19 +339,17 @@ def parse_logprobs(response: Any, vocab: Mapping[str, int] | Callable[[str], int
                    vocab_size: int | None = None, choice: int = 0) -> ServedTopK:
     """Read a served response's log-probabilities as a top-k teacher on the student's vocabulary.
 
-    Args:
-        response: the response JSON (dict or text), one of its ``choices``, its ``logprobs`` object, or a vLLM
-            ``prompt_logprobs`` list (formats in :mod:`divergences.hf.served`).
-        vocab: student token string → id (or a callable returning an id or None for unknown tokens).
-        k: columns kept per position (default: the most entries any position has); positions with more keep
-            their k largest, the rest counted in ``truncated`` and left to the tail.
-        vocab_size: the student vocabulary size (default: 1 + the largest id of ``vocab``).
-        choice: which of ``choices`` to read.
+    :param response: the response JSON (dict or text), one of its ``choices``, its ``logprobs`` object, or a vLLM
+        ``prompt_logprobs`` list (formats in :mod:`divergences.hf.served`).
+    :param vocab: student token string → id (or a callable returning an id or None for unknown tokens).
+    :param k: columns kept per position (default: the most entries any position has); positions with more keep
+        their k largest, the rest counted in ``truncated`` and left to the tail.
+    :param vocab_size: the student vocabulary size (default: 1 + the largest id of ``vocab``).
+    :param choice: which of ``choices`` to read.
 
-    Returns:
-        A :class:`ServedTopK`. The served log-probabilities are used as given (at the server's temperature),
-        except that values in (0, 1e-6] (printing round-off of a certain token) are read as 0; a larger
-        positive value or NaN is a ValueError.
+    :returns: A :class:`ServedTopK`. The served log-probabilities are used as given (at the server's temperature),
+        except that values in (0, 1e-6] (printing round-off of a certain token) are read as 0; a larger positive
+        value or NaN is a ValueError.
 
     >>> resp = {"choices": [{"logprobs": {"content": [
     ...     {"token": "a", "logprob": -0.2, "top_logprobs": [{"token": "a", "logprob": -0.2},

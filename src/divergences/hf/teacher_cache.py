@@ -68,10 +68,10 @@ class CacheManifest:
         return json.dumps(asdict(self), indent=1, sort_keys=True, allow_nan=False)
 
     def save(self, path: str | os.PathLike, *, replace: bool = True) -> None:
-        """Write ``path/manifest.json`` through the safe writer (:func:`divergences._safe_write.write_atomic`).
+        """Write ``path/manifest.json`` through the safe writer (:func:`divergences.files.write_atomic`).
 
         ``replace=False`` creates it only if it does not exist (``FileExistsError`` otherwise)."""
-        from .._safe_write import write_atomic
+        from ..files import write_atomic
 
         write_atomic(Path(path) / MANIFEST, self.to_json(), replace=replace)
 
@@ -139,6 +139,14 @@ def _teacher_topk(teacher: Any, seqs: list[np.ndarray], k: int, temperature: flo
     return [(lp[j, : len(q)], ix[j, : len(q)], tail[j, : len(q)]) for j, q in enumerate(seqs)], vocab
 
 
+def _device_of(teacher: Any) -> Any:
+    """The device of a model teacher's first parameter ("cpu" for a callable, or a model without parameters)."""
+    import torch
+
+    first = next(teacher.parameters(), None) if isinstance(teacher, torch.nn.Module) else None
+    return first.device if first is not None else "cpu"
+
+
 def _topk_logprobs(teacher: Any, ids: Any, mask: Any, k: int, temperature: float, rows: int = 1 << 22):
     """Top-k of log_softmax(logits / T) per position: from the decoder's hidden states and the head, one chunk
     of positions at a time, for a causal LM with a plain linear head; from ``teacher(...)`` logits otherwise."""
@@ -146,12 +154,13 @@ def _topk_logprobs(teacher: Any, ids: Any, mask: Any, k: int, temperature: float
 
     from .loss import _decoder_hidden, lm_head
 
+    weight = bias = hidden = None
     try:
         weight, bias = lm_head(teacher)
         hidden, _ = _decoder_hidden(teacher, {"input_ids": ids, "attention_mask": mask})
     except (ValueError, AttributeError, TypeError):
         hidden = None
-    if hidden is None:
+    if hidden is None or weight is None:
         out = teacher(input_ids=ids, attention_mask=mask)
         logits = out.logits if hasattr(out, "logits") else out
         if not isinstance(logits, torch.Tensor) or logits.shape[:2] != ids.shape:
@@ -199,7 +208,7 @@ def _write_part(file: Path, start: int, seqs: list[np.ndarray], rows: list[tuple
         "topk_indices": _nested(np.concatenate([r[1] for r in rows]), lengths, k, pa.int32()),
         "tail_logprob": _nested(np.concatenate([r[2] for r in rows]).astype(np.float32), lengths, None, pa.float32()),
     })
-    from .._safe_write import write_atomic
+    from ..files import write_atomic
 
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
@@ -247,26 +256,24 @@ def write_teacher_cache(
 ) -> CacheManifest:
     """Write the teacher's top-k log-probabilities for every position of ``dataset`` to ``path``.
 
-    Args:
-        teacher: a causal LM (``teacher(input_ids=, attention_mask=)`` returning ``.logits``) or a callable
-            returning logits (batch, seq, V). Run under ``torch.no_grad``; batches are right-padded. A causal
-            LM with a plain linear head has its logits formed from its hidden states one chunk of positions
-            at a time (about 2**22 logits each), never for the whole batch at once.
-        dataset: a sequence (``len`` and indexing; a ``datasets.Dataset`` works) of examples with
-            ``input_ids``, or of id lists.
-        k: entries kept per position (1 ≤ k ≤ V).
-        tokenizer: the tokenizer of ``input_ids`` (its hash goes to the manifest).
-        model_id: recorded in the manifest (default: ``teacher.name_or_path`` or the class name).
-        temperature: the log-probabilities are of ``softmax(logits / temperature)``.
-        dtype: ``"float32"`` (4 bytes per value) or ``"float16"`` (2 bytes; about 3 significant digits).
-        rows_per_file: examples per Parquet file (the unit of resumption).
-        progress: called as ``progress(parts_done, parts_total)`` after each file (the files of this rank).
+    :param teacher: a causal LM (``teacher(input_ids=, attention_mask=)`` returning ``.logits``) or a callable
+        returning logits (batch, seq, V). Run under ``torch.no_grad``; batches are right-padded. A causal LM with a
+        plain linear head has its logits formed from its hidden states one chunk of positions at a time (about
+        2**22 logits each), never for the whole batch at once.
+    :param dataset: a sequence (``len`` and indexing; a ``datasets.Dataset`` works) of examples with ``input_ids``,
+        or of id lists.
+    :param k: entries kept per position (1 ≤ k ≤ V).
+    :param tokenizer: the tokenizer of ``input_ids`` (its hash goes to the manifest).
+    :param model_id: recorded in the manifest (default: ``teacher.name_or_path`` or the class name).
+    :param temperature: the log-probabilities are of ``softmax(logits / temperature)``.
+    :param dtype: ``"float32"`` (4 bytes per value) or ``"float16"`` (2 bytes; about 3 significant digits).
+    :param rows_per_file: examples per Parquet file (the unit of resumption).
+    :param progress: called as ``progress(parts_done, parts_total)`` after each file (the files of this rank).
 
-    Returns:
-        The manifest. Calling again on a complete cache checks it and writes nothing; on a partial one it
+    :returns: The manifest. Calling again on a complete cache checks it and writes nothing; on a partial one it
         writes the missing files. A manifest that disagrees with the arguments is a ValueError.
 
-    Several processes: every file goes through the safe writer (:func:`divergences._safe_write.write_atomic`:
+    Several processes: every file goes through the safe writer (:func:`divergences.files.write_atomic`:
     exclusive temporary file, atomic rename, links at the final name not followed) and ``manifest.json`` is
     created once (a second writer compares its arguments with it). Under ``torchrun`` (a ``torch.distributed``
     process group is initialised) every rank calls this function with the same arguments: part ``i`` is
@@ -296,9 +303,7 @@ def write_teacher_cache(
     if not isinstance(model_id, str):
         raise ValueError(f"model_id must be a string, got {type(model_id).__name__}")
     if device is None:
-        params = getattr(teacher, "parameters", None)
-        first = next(iter(params()), None) if callable(params) else None
-        device = first.device if first is not None else "cpu"
+        device = _device_of(teacher)
     if hasattr(teacher, "eval"):
         teacher.eval()
     tok_hash = tokenizer_hash(tokenizer)
@@ -428,12 +433,11 @@ class TeacherCache:
     Item ``i`` is a dict of tensors: ``input_ids`` (S,), ``teacher_topk_logprobs`` (S, k) float32,
     ``teacher_topk_indices`` (S, k) int64, ``teacher_tail_logprob`` (S,), and ``teacher_temperature``.
 
-    Args:
-        path: the cache folder.
-        tokenizer: the student's tokenizer; its hash must equal the manifest's.
-        temperature: the temperature the student is distilled at; must equal the manifest's.
-        k: if given, must equal the manifest's k.
-        vocab_size: if given (the student's vocabulary size), must equal the teacher's.
+    :param path: the cache folder.
+    :param tokenizer: the student's tokenizer; its hash must equal the manifest's.
+    :param temperature: the temperature the student is distilled at; must equal the manifest's.
+    :param k: if given, must equal the manifest's k.
+    :param vocab_size: if given (the student's vocabulary size), must equal the teacher's.
 
     An incomplete cache (missing parts) is an error: finish it with :func:`write_teacher_cache`.
 

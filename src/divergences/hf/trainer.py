@@ -29,7 +29,9 @@ import torch
 from transformers import Trainer
 
 from ..torch.options import DistillOptions
-from .loss import CACHE_KEYS, distillation_loss
+from ._spec import DivergenceArg, divergence_arg, refuse_moved
+from .generation import GenerationOptions
+from .loss import CACHE_KEYS, distillation_loss, loss_options
 
 __all__ = ["DistillationTrainer"]
 
@@ -46,31 +48,36 @@ def _vocab_width(model: Any) -> int | None:
 class DistillationTrainer(Trainer):
     """A ``transformers.Trainer`` that distils ``teacher_model`` into ``model``.
 
-    Args:
-        teacher_model: the teacher (a causal LM with the student's vocabulary, or ``vocab_mismatch=`` set, or
-            ``teacher_tokenizer=`` set), a callable ``teacher(inputs)`` returning logits or a
-            :class:`~divergences.hf.TopKTeacher`, or ``None`` to read the top-k teacher from the batches (a
-            teacher cache).
-        divergence: any registry divergence (``"kl"`` = KL(teacher ‖ student), ``"reverse_kl"``, ``"js"``, ...),
-            a generator or an ``f`` callable; its parameters in ``divergence_params`` (``{"beta": 0.5}``).
-        temperature, hard_weight, soft_weight, chunk_size, vocab_mismatch, fused: as
-            :func:`~divergences.hf.distillation_loss`.
-        t_squared: multiply the soft loss by T² (Hinton et al.; see the module notes for which recipes do).
-        teacher_tokenizer: the teacher's tokenizer when it differs from the student's (``processing_class``):
-            the loss is then :func:`~divergences.hf.cross_tokenizer_distillation_loss` (text re-tokenized for the
-            teacher, spans aligned, tokens matched by string with the unmatched mass in tail buckets), with
-            ``cross_tokenizer`` one of ``"vocab"`` (default), ``"uld"``, ``"span"`` and ``token_pairs`` extra
-            ``{teacher_id: student_id}`` matches. The vocabulary map is built here, at construction
-            (``self.cross.vocab_map.report()`` says what is matched).
-        seq_kd: sequence-level KD (Kim & Rush 2016; TRL's ``seq_kd``): each batch's completions are replaced by the
-            teacher's, generated from the batch's prompts (the tokens before the first label ≠ -100) with
-            ``max_new_tokens``, ``generation_temperature`` (sampling; ``generation_kwargs={"do_sample": False}``
-            for greedy decoding as in Kim & Rush) and ``generation_kwargs``; the loss (soft and hard parts) is then
-            taken on the teacher's sequences.
-        *args, **kwargs: those of ``transformers.Trainer``.
-
-    A teacher model whose vocabulary width differs from the student's is refused here, at construction, unless
-    ``vocab_mismatch`` is ``"crop"``/``"pad"`` or ``teacher_tokenizer`` is given.
+    :param teacher_model: the teacher (a causal LM with the student's vocabulary, or
+        ``options.vocab_mismatch`` set, or ``teacher_tokenizer=`` set), a callable ``teacher(inputs)``
+        returning logits or a :class:`~divergences.hf.TopKTeacher`, or ``None`` to read the top-k teacher from
+        the batches (a teacher cache).
+    :param divergence: a registered name (``"kl"`` = KL(teacher ‖ student), ``"reverse_kl"``, ``"js"``, ...),
+        a ``dv.spec(...)`` value with its parameters (``dv.spec("js", beta=0.5)``), a term or an f callable.
+    :param options: a :class:`~divergences.torch.DistillOptions` (``temperature``, ``hard_weight``,
+        ``soft_weight``, ``t_squared``, ``chunk_size``, ``vocab_mismatch``, ...) as
+        :func:`~divergences.hf.distillation_loss` reads it; ``t_squared`` multiplies the soft loss by T²
+        (Hinton et al.; see the module notes for which recipes do).
+    :param fused: as :func:`~divergences.hf.distillation_loss`.
+    :param teacher_tokenizer: the teacher's tokenizer when it differs from the student's (``processing_class``):
+        the loss is then :func:`~divergences.hf.cross_tokenizer_distillation_loss` (text re-tokenized for the
+        teacher, spans aligned, tokens matched by string with the unmatched mass in tail buckets). The
+        vocabulary map is built here, at construction (``self.cross.vocab_map.report()`` says what is matched).
+    :param cross_tokenizer: the comparison with ``teacher_tokenizer``: ``"vocab"`` (default), ``"uld"`` or
+        ``"span"``.
+    :param token_pairs: extra ``{teacher_id: student_id}`` matches for the vocabulary map.
+    :param seq_kd: sequence-level KD (Kim & Rush 2016; TRL's ``seq_kd``): each batch's completions are replaced
+        by the teacher's, generated from the batch's prompts (the tokens before the first label ≠ -100) with
+        ``generation``; the loss (soft and hard parts) is then taken on the teacher's sequences.
+    :param generation: a :class:`~divergences.hf.GenerationOptions`: how completions are sampled
+        (``GenerationOptions(do_sample=False)`` for greedy decoding as in Kim & Rush).
+    :param args: those of ``transformers.Trainer``.
+    :param kwargs: those of ``transformers.Trainer``.
+    :raises ValueError: for a teacher model whose vocabulary width differs from the student's (unless
+        ``options.vocab_mismatch`` is ``"crop"``/``"pad"`` or ``teacher_tokenizer`` is given), and for bad
+        arguments, each named, at construction.
+    :raises TypeError: for a removed keyword (``divergence_params=``, ``beta=``: use ``dv.spec(...)``;
+        ``temperature=``, ``hard_weight=``, ...: use ``options=``; ``max_new_tokens=``: use ``generation=``).
 
     The training loss logged by the Trainer is the distillation loss (soft part plus ``hard_weight`` × CE).
     Evaluation returns the loss only (set ``prediction_loss_only=True`` in the arguments, or the
@@ -81,36 +88,32 @@ class DistillationTrainer(Trainer):
         self,
         *args: Any,
         teacher_model: Any = None,
-        divergence: Any = "kl",
-        divergence_params: dict[str, Any] | None = None,
-        temperature: float = 1.0,
-        hard_weight: float = 0.0,
-        soft_weight: float = 1.0,
-        t_squared: bool = False,
-        chunk_size: int | None = None,
-        vocab_mismatch: str = "error",
+        divergence: DivergenceArg = "kl",
+        options: DistillOptions | None = None,
         fused: bool = True,
         teacher_tokenizer: Any = None,
         cross_tokenizer: str = "vocab",
         token_pairs: Mapping[int, int] | None = None,
         seq_kd: bool = False,
-        max_new_tokens: int = 32,
-        generation_temperature: float = 1.0,
-        generation_kwargs: Mapping[str, Any] | None = None,
+        generation: GenerationOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        from ._spec import divergence_arg
-
-        divergence, params = divergence_arg(divergence, divergence_params)
-        options = DistillOptions(temperature=temperature, hard_weight=hard_weight, soft_weight=soft_weight,
-                                 t_squared=t_squared, chunk_size=chunk_size, vocab_mismatch=vocab_mismatch)
+        refuse_moved(type(self).__name__, kwargs, divergence, generation=True)
+        self.divergence = divergence_arg(divergence)
+        self.options = loss_options(options, type(self).__name__)
+        if not isinstance(fused, bool):
+            raise ValueError(f"fused must be True or False, got {fused!r}")
         if not isinstance(seq_kd, bool):
             raise ValueError(f"seq_kd must be True or False, got {seq_kd!r}")
+        if generation is not None and not isinstance(generation, GenerationOptions):
+            raise ValueError(f"generation must be a GenerationOptions, got {type(generation).__name__}")
         super().__init__(*args, **kwargs)
+        vocab_mismatch = self.options.vocab_mismatch
         self.cross = None
         if teacher_tokenizer is not None:
             from .cross_distill import CrossTokenizer
 
+            divergence_arg(self.divergence, needs="distributions")  # compared over the vocabulary union's buckets
             if not isinstance(teacher_model, torch.nn.Module):
                 raise ValueError("teacher_tokenizer is given, so teacher_model must be a model (it is run on its own "
                                  f"tokenization of each batch's text), got {type(teacher_model).__name__}")
@@ -121,7 +124,8 @@ class DistillationTrainer(Trainer):
             if vs is not None and vt is not None and vs != vt:
                 raise ValueError(f"teacher_model has a vocabulary of {vt} tokens and the student {vs}: pass "
                                  "teacher_tokenizer= (different tokenizers: tokens matched by string) or, for one "
-                                 "tokenizer with padded embedding rows, vocab_mismatch='crop' or 'pad'")
+                                 "tokenizer with padded embedding rows, options=DistillOptions(vocab_mismatch='crop' "
+                                 "or 'pad')")
         if seq_kd and not isinstance(teacher_model, torch.nn.Module):
             raise ValueError("seq_kd=True needs teacher_model to be a model (it generates the sequences)")
         if isinstance(teacher_model, torch.nn.Module):
@@ -130,13 +134,9 @@ class DistillationTrainer(Trainer):
             if self.place_model_on_device:
                 teacher_model.to(self.args.device)
         self.teacher_model = teacher_model
-        self.options = options
+        self.fused = fused
         self.seq_kd = seq_kd
-        self.generation: dict[str, Any] = dict(max_new_tokens=max_new_tokens, temperature=generation_temperature,
-                                               generation_kwargs=dict(generation_kwargs or {}))
-        self.distill_options = dict(divergence=divergence, temperature=temperature, hard_weight=hard_weight,
-                                    soft_weight=soft_weight, t_squared=t_squared, chunk_size=chunk_size,
-                                    vocab_mismatch=vocab_mismatch, fused=fused, **params)
+        self.generation = generation if generation is not None else GenerationOptions()
         # our loss is a sum divided by num_items_in_batch: ask the Trainer for the count, and not to divide
         # again by the accumulation steps (it still does when the count is None)
         self.model_accepts_loss_kwargs = True
@@ -163,13 +163,13 @@ class DistillationTrainer(Trainer):
         """The batch the loss is taken on, and whether it was generated here."""
         if not self.seq_kd:
             return inputs, False
-        from .generation import prompts_of, retokenize, sample_completions
+        from .generation import prompts_of, retokenize
 
         prompts, pmask = prompts_of(inputs, self._pad_id())
         if self.cross is None:
-            return sample_completions(self.teacher_model, prompts, pmask, **self.generation), True
+            return self.generation.sample(self.teacher_model, prompts, pmask), True
         t_prompts, t_mask = _prompts_for_teacher(prompts, pmask, self.cross)
-        generated = sample_completions(self.teacher_model, t_prompts, t_mask, **self.generation)
+        generated = self.generation.sample(self.teacher_model, t_prompts, t_mask)
         return retokenize(generated, self.cross.teacher_tokenizer, self.cross.student_tokenizer, prompts, pmask,
                           self._pad_id()), True
 
@@ -179,21 +179,15 @@ class DistillationTrainer(Trainer):
 
     def _loss_and_outputs(self, model: Any, batch: Mapping[str, Any], num_items_in_batch: Any,
                           return_outputs: bool) -> tuple[torch.Tensor, Any]:
-        opts = dict(self.distill_options)
         if self.cross is not None:
             from .cross_distill import cross_tokenizer_distillation_loss
 
-            divergence = opts.pop("divergence")
-            params = {k: v for k, v in opts.items() if k not in _LOSS_KEYS}
-            return cross_tokenizer_distillation_loss(model, self.teacher_model, batch, self.cross, divergence,
-                                                     params=params, options=self.options,
+            return cross_tokenizer_distillation_loss(model, self.teacher_model, batch, self.cross, self.divergence,
+                                                     options=self.options,
                                                      num_items_in_batch=num_items_in_batch), None
-        if return_outputs:
-            pair: Any = distillation_loss(model, self.teacher_model, batch, num_items_in_batch=num_items_in_batch,
-                                          return_outputs=True, **opts)
-            return pair[0], pair[1]
-        loss: Any = distillation_loss(model, self.teacher_model, batch, num_items_in_batch=num_items_in_batch, **opts)
-        return loss, None
+        loss, outputs = distillation_loss(model, self.teacher_model, batch, self.divergence, options=self.options,
+                                          num_items_in_batch=num_items_in_batch, fused=self.fused, return_outputs=True)
+        return loss, outputs if return_outputs else None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[override]
         batch, generated = self._training_batch(model, inputs)
@@ -210,8 +204,6 @@ class DistillationTrainer(Trainer):
             loss = loss * (self.accelerator.num_processes if self.args.n_gpu <= 1 else self.args.n_gpu)
         return (loss, outputs) if return_outputs else loss
 
-
-_LOSS_KEYS = ("temperature", "hard_weight", "soft_weight", "t_squared", "chunk_size", "vocab_mismatch", "fused")
 
 
 def _prompts_for_teacher(prompts: torch.Tensor, pmask: torch.Tensor, cross: Any) -> tuple[torch.Tensor, torch.Tensor]:

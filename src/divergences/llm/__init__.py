@@ -16,7 +16,23 @@ Names load lazily, so ``import divergences.llm`` does not import torch until a n
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..core.lazy import lazy_exports
+
+if TYPE_CHECKING:  # what a type checker reads; at run time the names load on first use (below)
+    from .dcpdd import FrequencyTable, dcpdd_score, first_occurrence_mask
+    from .detection import (
+        calibrated_epsilon,
+        concentration_epsilon,
+        false_positive_rate,
+        perplexity_entropy_gap,
+        zero_shot_test,
+    )
+    from .flexprefill import block_attention, choose_pattern, select_blocks, sparse_block_mask
+    from .ngram import NGramPrior
+    from .safe_step import StepRadiusCap, binary_step_radius, directional_logit_derivatives, step_radius
+    from .unlearning import composite_score, metric_agreement, topk_js
 
 _EXPORTS = {
     "FrequencyTable": "dcpdd",
@@ -41,7 +57,28 @@ _EXPORTS = {
     "NGramPrior": "ngram",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "FrequencyTable",
+    "NGramPrior",
+    "StepRadiusCap",
+    "binary_step_radius",
+    "block_attention",
+    "calibrated_epsilon",
+    "choose_pattern",
+    "composite_score",
+    "concentration_epsilon",
+    "dcpdd_score",
+    "directional_logit_derivatives",
+    "false_positive_rate",
+    "first_occurrence_mask",
+    "metric_agreement",
+    "perplexity_entropy_gap",
+    "select_blocks",
+    "sparse_block_mask",
+    "step_radius",
+    "topk_js",
+    "zero_shot_test",
+]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

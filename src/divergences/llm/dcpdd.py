@@ -114,10 +114,10 @@ class FrequencyTable:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the counts to ``path`` (NumPy ``.npz`` with ``counts`` and ``format_version``; no pickle),
-        atomically (:func:`divergences._safe_write.write_atomic`)."""
+        atomically (:func:`divergences.files.write_atomic`)."""
         import io
 
-        from .._safe_write import write_atomic
+        from ..files import write_atomic
 
         buffer = io.BytesIO()
         np.savez(buffer, counts=self.counts, format_version=np.int64(1))
@@ -140,7 +140,7 @@ class FrequencyTable:
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise ValueError("holds a single array, not the .npz archive FrequencyTable.save writes")
             with data:
-                arrays = {key: data[key] for key in data.files}
+                arrays: dict[str, Any] = {key: data[key] for key in data.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             raise ValueError(f"{name}: not a frequency table written by FrequencyTable.save ({exc})") from None
         version = arrays.get("format_version")
@@ -217,27 +217,20 @@ def dcpdd_score(logits: Any, input_ids: Any, table: FrequencyTable | Sequence[fl
                 attention_mask: Any = None, shifted: bool = True, return_tokens: bool = False) -> Any:
     r"""DC-PDD score per sequence: mean over first occurrences of min(p(xᵢ)·log(1/f(xᵢ)), a).
 
-    Parameters
-    ----------
-    logits
-        ``[batch, length, V]`` next-token logits of the model under test (a causal LM output).
-    input_ids
-        ``[batch, length]`` the scored text. With ``shifted=True`` (the ``transformers`` layout)
-        ``logits[:, t]`` is the distribution of ``input_ids[:, t + 1]``: the first token has no
-        prediction and is not scored. With ``shifted=False`` ``logits[:, t]`` scores
-        ``input_ids[:, t]``.
-    table
-        a :class:`FrequencyTable` (its Laplace-smoothed frequencies are used) or a 1-D array of
-        frequencies f of length V (already smoothed: each finite in (0, 1], summing to at most 1;
-        anything else is a ValueError naming ``table``).
-    a
-        the clipping threshold (paper's default 0.01), a positive number.
-    attention_mask
-        ``[batch, length]``, 0 on padding (left or right); padded tokens are not scored.
-
-    Returns a ``[batch]`` tensor (float32 at least), or with ``return_tokens=True`` also the
-    ``[batch, scored_length]`` clipped αᵢ and the mask of kept tokens.
-    A row left with no scored token raises ``ValueError``.
+    :param logits: ``[batch, length, V]`` next-token logits of the model under test (a causal LM output).
+    :param input_ids: ``[batch, length]`` the scored text. With ``shifted=True`` (the ``transformers``
+        layout) ``logits[:, t]`` is the distribution of ``input_ids[:, t + 1]``: the first token has no
+        prediction and is not scored. With ``shifted=False`` ``logits[:, t]`` scores ``input_ids[:, t]``.
+    :param table: a :class:`FrequencyTable` (its Laplace-smoothed frequencies are used) or a 1-D array of
+        frequencies f of length V (already smoothed: each finite in (0, 1], summing to at most 1; anything
+        else is a ValueError naming ``table``).
+    :param a: the clipping threshold (paper's default 0.01), a positive number.
+    :param attention_mask: ``[batch, length]``, 0 on padding (left or right); padded tokens are not scored.
+    :param shifted: the layout of ``logits`` against ``input_ids`` (see ``input_ids``).
+    :param return_tokens: also return the per-token values.
+    :returns: a ``[batch]`` tensor (float32 at least), or with ``return_tokens=True`` also the
+        ``[batch, scored_length]`` clipped αᵢ and the mask of kept tokens.
+    :raises ValueError: for a row left with no scored token, and for a bad argument, named.
     """
     import torch
 

@@ -99,8 +99,8 @@ class NGramPrior:
     def save(self, path: str | os.PathLike) -> None:
         """Write the counts and settings to ``path`` (JSON, format version 1; no pickle), for :meth:`load`.
 
-        The file is written atomically (:func:`divergences._safe_write.write_atomic`)."""
-        from .._safe_write import write_atomic
+        The file is written atomically (:func:`divergences.files.write_atomic`)."""
+        from ..files import write_atomic
 
         data = {"format_version": 1, "vocab_size": self.vocab_size, "k": self.k, "weights": list(self.weights),
                 "combine": self.combine,

@@ -53,8 +53,8 @@ def directional_logit_derivatives(fn: Callable[..., Any], params: Any, direction
     def call(p):
         return _logits_of(fn(p, *args, **kwargs))
 
-    logits, a = torch.func.jvp(call, primals, tangents)
-    return logits, a
+    out = torch.func.jvp(call, primals, tangents)  # (value, tangent): the output and its directional derivative
+    return out[0], out[1]
 
 
 def step_radius(a: Any, *, reduce: bool = True) -> Any:
@@ -154,7 +154,7 @@ class StepRadiusCap:
         self.optimizer.step()
         with torch.no_grad():
             delta = [p.detach() - o for p, o in zip(params, old)]
-            tau = float(torch.sqrt(sum((d.double() ** 2).sum() for d in delta)))
+            tau = float(torch.sqrt(sum(((d.double() ** 2).sum() for d in delta), torch.zeros((), dtype=torch.float64))))
             if not math.isfinite(tau):  # put the parameters back: a NaN / inf step is never applied
                 for p, o in zip(params, old):
                     p.copy_(o)

@@ -158,13 +158,14 @@ def metric_agreement(metrics: Mapping[str, Any], *, higher_is_better: Mapping[st
     for i in range(m):
         for j in range(i + 1, m):
             a, b = sign[names[i]] * scores[names[i]], sign[names[j]] * scores[names[j]]
-            results = [kendalltau(a[idx], b[idx]) for idx in members]
-            taus = np.array([r.statistic for r in results])
+            # SciPy's results unpack as (statistic, p-value)
+            results = [tuple(kendalltau(a[idx], b[idx])) for idx in members]
+            taus = np.array([float(r[0]) for r in results])
             tau[i, j] = tau[j, i] = float(np.mean(taus))
             if groups is None:
-                pval[i, j] = pval[j, i] = results[0].pvalue
+                pval[i, j] = pval[j, i] = float(results[0][1])
             else:
-                pval[i, j] = pval[j, i] = ttest_1samp(taus, 0).pvalue if taus.size > 1 else math.nan
+                pval[i, j] = pval[j, i] = float(tuple(ttest_1samp(taus, 0))[1]) if taus.size > 1 else math.nan
     return names, tau, pval
 
 
@@ -186,8 +187,9 @@ def composite_score(metrics: Mapping[str, Any], oracle_distance: Sequence[float]
     real(min_weight, "min_weight", low=0.0)
     scores = _scores(metrics, higher_is_better)
     try:
-        oracle = np.asarray(oracle_distance.detach().cpu().numpy() if hasattr(oracle_distance, "detach")
-                            else oracle_distance, dtype=np.float64).reshape(-1)
+        raw: Any = oracle_distance
+        oracle = np.asarray(raw.detach().cpu().numpy() if hasattr(raw, "detach") else raw,
+                            dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
         raise ValueError(f"oracle_distance must hold real numbers, got {type(oracle_distance).__name__}") from None
     finite_array(oracle, "oracle_distance")
@@ -197,7 +199,7 @@ def composite_score(metrics: Mapping[str, Any], oracle_distance: Sequence[float]
     oriented = {name: (x if (higher_is_better or {}).get(name, True) else -x) for name, x in scores.items()}
     rho = {}
     for name, x in oriented.items():
-        r = spearmanr(x, -oracle).statistic if x.max() > x.min() and oracle.max() > oracle.min() else 0.0
+        r = tuple(spearmanr(x, -oracle))[0] if x.max() > x.min() and oracle.max() > oracle.min() else 0.0
         rho[name] = max(float(r), min_weight)
     total = sum(rho.values())
     if total == 0:

@@ -16,8 +16,8 @@ import math
 from html import escape
 from typing import Any
 
-from .._safe_text import number, p_value, visible
-from .._safe_write import write_atomic
+from ..display import number, p_value, visible
+from ..files import write_atomic
 from .report_assets import CSS, JS
 from .report_svg import CUR, REF, histogram_svg
 

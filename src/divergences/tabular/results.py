@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._safe_text import number as _number
+from ..display import number as _number
 
 __all__ = [
     "FORMAT",

@@ -1,4 +1,7 @@
-"""Text from data made visible: control characters written as escapes (shared by the CLI and the report).
+"""Text from data made visible: control characters written as escapes, and numbers for display.
+
+Internal API shared by the CLI (:mod:`divergences.cli`) and the HTML report (:mod:`divergences.tabular`); not
+part of the public surface of ``divergences``.
 
 Column names, category values and file paths come from the data and may carry ANSI escape
 sequences (``ESC[2J``), carriage returns that overwrite a line, or bidirectional overrides that

@@ -1,5 +1,8 @@
 """Writing reports, profiles, caches and priors without ever losing a file: the project's one safe writer.
 
+Internal API shared by the layers that write files (:mod:`divergences.tabular`, :mod:`divergences.cli`,
+:mod:`divergences.hf`, :mod:`divergences.llm`); not part of the public surface of ``divergences``.
+
 * :func:`write_atomic`: the text goes to a temporary file in the destination's folder
   (``.divergences-<pid>-<random>-h<host>.tmp``, created exclusively: ``O_CREAT | O_EXCL | O_NOFOLLOW``, so a file or a
   link planted at that name is never opened), is flushed to disk, given its final mode, then renamed over the
