@@ -173,7 +173,7 @@ def compare(
                      | (set(ref_data.schema()) if ref_data is not None else set()))
             counted["new_columns"] = [c for c in counted["new_columns"] if c not in known]
             if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
-                counted["ks"], counted["distinct"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
+                counted["ks"], counted["constant"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
             if opts.multivariate and ref_data is not None:
                 from .multivariate import multivariate_test
 
@@ -195,18 +195,17 @@ def compare(
 
 
 def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict
-                  ) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
-    """The two-sample KS test on the values of every compared numeric and time column (one column at a
-    time, so memory holds two columns' distinct values at most)."""
+                  ) -> tuple[dict[str, tuple[float, float]], dict[str, bool]]:
+    """The two-sample KS test on the values of every compared numeric and time column, and whether each
+    column's current values are all equal (one column of each table at a time, so memory holds two
+    columns' values and a fetch batch at most)."""
     wanted = [c for c in names if prof.columns[c].kind in ("numeric", "datetime") and c not in status]
-    out, distinct = {}, {}
-    for start in range(0, len(wanted), 4):  # a few columns per fetch: fewer queries, bounded memory
-        part = wanted[start:start + 4]
-        ref_values = reference.sorted_values_many(part)
-        for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(part), ref_values):
-            out[c] = ks_values(cv, cc, rv, rc)
-            distinct[c] = int(np.size(cv))
-    return out, distinct
+    out, constant = {}, {}
+    ref_values = reference.sorted_values_many(wanted)
+    for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(wanted), ref_values):
+        out[c] = ks_values(cv, cc, rv, rc)
+        constant[c] = bool(np.size(cv) and cv[0] == cv[-1])
+    return out, constant
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:

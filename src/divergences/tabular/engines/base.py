@@ -123,9 +123,12 @@ class Engine:
         columns as numbers)."""
         raise NotImplementedError  # pragma: no cover - interface
 
-    def sorted_values(self, column: str) -> tuple[np.ndarray, np.ndarray]:
-        """(distinct non-missing values of a numeric or time column as float64, increasing, ±inf
-        included; their counts): what the exact two-sample Kolmogorov–Smirnov test reads."""
+    def sorted_values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The non-missing values of a numeric or time column as float64 in increasing order (±inf
+        included) with their counts: what the exact two-sample Kolmogorov–Smirnov test reads
+        (:func:`~divergences.tabular.stat_tests.ks_values`). Counts None: every value once, ties
+        repeated (values fetched and sorted); else distinct values and the number of rows of each
+        (engines that count by value themselves)."""
         raise NotImplementedError  # pragma: no cover - interface
 
     def sorted_values_many(self, columns: list[str]):
@@ -339,7 +342,7 @@ class SQLEngine(Engine):
         out = {}
         for c in columns:
             values, _ = self.sorted_values(c)
-            out[c] = values[np.isfinite(values)][: int(limit) + 1]
+            out[c] = np.unique(values[np.isfinite(values)])[: int(limit) + 1]
         return out
 
     def sorted_values(self, column):
@@ -349,21 +352,18 @@ class SQLEngine(Engine):
     fetch_budget = 16 * 2**20
 
     def sorted_values_many(self, columns):
-        """:meth:`sorted_values` of several columns, fetched in batches of about :attr:`fetch_budget`
-        bytes (one query per batch), yielded column by column."""
+        """:meth:`sorted_values` of several columns (each value once, sorted here), fetched in batches
+        of about :attr:`fetch_budget` bytes (one query per batch), yielded column by column."""
         per_column = 8 * max(self.row_count(), 1)
         batch = max(1, self.fetch_budget // per_column)
         for start in range(0, len(columns), batch):
             names = columns[start:start + batch]
-            arrays = self.fetch_arrays([self._double(c) for c in names])
-            for c, x in zip(names, arrays):
-                x = x[~np.isnan(x)]
+            arrays = self.fetch_arrays([self._double(c) for c in names])[::-1]
+            for c in names:
+                x = arrays.pop()  # the batch's memory is released column by column
+                x = x[~np.isnan(x)]  # a copy, sorted in place
                 x.sort()
-                if x.size == 0:
-                    yield c, (x, np.zeros(0, dtype=np.int64))
-                    continue
-                starts = np.flatnonzero(np.append(True, x[1:] != x[:-1]))  # runs of equal values
-                yield c, (x[starts], np.diff(np.append(starts, x.size)))
+                yield c, (x, None)
 
     #: whether :meth:`grouped_counts` can count categorical columns by value (then one pass gives both
     #: the bin counts and the unseen counts, see :meth:`bin_counts_unseen`)

@@ -207,7 +207,9 @@ class NarwhalsEngine(Engine):
 
     def sorted_values(self, column):
         x = self._values(column)
-        return np.unique(x[~np.isnan(x)], return_counts=True)
+        x = x[~np.isnan(x)]  # a copy, sorted in place
+        x.sort()
+        return x, None
 
     def missing_counts(self, columns):
         out = {}
