@@ -147,6 +147,7 @@ def compare(
                 raise InputError("unknown column in exclude: not in the profile", source=prof.source, column=str(c))
         names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
     ref_data = None
+    prefetch("scipy.special")  # every p-value's import, while the engine reads the tables
     with contextlib.ExitStack() as stack:
         if prof is None:
             say("binning the reference")
@@ -156,7 +157,7 @@ def compare(
                            max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
             names = list(prof.columns)
         if opts.tests and any(prof.columns[c].kind in ("numeric", "datetime") for c in names):
-            prefetch()  # the KS test's import (scipy.stats: seconds), while the engine counts; none for categories
+            prefetch("scipy.stats")  # the KS test's import (seconds), while the engine counts; none for categories
         say("counting the current table")
         if isinstance(current, Profile):  # partitions profiled on the reference's bins and merged
             from .merge import counts_from_profile

@@ -32,7 +32,6 @@ from ..binning import edges_from_quantiles, quantile_levels
 from .engines import Engine, opened
 from .errors import InputError
 from .options import MAX_BINS, MAX_CATEGORIES, check_int
-from .profile_schema import FORMAT, check_profile_document
 
 __all__ = ["ID_MIN_ROWS", "ID_SHARE", "OTHER", "ColumnProfile", "Profile", "profile"]
 
@@ -126,6 +125,8 @@ class Profile:
 
     def to_json(self, path: str | None = None) -> str:
         """The profile as JSON text; also written (atomically) to ``path`` when given."""
+        from .profile_schema import FORMAT  # pydantic: imported when a profile is written or read
+
         doc = {"format": FORMAT, "bins": self.bins, "max_categories": self.max_categories, "rows": self.rows,
                "source": self.source, "meta": self.meta, "skipped": self.skipped,
                "columns": [asdict(c) for c in self.columns.values()]}
@@ -158,6 +159,8 @@ class Profile:
         except (json.JSONDecodeError, ValueError, RecursionError) as exc:
             why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
             raise InputError(f"not a profile (invalid JSON: {why})", source=where) from None
+        from .profile_schema import check_profile_document
+
         checked = check_profile_document(doc, where)
         cols = {c.name: ColumnProfile(**c.model_dump()) for c in checked.columns}
         return cls(cols, checked.bins, checked.max_categories, checked.rows, checked.source, dict(checked.meta),

@@ -45,12 +45,13 @@ __all__ = ["KS_EXACT_MAX", "anderson_darling_binned", "benjamini_hochberg", "chi
 KS_EXACT_MAX = 10_000
 
 
-def prefetch() -> None:
-    """Import ``scipy.stats`` (for :func:`ks_binned`; a second or two) in a background thread, so that
-    the import overlaps the engine's passes over the data instead of following them."""
-    if "scipy.stats" in sys.modules:
+def prefetch(module: str = "scipy.stats") -> None:
+    """Import ``module`` (``scipy.stats`` for the KS test, ``scipy.special`` for every p-value: a
+    fraction of a second to seconds) in a background thread, so that the import overlaps the engine's
+    passes over the data instead of following them."""
+    if module in sys.modules:
         return
-    threading.Thread(target=importlib.import_module, args=("scipy.stats",), name="divergences-prefetch",
+    threading.Thread(target=importlib.import_module, args=(module,), name="divergences-prefetch",
                      daemon=True).start()
 
 
