@@ -277,13 +277,14 @@ def _interleaved(jobs: dict, rounds: int) -> dict:
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for kind in order:
-            if runs[kind] and "error" in runs[kind][0]:
+            if any("error" in x for x in runs[kind]):
                 continue
             runs[kind].append(jobs[kind]())
     out = {}
     for kind, results in runs.items():
-        if "error" in results[0]:
-            out[kind] = results[0]
+        failed = [x for x in results if "error" in x]
+        if failed:
+            out[kind] = failed[0]
             continue
         out[kind] = {**results[0], "seconds": statistics.median(x["seconds"] for x in results),
                      "peak_mb": statistics.median(x["peak_mb"] for x in results), "runs": results}
