@@ -235,7 +235,7 @@ def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
     if threshold is None:
         threshold = _conventional_threshold(drift, "threshold is required")
     for col, rule in opts.column_rules.items():
-        other = find_metric(resolved, rule.get("drift_metric", drift.name), opts)
+        other = find_metric(resolved, rule.get("drift_metric", drift.name), opts) or drift  # added above
         if "threshold" not in rule and other is not drift:
             _conventional_threshold(other, f"column_rules[{col!r}]: a threshold is required")
     return resolved, drift, threshold
@@ -348,8 +348,10 @@ def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: d
             state, drifted = "all missing in reference", True
             reason = (f"every value is missing in the reference; {1 - miss / rows:.1%} of current values are "
                       "present")
-    else:
+    elif status is not None:
         (state, reason), drifted = status, True
+    else:  # pragma: no cover - a broken column has a status or is all missing in the reference
+        raise ValueError(f"column {cp.name!r}: no status to report")
     estimates = {m.name: MetricEstimate(m.name, m.divergence, math.nan) for m in metrics}
     labels = tuple(cp.labels()) if cp.kind != "missing" else ()
     hist = Histogram(labels, tuple(int(x) for x in cp.counts), tuple(0 for _ in cp.counts))
@@ -380,7 +382,7 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
         if with_raw:
             estimates["wasserstein_raw"] = MetricEstimate("wasserstein_raw", None,
                                                           wasserstein_raw(raw, cp.quantiles, cp.scale))
-        quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles),
+        quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles or ()),
                               tuple(float(x) for x in raw))
     rule = column_rule(cp, opts, metrics, drift, threshold)
     tests = {}

@@ -85,7 +85,7 @@ def information_value_table(
         names = [c for c in (columns or prof.columns) if c != target and prof.columns[c].kind != "missing"]
         numeric = {c: np.asarray(prof.columns[c].edges) for c in names
                    if prof.columns[c].kind in ("numeric", "datetime")}
-        cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
+        cats = {c: prof.columns[c].categories or [] for c in names if prof.columns[c].kind == "categorical"}
         counts = engine.bin_counts(numeric, cats, split=Split(target, bad_text))
     rows = []
     for c in names:

@@ -57,7 +57,7 @@ import numpy as np
 from ..core.conventions import PSI, DriftRule
 from ..core.divergence import Divergence, spec
 from ..core.record import available, get
-from ..core.terms import Pointwise
+from ..core.terms import Generator, Pointwise
 from ..exact.generic import divergence as exact_divergence
 
 __all__ = ["AUTO_PSEUDO_COUNT", "PERMUTATIONS", "PERMUTATION_BELOW", "Metric", "applied_smoothing", "evaluate",
@@ -272,8 +272,11 @@ def second_derivative_at_one(metric: Metric) -> float:
     """
     if metric.spec.kind != "f":
         return math.nan
+    term = metric.spec.term()
+    if not isinstance(term, Generator):  # pragma: no cover - an "f" record's term is a generator
+        return math.nan
     with np.errstate(all="ignore"):
-        v = float(metric.spec.term().f_second(np.asarray(1.0)))
+        v = float(term.f_second(np.asarray(1.0)))
     return v if math.isfinite(v) and v > 0 else math.nan
 
 

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -77,9 +78,9 @@ class ColumnProfile:
         A bin that holds one value only (a constant reference column gets the bins below, at and above
         its value) reads ``= c``, and the bin below it ``(-inf, c)``."""
         if self.kind == "categorical":
-            return [*self.categories, OTHER]
+            return [*(self.categories or ()), OTHER]
         show = _iso if self.kind == "datetime" else (lambda x: f"{x:.6g}")
-        e = [-math.inf, *self.edges, math.inf]
+        e = [-math.inf, *(self.edges or ()), math.inf]
         out = []
         for i in range(len(e) - 1):
             lo, hi = e[i], e[i + 1]
@@ -283,14 +284,14 @@ def separate_distinct_values(engine: Engine, tied: dict[str, np.ndarray], bins: 
 def profile(
     reference: Any,
     *,
-    columns: list[str] | None = None,
-    categorical: list[str] | None = None,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
     bins: int = 10,
     max_categories: int = 50,
-    exclude: tuple[str, ...] | list[str] = (),
+    exclude: Sequence[str] = (),
     delimiter: str | None = None,
     quantiles: bool = False,
-    ignore: tuple[str, ...] | list[str] = (),
+    ignore: Sequence[str] = (),
     decimal: str | None = None,
     bins_from: Profile | None = None,
 ) -> Profile:

@@ -256,7 +256,7 @@ def _card(i: int, col: Any, head: str) -> str:
     if col.smoothing:
         extra.append(f"smoothing {escape(_num(col.smoothing, 3))} per bin (a bin was empty on one side)")
     if col.tests:
-        extra.append("tests: " + ", ".join(f"{escape(_TESTS.get(k, k))} p {_p(t.p_value)}" for k, t in col.tests.items()))
+        extra.append("tests: " + ", ".join(f"{escape(_TESTS.get(k) or k)} p {_p(t.p_value)}" for k, t in col.tests.items()))
     h = col.histogram
     return (f"<div class='card' id='col-{i}'><h3>{_text(col.column)}</h3><div class='sub'>{' · '.join(sub)}</div>"
             + histogram_svg(list(h.labels), list(h.reference), list(h.current))

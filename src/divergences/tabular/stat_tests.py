@@ -35,6 +35,7 @@ import math
 import sys
 import threading
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def ks_values(current_values, current_counts, reference_values, reference_counts
 
         with warnings.catch_warnings():  # SciPy falls back to "asymp" where its exact series fails: its result
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = ks_2samp(cur.every_value(), ref.every_value())
+            res: Any = ks_2samp(cur.every_value(), ref.every_value())  # SciPy's result type is opaque to checkers
         return float(res.statistic), float(res.pvalue)
     from scipy.stats import kstwo
 

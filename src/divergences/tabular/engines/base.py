@@ -22,7 +22,9 @@ columns (kind ``"datetime"``) are numbers of seconds since 1970-01-01 UTC.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -131,10 +133,17 @@ class Engine:
         (engines that count by value themselves)."""
         raise NotImplementedError  # pragma: no cover - interface
 
-    def sorted_values_many(self, columns: list[str]):
+    def sorted_values_many(self, columns: list[str]) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray | None]]]:
         """(column, :meth:`sorted_values`) for each of ``columns``, one at a time."""
         for c in columns:
             yield c, self.sorted_values(c)
+
+    def window_counts(self, by: str, window: Any, numeric: Mapping[str, Any], categorical: Mapping[str, Any]
+                      ) -> tuple[dict[int, dict[str, BinCounts]], int]:
+        """Counts per time window of the date/time column ``by`` (``window``: a
+        :class:`~divergences.tabular.windows.Window`): ({window key: {column: BinCounts}}, the number
+        of rows whose ``by`` is missing), in one aggregation over the table."""
+        raise NotImplementedError  # pragma: no cover - interface
 
     def sample_rows(self, columns: list[str], limit: int, seed: int) -> np.ndarray:
         """At most ``limit`` rows (as float64, rows × columns) with a finite value in every one of the
@@ -217,7 +226,7 @@ class SQLEngine(Engine):
     def text_list(self, values: list[str]) -> str:  # pragma: no cover - dialect
         raise NotImplementedError
 
-    def quantiles_expr(self, expr: str, levels: np.ndarray) -> str:  # pragma: no cover - dialect
+    def quantiles_expr(self, expr: str, levels: Sequence[float]) -> str:  # pragma: no cover - dialect
         raise NotImplementedError
 
     # -- expressions ------------------------------------------------------------------------
@@ -345,13 +354,13 @@ class SQLEngine(Engine):
             out[c] = np.unique(values[np.isfinite(values)])[: int(limit) + 1]
         return out
 
-    def sorted_values(self, column):
+    def sorted_values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         return next(iter(self.sorted_values_many([column])))[1]
 
     #: bytes of values that one fetch for the KS test may hold (columns are fetched in batches of this size)
     fetch_budget = 16 * 2**20
 
-    def sorted_values_many(self, columns):
+    def sorted_values_many(self, columns: list[str]) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray | None]]]:
         """:meth:`sorted_values` of several columns (each value once, sorted here), fetched in batches
         of about :attr:`fetch_budget` bytes (one query per batch), yielded column by column."""
         per_column = 8 * max(self.row_count(), 1)
@@ -446,9 +455,8 @@ class SQLEngine(Engine):
                 out[c] = BinCounts(block[:, 1:], block[:, 0].copy(), s)
         return out, unseen
 
-    def window_counts(self, by: str, window, numeric: dict[str, np.ndarray], categorical: dict[str, list[str]]):
-        """Counts per time window (see :mod:`..windows`): ({window key: {column: BinCounts}}, rows whose
-        ``by`` is missing). One aggregation over the table; the window of every row is computed here."""
+    def window_counts(self, by, window, numeric, categorical):
+        # the window of every row is computed in the query (window.key_sql)
         names = list(numeric) + list(categorical)
         n = len(numeric)
         key = window.key_sql(self._double(by), self.ident(by))

@@ -175,7 +175,7 @@ class NarwhalsEngine(Engine):
                 qs = np.quantile(finite, np.asarray(levels, dtype=np.float64)) if len(levels) else np.zeros(0)
                 stats = (float(finite.min()), float(finite.max()), float(finite.mean()), float(finite.std()))
             else:
-                qs, stats = np.full(len(levels), np.nan), (math.nan,) * 4
+                qs, stats = np.full(len(levels), np.nan), (math.nan, math.nan, math.nan, math.nan)
             out[c] = NumericSummary(rows, nonmissing, int(finite.size), *stats, np.asarray(qs, dtype=np.float64))
         return out
 
