@@ -30,7 +30,7 @@ NumPy, SciPy and the package weigh more than the data here) and once warm, both 
 ``--data-dir DIR`` keeps the generated files in DIR (and reuses them when they are there); ``--rounds R``
 runs every contender R times, interleaved (one of each per round, the order rotated), and prints the
 medians and the median of the per-round ratios (the machine may be shared: compare within one run);
-``--only divergences,"duckdb passes"`` runs some contenders only.
+``--only divergences --only "duckdb passes"`` runs some contenders only.
 """
 
 from __future__ import annotations
@@ -310,7 +310,7 @@ def main() -> None:
     ap.add_argument("--small-rows", type=int, default=1_000_000, help="rows of the 20-column case (0: skip)")
     ap.add_argument("--large-rows", type=int, default=10_000_000, help="rows of the 100-column case (0: skip)")
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians and per-round ratios)")
-    ap.add_argument("--only", default=None, help="comma-separated contenders to run (default: all)")
+    ap.add_argument("--only", action="append", default=None, help="a contender to run (repeat it; default: all)")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--data-dir", default=None, help="keep (and reuse) the generated files in this folder")
     ap.add_argument("--category-rows", type=int, default=200_000, help="rows of the many-categories case (0: skip)")
@@ -324,7 +324,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    only = None if args.only is None else {k.strip() for k in args.only.split(",")}
+    only = None if args.only is None else set(args.only)
     folder = args.data_dir or tempfile.mkdtemp(prefix="bench_tabular_")
     os.makedirs(folder, exist_ok=True)
     try:

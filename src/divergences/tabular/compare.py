@@ -17,7 +17,7 @@ from .errors import InputError
 from .metrics import Metric, applied_smoothing, evaluate, resolve
 from .missing import missing_share_test
 from .options import DEFAULT_METRICS, CompareOptions
-from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
+from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, _profile
 from .quality import data_quality
 from .results import (
     ColumnComparison,
@@ -30,6 +30,7 @@ from .results import (
     TestResult,
 )
 from .rules import AUTO_FEW_VALUES, AUTO_SMALL, Rule, auto_metrics, auto_rule, rule_text
+from .sorted_values import ReferenceValues
 from .stat_tests import (
     anderson_darling_binned,
     benjamini_hochberg,
@@ -147,14 +148,15 @@ def compare(
                 raise InputError("unknown column in exclude: not in the profile", source=prof.source, column=str(c))
         names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
     ref_data = None
+    ref_values = ReferenceValues()  # the reference's sorted columns, kept for the KS test where they fit
     prefetch("scipy.special")  # every p-value's import, while the engine reads the tables
     with contextlib.ExitStack() as stack:
         if prof is None:
             say("binning the reference")
             ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter,
                                                   decimal=decimal))
-            prof = profile(ref_data, columns=columns, categorical=categorical, bins=opts.bins,
-                           max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
+            prof = _profile(ref_data, columns, categorical, opts.bins, opts.max_categories, exclude, opts.quantiles,
+                            ignore, keep=ref_values.offer if opts.tests else None)
             names = list(prof.columns)
         if opts.tests and any(prof.columns[c].kind in ("numeric", "datetime") for c in names):
             prefetch("scipy.stats")  # the KS test's import (seconds), while the engine counts; none for categories
@@ -169,12 +171,13 @@ def compare(
             notes = (*(ref_data.notes if ref_data is not None else ()), *engine.notes)
             for note in notes:
                 warnings.warn(note, UserWarning, stacklevel=2)
-            counted = current_counts(prof, engine, names, opts.quantiles)
+            if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
+                counted = _counts_and_ks(prof, ref_data, ref_values, engine, names, opts.quantiles)
+            else:
+                counted = current_counts(prof, engine, names, opts.quantiles)
             known = (set(prof.columns) | {s["column"] for s in prof.skipped} | set(exclude) | set(ignore)
                      | (set(ref_data.schema()) if ref_data is not None else set()))
             counted["new_columns"] = [c for c in counted["new_columns"] if c not in known]
-            if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
-                counted["ks"], counted["constant"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
             if opts.multivariate and ref_data is not None:
                 from .multivariate import multivariate_test
 
@@ -194,18 +197,23 @@ def compare(
     return replace(result, summary=summary, options=opts, information_value=iv, warnings=notes, multivariate=multi)
 
 
-def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict
-                  ) -> tuple[dict[str, tuple[float, float]], dict[str, bool]]:
-    """The two-sample KS test on the values of every compared numeric and time column, and whether each
-    column's current values are all equal (one column of each table at a time, so memory holds two
-    columns' values and a fetch batch at most)."""
-    wanted = [c for c in names if prof.columns[c].kind in ("numeric", "datetime") and c not in status]
-    out, constant = {}, {}
-    ref_values = reference.sorted_values_many(wanted)
-    for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(wanted), ref_values):
-        out[c] = ks_values(cv, cc, rv, rc)
-        constant[c] = bool(np.size(cv) and cv[0] == cv[-1])
-    return out, constant
+def _counts_and_ks(prof: Profile, reference: Engine, ref_values: ReferenceValues, current: Engine, names: list[str],
+                   quantiles: bool) -> dict[str, Any]:
+    """The current table's counts (:func:`current_counts`) with the two-sample KS test on the values of
+    every compared numeric and time column (``ks``) and whether its current values are all equal
+    (``constant``): each current column is sorted once, for its counts and its test; the reference's
+    come from profiling it where they were kept, else are fetched again (one column of each table at a
+    time, so memory holds two columns' values and a fetch batch at most)."""
+    ks, constant = {}, {}
+    ref_values.stream_from(reference, [c for c in names if prof.columns[c].kind in ("numeric", "datetime")])
+
+    def visit(column: str, values: np.ndarray, counts: np.ndarray | None) -> None:
+        ks[column] = ks_values(values, counts, *ref_values.get(column))
+        constant[column] = bool(values.size and values[0] == values[-1])
+
+    counted = current_counts(prof, current, names, quantiles, visit=visit)
+    counted["ks"], counted["constant"] = ks, constant
+    return counted
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:

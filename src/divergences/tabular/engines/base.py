@@ -69,6 +69,9 @@ class Engine:
     label: str = "table"
     #: warnings about how the table was read (a CSV whose text columns look like decimal-comma numbers)
     notes: tuple[str, ...] = ()
+    #: whether a numeric column is cheaper to fetch and sort here (:mod:`..sorted_values`) than to
+    #: summarise and count inside the engine: DuckDB (embedded) and in-memory frames; not Spark
+    values_local: bool = False
 
     def schema(self) -> dict[str, str]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -47,6 +47,7 @@ class DuckDBEngine(SQLEngine):
     peak memory stays bounded however many columns a table has."""
 
     quantile_budget = 256 * 2**20
+    values_local = True
 
     def __init__(self, relation, label: str) -> None:
         self.relation, self.label = relation, label
@@ -80,6 +81,8 @@ class DuckDBEngine(SQLEngine):
                 _check_parquet_names(rel, path)
             engine = cls(rel, path)
             engine._con, engine._csv, engine._parquet = con, reader == "read_csv", reader == "read_parquet"
+            if engine._csv:  # every fetch parses the file again: fewer, larger batches
+                engine.fetch_budget = 256 * 2**20
             engine.schema()
             if engine._csv:
                 _check_csv_header(con, rel, path, delimiter)

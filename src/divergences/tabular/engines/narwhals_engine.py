@@ -51,6 +51,8 @@ class NarwhalsEngine(Engine):
     """A dataframe that Narwhals supports (eager, or lazy: collected per query, only the columns it
     needs). Raises TypeError for anything else."""
 
+    values_local = True
+
     def __init__(self, frame, label: str) -> None:
         from ..extras import require
 
