@@ -18,6 +18,8 @@ from divergences.core.terms import Generator
 from divergences.tabular import compare, monitor
 from divergences.tabular.metrics import frequencies, resolve
 
+from ._records import divergences, with_defaults
+
 
 def _tables(n=4000, shift=0.4, seed=0):
     rng = np.random.default_rng(seed)
@@ -26,15 +28,8 @@ def _tables(n=4000, shift=0.4, seed=0):
     return ref, cur
 
 
-def _defaults_build(name):
-    try:
-        return dv.spec(name)
-    except (TypeError, ValueError):  # a record whose parameters have no defaults
-        return None
-
-
 #: records between distributions, built with their default parameters, that are divergences
-DIVERGENCES = [d for d in (_defaults_build(n) for n in available()) if d is not None and d.attribute("is_divergence")]
+DIVERGENCES = divergences()
 WITH_DRIFT = [d for d in DIVERGENCES if d.attribute("drift") is not None]
 WITHOUT_DRIFT = [d for d in DIVERGENCES if d.attribute("drift") is None]
 
@@ -126,7 +121,7 @@ def test_a_comparison_of_raw_vectors_is_refused_as_a_metric(name):
 
 def test_a_sum_that_is_no_divergence_is_refused():
     names = [r.name for r in records() if r.inputs == "distributions" and r.kind != "function"
-             and _defaults_build(r.name) is not None and not dv.spec(r.name).attribute("is_divergence")]
+             and with_defaults(r.name) is not None and not dv.spec(r.name).attribute("is_divergence")]
     assert names  # cross-entropy
     ref, cur = _tables(200)
     for name in names:
