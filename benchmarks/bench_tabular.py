@@ -22,19 +22,25 @@ Data (generated into a temporary directory, deleted afterwards, never committed)
 file, minutes per contender: ``--large-rows 0`` skips it); the current table shifts some columns.
 Many categories: 200k rows of one text column with 50k and 100k distinct values, compared (the column
 named, since one this diverse is otherwise left out as an identifier) against the anchor of one DuckDB
-``GROUP BY`` per file (``--category-rows 0`` skips it).
+``GROUP BY`` per file (``--category-rows 0`` skips it): once as separate processes (imports included:
+NumPy, SciPy and the package weigh more than the data here) and once warm, both in one process.
 
     python benchmarks/bench_tabular.py --evidently-python /tmp/evenv/bin/python
 
-``--data-dir DIR`` keeps the generated files in DIR (and reuses them when they are there).
+``--data-dir DIR`` keeps the generated files in DIR (and reuses them when they are there); ``--rounds R``
+runs every contender R times, interleaved (one of each per round, the order rotated), and prints the
+medians and the median of the per-round ratios (the machine may be shared: compare within one run);
+``--only divergences --only "duckdb passes"`` runs some contenders only.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -219,8 +225,30 @@ def work_duckdb_group_by(ref: str, cur: str) -> dict:
     return {"groups": groups}
 
 
+def work_categories_warm(ref: str, cur: str) -> dict:
+    """Both contenders in one process, imports done and each run once before: five alternating runs,
+    the median time of each (the work on the data, without the fixed cost of importing NumPy, SciPy
+    and the package that separate processes pay)."""
+    import scipy.special  # noqa: F401 - imported before timing, as the rest
+    import scipy.stats  # noqa: F401
+
+    mine, anchor = [], []
+    for i in range(6):
+        t0 = time.perf_counter()
+        work_divergences_categories(ref, cur)
+        t1 = time.perf_counter()
+        work_duckdb_group_by(ref, cur)
+        t2 = time.perf_counter()
+        if i:  # the first round warms up (file cache, lazy imports)
+            mine.append(t1 - t0)
+            anchor.append(t2 - t1)
+    return {"divergences_s": statistics.median(mine), "duckdb_s": statistics.median(anchor),
+            "ratio": statistics.median(a / b for a, b in zip(mine, anchor))}
+
+
 CATEGORY_WORKERS = {"divergences (categories)": work_divergences_categories,
                     "duckdb group by": work_duckdb_group_by}
+WARM_WORKERS = {"categories, warm": work_categories_warm}
 
 WORKERS = {"divergences": work_divergences, "duckdb passes": work_duckdb,
            "duckdb passes, per column": lambda ref, cur: work_duckdb(ref, cur, per_column=True),
@@ -239,13 +267,50 @@ def run_worker(python: str, kind: str, ref: str, cur: str, timeout: float) -> di
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _interleaved(jobs: dict, rounds: int) -> dict:
+    """Run every job (name → zero-argument function returning a worker's result) ``rounds`` times,
+    one of each per round, the order rotated every round (so that a burst of load on the shared
+    machine hits each contender alike). Returns name → {"seconds", "peak_mb": medians; "runs": every
+    result}, or the first error."""
+    names = list(jobs)
+    runs: dict[str, list] = {k: [] for k in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for kind in order:
+            if any("error" in x for x in runs[kind]):
+                continue
+            runs[kind].append(jobs[kind]())
+    out = {}
+    for kind, results in runs.items():
+        failed = [x for x in results if "error" in x]
+        if failed:
+            out[kind] = failed[0]
+            continue
+        out[kind] = {**results[0], "seconds": statistics.median(x["seconds"] for x in results),
+                     "peak_mb": statistics.median(x["peak_mb"] for x in results), "runs": results}
+    return out
+
+
+def _ratio(results: dict, kind: str, anchors: list[str]) -> float | None:
+    """The median over rounds of (time of ``kind`` / time of the fastest anchor in the same round)."""
+    mine = results.get(kind, {}).get("runs")
+    timed = [results[a]["runs"] for a in anchors if "runs" in results.get(a, {})]
+    if not mine or not timed:
+        return None
+    ratios = [m["seconds"] / min(t[i]["seconds"] for t in timed) for i, m in enumerate(mine)
+              if all(i < len(t) for t in timed)]
+    return statistics.median(ratios) if ratios else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--worker", nargs=3, metavar=("KIND", "REF", "CUR"), help=argparse.SUPPRESS)
     ap.add_argument("--evidently-python", default=None, help="interpreter with evidently and pandas<3")
     ap.add_argument("--evidently-large", action="store_true", help="also run Evidently at 10M rows")
-    ap.add_argument("--small-rows", type=int, default=1_000_000)
-    ap.add_argument("--large-rows", type=int, default=10_000_000)
+    ap.add_argument("--small-rows", type=int, default=1_000_000, help="rows of the 20-column case (0: skip)")
+    ap.add_argument("--large-rows", type=int, default=10_000_000, help="rows of the 100-column case (0: skip)")
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians and per-round ratios)")
+    ap.add_argument("--only", action="append", default=None, help="a contender to run (repeat it; default: all)")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--data-dir", default=None, help="keep (and reuse) the generated files in this folder")
     ap.add_argument("--category-rows", type=int, default=200_000, help="rows of the many-categories case (0: skip)")
@@ -254,15 +319,18 @@ def main() -> None:
     if args.worker:
         kind, ref, cur = args.worker
         t0 = time.perf_counter()
-        result = {**WORKERS, **CATEGORY_WORKERS}[kind](ref, cur)
+        result = {**WORKERS, **CATEGORY_WORKERS, **WARM_WORKERS}[kind](ref, cur)
         result.update(seconds=time.perf_counter() - t0, peak_mb=_peak_mb())
         print(json.dumps(result))
         return
 
+    only = None if args.only is None else set(args.only)
     folder = args.data_dir or tempfile.mkdtemp(prefix="bench_tabular_")
     os.makedirs(folder, exist_ok=True)
     try:
-        cases = [(f"{args.small_rows / 1e6:g}M x 20 (10 num, 10 cat)", args.small_rows, 10, 10)]
+        cases = []
+        if args.small_rows:
+            cases.append((f"{args.small_rows / 1e6:g}M x 20 (10 num, 10 cat)", args.small_rows, 10, 10))
         if args.large_rows:
             cases.append((f"{args.large_rows / 1e6:g}M x 100 (50 num, 50 cat)", args.large_rows, 50, 50))
         rows = []
@@ -276,9 +344,11 @@ def main() -> None:
                 generate(cur, n, num, cat, seed=2, shift=0.2)
             print(f"[{label}] data {'generated' if made else 'reused'} in {time.perf_counter() - t0:.0f} s "
                   f"({(os.path.getsize(ref) + os.path.getsize(cur)) / 2**20:.0f} MiB Parquet)", flush=True)
-            results = {}
+            jobs, results = {}, {}
             for kind in WORKERS:
                 python = sys.executable
+                if only is not None and kind not in only:
+                    continue
                 if kind == "pandas/numpy" and n * (num + cat) > 200_000_000:
                     results[kind] = {"error": "not run at this size (it loads both tables)"}
                     continue
@@ -290,24 +360,24 @@ def main() -> None:
                         results[kind] = {"error": "not run at this size (--evidently-large)"}
                         continue
                     python = args.evidently_python
-                results[kind] = run_worker(python, kind, ref, cur, args.timeout)
-                r = results[kind]
+                jobs[kind] = functools.partial(run_worker, python, kind, ref, cur, args.timeout)
+            results.update(_interleaved(jobs, args.rounds))
+            for kind, r in results.items():
                 print(f"  {kind}: " + (f"{r['seconds']:.1f} s, {r['peak_mb']:.0f} MB" if "error" not in r
                                         else r["error"]), flush=True)
-            mine, ref_np = results["divergences"], results["pandas/numpy"]
+            mine, ref_np = results.get("divergences", {}), results.get("pandas/numpy", {})
             if "psi" in mine and "psi" in ref_np:
                 diff = max(abs(mine["psi"][c] - ref_np["psi"][c]) for c in mine["psi"])
                 print(f"  max |PSI(divergences) − PSI(pandas/numpy)| over columns = {diff:.2e}")
-            # the anchor: the faster of the two plain-SQL forms of DuckDB's passes
-            timed = [r for k, r in results.items() if k.startswith("duckdb passes") and "seconds" in r]
-            if "seconds" in mine and timed:
-                anchor = min(r["seconds"] for r in timed)
-                print(f"  divergences / DuckDB's own passes (the faster form): {mine['seconds'] / anchor:.2f}× time; "
-                      f"peak memory {mine['peak_mb']:.0f} MB")
-            evid = results.get("evidently", {})
-            if "seconds" in mine and "seconds" in evid:
-                print(f"  Evidently / divergences: {evid['seconds'] / mine['seconds']:.1f}× time, "
-                      f"{evid['peak_mb'] / mine['peak_mb']:.1f}× memory")
+            # the anchor: the faster of the two plain-SQL forms of DuckDB's passes, round by round
+            ratio = _ratio(results, "divergences", [k for k in results if k.startswith("duckdb passes")])
+            if ratio is not None:
+                print(f"  divergences / DuckDB's own passes (the faster form): {ratio:.2f}× time (median over "
+                      f"{args.rounds} interleaved round(s)); peak memory {mine['peak_mb']:.0f} MB")
+            evid = _ratio(results, "evidently", ["divergences"])
+            if evid is not None:
+                print(f"  Evidently / divergences: {evid:.1f}× time, "
+                      f"{results['evidently']['peak_mb'] / mine['peak_mb']:.1f}× memory")
             rows.append((label, results))
         if args.category_rows:
             for k in (int(x) for x in args.categories.split(",")):
@@ -317,20 +387,29 @@ def main() -> None:
                 if not (os.path.exists(ref) and os.path.exists(cur)):
                     generate_categories(ref, args.category_rows, k, seed=1)
                     generate_categories(cur, args.category_rows, k, seed=2)
-                results = {kind: run_worker(sys.executable, kind, ref, cur, args.timeout) for kind in CATEGORY_WORKERS}
+                results = _interleaved({kind: functools.partial(run_worker, sys.executable, kind, ref, cur, args.timeout)
+                                        for kind in CATEGORY_WORKERS}, args.rounds)
                 for kind, r in results.items():
                     print(f"  [{label}] {kind}: " + (f"{r['seconds']:.2f} s, {r['peak_mb']:.0f} MB" if "error" not in r
                                                       else r["error"]), flush=True)
-                mine, anchor = results["divergences (categories)"], results["duckdb group by"]
-                if "seconds" in mine and "seconds" in anchor:
-                    print(f"  [{label}] divergences / DuckDB GROUP BY: {mine['seconds'] / anchor['seconds']:.2f}× time "
-                          "(each in its own process, imports included)")
-                rows.append((label, {"divergences": mine, "duckdb group by": anchor}))
+                ratio = _ratio(results, "divergences (categories)", ["duckdb group by"])
+                if ratio is not None:
+                    print(f"  [{label}] divergences / DuckDB GROUP BY: {ratio:.2f}× time "
+                          "(each in its own process, imports included; median over interleaved rounds)")
+                warm = run_worker(sys.executable, "categories, warm", ref, cur, args.timeout)
+                if "error" in warm:
+                    print(f"  [{label}] warm, in one process: {warm['error']}")
+                else:
+                    print(f"  [{label}] warm, in one process (imports done, five alternating runs): divergences "
+                          f"{warm['divergences_s']:.3f} s, DuckDB GROUP BY {warm['duckdb_s']:.3f} s: "
+                          f"{warm['ratio']:.2f}× time")
+                rows.append((label, {"divergences": results["divergences (categories)"],
+                                     "duckdb group by": results["duckdb group by"]}))
         base_name = "divergences"
         print("\n| data | tool | time (s) | peak RSS (MB) | time / divergences | memory / divergences |")
         print("|---|---|---:|---:|---:|---:|")
         for label, results in rows:
-            base = results[base_name]
+            base = results.get(base_name, {})
             for kind, r in results.items():
                 if "error" in r:
                     print(f"| {label} | {kind} | {r['error']} | | | |")

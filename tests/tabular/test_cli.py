@@ -90,10 +90,10 @@ def test_options_reach_the_comparison(files, tmp_path):
     assert "js [95% CI]" in result.output
 
 
-def test_metrics_other_than_psi_need_a_threshold(files):
+def test_metrics_without_a_conventional_threshold_need_one(files):
     _, p = files
-    result = run("compare", str(p["ref"]), str(p["drift"]), "--metrics", "js")
-    assert result.exit_code == 2 and "threshold" in result.output
+    result = run("compare", str(p["ref"]), str(p["drift"]), "--metrics", "chi2")
+    assert result.exit_code == 2 and "threshold is required" in result.output
 
 
 def test_delimiter_reads_a_semicolon_csv(files, tmp_path):

@@ -61,3 +61,56 @@ def test_compare_runs_ks_on_the_values_not_the_deciles(wrap, tmp_path):
     cur.to_parquet(k)
     files = compare(str(r), str(k))["x"].tests["ks"]
     assert files.p_value == pytest.approx(ks_2samp(cur["x"], ref["x"]).pvalue, rel=1e-9)
+
+
+# -- the large-table path: D from cut points and the few intervals that may hold the maximum ------------
+
+from divergences.tabular.stat_tests import _ks_scaled, _SortedSample  # noqa: E402
+
+
+def _direct_scaled(a, b):
+    """max |m·C(t) − n·R(t)| over every value of either sample, by the definition (counts by searchsorted)."""
+    a, b = np.sort(np.asarray(a, dtype=np.float64)), np.sort(np.asarray(b, dtype=np.float64))
+    t = np.concatenate([a, b])
+    return int(np.max(np.abs(np.searchsorted(a, t, "right") * b.size - np.searchsorted(b, t, "right") * a.size)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(samples, samples, st.integers(1, 9), st.booleans())
+def test_cut_point_bound_is_exact_for_every_spacing(a, b, step, by_count):
+    """Any spacing of the cut points gives the exact maximum (sorted values or distinct values + counts)."""
+    if by_count:
+        cur, ref = _SortedSample(*_counts(a), None), _SortedSample(*_counts(b), None)
+    else:
+        cur, ref = _SortedSample(np.sort(a), None), _SortedSample(np.sort(b), None)
+    assert int(_ks_scaled(cur, ref, step=step)) == _direct_scaled(a, b)
+
+
+def _large(kind, rng):
+    n, m = 30_000, 23_000
+    if kind == "continuous, same law":
+        return rng.normal(size=n), rng.normal(size=m)
+    if kind == "continuous, small shift":
+        return rng.normal(0.02, size=n), rng.normal(size=m)
+    if kind == "continuous, large shift":
+        return rng.normal(0.5, 2.0, size=n), rng.normal(size=m)
+    if kind == "discrete":
+        return rng.poisson(3.0, n).astype(float), rng.poisson(3.1, m).astype(float)
+    if kind == "heavy tail with infinities":
+        a, b = rng.pareto(1.2, n), rng.pareto(1.25, m)
+        a[:40], b[:7] = np.inf, -np.inf
+        return a, b
+    if kind == "rounded (ties)":
+        return np.round(rng.normal(size=n), 1), np.round(rng.normal(0.01, size=m), 1)
+    a = np.concatenate([np.full(n // 2, 1.0), rng.normal(size=n - n // 2)])  # an atom inside a continuous part
+    return a, np.concatenate([np.full(m // 3, 1.0), rng.normal(size=m - m // 3)])
+
+
+@pytest.mark.parametrize("kind", ["continuous, same law", "continuous, small shift", "continuous, large shift",
+                                  "discrete", "heavy tail with infinities", "rounded (ties)", "atom"])
+def test_large_tables_equal_scipy_in_both_forms(kind):
+    rng = np.random.default_rng(len(kind))
+    cur, ref = _large(kind, rng)
+    want = ks_2samp(cur, ref)
+    for d, p in (ks_values(np.sort(cur), None, np.sort(ref), None), ks_values(*_counts(cur), *_counts(ref))):
+        assert d == pytest.approx(want.statistic, abs=1e-12) and p == pytest.approx(want.pvalue, rel=1e-9)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from divergences import registry
+from divergences.core.divergence import spec
+from divergences.core.record import get
 from divergences.tabular import (
     ColumnComparison,
     CompareOptions,
@@ -21,6 +22,8 @@ from divergences.tabular import (
 from divergences.tabular.engines import opened
 from divergences.tabular.engines.base import Engine
 from divergences.tabular.metrics import _gradient, resolve
+
+from ._records import divergences
 
 
 @pytest.fixture(scope="module")
@@ -145,25 +148,25 @@ def test_metrics_as_one_string_and_with_parameters():
     assert c["x"]["alpha"].value == pytest.approx(float(dv.divergence("alpha", p / p.sum(), q / q.sum(), alpha=0.3)))
 
 
-@pytest.mark.parametrize("name", ["psi", "js", "hellinger", "chi2", "kl", "reverse_kl", "triangular", "alpha"])
+@pytest.mark.parametrize("name", [d.name for d in divergences("f")])
 def test_delta_method_gradient_is_the_registry_records_partials(name):
     """The tabular layer restates no formula: its gradient is the record's ∂φ/∂p, ∂φ/∂q."""
     m = resolve(name)
     p, q = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.25, 0.35, 0.15, 0.25])
     gp, gq = _gradient(m, p, q, None, None)
-    ep, eq = registry.get(name).generator().partials(p, q)
+    ep, eq = spec(name).term().partials(p, q)
     np.testing.assert_array_equal(gp, ep)
     np.testing.assert_array_equal(gq, eq)
     # and against a direct definition: for D = Σ q f(p/q), ∂/∂p = f'(r), ∂/∂q = f(r) − r f'(r)
-    gen = registry.get(name).generator()
+    gen = get(name).generator()
     r = p / q
     np.testing.assert_allclose(gp, gen.f_prime(r), rtol=1e-12)
     np.testing.assert_allclose(gq, gen.f(r) - r * gen.f_prime(r), rtol=1e-10, atol=1e-14)
 
 
 def test_aliases_come_from_the_registry():
-    assert resolve("psi").divergence == registry.get("psi").name == "jeffreys"
-    assert resolve("chi2").divergence == registry.get("chi2").name == "pearson"
+    assert resolve("psi").divergence == get("psi").name == "jeffreys"
+    assert resolve("chi2").divergence == get("chi2").name == "pearson"
     assert resolve("psi").name == "psi"  # the user's name is kept for display
 
 

@@ -82,7 +82,7 @@ def test_config_file_sets_rules_per_column_and_ignores_columns(tmp_path):
     ("[columns.x]\nmetric = \"psi\"\n", r"field 'columns.x.metric'"),
     ("drift_metric = \"nope\"\n", "unknown metric 'nope'"),
     ("threshold = \n", "not a TOML file"),
-    ("[columns.x]\ndrift_metric = \"js\"\n", "threshold is required for 'js'"),
+    ("[columns.x]\ndrift_metric = \"chi2\"\n", "threshold is required when the drift metric is 'chi2'"),
 ])
 def test_a_bad_config_names_the_file_and_the_key(tmp_path, text, message):
     cfg = tmp_path / "bad.toml"

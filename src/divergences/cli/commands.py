@@ -81,8 +81,9 @@ _O = {
     "drift_metric": typer.Option(None, "--drift-metric", metavar="NAME", help="The metric that decides drift (default: the first); "
                                  "'auto': the test or metric chosen by type and size (KS / chi2 test on a reference of "
                                  "at most 1000 rows, Wasserstein / JS distance on larger ones)."),
-    "threshold": typer.Option(None, "--threshold", metavar="X", help="Drift when the drift metric reaches this (PSI: 0.1 "
-                              "by default; required for other metrics)."),
+    "threshold": typer.Option(None, "--threshold", metavar="X", help="Drift when the drift metric reaches this "
+                              "(default: its conventional threshold, PSI 0.1, JS and Hellinger 0.01, KL 0.1; required "
+                              "for the others)."),
     "drift_share": typer.Option(None, "--drift-share", metavar="S", help="Dataset drift when at least this share of the "
                                 "columns drifted (default 0.5)."),
     "smoothing": typer.Option(None, "--smoothing", metavar="auto|X", help="Pseudo-count per bin, or 'auto' (the default: only for "

@@ -34,9 +34,8 @@ def pad(text: str, width: int) -> str:
 
 
 def headline_metric(c: Any) -> str:
-    """The metric that decides drift: the ``drift_metric`` option, else the first metric."""
-    name = getattr(getattr(c, "options", None), "drift_metric", None)
-    return name if name and name in c.metrics else c.metrics[0]
+    """The metric that decides drift (:attr:`Comparison.headline_metric`)."""
+    return c.headline_metric
 
 
 def _estimate(col: Any, name: str):

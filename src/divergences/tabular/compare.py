@@ -14,10 +14,10 @@ import numpy as np
 from .current import current_counts
 from .engines import Engine, opened
 from .errors import InputError
-from .metrics import Metric, applied_smoothing, evaluate, resolve, second_derivative_at_one
+from .metrics import Metric, applied_smoothing, evaluate, resolve
 from .missing import missing_share_test
 from .options import DEFAULT_METRICS, CompareOptions
-from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, profile
+from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, _profile
 from .quality import data_quality
 from .results import (
     ColumnComparison,
@@ -29,7 +29,8 @@ from .results import (
     SkippedColumn,
     TestResult,
 )
-from .rules import AUTO_SMALL, Rule, auto_rule, rule_text
+from .rules import AUTO_FEW_VALUES, AUTO_SMALL, Rule, auto_metrics, auto_rule, rule_text
+from .sorted_values import ReferenceValues
 from .stat_tests import (
     anderson_darling_binned,
     benjamini_hochberg,
@@ -147,16 +148,18 @@ def compare(
                 raise InputError("unknown column in exclude: not in the profile", source=prof.source, column=str(c))
         names = [c for c in (columns or prof.columns) if c not in exclude and c not in ignore]
     ref_data = None
+    ref_values = ReferenceValues()  # the reference's sorted columns, kept for the KS test where they fit
+    prefetch("scipy.special")  # every p-value's import, while the engine reads the tables
     with contextlib.ExitStack() as stack:
         if prof is None:
             say("binning the reference")
             ref_data = stack.enter_context(opened(reference_or_profile, "reference", delimiter=delimiter,
                                                   decimal=decimal))
-            prof = profile(ref_data, columns=columns, categorical=categorical, bins=opts.bins,
-                           max_categories=opts.max_categories, exclude=exclude, ignore=ignore, quantiles=opts.quantiles)
+            prof = _profile(ref_data, columns, categorical, opts.bins, opts.max_categories, exclude, opts.quantiles,
+                            ignore, keep=ref_values.offer if opts.tests else None)
             names = list(prof.columns)
         if opts.tests and any(prof.columns[c].kind in ("numeric", "datetime") for c in names):
-            prefetch()  # the KS test's import (scipy.stats: seconds), while the engine counts; none for categories
+            prefetch("scipy.stats")  # the KS test's import (seconds), while the engine counts; none for categories
         say("counting the current table")
         if isinstance(current, Profile):  # partitions profiled on the reference's bins and merged
             from .merge import counts_from_profile
@@ -168,12 +171,13 @@ def compare(
             notes = (*(ref_data.notes if ref_data is not None else ()), *engine.notes)
             for note in notes:
                 warnings.warn(note, UserWarning, stacklevel=2)
-            counted = current_counts(prof, engine, names, opts.quantiles)
+            if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
+                counted = _counts_and_ks(prof, ref_data, ref_values, engine, names, opts.quantiles)
+            else:
+                counted = current_counts(prof, engine, names, opts.quantiles)
             known = (set(prof.columns) | {s["column"] for s in prof.skipped} | set(exclude) | set(ignore)
                      | (set(ref_data.schema()) if ref_data is not None else set()))
             counted["new_columns"] = [c for c in counted["new_columns"] if c not in known]
-            if opts.tests and ref_data is not None:  # both tables at hand: KS on the values, not on the bins
-                counted["ks"], counted["distinct"] = _ks_on_values(prof, ref_data, engine, names, counted["status"])
             if opts.multivariate and ref_data is not None:
                 from .multivariate import multivariate_test
 
@@ -190,78 +194,116 @@ def compare(
     summary, multi = result.summary, counted.get("multivariate")
     if multi is not None:
         summary = replace(summary, multivariate_p_value=multi.p_value, multivariate_drift=multi.drifted)
-    return Comparison(result.columns, result.skipped, summary, result.metrics, opts, result.drift_rule,
-                      prof.source, cur_label, iv, warnings=notes, quality=result.quality, multivariate=multi)
+    return replace(result, summary=summary, options=opts, information_value=iv, warnings=notes, multivariate=multi)
 
 
-def _ks_on_values(prof: Profile, reference: Engine, current: Engine, names: list[str], status: dict
-                  ) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
-    """The two-sample KS test on the values of every compared numeric and time column (one column at a
-    time, so memory holds two columns' distinct values at most)."""
-    wanted = [c for c in names if prof.columns[c].kind in ("numeric", "datetime") and c not in status]
-    out, distinct = {}, {}
-    for start in range(0, len(wanted), 4):  # a few columns per fetch: fewer queries, bounded memory
-        part = wanted[start:start + 4]
-        ref_values = reference.sorted_values_many(part)
-        for (c, (cv, cc)), (_, (rv, rc)) in zip(current.sorted_values_many(part), ref_values):
-            out[c] = ks_values(cv, cc, rv, rc)
-            distinct[c] = int(np.size(cv))
-    return out, distinct
+def _counts_and_ks(prof: Profile, reference: Engine, ref_values: ReferenceValues, current: Engine, names: list[str],
+                   quantiles: bool) -> dict[str, Any]:
+    """The current table's counts (:func:`current_counts`) with the two-sample KS test on the values of
+    every compared numeric and time column (``ks``) and whether its current values are all equal
+    (``constant``): each current column is sorted once, for its counts and its test; the reference's
+    come from profiling it where they were kept, else are fetched again (one column of each table at a
+    time, so memory holds two columns' values and a fetch batch at most)."""
+    ks, constant = {}, {}
+    ref_values.stream_from(reference, [c for c in names if prof.columns[c].kind in ("numeric", "datetime")])
+
+    def visit(column: str, values: np.ndarray, counts: np.ndarray | None) -> None:
+        ks[column] = ks_values(values, counts, *ref_values.get(column))
+        constant[column] = bool(values.size and values[0] == values[-1])
+
+    counted = current_counts(prof, current, names, quantiles, visit=visit)
+    counted["ks"], counted["constant"] = ks, constant
+    return counted
 
 
 def resolve_metrics(opts: CompareOptions) -> tuple[list[Metric], Metric, float]:
-    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option). With
-    ``drift_metric="auto"`` the metrics it may use (JS, Wasserstein) are added, the first metric is the
-    headline, and the threshold may be None; metrics named by ``column_rules`` are added too."""
-    resolved = [resolve(m, opts.params.get(m) if isinstance(m, str) else None) for m in opts.metrics]
+    """(metrics, drift metric, threshold) of ``opts``, checked (ValueError naming the option). Every
+    metric, drift metric and per-column metric is resolved here (:func:`.metrics.resolve`: a name, a
+    ``(name, params)`` pair or a ``dv.spec(...)`` value). With ``drift_metric="auto"`` the metrics it
+    may use (:func:`.rules.auto_metrics`) are added, the first metric is the headline, and the
+    threshold may be None; metrics named by ``column_rules`` are added too. The default threshold is
+    the drift metric's conventional one (its record's ``drift`` fact)."""
+    resolved = [_resolve(m, opts) for m in opts.metrics]
     if len({m.name for m in resolved}) != len(resolved):
-        raise ValueError(f"metrics: a metric is named twice in {list(opts.metrics)}")
+        raise ValueError(f"metrics: a metric is named twice in {[m.name for m in resolved]}")
     wanted = [r["drift_metric"] for r in opts.column_rules.values() if "drift_metric" in r]
-    if opts.drift_metric == "auto":
-        wanted += ["js", "wasserstein"]
-    for name in wanted:
-        if name not in {m.name for m in resolved}:
-            resolved.append(resolve(name, opts.params.get(name)))
+    for item in wanted + (list(auto_metrics()) if opts.drift_metric == "auto" else []):
+        if find_metric(resolved, item, opts) is None:
+            extra = _resolve(item, opts)
+            if any(m.name == extra.name for m in resolved):
+                raise ValueError(f"metrics: {extra.name!r} is already a metric with other parameters than "
+                                 f"{extra.spec!r}, which a drift rule needs")
+            resolved.append(extra)
     if opts.drift_metric == "auto":
         return resolved, resolved[0], (0.1 if opts.threshold is None else opts.threshold)
-    name = resolve(opts.drift_metric).name if opts.drift_metric is not None else resolved[0].name
-    drift = next((m for m in resolved if m.name == name), None)
+    drift = resolved[0] if opts.drift_metric is None else find_metric(resolved, opts.drift_metric, opts)
     if drift is None:
-        raise ValueError(f"drift_metric {name!r} must be one of the metrics {list(opts.metrics)}")
+        raise ValueError(f"drift_metric {opts.drift_metric!r} must be one of the metrics {[m.name for m in resolved]}")
     threshold = opts.threshold
     if threshold is None:
-        if drift.divergence != "jeffreys":
-            raise ValueError(f"threshold is required when the drift metric is {drift.name!r} (PSI has 0.1)")
-        threshold = 0.1
+        threshold = _conventional_threshold(drift, "threshold is required")
     for col, rule in opts.column_rules.items():
-        other = next(m for m in resolved if m.name == rule.get("drift_metric", drift.name))
-        if "threshold" not in rule and other.divergence != "jeffreys" and other is not drift:
-            raise ValueError(f"column_rules[{col!r}]: a threshold is required for {other.name!r} (PSI has 0.1)")
+        other = find_metric(resolved, rule.get("drift_metric", drift.name), opts) or drift  # added above
+        if "threshold" not in rule and other is not drift:
+            _conventional_threshold(other, f"column_rules[{col!r}]: a threshold is required")
     return resolved, drift, threshold
 
 
-def column_rule(cp: ColumnProfile, opts: CompareOptions, drift: Metric, threshold: float) -> Rule:
+def _resolve(item: Any, opts: CompareOptions) -> Metric:
+    """A metric of ``opts`` (a name gets its parameters from ``opts.params``)."""
+    return resolve(item, opts.params.get(item) if isinstance(item, str) else None)
+
+
+def find_metric(metrics: Sequence[Metric], item: Any, opts: CompareOptions) -> Metric | None:
+    """The metric of ``metrics`` that ``item`` names: a metric of that name, else one computing the same
+    divergence with the same parameters (``"jeffreys"`` finds ``"psi"``; ``dv.spec("js", beta=0.3)``
+    finds the JS metric with β = 0.3); None if none does."""
+    if isinstance(item, str):
+        named = next((m for m in metrics if m.name == item), None)
+        if named is not None:
+            return named
+    wanted = _resolve(item, opts).spec
+    return next((m for m in metrics if m.spec == wanted), None)
+
+
+def _conventional_threshold(metric: Metric, message: str) -> float:
+    """The drift threshold of ``metric``'s record (ValueError with ``message`` where it has none)."""
+    drift = metric.drift
+    if drift is None:
+        raise ValueError(f"{message} when the drift metric is {metric.name!r}: it has no conventional threshold "
+                         "(PSI has 0.1, JS and Hellinger 0.01, KL 0.1)")
+    return drift.threshold
+
+
+def column_rule(cp: ColumnProfile, opts: CompareOptions, metrics: Sequence[Metric], drift: Metric,
+                threshold: float) -> Rule:
     """The :class:`~.rules.Rule` that decides the drift of column ``cp``."""
     given = opts.column_rules.get(cp.name)
     if given is not None:
-        name = given.get("drift_metric", drift.name)
-        limit = given.get("threshold", threshold if name == drift.name else 0.1)
-        return Rule(metric=resolve(name).name if name != "wasserstein" else name, threshold=float(limit))
+        metric = find_metric(metrics, given.get("drift_metric", drift.name), opts) or drift
+        if "threshold" in given:
+            limit = given["threshold"]
+        else:  # checked by resolve_metrics: the drift metric's threshold, or the metric's conventional one
+            limit = threshold if metric is drift else _conventional_threshold(metric, "a threshold is required")
+        return Rule(metric=metric.name, threshold=float(limit))
     if opts.drift_metric == "auto":
-        return auto_rule(cp.kind, cp.rows, int(np.count_nonzero(cp.counts)), opts.threshold)
+        numeric, categorical = (find_metric(metrics, d, opts) or drift for d in auto_metrics())
+        return auto_rule(cp.kind, cp.rows, int(np.count_nonzero(cp.counts)), opts.threshold, numeric, categorical)
     return Rule(metric=drift.name, threshold=threshold)
 
 
-def drift_rule(drift: Metric, threshold: float, confidence: float, opts: CompareOptions | None = None) -> str:
+def drift_rule(drift: Metric, threshold: float, confidence: float, opts: CompareOptions | None = None,
+               metrics: Sequence[Metric] = ()) -> str:
+    """The drift rule in words (``psi ≥ 0.1 and p-value < 0.05``; the two sizes of ``"auto"``)."""
     alpha = f"{1 - confidence:.3g}"
     if opts is not None and opts.drift_metric == "auto":
-        limit = f"{threshold:g}"
+        numeric, categorical = (find_metric(metrics, d, opts) or resolve(d) for d in auto_metrics())
+        large = [rule_text(auto_rule(kind, AUTO_SMALL + 1, AUTO_FEW_VALUES + 1, opts.threshold, numeric, categorical),
+                           confidence, m) for kind, m in (("numeric", numeric), ("categorical", categorical))]
         rule = (f"auto: a reference of at most {AUTO_SMALL} rows: ks (numeric) or chi2_test p-value < {alpha}; "
-                f"larger: wasserstein ≥ {limit} (numeric) or √js ≥ {limit} and p-value < {alpha}")
+                f"larger: {large[0]} (numeric) or {large[1]}")
     else:
-        rule = f"{drift.name} ≥ {threshold:g}"
-        if not math.isnan(second_derivative_at_one(drift)):
-            rule += f" and p-value < {alpha}"
+        rule = rule_text(Rule(metric=drift.name, threshold=threshold), confidence, drift)
     if opts is not None and opts.column_rules:
         rule += "; per-column rules for " + ", ".join(opts.column_rules)
     return rule
@@ -272,7 +314,7 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
     """The :class:`Comparison` of counts already taken on ``prof``'s bins (also used per window)."""
     raw = counted.get("quantiles", {})
     status = counted.get("status", {})
-    with_raw = bool(raw) and any(m.name == "wasserstein" for m in metrics)  # beside the binned W1
+    with_raw = bool(raw) and any(m.ordered for m in metrics)  # beside the binned W1
     cols = []
     for c in names:
         cp = prof.columns[c]
@@ -290,8 +332,8 @@ def compare_counts(prof: Profile, counted: dict[str, Any], names: list[str], met
                 for c in cols]
     cols_t = tuple(cols)
     return Comparison(cols_t, skipped, summarize(cols_t, drift, threshold, opts, len(skipped)), shown, opts,
-                      drift_rule(drift, threshold, opts.confidence, opts), prof.source, current_label,
-                      quality=data_quality(prof, cols_t, counted))
+                      drift_rule(drift, threshold, opts.confidence, opts, metrics), prof.source, current_label,
+                      quality=data_quality(prof, cols_t, counted), drift_metric=drift.name)
 
 
 def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: dict[str, Any], metrics, opts
@@ -314,8 +356,10 @@ def _broken_column(cp: ColumnProfile, status: tuple[str, str] | None, counted: d
             state, drifted = "all missing in reference", True
             reason = (f"every value is missing in the reference; {1 - miss / rows:.1%} of current values are "
                       "present")
-    else:
+    elif status is not None:
         (state, reason), drifted = status, True
+    else:  # pragma: no cover - a broken column has a status or is all missing in the reference
+        raise ValueError(f"column {cp.name!r}: no status to report")
     estimates = {m.name: MetricEstimate(m.name, m.divergence, math.nan) for m in metrics}
     labels = tuple(cp.labels()) if cp.kind != "missing" else ()
     hist = Histogram(labels, tuple(int(x) for x in cp.counts), tuple(0 for _ in cp.counts))
@@ -346,9 +390,9 @@ def _column(cp: ColumnProfile, cur, unseen, raw, with_raw, metrics, opts, drift,
         if with_raw:
             estimates["wasserstein_raw"] = MetricEstimate("wasserstein_raw", None,
                                                           wasserstein_raw(raw, cp.quantiles, cp.scale))
-        quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles),
+        quantiles = Quantiles(tuple(float(u) for u in QUANTILE_LEVELS), tuple(cp.quantiles or ()),
                               tuple(float(x) for x in raw))
-    rule = column_rule(cp, opts, drift, threshold)
+    rule = column_rule(cp, opts, metrics, drift, threshold)
     tests = {}
     if opts.tests or rule.test is not None:
         if numeric:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,16 +14,21 @@ import numpy as np
 from .engines import Engine
 from .errors import InputError
 from .profile import QUANTILE_LEVELS, ColumnProfile, Profile
+from .sorted_values import bin_counts_of, summary_of
 
 __all__ = ["current_counts"]
 
 
-def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantiles: bool = False) -> dict[str, Any]:
+def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantiles: bool = False,
+                   visit: Callable[[str, np.ndarray, np.ndarray | None], None] | None = None) -> dict[str, Any]:
     """Counts of the current table on the profile's bins. A column that broke is not an error but a
     ``status`` (column → (status, reason)): not in the current table (``"dropped"``), of another type
     (``"type changed"``: numbers became text, say), every value missing (``"all missing"``); its
     missing values are counted where they can be (``missing``: column → (missing, rows)). An empty
-    current table is an :class:`InputError` naming it."""
+    current table is an :class:`InputError` naming it.
+
+    With ``visit`` (the KS test on the values), the numeric columns are counted from their sorted
+    values (:mod:`.sorted_values`, fetched once), and ``visit(column, values, counts)`` sees each."""
     schema = engine.schema()
     status: dict[str, tuple[str, str]] = {}
     for c in names:
@@ -54,7 +60,20 @@ def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantil
     # the unseen share: the <other> bucket when the kept categories are every reference value, else
     # the current values looked up in the reference's list (in the counting pass where the engine can)
     lookup = {c: seen for c in cats if (seen := prof.columns[c].seen) is not None and len(seen) != len(cats[c])}
-    counts, unseen = engine.bin_counts_unseen(fine, cats, lookup) if (numeric or cats) else ({}, {})
+    local, raw = {}, {}
+    if visit is not None and numeric:
+        rows_here = engine.row_count()
+        for c, (values, value_counts) in engine.sorted_values_many(list(numeric)):
+            local[c] = bin_counts_of(values, value_counts, rows_here, fine[c])
+            if with_quantiles and prof.columns[c].quantiles is not None and values.size:
+                every = values if value_counts is None else np.repeat(values, value_counts)
+                summary = summary_of(every, rows_here, QUANTILE_LEVELS)
+                if summary.finite > 0:
+                    raw[c] = summary.quantiles
+            visit(c, values, value_counts)
+    rest = {c: e for c, e in fine.items() if c not in local}
+    counts, unseen = engine.bin_counts_unseen(rest, cats, lookup) if (rest or cats) else ({}, {})
+    counts.update(local)
     out_of_range = {}
     for c, e in numeric.items():
         counts[c], out_of_range[c] = _merge_range_bins(prof.columns[c], counts[c], fine[c], e)
@@ -67,8 +86,8 @@ def current_counts(prof: Profile, engine: Engine, names: list[str], with_quantil
     for c in cats:
         if prof.columns[c].seen is not None and c not in lookup:
             unseen[c] = int(counts[c].counts[-1])
-    quantiles = {}
-    if with_quantiles:
+    quantiles = {c: q for c, q in raw.items() if c not in status}
+    if with_quantiles and visit is None:
         wanted = [c for c in numeric if prof.columns[c].quantiles is not None and c not in status]
         if wanted:
             summary = engine.numeric_summary(wanted, QUANTILE_LEVELS)

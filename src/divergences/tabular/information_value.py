@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.divergence import spec
 from .engines import Engine, opened
 from .engines.base import Split
 from .errors import InputError
@@ -30,7 +31,7 @@ from .profile import Profile, profile
 
 __all__ = ["binary_target", "information_value", "information_value_table"]
 
-_IV = Metric("iv", "jeffreys", band=iv_band)
+_IV = Metric("iv", spec("jeffreys"), band_rule=iv_band)
 _DEFAULT_BAD = ({"0", "1"}, "1"), ({"false", "true"}, "true"), ({"0.0", "1.0"}, "1.0")
 
 
@@ -84,7 +85,7 @@ def information_value_table(
         names = [c for c in (columns or prof.columns) if c != target and prof.columns[c].kind != "missing"]
         numeric = {c: np.asarray(prof.columns[c].edges) for c in names
                    if prof.columns[c].kind in ("numeric", "datetime")}
-        cats = {c: prof.columns[c].categories for c in names if prof.columns[c].kind == "categorical"}
+        cats = {c: prof.columns[c].categories or [] for c in names if prof.columns[c].kind == "categorical"}
         counts = engine.bin_counts(numeric, cats, split=Split(target, bad_text))
     rows = []
     for c in names:

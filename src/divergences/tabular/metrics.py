@@ -1,11 +1,16 @@
 r"""Metrics on binned counts, with standard errors, intervals, a test of "no change" and bands.
 
-Every metric is a name: ``"psi"`` (the population stability index, which is the Jeffreys divergence),
-``"chi2"`` (the Pearson χ² divergence χ²(current‖reference) = Σ (c − r)²/r, a divergence, not the
-two-sample χ² statistic), ``"wasserstein"`` (see below) or any name in the divergence registry
-(``"js"``, ``"hellinger"``, ``"kl"``, ..., and divergences a user registered with
-:func:`divergences.register`). Values come from :func:`divergences.divergence` with
-P = current, Q = reference: ``"kl"`` is KL(current‖reference).
+Every metric is a divergence of the registry, named (``"psi"``: the population stability index,
+which is the Jeffreys divergence; ``"chi2"``: the Pearson χ² divergence χ²(current‖reference) =
+Σ (c − r)²/r, a divergence, not the two-sample χ² statistic; ``"wasserstein"``, see below; ``"js"``,
+``"hellinger"``, ``"kl"``, ..., and divergences a user registered with :func:`divergences.register`)
+or given with its parameters as a value, ``dv.spec("js", beta=0.3)`` (:func:`resolve` is the one place
+that reads what a metric is). Values come from :func:`divergences.divergence` with P = current,
+Q = reference: ``"kl"`` is KL(current‖reference). What a metric is and shows is read from its
+record, never from its name: its conventional drift threshold and bands (the record's ``drift``
+fact: the PSI bands of Jeffreys, Evidently's thresholds of JS, KL and Hellinger), whether it
+compares ordered categories (``inputs="ordered"``: placed at the bins, below) or raw vectors
+(``inputs="vectors"``, cosine: refused, it compares no distributions).
 
 Uncertainty (counts c ~ Multinomial(N, p) for the current, r ~ Multinomial(M, q) for the
 reference, independent). The delta method gives
@@ -24,10 +29,10 @@ scaling: for f twice differentiable at 1, D̂ ≈ ½ f''(1) Σ (p̂ − q̂)²/q
 (for PSI, f''(1) = 2 and T = NM/(N+M)·PSI). The plug-in value is biased upward: under no change its
 mean is about ½ f''(1)(k − 1)(1/N + 1/M) (reported as ``null_mean``; (k−1)(1/N+1/M) for PSI).
 
-Wasserstein: the 1-Wasserstein distance between the two binned distributions placed at the
-reference's per-bin means, divided by the reference's standard deviation (so it is unit-free):
-W = Σ_i |F_P(i) − F_Q(i)| (x_{i+1} − x_i) / σ_ref. Numeric columns only (NaN for categories).
-It has a delta-method standard error but no χ² test (p-value NaN).
+Ordered comparisons (the record ``"wasserstein"``, W1 over ordered categories): the two binned
+distributions placed at the reference's per-bin means and divided by the reference's standard
+deviation (so the value is unit-free): W = Σ_i |F_P(i) − F_Q(i)| (x_{i+1} − x_i) / σ_ref. Numeric
+columns only (NaN for categories). It has a delta-method standard error but no χ² test (p-value NaN).
 
 Smoothing: bins empty in both samples are dropped (they carry no information). By default
 (``smoothing="auto"``) values are the textbook plug-in values on the observed shares (PSI and IV =
@@ -42,35 +47,43 @@ from __future__ import annotations
 import functools
 import math
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from .. import generators as _gen
-from .. import registry
-from ..exact import generic as _cat
+from ..core.conventions import PSI, DriftRule
+from ..core.divergence import Divergence, spec
+from ..core.record import available, get
+from ..core.terms import Generator, Pointwise
+from ..exact.generic import divergence as exact_divergence
 
 __all__ = ["AUTO_PSEUDO_COUNT", "PERMUTATIONS", "PERMUTATION_BELOW", "Metric", "applied_smoothing", "evaluate",
-           "frequencies", "iv_band", "needs_permutation", "permutation_p_value", "psi_band", "resolve"]
+           "frequencies", "iv_band", "needs_permutation", "permutation_p_value", "psi_band", "resolve",
+           "second_derivative_at_one"]
 
 
 def psi_band(value: float) -> str:
-    """Conventional PSI band: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant.
+    """Conventional PSI band (the drift fact of the Jeffreys record): < 0.1 stable, 0.1–0.25
+    moderate, ≥ 0.25 significant.
+
+    :param value: a PSI value.
+    :returns: the band's label, ``""`` for NaN.
 
     >>> psi_band(0.05), psi_band(0.1), psi_band(0.3)
     ('stable', 'moderate', 'significant')
     """
-    if not math.isfinite(value) and not value > 0:
-        return ""
-    return "stable" if value < 0.1 else "moderate" if value < 0.25 else "significant"
+    return PSI.band(value)
 
 
 def iv_band(value: float) -> str:
     """Conventional information-value band: < .02 useless, .02–.1 weak, .1–.3 medium, .3–.5 strong,
     > .5 suspicious (too good to be true: check for leakage).
+
+    :param value: an information value.
+    :returns: the band's label, ``""`` for NaN.
 
     >>> iv_band(0.01), iv_band(0.2), iv_band(0.7)
     ('useless', 'medium', 'suspicious')
@@ -85,54 +98,100 @@ def iv_band(value: float) -> str:
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric as the user names it (``name``), the registry record it reads (``divergence``, the
-    record's own name: ``"psi"`` reads ``"jeffreys"``; ``None`` for ``"wasserstein"``), the
-    divergence's parameters and the band rule."""
+    """A metric as the user names it (``name``: ``"psi"``) and the divergence it computes (``spec``,
+    its parameters inside); ``band_rule``: bands of its own (the information value's), else the
+    divergence's conventional drift bands."""
 
     name: str
-    divergence: str | None
-    params: dict[str, Any] = field(default_factory=dict)
-    band: Callable[[float], str] | None = None
+    spec: Divergence
+    band_rule: Callable[[float], str] | None = None
+
+    @property
+    def divergence(self) -> str:
+        """The record's own name (``"jeffreys"`` for ``"psi"``)."""
+        return self.spec.name
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.spec.params
+
+    @property
+    def ordered(self) -> bool:
+        """A comparison of ordered categories (``inputs="ordered"``): placed at the bins' locations
+        and divided by the reference's standard deviation, numeric columns only."""
+        record = self.spec.record
+        return record is not None and record.inputs == "ordered"
 
     @property
     def numeric_only(self) -> bool:
-        return self.divergence is None
+        return self.ordered
+
+    @property
+    def drift(self) -> DriftRule | None:
+        """The divergence's conventional drift rule (threshold, bands), None where it has none."""
+        return self.spec.attribute("drift")
+
+    @property
+    def has_bands(self) -> bool:
+        drift = self.drift
+        return self.band_rule is not None or (drift is not None and bool(drift.bands))
+
+    def band(self, value: float) -> str:
+        """The band of ``value`` (``""`` without bands)."""
+        if self.band_rule is not None:
+            return self.band_rule(value)
+        drift = self.drift
+        return drift.band(value) if drift is not None else ""
 
 
-def resolve(name: str | Metric | tuple, params: dict[str, Any] | None = None) -> Metric:
-    """The :class:`Metric` for ``name`` (a name, a ``(name, params)`` pair or a Metric); aliases are
-    the registry's (``"psi"`` → Jeffreys, ``"chi2"`` → Pearson). ValueError naming ``metrics`` for an
-    unknown name.
+def resolve(metric: Any, params: Mapping[str, Any] | None = None) -> Metric:
+    """The :class:`Metric` for ``metric``: a name (aliases are the registry's: ``"psi"`` → Jeffreys,
+    ``"chi2"`` → Pearson), a ``(name, params)`` pair, a :func:`divergences.spec` value (or anything
+    it accepts: a term object or class, a generator f(t)) or a Metric; ``params`` are the
+    divergence's parameters for a name. This is the one place where the tabular layer reads what a
+    metric is.
+
+    :param metric: the metric as the user gives it.
+    :param params: the divergence's parameters (with a name).
+    :returns: the Metric (named as given; a value by its record's name).
+    :raises ValueError: naming ``metrics`` for an unknown name, bad parameters, a comparison of raw
+        vectors (``inputs="vectors"``: cosine) or a sum that is no divergence (cross-entropy).
 
     >>> resolve("psi").divergence, resolve("chi2").divergence
     ('jeffreys', 'pearson')
     >>> resolve(("alpha", {"alpha": 0.5})).params
     {'alpha': 0.5}
+    >>> import divergences as dv
+    >>> m = resolve(dv.spec("js", beta=0.3))
+    >>> m.name, m.params
+    ('js', {'beta': 0.3})
     """
-    if isinstance(name, Metric):
-        return name
-    if isinstance(name, tuple) and len(name) == 2 and isinstance(name[1], dict):
-        name, params = name
-    if not isinstance(name, str):
-        raise ValueError(f"metrics: each metric is a name or a (name, params) pair, got {name!r}")
-    if name == "wasserstein":
-        return Metric(name, None)
+    if isinstance(metric, Metric):
+        return metric
+    if isinstance(metric, tuple) and len(metric) == 2 and isinstance(metric[1], Mapping):
+        metric, params = metric
+    if isinstance(metric, str):
+        try:
+            get(metric)
+        except ValueError:
+            names = ", ".join([*available(), *available(inputs="ordered")])
+            raise ValueError(f"metrics: unknown metric {metric!r}; use psi, chi2, wasserstein or a registered "
+                             f"divergence ({names})") from None
+    elif isinstance(metric, (tuple, list, Mapping, bytes)) or not (callable(metric) or isinstance(metric, Pointwise)):
+        raise ValueError(f"metrics: each metric is a name, a (name, params) pair or dv.spec(...), got {metric!r}")
     try:
-        spec = registry.get(name)
-    except ValueError:
-        raise ValueError(
-            f"metrics: unknown metric {name!r}; use psi, chi2, wasserstein or a registered divergence "
-            f"({', '.join(registry.available())})"
-        ) from None
-    params = dict(params or {})
-    try:
-        spec.check_params(params)
-        is_divergence = spec.term_attribute("is_divergence", params)
+        value = spec(metric, **dict(params or {}))
+        is_divergence = value.attribute("is_divergence")
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"metrics: bad parameters for {name!r}: {exc}") from None
+        raise ValueError(f"metrics: bad parameters for {metric!r}: {exc}") from None
+    name = metric if isinstance(metric, str) else value.name
+    record = value.record
+    if record is not None and record.inputs == "vectors":
+        raise ValueError(f"metrics: {name!r} compares raw vectors (inputs='vectors'), not distributions: it is no "
+                         "drift metric")
     if not is_divergence:  # read from the record: cross-entropy is a pointwise sum, not a divergence
         raise ValueError(f"metrics: {name!r} is not a divergence (it is not zero for equal distributions)")
-    return Metric(name, spec.name, params, band=psi_band if spec.name == "jeffreys" else None)
+    return Metric(name, value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,17 +202,16 @@ def resolve(name: str | Metric | tuple, params: dict[str, Any] | None = None) ->
 def _gradient(metric: Metric, p: np.ndarray, q: np.ndarray, loc: np.ndarray | None, scale: float | None):
     """(∂D/∂p, ∂D/∂q) at (p, q); NaN where the derivative does not exist (an empty bin).
 
-    Pointwise divergences (every f-divergence) read the partials of their registry record's term;
-    the others are differentiated by central differences."""
-    if metric.divergence is None:
+    Pointwise divergences (every f-divergence) read the partials of their term; the others are
+    differentiated by central differences."""
+    if metric.ordered:
         return _wasserstein_gradient(p, q, loc, scale)
-    spec = registry.get(metric.divergence)
-    if spec.pointwise:  # every f-divergence and any other pointwise term (Jensen–Tsallis): the record's partials
-        gen = spec.generator(**metric.params)
-        if isinstance(gen, _gen.Pointwise) and getattr(gen, "has_closed_form_gradient", True):
+    if metric.spec.pointwise:  # every f-divergence and any other pointwise term (Jensen–Tsallis): the term's partials
+        term = metric.spec.term()
+        if getattr(term, "has_closed_form_gradient", True):
             try:
                 with np.errstate(all="ignore"):
-                    gp, gq = gen.partials(p, q)
+                    gp, gq = term.partials(p, q)
             except NotImplementedError:  # a user generator without derivatives
                 return _numeric_gradient(metric, p, q)
             inside = (p > 0) & (q > 0)
@@ -164,7 +222,7 @@ def _gradient(metric: Metric, p: np.ndarray, q: np.ndarray, loc: np.ndarray | No
 
 def _numeric_gradient(metric: Metric, p: np.ndarray, q: np.ndarray):
     def value(a, b):
-        return float(_cat.divergence(metric.divergence, a, b, normalize=True, **metric.params))
+        return float(exact_divergence(metric.spec, a, b, normalize=True))
 
     gp, gq = np.empty_like(p), np.empty_like(q)
     for x, g, first in ((p, gp, True), (q, gq, False)):
@@ -207,14 +265,18 @@ def _multinomial_variance(prob: np.ndarray, grad: np.ndarray, n: float) -> float
 
 
 def second_derivative_at_one(metric: Metric) -> float:
-    if metric.divergence is None:
+    """f''(1) of an f-divergence metric (the χ² scaling of its test), NaN for other metrics.
+
+    :param metric: the metric.
+    :returns: f''(1) when finite and positive, else NaN.
+    """
+    if metric.spec.kind != "f":
         return math.nan
-    spec = registry.get(metric.divergence)
-    if spec.kind != "f":
+    term = metric.spec.term()
+    if not isinstance(term, Generator):  # pragma: no cover - an "f" record's term is a generator
         return math.nan
-    gen = spec.generator(**metric.params)
     with np.errstate(all="ignore"):
-        v = float(gen.f_second(np.asarray(1.0)))
+        v = float(term.f_second(np.asarray(1.0)))
     return v if math.isfinite(v) and v > 0 else math.nan
 
 
@@ -305,11 +367,11 @@ def evaluate(
     p, q, kept = frequencies(current, reference, smoothing)
     k = int(kept.sum())
     loc = None if locations is None else np.asarray(locations, dtype=np.float64)[kept]
-    if metric.divergence is None:
+    if metric.ordered:
         value = _wasserstein(p, q, loc, scale)
     else:
-        value = float(_cat.divergence(metric.divergence, p, q, **metric.params))
-    band = metric.band(value) if metric.band is not None else ""
+        value = float(exact_divergence(metric.spec, p, q))
+    band = metric.band(value)
     if math.isnan(value):
         return Estimate(value, math.nan, math.nan, math.nan, math.nan, math.nan, band)
     if math.isinf(value):
@@ -330,7 +392,7 @@ def evaluate(
         if needs_permutation(np.asarray(current)[kept], np.asarray(reference)[kept]):
             rule = smoothing if null_smoothing is None else null_smoothing
             p_value = permutation_p_value(metric, current, reference, rule, value, p_value)
-    if metric.band is not None and not (p_value < 1 - confidence or math.isnan(p_value)):
+    if metric.has_bands and not (p_value < 1 - confidence or math.isnan(p_value)):
         band = metric.band(0.0)  # not distinguishable from no change
     return Estimate(value, se, lo, hi, p_value, null_mean, band)
 
@@ -398,7 +460,7 @@ def permutation_p_value(metric: Metric, current, reference, smoothing: float | s
     p = (draws + a) / (draws + a).sum(axis=1, keepdims=True)
     q = (others + a) / (others + a).sum(axis=1, keepdims=True)
     with np.errstate(all="ignore"):
-        values = np.asarray(_cat.divergence(metric.divergence, p, q, axis=-1, **metric.params), dtype=np.float64)
+        values = np.asarray(exact_divergence(metric.spec, p, q, axis=-1), dtype=np.float64)
     exceed = int(np.sum(values >= observed - 1e-12 * max(abs(observed), 1e-300)))
     if exceed == 0:
         bound = 1.0 / (permutations + 1)

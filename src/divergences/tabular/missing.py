@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import Any
 
 from .results import MissingShare
 
@@ -73,7 +74,8 @@ def missing_share_test(missing_reference: int, rows_reference: int, missing_curr
     else:
         from scipy.stats import fisher_exact
 
-        p_value, test = float(fisher_exact([[a, m - a], [b, n - b]]).pvalue), "fisher"
+        result: Any = fisher_exact([[a, m - a], [b, n - b]])  # SciPy's result type is opaque to checkers
+        p_value, test = float(result.pvalue), "fisher"
         p_value = min(max(p_value, 0.0), 1.0)
     alpha = 1 - confidence
     drifted = bool(p_value < alpha and abs(d) >= threshold)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,7 +44,8 @@ class Monitoring:
     ``rows``: one :class:`WindowRow` per (window, column), windows in time order; ``windows``: the
     window starts; ``comparisons``: the full :class:`Comparison` of every window; ``first_drift``:
     per column, the first window where it drifted (None if never); ``skipped``: (window, column,
-    reason) for a column with no value in a window; ``missing_by``: rows without a time.
+    reason) for a column with no value in a window; ``missing_by``: rows without a time;
+    ``threshold``: the drift metric's threshold (given, or its record's conventional one).
     """
 
     by: str
@@ -59,11 +61,12 @@ class Monitoring:
     options: CompareOptions
     missing_by: int = 0
     skipped: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+    threshold: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": "divergences.monitor/1", "by": self.by, "every": self.every, "metric": self.metric,
                 "drift_rule": self.drift_rule, "reference": self.reference, "current": self.current,
-                "options": asdict(self.options), "windows": list(self.windows),
+                "options": self.options.to_dict(), "windows": list(self.windows),
                 "first_drift": self.first_drift, "missing_by": self.missing_by,
                 "rows": [asdict(r) for r in self.rows],
                 "skipped": [{"window": w, "column": c, "reason": r} for w, c, r in self.skipped],
@@ -182,6 +185,6 @@ def monitor(
                 first[col.column] = start
     if not rows:
         raise InputError("has no row with a time in any window", source=label, column=by)
-    rule = drift_rule(drift, threshold, opts.confidence, opts)
+    rule = drift_rule(drift, threshold, opts.confidence, opts, metrics)
     return Monitoring(by, window.every, drift.name, rule, tuple(comparisons), tuple(rows), comparisons, first,
-                      prof.source, label, opts, missing_by, tuple(skipped))
+                      prof.source, label, opts, missing_by, tuple(skipped), threshold)

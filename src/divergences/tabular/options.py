@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ..core.divergence import Divergence
+
 __all__ = ["DEFAULT_METRICS", "MAX_BINS", "MAX_CATEGORIES", "CompareOptions", "check_int", "check_number"]
 
 DEFAULT_METRICS = ("psi", "js", "hellinger", "wasserstein", "chi2")
@@ -69,15 +71,18 @@ class CompareOptions:
       quantiles tie, at most one per reference row); ``max_categories`` (1 … :data:`MAX_CATEGORIES`):
       kept categories per categorical column (the rest share ``<other>``);
     * ``metrics``: names (``"psi"``, ``"js"``, any registered divergence, ``"wasserstein"``), a
-      comma-separated string, or ``(name, params)`` pairs (divergence parameters go with the
-      divergence, e.g. ``("alpha", {"alpha": 0.5})``); the first is the headline;
+      comma-separated string, divergences with their parameters (``dv.spec("js", beta=0.3)``, named
+      by their record: ``"js"``) or ``(name, params)`` pairs (``("alpha", {"alpha": 0.5})``); the
+      first is the headline;
     * ``smoothing``: ``"auto"`` (default: the textbook plug-in values on the observed shares; a
       pseudo-count of 0.5 per bin only for a column with a bin empty on one side, reported per
       column), or a number ≥ 0 added to every bin of every column (0 = never: an empty bin gives
       +inf PSI);
     * ``confidence`` in (0, 1): intervals, and α = 1 − confidence for p-values;
-    * ``drift_metric`` (default: the first metric) and ``threshold`` (default 0.1 for PSI; required
-      otherwise): a column drifted when drift_metric ≥ threshold and its p-value < α;
+    * ``drift_metric`` (default: the first metric; a name or a ``dv.spec(...)`` value) and
+      ``threshold`` (default: the divergence's conventional one, from its record: 0.1 for PSI, 0.01
+      for JS and Hellinger, 0.1 for KL; required for the others): a column drifted when
+      drift_metric ≥ threshold and its p-value < α;
     * ``drift_share`` in (0, 1]: the dataset drifted when at least this share of the compared
       columns drifted (Evidently's convention; default 0.5);
     * ``tests``: run KS and Anderson–Darling (numeric, time) and χ² homogeneity (categorical) on
@@ -111,7 +116,7 @@ class CompareOptions:
     metrics: tuple = DEFAULT_METRICS
     smoothing: float | str = "auto"
     confidence: float = 0.95
-    drift_metric: str | None = None
+    drift_metric: str | Divergence | None = None
     threshold: float | None = None
     drift_share: float = 0.5
     tests: bool = True
@@ -133,8 +138,8 @@ class CompareOptions:
             set_(self, "smoothing", check_number("smoothing", self.smoothing, low=0.0))
         set_(self, "confidence", check_number("confidence", self.confidence, low=0.0, high=1.0,
                                               low_open=True, high_open=True))
-        if self.drift_metric is not None and not isinstance(self.drift_metric, str):  # a name, or "auto"
-            raise ValueError(f"drift_metric must be a metric name, got {self.drift_metric!r}")
+        if self.drift_metric is not None and not isinstance(self.drift_metric, (str, Divergence)):  # or "auto"
+            raise ValueError(f"drift_metric must be a metric name or dv.spec(...), got {self.drift_metric!r}")
         set_(self, "threshold", check_number("threshold", self.threshold, low=0.0, allow_none=True))
         set_(self, "drift_share", check_number("drift_share", self.drift_share, low=0.0, high=1.0, low_open=True))
         for name in ("tests", "quantiles", "multivariate"):
@@ -151,11 +156,20 @@ class CompareOptions:
             if unknown:
                 raise ValueError(f"column_rules[{col!r}]: unknown key {sorted(unknown)[0]!r} "
                                  "(drift_metric, threshold)")
-            if not isinstance(rule.get("drift_metric", ""), str):
-                raise ValueError(f"column_rules[{col!r}].drift_metric must be a metric name")
+            if not isinstance(rule.get("drift_metric", ""), (str, Divergence)):
+                raise ValueError(f"column_rules[{col!r}].drift_metric must be a metric name or dv.spec(...)")
             check_number(f"column_rules[{col!r}].threshold", rule.get("threshold", 0.0), low=0.0)
         if not isinstance(self.params, Mapping):
             raise ValueError(f"params must map metric names to parameter dicts, got {self.params!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain values (JSON): a divergence value as its text, ``"spec('js', beta=0.3)"``.
+
+        >>> import divergences as dv
+        >>> CompareOptions(metrics=("psi", dv.spec("js", beta=0.3)), threshold=0.1).to_dict()["metrics"]
+        ['psi', "spec('js', beta=0.3)"]
+        """
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def build(cls, options: CompareOptions | None = None, **keywords: Any) -> CompareOptions:
@@ -170,3 +184,13 @@ class CompareOptions:
         if options is None:
             return cls(**given)
         return replace(options, **given) if given else options
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Divergence):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -32,7 +33,7 @@ from ..binning import edges_from_quantiles, quantile_levels
 from .engines import Engine, opened
 from .errors import InputError
 from .options import MAX_BINS, MAX_CATEGORIES, check_int
-from .profile_schema import FORMAT, check_profile_document
+from .sorted_values import bin_counts_of, distinct_count, distinct_finite, summary_of
 
 __all__ = ["ID_MIN_ROWS", "ID_SHARE", "OTHER", "ColumnProfile", "Profile", "profile"]
 
@@ -78,9 +79,9 @@ class ColumnProfile:
         A bin that holds one value only (a constant reference column gets the bins below, at and above
         its value) reads ``= c``, and the bin below it ``(-inf, c)``."""
         if self.kind == "categorical":
-            return [*self.categories, OTHER]
+            return [*(self.categories or ()), OTHER]
         show = _iso if self.kind == "datetime" else (lambda x: f"{x:.6g}")
-        e = [-math.inf, *self.edges, math.inf]
+        e = [-math.inf, *(self.edges or ()), math.inf]
         out = []
         for i in range(len(e) - 1):
             lo, hi = e[i], e[i + 1]
@@ -126,6 +127,8 @@ class Profile:
 
     def to_json(self, path: str | None = None) -> str:
         """The profile as JSON text; also written (atomically) to ``path`` when given."""
+        from .profile_schema import FORMAT  # pydantic: imported when a profile is written or read
+
         doc = {"format": FORMAT, "bins": self.bins, "max_categories": self.max_categories, "rows": self.rows,
                "source": self.source, "meta": self.meta, "skipped": self.skipped,
                "columns": [asdict(c) for c in self.columns.values()]}
@@ -158,6 +161,8 @@ class Profile:
         except (json.JSONDecodeError, ValueError, RecursionError) as exc:
             why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
             raise InputError(f"not a profile (invalid JSON: {why})", source=where) from None
+        from .profile_schema import check_profile_document
+
         checked = check_profile_document(doc, where)
         cols = {c.name: ColumnProfile(**c.model_dump()) for c in checked.columns}
         return cls(cols, checked.bins, checked.max_categories, checked.rows, checked.source, dict(checked.meta),
@@ -235,14 +240,22 @@ def select_columns(engine: Engine, columns, categorical, exclude=(), ignore=()) 
 EVERY = 2**62
 
 
+def _integer_columns(engine: Engine, numeric: list[str]) -> list[str]:
+    """The numeric columns of an integer type (identifier candidates)."""
+    return [c for c in numeric if engine.schema()[c] == "numeric" and engine.is_integer(c)]
+
+
 def _leave_out_identifiers(engine: Engine, numeric: list[str], cats: list[str], summaries: dict, summary: dict,
-                           skipped: list):
+                           skipped: list, distinct: dict[str, int] | None = None):
     """(numeric, categorical) without the columns that look like identifiers or free text: text or
-    integer columns with at least :data:`ID_MIN_ROWS` values, :data:`ID_SHARE` of them distinct. Each
-    is appended to ``skipped`` with the reason."""
-    integers = [c for c in numeric if engine.schema()[c] == "numeric" and engine.is_integer(c)]
-    integers = [c for c in integers if summaries[c].nonmissing >= ID_MIN_ROWS]
-    counts = engine.distinct_counts(integers) if integers else {}
+    integer columns with at least :data:`ID_MIN_ROWS` values, :data:`ID_SHARE` of them distinct
+    (``distinct``: the integer columns' distinct counts when already known). Each is appended to
+    ``skipped`` with the reason."""
+    integers = [c for c in _integer_columns(engine, numeric) if summaries[c].nonmissing >= ID_MIN_ROWS]
+    if distinct is not None:
+        counts = {c: distinct[c] for c in integers}
+    else:
+        counts = engine.distinct_counts(integers) if integers else {}
     found = {}
     for c in cats:
         _, n, top = summary[c]
@@ -258,36 +271,67 @@ def _leave_out_identifiers(engine: Engine, numeric: list[str], cats: list[str], 
     return [c for c in numeric if c not in ids], [c for c in cats if c not in ids]
 
 
+def separating_edges(values: np.ndarray, bins: int) -> np.ndarray | None:
+    """Edges for a column whose quantiles tied (fewer edges than ``bins − 1``), from its smallest
+    distinct finite values (increasing, at least the first ``bins + 1``), so that no bin merges two
+    distinct values that occur in the reference when the column has at most ``bins`` of them: one
+    bin per distinct value (the largest in the open last bin); a constant column ``c`` gets the edges
+    ``[c⁻, c]`` (c⁻ the float just below c), that is the bins below, at and above ``c``. None for a
+    column with more distinct values (it keeps its quantile edges).
+
+    >>> separating_edges(np.array([2.0]), 10).tolist(), separating_edges(np.array([1.0, 2.0, 5.0]), 10).tolist()
+    ([1.9999999999999998, 2.0], [1.0, 2.0])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 1:
+        return np.array([np.nextafter(values[0], -np.inf), values[0]])
+    if 1 < values.size <= bins:
+        return values[:-1]
+    return None
+
+
 def separate_distinct_values(engine: Engine, tied: dict[str, np.ndarray], bins: int) -> dict[str, np.ndarray]:
-    """Edges for the columns whose quantiles tied (fewer edges than ``bins − 1``), so that no bin merges
-    two distinct values that occur in the reference when the column has at most ``bins`` of them:
-    one bin per distinct value (the largest in the open last bin); a constant column ``c`` gets the
-    edges ``[c⁻, c]`` (c⁻ the float just below c), that is the bins below, at and above ``c``.
-    Columns with more distinct values keep their quantile edges."""
-    if not tied:
-        return {}
-    found = engine.distinct_values(list(tied), bins)
-    out = {}
-    for c, values in found.items():
-        values = np.asarray(values, dtype=np.float64)
-        if values.size == 1:
-            out[c] = np.array([np.nextafter(values[0], -np.inf), values[0]])
-        elif 1 < values.size <= bins:
-            out[c] = values[:-1]
-    return out
+    """:func:`separating_edges` of the ``tied`` columns, their distinct values asked of the engine."""
+    found = engine.distinct_values(list(tied), bins) if tied else {}
+    return {c: e for c, v in found.items() if (e := separating_edges(v, bins)) is not None}
+
+
+def _numeric_from_values(engine: Engine, numeric: list[str], rows: int, asked: np.ndarray, cut: int, bins: int,
+                         find_ids: bool, keep) -> tuple[dict, dict[str, int], dict, dict]:
+    """(summaries, distinct counts of the integer columns, edges, counts with sums) of the numeric
+    columns, each from its sorted values, fetched once (:mod:`.sorted_values`)."""
+    integers = set(_integer_columns(engine, numeric)) if find_ids else set()
+    summaries, distinct, edges, counted = {}, {}, {}, {}
+    for c, (values, counts) in engine.sorted_values_many(numeric):
+        if counts is not None:  # pragma: no cover - engines with local values return every value
+            values, counts = np.repeat(values, counts), None
+        s = summaries[c] = summary_of(values, rows, asked)
+        if c in integers:
+            distinct[c] = distinct_count(values, None)
+        if s.finite:
+            e = edges_from_quantiles(s.quantiles[:cut], s.maximum, s.minimum)
+            if len(e) < bins - 1:  # quantiles tied: one bin per distinct value where there are few
+                separated = separating_edges(distinct_finite(values, None, bins), bins)
+                if separated is not None:
+                    e = separated
+            edges[c] = e
+            counted[c] = bin_counts_of(values, None, rows, e, sums=True)
+        if keep is not None:
+            keep(c, (values, None))
+    return summaries, distinct, edges, counted
 
 
 def profile(
     reference: Any,
     *,
-    columns: list[str] | None = None,
-    categorical: list[str] | None = None,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
     bins: int = 10,
     max_categories: int = 50,
-    exclude: tuple[str, ...] | list[str] = (),
+    exclude: Sequence[str] = (),
     delimiter: str | None = None,
     quantiles: bool = False,
-    ignore: tuple[str, ...] | list[str] = (),
+    ignore: Sequence[str] = (),
     decimal: str | None = None,
     bins_from: Profile | None = None,
 ) -> Profile:
@@ -328,7 +372,10 @@ def profile(
 
 
 def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude, quantiles=False,
-             ignore=()) -> Profile:
+             ignore=(), keep: Callable[[str, tuple[np.ndarray, np.ndarray | None]], None] | None = None) -> Profile:
+    """The profile of an open engine (see :func:`profile`); ``keep(column, sorted values)`` is offered
+    each numeric column's sorted values where they are computed here (an engine whose values are
+    local), for a comparison to reuse."""
     numeric, cats, skipped = select_columns(engine, columns, categorical, exclude, ignore)
     schema = engine.schema()
     rows = engine.row_count()
@@ -336,15 +383,19 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         raise InputError("is empty (no rows)", source=engine.label)
     levels = quantile_levels(bins)
     asked = np.concatenate([levels, QUANTILE_LEVELS]) if quantiles else levels
-    summaries = engine.numeric_summary(numeric, asked) if numeric else {}
     cut = len(levels)
+    if engine.values_local and numeric:  # one sort per column answers every question about it
+        summaries, distinct, edges, counted = _numeric_from_values(engine, numeric, rows, asked, cut, bins,
+                                                                   columns is None, keep)
+    else:
+        summaries = engine.numeric_summary(numeric, asked) if numeric else {}
+        distinct, edges, counted = None, {}, {}
     summary = engine.category_summary(cats, EVERY) if cats else {}  # every distinct value, for the unseen share
     if columns is None:  # identifiers and free text are no features: listed in skipped unless named
-        numeric, cats = _leave_out_identifiers(engine, numeric, cats, summaries, summary, skipped)
+        numeric, cats = _leave_out_identifiers(engine, numeric, cats, summaries, summary, skipped, distinct)
         if not numeric and not cats:
             raise InputError("has no column to compare: " + "; ".join(f"{s['column']!r} {s['reason']}"
                                                                       for s in skipped), source=engine.label)
-    edges = {}
     empty = {}  # columns whose every reference value is missing: kept, as kind "missing"
     for c in list(numeric):
         s = summaries[c]
@@ -354,8 +405,11 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
             continue
         if s.finite == 0:
             raise InputError("cannot be binned: no value is finite (only ±inf)", source=engine.label, column=c)
-        edges[c] = edges_from_quantiles(s.quantiles[:cut], s.maximum, s.minimum)
-    edges.update(separate_distinct_values(engine, {c: e for c, e in edges.items() if len(e) < bins - 1}, bins))
+    if not engine.values_local:  # the engine's own passes: edges, the tied columns' distinct values, counts
+        edges = {c: edges_from_quantiles(summaries[c].quantiles[:cut], summaries[c].maximum, summaries[c].minimum)
+                 for c in numeric}
+        edges.update(separate_distinct_values(engine, {c: e for c, e in edges.items() if len(e) < bins - 1}, bins))
+        counted = engine.bin_counts(edges, {}, sums=True) if numeric else {}
     categories, cat_counts, seen, seen_counts = {}, {}, {}, {}
     for c in list(cats):
         miss, present, top = summary[c]
@@ -369,7 +423,6 @@ def _profile(engine: Engine, columns, categorical, bins, max_categories, exclude
         categories[c] = [v for v, _ in top]
         kept = [n for _, n in top]
         cat_counts[c] = [*kept, present - sum(kept)]
-    counted = engine.bin_counts(edges, {}, sums=True) if numeric else {}
     out = {}
     for c in numeric:
         bc, s = counted[c], summaries[c]

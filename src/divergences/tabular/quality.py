@@ -17,14 +17,14 @@ def data_quality(prof: Profile, cols: Sequence[ColumnComparison], counted: dict[
     """The :class:`DataQuality` checks of a comparison, from its rows and the counts taken."""
     by_status = {s: tuple(c.column for c in cols if c.status == s) for s in ("dropped", "type changed", "all missing")}
     const_ref = tuple(c.column for c in cols if _constant_reference(prof.columns[c.column]))
-    distinct = counted.get("distinct", {})
+    constant = counted.get("constant", {})  # from the values (KS between two tables): exact
     const_cur = []
     for c in cols:
         if c.status != "compared":
             continue
         cur = np.asarray(c.histogram.current)
-        if c.column in distinct:
-            one = distinct[c.column] == 1
+        if c.column in constant:
+            one = constant[c.column]
         elif c.kind == "categorical":
             one = int(np.count_nonzero(cur)) == 1 and cur[-1] == 0
         else:

@@ -55,11 +55,6 @@ def _cell(value: Any, html: str | None = None, cls: str = "") -> str:
     return f'<td data-v="{_sort_key(value)}"{c}>{html if html is not None else escape(_num(value))}</td>'
 
 
-def headline_metric(c: Any) -> str:
-    name = getattr(c.options, "drift_metric", None)
-    return name if name and name in c.metrics else c.metrics[0]
-
-
 def _verdict(c: Any) -> str:
     s = c.summary
     yes = s.dataset_drift
@@ -261,7 +256,7 @@ def _card(i: int, col: Any, head: str) -> str:
     if col.smoothing:
         extra.append(f"smoothing {escape(_num(col.smoothing, 3))} per bin (a bin was empty on one side)")
     if col.tests:
-        extra.append("tests: " + ", ".join(f"{escape(_TESTS.get(k, k))} p {_p(t.p_value)}" for k, t in col.tests.items()))
+        extra.append("tests: " + ", ".join(f"{escape(_TESTS.get(k) or k)} p {_p(t.p_value)}" for k, t in col.tests.items()))
     h = col.histogram
     return (f"<div class='card' id='col-{i}'><h3>{_text(col.column)}</h3><div class='sub'>{' · '.join(sub)}</div>"
             + histogram_svg(list(h.labels), list(h.reference), list(h.current))
@@ -287,7 +282,7 @@ def meta_line(c: Any) -> str:
 def render_html(comparison: Any) -> str:
     """The report of a :class:`~divergences.tabular.Comparison` as one HTML document."""
     c = comparison
-    head = headline_metric(c)
+    head = c.headline_metric
     body = ["<h1>Dataset comparison</h1>", meta_line(c), _verdict(c), _quality(c), "<h2>Summary</h2>",
             _summary_table(c, head)]
     if c.information_value:

@@ -34,10 +34,9 @@ def short_window(w: str | None) -> str:
 
 
 def threshold_of(m: Any) -> float | None:
-    t = getattr(m.options, "threshold", None)
-    if t is None and m.metric in ("psi", "jeffreys"):
-        return 0.1
-    return t
+    """The monitor's drift threshold (None where it has none: NaN)."""
+    t = getattr(m, "threshold", math.nan)
+    return None if t is None or math.isnan(t) else float(t)
 
 
 def render_monitor_html(m: Any) -> str:

@@ -53,7 +53,7 @@ class MetricEstimate:
     """One metric of one column: P = current, Q = reference.
 
     ``metric`` is the name the user gave (``"psi"``), ``divergence`` the registry record it reads
-    (``"jeffreys"``; ``None`` for ``"wasserstein"`` and ``"wasserstein_raw"``).
+    (``"jeffreys"``; ``None`` for ``"wasserstein_raw"``, the W1 of the raw quantile functions).
     """
 
     metric: str
@@ -331,6 +331,9 @@ class Comparison:
     warnings: tuple[str, ...] = ()
     quality: DataQuality = field(default_factory=DataQuality)
     multivariate: Any = None
+    #: the name of the metric that decides drift, the headline (the ``drift_metric`` option's metric;
+    #: empty: the first of ``metrics``)
+    drift_metric: str = ""
 
     # -- views ----------------------------------------------------------------------------
     def __getitem__(self, column: str) -> ColumnComparison:
@@ -344,6 +347,11 @@ class Comparison:
 
     def __len__(self) -> int:
         return len(self.columns)
+
+    @property
+    def headline_metric(self) -> str:
+        """The name of the metric shown first: the one that decides drift."""
+        return self.drift_metric or (self.metrics[0] if self.metrics else "")
 
     @property
     def drifted(self) -> list[str]:
@@ -376,7 +384,7 @@ class Comparison:
         opts = self.options
         return {
             "format": FORMAT, "reference": self.reference, "current": self.current, "metrics": list(self.metrics),
-            "options": asdict(opts) if hasattr(opts, "__dataclass_fields__") else dict(opts or {}),
+            "options": opts.to_dict() if hasattr(opts, "to_dict") else dict(opts or {}),
             "drift_rule": self.drift_rule, "confidence": self.confidence, "smoothing": self.smoothing,
             "summary": {**asdict(self.summary), "headline": self.summary.headline},
             "columns": [_plain(asdict(c)) for c in self.columns],
@@ -424,7 +432,7 @@ class Comparison:
         return html
 
     def __repr__(self) -> str:
-        head = self.metrics[0] if self.metrics else "?"
+        head = self.headline_metric or "?"
         return (f"<Comparison {self.reference!r} → {self.current!r}: {self.summary.headline}; "
                 f"headline metric {head}>")
 
@@ -441,8 +449,7 @@ class Comparison:
         def text(x: Any) -> str:
             return escape(visible(x), quote=True)
 
-        head = self.options.drift_metric if getattr(self.options, "drift_metric", None) in self.metrics else (
-            self.metrics[0] if self.metrics else None)
+        head = self.headline_metric or None
         verdict = "dataset drift" if self.summary.dataset_drift else "no dataset drift"
         color = "#b42318" if self.summary.dataset_drift else "#067647"
         lines = [f"<div><div style='font-size:1.15em;font-weight:600;color:{color}'>{escape(verdict)}: "

@@ -39,6 +39,13 @@ class Window:
     seconds: int | None
     months: int | None
 
+    @property
+    def month_count(self) -> int:
+        """``months`` of a calendar window (ValueError for a fixed-width one)."""
+        if self.months is None:
+            raise ValueError(f"the window {self.every!r} has a fixed width, not a number of months")
+        return self.months
+
     def key_sql(self, epoch: str, column: str) -> str:
         """SQL giving the integer window key of a row (``epoch``: its seconds since 1970-01-01 UTC).
 
@@ -65,7 +72,7 @@ class Window:
         out = np.full(s.shape, np.nan)
         ok = np.isfinite(s)
         months = s[ok].astype("int64").astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)  # since 1970
-        out[ok] = np.floor((months - 360) / self.months)  # 360 months from 1970 to 2000
+        out[ok] = np.floor((months - 360) / self.month_count)  # 360 months from 1970 to 2000
         return out
 
     def start(self, key: int) -> str:
@@ -75,7 +82,7 @@ class Window:
             if self.seconds is not None:
                 t = datetime.fromtimestamp(ORIGIN + key * self.seconds, timezone.utc)
             else:
-                m = key * self.months
+                m = key * self.month_count
                 t = datetime(2000 + m // 12, m % 12 + 1, 1, tzinfo=timezone.utc)
         except (OverflowError, OSError, ValueError):
             raise ValueError(f"every (--every) {self.every!r}: a window starts outside the years 1 to 9999 "

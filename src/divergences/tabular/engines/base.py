@@ -22,7 +22,9 @@ columns (kind ``"datetime"``) are numbers of seconds since 1970-01-01 UTC.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +69,9 @@ class Engine:
     label: str = "table"
     #: warnings about how the table was read (a CSV whose text columns look like decimal-comma numbers)
     notes: tuple[str, ...] = ()
+    #: whether a numeric column is cheaper to fetch and sort here (:mod:`..sorted_values`) than to
+    #: summarise and count inside the engine: DuckDB (embedded) and in-memory frames; not Spark
+    values_local: bool = False
 
     def schema(self) -> dict[str, str]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -123,15 +128,25 @@ class Engine:
         columns as numbers)."""
         raise NotImplementedError  # pragma: no cover - interface
 
-    def sorted_values(self, column: str) -> tuple[np.ndarray, np.ndarray]:
-        """(distinct non-missing values of a numeric or time column as float64, increasing, ±inf
-        included; their counts): what the exact two-sample Kolmogorov–Smirnov test reads."""
+    def sorted_values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The non-missing values of a numeric or time column as float64 in increasing order (±inf
+        included) with their counts: what the exact two-sample Kolmogorov–Smirnov test reads
+        (:func:`~divergences.tabular.stat_tests.ks_values`). Counts None: every value once, ties
+        repeated (values fetched and sorted); else distinct values and the number of rows of each
+        (engines that count by value themselves)."""
         raise NotImplementedError  # pragma: no cover - interface
 
-    def sorted_values_many(self, columns: list[str]):
+    def sorted_values_many(self, columns: list[str]) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray | None]]]:
         """(column, :meth:`sorted_values`) for each of ``columns``, one at a time."""
         for c in columns:
             yield c, self.sorted_values(c)
+
+    def window_counts(self, by: str, window: Any, numeric: Mapping[str, Any], categorical: Mapping[str, Any]
+                      ) -> tuple[dict[int, dict[str, BinCounts]], int]:
+        """Counts per time window of the date/time column ``by`` (``window``: a
+        :class:`~divergences.tabular.windows.Window`): ({window key: {column: BinCounts}}, the number
+        of rows whose ``by`` is missing), in one aggregation over the table."""
+        raise NotImplementedError  # pragma: no cover - interface
 
     def sample_rows(self, columns: list[str], limit: int, seed: int) -> np.ndarray:
         """At most ``limit`` rows (as float64, rows × columns) with a finite value in every one of the
@@ -214,7 +229,7 @@ class SQLEngine(Engine):
     def text_list(self, values: list[str]) -> str:  # pragma: no cover - dialect
         raise NotImplementedError
 
-    def quantiles_expr(self, expr: str, levels: np.ndarray) -> str:  # pragma: no cover - dialect
+    def quantiles_expr(self, expr: str, levels: Sequence[float]) -> str:  # pragma: no cover - dialect
         raise NotImplementedError
 
     # -- expressions ------------------------------------------------------------------------
@@ -339,31 +354,28 @@ class SQLEngine(Engine):
         out = {}
         for c in columns:
             values, _ = self.sorted_values(c)
-            out[c] = values[np.isfinite(values)][: int(limit) + 1]
+            out[c] = np.unique(values[np.isfinite(values)])[: int(limit) + 1]
         return out
 
-    def sorted_values(self, column):
+    def sorted_values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         return next(iter(self.sorted_values_many([column])))[1]
 
     #: bytes of values that one fetch for the KS test may hold (columns are fetched in batches of this size)
     fetch_budget = 16 * 2**20
 
-    def sorted_values_many(self, columns):
-        """:meth:`sorted_values` of several columns, fetched in batches of about :attr:`fetch_budget`
-        bytes (one query per batch), yielded column by column."""
+    def sorted_values_many(self, columns: list[str]) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray | None]]]:
+        """:meth:`sorted_values` of several columns (each value once, sorted here), fetched in batches
+        of about :attr:`fetch_budget` bytes (one query per batch), yielded column by column."""
         per_column = 8 * max(self.row_count(), 1)
         batch = max(1, self.fetch_budget // per_column)
         for start in range(0, len(columns), batch):
             names = columns[start:start + batch]
-            arrays = self.fetch_arrays([self._double(c) for c in names])
-            for c, x in zip(names, arrays):
-                x = x[~np.isnan(x)]
+            arrays = self.fetch_arrays([self._double(c) for c in names])[::-1]
+            for c in names:
+                x = arrays.pop()  # the batch's memory is released column by column
+                x = x[~np.isnan(x)]  # a copy, sorted in place
                 x.sort()
-                if x.size == 0:
-                    yield c, (x, np.zeros(0, dtype=np.int64))
-                    continue
-                starts = np.flatnonzero(np.append(True, x[1:] != x[:-1]))  # runs of equal values
-                yield c, (x[starts], np.diff(np.append(starts, x.size)))
+                yield c, (x, None)
 
     #: whether :meth:`grouped_counts` can count categorical columns by value (then one pass gives both
     #: the bin counts and the unseen counts, see :meth:`bin_counts_unseen`)
@@ -446,9 +458,8 @@ class SQLEngine(Engine):
                 out[c] = BinCounts(block[:, 1:], block[:, 0].copy(), s)
         return out, unseen
 
-    def window_counts(self, by: str, window, numeric: dict[str, np.ndarray], categorical: dict[str, list[str]]):
-        """Counts per time window (see :mod:`..windows`): ({window key: {column: BinCounts}}, rows whose
-        ``by`` is missing). One aggregation over the table; the window of every row is computed here."""
+    def window_counts(self, by, window, numeric, categorical):
+        # the window of every row is computed in the query (window.key_sql)
         names = list(numeric) + list(categorical)
         n = len(numeric)
         key = window.key_sql(self._double(by), self.ident(by))

@@ -47,6 +47,7 @@ class DuckDBEngine(SQLEngine):
     peak memory stays bounded however many columns a table has."""
 
     quantile_budget = 256 * 2**20
+    values_local = True
 
     def __init__(self, relation, label: str) -> None:
         self.relation, self.label = relation, label
@@ -80,6 +81,8 @@ class DuckDBEngine(SQLEngine):
                 _check_parquet_names(rel, path)
             engine = cls(rel, path)
             engine._con, engine._csv, engine._parquet = con, reader == "read_csv", reader == "read_parquet"
+            if engine._csv:  # every fetch parses the file again: fewer, larger batches
+                engine.fetch_budget = 256 * 2**20
             engine.schema()
             if engine._csv:
                 _check_csv_header(con, rel, path, delimiter)
@@ -207,25 +210,18 @@ class DuckDBEngine(SQLEngine):
     def fetch_arrays(self, exprs):
         import duckdb
 
-        sql = f"SELECT {', '.join(f'{e} AS a{i}' for i, e in enumerate(exprs))} FROM __dv_source"
+        # NULL arrives as NaN (missing either way): plain arrays, no masked-array copies (the fastest way
+        # out of DuckDB measured, ahead of masked arrays and of Arrow)
+        nan = "CAST('NaN' AS DOUBLE)"
+        sql = f"SELECT {', '.join(f'coalesce(CAST({e} AS DOUBLE), {nan}) AS a{i}' for i, e in enumerate(exprs))} " \
+              "FROM __dv_source"
         try:
             with self._guard():
                 got = self.relation.query("__dv_source", sql).fetchnumpy()
         except duckdb.Error as exc:
             raise self._error(exc) from None
-        out = []
-        for i in range(len(exprs)):
-            a = got[f"a{i}"]
-            if isinstance(a, np.ma.MaskedArray):  # NULLs: NaN (missing), without a masked-array copy per step
-                mask = np.ma.getmaskarray(a)
-                a = np.asarray(a.data, dtype=np.float64)
-                if mask.any():
-                    a = a.copy() if not a.flags.writeable else a
-                    a[mask] = np.nan
-                out.append(a)
-            else:
-                out.append(np.asarray(a, dtype=np.float64))
-        return out
+        return [np.ma.filled(a, np.nan) if isinstance(a, np.ma.MaskedArray) else np.asarray(a, dtype=np.float64)
+                for a in (got[f"a{i}"] for i in range(len(exprs)))]
 
     def run_layered(self, inner, middle, aggregates):
         sql = (f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(middle)} FROM "

@@ -51,6 +51,8 @@ class NarwhalsEngine(Engine):
     """A dataframe that Narwhals supports (eager, or lazy: collected per query, only the columns it
     needs). Raises TypeError for anything else."""
 
+    values_local = True
+
     def __init__(self, frame, label: str) -> None:
         from ..extras import require
 
@@ -175,7 +177,7 @@ class NarwhalsEngine(Engine):
                 qs = np.quantile(finite, np.asarray(levels, dtype=np.float64)) if len(levels) else np.zeros(0)
                 stats = (float(finite.min()), float(finite.max()), float(finite.mean()), float(finite.std()))
             else:
-                qs, stats = np.full(len(levels), np.nan), (math.nan,) * 4
+                qs, stats = np.full(len(levels), np.nan), (math.nan, math.nan, math.nan, math.nan)
             out[c] = NumericSummary(rows, nonmissing, int(finite.size), *stats, np.asarray(qs, dtype=np.float64))
         return out
 
@@ -207,7 +209,9 @@ class NarwhalsEngine(Engine):
 
     def sorted_values(self, column):
         x = self._values(column)
-        return np.unique(x[~np.isnan(x)], return_counts=True)
+        x = x[~np.isnan(x)]  # a copy, sorted in place
+        x.sort()
+        return x, None
 
     def missing_counts(self, columns):
         out = {}
