@@ -23,12 +23,12 @@ def plain(text: Any, style: str = "") -> Text:
 
 
 def fmt(x: Any, digits: int = 3) -> str:
-    """A number for a terminal cell (see :func:`divergences._safe_text.number`)."""
+    """A number for a terminal cell (see :func:`divergences.display.number`)."""
     return number(x, digits)
 
 
 def fmt_p(p: Any) -> str:
-    """A p-value for a terminal cell (see :func:`divergences._safe_text.p_value`)."""
+    """A p-value for a terminal cell (see :func:`divergences.display.p_value`)."""
     return p_value(p)
 
 

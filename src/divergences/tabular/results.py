@@ -443,7 +443,7 @@ class Comparison:
         report is :meth:`to_html`."""
         from html import escape
 
-        from .._safe_text import visible
+        from ..display import visible
         from .report_svg import CUR, REF, histogram_svg
 
         def text(x: Any) -> str:
