@@ -14,7 +14,7 @@ generalised JSD of GKD/TRL/Liger with M = β·teacher + (1−β)·student. ``tor
 target)`` computes KL(target‖input): ``F.kl_div(student_logp, teacher_logp, log_target=True)`` is our
 ``"kl"``.
 
-Mappings to other libraries (tested in ``tests/distill/test_distill_compat.py``):
+Mappings to other libraries (tested in ``tests/torch/test_distill_compat.py``):
 
 * TRL ``generalized_jsd_loss(student_logits, teacher_logits, labels, beta, temperature, reduction)``:
   interior β is ``divergence="js", beta=β``; TRL's β = 0 is ``"kl"`` and β = 1 is ``"reverse_kl"``

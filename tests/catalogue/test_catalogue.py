@@ -17,7 +17,7 @@ import pytest
 import divergences as dv
 from divergences import registry
 
-from .conftest import random_simplex
+from ..exact.conftest import random_simplex
 
 RECORDS = [s.name for s in registry.records() if s.builtin and s.inputs == "distributions"]
 DIVERGENCES = [n for n in RECORDS if registry.get(n).term_attribute("is_divergence")]

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "distillation_at_scale.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "distillation_at_scale.md"
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ def test_two_process_example_of_the_scale_doc_runs(tmp_path):
     path = tmp_path / "vocab_parallel_example.py"
     path.write_text(script)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    src = str(Path(__file__).resolve().parents[2] / "src")
+    src = str(Path(__file__).resolve().parents[3] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
