@@ -41,7 +41,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["FieldError", "field_path", "load_json", "read_document"]
+__all__ = ["FieldError", "field_path", "load_json", "parse_json", "read_document"]
 
 M = TypeVar("M")
 
@@ -78,6 +78,21 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def parse_json(text: str | bytes | bytearray) -> Any:
+    """JSON text parsed strictly: an object holding one key twice is refused (``ValueError``; Python's
+    ``json`` would keep the last value silently). Invalid JSON raises ``json.JSONDecodeError`` (a
+    ``ValueError``), a document nested too deeply ``RecursionError``: the callers name the source.
+
+    >>> parse_json('{"a": 1}')
+    {'a': 1}
+    >>> parse_json('{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    ValueError: an object holds the key 'a' twice
+    """
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+
+
 def load_json(path: str | os.PathLike) -> Any:
     """The JSON value stored in ``path``, parsed strictly; any problem is a ``ValueError`` naming the file."""
     name = os.fspath(path)
@@ -95,7 +110,7 @@ def load_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{name}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         # NaN / Infinity are read as floats and refused by the schema, which names the field
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{name}: is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except ValueError as exc:

@@ -132,6 +132,22 @@ def test_weights_of_any_scale_normalise(k, backend):
     assert float(wasserstein(conv(x[:, 0]), conv(y[:, 0]), weights=scaled)) == pytest.approx(want, rel=1e-10)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_weights_down_to_the_smallest_subnormal(backend):
+    """Weights at the bottom of the float range (the smallest subnormal 5e-324, whose power-of-two unit is
+    beyond the float range) normalise like any others; non-numeric weights are a ValueError naming them."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(4, 2)), rng.normal(size=(3, 2)) + 0.5
+    conv = (lambda v: torch.tensor(v, dtype=torch.float64)) if backend == "torch" else (lambda v: v)
+    tiny = (conv(np.array([5e-324, 5e-324, 1e-323, 5e-324])), None)
+    plain = (conv(np.array([1.0, 1.0, 2.0, 1.0])), None)
+    for fn in (wasserstein, sliced_wasserstein):
+        want = float(fn(conv(x), conv(y), weights=plain))
+        assert float(fn(conv(x), conv(y), weights=tiny)) == pytest.approx(want, rel=1e-12), fn.__name__
+    with pytest.raises(ValueError, match=r"weights\[0\] must be an array of non-negative numbers"):
+        wasserstein(conv(x), conv(y), weights=(["a", "b", "c", "d"], None))
+
+
 def test_coordinates_near_the_float_limit():
     """Data up to 1.5e308: the power-of-two rescaling must not form 2^1024 (an OverflowError before); a value
     beyond the float64 range is inf, never NaN; an ε that the rescaling makes subnormal is refused by name."""

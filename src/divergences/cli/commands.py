@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import warnings
@@ -126,8 +127,46 @@ def _with_config(kw: dict[str, Any], config: str | None) -> dict[str, Any]:
     return out
 
 
-def _compare_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
-                    drift_share, smoothing, confidence, delimiter, exclude=None, decimal=None) -> dict[str, Any]:
+#: the options of a comparison that compare and monitor share, with their types: each command declares a
+#: ``table`` parameter in their place (see :func:`_table_options`) and passes it to :func:`_compare_kwargs`
+_TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("columns", list[str] | None), ("categorical", list[str] | None), ("exclude", list[str] | None),
+    ("config", str | None), ("bins", int), ("max_categories", int), ("metrics", str | None),
+    ("drift_metric", str | None), ("threshold", float | None), ("drift_share", float | None),
+    ("smoothing", str | None), ("confidence", float), ("delimiter", str | None), ("decimal", str | None),
+)
+
+
+def _table_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with the options of :data:`_TABLE_OPTIONS` in place of its ``table`` parameter: Typer reads
+    them from the signature given here (in that order, with the declarations of ``_O``), and the command
+    receives their values as one dict ``table``."""
+    signature = inspect.signature(command, eval_str=True)
+    own = list(signature.parameters.values())
+    at = [p.name for p in own].index("table")
+    shared = [inspect.Parameter(name, own[at].kind, default=_O[name], annotation=kind)
+              for name, kind in _TABLE_OPTIONS]
+    parameters = [*own[:at], *shared, *own[at + 1:]]
+
+    def run(**kwargs: Any) -> None:
+        table = {name: kwargs.pop(name) for name, _ in _TABLE_OPTIONS}
+        return command(**kwargs, table=table)
+
+    run.__name__, run.__qualname__, run.__doc__ = command.__name__, command.__qualname__, command.__doc__
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return run
+
+
+def _compare_kwargs(table: dict[str, Any], *, target: str | None = None, bad: str | None = None) -> dict[str, Any]:
+    """The keywords of :func:`divergences.tabular.compare` from the shared options (``table``) and the target,
+    completed by the configuration file of ``--config``."""
+    return _with_config(_table_kwargs(target=target, bad=bad, **table), table["config"])
+
+
+def _table_kwargs(*, target, bad, columns, categorical, bins, max_categories, metrics, drift_metric, threshold,
+                  drift_share, smoothing, confidence, delimiter, exclude, decimal, config) -> dict[str, Any]:
+    del config  # read by _compare_kwargs, after these
     kw: dict[str, Any] = {"target": target, "bad": bad, "columns": _split_list(columns),
                           "categorical": _split_list(categorical), "bins": bins, "max_categories": max_categories,
                           "confidence": confidence, "drift_metric": drift_metric, "threshold": threshold,
@@ -200,18 +239,13 @@ def _exit_for_drift(result, fail_on_drift: bool, fail_on_dataset_drift: bool) ->
         raise typer.Exit(DRIFT)
 
 
+@_table_options
 def compare_command(
     reference: str = typer.Argument(..., metavar="REFERENCE", help="Reference table: CSV or Parquet file, or a saved profile (.json)."),
     current: str = typer.Argument(..., metavar="CURRENT", help="Current table: CSV or Parquet file, or a profile "
                                   "(.json) made with --bins-from REFERENCE (merged partitions)."),
     target: str | None = _O["target"], bad: str | None = _O["bad"],
-    columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
-    exclude: list[str] | None = _O["exclude"], config: str | None = _O["config"],
-    bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
-    drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
-    drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
-    confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
-    decimal: str | None = _O["decimal"],
+    *, table: dict[str, Any],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = _O["fail_on_drift"], fail_on_dataset_drift: bool = _O["fail_on_dataset_drift"],
     quantiles: bool | None = _O["quantiles"],
@@ -224,11 +258,7 @@ def compare_command(
     from ..tabular import compare
 
     renderers = _prepare(reference, current, html, json_path, fmt, lambda r: r.to_html())
-    kw = _compare_kwargs(target=target, bad=bad, columns=columns, categorical=categorical, bins=bins,
-                         max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
-                         threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter, exclude=exclude, decimal=decimal)
-    kw = _with_config(kw, config)
+    kw = _compare_kwargs(table, target=target, bad=bad)
     if multivariate:
         kw["multivariate"] = True
     if quantiles is not None or "quantiles" not in kw:
@@ -286,18 +316,13 @@ def profile_command(
     _say_written(written, console)
 
 
+@_table_options
 def monitor_command(
     reference: str = typer.Argument(..., metavar="REFERENCE", help="Reference table (CSV, Parquet) or a saved profile (.json)."),
     current: str = typer.Argument(..., metavar="CURRENT", help="Current table with a time column (CSV or Parquet)."),
     by: str = typer.Option(..., "--by", metavar="COLUMN", help="The time column that defines the windows."),
     every: str = typer.Option(..., "--every", metavar="WINDOW", help="Window length: 1d, 1w, 1mo, 6h, ..."),
-    columns: list[str] | None = _O["columns"], categorical: list[str] | None = _O["categorical"],
-    exclude: list[str] | None = _O["exclude"], config: str | None = _O["config"],
-    bins: int = _O["bins"], max_categories: int = _O["max_categories"], metrics: str | None = _O["metrics"],
-    drift_metric: str | None = _O["drift_metric"], threshold: float | None = _O["threshold"],
-    drift_share: float | None = _O["drift_share"], smoothing: str | None = _O["smoothing"],
-    confidence: float = _O["confidence"], delimiter: str | None = _O["delimiter"],
-    decimal: str | None = _O["decimal"],
+    *, table: dict[str, Any],
     html: str | None = _O["html"], json_path: str | None = _O["json"], fmt: str = _O["format"],
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit with status 1 if any column drifted "
                                        "in any window."),
@@ -308,11 +333,7 @@ def monitor_command(
     from .monitor_view import monitor_drifted, render_monitor, run_monitor
 
     renderers = _prepare(reference, current, html, json_path, fmt, render_monitor_html)
-    kw = _compare_kwargs(target=None, bad=None, columns=columns, categorical=categorical, bins=bins,
-                         max_categories=max_categories, metrics=metrics, drift_metric=drift_metric,
-                         threshold=threshold, drift_share=drift_share, smoothing=smoothing, confidence=confidence,
-                         delimiter=delimiter, exclude=exclude, decimal=decimal)
-    kw = _with_config(kw, config)
+    kw = _compare_kwargs(table)
     result, written = _run(lambda step: run_monitor(read_reference(reference), current, by=by, every=every,
                                                     progress=step, **kw), 3, renderers)
     json_to_stdout = any(p == "-" for p, _ in renderers)

@@ -26,7 +26,6 @@ whose listed probabilities sum to more than 1 (+10⁻³ for printing round-off).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..documents import parse_json
 
 __all__ = ["ServedTopK", "decoded_vocab", "parse_logprobs", "served_teacher"]
 
@@ -165,15 +166,6 @@ def decoded_vocab(tokenizer: Any) -> dict[str, int]:
     return out
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"an object holds the key {key!r} twice")
-        out[key] = value
-    return out
-
-
 def _kind(x: Any) -> str:
     return "null" if x is None else type(x).__name__
 
@@ -183,7 +175,7 @@ def _positions(response: Any, choice: int) -> list[tuple[Any, float | None, list
     format. Every malformed part is a ValueError naming where it is (``position t``, ``top_logprobs[j]``)."""
     if isinstance(response, (str, bytes, bytearray)):
         try:
-            response = json.loads(response, object_pairs_hook=_no_duplicate_keys)
+            response = parse_json(response)
         except RecursionError:
             raise ValueError("response: nested too deeply to be a logprobs response") from None
         except ValueError as exc:  # JSONDecodeError included

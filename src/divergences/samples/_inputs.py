@@ -5,8 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -14,31 +13,8 @@ import numpy as np
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["SERIAL_BLAS_BELOW", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_count",
-           "check_positive", "one_bandwidth", "power_of_two_scale", "rescaled", "serial_blas_if_small", "total"]
-
-
-#: NumPy work whose largest matrix has fewer entries than this runs its BLAS calls on one thread
-SERIAL_BLAS_BELOW = 1 << 18
-
-
-@contextmanager
-def serial_blas_if_small(entries: int) -> Iterator[None]:
-    """Limit the BLAS (and OpenMP) thread pools to one thread while the enclosed work's largest matrix
-    has fewer than :data:`SERIAL_BLAS_BELOW` entries (through ``threadpoolctl`` where it is installed;
-    otherwise nothing changes). A product of two 200 × 200 matrices is a parallel region too small to
-    pay for its threads, and on a machine shared with other multi-threaded work it waits for a
-    descheduled thread (measured 30× slower with 2 OpenBLAS threads than with one)."""
-    if entries >= SERIAL_BLAS_BELOW:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with the samples extra
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
+__all__ = ["as_masses", "as_pair", "as_samples", "as_weights", "check_bandwidths", "check_count",
+           "check_positive", "one_bandwidth", "power_of_two_scale", "rescaled", "total"]
 
 
 def as_samples(x: Any, name: str, *, min_n: int = 1) -> np.ndarray:
@@ -103,21 +79,32 @@ def check_count(value: Any, name: str, low: int = 1) -> int:
     return int(value)
 
 
-def as_weights(w: Any, n: int, name: str) -> np.ndarray:
-    """Non-negative sample weights normalised to sum 1 (uniform when ``w`` is None); weights are first
-    divided by a power of two near their maximum, so a sum that would overflow (weights near 1e308)
-    or underflow (subnormal weights) normalises correctly."""
+def as_masses(w: Any, n: int, name: str) -> np.ndarray:
+    """Non-negative masses, one per sample, finite with a positive sum, as given (1/n each when ``w`` is
+    None): the masses of unbalanced transport, and :func:`as_weights` before its normalisation."""
     if w is None:
         return np.full(n, 1.0 / n)
-    arr = np.asarray(w, dtype=np.float64)
+    try:
+        arr = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of non-negative numbers, got {type(w).__name__}") from None
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), one weight per sample, got {arr.shape}")
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValueError(f"{name} must be finite and non-negative")
-    top = arr.max()
-    if top <= 0:
+    if not arr.max() > 0:
         raise ValueError(f"{name} must have a positive sum")
-    arr = arr / 2.0 ** math.floor(math.log2(top))  # exact: a sum of weights near 1e308 cannot overflow
+    return arr
+
+
+def as_weights(w: Any, n: int, name: str) -> np.ndarray:
+    """Non-negative sample weights normalised to sum 1 (uniform when ``w`` is None); weights are first
+    divided by a power of two near their maximum, so a sum that would overflow (weights near 1e308)
+    or underflow (subnormal weights) normalises correctly."""
+    arr = as_masses(w, n, name)
+    if w is None:
+        return arr
+    arr = arr / 2.0 ** math.floor(math.log2(arr.max()))  # exact: a sum of weights near 1e308 cannot overflow
     return arr / arr.sum()
 
 

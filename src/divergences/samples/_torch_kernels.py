@@ -9,8 +9,9 @@ import math
 import torch
 
 from ._inputs import check_bandwidths, one_bandwidth, power_of_two_scale, total
+from ._threads import solver_threads
 from ._torch_inputs import as_tensor_pair, tensor_weights
-from ._torch_pairs import PairFunction, distance, pair_sum, safe_sqrt, serial_if_small
+from ._torch_pairs import PairFunction, distance, pair_sum, safe_sqrt
 
 __all__ = ["cauchy_schwarz_torch", "energy_torch", "median_bandwidth_torch", "mmd_torch"]
 
@@ -143,24 +144,24 @@ def _cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
     return (log_xx + log_yy - 2 * log_xy).clamp_min(0)
 
 
-def _pairs(x, y) -> tuple[int, torch.device]:
+def _pairs(x, y) -> tuple[int, str]:
     """The size of the largest pair matrix one op of the call forms (max(n, m)², tiles included) and the
-    device, for the thread policy of :func:`serial_if_small`."""
+    device type, for the thread policy of :func:`._threads.solver_threads`."""
     t = x if isinstance(x, torch.Tensor) else y
     side = max(len(x) if hasattr(x, "__len__") else 1, len(y) if hasattr(y, "__len__") else 1)
-    return side * side, t.device
+    return side * side, t.device.type
 
 
 def mmd_torch(x, y, kernel: str, bandwidth, unbiased: bool, block: int) -> torch.Tensor:
-    with serial_if_small(*_pairs(x, y)):
+    with solver_threads(*_pairs(x, y)):
         return _mmd_torch(x, y, kernel, bandwidth, unbiased, block)
 
 
 def energy_torch(x, y, weights, block: int) -> torch.Tensor:
-    with serial_if_small(*_pairs(x, y)):
+    with solver_threads(*_pairs(x, y)):
         return _energy_torch(x, y, weights, block)
 
 
 def cauchy_schwarz_torch(x, y, bandwidth, block: int) -> torch.Tensor:
-    with serial_if_small(*_pairs(x, y)):
+    with solver_threads(*_pairs(x, y)):
         return _cauchy_schwarz_torch(x, y, bandwidth, block)

@@ -19,41 +19,15 @@ coincident points give exactly 0. In a within-sample sum (``same=True``) the dia
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 
 from ..core import backend
 
-__all__ = ["SERIAL_BELOW", "PairFunction", "distance", "pair_sum", "safe_sqrt", "serial_if_small", "sq_dists"]
+__all__ = ["PairFunction", "distance", "pair_sum", "safe_sqrt", "sq_dists"]
 
 Kernel = Callable[[torch.Tensor], torch.Tensor]
-
-#: CPU work whose largest pair matrix has fewer entries than this (n = m ≤ 512) runs on one thread:
-#: each torch op on a small matrix is its own
-#: parallel region, whose start and barrier cost more than the op, and on a machine shared with other
-#: multi-threaded work every region waits for its slowest (descheduled) thread
-SERIAL_BELOW = 1 << 18
-
-
-@contextmanager
-def serial_if_small(pairs: int, device: torch.device) -> Iterator[None]:
-    """Run the enclosed CPU work with ``torch.set_num_threads(1)`` when its largest pair matrix has fewer
-    than :data:`SERIAL_BELOW` entries (the thread count is restored on exit, also on error). Large work
-    keeps every thread: its tiles (up to 1024² pairs) are few, large parallel regions. The setting is
-    process-wide while it lasts (torch has no per-call thread count); the backward pass of a small
-    problem runs later, with the caller's threads."""
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or pairs >= SERIAL_BELOW or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
 
 def _tracked(*tensors: torch.Tensor) -> bool:
     """Whether autograd records operations on these tensors now."""

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from ._inputs import as_weights, check_positive
-from ._torch_inputs import any_tensor
 
-__all__ = ["check_p", "duality_gap", "prescaled_weights", "rescaled_epsilon", "tensor_weights_pair", "times_scale",
+__all__ = ["check_p", "duality_gap", "rescaled_epsilon", "tensor_weights_pair", "times_scale",
            "weights_pair"]
 
 
@@ -22,41 +21,13 @@ def check_p(p: Any) -> float:
     return p
 
 
-def _unit_factor(top: float) -> float:
-    """2⁻ᵉ with top · 2⁻ᵉ in [½, 1) (``math.frexp``): multiplying by it is exact, and it exists for every
-    finite top (2.0 ** 1024 does not; 2.0 ** -1024 is a subnormal power of two, still exact)."""
-    return 2.0 ** -math.frexp(top)[1] if top > 0 else 1.0
-
-
-def prescaled_weights(w: Any, name: str) -> Any:
-    """``w`` multiplied by the power of two that brings its largest entry into [½, 1), so that the sum of the
-    weights can neither overflow (weights near 1e308 summed to inf, and w / inf made every weight 0) nor
-    lose digits in subnormals; exact, and the normalisation that follows removes it. Tensors stay tensors (their
-    graph kept); None stays None; entries that are not finite are left for the weight checks to refuse."""
-    if w is None:
-        return None
-    if any_tensor(w):
-        import torch
-
-        if w.numel() and bool(torch.isfinite(w).all()):
-            return w * _unit_factor(float(w.detach().abs().max()))
-        return w
-    try:
-        arr = np.asarray(w, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of non-negative numbers, got {type(w).__name__}") from None
-    if arr.size and np.isfinite(arr).all():
-        return arr * _unit_factor(float(np.abs(arr).max()))
-    return arr
-
-
 def weights_pair(weights: Any, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     if weights is None:
         return as_weights(None, n, "weights[0]"), as_weights(None, m, "weights[1]")
     if not isinstance(weights, (tuple, list)) or len(weights) != 2:
         raise ValueError("weights must be a pair (weights_x, weights_y); either may be None")
-    return (as_weights(prescaled_weights(weights[0], "weights[0]"), n, "weights[0]"),
-            as_weights(prescaled_weights(weights[1], "weights[1]"), m, "weights[1]"))
+    return (as_weights(weights[0], n, "weights[0]"),
+            as_weights(weights[1], m, "weights[1]"))
 
 
 def tensor_weights_pair(weights: Any, xt: Any, yt: Any) -> tuple[Any, Any]:
@@ -68,8 +39,8 @@ def tensor_weights_pair(weights: Any, xt: Any, yt: Any) -> tuple[Any, Any]:
         weights = (None, None)
     if not isinstance(weights, (tuple, list)) or len(weights) != 2:
         raise ValueError("weights must be a pair (weights_x, weights_y); either may be None")
-    return (tensor_weights(prescaled_weights(weights[0], "weights[0]"), tuple(xt.shape[:-1]), "weights[0]", xt),
-            tensor_weights(prescaled_weights(weights[1], "weights[1]"), tuple(yt.shape[:-1]), "weights[1]", yt))
+    return (tensor_weights(weights[0], tuple(xt.shape[:-1]), "weights[0]", xt),
+            tensor_weights(weights[1], tuple(yt.shape[:-1]), "weights[1]", yt))
 
 
 def duality_gap(value: float, log: dict, a: Any, b: Any) -> str:

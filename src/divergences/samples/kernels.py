@@ -29,9 +29,9 @@ from ._inputs import (
     check_count,
     one_bandwidth,
     power_of_two_scale,
-    serial_blas_if_small,
     total,
 )
+from ._threads import blas_threads
 from ._torch_inputs import any_tensor
 
 __all__ = ["cauchy_schwarz", "energy", "mmd", "median_bandwidth"]
@@ -205,7 +205,7 @@ def mmd(x: Any, y: Any, kernel: str = "rbf", bandwidth: float | str | Sequence[f
     fn = _kernel_fn(kernel, [sg / s for sg in sigmas])
     n, m, k0 = len(xa), len(ya), len(sigmas)
     exact = kernel == "laplacian"  # it sums √d²: the expansion's absolute error (≈1e-8·‖x‖) would show
-    with serial_blas_if_small(max(n, m) ** 2):
+    with blas_threads(max(n, m) ** 2):
         kxx = _pair_sum(xa, None, fn, block, exact)
         kyy, kxy = _pair_sum(ya, None, fn, block, exact), _pair_sum(xa, ya, fn, block, exact)
     if unbiased:  # every kernel is 1 on the diagonal
@@ -253,7 +253,7 @@ def energy(x: Any, y: Any, *, weights: tuple[Any, Any] | None = None, block: int
         from scipy.stats import energy_distance
 
         return float(energy_distance(xa[:, 0], ya[:, 0], wa, wb)) * math.sqrt(s)
-    with serial_blas_if_small(max(len(xa), len(ya)) ** 2):
+    with blas_threads(max(len(xa), len(ya)) ** 2):
         value = _energy_pairwise(xa, ya, block, wa, wb)
     return value * math.sqrt(s)  # E‖X−Y‖ scales as s, the root as √s
 
@@ -309,7 +309,7 @@ def cauchy_schwarz(x: Any, y: Any, bandwidth: float | str = "median", *, block: 
     xa, ya, s = _scaled(xa, ya)
     sigma /= s
     n, m = len(xa), len(ya)
-    with serial_blas_if_small(max(n, m) ** 2):
+    with blas_threads(max(n, m) ** 2):
         log_xy = _log_rbf_sum(xa, ya, sigma, block) - math.log(n * m)
         log_xx = _log_rbf_sum(xa, None, sigma, block) - 2 * math.log(n)
         log_yy = _log_rbf_sum(ya, None, sigma, block) - 2 * math.log(m)

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import as_pair, check_bandwidths, check_count, one_bandwidth, rescaled, serial_blas_if_small
+from ._inputs import as_pair, check_bandwidths, check_count, one_bandwidth, rescaled
+from ._threads import blas_threads
 
 __all__ = ["MAX_POOLED", "SignificanceResult", "block_mmd_test", "linear_mmd_test", "mmd_agg_test", "mmd_test",
            "power_bandwidth"]
@@ -179,7 +180,7 @@ def mmd_test(x: Any, y: Any, bandwidth: float | str = "median", n_permutations: 
     _check_pooled(n, m)
     pooled = np.concatenate([xa, ya])
     gram = np.exp(-0.5 / sigma**2 * _sq_dists(pooled, pooled))
-    with serial_blas_if_small(max(gram.size, (total + 1) * (n + m))):
+    with blas_threads(max(gram.size, (total + 1) * (n + m))):
         stats = _mmd_u_rows(gram, _permutation_indicators(n, n + m, total, rng), n, m)
     observed, null = float(stats[0]), stats[1:]
     pvalue = (1 + np.count_nonzero(null >= observed - 1e-12 * abs(observed))) / (1 + total)
@@ -220,7 +221,7 @@ def mmd_agg_test(x: Any, y: Any, bandwidths: Sequence[float] | None = None, n_pe
         sigmas = [g / s for g in spec] if isinstance(spec, list) else []
     d2 = _sq_dists(pooled, pooled)
     rows = _permutation_indicators(n, n + m, total, rng)
-    with serial_blas_if_small(max(d2.size, rows.size)):
+    with blas_threads(max(d2.size, rows.size)):
         stats = np.stack([_mmd_u_rows(np.exp(-0.5 / g**2 * d2), rows, n, m) for g in sigmas])  # (L, B + 1)
     # per-σ p-value of every split among all B + 1 splits: #{T ≥ T_j} / (B + 1)
     order = np.sort(stats, axis=1)
@@ -244,9 +245,12 @@ def _normal_pvalue(values: np.ndarray, method: str, sigma: float) -> Significanc
     return SignificanceResult(mean, pvalue, method, sigma)
 
 
-def _sigma_for(bandwidth: Any, xa: np.ndarray, ya: np.ndarray, s: float) -> float:
+def _scaled_with_sigma(x: Any, y: Any, bandwidth: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The scaled samples of the linear and block tests (at least 4 points each), their scale s and the
+    Gaussian bandwidth in scaled units (the median heuristic on the pooled scaled points, or ``bandwidth`` / s)."""
+    xa, ya, s = _scaled_pair(x, y, 4)
     spec = one_bandwidth(bandwidth, "this test")
-    return _median_sigma(np.concatenate([xa, ya])) if isinstance(spec, str) else spec / s
+    return xa, ya, s, _median_sigma(np.concatenate([xa, ya])) if isinstance(spec, str) else spec / s
 
 
 def linear_mmd_test(x: Any, y: Any, bandwidth: float | str = "median") -> SignificanceResult:
@@ -263,8 +267,7 @@ def linear_mmd_test(x: Any, y: Any, bandwidth: float | str = "median") -> Signif
     >>> linear_mmd_test(rng.normal(size=(20000, 2)), rng.normal(0.3, 1, (20000, 2))).pvalue < 1e-6
     True
     """
-    xa, ya, s = _scaled_pair(x, y, 4)
-    sigma = _sigma_for(bandwidth, xa, ya, s)
+    xa, ya, s, sigma = _scaled_with_sigma(x, y, bandwidth)
     k = min(len(xa), len(ya)) // 2
     x1, x2, y1, y2 = xa[0 : 2 * k : 2], xa[1 : 2 * k : 2], ya[0 : 2 * k : 2], ya[1 : 2 * k : 2]
     c = -0.5 / sigma**2
@@ -291,8 +294,7 @@ def block_mmd_test(x: Any, y: Any, bandwidth: float | str = "median", block_size
     >>> block_mmd_test(rng.normal(size=(5000, 2)), rng.normal(0.2, 1, (5000, 2))).pvalue < 1e-3
     True
     """
-    xa, ya, s = _scaled_pair(x, y, 4)
-    sigma = _sigma_for(bandwidth, xa, ya, s)
+    xa, ya, s, sigma = _scaled_with_sigma(x, y, bandwidth)
     n, m = len(xa), len(ya)
     size = max(2, math.isqrt(n)) if block_size is None else check_count(block_size, "block_size", 2)
     blocks = n // size

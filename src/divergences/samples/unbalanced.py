@@ -38,25 +38,11 @@ from typing import Any
 import numpy as np
 
 from ._convergence import Overrelaxation, check_solver_options, epsilon_path, settle
-from ._inputs import as_pair, check_positive, power_of_two_scale
+from ._inputs import as_masses, as_pair, check_positive, power_of_two_scale
 from ._torch_inputs import any_tensor
 from ._transport_inputs import check_p, rescaled_epsilon, times_scale
 
 __all__ = ["unbalanced_sinkhorn"]
-
-
-def _masses_numpy(w: Any, n: int, name: str) -> np.ndarray:
-    if w is None:
-        return np.full(n, 1.0 / n)
-    try:
-        arr = np.asarray(w, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of non-negative masses, got {type(w).__name__}") from None
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one mass per sample, got {arr.shape}")
-    if not np.isfinite(arr).all() or (arr < 0).any() or not arr.sum() > 0:
-        raise ValueError(f"{name} must be finite and non-negative with a positive sum")
-    return arr
 
 
 def _masses_torch(w: Any, n: int, name: str, like: Any):
@@ -230,7 +216,7 @@ def unbalanced_sinkhorn(x: Any, y: Any, *, epsilon: float, rho: float | None = N
     from ._sinkhorn_numpy import cost_matrix
 
     xa, ya = as_pair(x, y)
-    a, b = _masses_numpy(wx, len(xa), "weights[0]"), _masses_numpy(wy, len(ya), "weights[1]")
+    a, b = as_masses(wx, len(xa), "weights[0]"), as_masses(wy, len(ya), "weights[1]")
     s = power_of_two_scale(xa, ya)
     xa, ya = xa / s, ya / s
     eps_s, rho_s = rescaled_epsilon(eps, s, p), rescaled_epsilon(rho, s, p)

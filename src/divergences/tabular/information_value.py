@@ -17,7 +17,7 @@ Bands: < .02 useless, .02–.1 weak, .1–.3 medium, .3–.5 strong, > .5 suspic
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -29,7 +29,10 @@ from .metrics import Metric, applied_smoothing, evaluate, frequencies, iv_band
 from .options import CompareOptions
 from .profile import Profile, profile
 
-__all__ = ["binary_target", "information_value", "information_value_table"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["InformationValueOptions", "binary_target", "information_value", "information_value_table"]
 
 _IV = Metric("iv", spec("jeffreys"), band_rule=iv_band)
 _DEFAULT_BAD = ({"0", "1"}, "1"), ({"false", "true"}, "true"), ({"0.0", "1.0"}, "1.0")
@@ -105,19 +108,25 @@ def information_value_table(
     return rows
 
 
-def information_value(
-    frame: Any,
-    target: str,
-    *,
-    columns: Sequence[str] | None = None,
-    categorical: Sequence[str] | None = None,
-    bins: int = 10,
-    bad: Any = None,
-    smoothing: float | str = "auto",
-    confidence: float = 0.95,
-) -> Any:
+class InformationValueOptions(TypedDict, total=False):
+    """The keywords of :func:`information_value` (those of :func:`information_value_table`, where their
+    defaults are): ``columns`` (default: every column but the target), ``categorical`` (numeric columns
+    read as categories), ``bins`` (10), ``bad`` (the target value of a bad row), ``smoothing`` ("auto"),
+    ``confidence`` (0.95)."""
+
+    columns: Sequence[str] | None
+    categorical: Sequence[str] | None
+    bins: int
+    bad: Any
+    smoothing: float | str
+    confidence: float
+
+
+def information_value(frame: Any, target: str, **options: Unpack[InformationValueOptions]) -> Any:
     """Information value of every feature of ``frame`` for the binary ``target`` (pandas DataFrame).
 
+    The keywords are those of :class:`InformationValueOptions` (``columns``, ``categorical``, ``bins``,
+    ``bad``, ``smoothing``, ``confidence``), with the defaults of :func:`information_value_table`.
     ``bad`` names the target value of a bad row (default: 1 for 0/1 targets, True for booleans).
     Columns: ``feature``, ``kind``, ``iv``, ``iv_se``, ``iv_ci_low``, ``iv_ci_high``,
     ``iv_p_value``, ``iv_band``, ``n_good``, ``n_bad``, ``smoothing`` and ``woe`` (per bin: label,
@@ -131,8 +140,6 @@ def information_value(
     """
     import pandas as pd
 
-    rows = information_value_table(frame, target, columns=columns, categorical=categorical, bins=bins, bad=bad,
-                                   smoothing=smoothing, confidence=confidence)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(information_value_table(frame, target, **options))
 
 
