@@ -12,13 +12,12 @@ import divergences as dv
 from divergences import generators, registry
 from divergences.torch import kl_penalty, sampled_divergence
 
-CASES = [
-    ("kl", {}), ("reverse_kl", {}), ("jeffreys", {}), ("js", {}), ("js", {"beta": 0.2}), ("tv", {}),
-    ("hellinger", {}), ("pearson", {}), ("neyman", {}), ("triangular", {}), ("le_cam", {}),
-    ("alpha", {"alpha": 0.5}), ("alpha", {"alpha": -0.7}), ("alpha", {"alpha": 2.5}),
-    ("alpha", {"alpha": 0.0}), ("alpha", {"alpha": 1.0}),
-    ("skew_kl", {"skew": 0.1}), ("skew_reverse_kl", {"skew": 0.3}),
+#: non-default parameters exercised besides every built-in f-divergence at its defaults (a new one joins by itself)
+PARAMS = [
+    ("js", {"beta": 0.2}), ("alpha", {"alpha": -0.7}), ("alpha", {"alpha": 2.5}), ("alpha", {"alpha": 0.0}),
+    ("alpha", {"alpha": 1.0}), ("skew_kl", {"skew": 0.1}), ("skew_reverse_kl", {"skew": 0.3}),
 ]
+CASES = [(n, {}) for n in registry.available("f") if registry.get(n).builtin] + PARAMS
 IDS = [f"{n}-{p}" if p else n for n, p in CASES]
 
 
@@ -40,11 +39,6 @@ def _expectation(p, q, name, params, side, cv, clip=None):
     keep = weights > 0
     v = sampled_divergence(logp[keep], logq[keep], name, samples_from=side, control_variate=cv, clip=clip, **params)
     return float((torch.tensor(weights[keep]) * v).sum()), v.numpy(), weights[keep]
-
-
-def test_every_builtin_f_divergence_is_covered():
-    builtin = {n for n in registry.available("f") if registry.get(n).builtin}
-    assert builtin <= {n for n, _ in CASES}
 
 
 @pytest.mark.parametrize("side", ["p", "q"])
