@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import divergences as dv
-from divergences import registry
+from divergences.core import record as core_record
 
 from ..exact.conftest import random_simplex
 
-RECORDS = [s.name for s in registry.records() if s.builtin and s.inputs == "distributions"]
-DIVERGENCES = [n for n in RECORDS if registry.get(n).term_attribute("is_divergence")]
-F_RECORDS = [n for n in RECORDS if registry.get(n).kind == "f"]
+RECORDS = [s.name for s in core_record.records() if s.builtin and s.inputs == "distributions"]
+DIVERGENCES = [n for n in RECORDS if core_record.get(n).term_attribute("is_divergence")]
+F_RECORDS = [n for n in RECORDS if core_record.get(n).kind == "f"]
 #: non-default parameters, so that every parameter is exercised (a new record works without a row)
 PARAMS = {"js": {"beta": 0.3}, "alpha": {"alpha": 0.7}, "renyi": {"alpha": 2.0}, "skew_kl": {"skew": 0.2},
           "skew_reverse_kl": {"skew": 0.2}, "jensen_tsallis": {"order": 1.5}}
@@ -29,7 +29,7 @@ PARAMS = {"js": {"beta": 0.3}, "alpha": {"alpha": 0.7}, "renyi": {"alpha": 2.0},
 
 def _direct(name: str, p: np.ndarray, q: np.ndarray) -> float:
     """The record's value by a route other than the verb's."""
-    spec = registry.get(name)
+    spec = core_record.get(name)
     params = PARAMS.get(name, {})
     if spec.kind == "f":
         gen = spec.generator(**params)
@@ -73,7 +73,7 @@ FUNCTION_REFERENCES = {
 
 
 def test_every_function_record_has_a_reference():
-    assert {n for n in RECORDS if registry.get(n).kind == "function"} <= set(FUNCTION_REFERENCES)
+    assert {n for n in RECORDS if core_record.get(n).kind == "function"} <= set(FUNCTION_REFERENCES)
 
 
 @pytest.mark.parametrize("zeros", [0.0, 0.3])
@@ -158,7 +158,7 @@ def test_torch_loss_gradient_equals_autograd_of_exact_value(name):
 
 @pytest.mark.parametrize("name", F_RECORDS)
 def test_conjugate_fenchel_young(name):
-    gen = registry.get(name).generator(**PARAMS.get(name, {}))
+    gen = core_record.get(name).generator(**PARAMS.get(name, {}))
     assert gen.has_conjugate, f"{name}: every built-in generator has a closed-form conjugate"
     t = np.array([1e-3, 0.05, 0.3, 0.9, 1.0, 1.7, 4.0, 25.0])
     s_opt = gen.f_prime(t)

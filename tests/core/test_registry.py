@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import divergences as dv
-from divergences import registry
+from divergences.core import record
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_register_plain_callable_generator(registered):
     assert "squared_hellinger_full" in dv.available()
     got = dv.divergence("squared_hellinger_full", p, q)
     assert got == pytest.approx(2 * dv.hellinger(p, q), rel=1e-12)
-    spec = registry.get("squared_hellinger_full")
+    spec = record.get("squared_hellinger_full")
     gen = spec.generator()
     assert gen.value_p_zero == 1.0 and gen.value_q_zero == pytest.approx(1.0)
     assert gen.f_prime_one == pytest.approx(0.0, abs=1e-8)
@@ -68,7 +68,7 @@ def test_register_function(registered):
 
     registered("max_ratio", function=max_ratio)
     assert dv.divergence("max_ratio", [0.5, 0.5], [0.25, 0.75]) == pytest.approx(math.log(2))
-    assert registry.get("max_ratio").kind == "function"
+    assert record.get("max_ratio").kind == "function"
 
 
 def test_register_refuses_duplicates_and_bad_names(registered):
@@ -89,18 +89,18 @@ def test_register_refuses_duplicates_and_bad_names(registered):
 
 
 def test_generator_metadata():
-    js = registry.get_generator("js", beta=0.25)
+    js = record.get_generator("js", beta=0.25)
     assert js.params == {"beta": 0.25}
     assert js.upper_bound == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
-    assert registry.get_generator("kl").f_prime_one == 1.0
+    assert record.get_generator("kl").f_prime_one == 1.0
     t = np.array([0.5, 1.0, 2.0])
     # r² f''(r) weights (f-distill): reverse KL 1, forward KL r, JS(½) ∝ r/(1+r), Neyman 2/r
-    np.testing.assert_allclose(registry.get_generator("reverse_kl").weight(t), 1.0)
-    np.testing.assert_allclose(registry.get_generator("kl").weight(t), t)
-    np.testing.assert_allclose(registry.get_generator("js").weight(t), 0.5 * t / (1 + t))
-    np.testing.assert_allclose(registry.get_generator("neyman").weight(t), 2 / t)
+    np.testing.assert_allclose(record.get_generator("reverse_kl").weight(t), 1.0)
+    np.testing.assert_allclose(record.get_generator("kl").weight(t), t)
+    np.testing.assert_allclose(record.get_generator("js").weight(t), 0.5 * t / (1 + t))
+    np.testing.assert_allclose(record.get_generator("neyman").weight(t), 2 / t)
     for name in dv.available(kind="f"):
-        gen = registry.get_generator(name)
+        gen = record.get_generator(name)
         assert float(gen.f(np.asarray(1.0))) == pytest.approx(0.0, abs=1e-15), name
         h = 1e-6
         numeric = float((gen.f(np.asarray(1 + h)) - gen.f(np.asarray(1 - h))) / (2 * h))

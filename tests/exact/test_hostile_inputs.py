@@ -19,9 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import divergences as dv
-from divergences import registry
+from divergences.core import record as core_record
 
-NAMES = [s.name for s in registry.records() if s.builtin]  # every record, geometry ones included
+NAMES = [s.name for s in core_record.records() if s.builtin]  # every record, geometry ones included
 P = np.array([0.5, 0.3, 0.2])
 Q = np.array([0.4, 0.4, 0.2])
 

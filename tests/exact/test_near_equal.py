@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import divergences as dv
-from divergences import registry
+from divergences.core import record
 
 mp.mp.dps = 60
 M = mp.mpf
@@ -82,7 +82,7 @@ PARAMS = {
     "skew_reverse_kl": [{}, {"skew": 0.5}],
     "jensen_tsallis": [{"order": 2.0}, {"order": 0.5}, {"order": 3.5}],
 }
-DIVERGENCES = [s.name for s in registry.records()
+DIVERGENCES = [s.name for s in record.records()
                if s.builtin and s.inputs != "vectors" and s.term_attribute("is_divergence")]
 CASES = [(name, params) for name in DIVERGENCES for params in PARAMS.get(name, [{}])]
 

@@ -83,7 +83,7 @@ def test_generator_form_equals_specialised_form(pq):
     """Σ q f(p/q) with the generator's plain f(t) (the generic path) equals the closed form."""
     p, q = pq
     for name in F_DIVERGENCES:
-        gen = dv.registry.get(name).generator(**PARAMS.get(name, {}))
+        gen = dv.get(name).generator(**PARAMS.get(name, {}))
         plain = dv.Generator(gen.f)
         want = _d(name, p, q)
         got = float(dv.f_divergence(p, q, plain))
