@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import divergences as dv
 from divergences import generators, registry
 from divergences.torch import f_dpo_loss
 from divergences.torch.preference import f_dpo_score
@@ -28,7 +29,7 @@ def test_reverse_kl_is_dpo_everywhere():
         cw, rl, rcw, rrl = _batch(0, scale=scale)
         dpo = _loss(cw - rcw, rl - rrl, 0.1)  # −log σ(β[(log π_w − log π_ref,w) − (log π_l − log π_ref,l)])
         torch.testing.assert_close(f_dpo_loss(cw, rl, rcw, rrl, beta=0.1), dpo, rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence="alpha", alpha=0.0), dpo)
+        torch.testing.assert_close(f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence=dv.spec("alpha", alpha=0.0)), dpo)
 
 
 CLOSED = {
@@ -53,7 +54,7 @@ def test_closed_forms(name):
 def test_alpha_and_trl_conventions(alpha):
     cw, rl, rcw, rrl = _batch(2, scale=2.0)
     uw, ul = cw - rcw, rl - rrl
-    ours = f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence="alpha", alpha=alpha)
+    ours = f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence=dv.spec("alpha", alpha=alpha))
     # the f-DPO paper's α: S(u) = −e^{−αu}/α
     torch.testing.assert_close(ours, _loss(-torch.exp(-alpha * uw) / alpha, -torch.exp(-alpha * ul) / alpha, 0.1))
     # TRL's current code with coefficient c: scores e^{(c−1)u}/(c−1) (exponent clamped at 80) ↔ α = 1 − c

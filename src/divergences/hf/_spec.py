@@ -101,17 +101,6 @@ def divergence_arg(divergence: Any, *, what: str = "divergence", needs: Needs = 
     return value
 
 
-def torch_divergence(value: DivergenceValue) -> tuple[Any, dict[str, Any]]:
-    """``(divergence, params)`` as the torch token losses take them today: the record's name and its
-    parameters for a registered divergence, the object itself (and no parameters) for an unregistered term or
-    a torch row divergence."""
-    if isinstance(value, RowDivergence):
-        return value, {}
-    if value.record is None:
-        return value.term(), {}
-    return value.name, value.params
-
-
 def f_generator(value: Divergence) -> Generator:
     """The configured generator f of an f-divergence (checked by ``divergence_arg(..., needs="f")``)."""
     term = value.term() if value.pointwise else None
