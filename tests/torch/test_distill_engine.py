@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 import dataclasses  # noqa: E402
 
 import divergences as dv  # noqa: E402
-from divergences.generators import JensenShannon  # noqa: E402
+from divergences.catalogue import JensenShannon  # noqa: E402
 from divergences.torch import (  # noqa: E402
     DistillOptions,
     DivergenceLoss,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 import divergences as dv  # noqa: E402
-from divergences.generators import JensenShannon, SkewKL  # noqa: E402
+from divergences.catalogue import JensenShannon, SkewKL  # noqa: E402
 from divergences.torch import (  # noqa: E402
     DistillOptions,
     DivergenceLoss,

@@ -18,7 +18,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import divergences as dv  # noqa: E402
-from divergences.generators import JensenShannon  # noqa: E402
+from divergences.catalogue import JensenShannon  # noqa: E402
 from divergences.torch import (  # noqa: E402
     DistillOptions,
     _engine,

@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 import divergences as dv
-from divergences import generators, registry
+from divergences import catalogue
+from divergences.core import record as registry
+from divergences.core import terms
 from divergences.torch import f_dpo_loss
 from divergences.torch.preference import f_dpo_score
 
@@ -82,7 +84,7 @@ def test_trl_forward_kl_and_js():
 def test_score_from_f_alone_matches_the_closed_form(name):
     # S derived from f and a numerical f' (user path) equals the generator's closed form
     gen = registry.get_generator(name)
-    user = generators.Generator(gen.f, f_zero=gen.value_p_zero, slope_inf=gen.value_q_zero)
+    user = terms.Generator(gen.f, f_zero=gen.value_p_zero, slope_inf=gen.value_q_zero)
     u = torch.linspace(-5, 5, 21, dtype=torch.float64)
     closed, numeric = f_dpo_score(u, name), f_dpo_score(u, user)
     torch.testing.assert_close(numeric, closed, rtol=1e-5, atol=1e-5 * float(closed.abs().max()))
@@ -103,7 +105,7 @@ def test_user_registered_generator():
     def score(u):
         return -(1 - b) * torch.log(b * torch.exp(-u) + 1 - b)
 
-    got = f_dpo_loss(cw, rl, rcw, rrl, divergence=generators.JensenShannon(beta=b))
+    got = f_dpo_loss(cw, rl, rcw, rrl, divergence=catalogue.JensenShannon(beta=b))
     torch.testing.assert_close(got, _loss(score(cw - rcw), score(rl - rrl), 0.1))
 
 

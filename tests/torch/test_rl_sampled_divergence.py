@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import divergences as dv
-from divergences import generators, registry
+from divergences.core import record as registry
+from divergences.core import terms
 from divergences.torch import kl_penalty, sampled_divergence
 
 CASES = [
@@ -143,7 +144,7 @@ def test_user_generators_work():
     finally:
         registry.unregister("test_rl_shifted_pearson")
     # a Generator object and a bare callable are accepted as well
-    gen = generators.Generator(lambda t: (t - 1) ** 2, f_prime=lambda t: 2 * (t - 1))
+    gen = terms.Generator(lambda t: (t - 1) ** 2, f_prime=lambda t: 2 * (t - 1))
     lp, lq = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])
     expected = sampled_divergence(lp, lq, "pearson")
     torch.testing.assert_close(sampled_divergence(lp, lq, gen), expected)

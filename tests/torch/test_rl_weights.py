@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import divergences as dv
-from divergences import registry
+from divergences.core import record as registry
 from divergences.torch import f_prime, f_weight, sequence_match_chi2
 
 ELL = torch.linspace(-6.0, 6.0, 25, dtype=torch.float64)

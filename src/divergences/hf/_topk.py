@@ -22,9 +22,9 @@ import torch
 
 from ..core.backend import torch_compute_dtype
 from ..core.divergence import Divergence
-from ..torch._engine import chunk_rows
+from ..torch.engine import check_topk, chunk_rows
 from ..torch.options import DistillOptions
-from ..torch.topk import _check_topk, teacher_tail_log, topk_divergence_loss
+from ..torch.topk import teacher_tail_log, topk_divergence_loss
 from ._spec import DivergenceValue
 
 Tensor = torch.Tensor
@@ -69,7 +69,7 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
     chunk = chunk_rows(options.chunk_size, vocab, hidden.device)
     # the checks of the dense top-k path (NaN, +inf and positive log-probabilities, mass above 1, indices outside
     # the vocabulary or listed twice in a row), on every row, before either path runs
-    _check_topk(lp, ix, (n,), vocab)
+    check_topk(lp, ix, (n,), vocab)
     ragged = bool((lp == -math.inf).any()) if lp.numel() else False
     term = None
     if ragged:

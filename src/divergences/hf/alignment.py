@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from ..torch._rowwise import chunked, compute_dtype
+from ..torch.engine import chunked, compute_dtype
 from ..torch.options import DistillOptions
 from ._spec import DivergenceArg, divergence_arg, keywords_checked
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from ..torch._rowwise import checked_options, checked_pair, chunked, compute_dtype, kept, reduce
+from ..torch.engine import checked_options, checked_pair, chunked, compute_dtype, kept, reduce
 from ..torch.options import DistillOptions
 from ._spec import DivergenceArg, divergence_arg, keywords_checked
 

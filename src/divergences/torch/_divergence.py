@@ -67,7 +67,7 @@ class RowDivergence:
     and ``b`` (student) of shape (rows, V_local), every vocabulary sum taken with ``comm.row_sums`` (so a
     sharded vocabulary works); differentiated by autograd within each chunk, unless the subclass also
     defines ``rows_dphi(a, b, comm, masked) -> (rows, ∂rows/∂a, ∂rows/∂b)`` (entrywise partials in
-    log-probability space, as :meth:`~divergences.generators.Pointwise.phi_dphi` gives them), which the
+    log-probability space, as :meth:`~divergences.core.terms.Pointwise.phi_dphi` gives them), which the
     dense and fused kernels then use in closed form. Subclasses set ``name``."""
 
     name = "rows"

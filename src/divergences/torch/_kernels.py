@@ -6,7 +6,7 @@ For a pointwise-separable divergence :math:`\ell = \sum_v \phi(a_v, b_v)` with `
 .. math::  \partial \ell / \partial z = (g - q \textstyle\sum_v g_v) / T, \qquad g = \partial\phi/\partial b,
 
 and likewise for the teacher logits with :math:`\partial\phi/\partial a` and ``p``. The term and its
-derivatives come from the generator: the boundary-aware :meth:`~divergences.generators.Pointwise.phi_dphi`
+derivatives come from the generator: the boundary-aware :meth:`~divergences.core.terms.Pointwise.phi_dphi`
 (``-inf`` log-probabilities handled by masking, no data-dependent branch) when the call's inputs hold a
 ``-inf`` or were not validated, the interior form otherwise (decided once per call). A generator without
 closed-form derivative and the registry's ``"function"`` divergences (Rényi, Bhattacharyya,

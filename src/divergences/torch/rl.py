@@ -4,7 +4,7 @@ Every function here takes log-probabilities of *sampled* items (tokens or whole 
 full distributions, and returns one value per item. Conventions shared by the module:
 
 * **Direction.** :math:`D_f(P\|Q) = \sum_x q(x) f(p(x)/q(x)) = E_Q[f(r)]` with :math:`r = p/q`,
-  exactly as in :mod:`divergences.registry`. In RL fine-tuning take **P = π_ref** (the reference,
+  exactly as in :mod:`divergences.core.record`. In RL fine-tuning take **P = π_ref** (the reference,
   as the teacher in distillation) and **Q = π_θ** (the policy): then ``"kl"`` is the mass-covering
   forward KL(π_ref‖π_θ) of DPH-RL and ``"reverse_kl"`` is the mode-seeking KL(π_θ‖π_ref) that
   PPO/GRPO penalise.

@@ -133,7 +133,7 @@ def _check_topk_local(logp: Any, idx: Any, lead: tuple[int, ...]) -> None:
     check_not_meta(idx, "teacher_topk_indices")
 
 
-def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
+def check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
     _check_topk_local(logp, idx, lead)
     k = logp.shape[-1]
     if k > vocab:
@@ -245,7 +245,7 @@ def topk_divergence_loss(
                       k=teacher_topk_indices.shape[-1], widths=(width,))
     comm = comm_from(call, ["student_logits"], opts)
     vocab = comm.global_width(width)
-    _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)  # the same data on every rank
+    check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)  # the same data on every rank
     if opts.validate:
         scan_logits([("student_logits", student_logits)], comm)
     complete(st, comm, vocab, device)
