@@ -78,23 +78,22 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
 class DistillOptions:
     """Options of the distillation losses (checked at construction; frozen, hashable, reusable).
 
-    Attributes:
-        temperature: T > 0; both distributions are ``softmax(logits / T)`` (top-k: the student only).
-        t_squared: multiply the soft term by T² (Hinton et al.; keeps the gradient scale across T).
-        ignore_index: tokens whose label equals it are dropped (with ``labels``).
-        reduction: ``"mean"`` (over kept tokens), ``"sum"``, ``"batchmean"`` (over the first axis),
-            ``"none"`` (per token).
-        soft_weight: s, the weight of the divergence term.
-        hard_weight: h, the weight of the student's cross-entropy on the labels (temperature 1).
-        chunk_size: tokens per chunk; None picks it per device (about 2**22 / V on CPU, 2**26 / V on CUDA).
-        vocab_mismatch: ``"error"``, ``"crop"`` or ``"pad"`` when student and teacher widths differ.
-        validate: check the logits once per call (NaN, +inf, a row that is all -inf: ValueError naming the
-            tensor). ``False`` skips the check (trusted input, compiled graphs).
-        softcap: fused loss only: student logits ``c · tanh(z / c)`` (Gemma's final logit softcapping), None
-            for none.
-        logit_scale: fused loss only: student logits ``logit_scale · (h Wᵀ + b)`` (applied before ``softcap``).
-        vocab_size: vocab-parallel losses: the global vocabulary size, checked against the sum of the shard
-            widths (None: not checked).
+    :ivar temperature: T > 0; both distributions are ``softmax(logits / T)`` (top-k: the student only).
+    :ivar t_squared: multiply the soft term by T² (Hinton et al.; keeps the gradient scale across T).
+    :ivar ignore_index: tokens whose label equals it are dropped (with ``labels``).
+    :ivar reduction: ``"mean"`` (over kept tokens), ``"sum"``, ``"batchmean"`` (over the first axis),
+        ``"none"`` (per token).
+    :ivar soft_weight: s, the weight of the divergence term.
+    :ivar hard_weight: h, the weight of the student's cross-entropy on the labels (temperature 1).
+    :ivar chunk_size: tokens per chunk; None picks it per device (about 2**22 / V on CPU, 2**26 / V on CUDA).
+    :ivar vocab_mismatch: ``"error"``, ``"crop"`` or ``"pad"`` when student and teacher widths differ.
+    :ivar validate: check the logits once per call (NaN, +inf, a row that is all -inf: ValueError naming the
+        tensor). ``False`` skips the check (trusted input, compiled graphs).
+    :ivar softcap: fused loss only: student logits ``c · tanh(z / c)`` (Gemma's final logit softcapping), None
+        for none.
+    :ivar logit_scale: fused loss only: student logits ``logit_scale · (h Wᵀ + b)`` (applied before ``softcap``).
+    :ivar vocab_size: vocab-parallel losses: the global vocabulary size, checked against the sum of the shard
+        widths (None: not checked).
     """
 
     temperature: float = 1.0
