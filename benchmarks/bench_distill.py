@@ -56,6 +56,8 @@ import subprocess
 import sys
 import time
 
+import divergences as dv
+
 MB = 1 << 20
 
 
@@ -132,11 +134,11 @@ def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
 
             run = step(lambda: LigerFusedLinearJSDFunction.distillation_loss_fn(z, t, beta=beta) / n)
         elif method in ("ours", "ours_intraop"):
-            from divergences.torch import _parallel, divergence_loss
+            from divergences.torch import DistillOptions, _parallel, divergence_loss
 
             if method == "ours_intraop":
                 _parallel.set_policy("intra-op")
-            run = step(lambda: divergence_loss(z, t, "js", beta=beta))
+            run = step(lambda: divergence_loss(z, t, dv.spec("js", beta=beta)))
         elif method == "bdkd_direct":
             def bdkd():
                 s, tt = F.log_softmax(z, -1), F.log_softmax(t, -1)
@@ -174,11 +176,11 @@ def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
             h.grad = w.grad = None
             gkd(h @ w.T, teacher_logits).backward()
     elif method in ("ours_fused", "ours_fused_th", "ours_fused_intraop"):
-        from divergences.torch import FusedLinearDivergenceLoss, _parallel
+        from divergences.torch import FusedLinearDivergenceLoss, TeacherHead, _parallel
 
         if method == "ours_fused_intraop":
             _parallel.set_policy("intra-op")
-        loss_fn = FusedLinearDivergenceLoss("js", beta=beta, reduction="batchmean")
+        loss_fn = FusedLinearDivergenceLoss(dv.spec("js", beta=beta), options=DistillOptions(reduction="batchmean"))
         if method == "ours_fused":
             def run():
                 h.grad = w.grad = None
@@ -188,7 +190,7 @@ def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
 
             def run():
                 h.grad = w.grad = None
-                loss_fn(h, w, teacher_hidden=th, teacher_weight=tw).backward()
+                loss_fn(h, w, TeacherHead(th, tw)).backward()
     elif method == "liger_fused":
         from liger_kernel.chunked_loss import LigerFusedLinearJSDLoss
 
@@ -304,7 +306,7 @@ def _cuda_logits_table(n: int, v: int, dtype) -> None:
     torch.manual_seed(0)
     z = torch.randn(n, v, device=dev, dtype=dtype, requires_grad=True)
     t = torch.randn(n, v, device=dev, dtype=dtype)
-    methods = {"gkd_direct": lambda: gkd(z, t), "ours": lambda: divergence_loss(z, t, "js", beta=beta)}
+    methods = {"gkd_direct": lambda: gkd(z, t), "ours": lambda: divergence_loss(z, t, dv.spec("js", beta=beta))}
     try:
         from liger_kernel.transformers import LigerJSD
 
@@ -326,7 +328,7 @@ def _cuda_logits_table(n: int, v: int, dtype) -> None:
 def _cuda_fused_table(n: int, hdim: int, v: int, dtype) -> None:
     import torch
 
-    from divergences.torch import FusedLinearDivergenceLoss
+    from divergences.torch import FusedLinearDivergenceLoss, TeacherHead
 
     beta, dev = 0.5, torch.device("cuda")
     gkd = _gkd_formula(beta)
@@ -336,10 +338,10 @@ def _cuda_fused_table(n: int, hdim: int, v: int, dtype) -> None:
     th = torch.randn(n, hdim, device=dev, dtype=dtype)
     tw = torch.randn(v, hdim, device=dev, dtype=dtype) / math.sqrt(hdim)
     labels = torch.randint(0, v, (n,), device=dev)
-    ours = FusedLinearDivergenceLoss("js", beta=beta)
+    ours = FusedLinearDivergenceLoss(dv.spec("js", beta=beta))
     methods = {
         "unfused": lambda: gkd(h @ w.T, th @ tw.T),
-        "ours_fused_th": lambda: ours(h, w, teacher_hidden=th, teacher_weight=tw, labels=labels),
+        "ours_fused_th": lambda: ours(h, w, TeacherHead(th, tw), labels=labels),
     }
     try:
         from liger_kernel.chunked_loss import LigerFusedLinearJSDLoss

@@ -21,6 +21,8 @@ import socket
 import sys
 import tempfile
 
+import divergences as dv
+
 
 def _megatron_ce(logits_shard, target, offset, group):
     """Megatron-style vocab-parallel cross-entropy (forward only, as counted here)."""
@@ -43,6 +45,7 @@ def _worker(rank: int, world: int, port: int, tokens: int, vocab: int, out: str)
     import torch.distributed as dist
 
     from divergences.torch import (
+        DistillOptions,
         divergence_loss,
         fused_linear_divergence_loss,
         topk_divergence_loss,
@@ -86,16 +89,13 @@ def _worker(rank: int, world: int, port: int, tokens: int, vocab: int, out: str)
 
     rows = {
         "megatron_ce (anchor)": run(lambda: _megatron_ce(z.detach(), labels, lo, group)),
-        "kl": run(lambda: back(divergence_loss(z, t, "kl", process_group=group, validate=False))),
-        "js β=0.5": run(lambda: back(divergence_loss(z, t, "js", process_group=group, validate=False))),
-        "js + hard (labels)": run(lambda: back(divergence_loss(z, t, "js", labels=labels, hard_weight=0.5,
-                                                               process_group=group, validate=False))),
-        "renyi α=2 (autograd)": run(lambda: back(divergence_loss(z, t, "renyi", alpha=2.0, process_group=group,
-                                                                 validate=False))),
+        "kl": run(lambda: back(divergence_loss(z, t, "kl", process_group=group, options=DistillOptions(validate=False)))),
+        "js β=0.5": run(lambda: back(divergence_loss(z, t, "js", process_group=group, options=DistillOptions(validate=False)))),
+        "js + hard (labels)": run(lambda: back(divergence_loss(z, t, "js", labels=labels, process_group=group, options=DistillOptions(hard_weight=0.5, validate=False)))),
+        "renyi α=2 (autograd)": run(lambda: back(divergence_loss(z, t, dv.spec("renyi", alpha=2.0), process_group=group, options=DistillOptions(validate=False)))),
         "kl, validated": run(lambda: back(divergence_loss(z, t, "kl", process_group=group))),
-        "fused kl": run(lambda: back(fused_linear_divergence_loss(h, w, t, "kl", process_group=group,
-                                                                  validate=False))),
-        "top-32 kl": run(lambda: back(topk_divergence_loss(z, lp, ix, "kl", process_group=group, validate=False))),
+        "fused kl": run(lambda: back(fused_linear_divergence_loss(h, w, t, "kl", process_group=group, options=DistillOptions(validate=False)))),
+        "top-32 kl": run(lambda: back(topk_divergence_loss(z, lp, ix, "kl", process_group=group, options=DistillOptions(validate=False)))),
         "vocab_parallel_topk k=32": run(lambda: vocab_parallel_topk(t, 32, group)),
     }
     if rank == 0:

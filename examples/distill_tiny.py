@@ -15,7 +15,8 @@ import time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from divergences.torch import FusedLinearDivergenceLoss
+import divergences as dv
+from divergences.torch import DistillOptions, FusedLinearDivergenceLoss
 
 
 def build(vocab: int, hidden: int, layers: int, seed: int, init: float) -> LlamaForCausalLM:
@@ -32,7 +33,7 @@ def main(steps: int = 30, divergence: str = "js", seed: int = 0) -> list[float]:
     teacher = build(vocab, hidden=64, layers=2, seed=seed, init=0.5).eval()
     student = build(vocab, hidden=32, layers=1, seed=seed + 1, init=0.02)
     params = {"beta": 0.5} if divergence == "js" else {}
-    loss_fn = FusedLinearDivergenceLoss(divergence, chunk_size=64, **params)
+    loss_fn = FusedLinearDivergenceLoss(dv.spec(divergence, **params), options=DistillOptions(chunk_size=64))
     opt = torch.optim.AdamW(student.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(seed)
     batch = torch.randint(0, vocab, (8, 24), generator=g)  # one fixed batch of prompts

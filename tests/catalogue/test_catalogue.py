@@ -137,7 +137,7 @@ def test_gradcheck_float64(name):
 @pytest.mark.parametrize("name", RECORDS)
 def test_torch_loss_gradient_equals_autograd_of_exact_value(name):
     torch = pytest.importorskip("torch")
-    from divergences.torch import divergence_loss
+    from divergences.torch import DistillOptions, divergence_loss
 
     g = torch.Generator().manual_seed(1)
     s = torch.randn(4, 9, dtype=torch.float64, generator=g)
@@ -146,7 +146,7 @@ def test_torch_loss_gradient_equals_autograd_of_exact_value(name):
     t[0, 3] = -math.inf
     params = PARAMS.get(name, {})
     s1 = s.clone().requires_grad_(True)
-    loss = divergence_loss(s1, t, name, reduction="sum", **params)
+    loss = divergence_loss(s1, t, dv.spec(name, **params), options=DistillOptions(reduction="sum"))
     loss.backward()
     s2 = s.clone().requires_grad_(True)
     ref = dv.divergence(name, t, s2, from_logits=True, **params).sum()

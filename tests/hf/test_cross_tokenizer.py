@@ -28,7 +28,7 @@ from divergences.hf import (  # noqa: E402
     vocabulary_divergence,
     vocabulary_map,
 )
-from divergences.torch import divergence_loss, topk_divergence_loss  # noqa: E402
+from divergences.torch import DistillOptions, divergence_loss, topk_divergence_loss  # noqa: E402
 
 TEXT = "The student learns from a teacher, naïve café — 日本."
 
@@ -80,7 +80,7 @@ def test_uld_matches_sorted_l1_with_zero_padding(temperature):
 
 def test_uld_is_at_most_twice_tv_on_one_vocabulary_and_zero_for_permutations():
     s, t = _logits(8, 20, seed=3), _logits(8, 20, seed=4)
-    tv = divergence_loss(s, t, "tv", reduction="none")
+    tv = divergence_loss(s, t, "tv", options=DistillOptions(reduction="none"))
     assert torch.all(uld_loss(s, t, reduction="none") <= 2 * tv + 1e-12)
     perm = torch.randperm(20, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(uld_loss(s[:, perm], s, reduction="none"), torch.zeros(8, dtype=torch.float64), atol=1e-15)
@@ -221,7 +221,7 @@ def test_identical_tokenizers_give_the_ordinary_loss(tokenizer, divergence, para
     s, t = _logits(2, 5, 300, seed=11), _logits(2, 5, 300, seed=12)
     mask = torch.tensor([[True, True, False, True, True], [False, True, True, True, True]])
     got = vocabulary_divergence(s, t, m, dv.spec(divergence, **(params or {})), mask=mask, temperature=1.7)
-    ref = divergence_loss(s, t, divergence, params=params, mask=mask, temperature=1.7)
+    ref = divergence_loss(s, t, dv.spec(divergence, **(params or {})), mask=mask, options=DistillOptions(temperature=1.7))
     assert torch.allclose(got, ref, rtol=1e-10, atol=1e-13)
 
 

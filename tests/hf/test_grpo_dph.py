@@ -42,8 +42,7 @@ def test_regulariser_values_are_the_generator_estimates():
     assert torch.isclose(mean, direct[keep].mean())
     seq_mean, seq = dph_regulariser(ref, pol, mask, dv.spec("js", beta=0.5), level="sequence")
     zero = torch.zeros_like(ref)
-    expected = sampled_divergence(torch.where(keep, ref, zero).sum(-1), torch.where(keep, pol, zero).sum(-1), "js",
-                                  beta=0.5)
+    expected = sampled_divergence(torch.where(keep, ref, zero).sum(-1), torch.where(keep, pol, zero).sum(-1), dv.spec("js", beta=0.5))
     assert torch.allclose(seq, expected) and torch.isclose(seq_mean, expected.mean())
     with pytest.raises(ValueError, match="level"):
         dph_regulariser(ref, pol, mask, level="batch")

@@ -57,7 +57,7 @@ def test_distillation_loss_takes_the_spec(hfh):
     for fused in (True, False):
         got = distillation_loss(student, teacher, batch, JS03, options=opts, fused=fused)
         z, keep = _kept_rows(student, batch)
-        ref = divergence_loss(z[keep], teacher[:, :-1][keep], "js", params={"beta": 0.3}, temperature=1.5)
+        ref = divergence_loss(z[keep], teacher[:, :-1][keep], dv.spec("js", **{"beta": 0.3}), options=DistillOptions(temperature=1.5))
         assert torch.allclose(got, ref, rtol=1e-10), fused
     # the record called with its parameters is the same value
     assert torch.allclose(distillation_loss(student, teacher, batch, dv.get("js")(beta=0.3)),
@@ -66,7 +66,7 @@ def test_distillation_loss_takes_the_spec(hfh):
     lp, ix = torch.log_softmax(teacher, -1).topk(5, dim=-1)
     got = distillation_loss(student, TopKTeacher(lp, ix), batch, JS03)
     z, keep = _kept_rows(student, batch)
-    ref = topk_divergence_loss(z[keep], lp[:, :-1][keep], ix[:, :-1][keep], "js", params={"beta": 0.3})
+    ref = topk_divergence_loss(z[keep], lp[:, :-1][keep], ix[:, :-1][keep], dv.spec("js", **{"beta": 0.3}))
     assert torch.allclose(got, ref, rtol=1e-10)
 
 
@@ -153,7 +153,7 @@ def test_the_trainers_take_the_spec_and_refuse_the_old_keywords(hfh, tmp_path):
 def test_options_fields_the_loss_does_not_read_are_refused(hfh):
     student = hfh.tiny_llama(V, seed=0)
     batch = _batch(hfh)
-    for field in (dict(reduction="sum"), dict(return_parts=True), dict(softcap=30.0), dict(vocab_size=V)):
+    for field in (dict(reduction="sum"), dict(softcap=30.0), dict(vocab_size=V)):
         with pytest.raises(ValueError, match="does not use"):
             distillation_loss(student, torch.randn(2, 6, V), batch, options=DistillOptions(**field))
     with pytest.raises(ValueError, match="options must be"):
@@ -167,8 +167,7 @@ def test_the_gkd_beta_is_the_js_spec():
         with pytest.raises(ValueError, match="beta"):
             gkd_divergence(bad)  # type: ignore[arg-type]
     s, t = torch.randn(3, 7, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64)
-    assert torch.allclose(generalized_jsd_loss(s, t, beta=0.3), divergence_loss(s, t, JS03.name, params=JS03.params,
-                                                                               reduction="batchmean"), rtol=1e-12)
+    assert torch.allclose(generalized_jsd_loss(s, t, beta=0.3), divergence_loss(s, t, dv.spec(JS03.name, **JS03.params), options=DistillOptions(reduction="batchmean")), rtol=1e-12)
 
 
 def test_sampled_forms_take_the_spec():
@@ -177,7 +176,7 @@ def test_sampled_forms_take_the_spec():
     pol = -torch.rand(3, 4, generator=g, dtype=torch.float64) * 3
     mask = torch.ones(3, 4)
     _, values = dph_regulariser(ref, pol, mask, JS03)
-    assert torch.allclose(values, sampled_divergence(ref, pol, "js", beta=0.3))
+    assert torch.allclose(values, sampled_divergence(ref, pol, dv.spec("js", beta=0.3)))
     assert DPHConfig(divergence=JS03).divergence == JS03
     with pytest.raises(ValueError, match="DPHConfig.divergence.*not an f-divergence"):
         DPHConfig(divergence="cross_entropy")

@@ -179,7 +179,7 @@ def test_ragged_path_refuses_what_the_dense_path_refuses(defect, row, col, seed,
     labels = torch.zeros(N, dtype=torch.long)
     dense_error = ragged_error = None
     try:
-        dense = topk_divergence_loss(z, lp, ix, divergence, reduction="sum")
+        dense = topk_divergence_loss(z, lp, ix, divergence, options=DistillOptions(reduction="sum"))
     except ValueError as exc:
         dense_error = str(exc)
     try:

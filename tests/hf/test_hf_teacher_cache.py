@@ -158,8 +158,7 @@ def test_collated_cache_feeds_the_losses(teacher, tokenizer, data, hfh, tmp_path
     assert torch.allclose(got, direct, rtol=1e-5)
     # and topk_divergence_loss on the full student logits, with the shift written out
     z = student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    ref = topk_divergence_loss(z[:, :-1], batch["teacher_topk_logprobs"][:, :-1], batch["teacher_topk_indices"][:, :-1],
-                               "js", beta=0.5, labels=batch["labels"][:, 1:])
+    ref = topk_divergence_loss(z[:, :-1], batch["teacher_topk_logprobs"][:, :-1], batch["teacher_topk_indices"][:, :-1], dv.spec("js", beta=0.5), labels=batch["labels"][:, 1:])
     assert torch.allclose(got, ref, rtol=1e-5)
     assert math.isfinite(float(got.detach())) and float(got.detach()) > 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from divergences.torch import balanced_kl_loss, divergence_loss, entropy_gap_weight, mixture
+from divergences.torch import DistillOptions, balanced_kl_loss, divergence_loss, entropy_gap_weight, mixture
 
 
 def _direct(z, t, T=1.0, sharpness=None, flip=False, keep=None, weights=None):
@@ -35,7 +35,7 @@ def test_equals_direct_definition(sharpness, flip):
     labels[1, 2] = -100
     wts = torch.rand(3, 4, dtype=torch.float64)
     gate = "student_more_confident" if flip else "student_more_uncertain"
-    got = balanced_kl_loss(z, t, temperature=1.7, sharpness=sharpness, reverse_when=gate, labels=labels, weights=wts)
+    got = balanced_kl_loss(z, t, sharpness=sharpness, reverse_when=gate, labels=labels, weights=wts, options=DistillOptions(temperature=1.7))
     want, w = _direct(z, t, 1.7, sharpness, flip, labels != -100, wts)
     assert torch.isclose(got, want, rtol=1e-10)
     w_got = entropy_gap_weight(z, t, temperature=1.7, sharpness=sharpness, reverse_when=gate)
@@ -52,9 +52,9 @@ def test_gradient_treats_the_gate_as_a_constant():
     fixed = mixture({"kl": 1.0})
     assert torch.autograd.gradcheck(
         lambda x: divergence_loss(x, t, fixed, weights=1 - w) + divergence_loss(x, t, "reverse_kl", weights=w), (z,))
-    loss = balanced_kl_loss(z, t, sharpness=2.0, reduction="sum")
-    ref = (divergence_loss(z, t, "kl", weights=1 - w, reduction="sum")
-           + divergence_loss(z, t, "reverse_kl", weights=w, reduction="sum"))
+    loss = balanced_kl_loss(z, t, sharpness=2.0, options=DistillOptions(reduction="sum"))
+    ref = (divergence_loss(z, t, "kl", weights=1 - w, options=DistillOptions(reduction="sum"))
+           + divergence_loss(z, t, "reverse_kl", weights=w, options=DistillOptions(reduction="sum")))
     g1, g2 = torch.autograd.grad(loss, z)[0], torch.autograd.grad(ref, z)[0]
     assert torch.allclose(g1, g2, rtol=1e-12)
 
@@ -74,7 +74,7 @@ def test_special_cases_and_extremes():
     loss = balanced_kl_loss(z, t, sharpness=1.0)
     loss.backward()
     assert torch.isfinite(loss) and bool(torch.isfinite(z.grad).all())
-    lo = balanced_kl_loss(torch.randn(3, 5).bfloat16(), torch.randn(3, 5).bfloat16(), reduction="none")
+    lo = balanced_kl_loss(torch.randn(3, 5).bfloat16(), torch.randn(3, 5).bfloat16(), options=DistillOptions(reduction="none"))
     assert lo.shape == (3,) and bool(torch.isfinite(lo).all())
 
 
@@ -99,10 +99,10 @@ def test_one_divergence_for_every_loss_path():
     w = torch.randn(30, 12, dtype=torch.float64) / 3
     t = torch.randn(7, 30, dtype=torch.float64) * 2
     div = balanced_kl(sharpness=3.0)
-    dense = divergence_loss(h @ w.T, t, div, temperature=1.3)
-    fused = fused_linear_divergence_loss(h, w, t, div, temperature=1.3)
+    dense = divergence_loss(h @ w.T, t, div, options=DistillOptions(temperature=1.3))
+    fused = fused_linear_divergence_loss(h, w, t, div, options=DistillOptions(temperature=1.3))
     vals, idx = torch.log_softmax(t / 1.3, -1).topk(30, dim=-1)
-    top = topk_divergence_loss(h @ w.T, vals * 1.0, idx, div, temperature=1.3)
+    top = topk_divergence_loss(h @ w.T, vals * 1.0, idx, div, options=DistillOptions(temperature=1.3))
     want, _ = _direct(h @ w.T, t, 1.3, 3.0)
     for got in (dense, fused):
         assert torch.isclose(got, want, rtol=1e-10)

@@ -14,7 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from divergences.torch import divergence_loss, fused_linear_divergence_loss  # noqa: E402
+import divergences as dv  # noqa: E402
+from divergences.torch import DistillOptions, TeacherHead, divergence_loss, fused_linear_divergence_loss  # noqa: E402
 
 F64 = torch.float64
 
@@ -54,15 +55,16 @@ def test_trl_generalized_jsd_mapping(beta, name, with_labels):
     z, t = _rand(3, 4, 10, seed=1), _rand(3, 4, 10, seed=2)
     y = torch.tensor([[1, 2, -100, 0], [-100, -100, 3, 3], [9, 8, 7, 6]]) if with_labels else None
     params = {"beta": beta} if name == "js" else {}
-    ours = dict(labels=y, temperature=2.0, **params)
+    div = dv.spec(name, **params)
     # TRL batchmean: per-token mean over labelled tokens (with labels), else sum / batch size
     want = trl_generalized_jsd(z, t, y, beta=beta, temperature=2.0)
-    got = divergence_loss(z, t, name, reduction="mean" if with_labels else "batchmean", **ours)
+    got = divergence_loss(z, t, div, labels=y,
+                          options=DistillOptions(temperature=2.0, reduction="mean" if with_labels else "batchmean"))
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
     # TRL sum: same; TRL mean: also averages over the vocabulary axis
-    torch.testing.assert_close(divergence_loss(z, t, name, reduction="sum", **ours),
+    torch.testing.assert_close(divergence_loss(z, t, div, labels=y, options=DistillOptions(temperature=2.0, reduction="sum")),
                                trl_generalized_jsd(z, t, y, beta=beta, temperature=2.0, reduction="sum"))
-    torch.testing.assert_close(divergence_loss(z, t, name, reduction="mean", **ours) / 10,
+    torch.testing.assert_close(divergence_loss(z, t, div, labels=y, options=DistillOptions(temperature=2.0)) / 10,
                                trl_generalized_jsd(z, t, y, beta=beta, temperature=2.0, reduction="mean"))
 
 
@@ -72,10 +74,10 @@ def test_js_at_beta_endpoints_is_refused_naming_the_kl_trl_uses():
     z, t = _rand(2, 6, seed=3), _rand(2, 6, seed=4)
     for beta, kl in ((0.0, "'kl'"), (1.0, "'reverse_kl'")):
         with pytest.raises(ValueError, match=f"is 0 for every pair.*beta={beta:g}.*use divergence={kl}"):
-            divergence_loss(z, t, "js", beta=beta)
+            divergence_loss(z, t, dv.spec("js", beta=beta))
     assert trl_generalized_jsd(z, t, beta=0.0) > 0
-    torch.testing.assert_close(trl_generalized_jsd(z, t, beta=0.0), divergence_loss(z, t, "kl", reduction="batchmean"))
-    torch.testing.assert_close(trl_generalized_jsd(z, t, beta=1.0), divergence_loss(z, t, "reverse_kl", reduction="batchmean"))
+    torch.testing.assert_close(trl_generalized_jsd(z, t, beta=0.0), divergence_loss(z, t, "kl", options=DistillOptions(reduction="batchmean")))
+    torch.testing.assert_close(trl_generalized_jsd(z, t, beta=1.0), divergence_loss(z, t, "reverse_kl", options=DistillOptions(reduction="batchmean")))
 
 
 def test_torchtune_forward_kl_is_cross_entropy():
@@ -104,8 +106,7 @@ def test_liger_fused_linear_jsd_mapping(beta):
                                         compiled=False, chunk_size=4)(h1, w1, th, tw, y)
     ref.backward()
     h2, w2 = h.clone().requires_grad_(), w.clone().requires_grad_()
-    got = fused_linear_divergence_loss(h2, w2, teacher_hidden=th, teacher_weight=tw, divergence=name, labels=y,
-                                       hard_weight=0.3, soft_weight=0.7, temperature=1.5, chunk_size=3, **params)
+    got = fused_linear_divergence_loss(h2, w2, TeacherHead(th, tw), dv.spec(name, **params), labels=y, options=DistillOptions(hard_weight=0.3, soft_weight=0.7, temperature=1.5, chunk_size=3))
     got.backward()
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(h2.grad, h1.grad, rtol=1e-4, atol=1e-6)

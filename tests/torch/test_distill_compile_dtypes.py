@@ -8,7 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import divergences as dv  # noqa: E402
 from divergences.torch import (  # noqa: E402
+    DistillOptions,
     divergence_loss,
     fused_linear_divergence_loss,
     topk_divergence_loss,
@@ -36,7 +38,7 @@ def test_dense_fused_and_topk_losses_compile_with_fullgraph_on_inductor():
     h, W = _r(2, 5, 6, seed=3, dtype=torch.float32), _r(17, 6, seed=4, dtype=torch.float32, scale=0.5)
 
     def dense(z, t):  # labels with dropped tokens, per-token weights, a hard term: the traced plan walks every row
-        return divergence_loss(z, t, "js", beta=0.3, labels=labels, weights=w, hard_weight=0.5, temperature=1.5)
+        return divergence_loss(z, t, dv.spec("js", beta=0.3), labels=labels, weights=w, options=DistillOptions(hard_weight=0.5, temperature=1.5))
 
     def fused(h, W, t):
         return fused_linear_divergence_loss(h, W, t, "kl", labels=labels)
@@ -44,7 +46,7 @@ def test_dense_fused_and_topk_losses_compile_with_fullgraph_on_inductor():
     lp, ix = t.log_softmax(-1).topk(4)
 
     def topk(z, lp, ix):
-        return topk_divergence_loss(z, lp, ix, "reverse_kl", labels=labels, temperature=0.7)
+        return topk_divergence_loss(z, lp, ix, "reverse_kl", labels=labels, options=DistillOptions(temperature=0.7))
 
     for fn, args, n_grad in ((dense, (z, t), 2), (fused, (h, W, t), 2), (topk, (z, lp, ix), 1)):
         want_in = [a.clone().requires_grad_(i < n_grad) for i, a in enumerate(args)]
@@ -77,7 +79,7 @@ def test_traced_plan_equals_the_compacted_plan(monkeypatch):
     for red in ("mean", "sum", "none", "batchmean"):
         for div in ("js", "pearson"):
             zz = z.clone().requires_grad_()
-            out = divergence_loss(zz, t, div, labels=labels, weights=w, reduction=red, hard_weight=0.3)
+            out = divergence_loss(zz, t, div, labels=labels, weights=w, options=DistillOptions(reduction=red, hard_weight=0.3))
             want[red, div] = (out.detach(), torch.autograd.grad(out.sum(), zz)[0])
     monkeypatch.setattr(_checks, "compiling", lambda: True)
     monkeypatch.setattr(_engine, "compiling", lambda: True)
@@ -86,13 +88,13 @@ def test_traced_plan_equals_the_compacted_plan(monkeypatch):
         RuntimeError(msg)))
     for (red, div), (out_w, g_w) in want.items():
         zz = z.clone().requires_grad_()
-        out = divergence_loss(zz, t, div, labels=labels, weights=w, reduction=red, hard_weight=0.3)
+        out = divergence_loss(zz, t, div, labels=labels, weights=w, options=DistillOptions(reduction=red, hard_weight=0.3))
         g = torch.autograd.grad(out.sum(), zz)[0]
         torch.testing.assert_close(out.detach(), out_w, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(g, g_w, rtol=1e-12, atol=1e-12)
         assert bool(torch.isfinite(out).all())
     with pytest.raises(RuntimeError, match=r"labels of kept tokens must lie in \[0, 11\)"):
-        divergence_loss(z, t, "kl", labels=labels.masked_fill(labels == 4, 11), hard_weight=0.3)
+        divergence_loss(z, t, "kl", labels=labels.masked_fill(labels == 4, 11), options=DistillOptions(hard_weight=0.3))
 
 
 # --- the backward pass: no host read of the incoming gradient on CUDA, repeated backward --------------------
@@ -101,7 +103,7 @@ def test_traced_plan_equals_the_compacted_plan(monkeypatch):
 def test_backward_scales_by_the_incoming_gradient_and_can_run_twice():
     z, t = _r(5, 9, seed=8).requires_grad_(), _r(5, 9, seed=9).requires_grad_()
     p, q = torch.softmax(t.detach(), -1), None
-    loss = divergence_loss(z, t, "js", beta=0.4)
+    loss = divergence_loss(z, t, dv.spec("js", beta=0.4))
     (g1,) = torch.autograd.grad(3.0 * loss, [z], retain_graph=True)
     (g2,) = torch.autograd.grad(3.0 * loss, [z], retain_graph=True)
     assert torch.equal(g1, g2)  # reentrant: the same incoming gradient gives the same result, bit for bit
@@ -121,7 +123,7 @@ def test_backward_scales_by_the_incoming_gradient_and_can_run_twice():
 
 def test_fused_per_token_backward_can_run_twice():
     h, W, t = _r(7, 4, seed=10).requires_grad_(), _r(9, 4, seed=11).requires_grad_(), _r(7, 9, seed=12)
-    per = fused_linear_divergence_loss(h, W, t, "kl", reduction="none", chunk_size=3)
+    per = fused_linear_divergence_loss(h, W, t, "kl", options=DistillOptions(reduction="none", chunk_size=3))
     v = _r(7, seed=13)
     a = torch.autograd.grad(per, [h, W], grad_outputs=v, retain_graph=True)
     b = torch.autograd.grad(per, [h, W], grad_outputs=v)
@@ -139,12 +141,12 @@ def test_fused_loss_with_mixed_dtypes_upcasts(h_dtype, w_dtype):
     W = _r(20, 8, seed=15, dtype=torch.float32, scale=0.4).to(w_dtype).requires_grad_()
     b = _r(20, seed=16, dtype=torch.float32).to(h_dtype).requires_grad_()
     t = _r(6, 20, seed=17, dtype=torch.float32)
-    loss = fused_linear_divergence_loss(h, W, t, "kl", bias=b, temperature=1.3)
+    loss = fused_linear_divergence_loss(h, W, t, "kl", bias=b, options=DistillOptions(temperature=1.3))
     loss.backward()
     assert (h.grad.dtype, W.grad.dtype, b.grad.dtype) == (h_dtype, w_dtype, h_dtype)
     wide = torch.promote_types(h_dtype, w_dtype)
     hh, WW, bb = (x.detach().to(wide).requires_grad_() for x in (h, W, b))
-    ref = divergence_loss(hh @ WW.T + bb, t, "kl", temperature=1.3)
+    ref = divergence_loss(hh @ WW.T + bb, t, "kl", options=DistillOptions(temperature=1.3))
     ref.backward()
     tol = dict(rtol=1e-2, atol=1e-3) if torch.float16 in (h_dtype, w_dtype) or torch.bfloat16 in (
         h_dtype, w_dtype) else dict(rtol=1e-6, atol=1e-7)

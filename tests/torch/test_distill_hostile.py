@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 import divergences as dv  # noqa: E402
-from divergences.generators import JensenShannon, SkewKL  # noqa: E402
+from divergences.catalogue import JensenShannon, SkewKL  # noqa: E402
 from divergences.torch import (  # noqa: E402
     DistillOptions,
     DivergenceLoss,
@@ -53,9 +53,9 @@ def _r(*shape, seed=0, dtype=F64, scale=1.5):
 def test_temperature_whose_reciprocal_overflows_is_refused(dtype, bad, good):
     z, t = _r(3, 7, seed=1, dtype=dtype), _r(3, 7, seed=2, dtype=dtype)
     with pytest.raises(ValueError, match="temperature=.*1/T overflows"):
-        divergence_loss(z, t, "kl", temperature=bad)
+        divergence_loss(z, t, "kl", options=DistillOptions(temperature=bad))
     zz = z.clone().requires_grad_()
-    loss = divergence_loss(zz, t, "js", temperature=good)
+    loss = divergence_loss(zz, t, "js", options=DistillOptions(temperature=good))
     loss.backward()
     assert not bool(torch.isnan(loss)) and not bool(torch.isnan(zz.grad).any())
 
@@ -66,7 +66,7 @@ def test_small_temperatures_give_the_limit_or_the_formula_never_nan(log10_t, see
     T = 10.0**log10_t
     z, t = _r(4, 9, seed=seed), _r(4, 9, seed=seed + 1)
     zz = z.clone().requires_grad_()
-    per = divergence_loss(zz, t, name, temperature=T, reduction="none")
+    per = divergence_loss(zz, t, name, options=DistillOptions(temperature=T, reduction="none"))
     per.sum().backward()
     assert not bool(torch.isnan(per).any()) and not bool(torch.isnan(zz.grad).any())
     # reference: the direct formula on the shifted scaled logits ((z − max z)/T: the same distributions), the
@@ -89,12 +89,12 @@ def test_temperature_below_one_in_every_loss_path():
     lp, ix = t.log_softmax(-1).topk(4)
     for T in (0.3, 1e-3, 1e-200):
         zz = z.clone().requires_grad_()
-        loss = topk_divergence_loss(zz, lp, ix, "kl", temperature=T)
+        loss = topk_divergence_loss(zz, lp, ix, "kl", options=DistillOptions(temperature=T))
         loss.backward()
         assert not bool(torch.isnan(loss)) and not bool(torch.isnan(zz.grad).any())
         h, W = _r(5, 4, seed=5), _r(11, 4, seed=6)
-        fused = fused_linear_divergence_loss(h, W, t, "reverse_kl", temperature=T)
-        want = divergence_loss(h @ W.T, t, "reverse_kl", temperature=T)
+        fused = fused_linear_divergence_loss(h, W, t, "reverse_kl", options=DistillOptions(temperature=T))
+        want = divergence_loss(h @ W.T, t, "reverse_kl", options=DistillOptions(temperature=T))
         assert not bool(torch.isnan(fused))
         torch.testing.assert_close(fused, want, rtol=1e-9, atol=0)
         ent = token_entropy(z, temperature=T)
@@ -110,7 +110,7 @@ def test_non_finite_weights_are_refused(data, bad):
     n = data.draw(st.integers(1, 12))
     w = torch.tensor(data.draw(st.lists(st.floats(-5, 5), min_size=n, max_size=n)), dtype=F64)
     z, t = _r(n, 6, seed=n), _r(n, 6, seed=n + 1)
-    got = divergence_loss(z, t, "kl", weights=w, reduction="sum")
+    got = divergence_loss(z, t, "kl", weights=w, options=DistillOptions(reduction="sum"))
     want = (direct("kl", t.softmax(-1), z.softmax(-1)) * w).sum()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     i = data.draw(st.integers(0, n - 1))
@@ -135,7 +135,7 @@ def test_bad_num_items_in_batch_is_refused(value):
 def test_num_items_in_batch_tensor_divides():
     z, t = _r(3, 5, seed=9), _r(3, 5, seed=10)
     got = divergence_loss(z, t, "kl", num_items_in_batch=torch.tensor(12))
-    torch.testing.assert_close(got, divergence_loss(z, t, "kl", reduction="sum") / 12)
+    torch.testing.assert_close(got, divergence_loss(z, t, "kl", options=DistillOptions(reduction="sum")) / 12)
 
 
 # --- options a loss does not use, vocab_size -------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_options_the_loss_does_not_use_are_refused():
     with pytest.raises(ValueError, match="vocab_mismatch.*does not apply to topk_divergence_loss"):
         topk_divergence_loss(z, lp, ix, "kl", options=DistillOptions(vocab_mismatch="crop"))
     with pytest.raises(ValueError, match="does not apply"):
-        DivergenceLoss("kl", softcap=3.0)(z, t)
+        DivergenceLoss("kl", options=DistillOptions(softcap=3.0))(z, t)
 
 
 @pytest.mark.parametrize("size", [4, 6])
@@ -178,18 +178,18 @@ def test_js_at_the_ends_and_other_zero_divergences_are_refused_everywhere():
     cases = [("js", {"beta": 0.0}, "'kl'"), ("js", {"beta": 1.0}, "'reverse_kl'"),
              (JensenShannon(beta=0.0), {}, "'kl'"), ("skew_kl", {"skew": 1.0}, ""), (SkewKL(skew=1.0), {}, "")]
     for div, params, kl in cases:
-        calls = (lambda d, p: divergence_loss(z, t, d, **p),
-                 lambda d, p: topk_divergence_loss(z, lp, ix, d, **p),
-                 lambda d, p: fused_linear_divergence_loss(_r(3, 2), _r(5, 2), t, d, **p),
-                 lambda d, p: DivergenceLoss(d, **p),
-                 lambda d, p: sampled_divergence(z[:, 0], t[:, 0], d, **p))
+        calls = (lambda d: divergence_loss(z, t, d),
+                 lambda d: topk_divergence_loss(z, lp, ix, d),
+                 lambda d: fused_linear_divergence_loss(_r(3, 2), _r(5, 2), t, d),
+                 lambda d: DivergenceLoss(d),
+                 lambda d: sampled_divergence(z[:, 0], t[:, 0], d))
         for call in calls:
             with pytest.raises(ValueError, match=f"is 0 for every pair.*{kl}"):
-                call(div, params)
+                call(dv.spec(div, **params) if params else div)
     with pytest.raises(ValueError, match="is 0 for every pair"):
         f_dpo_loss(z[:, 0], z[:, 1], t[:, 0], t[:, 1], divergence=JensenShannon(beta=1.0))
     # close to the ends the JSD is small but not 0: accepted
-    assert float(divergence_loss(z, t, "js", beta=1e-6)) > 0
+    assert float(divergence_loss(z, t, dv.spec("js", beta=1e-6))) > 0
 
 
 # --- user generators that branch on the array type ----------------------------------------------------------

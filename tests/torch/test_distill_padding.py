@@ -13,7 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+import divergences as dv  # noqa: E402
 from divergences.hf import distillation_loss  # noqa: E402
+from divergences.torch import DistillOptions  # noqa: E402
 
 V, PAD = 40, 0
 
@@ -75,6 +77,7 @@ def test_left_padding_with_explicit_labels_and_a_hard_term():
     right, left = _batch(SEQS, left=False), _batch(SEQS, left=True)
     for b in (right, left):
         b["labels"] = b["input_ids"].masked_fill(b["attention_mask"] == 0, -100)
-    a = distillation_loss(student, teacher, right, "js", beta=0.4, hard_weight=0.5)
-    b = distillation_loss(student, teacher, left, "js", beta=0.4, hard_weight=0.5)
+    js, opts = dv.spec("js", beta=0.4), DistillOptions(hard_weight=0.5)
+    a = distillation_loss(student, teacher, right, js, options=opts)
+    b = distillation_loss(student, teacher, left, js, options=opts)
     torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)

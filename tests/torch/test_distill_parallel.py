@@ -17,8 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from divergences.generators import JensenShannon  # noqa: E402
+import divergences as dv  # noqa: E402
+from divergences.catalogue import JensenShannon  # noqa: E402
 from divergences.torch import (  # noqa: E402
+    DistillOptions,
     _engine,
     _parallel,
     divergence_loss,
@@ -74,8 +76,7 @@ def test_dense_loss_agrees_across_policies_and_with_the_formula(tiny_blocks, red
     w = _r(2, 13, seed=3).abs()
 
     def fn(z, t):
-        return divergence_loss(z, t, "js", beta=0.3, labels=LABELS, weights=w, reduction=reduction,
-                               hard_weight=0.25)
+        return divergence_loss(z, t, dv.spec("js", beta=0.3), labels=LABELS, weights=w, options=DistillOptions(reduction=reduction, hard_weight=0.25))
 
     out, (gz, gt) = _same_under_policies(fn, z, t)
     keep = LABELS != -100
@@ -96,16 +97,16 @@ def test_fused_loss_agrees_across_policies_and_with_the_dense_loss(tiny_blocks):
     h, W, t = _r(37, 5, seed=4), _r(12, 5, seed=5, scale=0.5), _r(37, 12, seed=6)
 
     def fused(h, W):
-        return fused_linear_divergence_loss(h, W, t, "reverse_kl", chunk_size=9, temperature=1.5)
+        return fused_linear_divergence_loss(h, W, t, "reverse_kl", options=DistillOptions(chunk_size=9, temperature=1.5))
 
     out, grads = _same_under_policies(fused, h, W)
-    want, want_grads = _grads(lambda h, W: divergence_loss(h @ W.T, t, "reverse_kl", temperature=1.5), h, W)
+    want, want_grads = _grads(lambda h, W: divergence_loss(h @ W.T, t, "reverse_kl", options=DistillOptions(temperature=1.5)), h, W)
     torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-13)
     for g, r in zip(grads, want_grads):
         torch.testing.assert_close(g, r, rtol=1e-11, atol=1e-12)
 
     def fused_none(h, W):  # per-token losses: the backward pass runs the blocks again
-        return fused_linear_divergence_loss(h, W, t, "kl", chunk_size=9, reduction="none")
+        return fused_linear_divergence_loss(h, W, t, "kl", options=DistillOptions(chunk_size=9, reduction="none"))
 
     _same_under_policies(fused_none, h, W)
 
@@ -114,7 +115,7 @@ def test_topk_and_entropy_agree_across_policies(tiny_blocks):
     z, t = _r(30, 12, seed=7), _r(30, 12, seed=8)
     lp, ix = t.log_softmax(-1).topk(4)
     _same_under_policies(lambda z: topk_divergence_loss(z, lp, ix, "tv"), z)
-    _same_under_policies(lambda z: topk_divergence_loss(z, lp, ix, "renyi", alpha=0.7), z)  # autograd kernel
+    _same_under_policies(lambda z: topk_divergence_loss(z, lp, ix, dv.spec("renyi", alpha=0.7)), z)  # autograd kernel
     ents = {}
     for name in _parallel.POLICIES:
         with _parallel.policy(name):
@@ -143,13 +144,13 @@ def test_a_user_generator_and_an_error_inside_a_block_reach_the_caller(tiny_bloc
 
 def test_grad_and_inference_modes_reach_the_workers(tiny_blocks):
     z, t = _r(40, 12, seed=11), _r(40, 12, seed=12)
-    want = divergence_loss(z, t, "kl", reduction="none")
+    want = divergence_loss(z, t, "kl", options=DistillOptions(reduction="none"))
     with torch.inference_mode():
         zi, ti = z.clone(), t.clone()
-        got = divergence_loss(zi, ti, "kl", reduction="none")
+        got = divergence_loss(zi, ti, "kl", options=DistillOptions(reduction="none"))
     assert torch.equal(got, want)
     with torch.no_grad():
-        assert torch.equal(divergence_loss(z, t, "kl", reduction="none"), want)
+        assert torch.equal(divergence_loss(z, t, "kl", options=DistillOptions(reduction="none")), want)
 
 
 def test_concurrent_callers_share_the_workers(tiny_blocks):

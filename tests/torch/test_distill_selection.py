@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import divergences as dv  # noqa: E402
-from divergences.torch import select_tokens, token_divergence, token_entropy  # noqa: E402
+from divergences.torch import DistillOptions, select_tokens, token_divergence, token_entropy  # noqa: E402
 
 
 def _rand(*shape, seed):
@@ -29,7 +29,7 @@ def test_token_entropy_matches_direct_and_handles_masked_entries():
 
 def test_token_divergence_matches_core():
     z, t = _rand(2, 5, 9, seed=2).requires_grad_(), _rand(2, 5, 9, seed=3)
-    got = token_divergence(z, t, "skew_kl", skew=0.2, chunk_size=3)
+    got = token_divergence(z, t, dv.spec("skew_kl", skew=0.2), options=DistillOptions(chunk_size=3))
     want = dv.skew_kl(torch.softmax(t, -1), torch.softmax(z.detach(), -1), skew=0.2)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     assert not got.requires_grad
@@ -58,7 +58,7 @@ def test_select_tokens_feeds_the_loss_mask():
 
     z, t = _rand(2, 6, 5, seed=4), _rand(2, 6, 5, seed=5)
     keep = select_tokens(token_entropy(z), token_divergence(z, t), strategy="low_entropy_high_divergence")
-    got = divergence_loss(z, t, "kl", mask=keep, reduction="sum")
+    got = divergence_loss(z, t, "kl", mask=keep, options=DistillOptions(reduction="sum"))
     torch.testing.assert_close(got, token_divergence(z, t)[keep].sum())
 
 

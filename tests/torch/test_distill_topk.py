@@ -10,7 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from divergences.torch import divergence_loss, topk_divergence_loss  # noqa: E402
+import divergences as dv  # noqa: E402
+from divergences.torch import DistillOptions, divergence_loss, topk_divergence_loss  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _distill_reference import CASES, direct  # noqa: E402
@@ -36,7 +37,7 @@ def test_topk_equals_bucket_formula_with_gradients(case):
     t = _rand(2, 3, 12, seed=2)
     lp, ix = torch.log_softmax(t, -1).topk(4)
     y = torch.tensor([[1, -100, 3], [0, 5, 2]])
-    got = topk_divergence_loss(z, lp, ix, name, temperature=1.5, labels=y, chunk_size=2, **params)
+    got = topk_divergence_loss(z, lp, ix, dv.spec(name, **params), labels=y, options=DistillOptions(temperature=1.5, chunk_size=2))
     p, q = _buckets(torch.softmax(t, -1), torch.softmax(z / 1.5, -1), ix)
     keep = (y != -100).to(F64)
     want = (direct(name, p, q, **params) * keep).sum() / keep.sum()
@@ -48,7 +49,7 @@ def test_topk_equals_bucket_formula_with_gradients(case):
 def test_gradcheck_topk(name):
     z = _rand(3, 6, seed=3).requires_grad_()
     lp, ix = torch.log_softmax(_rand(3, 6, seed=4), -1).topk(2)
-    assert torch.autograd.gradcheck(lambda a: topk_divergence_loss(a, lp, ix, name, reduction="none", chunk_size=2),
+    assert torch.autograd.gradcheck(lambda a: topk_divergence_loss(a, lp, ix, name, options=DistillOptions(reduction="none", chunk_size=2)),
                                     (z,))
 
 
@@ -56,10 +57,10 @@ def test_full_k_equals_dense_and_topk_is_a_lower_bound():
     z, t = _rand(4, 9, seed=5), _rand(4, 9, seed=6)
     lp, ix = torch.log_softmax(t, -1).topk(9)
     torch.testing.assert_close(topk_divergence_loss(z, lp, ix, "jeffreys"), divergence_loss(z, t, "jeffreys"))
-    full = divergence_loss(z, t, "kl", reduction="none")
+    full = divergence_loss(z, t, "kl", options=DistillOptions(reduction="none"))
     for k in (1, 3, 6):
         lp, ix = torch.log_softmax(t, -1).topk(k)
-        assert torch.all(topk_divergence_loss(z, lp, ix, "kl", reduction="none") <= full + 1e-12)
+        assert torch.all(topk_divergence_loss(z, lp, ix, "kl", options=DistillOptions(reduction="none")) <= full + 1e-12)
 
 
 def test_extremes_topk():

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from divergences.torch import divergence_loss, ofa_loss  # noqa: E402
+from divergences.torch import DistillOptions, divergence_loss, ofa_loss  # noqa: E402
 
 
 def _reference(s: np.ndarray, t: np.ndarray, y: np.ndarray, gamma: float, temperature: float) -> np.ndarray:
@@ -42,11 +42,11 @@ def test_value_matches_the_reference(gamma, temperature):
 
 def test_gamma_one_is_the_cross_entropy_and_kl_plus_teacher_entropy():
     s, t, y = _data(seed=1)
-    ce = divergence_loss(s, t, "cross_entropy", reduction="none")
+    ce = divergence_loss(s, t, "cross_entropy", options=DistillOptions(reduction="none"))
     assert torch.allclose(ofa_loss(s, t, y, reduction="none"), ce, atol=1e-12)
     p = torch.softmax(t, -1)
     entropy = -(p * p.log()).sum(-1)
-    assert torch.allclose(ofa_loss(s, t, y, reduction="none") - entropy, divergence_loss(s, t, "kl", reduction="none"))
+    assert torch.allclose(ofa_loss(s, t, y, reduction="none") - entropy, divergence_loss(s, t, "kl", options=DistillOptions(reduction="none")))
 
 
 def test_paper_form_is_ours_plus_the_hard_cross_entropy():

@@ -5,7 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from divergences import generators, registry
+import divergences as dv
+from divergences import catalogue
+from divergences.core import record as registry
+from divergences.core import terms
 from divergences.torch import f_dpo_loss
 from divergences.torch.preference import f_dpo_score
 
@@ -28,7 +31,7 @@ def test_reverse_kl_is_dpo_everywhere():
         cw, rl, rcw, rrl = _batch(0, scale=scale)
         dpo = _loss(cw - rcw, rl - rrl, 0.1)  # −log σ(β[(log π_w − log π_ref,w) − (log π_l − log π_ref,l)])
         torch.testing.assert_close(f_dpo_loss(cw, rl, rcw, rrl, beta=0.1), dpo, rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence="alpha", alpha=0.0), dpo)
+        torch.testing.assert_close(f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence=dv.spec("alpha", alpha=0.0)), dpo)
 
 
 CLOSED = {
@@ -53,7 +56,7 @@ def test_closed_forms(name):
 def test_alpha_and_trl_conventions(alpha):
     cw, rl, rcw, rrl = _batch(2, scale=2.0)
     uw, ul = cw - rcw, rl - rrl
-    ours = f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence="alpha", alpha=alpha)
+    ours = f_dpo_loss(cw, rl, rcw, rrl, beta=0.1, divergence=dv.spec("alpha", alpha=alpha))
     # the f-DPO paper's α: S(u) = −e^{−αu}/α
     torch.testing.assert_close(ours, _loss(-torch.exp(-alpha * uw) / alpha, -torch.exp(-alpha * ul) / alpha, 0.1))
     # TRL's current code with coefficient c: scores e^{(c−1)u}/(c−1) (exponent clamped at 80) ↔ α = 1 − c
@@ -81,7 +84,7 @@ def test_trl_forward_kl_and_js():
 def test_score_from_f_alone_matches_the_closed_form(name):
     # S derived from f and a numerical f' (user path) equals the generator's closed form
     gen = registry.get_generator(name)
-    user = generators.Generator(gen.f, f_zero=gen.value_p_zero, slope_inf=gen.value_q_zero)
+    user = terms.Generator(gen.f, f_zero=gen.value_p_zero, slope_inf=gen.value_q_zero)
     u = torch.linspace(-5, 5, 21, dtype=torch.float64)
     closed, numeric = f_dpo_score(u, name), f_dpo_score(u, user)
     torch.testing.assert_close(numeric, closed, rtol=1e-5, atol=1e-5 * float(closed.abs().max()))
@@ -102,7 +105,7 @@ def test_user_registered_generator():
     def score(u):
         return -(1 - b) * torch.log(b * torch.exp(-u) + 1 - b)
 
-    got = f_dpo_loss(cw, rl, rcw, rrl, divergence=generators.JensenShannon(beta=b))
+    got = f_dpo_loss(cw, rl, rcw, rrl, divergence=catalogue.JensenShannon(beta=b))
     torch.testing.assert_close(got, _loss(score(cw - rcw), score(rl - rrl), 0.1))
 
 

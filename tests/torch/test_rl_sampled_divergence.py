@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import divergences as dv
-from divergences import generators, registry
+from divergences.core import record as registry
+from divergences.core import terms
 from divergences.torch import kl_penalty, sampled_divergence
 
 #: non-default parameters exercised besides every built-in f-divergence at its defaults (a new one joins by itself)
@@ -37,7 +38,7 @@ def _expectation(p, q, name, params, side, cv, clip=None):
         logp, logq = torch.tensor(np.log(p)), torch.tensor(np.log(q))
     weights = p if side == "p" else q
     keep = weights > 0
-    v = sampled_divergence(logp[keep], logq[keep], name, samples_from=side, control_variate=cv, clip=clip, **params)
+    v = sampled_divergence(logp[keep], logq[keep], dv.spec(name, **params), samples_from=side, control_variate=cv, clip=clip)
     return float((torch.tensor(weights[keep]) * v).sum()), v.numpy(), weights[keep]
 
 
@@ -137,7 +138,7 @@ def test_user_generators_work():
     finally:
         registry.unregister("test_rl_shifted_pearson")
     # a Generator object and a bare callable are accepted as well
-    gen = generators.Generator(lambda t: (t - 1) ** 2, f_prime=lambda t: 2 * (t - 1))
+    gen = terms.Generator(lambda t: (t - 1) ** 2, f_prime=lambda t: 2 * (t - 1))
     lp, lq = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])
     expected = sampled_divergence(lp, lq, "pearson")
     torch.testing.assert_close(sampled_divergence(lp, lq, gen), expected)
@@ -150,7 +151,7 @@ def test_gradcheck(name, params, side):
     gen = torch.Generator().manual_seed(1)
     a = (-3 * torch.rand(5, generator=gen, dtype=torch.float64)).requires_grad_()
     b = (-3 * torch.rand(5, generator=gen, dtype=torch.float64)).requires_grad_()
-    torch.autograd.gradcheck(lambda x, y: sampled_divergence(x, y, name, samples_from=side, **params), (a, b))
+    torch.autograd.gradcheck(lambda x, y: sampled_divergence(x, y, dv.spec(name, **params), samples_from=side), (a, b))
 
 
 @pytest.mark.parametrize("side", ["p", "q"])
@@ -159,7 +160,7 @@ def test_log_ratios_of_100_in_float32_stay_finite(name, params, side):
     vals = torch.tensor([-100.0, -30.0, 0.0, 30.0, 100.0])
     a = vals.repeat_interleave(5).clone().requires_grad_()
     b = vals.repeat(5).clone().requires_grad_()
-    v = sampled_divergence(a, b, name, samples_from=side, **params)
+    v = sampled_divergence(a, b, dv.spec(name, **params), samples_from=side)
     assert v.dtype == torch.float32
     assert torch.isfinite(v).all()
     v.sum().backward()
@@ -191,7 +192,7 @@ def test_dtypes_and_shapes():
         ({"divergence": "cross_entropy"}, "not an f-divergence"),
         ({"divergence": "no_such_divergence"}, "unknown divergence"),
         ({"clip": -1.0}, "clip"),
-        ({"divergence": "alpha", "skew": 0.1}, "parameter"),
+
     ],
 )
 def test_bad_input(kwargs, match):
@@ -209,6 +210,13 @@ def test_shapes_must_broadcast():
 def test_property_control_variate_values_are_nonnegative_and_finite(ells, side):
     ell = torch.tensor(ells, dtype=torch.float64)
     for name, params in CASES:
-        v = sampled_divergence(ell, torch.zeros_like(ell), name, samples_from=side, **params)
+        v = sampled_divergence(ell, torch.zeros_like(ell), dv.spec(name, **params), samples_from=side)
         assert torch.isfinite(v).all()
         assert (v >= -1e-9 * (1 + v.abs())).all(), (name, params)
+
+
+def test_divergence_parameters_travel_inside_the_divergence():
+    with pytest.raises(ValueError, match="parameter"):
+        sampled_divergence(torch.zeros(2), torch.zeros(2), dv.spec("alpha", skew=0.1))
+    with pytest.raises(TypeError, match=r"divergence=dv.spec\('alpha', alpha=...\)"):
+        sampled_divergence(torch.zeros(2), torch.zeros(2), "alpha", alpha=0.5)  # type: ignore[call-arg]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import divergences as dv
-from divergences import registry
+from divergences.core import record as registry
 from divergences.torch import f_prime, f_weight, sequence_match_chi2
 
 ELL = torch.linspace(-6.0, 6.0, 25, dtype=torch.float64)
@@ -36,8 +36,8 @@ def _closed_forms():
 @pytest.mark.parametrize(("name", "params", "fp", "w"), _closed_forms(), ids=lambda x: x if isinstance(x, str) else "")
 def test_closed_forms(name, params, fp, w):
     r = torch.exp(ELL)
-    torch.testing.assert_close(f_prime(ELL, name, **params), fp(r), rtol=1e-7, atol=1e-6)
-    torch.testing.assert_close(f_weight(ELL, name, **params), w(r), rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(f_prime(ELL, dv.spec(name, **params)), fp(r), rtol=1e-7, atol=1e-6)
+    torch.testing.assert_close(f_weight(ELL, dv.spec(name, **params)), w(r), rtol=1e-7, atol=1e-9)
 
 
 def test_reference_weights_up_to_the_registry_scale():

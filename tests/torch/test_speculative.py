@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from scipy.special import logsumexp  # noqa: E402
 
-from divergences.torch import acceptance_rate, divergence_loss, draft_loss, log_acceptance_rate  # noqa: E402
+from divergences.torch import DistillOptions, acceptance_rate, divergence_loss, draft_loss, log_acceptance_rate  # noqa: E402
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -37,7 +37,7 @@ def test_acceptance_is_the_sum_of_minima(temperature):
     assert got.shape == (3, 7)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)
     # 1 − TV, the registry's "tv" through the distillation engine
-    tv = divergence_loss(d, t, "tv", temperature=temperature, reduction="none")
+    tv = divergence_loss(d, t, "tv", options=DistillOptions(temperature=temperature, reduction="none"))
     np.testing.assert_allclose(got.numpy(), 1 - tv.numpy(), atol=1e-12)
     assert torch.allclose(log_acceptance_rate(d, t, temperature=temperature), got.log(), atol=1e-12)
 
@@ -119,7 +119,7 @@ def test_tv_objective_is_the_engine_tv_and_reductions_follow_divergence_loss():
     mask = torch.tensor([[True, True, True, False, True], [True] * 5])
     for reduction in ("mean", "sum", "batchmean", "none"):
         got = draft_loss(d, t, "tv", labels=labels, mask=mask, reduction=reduction)
-        ref = divergence_loss(d, t, "tv", labels=labels, mask=mask, reduction=reduction)
+        ref = divergence_loss(d, t, "tv", labels=labels, mask=mask, options=DistillOptions(reduction=reduction))
         assert torch.allclose(got, ref, atol=1e-14)
         # −log α reduces over the same tokens
         per = -log_acceptance_rate(d, t)
@@ -183,7 +183,7 @@ def test_properties_on_random_logits():
         alpha = acceptance_rate(d, t, temperature=temperature)
         assert 0 <= float(alpha) <= 1 + 1e-12
         assert torch.allclose(alpha, acceptance_rate(t, d, temperature=temperature), atol=1e-12)  # symmetric
-        tv = divergence_loss(d, t, "tv", temperature=temperature, reduction="none")
+        tv = divergence_loss(d, t, "tv", options=DistillOptions(temperature=temperature, reduction="none"))
         assert torch.allclose(alpha, 1 - tv, atol=1e-12)
         nl = draft_loss(d, t, temperature=temperature, reduction="none")
         assert float(nl) >= 0 and float(nl) >= float(tv) - 1e-12  # −log(1 − x) ≥ x

@@ -14,19 +14,19 @@ a name, ``params=``, ``divergence_params=``) and the loss knobs that moved into 
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 from ..core.divergence import Divergence, spec
 from ..core.record import records
 from ..core.terms import Generator, Pointwise
-from ..torch._divergence import RowDivergence
-from ..torch.options import DistillOptions
+from ..torch.engine import RowDivergence, keywords_checked
+from ..torch.engine import refuse_moved as torch_refuse_moved
 
 __all__: list[str] = []
+
+#: re-exported for the hf modules: :func:`divergences.torch.engine.keywords_checked`
+__internal__ = (keywords_checked,)
 
 #: what the hf layer accepts as a divergence: the arguments of :func:`divergences.spec`, and a torch row
 #: divergence (:func:`divergences.torch.balanced_kl`), which only the token losses compute
@@ -101,17 +101,6 @@ def divergence_arg(divergence: Any, *, what: str = "divergence", needs: Needs = 
     return value
 
 
-def torch_divergence(value: DivergenceValue) -> tuple[Any, dict[str, Any]]:
-    """``(divergence, params)`` as the torch token losses take them today: the record's name and its
-    parameters for a registered divergence, the object itself (and no parameters) for an unregistered term or
-    a torch row divergence."""
-    if isinstance(value, RowDivergence):
-        return value, {}
-    if value.record is None:
-        return value.term(), {}
-    return value.name, value.params
-
-
 def f_generator(value: Divergence) -> Generator:
     """The configured generator f of an f-divergence (checked by ``divergence_arg(..., needs="f")``)."""
     term = value.term() if value.pointwise else None
@@ -124,21 +113,15 @@ def f_generator(value: Divergence) -> Generator:
 # the spellings removed in favour of dv.spec(...) and the options objects
 # ---------------------------------------------------------------------------------------------
 
-#: keywords that carried a divergence's parameters beside it
-_PARAMETER_KEYWORDS = ("params", "divergence_params")
 #: the generation keywords of the trainers, now fields of :class:`~divergences.hf.GenerationOptions`
 _GENERATION_KEYWORDS = {"max_new_tokens": "max_new_tokens", "generation_temperature": "temperature",
                         "generation_kwargs": "generation_kwargs"}
 
 
-def _parameter_names() -> set[str]:
-    """Every parameter name of a registered divergence (``beta``, ``alpha``, ``skew``, ...)."""
-    return {name for record in records() for name in record.defaults}
-
-
 def refuse_moved(owner: str, keywords: Iterable[str], divergence: Any = None, *, options: bool = True,
                  generation: bool = False) -> None:
-    """Raise a TypeError showing the new spelling when ``keywords`` hold a removed one.
+    """Raise a TypeError showing the new spelling when ``keywords`` hold a removed one (the torch layer's
+    check, :func:`divergences.torch.engine.refuse_moved`, plus the trainers' generation keywords).
 
     :param owner: the function or class named in the message.
     :param keywords: the keyword arguments the call received beyond its signature.
@@ -148,47 +131,6 @@ def refuse_moved(owner: str, keywords: Iterable[str], divergence: Any = None, *,
     :raises TypeError: for the first removed spelling found (keywords that were never spellings are left to
         Python's own error).
     """
-    name = repr(divergence) if isinstance(divergence, str) else "'js'"
-    option_fields = {f.name for f in fields(DistillOptions)} if options else set()
-    parameters = _parameter_names()
-    for key in keywords:
-        if key in _PARAMETER_KEYWORDS or key in parameters:
-            shown = "beta=0.3" if key in _PARAMETER_KEYWORDS else f"{key}=..."
-            raise TypeError(f"{owner}() got the keyword {key}=: a divergence's parameters travel inside it, "
-                            f"divergence=dv.spec({name}, {shown})")
-        if key in option_fields:
-            raise TypeError(f"{owner}() got the keyword {key}=: the loss options are one object, "
-                            f"options=DistillOptions({key}=...) (from divergences.torch)")
-        if generation and key in _GENERATION_KEYWORDS:
-            raise TypeError(f"{owner}() got the keyword {key}=: the sampling options are one object, "
-                            f"generation=GenerationOptions({_GENERATION_KEYWORDS[key]}=...) (from divergences.hf)")
-
-
-def keywords_checked(*, options: bool = True, owner: str | None = None
-                     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorate a function so that a removed keyword spelling fails with the new one (:func:`refuse_moved`).
-
-    The signature seen by type checkers and by ``inspect`` is the function's own.
-
-    :param options: whether the function takes its loss knobs in ``options=DistillOptions(...)``.
-    :param owner: the name shown in the messages (default: the function's).
-    """
-
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
-            extra = [k for k in kwargs if k not in signature.parameters]
-            if extra:
-                try:
-                    given = signature.bind_partial(*args, **{k: v for k, v in kwargs.items() if k not in extra})
-                except TypeError:  # too many positional arguments: Python's own error follows
-                    given = None
-                divergence = given.arguments.get("divergence") if given is not None else None
-                refuse_moved(owner or fn.__name__, extra, divergence, options=options)
-            return fn(*args, **kwargs)
-
-        return checked
-
-    return decorate
+    moved = {key: f"the sampling options are one object, generation=GenerationOptions({field}=...) (from "
+                  "divergences.hf)" for key, field in _GENERATION_KEYWORDS.items()} if generation else None
+    torch_refuse_moved(owner, keywords, divergence, options=options, moved=moved)

@@ -22,10 +22,10 @@ import torch
 
 from ..core.backend import torch_compute_dtype
 from ..core.divergence import Divergence
-from ..torch._engine import chunk_rows
+from ..torch.engine import check_topk, chunk_rows
 from ..torch.options import DistillOptions
-from ..torch.topk import _check_topk, teacher_tail_log, topk_divergence_loss
-from ._spec import DivergenceValue, torch_divergence
+from ..torch.topk import teacher_tail_log, topk_divergence_loss
+from ._spec import DivergenceValue
 
 Tensor = torch.Tensor
 
@@ -69,7 +69,7 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
     chunk = chunk_rows(options.chunk_size, vocab, hidden.device)
     # the checks of the dense top-k path (NaN, +inf and positive log-probabilities, mass above 1, indices outside
     # the vocabulary or listed twice in a row), on every row, before either path runs
-    _check_topk(lp, ix, (n,), vocab)
+    check_topk(lp, ix, (n,), vocab)
     ragged = bool((lp == -math.inf).any()) if lp.numel() else False
     term = None
     if ragged:
@@ -79,7 +79,7 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
         term = value.term()
         if options.hard_weight != 0.0 and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= vocab):
             raise ValueError(f"labels of kept tokens must lie in [0, {vocab})")
-    div, params = torch_divergence(value)
+    div = value
     summed = replace(options, reduction="sum", vocab_mismatch="error")
     # starts at 0 · Σ hidden so that a batch with no kept token still has a graph (zero gradients)
     total = hidden.sum().to(torch_compute_dtype(hidden, weight)) * 0.0
@@ -91,7 +91,7 @@ def topk_sum(hidden: Tensor, weight: Tensor | None, bias: Tensor | None, lp: Ten
             if term is not None:
                 return _ragged_rows(z, lp[sl], ix[sl], labels[sl], term, options.temperature, options.soft_scale,
                                     options.hard_weight)
-            return topk_divergence_loss(z, lp[sl], ix[sl], div, labels=labels[sl], params=params, options=summed)
+            return topk_divergence_loss(z, lp[sl], ix[sl], div, labels=labels[sl], options=summed)
 
         total = total + checkpoint(part, hidden[sl], weight, bias, use_reentrant=False)
     return total

@@ -29,8 +29,9 @@ from typing import Any
 
 import torch
 
-from ..torch._rowwise import chunked, compute_dtype
-from ._spec import DivergenceArg, divergence_arg, keywords_checked, torch_divergence
+from ..torch.engine import chunked, compute_dtype
+from ..torch.options import DistillOptions
+from ._spec import DivergenceArg, divergence_arg, keywords_checked
 
 __all__ = ["AlignedBatch", "Alignment", "align_batch", "align_offsets", "span_divergence", "span_logprobs",
            "token_offsets"]
@@ -249,7 +250,7 @@ def span_divergence(student_span_logprobs: Tensor, teacher_span_logprobs: Tensor
     """
     from ..torch.losses import divergence_loss
 
-    div, params = torch_divergence(divergence_arg(divergence, needs="distributions"))
+    div = divergence_arg(divergence, needs="distributions")
     for name, x in (("student_span_logprobs", student_span_logprobs), ("teacher_span_logprobs", teacher_span_logprobs)):
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise ValueError(f"{name} must be a floating tensor of log-probabilities")
@@ -260,4 +261,4 @@ def span_divergence(student_span_logprobs: Tensor, teacher_span_logprobs: Tensor
                          f"{tuple(teacher_span_logprobs.shape)} must have the same shape")
     s = _binary(student_span_logprobs)
     t = _binary(teacher_span_logprobs.detach().to(s.device))
-    return divergence_loss(s, t, div, params=params, reduction=reduction)
+    return divergence_loss(s, t, div, options=DistillOptions(reduction=reduction))

@@ -36,8 +36,9 @@ from typing import Any
 
 import torch
 
-from ..torch._rowwise import checked_options, checked_pair, chunked, compute_dtype, kept, reduce
-from ._spec import DivergenceArg, divergence_arg, keywords_checked, torch_divergence
+from ..torch.engine import checked_options, checked_pair, chunked, compute_dtype, kept, reduce
+from ..torch.options import DistillOptions
+from ._spec import DivergenceArg, divergence_arg, keywords_checked
 
 __all__ = ["VocabularyMap", "ngram_embedding", "token_strings", "transport_loss", "uld_loss", "vocabulary_divergence",
            "vocabulary_map"]
@@ -341,7 +342,7 @@ def vocabulary_divergence(
     """
     from ..torch.losses import divergence_loss
 
-    div, params = torch_divergence(divergence_arg(divergence, needs="distributions"))
+    div = divergence_arg(divergence, needs="distributions")
     if unmatched not in _UNMATCHED:
         raise ValueError(f"unmatched must be one of {_UNMATCHED}, got {unmatched!r}")
     opts = checked_options(temperature, reduction, None, -100)
@@ -366,8 +367,8 @@ def vocabulary_divergence(
         t_b = chunked(lambda z: bucket_logprobs(z, t_ids, opts.temperature, tail), [teacher_logits.reshape(-1, vt)],
                       vt, None).to(s_b.device)
     width = s_b.shape[-1]
-    return divergence_loss(s_b.reshape(*lead, width), t_b.reshape(*lead, width), div, params=params, mask=mask,
-                           reduction=opts.reduction)
+    return divergence_loss(s_b.reshape(*lead, width), t_b.reshape(*lead, width), div, mask=mask,
+                           options=DistillOptions(reduction=opts.reduction))
 
 
 # ---------------------------------------------------------------------------------------------

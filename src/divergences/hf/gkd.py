@@ -25,7 +25,7 @@ import torch
 
 from ..core.divergence import Divergence, spec
 from ..torch.losses import divergence_loss
-from ._spec import torch_divergence
+from ..torch.options import DistillOptions
 
 __all__ = ["fused_gkd_trainer", "generalized_jsd_loss", "gkd_compute_loss", "gkd_divergence"]
 
@@ -86,11 +86,11 @@ def generalized_jsd_loss(
     value = gkd_divergence(float(beta) if isinstance(beta, Tensor) else beta)
     if reduction == "none" and num_items_in_batch is None:
         return _per_entry(student_logits, teacher_logits, labels, value, temperature)
-    div, params = torch_divergence(value)
+    div = value
 
     def loss(reduced: str) -> Tensor:
-        return divergence_loss(student_logits, teacher_logits, div, temperature=temperature, labels=labels,
-                               reduction=reduced, params=params)
+        return divergence_loss(student_logits, teacher_logits, div, labels=labels,
+                               options=DistillOptions(temperature=temperature, reduction=reduced))
 
     if num_items_in_batch is not None:
         total = loss("sum")

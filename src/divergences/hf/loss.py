@@ -27,10 +27,10 @@ from typing import Any, Literal, overload
 
 import torch
 
-from ..torch.fused import fused_linear_divergence_loss
+from ..torch.fused import TeacherHead, fused_linear_divergence_loss
 from ..torch.losses import divergence_loss
 from ..torch.options import DistillOptions
-from ._spec import DivergenceArg, divergence_arg, keywords_checked, torch_divergence
+from ._spec import DivergenceArg, divergence_arg, keywords_checked
 from ._topk import topk_sum
 
 __all__ = ["TopKTeacher", "distillation_loss", "lm_head"]
@@ -291,36 +291,37 @@ def distillation_loss(
         ix = _shift(teacher.indices.to(h.device), shift_labels)[keep]
         total = topk_sum(h, weight, bias, lp, ix, y, value, opts)
     else:
-        div, params = torch_divergence(value)
+        div = value
         summed = replace(opts, reduction="sum")
         if isinstance(teacher, torch.nn.Module):
             teacher.eval()
             t_inputs = _to_device(model_inputs, _device_of(teacher))
-            t_weight = t_bias = None
+            t_head: TeacherHead | None = None
+            t_weight: Tensor | None = None
+            t_bias: Tensor | None = None
             with torch.no_grad():
                 if fused:
                     t_hidden, _ = _decoder_hidden(teacher, t_inputs)
-                    t_weight, t_bias = (None if x is None else x.to(h.device) for x in lm_head(teacher))
+                    t_weight, t_bias = lm_head(teacher)
                 else:
                     t_hidden, _ = _full_logits(teacher, t_inputs)
             # a teacher on another device: its hidden states (and head) move to the student's
             t_rows = _shift(t_hidden, shift_labels)[keep.to(t_hidden.device)].to(h.device)
-            if fused and weight is not None:
-                total = fused_linear_divergence_loss(h, weight, None, div, bias=bias, teacher_hidden=t_rows,
-                                                     teacher_weight=t_weight, teacher_bias=t_bias, labels=y,
-                                                     params=params, options=summed)
+            if fused and t_weight is not None:
+                t_head = TeacherHead(t_rows, t_weight.to(h.device), None if t_bias is None else t_bias.to(h.device))
+            if t_head is not None and weight is not None:
+                total = fused_linear_divergence_loss(h, weight, t_head, div, bias=bias, labels=y, options=summed)
             else:
-                total = divergence_loss(h, t_rows, div, labels=y, params=params, options=summed)
+                total = divergence_loss(h, t_rows, div, labels=y, options=summed)
         elif isinstance(teacher, torch.Tensor):
             if teacher.ndim != 3:
                 raise ValueError(f"teacher logits must have shape (batch, seq, vocab), got {tuple(teacher.shape)}")
             _check_lead(teacher, lead, "teacher logits")
             t_rows = _shift(teacher.detach().to(h.device), shift_labels)[keep]
             if fused and weight is not None:
-                total = fused_linear_divergence_loss(h, weight, t_rows, div, bias=bias, labels=y, params=params,
-                                                     options=summed)
+                total = fused_linear_divergence_loss(h, weight, t_rows, div, bias=bias, labels=y, options=summed)
             else:
-                total = divergence_loss(h, t_rows, div, labels=y, params=params, options=summed)
+                total = divergence_loss(h, t_rows, div, labels=y, options=summed)
         else:
             raise ValueError("teacher must be a model, a logits tensor, a TopKTeacher, None (top-k in inputs) or a "
                              f"callable returning one of these; got {type(teacher).__name__}")

@@ -50,7 +50,7 @@ ON_POLICY_OBJECTIVES = ("divergence", "reward")
 
 def sampled_token_logprobs(model: Any, batch: Mapping[str, Tensor], *, temperature: float = 1.0) -> Tensor:
     """(B, S − 1) log π(token t + 1 | tokens ≤ t) of the batch's own tokens (0 where labels are -100)."""
-    from ..torch._rowwise import chunked
+    from ..torch.engine import chunked
     from .alignment import _token_logprob_rows  # the chunked gather of one row per token
 
     logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), use_cache=False).logits

@@ -22,6 +22,8 @@ _EXPORTS = {
     "DistillOptions": "options",
     "divergence_loss": "losses",
     "DivergenceLoss": "losses",
+    "LossParts": "losses",
+    "TeacherHead": "fused",
     "FusedLinearDivergenceLoss": "fused",
     "fused_linear_divergence_loss": "fused",
     "topk_divergence_loss": "topk",

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -139,15 +139,14 @@ class Agreement:
     def __enter__(self) -> Agreement:
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        # never suppresses an exception (so a type checker knows the body's names are bound after it)
         if self.group is None:
             return False  # one process: exceptions propagate as they are
         if exc is not None and not isinstance(exc, Exception):
             return False  # KeyboardInterrupt, SystemExit: leave at once
         self.table = _exchange(self.group, self.device, self.record, exc)
-        if exc is not None:  # pragma: no cover - _exchange raised already
-            return False
-        return False
+        return False  # with an exception, _exchange raised it already
 
 
 def _exchange(group: Any, device: torch.device, record: dict[str, str], exc: BaseException | None) -> list[dict[str, str]]:

@@ -52,7 +52,7 @@ def require(ok: Tensor, message: str, error: type[Exception] = ValueError) -> No
     RuntimeError with ``message`` when the compiled graph runs (on CUDA: a device-side assertion).
     """
     if compiling():
-        torch._assert_async(ok, message)
+        torch._assert_async(ok, message)  # pyright: ignore[reportPrivateImportUsage]
     elif not bool(ok):
         raise error(message)
 
@@ -113,7 +113,7 @@ def scan_logits(named: list[tuple[str, Tensor]], comm: Any, *, finite_only: tupl
                                       (lo == ninf).to(torch.float64), hi.amax().to(torch.float64),
                                       -lo.to(torch.float64)]))
             rowmaxes.append(hi)
-        got = comm.max_rows(torch.stack(flags).to(named[0][1].device)) if flags else None
+        got = comm.max_rows(torch.stack(flags).to(named[0][1].device))  # one entry per tensor: never empty
         # rows that are all -inf: over the whole (possibly sharded) vocabulary
         dead = [None if m is None else comm.max_rows(torch.nan_to_num(m.float(), nan=0.0, posinf=0.0, neginf=ninf))
                 for m in rowmaxes]

@@ -1,38 +1,43 @@
 r"""Resolving the ``divergence`` argument of the token losses, and the per-row values for autograd.
 
-A divergence is a registered name with optional ``params`` (``"js", params={"beta": 0.3}``), a
-configured generator instance (``JensenShannon(beta=0.3)``), a callable ``f(t)`` (an f-divergence
-generator), a weighted mixture (:func:`divergences.torch.mixture`), or ``"cosine"`` (the
-cosine-similarity distillation loss, not a registry divergence).
-
-The registry's ``"function"`` divergences (Rényi, Bhattacharyya, Cauchy–Schwarz) are not sums of
-pointwise terms; on one process their registry function gives the per-row value, on a sharded
-vocabulary :func:`function_rows` forms them from their sufficient sums (log-sum-exps and sums across
-shards). Every path of a chunk loss resolves its divergence here.
+A divergence is what :func:`divergences.spec` accepts (a registered name or alias, a ``dv.spec(...)``
+value carrying its parameters, a term object or class, a callable ``f(t)``), a weighted mixture
+(:class:`divergences.Mixture`, or a mapping of weights), or a torch row divergence (:class:`RowDivergence`,
+e.g. :func:`divergences.torch.balanced_kl`). :func:`resolve` reads it once per call and the losses then
+read the record's facts, never its name: ``inputs="vectors"`` (the cosine distance between raw vectors) runs
+the cosine kernel, ``inputs="ordered"`` (Wasserstein over ordered categories) is refused (a vocabulary has no
+order), ``kind="function"`` records (Rényi, Bhattacharyya, Cauchy–Schwarz) are not sums of pointwise terms:
+on one process their record gives the per-row value, on a sharded vocabulary :func:`function_rows` forms
+them from their sufficient sums (log-sum-exps and sums across shards).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .. import registry
+from ..core.divergence import Divergence, spec
+from ..core.record import Record, get
 from ..core.terms import Pointwise
+
+if TYPE_CHECKING:
+    from ._engine import Comm
 
 Tensor = torch.Tensor
 
 
 @dataclass(frozen=True)
-class Divergence:
-    """A resolved divergence: a pointwise term, a registry function of two log-prob arrays, or cosine."""
+class Resolved:
+    """A divergence as the kernels compute it: a pointwise term, a "function" record of two log-prob
+    arrays, a torch row divergence, or raw vectors (the cosine kernel)."""
 
     name: str
-    kind: str  # "pointwise" | "function" | "cosine"
+    kind: str  # "pointwise" | "function" | "vectors"
     generator: Pointwise | None = None
-    function: Callable[..., Any] | None = None
+    record: Record | None = None
     params: dict[str, Any] = field(default_factory=dict)
     #: a row divergence's own ``rows(a, b, comm)`` and, optionally, ``rows_dphi`` (:class:`RowDivergence`)
     row_fn: Callable[..., Any] | None = None
@@ -40,19 +45,21 @@ class Divergence:
 
     @property
     def closed_form(self) -> bool:
-        if self.kind == "cosine" or self.row_dphi is not None:
+        if self.kind == "vectors" or self.row_dphi is not None:
             return True
         return self.generator is not None and self.generator.has_closed_form_gradient
 
-    def rows(self, a: Tensor, b: Tensor, comm: Any) -> Tensor:
+    def rows(self, a: Tensor, b: Tensor, comm: Comm) -> Tensor:
         """Per-row value from log-probabilities ``a`` (teacher) and ``b`` (student): differentiable."""
         if self.generator is not None:
             return comm.row_sums(self.generator.phi(a, b))[0]
         if self.row_fn is not None:
             return self.row_fn(a, b, comm)
-        if comm.parallel or registry.get(self.name).rows is not None:
-            return function_rows(self.name, a, b, comm, **self.params)
-        return self.function(a, b, from_logits=True, validate=False, axis=-1, **self.params)
+        assert self.record is not None  # a "function" record
+        if comm.parallel or self.record.rows is not None:
+            return function_rows(self.record, a, b, comm, **self.params)
+        assert self.record.function is not None  # a user's "function" record gives its function
+        return self.record.function(a, b, from_logits=True, validate=False, axis=-1, **self.params)
 
 
 class RowDivergence:
@@ -60,13 +67,13 @@ class RowDivergence:
     and ``b`` (student) of shape (rows, V_local), every vocabulary sum taken with ``comm.row_sums`` (so a
     sharded vocabulary works); differentiated by autograd within each chunk, unless the subclass also
     defines ``rows_dphi(a, b, comm, masked) -> (rows, ∂rows/∂a, ∂rows/∂b)`` (entrywise partials in
-    log-probability space, as :meth:`~divergences.generators.Pointwise.phi_dphi` gives them), which the
+    log-probability space, as :meth:`~divergences.core.terms.Pointwise.phi_dphi` gives them), which the
     dense and fused kernels then use in closed form. Subclasses set ``name``."""
 
     name = "rows"
     rows_dphi: Callable[..., Any] | None = None
 
-    def rows(self, a: Tensor, b: Tensor, comm: Any) -> Tensor:  # pragma: no cover - abstract
+    def rows(self, a: Tensor, b: Tensor, comm: Comm) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -91,7 +98,7 @@ def refuse_identically_zero(gen: Any, what: str = "divergence") -> None:
         return
     hint = ""
     try:
-        js = registry.get("js").factory
+        js = get("js").factory
     except ValueError:  # pragma: no cover - the registry always has "js"
         js = None
     beta = getattr(gen, "beta", None)
@@ -104,51 +111,34 @@ def refuse_identically_zero(gen: Any, what: str = "divergence") -> None:
                      f"loss, zero gradient).{hint}")
 
 
-def _mixture_name(div: Any) -> bool:
-    return isinstance(div, Mapping)
+def resolve(divergence: Any) -> Resolved:
+    """The :class:`Resolved` form of a loss's ``divergence`` argument (see the module docstring).
 
-
-def resolve(divergence: Any, params: Mapping[str, Any] | None = None, flat: Mapping[str, Any] | None = None) -> Divergence:
-    """A :class:`Divergence` from the ``divergence``, ``params`` and flattened-parameter arguments of a loss."""
-    if params is not None and not isinstance(params, Mapping):
-        raise ValueError(f"params must be a mapping of divergence parameters (e.g. {{'beta': 0.3}}), "
-                         f"got {type(params).__name__}")
-    flat = dict(flat or {})
-    if params is not None and flat:
-        raise ValueError(f"give the divergence's parameters either in params= or as keywords, not both "
-                         f"(got params={dict(params)!r} and {sorted(flat)})")
-    kw = dict(params) if params is not None else flat
+    :raises ValueError: for None, an unknown name, a divergence over ordered categories, or a term that is 0
+        for every pair of distributions (it would train nothing).
+    :raises TypeError: for an object that is not a divergence.
+    """
     if divergence is None:
-        raise ValueError("divergence must be a registered name, a generator or a callable f(t), got None")
-    if isinstance(divergence, str):
-        if divergence == "cosine":
-            if kw:
-                raise ValueError(f"divergence 'cosine' takes no parameters, got {sorted(kw)}")
-            return Divergence("cosine", "cosine")
-        spec = registry.get(divergence)
-        if spec.kind == "function":
-            spec.check_params(kw)  # unknown names and bad values, named, before any work
-            return Divergence(spec.name, "function", function=spec.function, params=dict(kw))
-        try:
-            gen = spec.generator(**kw)
-        except TypeError as exc:
-            raise ValueError(f"bad parameter for divergence {divergence!r}: {exc}") from None
-        refuse_identically_zero(gen)
-        return Divergence(spec.name, "pointwise", generator=gen)
-    if kw:
-        raise ValueError(f"parameters {sorted(kw)} are given to a named divergence, not to "
-                         f"{type(divergence).__name__} (configure the generator instance instead)")
+        raise ValueError("divergence must be a registered name, dv.spec(...), a term or a callable f(t), got None")
     if isinstance(divergence, RowDivergence):
-        return Divergence(divergence.name, "function", row_fn=divergence.rows, row_dphi=divergence.rows_dphi)
-    if _mixture_name(divergence):
+        return Resolved(divergence.name, "function", row_fn=divergence.rows, row_dphi=divergence.rows_dphi)
+    if isinstance(divergence, Mapping):
         from .mixtures import mixture
 
-        gen = mixture(divergence)
-        refuse_identically_zero(gen)
-        return Divergence(gen.name, "pointwise", generator=gen)
-    gen = registry.get_generator(divergence)
+        divergence = mixture(divergence)
+    value = divergence if isinstance(divergence, Divergence) else spec(divergence)
+    record = value.record
+    inputs = record.inputs if record is not None else "distributions"
+    if inputs == "ordered":
+        raise ValueError(f"divergence {value.name!r} compares distributions over ordered categories "
+                         f"(inputs='ordered'); a vocabulary has no order, so the token losses refuse it")
+    if inputs == "vectors":
+        return Resolved(value.name, "vectors", record=record, params=value.params)
+    if value.kind == "function":
+        return Resolved(value.name, "function", record=record, params=value.params)
+    gen = value.term()
     refuse_identically_zero(gen)
-    return Divergence(getattr(gen, "name", "custom"), "pointwise", generator=gen)
+    return Resolved(value.name, "pointwise", generator=gen, record=record, params=value.params)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +150,7 @@ class CommReduce:
     """The reducer of the registry's "function" records (:class:`divergences.core.reduce.LocalReduce`)
     over the vocabulary as ``comm`` holds it: sums and log-sum-exps all-reduced across shards."""
 
-    def __init__(self, comm: Any) -> None:
+    def __init__(self, comm: Comm) -> None:
         self.comm = comm
 
     def sum(self, x: Tensor) -> Tensor:
@@ -173,11 +163,10 @@ class CommReduce:
         return self.comm.max_rows(x.amax(dim=-1))
 
 
-def function_rows(name: str, a: Tensor, b: Tensor, comm: Any, **params: Any) -> Tensor:
+def function_rows(record: Record, a: Tensor, b: Tensor, comm: Comm, **params: Any) -> Tensor:
     """Per-row value of a registry ``"function"`` divergence over a vocabulary split across ``comm``: the
     record's row reduction (the same definition as the exact verbs) with its sums all-reduced."""
-    spec = registry.get(name)
-    if spec.rows is None:
-        raise ValueError(f"divergence {name!r} (a user's function of p and q) has no vocab-parallel form; "
+    if record.rows is None:
+        raise ValueError(f"divergence {record.name!r} (a user's function of p and q) has no vocab-parallel form; "
                          "register it as a pointwise term, or use one process")
-    return spec.rows(a, b, torch, -1, reduce=CommReduce(comm), **spec.check_params(params))
+    return record.rows(a, b, torch, -1, reduce=CommReduce(comm), **record.check_params(params))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -73,6 +73,21 @@ def block_elements(device: torch.device) -> int | None:
 # ---------------------------------------------------------------------------------------------
 
 
+class Comm(Protocol):
+    """What the kernels need of the vocabulary's communication: :class:`LocalComm` (one process) or
+    :class:`divergences.torch.distributed.VocabParallel` (a vocabulary sharded over a process group)."""
+
+    parallel: bool
+    offset: int
+
+    def global_width(self, local: int) -> int: ...
+    def log_softmax(self, *xs: Tensor, temperature: float = 1.0) -> list[Tensor]: ...
+    def row_sums(self, *xs: Tensor) -> list[Tensor]: ...
+    def logsumexp(self, x: Tensor) -> Tensor: ...
+    def combine(self, x: Tensor) -> Tensor: ...
+    def max_rows(self, x: Tensor) -> Tensor: ...
+
+
 class LocalComm:
     """The vocabulary in one piece: every reduction over the vocabulary is local.
 
@@ -82,6 +97,10 @@ class LocalComm:
 
     parallel = False
     offset = 0
+
+    def global_width(self, local: int) -> int:
+        """The whole vocabulary's width, given this process's (the same here)."""
+        return local
 
     def log_softmax(self, *xs: Tensor, temperature: float = 1.0) -> list[Tensor]:
         """Log-softmax of ``x / temperature`` over the (whole) vocabulary of each tensor (differentiable).
@@ -142,6 +161,10 @@ class DenseRows:
     def inputs(self) -> list[Tensor]:
         return [self.x]
 
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
     def take(self, start: int, stop: int, idx: Tensor | None) -> Tensor:
         return _take(self.x, start, stop, idx)
 
@@ -155,6 +178,7 @@ class DenseRows:
 
     def put(self, g: Tensor, z: Tensor, start: int, stop: int, idx: Tensor | None, coef: Tensor | None) -> None:
         buf = self.buf
+        assert buf is not None  # put is called only when needs_grad
         if idx is None and coef is not None and g.dtype == buf.dtype:
             torch.mul(g, coef, out=buf[start:stop])
             return
@@ -194,6 +218,10 @@ class LinearRows:
         self.b_mm = bias if bias is None or bias.dtype == self.mm else bias.to(self.mm)
 
     @property
+    def device(self) -> torch.device:
+        return self.hidden.device
+
+    @property
     def inputs(self) -> list[Tensor | None]:
         return [self.hidden, self.weight, self.bias]
 
@@ -214,7 +242,8 @@ class LinearRows:
         # written by the first chunk's product (no separate zero-fill of a vocab × hidden buffer)
         self.gw = torch.empty(self.weight.shape, dtype=acc, device=self.weight.device) if need_w else None
         self.gw_started = False
-        self.gb = torch.zeros(self.bias.shape, dtype=acc, device=self.bias.device) if need_b else None
+        bias = self.bias
+        self.gb = torch.zeros(bias.shape, dtype=acc, device=bias.device) if bias is not None and need_b else None
 
     @property
     def needs_grad(self) -> bool:
@@ -233,10 +262,11 @@ class LinearRows:
             gh_c = g @ self.w_mm
             if col is not None:
                 gh_c.mul_(col.to(gh_c.dtype))
+            gh = self.gh
             if idx is None:
-                self.gh[start:stop] = gh_c
+                gh[start:stop] = gh_c
             else:
-                self.gh.index_copy_(0, idx, gh_c.to(self.gh.dtype))
+                gh.index_copy_(0, idx, gh_c.to(gh.dtype))
         if self.gw is not None:
             hs = hc.to(self.acc) if col is None else hc.to(self.acc) * col.to(self.acc)
             if compiling():  # traced: functional products (no out=, no in-place accumulation into a buffer)
@@ -255,7 +285,7 @@ class LinearRows:
         if self.gw is not None and not self.gw_started:  # no kept token
             self.gw.zero_()
         gw = None if self.gw is None else self.gw.to(self.weight.dtype)
-        gb = None if self.gb is None else self.gb.to(self.bias.dtype)
+        gb = None if self.gb is None or self.bias is None else self.gb.to(self.bias.dtype)
         if compiling() and gw is not None:  # traced: the product aliases the source's attribute; hand out a copy
             gw = gw.clone()
         return [self.gh, gw, gb]
@@ -491,7 +521,7 @@ def run(
     chunk_size: int,
     *,
     teacher_grad: bool = False,
-    comm: Any = LOCAL,
+    comm: Comm = LOCAL,
 ) -> tuple[Tensor, Tensor]:
     """Apply the engine. Returns (loss: scalar or per kept-token vector of all tokens, parts (2,) detached).
 
@@ -503,10 +533,11 @@ def run(
     rank issues the same collectives.
     """
     tensors = list(student.inputs)
-    teacher_grad = teacher_grad and isinstance(teacher[0], DenseRows) and teacher[0].x.is_floating_point()
-    if teacher_grad:
-        tensors.append(teacher[0].x)
-    device = student.inputs[0].device
+    first = teacher[0] if teacher else None
+    teacher_grad = teacher_grad and isinstance(first, DenseRows) and first.x.is_floating_point()
+    if teacher_grad and isinstance(first, DenseRows):
+        tensors.append(first.x)
+    device = student.device
     block_rows = None
     blocks = block_elements(device)
     if blocks is not None and not comm.parallel and not _parallel._compiling():

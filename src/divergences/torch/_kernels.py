@@ -6,7 +6,7 @@ For a pointwise-separable divergence :math:`\ell = \sum_v \phi(a_v, b_v)` with `
 .. math::  \partial \ell / \partial z = (g - q \textstyle\sum_v g_v) / T, \qquad g = \partial\phi/\partial b,
 
 and likewise for the teacher logits with :math:`\partial\phi/\partial a` and ``p``. The term and its
-derivatives come from the generator: the boundary-aware :meth:`~divergences.generators.Pointwise.phi_dphi`
+derivatives come from the generator: the boundary-aware :meth:`~divergences.core.terms.Pointwise.phi_dphi`
 (``-inf`` log-probabilities handled by masking, no data-dependent branch) when the call's inputs hold a
 ``-inf`` or were not validated, the interior form otherwise (decided once per call). A generator without
 closed-form derivative and the registry's ``"function"`` divergences (Rényi, Bhattacharyya,
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import array_api_compat
 import torch
 
-from .. import registry
-from ._divergence import Divergence
-from ._engine import LOCAL, Kernel, LocalComm, compute_dtype
+from ._divergence import Resolved
+from ._engine import LOCAL, Comm, Kernel, compute_dtype
 
 Tensor = torch.Tensor
 _XP = array_api_compat.array_namespace(torch.empty(0))
@@ -37,7 +37,7 @@ def _through_softmax(g: Tensor, logp: Tensor, total: Tensor, scale: float) -> Te
     return out.mul_(scale) if scale != 1.0 else out
 
 
-def pointwise_terms(gen, a: Tensor, b: Tensor, need: bool, masked: bool):
+def pointwise_terms(gen: Any, a: Tensor, b: Tensor, need: bool, masked: bool) -> tuple[Tensor, Any, Any]:
     """(terms, ∂/∂a, ∂/∂b) of a generator: masked (boundary-aware, branch-free) or interior form."""
     if masked:
         if need:
@@ -48,13 +48,13 @@ def pointwise_terms(gen, a: Tensor, b: Tensor, need: bool, masked: bool):
     return gen._phi(a, b, _XP), None, None
 
 
-def dense_kernel(div: Divergence, temperature: float, scale: float, *, comm: LocalComm = LOCAL,
+def dense_kernel(div: Resolved, temperature: float, scale: float, *, comm: Comm = LOCAL,
                  masked: bool = True, block: int | None = None) -> Kernel:
     """Kernel for a dense teacher (logits of the same width as the student's chunk).
 
     Per row: ``scale · D(softmax(t/T) ‖ softmax(z/T))`` and its gradients.
     """
-    if div.kind == "cosine":
+    if div.kind == "vectors":  # raw vectors compared by direction: the cosine distance
         return cosine_kernel(scale, comm=comm)
     gen = div.generator
 
@@ -72,10 +72,13 @@ def dense_kernel(div: Divergence, temperature: float, scale: float, *, comm: Loc
         b, a = comm.log_softmax(z, t, temperature=temperature)
         return div.rows(a, b, comm)
 
+    row_dphi = div.row_dphi
+
     def closed_rows(z: Tensor, teacher: Sequence[Tensor], need_z: bool, need_t: bool):
+        assert row_dphi is not None  # chosen below only when the divergence gives it
         dtype = compute_dtype(z, teacher[0])
         b, a = comm.log_softmax(z.to(dtype), teacher[0].to(dtype), temperature=temperature)
-        loss, da, db = div.row_dphi(a, b, comm, masked)
+        loss, da, db = row_dphi(a, b, comm, masked)
         sums = comm.row_sums(*([db] if need_z else []), *([da] if need_t else []))
         gz = _through_softmax(db, b, sums[0], scale / temperature) if need_z else None
         gt = _through_softmax(da, a, sums[-1], scale / temperature) if need_t else None
@@ -90,24 +93,10 @@ def dense_kernel(div: Divergence, temperature: float, scale: float, *, comm: Loc
     return finite_gradients(kernel, div)
 
 
-#: terms bounded by a polynomial in the log-probabilities: their gradients cannot overflow for finite logits
-_NO_OVERFLOW = frozenset({"kl", "reverse_kl", "cross_entropy", "jeffreys", "js", "tv", "hellinger", "triangular",
-                          "skew_kl", "skew_reverse_kl"})
-
-
-def _is_builtin_term(div: Divergence) -> bool:
-    """The generator is the registry's own built-in class for ``div.name`` (not a user's lookalike)."""
-    try:
-        spec = registry.get(div.name)
-    except ValueError:
-        return False
-    return spec.builtin and type(div.generator) is spec.factory
-
-
-def finite_gradients(kernel: Kernel, div: Divergence) -> Kernel:
+def finite_gradients(kernel: Kernel, div: Resolved) -> Kernel:
     """Gradients that are never NaN: 0 on a token whose loss overflowed to +inf (χ² at logits of ±1e4,
     T → 0), and NaN entries of other tokens set to 0. Divergences that cannot overflow skip the pass."""
-    if div.kind == "pointwise" and div.name in _NO_OVERFLOW and _is_builtin_term(div):
+    if div.generator is not None and div.generator.bounded_gradient:  # the term's fact: no overflow
         return kernel
 
     def clean(g: Tensor | None, ok: Tensor) -> Tensor | None:
@@ -125,7 +114,7 @@ def finite_gradients(kernel: Kernel, div: Divergence) -> Kernel:
     return wrapped
 
 
-def cosine_kernel(scale: float, *, comm: LocalComm = LOCAL) -> Kernel:
+def cosine_kernel(scale: float, *, comm: Comm = LOCAL) -> Kernel:
     r"""Per row ``scale · (1 − cos(z, t))``, cos = z·t / (max(‖z‖, ε) max(‖t‖, ε)), ε = 1e-8 (as
     ``torch.nn.functional.cosine_similarity``); gradient ``−scale (t/(‖z‖‖t‖) − cos · z/‖z‖²)``. The value
     is formed as ½‖ẑ − t̂‖² (unit vectors), so equal directions give exactly 0, never a rounding residue."""
@@ -201,7 +190,7 @@ def autograd_kernel(row_loss: Callable[..., Tensor], scale: float, n_teacher_gra
     return kernel
 
 
-def local_index(idx: Tensor, comm: LocalComm, width: int) -> tuple[Tensor, Tensor | None]:
+def local_index(idx: Tensor, comm: Comm, width: int) -> tuple[Tensor, Tensor | None]:
     """Global vocabulary indices → local column (``width``, a dummy column, off this shard), and the mask."""
     if not comm.parallel:
         return idx, None
@@ -210,7 +199,7 @@ def local_index(idx: Tensor, comm: LocalComm, width: int) -> tuple[Tensor, Tenso
     return torch.where(inside, li, torch.full_like(li, width)), inside
 
 
-def add_hard_term(kernel: Kernel, hard_weight: float, *, comm: LocalComm = LOCAL) -> Kernel:
+def add_hard_term(kernel: Kernel, hard_weight: float, *, comm: Comm = LOCAL) -> Kernel:
     """Kernel plus ``hard_weight`` · cross-entropy of the student (temperature 1) on the labels.
 
     The labels travel as the last teacher tensor of the chunk; the loss becomes (c, 2) = [soft, hard].

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from ._agreement import Agreement
 from ._checks import check_labels_range, scan_logits
-from ._divergence import Divergence, resolve
-from ._engine import LOCAL, DenseRows, TokenPlan, chunk_rows, plan_tokens
+from ._divergence import Resolved, resolve
+from ._engine import LOCAL, Comm, DenseRows, TokenPlan, chunk_rows, plan_tokens
 from .options import DistillOptions
 
 Tensor = torch.Tensor
@@ -46,7 +46,7 @@ def device_of(*xs: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def divergence_text(div: Divergence) -> str:
+def divergence_text(div: Resolved) -> str:
     """The resolved divergence as text that is the same on every rank for the same divergence."""
     if div.generator is not None:
         return f"{div.name}: {div.generator!r}"
@@ -79,6 +79,7 @@ def describe_call(call: Agreement, loss: str, lead: tuple[int, ...], dtypes: dic
                   labels=prints["labels"], mask=prints["mask"], weights=prints["weights"],
                   num_items_in_batch=str(num), kept_tokens=str(kept), replicated=rep, teacher=tea,
                   k="" if k is None else str(k), shard_widths=",".join(str(w) for w in widths),
+                  return_parts=repr(False if st is None else st.return_parts),
                   **{name: repr(v) for name, v in fields.items()})
 
 
@@ -96,11 +97,12 @@ def local_shards(process_group: Any, *xs: Any) -> tuple[list[Any], Any]:
 class Setup:
     """Checked options, resolved divergence, kept tokens, rows per chunk and the vocabulary comm."""
 
-    div: Divergence
+    div: Resolved
     plan: TokenPlan
     opts: DistillOptions
-    comm: Any
+    comm: Comm
     chunk: int
+    return_parts: bool = False
 
     @property
     def scale(self) -> float:
@@ -116,29 +118,34 @@ def plan_call(
     device: torch.device,
     dtype: torch.dtype,
     divergence: Any,
-    params: Any,
-    flat: dict[str, Any],
     opts: DistillOptions,
     *,
     labels: Tensor | None,
     mask: Tensor | None,
     weights: Tensor | None,
     num_items_in_batch: Any = None,
+    return_parts: bool = False,
 ) -> Setup:
     """The local part of :func:`prepare`: resolve the divergence and the kept tokens (no communication).
 
-    Also refuses a temperature whose reciprocal overflows the compute dtype ``dtype``.
+    Also refuses a temperature whose reciprocal overflows the compute dtype ``dtype``, and ``return_parts``
+    with ``reduction="none"``.
     """
+    if not isinstance(return_parts, bool):
+        raise ValueError(f"return_parts must be True or False, got {return_parts!r}")
+    if return_parts and opts.reduction == "none":
+        raise ValueError("return_parts=True needs a reducing reduction ('mean', 'sum' or 'batchmean'), "
+                         "got reduction='none'")
     limit = 1.0 / float(torch.finfo(dtype).max)
     if opts.temperature < limit:
         raise ValueError(f"temperature={opts.temperature!r} is so small that 1/T overflows {str(dtype).replace('torch.', '')}, "
                          f"the compute dtype of these inputs; use T ≥ {limit:.3g} (or float64 inputs)")
-    div = resolve(divergence, params, flat)
+    div = resolve(divergence)
     plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
                        reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
     if opts.hard_weight != 0.0 and plan.labels is None:
         check_labels_range(None, None, 0)  # raises: the hard term needs labels
-    return Setup(div, plan, opts, LOCAL, 0)
+    return Setup(div, plan, opts, LOCAL, 0, return_parts)
 
 
 #: the options each loss does not use, with their defaults (a different value is refused, not ignored)
@@ -166,7 +173,7 @@ def check_options_apply(opts: DistillOptions, loss: str, vocab: int | None) -> N
                          "(the last axis of its logits, or the rows of the LM head)")
 
 
-def complete(st: Setup, comm: Any, vocab: int, device: torch.device, width: int | None = None) -> Setup:
+def complete(st: Setup, comm: Comm, vocab: int, device: torch.device, width: int | None = None) -> Setup:
     """The rest of :func:`prepare` once the vocabulary is known: labels in range, rows per chunk, comm.
 
     ``vocab`` is the (global) student vocabulary (the range of the labels); ``width`` the row width that
@@ -186,24 +193,22 @@ def prepare(
     device: torch.device,
     dtype: torch.dtype,
     divergence: Any,
-    params: Any,
-    flat: dict[str, Any],
     opts: DistillOptions,
     *,
     labels: Tensor | None,
     mask: Tensor | None,
     weights: Tensor | None,
     num_items_in_batch: Any = None,
-    comm: Any = LOCAL,
+    comm: Comm = LOCAL,
     width: int | None = None,
 ) -> Setup:
     """Resolve the divergence and the kept tokens (:func:`plan_call`), then :func:`complete`."""
-    st = plan_call(lead, device, dtype, divergence, params, flat, opts, labels=labels, mask=mask, weights=weights,
+    st = plan_call(lead, device, dtype, divergence, opts, labels=labels, mask=mask, weights=weights,
                    num_items_in_batch=num_items_in_batch)
     return complete(st, comm, vocab, device, width)
 
 
-def check_and_mask(named: list[tuple[str, Tensor]], comm: Any, opts: DistillOptions, vs: int, vt: int,
+def check_and_mask(named: list[tuple[str, Tensor]], comm: Comm, opts: DistillOptions, vs: int, vt: int,
                    finite_only: tuple[str, ...] = (), dtype: torch.dtype | None = None) -> bool:
     """The per-call check (unless ``validate=False``); True when the kernels need the masked form:
     a ``-inf`` in the logits, padding to a common width, unchecked input, or logits whose spread divided by
@@ -229,15 +234,28 @@ def dense_rows_kernel(st: Setup, vs: int, vt: int, masked: bool, device: torch.d
 
 def teacher_rows(first: Any, st: Setup) -> list[Any]:
     """The teacher's row sources: ``first``, then the labels when the hard term is on."""
-    return [first, DenseRows(st.plan.labels)] if st.hard != 0.0 else [first]
+    if st.hard == 0.0:
+        return [first]
+    assert st.plan.labels is not None  # plan_call refuses a hard term without labels
+    return [first, DenseRows(st.plan.labels)]
 
 
-def finish(out: Tensor, parts: Tensor, st: Setup, lead_shape: tuple[int, ...]) -> Any:
+class LossParts(NamedTuple):
+    """A loss with its two parts (``return_parts=True``): ``soft``, the reduced soft term (with
+    ``soft_weight`` and T²), and ``hard``, the reduced hard term (with ``hard_weight``); both detached, for
+    logging."""
+
+    loss: Tensor
+    soft: Tensor
+    hard: Tensor
+
+
+def finish(out: Tensor, parts: Tensor, st: Setup, lead_shape: tuple[int, ...]) -> Tensor | LossParts:
     """Shape the per-token result (``reduction='none'``, weights applied) or the scalar; parts if asked."""
     if st.opts.reduction == "none":
         if st.plan.token_weights is not None:
             out = out * st.plan.token_weights
         out = out.reshape(lead_shape)
-    if not st.opts.return_parts:
+    if not st.return_parts:
         return out
-    return out, parts[0], parts[1]
+    return LossParts(out, parts[0], parts[1])

@@ -10,7 +10,8 @@ no effect (the cosine is scale-invariant).
 >>> import torch
 >>> from divergences.torch import cosine_similarity_loss
 >>> s = torch.tensor([[1.0, 0.0], [1.0, 1.0]]); t = torch.tensor([[0.0, 2.0], [2.0, 2.0]])
->>> cosine_similarity_loss(s, t, reduction="none")
+>>> from divergences.torch import DistillOptions
+>>> cosine_similarity_loss(s, t, options=DistillOptions(reduction="none"))
 tensor([1., 0.])
 """
 
@@ -20,21 +21,44 @@ from typing import Any
 
 import torch
 
+from ._keywords import keywords_checked
 from .losses import divergence_loss
+from .options import DistillOptions
 
 __all__ = ["cosine_similarity_loss"]
 
 Tensor = torch.Tensor
 
 
-def cosine_similarity_loss(student: Tensor, teacher: Tensor, **kwargs: Any) -> Any:
-    """``divergence_loss(student, teacher, "cosine", **kwargs)``: 1 − cosine similarity per row (token).
+@keywords_checked(moved={"divergence": "cosine_similarity_loss is the cosine loss; for another divergence use "
+                                       "divergence_loss"})
+def cosine_similarity_loss(
+    student: Tensor,
+    teacher: Tensor,
+    *,
+    labels: Tensor | None = None,
+    mask: Tensor | None = None,
+    weights: Tensor | None = None,
+    options: DistillOptions | None = None,
+    num_items_in_batch: Any = None,
+    process_group: Any = None,
+) -> Tensor:
+    """``divergence_loss(student, teacher, "cosine", ...)``: 1 − cosine similarity per row (token).
 
     ``student`` and ``teacher`` are (..., D) logits or hidden states of the same width (project them
-    first if the widths differ); every keyword of :func:`~divergences.torch.divergence_loss` applies
-    (``labels``, ``mask``, ``weights``, ``reduction``, ``options``, ``process_group``, ...). Rows where a
-    vector is all zero have cosine 0 (loss ``soft_weight``) and a finite gradient.
+    first if the widths differ); the keywords are those of :func:`~divergences.torch.divergence_loss`.
+    Rows where a vector is all zero have cosine 0 (loss ``soft_weight``) and a finite gradient.
+
+    :param student: (..., D) the student's vectors.
+    :param teacher: (..., D) the teacher's vectors.
+    :param labels: as :func:`~divergences.torch.divergence_loss`.
+    :param mask: as :func:`~divergences.torch.divergence_loss`.
+    :param weights: as :func:`~divergences.torch.divergence_loss`.
+    :param options: a :class:`~divergences.torch.DistillOptions` (reduction, hard term, ...; temperature has no
+        effect).
+    :param num_items_in_batch: as :func:`~divergences.torch.divergence_loss`.
+    :param process_group: as :func:`~divergences.torch.divergence_loss` (the feature axis sharded).
+    :returns: the loss, as :func:`~divergences.torch.divergence_loss`.
     """
-    if "divergence" in kwargs:
-        raise ValueError("cosine_similarity_loss takes no divergence (it is the cosine loss)")
-    return divergence_loss(student, teacher, "cosine", **kwargs)
+    return divergence_loss(student, teacher, "cosine", labels=labels, mask=mask, weights=weights, options=options,
+                           num_items_in_batch=num_items_in_batch, process_group=process_group)

@@ -150,6 +150,9 @@ class VocabParallel:
         return cls(group, sum(first[:rank]), first[rank], vocab, first)
 
     # -- the LocalComm interface ----------------------------------------------------------------
+    def global_width(self, local: int) -> int:
+        return self.vocab
+
     def log_softmax(self, *xs: Tensor, temperature: float = 1.0) -> list[Tensor]:
         # shifted by the global row maximum before the division by T (no overflow to +inf below T = 1)
         m = _finite_or_zero(_all_reduce_max(torch.stack([x.detach().amax(dim=-1) for x in xs], dim=-1), self.group))

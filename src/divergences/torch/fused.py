@@ -12,15 +12,16 @@ per-token gradients.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, NamedTuple, overload
 
 import torch
 
 from ._agreement import Agreement, tensor_text
 from ._checks import check_logits_tensor, check_not_meta, check_vocab
 from ._engine import DenseRows, LinearRows, compute_dtype, run
+from ._keywords import keywords_checked
 from ._setup import (
+    LossParts,
     check_and_mask,
     check_options_apply,
     comm_from,
@@ -34,69 +35,105 @@ from ._setup import (
     teacher_rows,
 )
 from .losses import DistillModule
-from .options import DistillOptions, build_options
+from .options import DistillOptions, check_options
 
-__all__ = ["FusedLinearDivergenceLoss", "fused_linear_divergence_loss"]
+__all__ = ["FusedLinearDivergenceLoss", "TeacherHead", "fused_linear_divergence_loss"]
 
 Tensor = torch.Tensor
 
 
+class TeacherHead(NamedTuple):
+    """A teacher given by its last hidden states and LM head, whose logits ``hidden @ weight.T + bias`` the
+    fused loss forms per chunk (never whole).
+
+    :ivar hidden: (..., Ht) the teacher's hidden states (same leading shape as the student's).
+    :ivar weight: (Vt, Ht) the teacher's LM head.
+    :ivar bias: (Vt,) the head's bias, or None.
+    """
+
+    hidden: Tensor
+    weight: Tensor
+    bias: Tensor | None = None
+
+
+_TEACHER_HEAD = "give the teacher as the third argument: its logits, or TeacherHead(hidden, weight, bias)"
+_MOVED = {"teacher_logits": "give the teacher's logits as the third argument, teacher=",
+          "teacher_hidden": _TEACHER_HEAD, "teacher_weight": _TEACHER_HEAD, "teacher_bias": _TEACHER_HEAD}
+
+
+@overload
+def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor, teacher: Tensor | TeacherHead,
+                                 divergence: Any = ..., *, bias: Tensor | None = ..., labels: Tensor | None = ...,
+                                 mask: Tensor | None = ..., weights: Tensor | None = ...,
+                                 options: DistillOptions | None = ..., num_items_in_batch: Any = ...,
+                                 process_group: Any = ..., return_parts: Literal[False] = ...) -> Tensor: ...
+
+
+@overload
+def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor, teacher: Tensor | TeacherHead,
+                                 divergence: Any = ..., *, bias: Tensor | None = ..., labels: Tensor | None = ...,
+                                 mask: Tensor | None = ..., weights: Tensor | None = ...,
+                                 options: DistillOptions | None = ..., num_items_in_batch: Any = ...,
+                                 process_group: Any = ..., return_parts: Literal[True]) -> LossParts: ...
+
+
+@keywords_checked(moved=_MOVED)
 def fused_linear_divergence_loss(
     student_hidden: Tensor,
     lm_head_weight: Tensor,
-    teacher_logits: Tensor | None = None,
+    teacher: Tensor | TeacherHead,
     divergence: Any = "kl",
     *,
-    teacher_hidden: Tensor | None = None,
-    teacher_weight: Tensor | None = None,
-    teacher_bias: Tensor | None = None,
     bias: Tensor | None = None,
     labels: Tensor | None = None,
-    ignore_index: int = -100,
     mask: Tensor | None = None,
     weights: Tensor | None = None,
-    temperature: float = 1.0,
-    reduction: str = "mean",
-    chunk_size: int | None = None,
-    hard_weight: float = 0.0,
-    soft_weight: float = 1.0,
-    t_squared: bool = False,
-    vocab_mismatch: str = "error",
-    validate: bool = True,
-    softcap: float | None = None,
-    logit_scale: float = 1.0,
-    params: Mapping[str, Any] | None = None,
     options: DistillOptions | None = None,
     num_items_in_batch: Any = None,
     process_group: Any = None,
-    **flat_params: Any,
-) -> Any:
+    return_parts: bool = False,
+) -> Tensor | LossParts:
     r""":func:`~divergences.torch.divergence_loss` of the student logits ``h Wᵀ + b``, without forming them.
 
     Equal in value and gradients (hidden states, weight, bias) to
     ``divergence_loss(student_hidden @ lm_head_weight.T + bias, teacher_logits, divergence, ...)``.
-    The teacher is given either as ``teacher_logits`` (..., Vt) or as ``teacher_hidden`` (..., Ht) with
-    ``teacher_weight`` (Vt, Ht) (and optional ``teacher_bias``); its logits are then formed per chunk too.
     The teacher is a constant here (no gradient flows to it). All reductions, including ``"none"``
-    (per token). Options and keywords are those of :func:`~divergences.torch.divergence_loss`, plus:
+    (per token).
 
-    * ``logit_scale``: student logits ``logit_scale · (h Wᵀ + b)`` (a scaled head);
-    * ``softcap``: student logits ``softcap · tanh(z / softcap)`` (Gemma 2's final logit softcapping, applied
-      after ``logit_scale``); the teacher's logits are used as given.
-    * mixed dtypes (bfloat16 hidden states with a float32 head, as mixed-precision recipes keep it): the
-      products are formed in ``torch.promote_types`` of the two (the hidden rows cast per chunk; a narrower
-      head or bias is cast once, a copy), and each gradient comes back in its input's dtype.
-    * ``torch.compile(fullgraph=True)`` traces the loss (on CPU and CUDA); traced, the per-call checks of
-      ``validate`` become asynchronous assertions (a RuntimeError when the graph runs) and every token is
-      walked, dropped ones with a zero coefficient.
-    * ``process_group``: each rank holds a contiguous shard (V_r, H) of ``lm_head_weight`` (and of the
-      teacher's logits or weight); hidden states are replicated. ``student_hidden`` receives the gradient
-      of the global loss through the local shard only: sum it over the group (as a tensor-parallel
-      column-parallel head does) to get the full gradient.
+    :param student_hidden: (..., H) the student's last hidden states.
+    :param lm_head_weight: (Vs, H) the student's LM head.
+    :param teacher: the teacher's logits (..., Vt), or :class:`TeacherHead` ``(hidden, weight, bias)`` whose
+        logits are then formed per chunk too.
+    :param divergence: as :func:`~divergences.torch.divergence_loss` takes it (``dv.spec("js", beta=0.5)``).
+    :param bias: (Vs,) the student head's bias, or None.
+    :param labels: as :func:`~divergences.torch.divergence_loss`.
+    :param mask: as :func:`~divergences.torch.divergence_loss`.
+    :param weights: as :func:`~divergences.torch.divergence_loss`.
+    :param options: a :class:`~divergences.torch.DistillOptions`, with two fields only this loss reads:
+        ``logit_scale`` (student logits ``logit_scale · (h Wᵀ + b)``, a scaled head) and ``softcap`` (student
+        logits ``softcap · tanh(z / softcap)``, Gemma 2's final logit softcapping, applied after
+        ``logit_scale``; the teacher's logits are used as given).
+    :param num_items_in_batch: as :func:`~divergences.torch.divergence_loss`.
+    :param process_group: each rank holds a contiguous shard (V_r, H) of ``lm_head_weight`` (and of the
+        teacher's logits or weight); hidden states are replicated. ``student_hidden`` receives the gradient of
+        the global loss through the local shard only: sum it over the group (as a tensor-parallel
+        column-parallel head does) to get the full gradient.
+    :param return_parts: return :class:`~divergences.torch.LossParts` ``(loss, soft, hard)``.
+    :returns: the loss (or the parts), as :func:`~divergences.torch.divergence_loss`.
+    :raises ValueError: for bad tensors, options or divergence, naming the argument.
+    :raises TypeError: for a removed keyword spelling (``teacher_hidden=``: ``teacher=TeacherHead(...)``;
+        ``beta=``: ``dv.spec(...)``; ``temperature=``: ``options=DistillOptions(...)``).
+
+    Mixed dtypes (bfloat16 hidden states with a float32 head, as mixed-precision recipes keep it): the
+    products are formed in ``torch.promote_types`` of the two (the hidden rows cast per chunk; a narrower
+    head or bias is cast once, a copy), and each gradient comes back in its input's dtype.
+    ``torch.compile(fullgraph=True)`` traces the loss (on CPU and CUDA); traced, the per-call checks of
+    ``validate`` become asynchronous assertions (a RuntimeError when the graph runs) and every token is
+    walked, dropped ones with a zero coefficient.
 
     Liger's ``LigerFusedLinearJSDLoss(weight_hard_loss=h, weight_soft_loss=s, beta=β, temperature=T)`` is
-    ``divergence="js", beta=β, hard_weight=h, soft_weight=s, temperature=T`` with ``reduction="mean"``
-    and ``labels`` (its ``beta`` is the teacher's weight in the mixture, as ours).
+    ``divergence=dv.spec("js", beta=β)``, ``options=DistillOptions(hard_weight=h, soft_weight=s, temperature=T)``
+    with ``labels`` (its ``beta`` is the teacher's weight in the mixture, as ours).
 
     >>> import torch
     >>> from divergences.torch import fused_linear_divergence_loss, divergence_loss
@@ -104,26 +141,30 @@ def fused_linear_divergence_loss(
     >>> h = torch.randn(6, 8, dtype=torch.float64, generator=g, requires_grad=True)
     >>> W = torch.randn(20, 8, dtype=torch.float64, generator=g, requires_grad=True)
     >>> t = torch.randn(6, 20, dtype=torch.float64, generator=g)
-    >>> fused = fused_linear_divergence_loss(h, W, t, "js", beta=0.5, chunk_size=4)
-    >>> bool(torch.isclose(fused, divergence_loss(h @ W.T, t, "js", beta=0.5)))
+    >>> import divergences as dv
+    >>> from divergences.torch import DistillOptions
+    >>> js = dv.spec("js", beta=0.5)
+    >>> fused = fused_linear_divergence_loss(h, W, t, js, options=DistillOptions(chunk_size=4))
+    >>> bool(torch.isclose(fused, divergence_loss(h @ W.T, t, js)))
     True
     """
+    if isinstance(teacher, TeacherHead):
+        teacher_logits, teacher_hidden, teacher_weight, teacher_bias = None, teacher.hidden, teacher.weight, teacher.bias
+    else:
+        teacher_logits, teacher_hidden, teacher_weight, teacher_bias = teacher, None, None, None
     (lm_head_weight, teacher_logits, teacher_weight), process_group = local_shards(
         process_group, lm_head_weight, teacher_logits, teacher_weight)
     # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
     with Agreement(process_group, device_of(student_hidden, lm_head_weight)) as call:
-        opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                             chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                             t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate, softcap=softcap,
-                             logit_scale=logit_scale)
+        opts = check_options(options)
         local = _check_fused(student_hidden, lm_head_weight, bias, teacher_logits, teacher_hidden, teacher_weight,
                              teacher_bias, opts)
         lead, vs, vt = local["lead"], local["vs"], local["vt"]
         device = student_hidden.device
         check_options_apply(opts, "fused_linear_divergence_loss", None if process_group is not None else vs)
-        st = plan_call(lead, device, compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence, params,
-                       flat_params, opts, labels=labels, mask=mask, weights=weights,
-                       num_items_in_batch=num_items_in_batch)
+        st = plan_call(lead, device, compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence, opts,
+                       labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
+                       return_parts=return_parts)
         replicated = {"student_hidden": student_hidden}
         if teacher_hidden is not None:
             replicated["teacher_hidden"] = teacher_hidden
@@ -136,12 +177,12 @@ def fused_linear_divergence_loss(
                             dtype=compute_dtype(student_hidden, lm_head_weight, teacher_logits))
     # below T = 1 the student logits formed per chunk may spread beyond what (z − max)/T holds: masked form
     masked = masked or opts.temperature < 1.0
-    complete(st, comm, comm.vocab if comm.parallel else vs, device, comm.vocab if comm.parallel else max(vs, vt))
+    complete(st, comm, comm.global_width(vs), device, comm.global_width(max(vs, vt)))
     kernel = dense_rows_kernel(st, vs, vt, masked, device)
-    teacher = teacher_rows(local["teacher_src"], st)
+    teacher_src = teacher_rows(local["teacher_src"], st)
     hidden = student_hidden.reshape(-1, student_hidden.shape[-1])
     source = LinearRows(hidden, lm_head_weight, bias, opts.logit_scale, opts.softcap)
-    out, parts = run(kernel, source, teacher, st.plan, st.chunk, comm=st.comm)
+    out, parts = run(kernel, source, teacher_src, st.plan, st.chunk, comm=st.comm)
     return finish(out, parts, st, lead)
 
 
@@ -170,8 +211,8 @@ def _check_fused(student_hidden: Any, lm_head_weight: Any, bias: Any, teacher_lo
     if bias is not None:
         named.append(("bias", bias))
         finite_only.append("bias")
-    if (teacher_logits is None) == (teacher_hidden is None):
-        raise ValueError("give exactly one of teacher_logits and teacher_hidden (with teacher_weight)")
+    if teacher_logits is None and teacher_hidden is None:
+        raise ValueError("teacher must be the teacher's logits (a tensor) or TeacherHead(hidden, weight, bias)")
     if teacher_logits is not None:
         check_logits_tensor(teacher_logits, "teacher_logits")
         if tuple(teacher_logits.shape[:-1]) != lead:
@@ -207,15 +248,13 @@ def _check_fused(student_hidden: Any, lm_head_weight: Any, bias: Any, teacher_lo
 
 
 class FusedLinearDivergenceLoss(DistillModule):
-    """:func:`fused_linear_divergence_loss` as a module.
-
-    The divergence and its keyword options (``temperature``, ``ignore_index``, ``reduction``, ``chunk_size``,
-    ``hard_weight``, ``soft_weight``, ``t_squared``, ``vocab_mismatch``, ``softcap``, ``logit_scale``, ...,
-    or ``options=``, and the divergence's parameters) are given at construction; the tensors at call.
+    """:func:`fused_linear_divergence_loss` as a module: the divergence and the options (``options=``, a
+    :class:`~divergences.torch.DistillOptions`, with ``softcap`` and ``logit_scale`` for the student's head) at
+    construction; the tensors at call.
 
     >>> import torch
-    >>> from divergences.torch import FusedLinearDivergenceLoss
-    >>> loss_fn = FusedLinearDivergenceLoss("reverse_kl", temperature=2.0, chunk_size=64)
+    >>> from divergences.torch import DistillOptions, FusedLinearDivergenceLoss
+    >>> loss_fn = FusedLinearDivergenceLoss("reverse_kl", options=DistillOptions(temperature=2.0, chunk_size=64))
     >>> h = torch.randn(10, 8, requires_grad=True); W = torch.randn(30, 8, requires_grad=True)
     >>> loss = loss_fn(h, W, torch.randn(10, 30)); loss.backward()
     >>> W.grad.shape
@@ -226,19 +265,16 @@ class FusedLinearDivergenceLoss(DistillModule):
         self,
         student_hidden: Tensor,
         lm_head_weight: Tensor,
-        teacher_logits: Tensor | None = None,
+        teacher: Tensor | TeacherHead,
         *,
-        teacher_hidden: Tensor | None = None,
-        teacher_weight: Tensor | None = None,
-        teacher_bias: Tensor | None = None,
-        labels: Tensor | None = None,
         bias: Tensor | None = None,
+        labels: Tensor | None = None,
         mask: Tensor | None = None,
         weights: Tensor | None = None,
         num_items_in_batch: Any = None,
     ) -> Any:
         return fused_linear_divergence_loss(
-            student_hidden, lm_head_weight, teacher_logits, self.divergence, teacher_hidden=teacher_hidden,
-            teacher_weight=teacher_weight, teacher_bias=teacher_bias, bias=bias, labels=labels, mask=mask,
-            weights=weights, num_items_in_batch=num_items_in_batch, **self._call_kwargs(),
+            student_hidden, lm_head_weight, teacher, self.divergence, bias=bias, labels=labels, mask=mask,
+            weights=weights, options=self.options, num_items_in_batch=num_items_in_batch,
+            process_group=self.process_group, return_parts=self.return_parts,
         )

@@ -31,15 +31,16 @@ Mappings to other libraries (tested in ``tests/torch/test_distill_compat.py``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 
 from ._agreement import Agreement
 from ._checks import check_logits_tensor, check_vocab
 from ._engine import DenseRows, compute_dtype, run
+from ._keywords import keywords_checked
 from ._setup import (
+    LossParts,
     check_and_mask,
     check_options_apply,
     comm_from,
@@ -52,75 +53,82 @@ from ._setup import (
     plan_call,
     teacher_rows,
 )
-from .options import DistillOptions, build_options, split_options
+from .options import DistillOptions, check_options
 
-__all__ = ["DivergenceLoss", "divergence_loss"]
+__all__ = ["DivergenceLoss", "LossParts", "divergence_loss"]
 
 Tensor = torch.Tensor
 
 
+@overload
+def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: Any = ..., *,
+                    labels: Tensor | None = ..., mask: Tensor | None = ..., weights: Tensor | None = ...,
+                    options: DistillOptions | None = ..., num_items_in_batch: Any = ..., process_group: Any = ...,
+                    return_parts: Literal[False] = ...) -> Tensor: ...
+
+
+@overload
+def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: Any = ..., *,
+                    labels: Tensor | None = ..., mask: Tensor | None = ..., weights: Tensor | None = ...,
+                    options: DistillOptions | None = ..., num_items_in_batch: Any = ..., process_group: Any = ...,
+                    return_parts: Literal[True]) -> LossParts: ...
+
+
+@keywords_checked()
 def divergence_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
     divergence: Any = "kl",
     *,
-    temperature: float = 1.0,
     labels: Tensor | None = None,
-    ignore_index: int = -100,
     mask: Tensor | None = None,
     weights: Tensor | None = None,
-    reduction: str = "mean",
-    chunk_size: int | None = None,
-    hard_weight: float = 0.0,
-    soft_weight: float = 1.0,
-    t_squared: bool = False,
-    vocab_mismatch: str = "error",
-    validate: bool = True,
-    params: Mapping[str, Any] | None = None,
     options: DistillOptions | None = None,
     num_items_in_batch: Any = None,
     process_group: Any = None,
-    **flat_params: Any,
-) -> Any:
+    return_parts: bool = False,
+) -> Tensor | LossParts:
     r"""Token-level divergence D(teacher ‖ student) between next-token distributions.
 
     Per token :math:`i`:
     :math:`\ell_i = s\,D\big(\mathrm{softmax}(t_i/T)\,\|\,\mathrm{softmax}(z_i/T)\big) + h\,\mathrm{CE}(z_i, y_i)`
-    with ``z = student_logits``, ``t = teacher_logits``, ``T = temperature``, ``s = soft_weight``
-    (times T² if ``t_squared``), ``h = hard_weight`` and CE the cross-entropy of the student at
-    temperature 1 on ``labels`` (Liger's w_soft·D + w_hard·CE).
+    with ``z = student_logits``, ``t = teacher_logits`` and, from ``options``, ``T = temperature``,
+    ``s = soft_weight`` (times T² if ``t_squared``), ``h = hard_weight``; CE is the cross-entropy of the student
+    at temperature 1 on ``labels`` (Liger's w_soft·D + w_hard·CE).
 
-    Args:
-        student_logits, teacher_logits: (..., V) unnormalised log-probabilities; ``-inf`` entries are
-            masked vocabulary (probability 0). float16/bfloat16 are computed in float32, float64 in float64.
-            NaN, +inf or a row that is all ``-inf`` is a ValueError (checked once per call; ``validate=False``
-            skips the check).
-        divergence: a registered name (``"kl"``, ``"reverse_kl"``, ``"js"``, ``"tv"``, ``"renyi"``, ... or
-            one added with :func:`divergences.register`), a configured generator object
-            (``JensenShannon(beta=0.3)``), a callable ``f(t)``, a :func:`~divergences.torch.mixture`, or
-            ``"cosine"`` (1 − cosine similarity of the logit vectors; temperature has no effect).
-        params: the divergence's parameters (``{"beta": 0.3}`` for ``"js"``, ``alpha``, ``skew``, ...); the
-            short form passes them as keywords (``beta=0.3``), never both.
-        labels: (...) integer targets; tokens with ``labels == ignore_index`` are dropped.
-        mask: (...) boolean, True = keep (combined with ``labels`` by "and").
-        weights: (...) per-token multipliers of the loss (any sign; constants, no gradient flows to them).
-        reduction: ``"mean"``: Σ w_i ℓ_i over kept tokens divided by the number of kept tokens (or by
-            ``num_items_in_batch``); ``"sum"``: Σ w_i ℓ_i; ``"batchmean"``: Σ w_i ℓ_i divided by the size of
-            the first axis; ``"none"``: the per-token w_i ℓ_i with shape (...), 0 at dropped tokens. No kept
-            token gives 0.
-        chunk_size: tokens per chunk (default: about 2**22 / V on a CPU, 131 tokens for V = 32000; 2**26 / V
-            on CUDA).
-        t_squared: multiply the soft term by T² (Hinton et al.; keeps gradient scale across T).
-        vocab_mismatch: ``"error"`` (default) when the last axes differ; ``"crop"`` compares the first
-            min(Vs, Vt) entries of both; ``"pad"`` gives the narrower side's missing entries probability 0.
-        options: a :class:`~divergences.torch.DistillOptions`; keywords that differ from their defaults
-            override it. ``options.return_parts`` returns ``(loss, soft, hard)`` (the parts detached).
-        num_items_in_batch: the global number of kept tokens (data-parallel ranks × accumulated
-            micro-batches, as transformers/TRL pass it): ``"mean"`` divides by it, so that the summed
-            micro-batch losses equal the full-batch mean.
-        process_group: a ``torch.distributed`` group over which the vocabulary is sharded: each rank gives
-            its contiguous shard (..., V_r) of both logits and gets the global loss and the gradient of its
-            shard (:mod:`divergences.torch.distributed`).
+    :param student_logits: (..., V) unnormalised log-probabilities; ``-inf`` entries are masked vocabulary
+        (probability 0). float16/bfloat16 are computed in float32, float64 in float64. NaN, +inf or a row that
+        is all ``-inf`` is a ValueError (checked once per call; ``options.validate=False`` skips the check).
+    :param teacher_logits: (..., V) the teacher's, as ``student_logits``.
+    :param divergence: a registered name (``"kl"``, ``"reverse_kl"``, ``"js"``, ``"tv"``, ``"renyi"``, ... or one
+        added with :func:`divergences.register`), a ``dv.spec(...)`` value carrying the divergence's parameters
+        (``dv.spec("js", beta=0.3)``), a term object or class, a callable ``f(t)``, a
+        :class:`divergences.Mixture`, a torch row divergence (:func:`~divergences.torch.balanced_kl`), or a
+        record of raw vectors (``"cosine"``: 1 − cosine similarity of the logit vectors; temperature has no
+        effect). Distributions over ordered categories (``"wasserstein"``) are refused: a vocabulary has no
+        order.
+    :param labels: (...) integer targets; tokens with ``labels == options.ignore_index`` are dropped.
+    :param mask: (...) boolean, True = keep (combined with ``labels`` by "and").
+    :param weights: (...) per-token multipliers of the loss (any sign; constants, no gradient flows to them).
+    :param options: a :class:`~divergences.torch.DistillOptions` (None: the defaults): ``temperature``,
+        ``t_squared``, ``ignore_index``, ``reduction`` (``"mean"``: Σ w_i ℓ_i over kept tokens divided by the
+        number of kept tokens or by ``num_items_in_batch``; ``"sum"``; ``"batchmean"``: divided by the size of
+        the first axis; ``"none"``: the per-token w_i ℓ_i with shape (...), 0 at dropped tokens; no kept token
+        gives 0), ``soft_weight``, ``hard_weight``, ``chunk_size`` (default: about 2**22 / V tokens on a CPU,
+        2**26 / V on CUDA), ``vocab_mismatch`` (``"error"``; ``"crop"`` compares the first min(Vs, Vt) entries;
+        ``"pad"`` gives the narrower side's missing entries probability 0), ``validate``, ``vocab_size``.
+    :param num_items_in_batch: the global number of kept tokens (data-parallel ranks × accumulated
+        micro-batches, as transformers/TRL pass it): ``"mean"`` divides by it, so that the summed micro-batch
+        losses equal the full-batch mean.
+    :param process_group: a ``torch.distributed`` group over which the vocabulary is sharded: each rank gives
+        its contiguous shard (..., V_r) of both logits and gets the global loss and the gradient of its shard
+        (:mod:`divergences.torch.distributed`).
+    :param return_parts: return a :class:`~divergences.torch.LossParts` ``(loss, soft, hard)`` (the parts
+        detached, for logging) instead of the loss; needs a reducing ``reduction``.
+    :returns: the reduced loss (a scalar), the per-token losses (``reduction="none"``), or the parts.
+    :raises ValueError: for bad tensors, options or divergence, naming the argument.
+    :raises TypeError: for a removed keyword spelling (``beta=0.3``, ``params=``, ``temperature=2.0`` beside
+        the tensors), naming the new one (``dv.spec("js", beta=0.3)``, ``options=DistillOptions(...)``).
 
     ``torch.compile(fullgraph=True)`` traces the loss: traced, the per-call checks (``validate``, label
     range) become asynchronous assertions (a RuntimeError naming the tensor when the graph runs), and every
@@ -143,9 +151,7 @@ def divergence_loss(
     (student_logits, teacher_logits), process_group = local_shards(process_group, student_logits, teacher_logits)
     # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
     with Agreement(process_group, device_of(student_logits, teacher_logits)) as call:
-        opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                             chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                             t_squared=t_squared, vocab_mismatch=vocab_mismatch, validate=validate)
+        opts = check_options(options)
         check_logits_tensor(student_logits, "student_logits")
         check_logits_tensor(teacher_logits, "teacher_logits")
         vs, vt = student_logits.shape[-1], teacher_logits.shape[-1]
@@ -156,15 +162,15 @@ def divergence_loss(
                              f"got {tuple(teacher_logits.shape[:-1])}")
         device = student_logits.device
         check_options_apply(opts, "divergence_loss", None if process_group is not None else vs)
-        st = plan_call(lead, device, compute_dtype(student_logits, teacher_logits), divergence, params, flat_params,
-                       opts, labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch)
+        st = plan_call(lead, device, compute_dtype(student_logits, teacher_logits), divergence, opts, labels=labels,
+                       mask=mask, weights=weights, num_items_in_batch=num_items_in_batch, return_parts=return_parts)
         describe_call(call, "divergence_loss", lead, {"student_logits": student_logits, "teacher_logits": teacher_logits},
                       opts, st, labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
                       widths=(vs, vt))
     comm = comm_from(call, ["student_logits", "teacher_logits"], opts)
     named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
     masked = check_and_mask(named, comm, opts, vs, vt, dtype=compute_dtype(student_logits, teacher_logits))
-    complete(st, comm, comm.vocab if comm.parallel else vs, device, comm.vocab if comm.parallel else max(vs, vt))
+    complete(st, comm, comm.global_width(vs), device, comm.global_width(max(vs, vt)))
     kernel = dense_rows_kernel(st, vs, vt, masked, device)
     teacher = teacher_rows(DenseRows(teacher_logits.reshape(-1, vt)), st)
     out, parts = run(kernel, DenseRows(student_logits.reshape(-1, vs)), teacher, st.plan, st.chunk, teacher_grad=True,
@@ -175,43 +181,36 @@ def divergence_loss(
 class DistillModule(torch.nn.Module):
     """Base of the loss modules: the divergence and the options at construction, tensors at call.
 
-    ``options`` (a :class:`~divergences.torch.DistillOptions`) and/or the option keywords; other keywords
-    are the divergence's parameters (or give them as ``params``); ``process_group`` shards the vocabulary.
+    :param divergence: as the functional loss takes it (a name, ``dv.spec(...)`` with its parameters, a term,
+        a mixture, a row divergence); checked at construction.
+    :param options: a :class:`~divergences.torch.DistillOptions` (None: the defaults).
+    :param process_group: the group over which the vocabulary is sharded (None: one process).
+    :param return_parts: the module returns :class:`~divergences.torch.LossParts` ``(loss, soft, hard)``.
     """
 
-    def __init__(
-        self,
-        divergence: Any = "kl",
-        *,
-        options: DistillOptions | None = None,
-        params: Mapping[str, Any] | None = None,
-        process_group: Any = None,
-        **kwargs: Any,
-    ) -> None:
+    @keywords_checked()
+    def __init__(self, divergence: Any = "kl", *, options: DistillOptions | None = None, process_group: Any = None,
+                 return_parts: bool = False) -> None:
         super().__init__()
-        opt_kw, flat = split_options(kwargs)
-        self.options = build_options(options, **opt_kw)
         from ._divergence import resolve
 
-        resolve(divergence, params, flat)  # fail early on a bad name or parameter
+        self.options = check_options(options)
+        resolve(divergence)  # fail early on a bad name or parameter
         self.divergence = divergence
-        self.params = dict(params) if params is not None else dict(flat)
         self.process_group = process_group
-
-    def _call_kwargs(self) -> dict[str, Any]:
-        return dict(options=self.options, params=self.params, process_group=self.process_group)
+        self.return_parts = return_parts
 
     def extra_repr(self) -> str:
-        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
-        return f"divergence={self.divergence!r}{params}, options={self.options!r}"
+        return f"divergence={self.divergence!r}, options={self.options!r}"
 
 
 class DivergenceLoss(DistillModule):
-    """:func:`divergence_loss` as a module: options at construction, tensors at call.
+    """:func:`divergence_loss` as a module: divergence and options at construction, tensors at call.
 
     >>> import torch
-    >>> from divergences.torch import DivergenceLoss
-    >>> loss_fn = DivergenceLoss("js", beta=0.5, temperature=2.0)
+    >>> import divergences as dv
+    >>> from divergences.torch import DistillOptions, DivergenceLoss
+    >>> loss_fn = DivergenceLoss(dv.spec("js", beta=0.5), options=DistillOptions(temperature=2.0))
     >>> z = torch.randn(4, 10, dtype=torch.float64)
     >>> abs(float(loss_fn(z, z))) < 1e-12
     True
@@ -228,4 +227,6 @@ class DivergenceLoss(DistillModule):
         num_items_in_batch: Any = None,
     ) -> Any:
         return divergence_loss(student_logits, teacher_logits, self.divergence, labels=labels, mask=mask,
-                               weights=weights, num_items_in_batch=num_items_in_batch, **self._call_kwargs())
+                               weights=weights, num_items_in_batch=num_items_in_batch, options=self.options,
+                               process_group=self.process_group, return_parts=self.return_parts)
+

@@ -1,9 +1,9 @@
-r"""A weighted mixture of registry divergences, computed in one pass: ``Σ_k w_k D_k``.
+r"""Mixtures of divergences in the token losses: fixed weights (``Σ_k w_k D_k``) and BD-KD's per-token balance.
 
-:func:`mixture` returns a pointwise term (a :class:`~divergences.generators.Pointwise`) whose term and
+:func:`mixture` (:mod:`divergences.core.mixture`, re-exported here) returns a pointwise term whose term and
 partial derivatives are the weighted sums of its components'; each component keeps its own boundary
 rule. It can be passed as ``divergence=`` to every token loss (dense, fused, top-k, vocab-parallel),
-with closed-form gradients when every component has them.
+with closed-form gradients when every component has them, and to the exact layer on NumPy arrays.
 
 * torchtune's ``SymmetricKLLoss`` (the average of forward and reverse KL) is
   ``mixture({"kl": 0.5, "reverse_kl": 0.5})`` (Jeffreys / 2).
@@ -23,87 +23,19 @@ True
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 
-from .. import registry
+from ..core.divergence import spec
+from ..core.mixture import Mixture, mixture
 from ..core.validation import check_real
-from ..generators import Pointwise
 from ._divergence import RowDivergence
+from ._engine import Comm
+from ._keywords import keywords_checked
+from .options import DistillOptions
 
 __all__ = ["BalancedKL", "Mixture", "balanced_kl", "balanced_kl_loss", "entropy_gap_weight", "mixture"]
-
-
-class Mixture(Pointwise):
-    """Σ_k w_k φ_k(a, b): the weighted sum of pointwise terms (built by :func:`mixture`)."""
-
-    def __init__(self, components: list[tuple[float, Pointwise]]) -> None:
-        self.components = components
-        self.name = "mixture(" + ", ".join(f"{w:g}·{getattr(g, 'name', 'custom')}" for w, g in components) + ")"
-        self.symmetric = all(g.symmetric for _, g in components)
-        self.value_p_zero = sum(w * g.value_p_zero for w, g in components if w)
-        self.value_q_zero = sum(w * g.value_q_zero for w, g in components if w)
-
-    def __repr__(self) -> str:
-        return self.name
-
-    @property
-    def has_closed_form_gradient(self) -> bool:
-        return all(g.has_closed_form_gradient for _, g in self.components)
-
-    def _phi(self, a, b, xp):
-        return sum(w * g._phi(a, b, xp) for w, g in self.components)
-
-    def _dphi(self, a, b, xp):
-        parts = [(w, g._dphi(a, b, xp)) for w, g in self.components]
-        return sum(w * d[0] for w, d in parts), sum(w * d[1] for w, d in parts)
-
-    def _phi_dphi(self, a, b, xp):
-        out = [(w, g._phi_dphi(a, b, xp)) for w, g in self.components]
-        return tuple(sum(w * r[i] for w, r in out) for i in range(3))
-
-    def phi(self, a, b):
-        return sum(w * g.phi(a, b) for w, g in self.components)
-
-    def dphi(self, a, b):
-        parts = [(w, g.dphi(a, b)) for w, g in self.components]
-        return sum(w * d[0] for w, d in parts), sum(w * d[1] for w, d in parts)
-
-    def phi_dphi(self, a, b):
-        out = [(w, g.phi_dphi(a, b)) for w, g in self.components]
-        return tuple(sum(w * r[i] for w, r in out) for i in range(3))
-
-
-def mixture(components: Mapping[Any, float] | list[tuple[Any, float]]) -> Mixture:
-    """The mixture Σ_k w_k D_k of pointwise divergences.
-
-    Args:
-        components: ``{name_or_generator: weight}`` or a list of ``(divergence, weight)`` pairs; a
-            divergence is a registered pointwise name, a configured generator instance, or a
-            ``(name, params)`` pair (``(("js", {"beta": 0.2}), 1.0)``). Weights are finite numbers
-            (any sign; a negative weight can make the sum negative).
-    """
-    items = list(components.items()) if isinstance(components, Mapping) else list(components)
-    if not items:
-        raise ValueError("mixture needs at least one (divergence, weight) component")
-    out: list[tuple[float, Pointwise]] = []
-    for item in items:
-        if not (isinstance(item, tuple) and len(item) == 2):
-            raise ValueError(f"mixture components must be (divergence, weight) pairs, got {item!r}")
-        div, w = item
-        if isinstance(w, (bool, str)) or not hasattr(w, "__float__") or not math.isfinite(float(w)):
-            raise ValueError(f"mixture weight of {div!r} must be a finite number, got {w!r}")
-        if isinstance(div, tuple) and len(div) == 2 and isinstance(div[0], str):
-            gen = registry.get_generator(div[0], **dict(div[1]))
-        else:
-            if isinstance(div, str) and registry.get(div).kind == "function":
-                raise ValueError(f"mixture components must be pointwise divergences; {div!r} is a registry function")
-            gen = registry.get_generator(div)
-        out.append((float(w), gen))
-    return Mixture(out)
 
 
 _GATES = ("student_more_uncertain", "student_more_confident")
@@ -133,20 +65,20 @@ class BalancedKL(RowDivergence):
         self.sharpness = _check_gate(sharpness, reverse_when)
         self.reverse_when = reverse_when
         self.name = f"balanced_kl(sharpness={self.sharpness}, reverse_when={reverse_when!r})"
-        self._kl = registry.get_generator("kl")
-        self._rkl = registry.get_generator("reverse_kl")
-        self._ce = registry.get_generator("cross_entropy")  # the entropy is the cross-entropy of p with itself
+        self._kl = spec("kl").term()
+        self._rkl = spec("reverse_kl").term()
+        self._ce = spec("cross_entropy").term()  # the entropy is the cross-entropy of p with itself
 
     def __repr__(self) -> str:
         return self.name
 
-    def rows(self, a: torch.Tensor, b: torch.Tensor, comm: Any) -> torch.Tensor:
+    def rows(self, a: torch.Tensor, b: torch.Tensor, comm: Comm) -> torch.Tensor:
         h_t, h_s, fwd, rev = comm.row_sums(self._ce.phi(a, a), self._ce.phi(b, b),
                                            self._kl.phi(a, b), self._rkl.phi(a, b))
         w = _gate((h_s - h_t).detach(), self.sharpness, self.reverse_when)
         return (1 - w) * fwd + w * rev
 
-    def rows_dphi(self, a: torch.Tensor, b: torch.Tensor, comm: Any, masked: bool):
+    def rows_dphi(self, a: torch.Tensor, b: torch.Tensor, comm: Comm, masked: bool):
         """The rows and their log-space partials in closed form (the gate is a constant)."""
         from ._kernels import pointwise_terms
 
@@ -204,30 +136,36 @@ def entropy_gap_weight(
     sharpness = _check_gate(sharpness, reverse_when)
     from .losses import divergence_loss
 
+    options = DistillOptions(temperature=temperature, chunk_size=chunk_size, reduction="none")
+
     def entropy(z: torch.Tensor) -> torch.Tensor:
         z = z.detach()
-        return divergence_loss(z, z, "cross_entropy", temperature=temperature, reduction="none",
-                               chunk_size=chunk_size, process_group=process_group)
+        return divergence_loss(z, z, "cross_entropy", options=options, process_group=process_group)
 
     return _gate(entropy(student_logits) - entropy(teacher_logits), sharpness, reverse_when)
 
 
+@keywords_checked()
 def balanced_kl_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
     *,
     sharpness: float | None = None,
     reverse_when: str = "student_more_uncertain",
-    **loss_options: Any,
+    labels: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
+    options: DistillOptions | None = None,
+    num_items_in_batch: Any = None,
+    process_group: Any = None,
 ) -> torch.Tensor:
     r"""BD-KD's balanced divergence: per token :math:`(1 - w_i)\,KL(p_i\|q_i) + w_i\,KL(q_i\|p_i)`.
 
     p = teacher, q = student (``softmax(logits / T)``), :math:`w_i` = :func:`entropy_gap_weight` (a
     constant: no gradient flows through the gate). ``divergence_loss(student_logits, teacher_logits,
-    balanced_kl(sharpness, reverse_when), **loss_options)``: every option of
-    :func:`~divergences.torch.divergence_loss` applies (``temperature``, ``labels``/``ignore_index``/
-    ``mask``, per-token ``weights``, ``reduction``, ``num_items_in_batch``, ``process_group``,
-    ``hard_weight``, ``options``). One pass over the vocabulary (the entropies and both KL sums together),
+    balanced_kl(sharpness, reverse_when), ...)``: ``labels``, ``mask``, ``weights``, ``options`` (a
+    :class:`~divergences.torch.DistillOptions`: temperature, reduction, hard term, ...), ``num_items_in_batch``
+    and ``process_group`` are those of :func:`~divergences.torch.divergence_loss`. One pass over the vocabulary (the entropies and both KL sums together),
     gradients in closed form (the top-k path: by autograd on its k + 1 buckets). A constant ``w`` is ``mixture({"kl": 1 - w, "reverse_kl": w})``;
     torchtune's ``SymmetricKLLoss`` is w = ½.
 
@@ -239,4 +177,6 @@ def balanced_kl_loss(
     """
     from .losses import divergence_loss
 
-    return divergence_loss(student_logits, teacher_logits, balanced_kl(sharpness, reverse_when), **loss_options)
+    return divergence_loss(student_logits, teacher_logits, balanced_kl(sharpness, reverse_when), labels=labels,
+                           mask=mask, weights=weights, options=options, num_items_in_batch=num_items_in_batch,
+                           process_group=process_group)

@@ -3,19 +3,12 @@ r"""The options of the token-level distillation losses, in one frozen dataclass.
 :class:`DistillOptions` holds every loss keyword that is not a tensor and not a divergence parameter;
 the functional losses (:func:`~divergences.torch.divergence_loss`,
 :func:`~divergences.torch.fused_linear_divergence_loss`, :func:`~divergences.torch.topk_divergence_loss`)
-and their module forms take it as ``options=`` and check it once here.
+and their module forms take it as ``options=`` (None: the defaults) and check it once here.
 
-Divergence parameters travel with the divergence, never among these keywords: give a name with a
-``params`` mapping (``divergence="js", params={"beta": 0.3}``) or a configured generator instance
-(``divergences.generators.JensenShannon(beta=0.3)``). The short form with the parameters flattened into
-the call (``divergence_loss(s, t, "js", beta=0.3)``) keeps working: no divergence parameter of the
-registry (``alpha``, ``beta``, ``skew``) is the name of a loss keyword, so it is unambiguous there.
-Giving the same parameter both flattened and in ``params=``, or parameters together with a configured
-generator instance, is ambiguous and raises a ValueError naming it.
-
-Keyword overrides: a loss keyword given explicitly beside ``options=`` replaces the options' value
-when it differs from the keyword's default (``divergence_loss(s, t, options=opts, temperature=2.0)``);
-keywords left at their default take the value from ``options``.
+Divergence parameters travel inside the divergence, never among these options:
+``divergence=dv.spec("js", beta=0.3)``. The keywords that did either job before (``beta=0.3`` or
+``params={...}`` beside a name, ``temperature=2.0`` beside the tensors) are refused with a TypeError
+showing this spelling.
 
 >>> from divergences.torch import DistillOptions
 >>> opts = DistillOptions(temperature=2.0, t_squared=True)
@@ -32,7 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["DistillOptions", "REDUCTIONS", "VOCAB_MODES"]
@@ -44,7 +37,7 @@ VOCAB_MODES = ("error", "crop", "pad")
 def _real(value: Any, name: str, *, positive: bool = False, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, (bool, str)) or not hasattr(value, "__float__"):
+    if value is None or isinstance(value, (bool, str)) or not hasattr(value, "__float__"):
         kind = "a finite positive number" if positive else "a finite number"
         raise ValueError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
     try:
@@ -85,26 +78,22 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
 class DistillOptions:
     """Options of the distillation losses (checked at construction; frozen, hashable, reusable).
 
-    Attributes:
-        temperature: T > 0; both distributions are ``softmax(logits / T)`` (top-k: the student only).
-        t_squared: multiply the soft term by T² (Hinton et al.; keeps the gradient scale across T).
-        ignore_index: tokens whose label equals it are dropped (with ``labels``).
-        reduction: ``"mean"`` (over kept tokens), ``"sum"``, ``"batchmean"`` (over the first axis),
-            ``"none"`` (per token).
-        soft_weight: s, the weight of the divergence term.
-        hard_weight: h, the weight of the student's cross-entropy on the labels (temperature 1).
-        chunk_size: tokens per chunk; None picks it per device (about 2**22 / V on CPU, 2**26 / V on CUDA).
-        vocab_mismatch: ``"error"``, ``"crop"`` or ``"pad"`` when student and teacher widths differ.
-        validate: check the logits once per call (NaN, +inf, a row that is all -inf: ValueError naming the
-            tensor). ``False`` skips the check (trusted input, compiled graphs).
-        return_parts: return ``(loss, soft, hard)`` instead of ``loss``: ``soft`` the reduced soft term
-            (with ``soft_weight`` and T²), ``hard`` the reduced hard term (with ``hard_weight``); both are
-            detached, for logging.
-        softcap: fused loss only: student logits ``c · tanh(z / c)`` (Gemma's final logit softcapping), None
-            for none.
-        logit_scale: fused loss only: student logits ``logit_scale · (h Wᵀ + b)`` (applied before ``softcap``).
-        vocab_size: vocab-parallel losses: the global vocabulary size, checked against the sum of the shard
-            widths (None: not checked).
+    :ivar temperature: T > 0; both distributions are ``softmax(logits / T)`` (top-k: the student only).
+    :ivar t_squared: multiply the soft term by T² (Hinton et al.; keeps the gradient scale across T).
+    :ivar ignore_index: tokens whose label equals it are dropped (with ``labels``).
+    :ivar reduction: ``"mean"`` (over kept tokens), ``"sum"``, ``"batchmean"`` (over the first axis),
+        ``"none"`` (per token).
+    :ivar soft_weight: s, the weight of the divergence term.
+    :ivar hard_weight: h, the weight of the student's cross-entropy on the labels (temperature 1).
+    :ivar chunk_size: tokens per chunk; None picks it per device (about 2**22 / V on CPU, 2**26 / V on CUDA).
+    :ivar vocab_mismatch: ``"error"``, ``"crop"`` or ``"pad"`` when student and teacher widths differ.
+    :ivar validate: check the logits once per call (NaN, +inf, a row that is all -inf: ValueError naming the
+        tensor). ``False`` skips the check (trusted input, compiled graphs).
+    :ivar softcap: fused loss only: student logits ``c · tanh(z / c)`` (Gemma's final logit softcapping), None
+        for none.
+    :ivar logit_scale: fused loss only: student logits ``logit_scale · (h Wᵀ + b)`` (applied before ``softcap``).
+    :ivar vocab_size: vocab-parallel losses: the global vocabulary size, checked against the sum of the shard
+        widths (None: not checked).
     """
 
     temperature: float = 1.0
@@ -116,7 +105,6 @@ class DistillOptions:
     chunk_size: int | None = None
     vocab_mismatch: str = "error"
     validate: bool = True
-    return_parts: bool = False
     softcap: float | None = None
     logit_scale: float = 1.0
     vocab_size: int | None = None
@@ -135,13 +123,9 @@ class DistillOptions:
         set_(self, "chunk_size", _int(self.chunk_size, "chunk_size", minimum=1, allow_none=True))
         set_(self, "vocab_mismatch", _choice(self.vocab_mismatch, "vocab_mismatch", VOCAB_MODES))
         set_(self, "validate", _bool(self.validate, "validate"))
-        set_(self, "return_parts", _bool(self.return_parts, "return_parts"))
         set_(self, "softcap", _real(self.softcap, "softcap", positive=True, allow_none=True))
         set_(self, "logit_scale", _real(self.logit_scale, "logit_scale", positive=True))
         set_(self, "vocab_size", _int(self.vocab_size, "vocab_size", minimum=1, allow_none=True))
-        if self.return_parts and self.reduction == "none":
-            raise ValueError("return_parts=True needs a reducing reduction ('mean', 'sum' or 'batchmean'), "
-                             "got reduction='none'")
 
     @property
     def soft_scale(self) -> float:
@@ -149,33 +133,13 @@ class DistillOptions:
         return self.soft_weight * (self.temperature**2 if self.t_squared else 1.0)
 
 
-_FIELDS = tuple(f.name for f in fields(DistillOptions))
-_DEFAULTS = {f.name: f.default for f in fields(DistillOptions)}
+DEFAULT_OPTIONS = DistillOptions()
 
 
-def build_options(options: DistillOptions | None, **keywords: Any) -> DistillOptions:
-    """``options`` (or the defaults) with the keywords that differ from their defaults applied.
-
-    Every keyword is checked (a ValueError names it). Unknown keywords are a programming error.
-    """
-    if options is not None and not isinstance(options, DistillOptions):
-        raise ValueError(f"options must be a DistillOptions or None, got {type(options).__name__}")
-    unknown = set(keywords) - set(_FIELDS)
-    if unknown:  # pragma: no cover - internal misuse
-        raise TypeError(f"unknown option(s) {sorted(unknown)}")
+def check_options(options: DistillOptions | None) -> DistillOptions:
+    """``options``, or the defaults for None (ValueError for anything else)."""
     if options is None:
-        return DistillOptions(**keywords)
-    changed = {}
-    for k, v in keywords.items():
-        default = _DEFAULTS[k]
-        same = v is default or (type(v) is type(default) and v == default)
-        if not same:
-            changed[k] = v
-    return replace(options, **changed) if changed else options
-
-
-def split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split keyword arguments (of a module constructor) into option fields and divergence parameters."""
-    opts = {k: kwargs[k] for k in kwargs if k in _FIELDS}
-    params = {k: kwargs[k] for k in kwargs if k not in _FIELDS}
-    return opts, params
+        return DEFAULT_OPTIONS
+    if not isinstance(options, DistillOptions):
+        raise ValueError(f"options must be a DistillOptions or None, got {type(options).__name__}")
+    return options

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ._keywords import keywords_checked
 from .rl import DEFAULT_CLIP, _as_tensor, _check_clip, _f_generator, _out_dtype, _tangent_extended
 
 __all__ = ["d2o_loss", "f_dpo_loss", "f_dpo_score"]
@@ -66,8 +67,9 @@ def _log_ratios(names: tuple[str, ...], *tensors: Any) -> tuple[list[torch.Tenso
     return [t.to(torch.float64) for t in ts], _out_dtype(*ts)
 
 
-def f_dpo_score(log_ratio: Any, divergence: Any = "reverse_kl", *, clip: float | None = DEFAULT_CLIP,
-                **params: Any) -> torch.Tensor:
+@keywords_checked(options=False)
+def f_dpo_score(log_ratio: Any, divergence: Any = "reverse_kl", *, clip: float | None = DEFAULT_CLIP
+                ) -> torch.Tensor:
     r"""The f-DPO reward map S(u), u = log π_θ(y)/π_ref(y), derived from the generator's f'.
 
     With the regulariser D_f(π_ref‖π_θ) = E_{π_ref}[g(π_θ/π_ref)], g(v) = v f(1/v) (the f-DPO
@@ -98,7 +100,7 @@ def f_dpo_score(log_ratio: Any, divergence: Any = "reverse_kl", *, clip: float |
     tensor([-2.7183, -1.0000, -0.3679], dtype=torch.float64)
     """
     clip = _check_clip(clip)
-    gen = _f_generator(divergence, params)
+    gen = _f_generator(divergence)
     u = _as_tensor(log_ratio, "log_ratio")
     dtype = _out_dtype(u)
     score = _tangent_extended(lambda x: gen.dphi(-x, torch.zeros_like(x))[1], u.to(torch.float64))
@@ -107,6 +109,7 @@ def f_dpo_score(log_ratio: Any, divergence: Any = "reverse_kl", *, clip: float |
     return score.to(dtype)
 
 
+@keywords_checked(options=False)
 def f_dpo_loss(
     chosen_logps: Any,
     rejected_logps: Any,
@@ -117,20 +120,19 @@ def f_dpo_loss(
     divergence: Any = "reverse_kl",
     reduction: str = "mean",
     clip: float | None = DEFAULT_CLIP,
-    **params: Any,
 ) -> torch.Tensor:
     r"""f-DPO: −log σ(β [S(u_w) − S(u_l)]), S from the generator's f' (:func:`f_dpo_score`).
 
     u_w = ``chosen_logps − ref_chosen_logps`` and u_l = ``rejected_logps − ref_rejected_logps``
-    (sequence log-probabilities). ``divergence`` is a registry name with its ``params``, a
-    :class:`~divergences.generators.Generator` or a callable f(t); user-registered generators
-    work (S is then formed from f and a numerical f'). ``"reverse_kl"`` reproduces the DPO loss
+    (sequence log-probabilities). ``divergence`` is a registered name, a ``dv.spec(...)`` value carrying
+    its parameters, a :class:`~divergences.core.terms.Generator` or a callable f(t); user-registered
+    generators work (S is then formed from f and a numerical f'). ``"reverse_kl"`` reproduces the DPO loss
     exactly, at every u. β is the weight of the regulariser D_f(π_ref‖π_θ) in the registry's
     scale, so for the JS divergence (β_JS = ½, bounded by log 2) TRL's ``js_divergence`` at β is
-    ours at 2β. The JS mixture weight cannot be passed by name (``beta`` is DPO's): give
-    ``divergence=divergences.generators.JensenShannon(beta=...)``.
+    ours at 2β. ``beta`` is DPO's; the divergence's own parameters travel inside it, so JS's mixture weight
+    is ``divergence=dv.spec("js", beta=0.3)`` beside DPO's ``beta=0.1``.
 
-    **α convention.** ``divergence="alpha", alpha=α`` is the registry's Amari α-divergence
+    **α convention.** ``divergence=dv.spec("alpha", alpha=α)`` is the registry's Amari α-divergence
     D_α(π_ref‖π_θ); as a function of v = π_θ/π_ref it is the f-DPO paper's
     f(v) = (v^{1−α} − (1−α)v − α)/(α(α−1)) with the *same* α, so S(u) = −e^{−αu}/α. α → 0 is
     reverse KL (DPO), α → 1 forward KL. TRL documents ``f_alpha_divergence_coef`` c as "the α in
@@ -148,7 +150,8 @@ def f_dpo_loss(
     >>> ref_cw, ref_rw = torch.tensor([-11.0]), torch.tensor([-11.0])
     >>> f_dpo_loss(cw, rw, ref_cw, ref_rw, beta=0.5)   # DPO: −log σ(0.5·(1 − (−1)))
     tensor(0.3133)
-    >>> f_dpo_loss(cw, rw, ref_cw, ref_rw, beta=0.5, divergence="alpha", alpha=0.5)
+    >>> import divergences as dv
+    >>> f_dpo_loss(cw, rw, ref_cw, ref_rw, beta=0.5, divergence=dv.spec("alpha", alpha=0.5))
     tensor(0.3021)
     """
     _check_reduction(reduction)
@@ -157,12 +160,13 @@ def f_dpo_loss(
         ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps"),
         chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,
     )
-    s_w = f_dpo_score(cw - rcw, divergence, clip=clip, **params)
-    s_l = f_dpo_score(rl - rrl, divergence, clip=clip, **params)
+    s_w = f_dpo_score(cw - rcw, divergence, clip=clip)
+    s_l = f_dpo_score(rl - rrl, divergence, clip=clip)
     loss = -F.logsigmoid(beta * (s_w - s_l))
     return _reduce(loss, reduction).to(dtype)
 
 
+@keywords_checked(options=False)
 def d2o_loss(
     negative_logps: Any,
     ref_negative_logps: Any,

@@ -4,7 +4,7 @@ Every function here takes log-probabilities of *sampled* items (tokens or whole 
 full distributions, and returns one value per item. Conventions shared by the module:
 
 * **Direction.** :math:`D_f(P\|Q) = \sum_x q(x) f(p(x)/q(x)) = E_Q[f(r)]` with :math:`r = p/q`,
-  exactly as in :mod:`divergences.registry`. In RL fine-tuning take **P = π_ref** (the reference,
+  exactly as in :mod:`divergences.core.record`. In RL fine-tuning take **P = π_ref** (the reference,
   as the teacher in distillation) and **Q = π_θ** (the policy): then ``"kl"`` is the mass-covering
   forward KL(π_ref‖π_θ) of DPH-RL and ``"reverse_kl"`` is the mode-seeking KL(π_θ‖π_ref) that
   PPO/GRPO penalise.
@@ -33,10 +33,12 @@ from typing import Any
 
 import torch
 
-from .. import registry
 from ..core import terms as g
 from ..core.backend import torch_compute_dtype
+from ..core.divergence import spec
+from ..core.record import available
 from ._checks import check_not_meta, require
+from ._keywords import keywords_checked
 
 __all__ = [
     "LOG_RATIO_LIMIT",
@@ -129,19 +131,22 @@ def _limit(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(x, -LOG_RATIO_LIMIT, LOG_RATIO_LIMIT)
 
 
-def _f_generator(divergence: Any, params: dict[str, Any], what: str = "divergence") -> g.Generator:
-    """The registry's f-generator for a name, a Generator object or a callable f(t).
+def _f_generator(divergence: Any, what: str = "divergence") -> g.Generator:
+    """The configured generator f of an f-divergence: a name, a ``dv.spec(...)`` value carrying its parameters,
+    a Generator object or a callable f(t).
 
-    ValueError for divergences that are not f-divergences (Rényi, cross-entropy, ...).
+    ValueError for divergences that are not f-divergences (Rényi, cross-entropy, ...), read from the record's
+    kind.
     """
-    if isinstance(divergence, str) and registry.get(divergence).kind != "f":
-        gen = None
-    else:
-        gen = registry.get_generator(divergence, **params)
+    try:
+        value = spec(divergence)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    gen = value.term() if value.kind == "f" else None
     if not isinstance(gen, g.Generator):
         raise ValueError(
             f"{what}={divergence!r} is not an f-divergence (it has no generator f); "
-            f"the f-divergences are {', '.join(registry.available('f'))}"
+            f"the f-divergences are {', '.join(available('f'))}"
         )
     from ._divergence import refuse_identically_zero
 
@@ -246,6 +251,7 @@ def _straight_through(value: torch.Tensor, k: torch.Tensor, canonical: str) -> t
 # ---------------------------------------------------------------------------------------------
 
 
+@keywords_checked(options=False)
 def sampled_divergence(
     logp: Any,
     logq: Any,
@@ -254,15 +260,14 @@ def sampled_divergence(
     samples_from: str = "p",
     control_variate: bool = True,
     clip: float | None = DEFAULT_CLIP,
-    **params: Any,
 ) -> torch.Tensor:
     r"""Per-sample values whose mean is an unbiased estimate of the f-divergence D(P‖Q).
 
     ``logp`` and ``logq`` are the log-probabilities of the *same sampled items* under P and
     under Q; the items were drawn from P (``samples_from="p"``) or from Q (``"q"``). With
-    r = p/q and f the registry's generator of ``divergence`` (a name with its ``params``, a
-    :class:`~divergences.generators.Generator`, or a callable f(t); user-registered generators
-    work):
+    r = p/q and f the registry's generator of ``divergence`` (a name, a ``dv.spec(...)`` value carrying
+    its parameters, a :class:`~divergences.core.terms.Generator`, or a callable f(t); user-registered
+    generators work):
 
     * ``samples_from="q"``: value f(r); control variate: f(r) − f'(1)(r − 1) (E_Q[r] = 1);
     * ``samples_from="p"``: value f(r)/r (= E_P-form, since E_Q[f(r)] = E_P[f(r)/r]); control
@@ -295,21 +300,21 @@ def sampled_divergence(
     if samples_from not in ("p", "q"):
         raise ValueError(f"samples_from must be 'p' or 'q', got {samples_from!r}")
     clip = _check_clip(clip)
-    gen = _f_generator(divergence, params)
+    gen = _f_generator(divergence)
     a_in, b_in, dtype = _pair(logp, logq, ("logp", "logq"))
     slope = gen.f_prime_one if control_variate else 0.0
     if samples_from == "q":
         # f(r) − f'(1)(r − 1) = φ(ℓ, 0) − f'(1) expm1(ℓ): the pointwise term at p = r, q = 1
-        def per_sample(ell):
+        def from_q(ell):
             return gen.phi(ell, torch.zeros_like(ell)) - slope * torch.expm1(ell)
 
-        value = _tangent_extended(per_sample, a_in - b_in, exact_at_inf=True)
+        value = _tangent_extended(from_q, a_in - b_in, exact_at_inf=True)
     else:
         # f(r)/r + f'(1)(1/r − 1) = φ(0, m) + f'(1) expm1(m), m = −ℓ: the term at p = 1, q = 1/r
-        def per_sample(m):
+        def from_p(m):
             return gen.phi(torch.zeros_like(m), m) + slope * torch.expm1(m)
 
-        value = _tangent_extended(per_sample, b_in - a_in, exact_at_inf=True)
+        value = _tangent_extended(from_p, b_in - a_in, exact_at_inf=True)
     return _finish(value, dtype, clip)
 
 
@@ -318,7 +323,8 @@ def sampled_divergence(
 # ---------------------------------------------------------------------------------------------
 
 
-def f_prime(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP, **params: Any) -> torch.Tensor:
+@keywords_checked(options=False)
+def f_prime(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP) -> torch.Tensor:
     r"""The generator's derivative f'(r) at r = exp(``log_ratio``), for any f-divergence.
 
     ``log_ratio`` is log p − log q (the registry's D(P‖Q) = E_Q f(p/q)). Built-in generators use
@@ -335,14 +341,15 @@ def f_prime(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFA
     tensor([-1.0000, -0.3679])
     """
     clip = _check_clip(clip)
-    gen = _f_generator(divergence, params)
+    gen = _f_generator(divergence)
     ell = _as_tensor(log_ratio, "log_ratio")
     dtype = _out_dtype(ell)
     value = _tangent_extended(lambda x: gen.dphi(torch.zeros_like(x), -x)[0], ell.to(torch.float64))
     return _finish(value, dtype, clip)
 
 
-def f_weight(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP, **params: Any) -> torch.Tensor:
+@keywords_checked(options=False)
+def f_weight(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP) -> torch.Tensor:
     r"""The f-distill weight r² f''(r) at r = exp(``log_ratio``), for any f-divergence.
 
     ``log_ratio`` is log p − log q. In the registry's scale: reverse KL 1, KL r, Jeffreys 1 + r,
@@ -359,7 +366,7 @@ def f_weight(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEF
     tensor([1., 1.])
     """
     clip = _check_clip(clip)
-    gen = _f_generator(divergence, params)
+    gen = _f_generator(divergence)
     ell = _as_tensor(log_ratio, "log_ratio")
     dtype = _out_dtype(ell)
     value = _tangent_extended(lambda x: gen.weight(torch.exp(x)), ell.to(torch.float64))
@@ -409,7 +416,7 @@ def sequence_match_chi2(
         raise ValueError("logp must have a category dimension when samples_from is None")
     if isinstance(dim, bool) or not isinstance(dim, int) or not -a.ndim <= dim < a.ndim:
         raise ValueError(f"dim must be an axis of logp (an integer in [{-a.ndim}, {a.ndim})), got {dim!r}")
-    terms = registry.get_generator("triangular").phi(a, b)
+    terms = spec("triangular").term().phi(a, b)
     return _finish(0.5 * terms.sum(dim=dim), dtype, clip)
 
 

@@ -12,16 +12,18 @@ low student entropy *and* high teacher–student divergence (confident but wrong
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
 
-from ..generators import CrossEntropy
+from ..core.divergence import spec
 from ._checks import check_logits_tensor, scan_logits
 from ._engine import LOCAL, DenseRows, chunk_rows, compute_dtype, plan_tokens, run
 from ._kernels import pointwise_terms
+from ._keywords import keywords_checked
 from .losses import divergence_loss
-from .options import DistillOptions
+from .options import DistillOptions, check_options
 
 __all__ = ["select_tokens", "token_divergence", "token_entropy"]
 
@@ -52,7 +54,7 @@ def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk_size: int |
                          f"{compute_dtype(logits)}; use T ≥ {1.0 / big:.3g} (or float64 logits)")
     overflow_at = big * opts.temperature / 2 if opts.temperature < 1.0 else None
     masked = scan_logits([("logits", logits)], LOCAL, overflow_at=overflow_at) if opts.validate else True
-    term = CrossEntropy()
+    term = spec("cross_entropy").term()
     temp = opts.temperature
 
     def kernel(z: Tensor, _teacher, _need_z: bool, _need_t: bool):
@@ -69,18 +71,22 @@ def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk_size: int |
     return out.reshape(logits.shape[:-1])
 
 
+@keywords_checked()
 def token_divergence(
     student_logits: Tensor,
     teacher_logits: Tensor,
     divergence: Any = "kl",
     *,
-    temperature: float = 1.0,
-    chunk_size: int | None = None,
-    vocab_mismatch: str = "error",
-    validate: bool = True,
-    **params: Any,
+    options: DistillOptions | None = None,
 ) -> Tensor:
     """D(teacher ‖ student) per token, detached (``divergence_loss(..., reduction="none")`` without gradient).
+
+    :param student_logits: (..., V) the student's logits.
+    :param teacher_logits: (..., V) the teacher's logits.
+    :param divergence: as :func:`~divergences.torch.divergence_loss` takes it (``dv.spec("js", beta=0.3)``).
+    :param options: a :class:`~divergences.torch.DistillOptions` (temperature, chunk size, vocabulary
+        mismatch, validation; its ``reduction`` is replaced by ``"none"``).
+    :returns: shape ``(...)``, the per-token divergences, without gradient.
 
     >>> import torch
     >>> from divergences.torch import token_divergence
@@ -89,9 +95,8 @@ def token_divergence(
     [0.0, 0.5]
     """
     with torch.no_grad():
-        return divergence_loss(student_logits.detach(), teacher_logits.detach(), divergence, temperature=temperature,
-                               reduction="none", chunk_size=chunk_size, vocab_mismatch=vocab_mismatch,
-                               validate=validate, **params)
+        return divergence_loss(student_logits.detach(), teacher_logits.detach(), divergence,
+                               options=replace(check_options(options), reduction="none"))
 
 
 def _quantile(x: Tensor, keep: Tensor, q: float, name: str) -> Tensor:
@@ -137,6 +142,7 @@ def select_tokens(
     if uses_divergence and divergence is None:
         raise ValueError(f"strategy {strategy!r} needs divergence (see token_divergence)")
     ref = entropy if uses_entropy else divergence
+    assert ref is not None  # checked above
     if entropy is not None and divergence is not None and entropy.shape != divergence.shape:
         raise ValueError(f"entropy and divergence must have the same shape, got {tuple(entropy.shape)} "
                          f"and {tuple(divergence.shape)}")
@@ -149,11 +155,11 @@ def select_tokens(
     if not bool(keep.any()):
         return keep.clone()
     out = keep.clone()
-    if uses_entropy:
+    if uses_entropy and entropy is not None:
         e = entropy.detach()
         threshold = _quantile(e, keep, entropy_quantile, "entropy_quantile").to(e.dtype)
         out &= (e >= threshold) if strategy == "high_entropy" else (e <= threshold)
-    if uses_divergence:
+    if uses_divergence and divergence is not None:
         d = divergence.detach()
         out &= d >= _quantile(d, keep, divergence_quantile, "divergence_quantile").to(d.dtype)
     return out

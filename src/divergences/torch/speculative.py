@@ -146,9 +146,7 @@ def draft_loss(
         from .losses import divergence_loss
 
         checked_pair(draft_logits, target_logits, ("draft_logits", "target_logits"), validate=False)
-        return divergence_loss(draft_logits, target_logits, "tv", temperature=opts.temperature, labels=labels,
-                               mask=mask, reduction=opts.reduction, chunk_size=opts.chunk_size,
-                               ignore_index=opts.ignore_index)
+        return divergence_loss(draft_logits, target_logits, "tv", labels=labels, mask=mask, options=opts)
     log_alpha = log_acceptance_rate(draft_logits, target_logits, temperature=opts.temperature,
                                     chunk_size=opts.chunk_size)
     lead = tuple(draft_logits.shape[:-1])

@@ -14,17 +14,18 @@ dense loss (instead of +inf from a tail of 1e-16 against an exact 0).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 
 from ._agreement import Agreement
 from ._checks import check_logits_tensor, check_not_meta, require, scan_logits
-from ._divergence import Divergence
-from ._engine import LOCAL, DenseRows, LocalComm, compute_dtype, run
+from ._divergence import Resolved
+from ._engine import LOCAL, Comm, DenseRows, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
+from ._keywords import keywords_checked
 from ._setup import (
+    LossParts,
     check_options_apply,
     comm_from,
     complete,
@@ -35,7 +36,7 @@ from ._setup import (
     plan_call,
     teacher_rows,
 )
-from .options import DistillOptions, build_options
+from .options import DistillOptions, check_options
 
 __all__ = ["topk_divergence_loss"]
 
@@ -50,7 +51,7 @@ def teacher_tail_log(logp_k: Tensor) -> Tensor:
     return torch.where(tail < floor, torch.full_like(tail, -math.inf), tail)
 
 
-def _buckets(z: Tensor, logp_k: Tensor, idx: Tensor, temperature: float, comm: LocalComm):
+def _buckets(z: Tensor, logp_k: Tensor, idx: Tensor, temperature: float, comm: Comm):
     """Student log-probs over the (local) vocabulary, the local columns of the k indices, and the
     teacher/student log-probs over the k + 1 buckets (replicated on every rank)."""
     (b,) = comm.log_softmax(z, temperature=temperature)
@@ -69,8 +70,14 @@ def _buckets(z: Tensor, logp_k: Tensor, idx: Tensor, temperature: float, comm: L
     return b, li, inside, a, bb
 
 
-def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalComm = LOCAL):
-    gen = div.generator
+def _refuse_vectors(div: Resolved) -> None:
+    if div.kind == "vectors":
+        raise ValueError(f"divergence {div.name!r} compares raw vectors (inputs='vectors'), so it needs dense teacher "
+                         "logits, not a top-k teacher")
+
+
+def _topk_kernel(div: Resolved, temperature: float, scale: float, comm: Comm = LOCAL):
+    gen: Any = div.generator
 
     def closed(z: Tensor, teacher, need_z: bool, need_t: bool):
         logp_k, idx = teacher[0], teacher[1]
@@ -99,8 +106,7 @@ def _topk_kernel(div: Divergence, temperature: float, scale: float, comm: LocalC
         _, _, _, a, bb = _buckets(z, logp_k, idx, temperature, LOCAL)
         return div.rows(a, bb, LOCAL)
 
-    if div.kind == "cosine":
-        raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
+    _refuse_vectors(div)
     if div.closed_form and div.generator is not None:
         return finite_gradients(closed, div)
     if comm.parallel:
@@ -127,7 +133,7 @@ def _check_topk_local(logp: Any, idx: Any, lead: tuple[int, ...]) -> None:
     check_not_meta(idx, "teacher_topk_indices")
 
 
-def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
+def check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
     _check_topk_local(logp, idx, lead)
     k = logp.shape[-1]
     if k > vocab:
@@ -147,29 +153,37 @@ def _check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
         # positions of a teacher cache look like this, and are dropped by labels / mask anyway)
 
 
+@overload
+def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, teacher_topk_indices: Tensor,
+                         divergence: Any = ..., *, labels: Tensor | None = ..., mask: Tensor | None = ...,
+                         weights: Tensor | None = ..., options: DistillOptions | None = ...,
+                         num_items_in_batch: Any = ..., process_group: Any = ...,
+                         return_parts: Literal[False] = ...) -> Tensor: ...
+
+
+@overload
+def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, teacher_topk_indices: Tensor,
+                         divergence: Any = ..., *, labels: Tensor | None = ..., mask: Tensor | None = ...,
+                         weights: Tensor | None = ..., options: DistillOptions | None = ...,
+                         num_items_in_batch: Any = ..., process_group: Any = ...,
+                         return_parts: Literal[True]) -> LossParts: ...
+
+
+@keywords_checked()
 def topk_divergence_loss(
     student_logits: Tensor,
     teacher_topk_logprobs: Tensor,
     teacher_topk_indices: Tensor,
     divergence: Any = "kl",
     *,
-    temperature: float = 1.0,
     labels: Tensor | None = None,
-    ignore_index: int = -100,
     mask: Tensor | None = None,
     weights: Tensor | None = None,
-    reduction: str = "mean",
-    chunk_size: int | None = None,
-    hard_weight: float = 0.0,
-    soft_weight: float = 1.0,
-    t_squared: bool = False,
-    validate: bool = True,
-    params: Mapping[str, Any] | None = None,
     options: DistillOptions | None = None,
     num_items_in_batch: Any = None,
     process_group: Any = None,
-    **flat_params: Any,
-) -> Any:
+    return_parts: bool = False,
+) -> Tensor | LossParts:
     r"""D(teacher ‖ student) on the teacher's top-k entries plus one tail bucket.
 
     Per token, with ``K`` the k indices, ``p_j = exp(teacher_topk_logprobs_j)`` and ``q = softmax(z/T)``:
@@ -179,12 +193,27 @@ def topk_divergence_loss(
     k·ε counts as zero (k = V then equals the dense loss). ``temperature`` applies to the student
     logits only; the teacher's log-probabilities are used as given (store them at the temperature you
     distil at). Options, reductions and the hard-label term are those of
-    :func:`~divergences.torch.divergence_loss`. With ``process_group`` the student logits are a vocabulary
-    shard on each rank and the top-k (with *global* indices) is the same on every rank (see
-    :func:`divergences.torch.distributed.vocab_parallel_topk` to form it from sharded teacher logits).
+    :func:`~divergences.torch.divergence_loss` (``options.vocab_mismatch``, ``softcap`` and ``logit_scale``
+    do not apply).
 
-    Indices must be distinct within a token and lie in [0, V); the top-k probabilities must not sum to
-    more than 1 (tolerance 1e-3, 1e-6 in float64).
+    :param student_logits: (..., V) the student's logits.
+    :param teacher_topk_logprobs: (..., k) the teacher's k largest log-probabilities (≤ 0; their probabilities
+        sum to at most 1, tolerance 1e-3, 1e-6 in float64).
+    :param teacher_topk_indices: (..., k) their vocabulary indices, distinct within a token, in [0, V).
+    :param divergence: as :func:`~divergences.torch.divergence_loss` takes it; raw-vector records (cosine) need
+        dense teacher logits and are refused.
+    :param labels: as :func:`~divergences.torch.divergence_loss`.
+    :param mask: as :func:`~divergences.torch.divergence_loss`.
+    :param weights: as :func:`~divergences.torch.divergence_loss`.
+    :param options: a :class:`~divergences.torch.DistillOptions`.
+    :param num_items_in_batch: as :func:`~divergences.torch.divergence_loss`.
+    :param process_group: the student logits are a vocabulary shard on each rank and the top-k (with *global*
+        indices) is the same on every rank (see :func:`divergences.torch.distributed.vocab_parallel_topk` to
+        form it from sharded teacher logits).
+    :param return_parts: return :class:`~divergences.torch.LossParts` ``(loss, soft, hard)``.
+    :returns: the loss (or the parts), as :func:`~divergences.torch.divergence_loss`.
+    :raises ValueError: for bad tensors, options or divergence, naming the argument.
+    :raises TypeError: for a removed keyword spelling, naming the new one.
 
     >>> import torch
     >>> from divergences.torch import topk_divergence_loss, divergence_loss
@@ -197,20 +226,17 @@ def topk_divergence_loss(
     (student_logits,), process_group = local_shards(process_group, student_logits)
     # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
     with Agreement(process_group, device_of(student_logits)) as call:
-        opts = build_options(options, temperature=temperature, ignore_index=ignore_index, reduction=reduction,
-                             chunk_size=chunk_size, hard_weight=hard_weight, soft_weight=soft_weight,
-                             t_squared=t_squared, validate=validate)
+        opts = check_options(options)
         check_logits_tensor(student_logits, "student_logits")
         lead = tuple(student_logits.shape[:-1])
         width = student_logits.shape[-1]
         _check_topk_local(teacher_topk_logprobs, teacher_topk_indices, lead)
         device = student_logits.device
         check_options_apply(opts, "topk_divergence_loss", None if process_group is not None else width)
-        st = plan_call(lead, device, compute_dtype(student_logits, teacher_topk_logprobs), divergence, params,
-                       flat_params, opts, labels=labels, mask=mask, weights=weights,
-                       num_items_in_batch=num_items_in_batch)
-        if st.div.kind == "cosine":
-            raise ValueError("divergence 'cosine' needs dense teacher logits, not a top-k teacher")
+        st = plan_call(lead, device, compute_dtype(student_logits, teacher_topk_logprobs), divergence, opts,
+                       labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
+                       return_parts=return_parts)
+        _refuse_vectors(st.div)
         describe_call(call, "topk_divergence_loss", lead, {"student_logits": student_logits,
                       "teacher_topk_logprobs": teacher_topk_logprobs}, opts, st, labels=labels, mask=mask,
                       weights=weights, num_items_in_batch=num_items_in_batch,
@@ -218,8 +244,8 @@ def topk_divergence_loss(
                                "teacher_topk_indices": teacher_topk_indices},
                       k=teacher_topk_indices.shape[-1], widths=(width,))
     comm = comm_from(call, ["student_logits"], opts)
-    vocab = comm.vocab if comm.parallel else width
-    _check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)  # the same data on every rank
+    vocab = comm.global_width(width)
+    check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)  # the same data on every rank
     if opts.validate:
         scan_logits([("student_logits", student_logits)], comm)
     complete(st, comm, vocab, device)

@@ -6,6 +6,7 @@ error, naming the expected field. After the cases, a correct call must still wor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -14,6 +15,7 @@ import traceback
 import torch
 import torch.distributed as dist
 
+import divergences as dv
 from divergences.torch import (
     DistillOptions,
     divergence_loss,
@@ -53,7 +55,15 @@ def cases(rank: int, widths: list[int]) -> dict:
     lp, ix = t.log_softmax(-1).topk(3)
 
     def dense(**kw):
-        return lambda: divergence_loss(zs.clone().requires_grad_(), ts, "kl", process_group=G, **kw)
+        fields = {f.name for f in dataclasses.fields(DistillOptions)}
+        opts = {k: kw.pop(k) for k in list(kw) if k in fields}
+        return lambda: divergence_loss(zs.clone().requires_grad_(), ts, "kl", process_group=G,
+                                       options=DistillOptions(**opts), **kw)
+
+    def bad_options(refuse: bool):
+        # a bad options value reaches the call (a DistillOptions is checked when it is built, before the call)
+        return lambda: divergence_loss(zs, ts, "kl", process_group=G,
+                                       options={"temperature": -1.0} if refuse else None)  # type: ignore[arg-type]
 
     def dense_if(cond, a, b, **kw):
         return dense(**(a if cond else b), **kw)
@@ -75,17 +85,16 @@ def cases(rank: int, widths: list[int]) -> dict:
         "student dtype only": ("dtypes", lambda: divergence_loss(zs.float() if last else zs, ts, "kl",
                                                                  process_group=G)),
         "divergence": ("divergence", lambda: divergence_loss(zs, ts, "js" if last else "kl", process_group=G)),
-        "divergence parameter": ("divergence", lambda: divergence_loss(zs, ts, "js", beta=0.3 if last else 0.5,
-                                                                       process_group=G)),
+        "divergence parameter": ("divergence", lambda: divergence_loss(zs, ts, dv.spec("js", beta=0.3 if last else 0.5), process_group=G)),
         "options object": ("vocab_size", lambda: divergence_loss(
             zs, ts, "kl", process_group=G, options=DistillOptions(vocab_size=V if last else None))),
         "a rank's bad tensor": ("rank 1 refused the call: teacher_logits must be a torch.Tensor",
                                 lambda: divergence_loss(zs, ts.tolist() if rank == 1 else ts, "kl", process_group=G)),
         "a rank's bad labels": (f"rank {len(widths) - 1} refused the call: labels must have shape (2, 4)",
                                 dense(labels=labels[:, :3] if last else labels)),
-        "a rank's bad option": ("rank 0 refused the call: temperature must be a finite positive number",
-                                dense(temperature=-1.0 if rank == 0 else 1.0)),
-        "several ranks refuse": ("refused it too", dense(temperature=-1.0 if rank in (0, len(widths) - 1) else 1.0)),
+        "a rank's bad option": ("rank 0 refused the call: options must be a DistillOptions",
+                                bad_options(rank == 0)),
+        "several ranks refuse": ("refused it too", bad_options(rank in (0, len(widths) - 1))),
         "a rank's unknown divergence": ("rank 1 refused the call", lambda: divergence_loss(
             zs, ts, "nope" if rank == 1 else "kl", process_group=G)),
         "different losses": ("loss", lambda: topk_divergence_loss(zs, lp, ix, "kl", process_group=G) if last

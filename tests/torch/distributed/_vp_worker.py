@@ -6,6 +6,7 @@ loss and gradients, then the vocab-parallel ones from this rank's shard, and com
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import traceback
@@ -15,6 +16,7 @@ import torch.distributed as dist
 
 import divergences as dv
 from divergences.torch import (
+    DistillOptions,
     balanced_kl_loss,
     divergence_loss,
     fused_linear_divergence_loss,
@@ -36,6 +38,12 @@ def _close(got, want, dtype, what):
     torch.testing.assert_close(got.to(want.dtype), want, **tol, msg=lambda m: f"{what}: {m}")
 
 
+def _options(kw):
+    """Split keyword arguments into the loss's own and a DistillOptions of the option fields."""
+    fields = {f.name for f in dataclasses.fields(DistillOptions)}
+    return {k: v for k, v in kw.items() if k not in fields}, {k: v for k, v in kw.items() if k in fields}
+
+
 def _dense_case(rank, widths, name, params, dtype, seed, **kw):
     V = sum(widths)
     g = torch.Generator().manual_seed(seed)
@@ -47,10 +55,12 @@ def _dense_case(rank, widths, name, params, dtype, seed, **kw):
         z[:, :, 0] = -math.inf
     lo, hi = _bounds(widths, rank)
     zf, tf = z.clone().requires_grad_(), t.clone().requires_grad_()
-    ref = divergence_loss(zf, tf, name, **params, **kw)
+    call, opts = _options(kw)
+    div = dv.spec(name, **params) if params else name
+    ref = divergence_loss(zf, tf, div, **call, options=DistillOptions(**opts))
     ref.sum().backward()
     zs, ts = z[..., lo:hi].clone().requires_grad_(), t[..., lo:hi].clone().requires_grad_()
-    got = divergence_loss(zs, ts, name, **params, **kw, process_group=dist.group.WORLD)
+    got = divergence_loss(zs, ts, div, **call, options=DistillOptions(**opts), process_group=dist.group.WORLD)
     what = f"{name}{params} {kw} {dtype}"
     _close(got.detach(), ref.detach(), dtype, what + " loss")
     got.sum().backward()
@@ -66,10 +76,11 @@ def _balanced_case(rank, widths, seed, **kw):
     t = torch.randn(2, 5, V, generator=g, dtype=F64) * 1.5
     lo, hi = _bounds(widths, rank)
     zf = z.clone().requires_grad_()
-    ref = balanced_kl_loss(zf, t, **kw)
+    call, opts = _options(kw)
+    ref = balanced_kl_loss(zf, t, **call, options=DistillOptions(**opts))
     ref.backward()
     zs = z[..., lo:hi].clone().requires_grad_()
-    got = balanced_kl_loss(zs, t[..., lo:hi], **kw, process_group=dist.group.WORLD)
+    got = balanced_kl_loss(zs, t[..., lo:hi], **call, options=DistillOptions(**opts), process_group=dist.group.WORLD)
     _close(got.detach(), ref.detach(), F64, f"balanced {kw} loss")
     got.backward()
     _close(zs.grad, zf.grad[..., lo:hi], F64, f"balanced {kw} student grad")
@@ -85,11 +96,14 @@ def _fused_case(rank, widths, dtype, name="js", **kw):
     labels = torch.tensor([0, 3, -100, V - 1, 2, 1, -100])
     lo, hi = _bounds(widths, rank)
     hf, wf, bf = h.clone().requires_grad_(), w.clone().requires_grad_(), b.clone().requires_grad_()
-    ref = fused_linear_divergence_loss(hf, wf, t, name, bias=bf, labels=labels, hard_weight=0.4, chunk_size=3, **kw)
+    params, opts = _options(kw)
+    div = dv.spec(name, **params)
+    options = DistillOptions(hard_weight=0.4, chunk_size=3, **opts)
+    ref = fused_linear_divergence_loss(hf, wf, t, div, bias=bf, labels=labels, options=options)
     ref.sum().backward()
     hs, ws, bs = h.clone().requires_grad_(), w[lo:hi].clone().requires_grad_(), b[lo:hi].clone().requires_grad_()
-    got = fused_linear_divergence_loss(hs, ws, t[:, lo:hi], name, bias=bs, labels=labels, hard_weight=0.4,
-                                       chunk_size=3, process_group=dist.group.WORLD, **kw)
+    got = fused_linear_divergence_loss(hs, ws, t[:, lo:hi], div, bias=bs, labels=labels, options=options,
+                                       process_group=dist.group.WORLD)
     _close(got.detach(), ref.detach(), dtype, f"fused {kw} loss")
     got.sum().backward()
     _close(ws.grad, wf.grad[lo:hi], dtype, "fused weight grad")
@@ -111,11 +125,10 @@ def _topk_case(rank, widths, name, params, dtype, k):
     assert torch.equal(ix, rix), (ix, rix)
     zf = z.clone().requires_grad_()
     labels = torch.tensor([1, -100, 0, V - 1, 2, 3])
-    ref = topk_divergence_loss(zf, rlp, rix, name, labels=labels, temperature=0.8, hard_weight=0.3, **params)
+    ref = topk_divergence_loss(zf, rlp, rix, dv.spec(name, **params), labels=labels, options=DistillOptions(temperature=0.8, hard_weight=0.3))
     ref.backward()
     zs = z[:, lo:hi].clone().requires_grad_()
-    got = topk_divergence_loss(zs, lp, ix, name, labels=labels, temperature=0.8, hard_weight=0.3,
-                               process_group=dist.group.WORLD, **params)
+    got = topk_divergence_loss(zs, lp, ix, dv.spec(name, **params), labels=labels, process_group=dist.group.WORLD, options=DistillOptions(temperature=0.8, hard_weight=0.3))
     _close(got.detach(), ref.detach(), dtype, f"topk {name} k={k} loss")
     got.backward()
     _close(zs.grad, zf.grad[:, lo:hi], dtype, f"topk {name} k={k} grad")
@@ -132,9 +145,9 @@ def _dtensor_case(rank, world):
     t = torch.randn(3, 4, V, generator=g, dtype=F64)
     zd = distribute_tensor(z, mesh, [Shard(2)]).detach().requires_grad_()
     td = distribute_tensor(t, mesh, [Shard(2)])
-    got = divergence_loss(zd, td, "reverse_kl", temperature=1.2)  # the group is read from the mesh
+    got = divergence_loss(zd, td, "reverse_kl", options=DistillOptions(temperature=1.2))  # the group is read from the mesh
     zf = z.clone().requires_grad_()
-    ref = divergence_loss(zf, t, "reverse_kl", temperature=1.2)
+    ref = divergence_loss(zf, t, "reverse_kl", options=DistillOptions(temperature=1.2))
     _close(got.detach(), ref.detach(), F64, "DTensor loss")
     got.backward()
     ref.backward()
@@ -163,8 +176,7 @@ def _bad_input(rank, widths):
                   "disagree on tokens")
     # student and teacher shards of different widths on some rank
     tw = hi - lo + (1 if rank == 0 else 0)
-    _expect_error(lambda: divergence_loss(z[:, lo:hi], torch.randn(4, tw, dtype=F64), "kl",
-                                          process_group=dist.group.WORLD, vocab_mismatch="crop"), "equal widths")
+    _expect_error(lambda: divergence_loss(z[:, lo:hi], torch.randn(4, tw, dtype=F64), "kl", process_group=dist.group.WORLD, options=DistillOptions(vocab_mismatch="crop")), "equal widths")
     # a NaN on one rank is an error on every rank (collective check)
     bad = z[:, lo:hi].clone()
     if rank == len(widths) - 1:

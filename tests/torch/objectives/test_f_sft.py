@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import divergences as dv
 from divergences.core.record import get_generator
 from divergences.core.terms import Generator
-from divergences.torch import f_sft_loss
+from divergences.torch import DistillOptions, f_sft_loss
 
 #: every registered f-divergence (the record's kind) at its default parameters, and one more order of α
 F_DIVS = [(name, {}) for name in dv.available("f")] + [("alpha", {"alpha": 2.0})]
@@ -71,7 +71,7 @@ def test_the_trace_term_is_constant_only_for_the_kl_case():
     from divergences.torch.objectives.f_sft import _RewardTrace
 
     for name, constant in (("reverse_kl", True), ("kl", False), ("js", False), ("pearson", False)):
-        trace = divergence_loss(z, r, _RewardTrace(get_generator(name)), reduction="sum")
+        trace = divergence_loss(z, r, _RewardTrace(get_generator(name)), options=DistillOptions(reduction="sum"))
         (g,) = torch.autograd.grad(trace, z)
         assert bool(torch.all(g.abs() < 1e-12)) is constant, name
         if constant:

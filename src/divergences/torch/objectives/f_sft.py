@@ -46,6 +46,7 @@ from ...core.divergence import DivergenceLike
 from ...core.terms import Generator, Pointwise
 from ...core.validation import check_real
 from ..losses import divergence_loss
+from ..options import DistillOptions
 from ..preference import f_dpo_score
 from ..rl import DEFAULT_CLIP
 from ._checks import f_generator, logits
@@ -186,7 +187,7 @@ def f_sft_loss(
                          f"got {labels[bad][0].item()}")
     # the vocabulary trace (the logits were checked above, not again in the engine), on the chunk engine (0 at dropped tokens)
     trace = divergence_loss(policy_logits, ref_logits.detach(), _RewardTrace(gen), mask=keep,
-                            reduction="none", chunk_size=chunk_size, validate=False)
+                            options=DistillOptions(reduction="none", chunk_size=chunk_size, validate=False))
     # the data term: f-DPO's score at the target token
     safe = torch.where(keep, labels, torch.zeros_like(labels)).unsqueeze(-1)
     dtype = trace.dtype
