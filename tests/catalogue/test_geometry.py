@@ -66,13 +66,13 @@ def test_cosine_equals_scipy_at_any_scale(x, data, scale):
 
 
 def test_cosine_matches_torch_and_its_loss():
-    from divergences.torch import divergence_loss
+    from divergences.torch import DistillOptions, divergence_loss
 
     g = torch.Generator().manual_seed(0)
     s, t = torch.randn(4, 7, dtype=torch.float64, generator=g), torch.randn(4, 7, dtype=torch.float64, generator=g)
     want = 1 - torch.nn.functional.cosine_similarity(s, t, dim=-1)
     assert torch.allclose(dv.cosine(s, t), want, rtol=1e-12, atol=1e-14)
-    assert torch.allclose(divergence_loss(s, t, "cosine", reduction="none"), dv.cosine(s, t), rtol=1e-12, atol=1e-14)
+    assert torch.allclose(divergence_loss(s, t, "cosine", options=DistillOptions(reduction="none")), dv.cosine(s, t), rtol=1e-12, atol=1e-14)
     assert torch.autograd.gradcheck(lambda a: dv.cosine(a, t), (s.clone().requires_grad_(True),))
     assert (dv.cosine(s, s) == 0).all() and (dv.cosine(s, 3 * s) <= 1e-15).all()  # ½‖x̂ − ŷ‖²: no 1 − cos residue
 
