@@ -17,8 +17,11 @@ from mkdocs.structure.files import File
 # (module, one-line description) in the order of the layers
 MODULES = [
     ("divergences", "exact divergences between distributions on arrays (NumPy, PyTorch, Array API)"),
-    ("divergences.registry", "the registry: one record per divergence"),
-    ("divergences.generators", "f-divergence generators and pointwise terms"),
+    ("divergences.core.divergence", "a divergence with its parameters: spec and Divergence"),
+    ("divergences.core.record", "the registry: one record per divergence"),
+    ("divergences.core.terms", "the term contract: pointwise terms and f-divergence generators"),
+    ("divergences.core.mixture", "pointwise mixtures of divergences"),
+    ("divergences.catalogue", "the built-in terms, one module per family"),
     ("divergences.gaussian", "closed forms between normal distributions"),
     ("divergences.projection", "information projections (M and I) onto exponential families"),
     ("divergences.samples", "estimators and tests from samples"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import catalogue, core, exact, generators, registry  # noqa: F401  (generators, registry: until the shim sweep)
+from . import catalogue, core, exact  # noqa: F401
 from .core.divergence import Divergence, spec
 from .core.record import Record, available, get, records, register, unregister
 from .core.terms import Generator, Pointwise
