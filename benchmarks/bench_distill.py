@@ -176,7 +176,7 @@ def _child(table: str, method: str, shape: list[int], repeats: int) -> dict:
             h.grad = w.grad = None
             gkd(h @ w.T, teacher_logits).backward()
     elif method in ("ours_fused", "ours_fused_th", "ours_fused_intraop"):
-        from divergences.torch import FusedLinearDivergenceLoss, TeacherHead, _parallel
+        from divergences.torch import DistillOptions, FusedLinearDivergenceLoss, TeacherHead, _parallel
 
         if method == "ours_fused_intraop":
             _parallel.set_policy("intra-op")

@@ -22,3 +22,12 @@ student = torch.randn(4, 16, requires_grad=True)
 teacher = torch.randn(4, 16)
 loss: torch.Tensor = dv.js(teacher, student, from_logits=True).mean()
 loss.backward()
+
+from divergences.torch import DistillOptions, LossParts, divergence_loss, fused_linear_divergence_loss  # noqa: E402
+
+opts = DistillOptions(temperature=2.0, hard_weight=0.5)
+labels = torch.tensor([1, 2, 3, 4])
+kd: torch.Tensor = divergence_loss(student, teacher, js03, labels=labels, options=opts)
+parts: LossParts = divergence_loss(student, teacher, "kl", labels=labels, options=opts, return_parts=True)
+fused: torch.Tensor = fused_linear_divergence_loss(torch.randn(4, 8), torch.randn(16, 8), teacher, js03)
+print(kd.item(), parts.soft.item(), fused.item())

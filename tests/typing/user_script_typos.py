@@ -13,3 +13,12 @@ dv.kl(p, q, bse=2)  # typo of base
 dv.js(p, q, beta="0.3")  # a string where a number is expected
 dv.renyi(p, q, alfa=2.0)  # typo of alpha
 dv.kl_divergence(p, q)  # no such verb
+
+import torch  # noqa: E402
+
+from divergences.torch import DistillOptions, divergence_loss  # noqa: E402
+
+s, t = torch.randn(2, 5), torch.randn(2, 5)
+divergence_loss(s, t, "js", beta=0.3)  # reported: the divergence's parameter goes in dv.spec("js", beta=0.3)
+divergence_loss(s, t, "kl", temperature=2.0)  # reported: a loss knob goes in options=DistillOptions(...)
+divergence_loss(s, t, "kl", options=DistillOptions(temprature=2.0))  # reported: typo of temperature
