@@ -28,8 +28,8 @@ instead of taking the machine down. Ratios are anchor / ours (> 1: ours is faste
 ``--shared``, the kernels on a shared machine: MMD² (RBF) and the energy distance, value + gradient,
 float64, n = m ∈ {300, 1000, 3000}, d = 10, with 2 torch threads, timed (median of ``--repeats``)
 alone and beside a neighbour process that runs small matrix products (64 × 64) on 2 torch threads,
-as the time ratio beside ÷ alone; each with the thread policy of ``_torch_pairs`` (work below
-``SERIAL_BELOW`` pairs on one thread) and without it (``SERIAL_BELOW = 0``), interleaved.
+as the time ratio beside ÷ alone; each with the thread policy of ``samples._threads`` (small problems and an
+oversubscribed machine on one thread) and without it (``DIVERGENCES_THREADS=keep``), interleaved.
 
 Torch tables (``--torch``; torch CPU, float64 unless stated, OMP threads as set by the environment):
 
@@ -65,6 +65,7 @@ see torch's allocator.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -665,17 +666,15 @@ def main_shared() -> None:
     """``--shared``: the kernels alone and beside a multi-threaded neighbour, with and without the policy."""
     import torch
 
-    import divergences.samples._torch_pairs as pairs
-
     torch.set_num_threads(2)
     repeats = _arg("--repeats", 20)
-    policy = pairs.SERIAL_BELOW
+    policy = os.environ.get("DIVERGENCES_THREADS")
     print("\n### Kernels on a shared machine: value + gradient, d = 10, float64, 2 torch threads; "
           f"median of {repeats}\n")
     print("| statistic | n = m | thread policy | alone (ms) | beside the neighbour (ms) | ratio beside / alone |")
     print("|---|---|---|---|---|---|")
     for kind in ("mmd", "energy"):
-        for n in (300, 1000, 3000):  # 300: below SERIAL_BELOW (one thread); 1000, 3000: parallel tiles
+        for n in (300, 1000, 3000):  # 300: one thread by the policy; 1000, 3000: parallel tiles
             reps = repeats if n < 3000 else max(3, repeats // 5)
             row = {}
             for phase in ("alone", "beside"):
@@ -683,12 +682,18 @@ def main_shared() -> None:
                 try:
                     if neighbour is not None:
                         time.sleep(1.0)
-                    for label, below in (("on", policy), ("off", 0)):  # interleaved
-                        pairs.SERIAL_BELOW = below
+                    for label in ("on", "off"):  # interleaved; the policy reads the variable at each call
+                        if label == "off":
+                            os.environ["DIVERGENCES_THREADS"] = "keep"
+                        else:
+                            os.environ.pop("DIVERGENCES_THREADS", None)
                         _time_kernel(kind, min(n, 200), 2)  # warm-up
                         row[(label, phase)] = _time_kernel(kind, n, reps)
                 finally:
-                    pairs.SERIAL_BELOW = policy
+                    if policy is None:
+                        os.environ.pop("DIVERGENCES_THREADS", None)
+                    else:
+                        os.environ["DIVERGENCES_THREADS"] = policy
                     if neighbour is not None:
                         neighbour.kill()
                         neighbour.wait()

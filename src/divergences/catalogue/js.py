@@ -50,6 +50,17 @@ class JensenShannon(ClosedForm):
         self.symmetric = b == 0.5
         self.upper_bound = self.value_p_zero + self.value_q_zero  # the entropy of (β, 1−β)
 
+    def degenerate_hint(self) -> str:
+        """At β = 0 or 1 the mixture is one of the two distributions and the formula is 0 everywhere; TRL and
+        Liger read those ends as a KL, which is its own record."""
+        if self.beta not in (0.0, 1.0):
+            return ""
+        kl = "'kl' (forward KL(teacher‖student))" if self.beta == 0.0 else "'reverse_kl' (KL(student‖teacher))"
+        side = "student" if self.beta == 0.0 else "teacher"
+        return (f"With beta={self.beta:g} the mixture M = β·teacher + (1−β)·student is the {side}, so the generalised "
+                f"JSD is 0 everywhere. TRL's generalized_jsd_loss reads beta={self.beta:g} as the KL itself: use "
+                f"divergence={kl}.")
+
     @property
     def params(self):
         return {"beta": self.beta}

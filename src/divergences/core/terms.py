@@ -122,6 +122,11 @@ class Pointwise:
     def params(self) -> dict[str, float]:
         return {}
 
+    def degenerate_hint(self) -> str:
+        """Why this configured term may be 0 for every pair of distributions and what to use instead, for the
+        error a training loss raises when the term would train nothing ("" when the term has nothing to say)."""
+        return ""
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"

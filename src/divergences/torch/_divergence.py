@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..core.divergence import Divergence, spec
-from ..core.record import Record, get
+from ..core.record import Record
 from ..core.terms import Pointwise
 
 if TYPE_CHECKING:
@@ -96,17 +96,8 @@ def refuse_identically_zero(gen: Any, what: str = "divergence") -> None:
         return
     if not zero:
         return
-    hint = ""
-    try:
-        js = get("js").factory
-    except ValueError:  # pragma: no cover - the registry always has "js"
-        js = None
-    beta = getattr(gen, "beta", None)
-    if js is not None and type(gen) is js and beta in (0.0, 1.0):
-        kl = "'kl' (forward KL(teacher‖student))" if beta == 0.0 else "'reverse_kl' (KL(student‖teacher))"
-        side = "student" if beta == 0.0 else "teacher"
-        hint = (f" With beta={beta:g} the mixture M = β·teacher + (1−β)·student is the {side}, so the generalised JSD "
-                f"is 0 everywhere. TRL's generalized_jsd_loss reads beta={beta:g} as the KL itself: use divergence={kl}.")
+    hint = gen.degenerate_hint() if callable(getattr(gen, "degenerate_hint", None)) else ""
+    hint = f" {hint}" if hint else ""
     raise ValueError(f"{what} {gen!r} is 0 for every pair of distributions, so as a loss it trains nothing (zero "
                      f"loss, zero gradient).{hint}")
 

@@ -138,6 +138,9 @@ def run(rank, world, port, widths, out_dir):
         got["after"] = {"close": bool(torch.isclose(val, ref, rtol=1e-12))}
         with open(f"{out_dir}/rank{rank}.json", "w") as fh:
             json.dump(got, fh)
+        # every rank done before any tears the group down: a rank that destroys it while a peer's last
+        # collective is still in flight makes gloo abort the process at exit
+        dist.barrier()
     except BaseException:
         with open(f"{out_dir}/rank{rank}.err", "w") as fh:
             fh.write(traceback.format_exc())

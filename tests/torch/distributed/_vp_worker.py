@@ -227,6 +227,7 @@ def run_cases(rank, world, port, widths, out_dir):
         _dtensor_case(rank, len(widths))
         with open(f"{out_dir}/rank{rank}.ok", "w") as fh:
             fh.write("ok")
+        dist.barrier()  # every rank done before any tears the group down (gloo aborts on a torn-down peer)
     except BaseException:
         with open(f"{out_dir}/rank{rank}.err", "w") as fh:
             fh.write(traceback.format_exc())
