@@ -6,7 +6,7 @@ Table 1 (tokens × vocab logits, forward + backward, float32, CPU, generalized J
   * ``floor``       the two log-softmax passes alone (forward only): a lower bound for any exact loss;
   * ``liger_formula`` Liger-Kernel's per-chunk JSD formula (``LigerFusedLinearJSDFunction.distillation_loss_fn``)
     applied to the whole logits with autograd (Liger's un-fused JSD is a Triton kernel, GPU only);
-  * ``ours``        ``divergences.torch.divergence_loss(..., "js", beta=0.5)``.
+  * ``ours``        ``divergences.torch.divergence_loss(..., dv.spec("js", beta=0.5))``.
 Table 1b: BD-KD's balanced KL with the entropy-gap gate: ``bdkd_direct`` (log-softmax both, entropies, gate,
 both KLs, autograd: the anchor) against ``ours_bdkd`` (``balanced_kl_loss``, one chunked pass).
 Table 2 (fused with the LM head: hidden states h (tokens × hidden), weight W (vocab × hidden)):

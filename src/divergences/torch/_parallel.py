@@ -33,6 +33,7 @@ issue 22) or ``"single"`` (blocks in the calling thread on one intra-op thread).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
@@ -104,8 +105,9 @@ class _Pool:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self.size = 0
+        self.threads: list[threading.Thread] = []
 
     def ensure(self, n: int) -> None:
         with self.lock:
@@ -114,9 +116,13 @@ class _Pool:
             caller_threads = torch.get_num_threads()
             new = n - self.size
             ready = threading.Barrier(new + 1)
+            if not self.threads:
+                atexit.register(self.shutdown)
             for _ in range(new):
-                threading.Thread(target=self._serve, args=(ready,), name="divergences-block-worker",
-                                 daemon=True).start()
+                thread = threading.Thread(target=self._serve, args=(ready,), name="divergences-block-worker",
+                                          daemon=True)
+                thread.start()
+                self.threads.append(thread)
             ready.wait()
             # the workers' set_num_threads(1) also changed the default of threads started from now on:
             # restore it (the caller's own per-thread setting is unchanged)
@@ -127,8 +133,20 @@ class _Pool:
         _local.worker = True
         torch.set_num_threads(1)
         ready.wait()
-        while True:
-            self.jobs.get()()
+        while (job := self.jobs.get()) is not None:
+            job()
+
+    def shutdown(self) -> None:
+        """Stop the workers at interpreter exit, so each thread ends (its torch thread state released) before
+        the process tears torch down: a worker still parked at exit could make the C++ runtime abort the
+        process ("terminate called without an active exception") in short-lived children such as
+        ``torch.multiprocessing`` ranks."""
+        with self.lock:
+            threads, self.threads, self.size = self.threads, [], 0
+        for _ in threads:
+            self.jobs.put(None)
+        for thread in threads:
+            thread.join(timeout=5.0)
 
 
 _pool: _Pool | None = None

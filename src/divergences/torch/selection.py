@@ -79,7 +79,7 @@ def token_divergence(
     *,
     options: DistillOptions | None = None,
 ) -> Tensor:
-    """D(teacher ‖ student) per token, detached (``divergence_loss(..., reduction="none")`` without gradient).
+    """D(teacher ‖ student) per token, detached (``divergence_loss(..., options=DistillOptions(reduction="none"))`` without gradient).
 
     :param student_logits: (..., V) the student's logits.
     :param teacher_logits: (..., V) the teacher's logits.

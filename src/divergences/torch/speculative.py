@@ -84,13 +84,13 @@ def acceptance_rate(draft_logits: Tensor, target_logits: Tensor, *, temperature:
     r"""α = Σ_x min(p(x), q(x)) = 1 − TV(p, q) per position (``exp`` of :func:`log_acceptance_rate`).
 
     ``p`` is the target's next-token distribution (``target_logits``), ``q`` the draft's; α is symmetric in
-    them. It equals ``1 − divergence_loss(draft_logits, target_logits, "tv", reduction="none")``.
+    them. It equals ``1 − divergence_loss(draft_logits, target_logits, "tv", options=DistillOptions(reduction="none"))``.
 
     >>> import torch
-    >>> from divergences.torch import acceptance_rate, divergence_loss
+    >>> from divergences.torch import DistillOptions, acceptance_rate, divergence_loss
     >>> g = torch.Generator().manual_seed(0)
     >>> d, t = torch.randn(4, 50, generator=g), torch.randn(4, 50, generator=g)
-    >>> tv = divergence_loss(d, t, "tv", reduction="none")
+    >>> tv = divergence_loss(d, t, "tv", options=DistillOptions(reduction="none"))
     >>> bool(torch.allclose(acceptance_rate(d, t), 1 - tv, atol=1e-6))
     True
     """
