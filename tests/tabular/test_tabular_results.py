@@ -214,3 +214,16 @@ def test_wasserstein_on_raw_values_from_engine_quantiles(tmp_path):
 
     full = wasserstein_distance(a, b) / a.std()  # the tails beyond the 1st and 99th percentiles are left out
     assert 0.9 * full < c["x"]["wasserstein_raw"].value <= full
+
+
+def test_compare_keywords_are_the_option_fields():
+    """compare(..., **keywords) and monitor(...) are typed by CompareKeywords: it must list every option field
+    (a type checker then reports a misspelt keyword, and run time names it too)."""
+    from dataclasses import fields
+
+    from divergences.tabular import compare
+    from divergences.tabular.options import CompareKeywords, CompareOptions
+
+    assert set(CompareKeywords.__annotations__) == {f.name for f in fields(CompareOptions)}
+    with pytest.raises(TypeError, match="threshhold"):
+        compare({"a": [1.0, 2.0]}, {"a": [1.0, 2.0]}, threshhold=0.1)  # pyright: ignore[reportCallIssue]

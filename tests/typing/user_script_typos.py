@@ -22,3 +22,7 @@ s, t = torch.randn(2, 5), torch.randn(2, 5)
 divergence_loss(s, t, "js", beta=0.3)  # reported: the divergence's parameter goes in dv.spec("js", beta=0.3)
 divergence_loss(s, t, "kl", temperature=2.0)  # reported: a loss knob goes in options=DistillOptions(...)
 divergence_loss(s, t, "kl", options=DistillOptions(temprature=2.0))  # reported: typo of temperature
+
+from divergences.tabular import compare  # noqa: E402
+
+compare("ref.csv", "cur.csv", threshhold=0.1)  # reported: typo of threshold

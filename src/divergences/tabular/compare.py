@@ -7,7 +7,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from .engines import Engine, opened
 from .errors import InputError
 from .metrics import Metric, applied_smoothing, evaluate, resolve
 from .missing import missing_share_test
-from .options import DEFAULT_METRICS, CompareOptions
+from .options import DEFAULT_METRICS, CompareKeywords, CompareOptions
 from .profile import QUANTILE_LEVELS, ColumnProfile, Profile, _profile
 from .quality import data_quality
 from .results import (
@@ -40,6 +40,9 @@ from .stat_tests import (
     ks_values,
     prefetch,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_METRICS", "CompareOptions", "Comparison", "compare", "compare_counts", "current_counts"]
 
@@ -71,7 +74,7 @@ def compare(
     delimiter: str | None = None,
     decimal: str | None = None,
     progress: Callable[[str], None] | None = None,
-    **option_keywords: Any,
+    **option_keywords: Unpack[CompareKeywords],
 ) -> Comparison:
     r"""Compare ``current`` with a reference (a table or a :class:`Profile`), column by column.
 

@@ -6,15 +6,18 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .compare import compare_counts, drift_rule, resolve_metrics
 from .engines import opened
 from .errors import InputError
-from .options import CompareOptions
+from .options import CompareKeywords, CompareOptions
 from .profile import Profile, profile
 from .results import Comparison, json_text
 from .windows import Window, parse_every
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Monitoring", "WindowRow", "monitor"]
 
@@ -106,7 +109,7 @@ def monitor(
     delimiter: str | None = None,
     decimal: str | None = None,
     progress: Callable[[str], None] | None = None,
-    **option_keywords: Any,
+    **option_keywords: Unpack[CompareKeywords],
 ) -> Monitoring:
     """Compare every ``every``-long window of ``current`` (by its date/time column ``by``) with the
     reference (a table or a :class:`Profile`), column by column.

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core.divergence import Divergence
 
-__all__ = ["DEFAULT_METRICS", "MAX_BINS", "MAX_CATEGORIES", "CompareOptions", "check_int", "check_number"]
+__all__ = ["DEFAULT_METRICS", "MAX_BINS", "MAX_CATEGORIES", "CompareKeywords", "CompareOptions", "check_int", "check_number"]
 
 DEFAULT_METRICS = ("psi", "js", "hellinger", "wasserstein", "chi2")
 #: upper bound of ``bins`` (numeric columns also get at most one bin per reference row)
@@ -184,6 +184,28 @@ class CompareOptions:
         if options is None:
             return cls(**given)
         return replace(options, **given) if given else options
+
+
+class CompareKeywords(TypedDict, total=False):
+    """The fields of :class:`CompareOptions` as keywords of :func:`~divergences.tabular.compare` and
+    :func:`~divergences.tabular.monitor` (None keeps the default), so a type checker reports a misspelt one;
+    a test keeps the two lists equal."""
+
+    bins: int | None
+    max_categories: int | None
+    metrics: str | Sequence[Any] | None
+    smoothing: float | str | None
+    confidence: float | None
+    drift_metric: str | Divergence | None
+    threshold: float | None
+    drift_share: float | None
+    tests: bool | None
+    quantiles: bool | None
+    unseen_threshold: float | None
+    params: Mapping[str, Any] | None
+    missing_threshold: float | None
+    column_rules: Mapping[str, Mapping[str, Any]] | None
+    multivariate: bool | None
 
 
 def _plain(value: Any) -> Any:

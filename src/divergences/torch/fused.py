@@ -167,11 +167,11 @@ def fused_linear_divergence_loss(
                        return_parts=return_parts)
         replicated = {"student_hidden": student_hidden}
         if teacher_hidden is not None:
-            replicated["teacher_hidden"] = teacher_hidden
+            replicated["teacher.hidden"] = teacher_hidden
         describe_call(call, "fused_linear_divergence_loss", lead, {**dict(local["named"]), "bias": bias}, opts, st,
                       labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
                       replicated=replicated, widths=(vs, vt))
-    comm = comm_from(call, ["lm_head_weight", "teacher_logits" if teacher_logits is not None else "teacher_weight"],
+    comm = comm_from(call, ["lm_head_weight", "teacher_logits" if teacher_logits is not None else "teacher.weight"],
                      opts)
     masked = check_and_mask(local["named"], comm, opts, vs, vt, tuple(local["finite_only"]),
                             dtype=compute_dtype(student_hidden, lm_head_weight, teacher_logits))
@@ -201,8 +201,8 @@ def _check_fused(student_hidden: Any, lm_head_weight: Any, bias: Any, teacher_lo
         raise ValueError(f"bias must be a floating tensor of shape ({lm_head_weight.shape[0]},), got "
                          f"{tensor_text(bias)}")
     for name, x in (("student_hidden", student_hidden), ("lm_head_weight", lm_head_weight), ("bias", bias),
-                    ("teacher_logits", teacher_logits), ("teacher_hidden", teacher_hidden),
-                    ("teacher_weight", teacher_weight), ("teacher_bias", teacher_bias)):
+                    ("teacher_logits", teacher_logits), ("teacher.hidden", teacher_hidden),
+                    ("teacher.weight", teacher_weight), ("teacher.bias", teacher_bias)):
         check_not_meta(x, name)
     lead = tuple(student_hidden.shape[:-1])
     vs = lm_head_weight.shape[0]
@@ -218,31 +218,31 @@ def _check_fused(student_hidden: Any, lm_head_weight: Any, bias: Any, teacher_lo
         if tuple(teacher_logits.shape[:-1]) != lead:
             raise ValueError(f"teacher_logits must have the leading shape {lead}, got {tuple(teacher_logits.shape[:-1])}")
         if teacher_weight is not None or teacher_bias is not None:
-            raise ValueError("teacher_weight and teacher_bias go with teacher_hidden, not with teacher_logits")
+            raise ValueError("teacher.weight and teacher.bias go with teacher.hidden (a TeacherHead), not with teacher logits")
         vt = teacher_logits.shape[-1]
         teacher_src: Any = DenseRows(teacher_logits.detach().reshape(-1, vt))
         named.append(("teacher_logits", teacher_logits))
     else:
         if not isinstance(teacher_weight, torch.Tensor) or teacher_weight.ndim != 2 or \
                 not teacher_weight.is_floating_point():
-            raise ValueError("teacher_hidden needs teacher_weight, a floating 2-D tensor of shape (teacher vocab, "
+            raise ValueError("teacher.hidden needs teacher.weight, a floating 2-D tensor of shape (teacher vocab, "
                              "teacher hidden)")
         if not isinstance(teacher_hidden, torch.Tensor) or not teacher_hidden.is_floating_point() or \
                 tuple(teacher_hidden.shape[:-1]) != lead or teacher_hidden.shape[-1] != teacher_weight.shape[1]:
-            raise ValueError(f"teacher_hidden must be a floating tensor of shape {lead + (teacher_weight.shape[1],)}, "
+            raise ValueError(f"teacher.hidden must be a floating tensor of shape {lead + (teacher_weight.shape[1],)}, "
                              f"got {tensor_text(teacher_hidden)}")
         vt = teacher_weight.shape[0]
         if teacher_bias is not None and (not isinstance(teacher_bias, torch.Tensor) or
                                          not teacher_bias.is_floating_point() or tuple(teacher_bias.shape) != (vt,)):
-            raise ValueError(f"teacher_bias must be a floating tensor of shape ({vt},), got {tensor_text(teacher_bias)}")
+            raise ValueError(f"teacher.bias must be a floating tensor of shape ({vt},), got {tensor_text(teacher_bias)}")
         th = teacher_hidden.detach().reshape(-1, teacher_hidden.shape[-1])
         tb = None if teacher_bias is None else teacher_bias.detach()
         teacher_src = LinearRows(th, teacher_weight.detach(), tb)
-        named += [("teacher_hidden", teacher_hidden), ("teacher_weight", teacher_weight)]
-        finite_only += ["teacher_hidden", "teacher_weight"]
+        named += [("teacher.hidden", teacher_hidden), ("teacher.weight", teacher_weight)]
+        finite_only += ["teacher.hidden", "teacher.weight"]
         if teacher_bias is not None:
-            named.append(("teacher_bias", teacher_bias))
-            finite_only.append("teacher_bias")
+            named.append(("teacher.bias", teacher_bias))
+            finite_only.append("teacher.bias")
     check_vocab(vs, vt, opts.vocab_mismatch)
     return {"lead": lead, "vs": vs, "vt": vt, "named": named, "finite_only": finite_only, "teacher_src": teacher_src}
 
