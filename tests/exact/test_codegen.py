@@ -12,6 +12,8 @@ from divergences.exact import codegen
 def test_the_checked_in_verbs_module_is_what_the_registry_generates():
     assert codegen.TARGET.read_text(encoding="utf-8") == codegen.render(), (
         "src/divergences/exact/verbs.py is out of date: run python -m divergences.exact.codegen")
+    assert codegen.OTHER_TARGET.read_text(encoding="utf-8") == codegen.render_other(), (
+        "src/divergences/exact/other_verbs.py is out of date: run python -m divergences.exact.codegen")
 
 
 def test_every_built_in_record_has_its_verb_with_the_real_signature():

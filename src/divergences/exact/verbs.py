@@ -47,6 +47,16 @@ from .evaluate import evaluate
 if TYPE_CHECKING:
     from torch import Tensor
 
+from .other_verbs import (  # noqa: F401  (re-exported)
+    bhattacharyya,
+    cauchy_schwarz,
+    cosine,
+    cross_entropy,
+    jensen_tsallis,
+    renyi,
+    wasserstein,
+)
+
 
 @overload
 def alpha(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
@@ -77,115 +87,6 @@ def alpha(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float
     """
     return evaluate(get('alpha'), p, q, {"alpha": alpha}, axis=axis, keepdims=keepdims, base=base,
                     from_logits=from_logits, normalize=normalize, validate=validate)
-
-
-@overload
-def bhattacharyya(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                  from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
-@overload
-def bhattacharyya(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                  from_logits: bool = False, normalize: bool = False, validate: bool = True) -> NumPyValue: ...
-def bhattacharyya(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                  from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
-    r"""Bhattacharyya distance :math:`D_B = -\log \sum_x \sqrt{p(x) q(x)}` (= −log(1 − H²)).
-
-    Computed as −log1p(−H²) from the squared Hellinger distance where H² < ½, so that close
-    distributions keep full relative precision, and as −logsumexp(½(log p + log q)) elsewhere, so that
-    nearly disjoint ones do not round to +inf. +inf for disjoint supports. Bounds:
-    1 − BC ≤ TV ≤ √(2(1 − BC)). Equals ½·Rényi of order ½.
-
-    >>> import divergences as dv
-    >>> float(dv.bhattacharyya([0.5, 0.5], [0.5, 0.5]))
-    0.0
-
-    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
-    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits), ``from_logits=False``
-    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
-    """
-    return evaluate(get('bhattacharyya'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
-                    normalize=normalize, validate=validate)
-
-
-@overload
-def cauchy_schwarz(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                   from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
-@overload
-def cauchy_schwarz(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                   from_logits: bool = False, normalize: bool = False, validate: bool = True) -> NumPyValue: ...
-def cauchy_schwarz(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                   from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
-    r"""Cauchy–Schwarz divergence :math:`D_{CS} = -\log\frac{(\sum_x p q)^2}{\sum_x p^2 \sum_x q^2}` ≥ 0.
-
-    Zero iff P = Q; symmetric; +inf for disjoint supports. Formed with log-sum-exp in log space
-    (no underflow for logits far below zero); rounding below 0 is clipped. No anchor library
-    implements it for categorical distributions.
-
-    >>> import divergences as dv
-    >>> round(float(dv.cauchy_schwarz([0.5, 0.5], [0.9, 0.1])), 6)
-    0.494696
-
-    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
-    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits), ``from_logits=False``
-    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
-    """
-    return evaluate(get('cauchy_schwarz'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
-                    normalize=normalize, validate=validate)
-
-
-@overload
-def cosine(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-           from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
-@overload
-def cosine(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-           from_logits: bool = False, normalize: bool = False, validate: bool = True) -> NumPyValue: ...
-def cosine(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-           from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
-    r"""Cosine distance between raw vectors (logits, hidden states, embeddings): :math:`1 - \frac{x \cdot y}{\lVert x\rVert\,\lVert y\rVert}` ∈ [0, 2].
-
-    As ``scipy.spatial.distance.cosine(x, y)`` and ``1 − torch.nn.functional.cosine_similarity``. The
-    arguments are vectors, not distributions: no normalisation, ``from_logits`` and ``normalize`` are
-    refused, and any finite values are accepted. Scale-invariant and computed so (each vector divided by
-    its largest magnitude first), so vectors of 1e-200 or 1e200 give the same value as of 1; it is
-    formed as ½‖x̂ − ŷ‖² of the unit vectors, so parallel vectors give 0 up to ~1e-32 (equal ones
-    exactly 0); an all-zero vector has cosine 0 (distance 1, also from itself), as in torch. In the token
-    losses, ``divergence_loss(student, teacher, "cosine")`` is Liger's cosine-similarity distillation
-    term, with a closed-form gradient.
-
-    >>> import divergences as dv
-    >>> float(dv.cosine([1.0, 0.0], [0.0, 2.0])), float(dv.cosine([1.0, 1.0], [3.0, 3.0]))
-    (1.0, 0.0)
-
-    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
-    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits; refused: not in units of information), ``from_logits=False``
-    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
-    """
-    return evaluate(get('cosine'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
-                    normalize=normalize, validate=validate)
-
-
-@overload
-def cross_entropy(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                  from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
-@overload
-def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                  from_logits: bool = False, normalize: bool = False, validate: bool = True) -> NumPyValue: ...
-def cross_entropy(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                  from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
-    r"""Cross-entropy :math:`H(P, Q) = -\sum_x p(x) \log q(x) = H(P) + KL(P\|Q)`.
-
-    Not a divergence: H(P, P) = H(P). torchtune's "forward KL" distillation loss is this quantity (it
-    differs from KL by H(P)); ``scipy.stats.entropy(p) + scipy.stats.entropy(p, q)``.
-
-    >>> import divergences as dv
-    >>> round(float(dv.cross_entropy([0.5, 0.5], [0.5, 0.5])), 6)
-    0.693147
-
-    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
-    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits), ``from_logits=False``
-    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
-    """
-    return evaluate(get('cross_entropy'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
-                    normalize=normalize, validate=validate)
 
 
 @overload
@@ -272,37 +173,6 @@ def jeffreys(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: fl
     """
     return evaluate(get('jeffreys'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
                     normalize=normalize, validate=validate)
-
-
-@overload
-def jensen_tsallis(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                   from_logits: bool = False, normalize: bool = False, validate: bool = True, order: float = 2.0) -> Tensor: ...
-@overload
-def jensen_tsallis(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                   from_logits: bool = False, normalize: bool = False, validate: bool = True, order: float = 2.0) -> NumPyValue: ...
-def jensen_tsallis(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                   from_logits: bool = False, normalize: bool = False, validate: bool = True, order: float = 2.0) -> Any:
-    r"""Jensen–Tsallis divergence of order q > 0, q ≠ 1 (``order``): the Tsallis-entropy gap at the midpoint.
-
-    :math:`JT_q(P, Q) = S_q\big(\tfrac{P+Q}{2}\big) - \tfrac12\big(S_q(P) + S_q(Q)\big)` with the Tsallis entropy
-    :math:`S_q(P) = (1 - \sum_x p^q)/(q - 1)`, i.e. the pointwise sum
-    :math:`\sum_x \big[\tfrac12(p^q + q_x^q) - (\tfrac{p + q_x}{2})^q\big]/(q - 1)`. Symmetric, ≥ 0 (S_q is concave
-    for every q > 0), 0 iff P = Q, at most 2(½ − 2^{−q})/(q − 1) for q > 1; q → 1 is the Jensen–Shannon
-    divergence. The term is homogeneous of degree q, not 1, so it is not an f-divergence; its value
-    where p or q is 0 is q^q·(½ − 2^{−q})/(q − 1) by homogeneity (order 2: Σ(p − q)²/4). The worked
-    example of CONTRIBUTING.md for a term of another degree.
-
-    >>> import divergences as dv
-    >>> round(float(dv.jensen_tsallis([0.5, 0.5], [0.9, 0.1], order=2.0)), 6)  # Σ(p − q)²/4
-    0.08
-
-    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
-    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits; refused: not in units of information), ``from_logits=False``
-    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
-    Parameter(s): ``order=2.0``.
-    """
-    return evaluate(get('jensen_tsallis'), p, q, {"order": order}, axis=axis, keepdims=keepdims, base=base,
-                    from_logits=from_logits, normalize=normalize, validate=validate)
 
 
 @overload
@@ -486,35 +356,6 @@ def pearson(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: flo
 
 
 @overload
-def renyi(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-          from_logits: bool = False, normalize: bool = False, validate: bool = True, alpha: float = 0.5) -> Tensor: ...
-@overload
-def renyi(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-          from_logits: bool = False, normalize: bool = False, validate: bool = True, alpha: float = 0.5) -> NumPyValue: ...
-def renyi(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-          from_logits: bool = False, normalize: bool = False, validate: bool = True, alpha: float = 0.5) -> Any:
-    r"""Rényi divergence of order α ≥ 0: :math:`D_\alpha = \frac{1}{\alpha-1}\log\sum_x p^\alpha q^{1-\alpha}`.
-
-    Every α ≥ 0, with the limits as values: α = 0 is −log Q(supp P); α = 1 is KL(P‖Q); α = ∞
-    (``alpha=float("inf")``) is log max_x p(x)/q(x). Non-decreasing in α; continuous at α = 1
-    (the sum is formed as log1p(Σ p·expm1((α−1) log(p/q))) / (α−1)). D_½ = 2·Bhattacharyya. No
-    anchor library implements the whole family (``scipy`` has none).
-
-    >>> import divergences as dv
-    >>> p, q = [0.5, 0.5], [0.9, 0.1]
-    >>> abs(float(dv.renyi(p, q, alpha=1.0)) - float(dv.kl(p, q))) < 1e-15
-    True
-
-    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
-    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits), ``from_logits=False``
-    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
-    Parameter(s): ``alpha=0.5``.
-    """
-    return evaluate(get('renyi'), p, q, {"alpha": alpha}, axis=axis, keepdims=keepdims, base=base,
-                    from_logits=from_logits, normalize=normalize, validate=validate)
-
-
-@overload
 def reverse_kl(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
                from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
 @overload
@@ -640,83 +481,56 @@ def tv(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | 
                     normalize=normalize, validate=validate)
 
 
-@overload
-def wasserstein(p: Tensor, q: Tensor, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Tensor: ...
-@overload
-def wasserstein(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                from_logits: bool = False, normalize: bool = False, validate: bool = True) -> NumPyValue: ...
-def wasserstein(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
-                from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
-    r"""Wasserstein-1 (earth mover's) distance between distributions over ordered categories 0, 1, …, K−1.
-
-    :math:`W_1 = \sum_{k=0}^{K-2} \lvert F_P(k) - F_Q(k) \rvert` with the CDFs :math:`F_P(k) = \sum_{i \le k} p_i`: the
-    least mass × distance needed to move P onto Q when neighbouring categories are one unit apart. As
-    ``scipy.stats.wasserstein_distance(np.arange(K), np.arange(K), p, q)``; the categories' order is the
-    order along ``axis`` (unlike every other divergence, permuting the categories changes the value).
-    Symmetric, 0 iff P = Q, at most K − 1. The token losses refuse it (a vocabulary has no order); the
-    tabular metric ``"wasserstein"`` places the bins at their reference means and divides by the
-    reference's standard deviation (:mod:`divergences.tabular.metrics`).
-
-    >>> import divergences as dv
-    >>> float(dv.wasserstein([1.0, 0.0, 0.0], [0.0, 0.0, 1.0]))
-    2.0
-
-    Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
-    axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits; refused: not in units of information), ``from_logits=False``
-    (inputs are unnormalised log-probabilities), ``normalize=False`` (accept counts), ``validate=True``.
-    """
-    return evaluate(get('wasserstein'), p, q, {}, axis=axis, keepdims=keepdims, base=base, from_logits=from_logits,
-                    normalize=normalize, validate=validate)
-
-
 __all__ = [
     "alpha",
-    "bhattacharyya",
-    "cauchy_schwarz",
-    "cosine",
-    "cross_entropy",
     "hellinger",
     "hellinger_distance",
     "jeffreys",
-    "jensen_tsallis",
     "js",
     "js_distance",
     "kl",
     "le_cam",
     "neyman",
     "pearson",
-    "renyi",
     "reverse_kl",
     "skew_kl",
     "skew_reverse_kl",
     "triangular",
     "tv",
+    "bhattacharyya",
+    "cauchy_schwarz",
+    "cosine",
+    "cross_entropy",
+    "jensen_tsallis",
+    "renyi",
     "wasserstein",
 ]
 
 #: every verb by name
 VERBS = {
     "alpha": alpha,
-    "bhattacharyya": bhattacharyya,
-    "cauchy_schwarz": cauchy_schwarz,
-    "cosine": cosine,
-    "cross_entropy": cross_entropy,
     "hellinger": hellinger,
     "hellinger_distance": hellinger_distance,
     "jeffreys": jeffreys,
-    "jensen_tsallis": jensen_tsallis,
     "js": js,
     "js_distance": js_distance,
     "kl": kl,
     "le_cam": le_cam,
     "neyman": neyman,
     "pearson": pearson,
-    "renyi": renyi,
     "reverse_kl": reverse_kl,
     "skew_kl": skew_kl,
     "skew_reverse_kl": skew_reverse_kl,
     "triangular": triangular,
     "tv": tv,
+    "bhattacharyya": bhattacharyya,
+    "cauchy_schwarz": cauchy_schwarz,
+    "cosine": cosine,
+    "cross_entropy": cross_entropy,
+    "jensen_tsallis": jensen_tsallis,
+    "renyi": renyi,
     "wasserstein": wasserstein,
 }
+
+for _verb in VERBS.values():  # one public home for every verb (its module in help and the docs)
+    _verb.__module__ = __name__
