@@ -6,7 +6,6 @@ see ``_vp_worker.py`` for the cases. Each group is spawned by the test and bound
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -19,36 +18,14 @@ if not dist.is_available():  # pragma: no cover
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _vp_worker  # noqa: E402
+from _gloo import spawn_group  # noqa: E402
 
 TIMEOUT_S = 240
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _spawn(widths, tmp_path):
-    import torch.multiprocessing as mp
-
-    world = len(widths)
-    ctx = mp.start_processes(_vp_worker.run_cases, args=(world, _free_port(), widths, str(tmp_path)), nprocs=world,
-                             join=False, start_method="spawn")
-    import time
-
-    deadline = time.monotonic() + TIMEOUT_S
-    try:
-        while not ctx.join(timeout=5):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"vocab-parallel group of {world} ranks did not finish in {TIMEOUT_S} s")
-    finally:
-        for p in ctx.processes:
-            if p.is_alive():
-                p.terminate()
-    errors = [f.read_text() for f in sorted(tmp_path.glob("*.err"))]
-    assert not errors, "\n".join(errors)
-    assert len(list(tmp_path.glob("*.ok"))) == world
+    spawn_group(_vp_worker.run_cases, widths, tmp_path, TIMEOUT_S)
+    assert len(list(tmp_path.glob("*.ok"))) == len(widths)
 
 
 @pytest.mark.slow

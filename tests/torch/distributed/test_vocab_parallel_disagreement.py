@@ -10,9 +10,7 @@ and its message), and the group must still work afterwards.
 from __future__ import annotations
 
 import json
-import socket
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,34 +22,14 @@ if not dist.is_available():  # pragma: no cover
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _vp_disagree_worker  # noqa: E402
+from _gloo import spawn_group  # noqa: E402
 
 TIMEOUT_S = 240
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _spawn(widths, tmp_path) -> list[dict]:
-    import torch.multiprocessing as mp
-
-    world = len(widths)
-    ctx = mp.start_processes(_vp_disagree_worker.run, args=(world, _free_port(), widths, str(tmp_path)),
-                             nprocs=world, join=False, start_method="spawn")
-    deadline = time.monotonic() + TIMEOUT_S
-    try:
-        while not ctx.join(timeout=5):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"a group of {world} ranks did not finish in {TIMEOUT_S} s (a rank hangs)")
-    finally:
-        for p in ctx.processes:
-            if p.is_alive():
-                p.terminate()
-    errors = [f.read_text() for f in sorted(tmp_path.glob("*.err"))]
-    assert not errors, "\n".join(errors)
-    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+    spawn_group(_vp_disagree_worker.run, widths, tmp_path, TIMEOUT_S)
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(len(widths))]
 
 
 @pytest.mark.slow
