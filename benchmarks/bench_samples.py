@@ -29,6 +29,10 @@ instead of taking the machine down. Ratios are anchor / ours (> 1: ours is faste
     python benchmarks/bench_samples.py --large [--large-n 50000] [--large-eps 1.0] [--float32] [--skip mmd,energy,sinkhorn]
     python benchmarks/bench_samples.py --shared [--repeats 20]
 
+``--before SRC`` (any table but ``--shared``): each "ours" row is followed by the same call on a baseline
+checkout's ``src`` (run with ``PYTHONPATH=SRC``, next to it, so before and after share the machine's state),
+labelled "[before]".
+
 ``--shared``, the kernels on a shared machine: MMD² (RBF) and the energy distance, value + gradient,
 float64, n = m ∈ {300, 1000, 3000}, d = 10, with 2 torch threads, timed (median of ``--repeats``)
 alone and beside a neighbour process that runs small matrix products (64 × 64) on 2 torch threads,
@@ -278,7 +282,7 @@ def main_transport() -> None:
     print("| case | implementation | time (s) | peak memory (MiB) | value | ours ÷ impl, time | ours ÷ impl, memory |")
     print("|---|---|---|---|---|---|---|")
     for case, (_, impls) in TRANSPORT_CASES.items():
-        results = {impl: _run(case, impl) for impl in impls}
+        results = {label: _run(case, impl, env) for label, impl, env in with_before(impls)}
         ours = results["ours"]
         for impl, r in results.items():
             if "error" in r:
@@ -457,6 +461,26 @@ def _run_torch(spec: dict, env: dict | None = None) -> dict:
     return json.loads(lines[-1])
 
 
+def _before_env() -> dict | None:
+    """``--before SRC``: the environment that runs a baseline checkout's ``src`` (PYTHONPATH first)."""
+    if "--before" not in sys.argv:
+        return None
+    src = os.path.abspath(sys.argv[sys.argv.index("--before") + 1])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+
+
+def with_before(impls) -> list[tuple[str, str, dict | None]]:
+    """(label, implementation, environment) rows: each "ours" implementation, then (with ``--before SRC``) the
+    same implementation on the baseline source, run next to it, labelled "[before]"."""
+    before = _before_env()
+    rows = []
+    for impl in impls:
+        rows.append((impl, impl, None))
+        if before is not None and impl.startswith("ours"):
+            rows.append((f"{impl} [before]", impl, before))
+    return rows
+
+
 def _arg(name: str, default: int) -> int:
     return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
@@ -483,13 +507,14 @@ def sinkhorn_shared(sizes: list[int]) -> None:
             if neighbour is not None:
                 time.sleep(2.0)  # let it start its loop
             for n in sizes:
-                for impl in SHARED_IMPLS:
+                for label, impl, env in with_before(SHARED_IMPLS):
                     if impl.startswith("POT") and n > 1000:
                         continue
-                    env = dict(os.environ, DIVERGENCES_THREADS="keep") if impl == "ours threads kept" else None
+                    if impl == "ours threads kept":
+                        env = dict(env or os.environ, DIVERGENCES_THREADS="keep")
                     spec = {"kind": "sinkhorn", "n": n, "d": 2, "eps": SHARED_EPS, "threads": 2,
                             "impl": "ours" if impl.startswith("ours") else impl}
-                    results[(phase, n, impl)] = _run_torch(spec, env)
+                    results[(phase, n, label)] = _run_torch(spec, env)
         finally:
             if neighbour is not None:
                 neighbour.kill()
@@ -501,7 +526,7 @@ def sinkhorn_shared(sizes: list[int]) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
         ours = {phase: results.get((phase, n, "ours"), {}) for phase in ("quiet", "shared")}
-        for impl in SHARED_IMPLS:
+        for impl, _, _ in with_before(SHARED_IMPLS):
             q, sh = results.get(("quiet", n, impl)), results.get(("shared", n, impl))
             if q is None or sh is None:
                 continue
@@ -557,16 +582,17 @@ def main_torch() -> None:
         w22 = float(ot.emd2([], [], ot.dist(x.numpy(), y.numpy()), numItermax=10_000_000))
         for eps in SK_EPS_LIST:
             converged = None  # ours with the defaults (tol 1e-6): the S_ε every debiased value estimates
-            for impl in ("ours", "ours tol=1e-3", "GeomLoss s=0.5", "GeomLoss s=0.9", "POT sinkhorn_log"):
-                r = _run_torch({"kind": "sinkhorn", "n": n_sk, "d": d, "eps": eps, "impl": impl})
+            for label, impl, env in with_before(("ours", "ours tol=1e-3", "GeomLoss s=0.5", "GeomLoss s=0.9",
+                                                 "POT sinkhorn_log")):
+                r = _run_torch({"kind": "sinkhorn", "n": n_sk, "d": d, "eps": eps, "impl": impl}, env)
                 if "error" in r:
-                    print(f"| {d} | {eps} | {impl} | – | – | – | {r['error']} | | |")
+                    print(f"| {d} | {eps} | {label} | – | – | – | {r['error']} | | |")
                     continue
-                if impl == "ours":
+                if label == "ours":
                     converged = r["value"]
                 gap = ("not debiased" if impl.startswith("POT") else "–" if converged is None
                        else f"{abs(r['value'] - converged) / converged:.1e}")
-                print(f"| {d} | {eps} | {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.9g} | "
+                print(f"| {d} | {eps} | {label} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.9g} | "
                       f"{abs(r['value'] - w22) / w22:.2e} | {gap} | {r['info']} |")
                 sys.stdout.flush()
     if "--skip-shared" not in sys.argv:
@@ -580,12 +606,12 @@ def main_torch() -> None:
               f"(three full n×m matrices would take {full:.1f} GiB)\n")
         print("| implementation | time (s) | peak RSS growth (MiB) | value |")
         print("|---|---|---|---|")
-        for impl in impls:
-            r = _run_torch({"kind": kind, "n": n, "impl": impl, "dtype": dtype})
+        for label, impl, env in with_before(impls):
+            r = _run_torch({"kind": kind, "n": n, "impl": impl, "dtype": dtype}, env)
             if "error" in r:
-                print(f"| {impl} | – | – | {r['error']} |")
+                print(f"| {label} | – | – | {r['error']} |")
                 continue
-            print(f"| {impl} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.8g} |")
+            print(f"| {label} | {r['time']:.2f} | {r['peak'] / 2**20:.0f} | {r['value']:.8g} |")
             sys.stdout.flush()
 
 
@@ -612,8 +638,8 @@ def _child(case: str, impl: str) -> None:
         print(json.dumps({"error": f"unavailable ({exc.name})"}))
 
 
-def _run(case: str, impl: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", case, impl], capture_output=True, text=True)
+def _run(case: str, impl: str, env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", case, impl], capture_output=True, text=True, env=env)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         return {"error": f"failed (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]}"}
@@ -627,7 +653,7 @@ def main() -> None:
     for case, (_, impls) in CASES.items():
         if case not in only:
             continue
-        results = {impl: _run(case, impl) for impl in impls}
+        results = {label: _run(case, impl, env) for label, impl, env in with_before(impls)}
         ours = results["ours"]
         for impl, r in results.items():
             if "error" in r:

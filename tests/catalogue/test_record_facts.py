@@ -72,3 +72,54 @@ def test_symmetric_terms_are_symmetric(name):
     rng = np.random.default_rng(0)
     p, q = rng.dirichlet(np.ones(7), size=(2, 5))
     assert np.allclose(dv.divergence(name, p, q), dv.divergence(name, q, p), rtol=1e-12, atol=1e-15)
+
+
+FACTS = {r.name: dv.spec(r.name).facts() for r in dv.records() if r.builtin}
+#: parameter values at which each record's symmetry fact is checked, beside the defaults
+OTHER_PARAMS = {"js": {"beta": 0.3}, "alpha": {"alpha": 2.0}, "renyi": {"alpha": 2.0}, "skew_kl": {"skew": 0.4}}
+
+
+def _pair(name: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    if FACTS[name]["inputs"] == "vectors":  # raw vectors, any sign
+        return rng.normal(size=(2, 5, 7))
+    return rng.dirichlet(np.ones(7), size=(2, 5))
+
+
+@pytest.mark.parametrize("name", sorted(FACTS))
+def test_every_records_symmetry_fact_is_true_both_ways(name):
+    """Function records too (Rényi, Bhattacharyya, Cauchy–Schwarz, cosine, Wasserstein): a symmetric record is
+    symmetric, and one that says it is not really is not (the fact is not merely conservative)."""
+    p, q = _pair(name)
+    for params in ({}, OTHER_PARAMS.get(name, {})):
+        value = dv.spec(name, **params)
+        forward, backward = value(p, q), value(q, p)
+        if value.facts()["symmetric"]:
+            assert np.allclose(forward, backward, rtol=1e-12, atol=1e-15), (name, params)
+        else:
+            assert not np.allclose(forward, backward, rtol=1e-6), (name, params)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FACTS.items() if f["upper_bound"] is not None))
+def test_every_stated_upper_bound_is_reached_but_never_passed(name):
+    """Disjoint supports (or opposite vectors) reach the bound; random pairs stay below it."""
+    bound = FACTS[name]["upper_bound"]
+    p, q = _pair(name)
+    assert np.all(dv.spec(name)(p, q) <= bound)
+    if FACTS[name]["inputs"] == "vectors":
+        far = dv.spec(name)(np.array([1.0, 2.0]), np.array([-1.0, -2.0]))
+    else:
+        far = dv.spec(name)(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    assert far == pytest.approx(bound, rel=1e-12)
+
+
+def test_facts_are_plain_values_for_every_record_and_a_users():
+    import json
+
+    for facts in FACTS.values():
+        json.dumps(facts, default=str)
+        assert facts["bounded_gradient"] is None if facts["kind"] == "function" else isinstance(
+            facts["bounded_gradient"], bool)
+    assert FACTS["js"]["drift"]["threshold"] > 0 and FACTS["renyi"]["drift"] is None
+    assert FACTS["cosine"]["inputs"] == "vectors" and FACTS["wasserstein"]["inputs"] == "ordered"
+    assert FACTS["jeffreys"]["aliases"] == ["psi"]

@@ -22,6 +22,8 @@ s, t = torch.randn(2, 5), torch.randn(2, 5)
 divergence_loss(s, t, "js", beta=0.3)  # reported: the divergence's parameter goes in dv.spec("js", beta=0.3)
 divergence_loss(s, t, "kl", temperature=2.0)  # reported: a loss knob goes in options=DistillOptions(...)
 divergence_loss(s, t, "kl", options=DistillOptions(temprature=2.0))  # reported: typo of temperature
+divergence_loss(s, t, "kl", lables=torch.tensor([0, 1]))  # reported: typo of labels (the shared loss keywords)
+divergence_loss(s, t, {"kl": 0.5, "tv": "half"})  # reported: a mixture's weights are numbers
 
 from divergences.tabular import compare  # noqa: E402
 

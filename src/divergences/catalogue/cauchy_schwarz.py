@@ -35,6 +35,7 @@ def _cs_near_equal(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 @builtin_sums(
     "cauchy_schwarz",
+    symmetric=True,
     numpy_rows=_cs_numpy,
     numpy_near_equal=_cs_near_equal,
     description="Cauchy–Schwarz divergence",

@@ -33,6 +33,7 @@ def _wasserstein_numpy(p: np.ndarray, q: np.ndarray):
 
 @builtin_sums(
     "wasserstein",
+    symmetric=True,
     inputs="ordered",
     numpy_rows=_wasserstein_numpy,
     information_units=False,
@@ -61,6 +62,8 @@ def wasserstein_rows(a: Any, b: Any, xp: Any, axis: int, *, reduce: Any = None) 
 
 @builtin_sums(
     "cosine",
+    symmetric=True,
+    upper_bound=2.0,
     inputs="vectors",
     information_units=False,
     description="cosine distance 1 − cos between raw vectors",

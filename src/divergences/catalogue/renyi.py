@@ -90,6 +90,7 @@ def _renyi_near_equal(p: np.ndarray, q: np.ndarray, alpha: float) -> np.ndarray:
 
 @builtin_sums(
     "renyi",
+    symmetric=lambda alpha: alpha == 0.5,  # D_½ = −2 log Σ√(pq)
     defaults={"alpha": 0.5},
     prepare=_check_alpha,
     numpy_rows=_renyi_numpy,
@@ -162,6 +163,7 @@ def _bhattacharyya_near_equal(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 @builtin_sums(
     "bhattacharyya",
+    symmetric=True,
     numpy_rows=_bhattacharyya_numpy,
     numpy_near_equal=_bhattacharyya_near_equal,
     description="Bhattacharyya distance −log Σ√(pq)",

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.text import Text
 from typer.core import TyperCommand
 
+from .catalogue_view import list_command
 from .guard import DRIFT, err, fail, guarded, out
 from .render import FORMATS, render
 from .sources import check_delimiter, check_outputs, read_reference, write_outputs
@@ -438,3 +439,4 @@ def register(app: typer.Typer) -> None:
     app.command("monitor", cls=_Command)(guarded(monitor_command))
     app.command("merge", cls=_Command)(guarded(merge_command))
     app.command("demo", cls=_Command)(guarded(demo_command))
+    app.command("list", cls=_Command)(guarded(list_command))

@@ -115,8 +115,38 @@ class Divergence:
         """A fact of the divergence (``information_units``, ``is_divergence``, ``symmetric``,
         ``upper_bound``, ...), read from its term (pointwise) or its record ("function")."""
         if self._record is not None and self._record.kind == "function":
-            return getattr(self._record, name)
+            return self._record.term_attribute(name, self._params)
         return getattr(self.term(), name)
+
+    def facts(self) -> dict[str, Any]:
+        """What the layers know about this divergence, as plain values (``divergences list`` shows them).
+
+        ``symmetric`` (D(P, Q) = D(Q, P)), ``upper_bound`` (None: unbounded), ``bounded_gradient`` (the torch
+        losses' gradients cannot overflow; None for a divergence that is not a sum of pointwise terms, whose
+        losses run through autograd in log space), ``information_units`` (``base=`` applies), ``inputs``
+        (``"distributions"``, ``"ordered"`` or ``"vectors"``), ``drift`` (the conventional threshold, or None).
+
+        >>> import divergences as dv
+        >>> facts = dv.spec("js").facts()
+        >>> facts["symmetric"], round(facts["upper_bound"], 6), facts["bounded_gradient"]
+        (True, 0.693147, True)
+        """
+        pointwise = self.kind != "function"
+        fact = self.attribute
+        rule, bound, record = fact("drift"), fact("upper_bound"), self._record
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "params": self.params,
+            "inputs": record.inputs if record is not None else "distributions",
+            "symmetric": bool(fact("symmetric")),
+            "upper_bound": None if bound is None else float(bound),
+            "bounded_gradient": bool(fact("bounded_gradient")) if pointwise else None,
+            "information_units": bool(fact("information_units")),
+            "drift": None if rule is None else {"threshold": rule.threshold, "source": rule.source},
+            "aliases": list(record.aliases) if record is not None else [],
+            "description": record.description if record is not None else "",
+        }
 
     def __call__(self, p: Any, q: Any, **keywords: Any) -> Any:
         """The exact value D(p‖q) (``keywords``: the exact verbs' shared keywords, ``axis``, ``base``, ...)."""

@@ -69,6 +69,11 @@ class Record:
     information_units: bool = True
     #: "function" records: D(P, P) = 0 and D ≥ 0
     is_divergence: bool = True
+    #: "function" records: D(P, Q) = D(Q, P), or a function of the parameters saying whether it is (Rényi: α = ½)
+    #: (pointwise records: their term's)
+    symmetric: bool | Callable[..., bool] = False
+    #: "function" records: the largest value D can take, None if unbounded (pointwise records: their term's)
+    upper_bound: float | None = None
     #: "function" records: the conventional drift rule (pointwise records: their term's ``drift``)
     drift: DriftRule | None = None
     #: the name of the square-root distance verb, if one is served (``js_distance``)
@@ -109,7 +114,8 @@ class Record:
         """An attribute of the record's term (``information_units``, ``is_divergence``, ...), or of
         the record itself for "function" records."""
         if self.factory is None:
-            return getattr(self, attribute)
+            value = getattr(self, attribute)
+            return value(**(params or self.defaults)) if attribute == "symmetric" and callable(value) else value
         return getattr(self.generator(**(params or {})), attribute)
 
 

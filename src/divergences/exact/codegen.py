@@ -96,9 +96,11 @@ _SHARED_CALL = ("axis=axis, keepdims=keepdims, base=base, from_logits=from_logit
 def _doc(spec: Record, distance: bool) -> str:
     body = spec.doc or (spec.factory.__doc__ if spec.factory is not None else "") or spec.description
     body = inspect.cleandoc(body)
-    if distance:
+    if distance:  # the formula paragraph of the divergence; its conventions and peer mapping are at its own verb
+        formula = body.split("\n\n", 1)[0]
         body = (f"The distance √{spec.name}: the square root of :func:`{spec.name}` (rounding below 0 is "
-                f"clipped; the gradient at P = Q is the subgradient 0, never NaN).\n\n{body}")
+                f"clipped; the gradient at P = Q is the subgradient 0, never NaN).\n\n{formula}\n\n"
+                f"Conventions, examples and the mapping to the peer libraries: :func:`{spec.name}`.")
     logarithmic = spec.term_attribute("information_units")
     base_note = "" if logarithmic else "; refused: not in units of information"
     params = "".join(f" ``{k}={v!r}``" for k, v in spec.defaults.items())

@@ -130,15 +130,7 @@ def hellinger_distance(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False
 
     Squared Hellinger distance :math:`H^2 = \tfrac12 \sum_x (\sqrt{p(x)} - \sqrt{q(x)})^2` ∈ [0, 1].
 
-    Scale: the ½ convention (H² = 1 − Σ√(pq)); some texts use Σ(√p−√q)² = 2H². f(t) = ½(√t − 1)².
-    The distance H = √H² is :func:`hellinger_distance` (its gradient at P = Q is the subgradient 0).
-    Conjugate f*(s) = s/(1 − 2s) for s < ½.
-
-    >>> import divergences as dv
-    >>> float(dv.hellinger([1.0, 0.0], [0.0, 1.0]))
-    1.0
-    >>> float(dv.hellinger_distance([1.0, 0.0], [0.0, 1.0]))
-    1.0
+    Conventions, examples and the mapping to the peer libraries: :func:`hellinger`.
 
     Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
     axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits; refused: not in units of information), ``from_logits=False``
@@ -222,21 +214,7 @@ def js_distance(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base:
 
     (Generalised) Jensen–Shannon divergence with weight ``beta`` = β ∈ [0, 1].
 
-    :math:`JS_\beta = \beta\,KL(P\|M) + (1-\beta)\,KL(Q\|M)` with :math:`M = \beta P + (1-\beta) Q`
-    (GKD, TRL and Liger convention with P = teacher, Q = student); f(t) = β t log t − (βt+1−β)
-    log(βt+1−β). β = ½ is the usual JS, 0 ≤ JS ≤ log 2; its square root is :func:`js_distance` (what
-    ``scipy.spatial.distance.jensenshannon`` returns, without SciPy's NaN for float32 or subnormal
-    input). The formula tends to 0 at β ∈ {0, 1}, where it is exactly 0 (TRL and Liger instead
-    substitute KL(P‖Q) at β = 0 and KL(Q‖P) at β = 1; use :func:`kl` / :func:`reverse_kl` for
-    those). log M is formed with logaddexp, so log-probabilities far below −100 do not underflow to
-    NaN (Liger's interior-β JSD does). Conjugate f*(s) = −(1−β) log((1 − β e^{s/β})/(1−β)) for
-    s < −β log β.
-
-    >>> import divergences as dv
-    >>> round(float(dv.js([1.0, 0.0], [0.0, 1.0])), 12) == round(__import__("math").log(2), 12)
-    True
-    >>> float(dv.js_distance([1.0, 0.0], [0.0, 1.0], base=2))
-    1.0
+    Conventions, examples and the mapping to the peer libraries: :func:`js`.
 
     Keywords (shared by every verb; see :mod:`divergences.exact.verbs`): ``axis=-1`` (the category
     axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits), ``from_logits=False``

@@ -14,12 +14,12 @@ a name, ``params=``, ``divergence_params=``) and the loss knobs that moved into 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
-from ..core.divergence import Divergence, spec
+from ..core.divergence import Divergence, DivergenceLike, spec
 from ..core.record import records
-from ..core.terms import Generator, Pointwise
+from ..core.terms import Generator
 from ..torch.engine import RowDivergence, keywords_checked
 from ..torch.engine import refuse_moved as torch_refuse_moved
 
@@ -30,7 +30,7 @@ __internal__ = (keywords_checked,)
 
 #: what the hf layer accepts as a divergence: the arguments of :func:`divergences.spec`, and a torch row
 #: divergence (:func:`divergences.torch.balanced_kl`), which only the token losses compute
-DivergenceArg = str | Divergence | Pointwise | type[Pointwise] | RowDivergence | Callable[[Any], Any]
+DivergenceArg = DivergenceLike | RowDivergence
 
 #: a divergence as :func:`divergence_arg` returns it
 DivergenceValue = Divergence | RowDivergence

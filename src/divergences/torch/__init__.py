@@ -22,6 +22,8 @@ from ..core.lazy import lazy_exports
 _EXPORTS = {
     # distillation (token level)
     "DistillOptions": "options",
+    "DivergenceArg": "_divergence",
+    "LossKeywords": "options",
     "divergence_loss": "losses",
     "DivergenceLoss": "losses",
     "LossParts": "losses",
@@ -77,6 +79,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:  # the static surface: a type checker sees each name's real signature (loaded lazily at run time)
+    from ._divergence import DivergenceArg as DivergenceArg
     from .cosine import cosine_similarity_loss as cosine_similarity_loss
     from .distributed import vocab_parallel_topk as vocab_parallel_topk
     from .fused import FusedLinearDivergenceLoss as FusedLinearDivergenceLoss
@@ -108,6 +111,7 @@ if TYPE_CHECKING:  # the static surface: a type checker sees each name's real si
     from .objectives import soft_infonce_loss as soft_infonce_loss
     from .ofa import ofa_loss as ofa_loss
     from .options import DistillOptions as DistillOptions
+    from .options import LossKeywords as LossKeywords
     from .preference import d2o_loss as d2o_loss
     from .preference import f_dpo_loss as f_dpo_loss
     from .preference import f_dpo_score as f_dpo_score

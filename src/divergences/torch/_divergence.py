@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..core.divergence import Divergence, spec
+from ..core.divergence import Divergence, DivergenceLike, spec
 from ..core.record import Record
 from ..core.terms import Pointwise
 
@@ -77,6 +77,11 @@ class RowDivergence:
         raise NotImplementedError
 
 
+#: what the token losses accept as ``divergence``: what :func:`divergences.spec` accepts (a name, ``dv.spec(...)``,
+#: a term object or class, a callable f(t)), a mapping of mixture weights, or a :class:`RowDivergence`
+DivergenceArg = DivergenceLike | Mapping[Any, float] | RowDivergence
+
+
 _PROBES = ((0.7, 0.2, 0.1), (0.1, 0.3, 0.6))
 
 
@@ -102,7 +107,7 @@ def refuse_identically_zero(gen: Any, what: str = "divergence") -> None:
                      f"loss, zero gradient).{hint}")
 
 
-def resolve(divergence: Any) -> Resolved:
+def resolve(divergence: DivergenceArg) -> Resolved:
     """The :class:`Resolved` form of a loss's ``divergence`` argument (see the module docstring).
 
     :raises ValueError: for None, an unknown name, a divergence over ordered categories, or a term that is 0

@@ -14,7 +14,7 @@ import torch
 
 from ._agreement import Agreement
 from ._checks import check_labels_range, scan_logits
-from ._divergence import Resolved, resolve
+from ._divergence import DivergenceArg, Resolved, resolve
 from ._engine import LOCAL, Comm, DenseRows, TokenPlan, chunk_rows, plan_tokens
 from .options import DistillOptions
 
@@ -117,7 +117,7 @@ def plan_call(
     lead: tuple[int, ...],
     device: torch.device,
     dtype: torch.dtype,
-    divergence: Any,
+    divergence: DivergenceArg,
     opts: DistillOptions,
     *,
     labels: Tensor | None,
@@ -192,7 +192,7 @@ def prepare(
     vocab: int,
     device: torch.device,
     dtype: torch.dtype,
-    divergence: Any,
+    divergence: DivergenceArg,
     opts: DistillOptions,
     *,
     labels: Tensor | None,

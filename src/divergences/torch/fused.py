@@ -12,12 +12,13 @@ per-token gradients.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import torch
 
 from ._agreement import Agreement, tensor_text
 from ._checks import check_logits_tensor, check_not_meta, check_vocab
+from ._divergence import DivergenceArg
 from ._engine import DenseRows, LinearRows, compute_dtype, run
 from ._keywords import keywords_checked
 from ._setup import (
@@ -35,7 +36,10 @@ from ._setup import (
     teacher_rows,
 )
 from .losses import DistillModule
-from .options import DistillOptions, check_options
+from .options import DistillOptions, LossKeywords, check_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["FusedLinearDivergenceLoss", "TeacherHead", "fused_linear_divergence_loss"]
 
@@ -63,18 +67,20 @@ _MOVED = {"teacher_logits": "give the teacher's logits as the third argument, te
 
 @overload
 def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor, teacher: Tensor | TeacherHead,
-                                 divergence: Any = ..., *, bias: Tensor | None = ..., labels: Tensor | None = ...,
-                                 mask: Tensor | None = ..., weights: Tensor | None = ...,
-                                 options: DistillOptions | None = ..., num_items_in_batch: Any = ...,
-                                 process_group: Any = ..., return_parts: Literal[False] = ...) -> Tensor: ...
+                                 divergence: DivergenceArg = ..., *, bias: Tensor | None = ...,
+                                 return_parts: Literal[False] = ..., **keywords: Unpack[LossKeywords]) -> Tensor: ...
 
 
 @overload
 def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor, teacher: Tensor | TeacherHead,
-                                 divergence: Any = ..., *, bias: Tensor | None = ..., labels: Tensor | None = ...,
-                                 mask: Tensor | None = ..., weights: Tensor | None = ...,
-                                 options: DistillOptions | None = ..., num_items_in_batch: Any = ...,
-                                 process_group: Any = ..., return_parts: Literal[True]) -> LossParts: ...
+                                 divergence: DivergenceArg = ..., *, bias: Tensor | None = ...,
+                                 return_parts: Literal[True], **keywords: Unpack[LossKeywords]) -> LossParts: ...
+
+
+@overload
+def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor, teacher: Tensor | TeacherHead,
+                                 divergence: DivergenceArg = ..., *, bias: Tensor | None = ...,
+                                 return_parts: bool, **keywords: Unpack[LossKeywords]) -> Tensor | LossParts: ...
 
 
 @keywords_checked(moved=_MOVED)
@@ -82,7 +88,7 @@ def fused_linear_divergence_loss(
     student_hidden: Tensor,
     lm_head_weight: Tensor,
     teacher: Tensor | TeacherHead,
-    divergence: Any = "kl",
+    divergence: DivergenceArg = "kl",
     *,
     bias: Tensor | None = None,
     labels: Tensor | None = None,

@@ -31,12 +31,13 @@ Mappings to other libraries (tested in ``tests/torch/test_distill_compat.py``):
 
 from __future__ import annotations
 
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import torch
 
 from ._agreement import Agreement
 from ._checks import check_logits_tensor, check_vocab
+from ._divergence import DivergenceArg
 from ._engine import DenseRows, compute_dtype, run
 from ._keywords import keywords_checked
 from ._setup import (
@@ -53,7 +54,10 @@ from ._setup import (
     plan_call,
     teacher_rows,
 )
-from .options import DistillOptions, check_options
+from .options import DistillOptions, LossKeywords, check_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DivergenceLoss", "LossParts", "divergence_loss"]
 
@@ -61,24 +65,25 @@ Tensor = torch.Tensor
 
 
 @overload
-def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: Any = ..., *,
-                    labels: Tensor | None = ..., mask: Tensor | None = ..., weights: Tensor | None = ...,
-                    options: DistillOptions | None = ..., num_items_in_batch: Any = ..., process_group: Any = ...,
-                    return_parts: Literal[False] = ...) -> Tensor: ...
+def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: DivergenceArg = ..., *,
+                    return_parts: Literal[False] = ..., **keywords: Unpack[LossKeywords]) -> Tensor: ...
 
 
 @overload
-def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: Any = ..., *,
-                    labels: Tensor | None = ..., mask: Tensor | None = ..., weights: Tensor | None = ...,
-                    options: DistillOptions | None = ..., num_items_in_batch: Any = ..., process_group: Any = ...,
-                    return_parts: Literal[True]) -> LossParts: ...
+def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: DivergenceArg = ..., *,
+                    return_parts: Literal[True], **keywords: Unpack[LossKeywords]) -> LossParts: ...
+
+
+@overload
+def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: DivergenceArg = ..., *,
+                    return_parts: bool, **keywords: Unpack[LossKeywords]) -> Tensor | LossParts: ...
 
 
 @keywords_checked()
 def divergence_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    divergence: Any = "kl",
+    divergence: DivergenceArg = "kl",
     *,
     labels: Tensor | None = None,
     mask: Tensor | None = None,
@@ -189,7 +194,7 @@ class DistillModule(torch.nn.Module):
     """
 
     @keywords_checked()
-    def __init__(self, divergence: Any = "kl", *, options: DistillOptions | None = None, process_group: Any = None,
+    def __init__(self, divergence: DivergenceArg = "kl", *, options: DistillOptions | None = None, process_group: Any = None,
                  return_parts: bool = False) -> None:
         super().__init__()
         from ._divergence import resolve

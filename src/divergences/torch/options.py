@@ -26,9 +26,12 @@ import math
 import numbers
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-__all__ = ["DistillOptions", "REDUCTIONS", "VOCAB_MODES"]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = ["REDUCTIONS", "VOCAB_MODES", "DistillOptions", "LossKeywords"]
 
 REDUCTIONS = ("mean", "sum", "batchmean", "none")
 VOCAB_MODES = ("error", "crop", "pad")
@@ -143,3 +146,16 @@ def check_options(options: DistillOptions | None) -> DistillOptions:
     if not isinstance(options, DistillOptions):
         raise ValueError(f"options must be a DistillOptions or None, got {type(options).__name__}")
     return options
+
+
+class LossKeywords(TypedDict, total=False):
+    """The keywords every token loss takes beside its tensors, ``divergence`` and ``return_parts`` (their meaning:
+    :func:`~divergences.torch.divergence_loss`). The losses' overloads type ``**keywords`` with it, so a
+    type checker reports a misspelt keyword; the implementations spell them out (``inspect``, ``help``)."""
+
+    labels: Tensor | None
+    mask: Tensor | None
+    weights: Tensor | None
+    options: DistillOptions | None
+    num_items_in_batch: Any
+    process_group: Any

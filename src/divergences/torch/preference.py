@@ -18,8 +18,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..core.divergence import DivergenceLike
 from ._keywords import keywords_checked
-from .rl import DEFAULT_CLIP, _as_tensor, _check_clip, _f_generator, _out_dtype, _tangent_extended
+from ._log_ratio import DEFAULT_CLIP, as_tensor, check_clip, f_generator, out_dtype, tangent_extended
 
 __all__ = ["d2o_loss", "f_dpo_loss", "f_dpo_score"]
 
@@ -58,17 +59,17 @@ def _check_coefficient(value: float, name: str, *, positive: bool = False) -> fl
 
 
 def _log_ratios(names: tuple[str, ...], *tensors: Any) -> tuple[list[torch.Tensor], torch.dtype]:
-    ts = [_as_tensor(t, n, log_prob=True) for t, n in zip(tensors, names)]
+    ts = [as_tensor(t, n, log_prob=True) for t, n in zip(tensors, names)]
     try:
         torch.broadcast_shapes(*(t.shape for t in ts))
     except RuntimeError:
         shapes = ", ".join(f"{n} {tuple(t.shape)}" for n, t in zip(names, ts))
         raise ValueError(f"shapes do not broadcast: {shapes}") from None
-    return [t.to(torch.float64) for t in ts], _out_dtype(*ts)
+    return [t.to(torch.float64) for t in ts], out_dtype(*ts)
 
 
 @keywords_checked(options=False)
-def f_dpo_score(log_ratio: Any, divergence: Any = "reverse_kl", *, clip: float | None = DEFAULT_CLIP
+def f_dpo_score(log_ratio: Any, divergence: DivergenceLike = "reverse_kl", *, clip: float | None = DEFAULT_CLIP
                 ) -> torch.Tensor:
     r"""The f-DPO reward map S(u), u = log π_θ(y)/π_ref(y), derived from the generator's f'.
 
@@ -99,11 +100,11 @@ def f_dpo_score(log_ratio: Any, divergence: Any = "reverse_kl", *, clip: float |
     >>> f_dpo_score(u, "kl")   # −e^{−u}
     tensor([-2.7183, -1.0000, -0.3679], dtype=torch.float64)
     """
-    clip = _check_clip(clip)
-    gen = _f_generator(divergence)
-    u = _as_tensor(log_ratio, "log_ratio")
-    dtype = _out_dtype(u)
-    score = _tangent_extended(lambda x: gen.dphi(-x, torch.zeros_like(x))[1], u.to(torch.float64))
+    clip = check_clip(clip)
+    gen = f_generator(divergence)
+    u = as_tensor(log_ratio, "log_ratio")
+    dtype = out_dtype(u)
+    score = tangent_extended(lambda x: gen.dphi(-x, torch.zeros_like(x))[1], u.to(torch.float64))
     if clip is not None:
         score = torch.clamp(score, -clip, clip)
     return score.to(dtype)
@@ -117,7 +118,7 @@ def f_dpo_loss(
     ref_rejected_logps: Any,
     *,
     beta: float = 0.1,
-    divergence: Any = "reverse_kl",
+    divergence: DivergenceLike = "reverse_kl",
     reduction: str = "mean",
     clip: float | None = DEFAULT_CLIP,
 ) -> torch.Tensor:
@@ -200,8 +201,8 @@ def d2o_loss(
     _check_reduction(reduction)
     beta = _check_coefficient(beta, "beta", positive=True)
     alpha = _check_coefficient(alpha, "alpha")
-    neg = _as_tensor(negative_logps, "negative_logps", log_prob=True)
-    samples = _as_tensor(sample_logps, "sample_logps", log_prob=True)
+    neg = as_tensor(negative_logps, "negative_logps", log_prob=True)
+    samples = as_tensor(sample_logps, "sample_logps", log_prob=True)
     if samples.ndim == 0 or samples.shape[-1] == 0:
         raise ValueError(f"sample_logps must have K ≥ 1 samples on its last dimension, got shape {tuple(samples.shape)}")
     (n, rn), dtype_n = _log_ratios(("negative_logps", "ref_negative_logps"), neg, ref_negative_logps)

@@ -28,17 +28,23 @@ full distributions, and returns one value per item. Conventions shared by the mo
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
-from ..core import terms as g
-from ..core.backend import torch_compute_dtype
-from ..core.divergence import spec
-from ..core.record import available
-from ._checks import check_not_meta, require
+from ..core.divergence import DivergenceLike, spec
 from ._keywords import keywords_checked
+from ._log_ratio import (
+    DEFAULT_CLIP,
+    LOG_RATIO_LIMIT,
+    as_tensor,
+    check_clip,
+    f_generator,
+    finish,
+    out_dtype,
+    pair,
+    tangent_extended,
+)
 
 __all__ = [
     "LOG_RATIO_LIMIT",
@@ -50,11 +56,6 @@ __all__ = [
     "sequence_match_chi2",
 ]
 
-#: |log-ratio| beyond which no exponential is formed (float64: e^300 and its square are finite)
-LOG_RATIO_LIMIT = 300.0
-#: default bound on returned values (float32 max is 3.4e38)
-DEFAULT_CLIP = 1e30
-
 # kl_penalty estimator names -> canonical name
 _ESTIMATORS = {
     "k1": "k1", "kl": "k1",
@@ -64,119 +65,6 @@ _ESTIMATORS = {
     "low_var_kl": "low_var_kl",
     "k1+": "k1+", "k3+": "k3+", "low_var_kl+": "low_var_kl+",
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# shared plumbing (also used by :mod:`.preference`)
-# ---------------------------------------------------------------------------------------------
-
-
-def _as_tensor(x: Any, name: str, *, log_prob: bool = False) -> torch.Tensor:
-    """A real tensor; NaN refused (and +inf, for a log-probability), naming the argument."""
-    if not isinstance(x, torch.Tensor):
-        try:
-            x = torch.as_tensor(x, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"{name} must be a tensor of log-probabilities, got {type(x).__name__}") from exc
-    if x.is_complex():
-        raise ValueError(f"{name} must be real, got dtype {x.dtype}")
-    if x.dtype == torch.bool:
-        raise ValueError(f"{name} must be a real tensor of numbers, got dtype bool")
-    check_not_meta(x, name)
-    if not x.is_floating_point():
-        x = x.to(torch.float64)
-    if x.numel():
-        if log_prob:
-            require(~(torch.isnan(x) | (x == math.inf)).any(), f"{name} holds NaN or +inf (a log-probability is finite, "
-                                                               "or -inf for an impossible item)")
-        else:
-            require(~torch.isnan(x).any(), f"{name} holds NaN")
-    return x
-
-
-#: the compute dtype of the inputs: the library's one rule (float64 if any is float64, else float32)
-_out_dtype = torch_compute_dtype
-
-
-def _pair(x: Any, y: Any, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
-    """Two tensors that broadcast, as float64, with their output dtype."""
-    x, y = _as_tensor(x, names[0], log_prob=True), _as_tensor(y, names[1], log_prob=True)
-    try:
-        torch.broadcast_shapes(x.shape, y.shape)
-    except RuntimeError:
-        raise ValueError(
-            f"{names[0]} and {names[1]} must broadcast, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
-        ) from None
-    return x.to(torch.float64), y.to(torch.float64), _out_dtype(x, y)
-
-
-def _finish(value: torch.Tensor, dtype: torch.dtype, clip: float | None) -> torch.Tensor:
-    if clip is not None:
-        value = torch.clamp(value, -clip, clip)
-    return value.to(dtype)
-
-
-def _check_clip(clip: float | None) -> float | None:
-    if clip is None:
-        return None
-    if isinstance(clip, bool) or not hasattr(clip, "__float__"):
-        raise ValueError(f"clip must be a positive number or None, got {clip!r}")
-    clip = float(clip)
-    if not clip > 0:
-        raise ValueError(f"clip must be positive or None, got {clip!r}")
-    return clip
-
-
-def _limit(x: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(x, -LOG_RATIO_LIMIT, LOG_RATIO_LIMIT)
-
-
-def _f_generator(divergence: Any, what: str = "divergence") -> g.Generator:
-    """The configured generator f of an f-divergence: a name, a ``dv.spec(...)`` value carrying its parameters,
-    a Generator object or a callable f(t).
-
-    ValueError for divergences that are not f-divergences (Rényi, cross-entropy, ...), read from the record's
-    kind.
-    """
-    try:
-        value = spec(divergence)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what}: {exc}") from None
-    gen = value.term() if value.kind == "f" else None
-    if not isinstance(gen, g.Generator):
-        raise ValueError(
-            f"{what}={divergence!r} is not an f-divergence (it has no generator f); "
-            f"the f-divergences are {', '.join(available('f'))}"
-        )
-    from ._divergence import refuse_identically_zero
-
-    refuse_identically_zero(gen, what)
-    return gen
-
-
-def _tangent_extended(fn: Any, x: torch.Tensor, *, exact_at_inf: bool = False) -> torch.Tensor:
-    """``fn(x)`` (elementwise) for |x| ≤ LOG_RATIO_LIMIT, continued along its tangent beyond.
-
-    The slope at ±LOG_RATIO_LIMIT is taken by autograd on a detached copy, so no exponential of
-    a larger argument is ever formed (no inf in the forward pass, hence no inf·0 = NaN in the
-    backward pass), and the gradient beyond the limit is the slope there, not 0. Infinite ``x``
-    is passed to ``fn`` as is with ``exact_at_inf`` (its boundary conventions apply), otherwise
-    treated as ±LOG_RATIO_LIMIT.
-    """
-    finite = torch.isfinite(x)
-    zero = torch.zeros_like(x)
-    xc = _limit(torch.where(torch.isinf(x), zero, x)) if exact_at_inf else _limit(x)  # NaN stays NaN
-    with torch.enable_grad():
-        leaf = xc.detach().requires_grad_(True)
-        out = fn(leaf)
-        if out.requires_grad:
-            (slope,) = torch.autograd.grad(out.sum(), leaf, allow_unused=True)
-            slope = zero if slope is None else slope
-        else:
-            slope = zero
-    inner = fn(torch.where(finite, xc, x)) if exact_at_inf else fn(xc)
-    beyond = torch.where(finite, x - xc, zero)
-    return inner + torch.where(beyond != 0, slope * beyond, zero)  # never 0·inf inside the limit
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,8 +108,8 @@ def kl_penalty(logprobs: Any, ref_logprobs: Any, estimator: str = "k3", *, clip:
     canonical = _ESTIMATORS.get(estimator) if isinstance(estimator, str) else None
     if canonical is None:
         raise ValueError(f"estimator must be one of {sorted(_ESTIMATORS)}, got {estimator!r}")
-    clip = _check_clip(clip)
-    lp, ref, dtype = _pair(logprobs, ref_logprobs, ("logprobs", "ref_logprobs"))
+    clip = check_clip(clip)
+    lp, ref, dtype = pair(logprobs, ref_logprobs, ("logprobs", "ref_logprobs"))
     k = lp - ref
     base = canonical.rstrip("+")
     if base == "k1":
@@ -236,7 +124,7 @@ def kl_penalty(logprobs: Any, ref_logprobs: Any, estimator: str = "k3", *, clip:
     else:  # low_var_kl: the clamps of verl / OpenRLHF, verbatim in meaning
         c = torch.clamp(-k, -20.0, 20.0)
         return _straight_through(torch.clamp(torch.expm1(c) - c, -10.0, 10.0), k, canonical).to(dtype)
-    return _finish(_straight_through(value, k, canonical), dtype, clip)
+    return finish(_straight_through(value, k, canonical), dtype, clip)
 
 
 def _straight_through(value: torch.Tensor, k: torch.Tensor, canonical: str) -> torch.Tensor:
@@ -255,7 +143,7 @@ def _straight_through(value: torch.Tensor, k: torch.Tensor, canonical: str) -> t
 def sampled_divergence(
     logp: Any,
     logq: Any,
-    divergence: Any = "kl",
+    divergence: DivergenceLike = "kl",
     *,
     samples_from: str = "p",
     control_variate: bool = True,
@@ -299,23 +187,23 @@ def sampled_divergence(
     """
     if samples_from not in ("p", "q"):
         raise ValueError(f"samples_from must be 'p' or 'q', got {samples_from!r}")
-    clip = _check_clip(clip)
-    gen = _f_generator(divergence)
-    a_in, b_in, dtype = _pair(logp, logq, ("logp", "logq"))
+    clip = check_clip(clip)
+    gen = f_generator(divergence)
+    a_in, b_in, dtype = pair(logp, logq, ("logp", "logq"))
     slope = gen.f_prime_one if control_variate else 0.0
     if samples_from == "q":
         # f(r) − f'(1)(r − 1) = φ(ℓ, 0) − f'(1) expm1(ℓ): the pointwise term at p = r, q = 1
         def from_q(ell):
             return gen.phi(ell, torch.zeros_like(ell)) - slope * torch.expm1(ell)
 
-        value = _tangent_extended(from_q, a_in - b_in, exact_at_inf=True)
+        value = tangent_extended(from_q, a_in - b_in, exact_at_inf=True)
     else:
         # f(r)/r + f'(1)(1/r − 1) = φ(0, m) + f'(1) expm1(m), m = −ℓ: the term at p = 1, q = 1/r
         def from_p(m):
             return gen.phi(torch.zeros_like(m), m) + slope * torch.expm1(m)
 
-        value = _tangent_extended(from_p, b_in - a_in, exact_at_inf=True)
-    return _finish(value, dtype, clip)
+        value = tangent_extended(from_p, b_in - a_in, exact_at_inf=True)
+    return finish(value, dtype, clip)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +212,7 @@ def sampled_divergence(
 
 
 @keywords_checked(options=False)
-def f_prime(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP) -> torch.Tensor:
+def f_prime(log_ratio: Any, divergence: DivergenceLike = "kl", *, clip: float | None = DEFAULT_CLIP) -> torch.Tensor:
     r"""The generator's derivative f'(r) at r = exp(``log_ratio``), for any f-divergence.
 
     ``log_ratio`` is log p − log q (the registry's D(P‖Q) = E_Q f(p/q)). Built-in generators use
@@ -340,16 +228,16 @@ def f_prime(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFA
     >>> f_prime(torch.tensor([0.0, 1.0]), "reverse_kl")   # −1/r
     tensor([-1.0000, -0.3679])
     """
-    clip = _check_clip(clip)
-    gen = _f_generator(divergence)
-    ell = _as_tensor(log_ratio, "log_ratio")
-    dtype = _out_dtype(ell)
-    value = _tangent_extended(lambda x: gen.dphi(torch.zeros_like(x), -x)[0], ell.to(torch.float64))
-    return _finish(value, dtype, clip)
+    clip = check_clip(clip)
+    gen = f_generator(divergence)
+    ell = as_tensor(log_ratio, "log_ratio")
+    dtype = out_dtype(ell)
+    value = tangent_extended(lambda x: gen.dphi(torch.zeros_like(x), -x)[0], ell.to(torch.float64))
+    return finish(value, dtype, clip)
 
 
 @keywords_checked(options=False)
-def f_weight(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEFAULT_CLIP) -> torch.Tensor:
+def f_weight(log_ratio: Any, divergence: DivergenceLike = "kl", *, clip: float | None = DEFAULT_CLIP) -> torch.Tensor:
     r"""The f-distill weight r² f''(r) at r = exp(``log_ratio``), for any f-divergence.
 
     ``log_ratio`` is log p − log q. In the registry's scale: reverse KL 1, KL r, Jeffreys 1 + r,
@@ -365,12 +253,12 @@ def f_weight(log_ratio: Any, divergence: Any = "kl", *, clip: float | None = DEF
     >>> f_weight(torch.tensor([0.0, 2.0]), "reverse_kl")
     tensor([1., 1.])
     """
-    clip = _check_clip(clip)
-    gen = _f_generator(divergence)
-    ell = _as_tensor(log_ratio, "log_ratio")
-    dtype = _out_dtype(ell)
-    value = _tangent_extended(lambda x: gen.weight(torch.exp(x)), ell.to(torch.float64))
-    return _finish(value, dtype, clip)
+    clip = check_clip(clip)
+    gen = f_generator(divergence)
+    ell = as_tensor(log_ratio, "log_ratio")
+    dtype = out_dtype(ell)
+    value = tangent_extended(lambda x: gen.weight(torch.exp(x)), ell.to(torch.float64))
+    return finish(value, dtype, clip)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,16 +296,16 @@ def sequence_match_chi2(
         half = sampled_divergence(
             logp, logq, "triangular", samples_from=samples_from, control_variate=control_variate, clip=None,
         )
-        return _finish(0.5 * half, half.dtype, _check_clip(clip))
-    clip = _check_clip(clip)
-    a, b, dtype = _pair(logp, logq, ("logp", "logq"))
+        return finish(0.5 * half, half.dtype, check_clip(clip))
+    clip = check_clip(clip)
+    a, b, dtype = pair(logp, logq, ("logp", "logq"))
     a, b = torch.broadcast_tensors(a, b)
     if a.ndim == 0:
         raise ValueError("logp must have a category dimension when samples_from is None")
     if isinstance(dim, bool) or not isinstance(dim, int) or not -a.ndim <= dim < a.ndim:
         raise ValueError(f"dim must be an axis of logp (an integer in [{-a.ndim}, {a.ndim})), got {dim!r}")
     terms = spec("triangular").term().phi(a, b)
-    return _finish(0.5 * terms.sum(dim=dim), dtype, clip)
+    return finish(0.5 * terms.sum(dim=dim), dtype, clip)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,9 +351,9 @@ def importance_weighted_kl(
     """
     if estimator not in ("k1", "k2", "k3"):
         raise ValueError(f"estimator must be 'k1', 'k2' or 'k3', got {estimator!r}")
-    clip = _check_clip(clip)
-    lp, ref, dtype = _pair(logprobs, ref_logprobs, ("logprobs", "ref_logprobs"))
-    old = _as_tensor(sampling_logprobs, "sampling_logprobs")
+    clip = check_clip(clip)
+    lp, ref, dtype = pair(logprobs, ref_logprobs, ("logprobs", "ref_logprobs"))
+    old = as_tensor(sampling_logprobs, "sampling_logprobs")
     try:
         torch.broadcast_shapes(lp.shape, old.shape)
     except RuntimeError:
@@ -474,6 +362,6 @@ def importance_weighted_kl(
     if old.dtype == torch.float64:
         dtype = torch.float64
     old = old.detach().to(torch.float64)
-    rho = _tangent_extended(torch.exp, lp - old)
+    rho = tangent_extended(torch.exp, lp - old)
     k = kl_penalty(lp, ref, estimator, clip=None).to(torch.float64)
-    return _finish(rho * k, dtype, clip)
+    return finish(rho * k, dtype, clip)

@@ -13,12 +13,12 @@ low student entropy *and* high teacher–student divergence (confident but wrong
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import torch
 
 from ..core.divergence import spec
 from ._checks import check_logits_tensor, scan_logits
+from ._divergence import DivergenceArg
 from ._engine import LOCAL, DenseRows, chunk_rows, compute_dtype, plan_tokens, run
 from ._kernels import pointwise_terms
 from ._keywords import keywords_checked
@@ -75,7 +75,7 @@ def token_entropy(logits: Tensor, *, temperature: float = 1.0, chunk_size: int |
 def token_divergence(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    divergence: Any = "kl",
+    divergence: DivergenceArg = "kl",
     *,
     options: DistillOptions | None = None,
 ) -> Tensor:

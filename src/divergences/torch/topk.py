@@ -14,13 +14,13 @@ dense loss (instead of +inf from a tail of 1e-16 against an exact 0).
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import torch
 
 from ._agreement import Agreement
 from ._checks import check_logits_tensor, check_not_meta, require, scan_logits
-from ._divergence import Resolved
+from ._divergence import DivergenceArg, Resolved
 from ._engine import LOCAL, Comm, DenseRows, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
 from ._keywords import keywords_checked
@@ -36,7 +36,10 @@ from ._setup import (
     plan_call,
     teacher_rows,
 )
-from .options import DistillOptions, check_options
+from .options import DistillOptions, LossKeywords, check_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["topk_divergence_loss"]
 
@@ -155,18 +158,20 @@ def check_topk(logp: Any, idx: Any, lead: tuple[int, ...], vocab: int) -> None:
 
 @overload
 def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, teacher_topk_indices: Tensor,
-                         divergence: Any = ..., *, labels: Tensor | None = ..., mask: Tensor | None = ...,
-                         weights: Tensor | None = ..., options: DistillOptions | None = ...,
-                         num_items_in_batch: Any = ..., process_group: Any = ...,
-                         return_parts: Literal[False] = ...) -> Tensor: ...
+                         divergence: DivergenceArg = ..., *,
+                         return_parts: Literal[False] = ..., **keywords: Unpack[LossKeywords]) -> Tensor: ...
 
 
 @overload
 def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, teacher_topk_indices: Tensor,
-                         divergence: Any = ..., *, labels: Tensor | None = ..., mask: Tensor | None = ...,
-                         weights: Tensor | None = ..., options: DistillOptions | None = ...,
-                         num_items_in_batch: Any = ..., process_group: Any = ...,
-                         return_parts: Literal[True]) -> LossParts: ...
+                         divergence: DivergenceArg = ..., *,
+                         return_parts: Literal[True], **keywords: Unpack[LossKeywords]) -> LossParts: ...
+
+
+@overload
+def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, teacher_topk_indices: Tensor,
+                         divergence: DivergenceArg = ..., *,
+                         return_parts: bool, **keywords: Unpack[LossKeywords]) -> Tensor | LossParts: ...
 
 
 @keywords_checked()
@@ -174,7 +179,7 @@ def topk_divergence_loss(
     student_logits: Tensor,
     teacher_topk_logprobs: Tensor,
     teacher_topk_indices: Tensor,
-    divergence: Any = "kl",
+    divergence: DivergenceArg = "kl",
     *,
     labels: Tensor | None = None,
     mask: Tensor | None = None,
