@@ -158,3 +158,32 @@ def test_newton_only_when_sinkhorn_would_be_slow(monkeypatch, backend):
         plain = float(sinkhorn(x, y, epsilon=eps, debiased=False, tol=1e-9, max_iter=100_000))
         monkeypatch.setattr(tr, "NEWTON_AFTER", 50)
         assert got == pytest.approx(plain, rel=1e-8, abs=1e-10), eps
+
+
+def test_torch_exact_start_decided_on_the_largest_cost_as_numpy(monkeypatch):
+    """The exact-dual start is for ε below 1e-4 of the largest cost. The torch path's ε path starts at the
+    bounding box's squared diameter, which in 10-D is far above the largest cost: deciding on it started
+    moderate-ε problems from an exact solve (a POT import and a dense LP: 2× the time, 10× the memory)."""
+    import torch
+
+    from divergences.samples import _convergence, _torch_transport
+
+    calls = []
+    real = _convergence.exact_start
+
+    def counting(cost, a, b):
+        calls.append(cost.max())
+        return real(cost, a, b)
+
+    monkeypatch.setattr(_torch_transport, "exact_start", counting)
+    x, y = (torch.as_tensor(c) for c in _clouds(10))
+    largest = float(torch.cdist(x - x.mean(0), y - x.mean(0)).square().max())
+    box = float((torch.cat([x, y]).amax(0) - torch.cat([x, y]).amin(0)).square().sum())
+    eps = 2e-4 * largest  # between the two thresholds: not "small" for this problem
+    assert 1e-4 * largest < eps < 1e-4 * box
+    numpy_value = sinkhorn(x.numpy(), y.numpy(), epsilon=eps, debiased=False)
+    assert float(sinkhorn(x, y, epsilon=eps, debiased=False)) == pytest.approx(numpy_value, rel=1e-6)
+    assert calls == []
+    small = 0.5e-4 * largest  # below: both start from the exact dual
+    float(sinkhorn(x, y, epsilon=small, debiased=False))
+    assert len(calls) == 1

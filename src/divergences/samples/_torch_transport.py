@@ -193,7 +193,13 @@ def _potentials(x, y, la, lb, eps, p, block, *, scaling, e0, max_iter, tol, symm
         x, y, la, lb = (t.detach().double() for t in (x, y, la, lb))
         f = torch.zeros_like(la)
         g = torch.zeros_like(lb)
-        start = _exact_start(x, y, la, lb, p) if exact_start_due(eps, e0, x.shape[1], y.shape[1], symmetric) else None
+        start = None
+        if exact_start_due(eps, e0, x.shape[1], y.shape[1], symmetric):  # e0 is the bounding box's diameter^p,
+            # far above the largest cost in high dimension: decide on the largest cost itself (as the NumPy path),
+            # one problem at a time (each at most EXACT_START_MAX_PAIRS pairs, by exact_start_due)
+            top = max(float(pair_cost(x[k], y[k], p).max()) for k in range(x.shape[0]))
+            if exact_start_due(eps, top, x.shape[1], y.shape[1], symmetric):
+                start = _exact_start(x, y, la, lb, p)
         if start is not None:
             f, scaling = start, None
         for e in epsilon_path(e0, eps, scaling):
