@@ -242,7 +242,7 @@ def bootstrap(x: Any, y: Any, statistic: Callable[[Any, Any], Any], n_resamples:
     energy distance) is biased upward, most near P = Q, where its truth 0 sits on the boundary.
     Percentile and BCa intervals are made of replicates, all above that truth: they cover it
     almost never (0 % at P = Q, 6–63 % at PSI 0.1 with N = 100). ``"normal"`` (93–100 % on PSI and
-    JS, 92–100 % on the V-statistic MMD²) and ``"basic"`` (92–100 %, 87–99 %) correct the bias and cover. The reverse holds for a statistic that is already unbiased (the
+    JS, 91–100 % on the V-statistic MMD²) and ``"basic"`` (92–100 %, 85–100 %) correct the bias and cover. The reverse holds for a statistic that is already unbiased (the
     U-statistic MMD², ``mmd(unbiased=True)``): its replicates carry a bias that the statistic does
     not have (resamples repeat points), and ``"percentile"`` is the one that covers there. The
     standard error is the standard deviation of the replicates; ``bias`` = mean(T*) − T.
