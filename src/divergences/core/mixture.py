@@ -42,6 +42,13 @@ def _sum3(out: list[tuple[float, tuple[Any, Any, Any]]]) -> tuple[Any, Any, Any]
     return (sum(w * r[0] for w, r in out), sum(w * r[1] for w, r in out), sum(w * r[2] for w, r in out))
 
 
+def _weight(w: Any, of: Any) -> float:
+    """A component's weight as a float; ValueError unless it is a finite number."""
+    if isinstance(w, (bool, str)) or not hasattr(w, "__float__") or not math.isfinite(float(w)):
+        raise ValueError(f"mixture weight of {of!r} must be a finite number, got {w!r}")
+    return float(w)
+
+
 def _common(values: list[float | None]) -> float | None:
     """The components' common degree of homogeneity, or None (probed) if they differ."""
     first = values[0]
@@ -69,11 +76,10 @@ class Mixture(Pointwise):
             if not (isinstance(item, tuple) and len(item) == 2):
                 raise ValueError(f"mixture components must be (weight, term) pairs, got {item!r}")
             w, term = item
-            if isinstance(w, (bool, str)) or not hasattr(w, "__float__") or not math.isfinite(float(w)):
-                raise ValueError(f"mixture weight of {term!r} must be a finite number, got {w!r}")
+            weight = _weight(w, term)
             if not isinstance(term, Pointwise):
                 raise ValueError(f"mixture components must be pointwise terms, got {type(term).__name__}")
-            checked.append((float(w), term))
+            checked.append((weight, term))
         self.components = checked
         self.name = "mixture(" + ", ".join(f"{w:g}·{getattr(g, 'name', 'custom')}" for w, g in checked) + ")"
         self.symmetric = all(g.symmetric for _, g in checked)
@@ -145,7 +151,5 @@ def mixture(components: Mapping[Any, float] | Sequence[tuple[Any, float]]) -> Mi
         if not (isinstance(item, tuple) and len(item) == 2):
             raise ValueError(f"mixture components must be (divergence, weight) pairs, got {item!r}")
         div, w = item
-        if isinstance(w, (bool, str)) or not hasattr(w, "__float__") or not math.isfinite(float(w)):
-            raise ValueError(f"mixture weight of {div!r} must be a finite number, got {w!r}")
-        out.append((float(w), _term(div)))
+        out.append((_weight(w, div), _term(div)))
     return Mixture(out)

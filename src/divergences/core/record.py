@@ -69,11 +69,11 @@ class Record:
     information_units: bool = True
     #: "function" records: D(P, P) = 0 and D ≥ 0
     is_divergence: bool = True
-    #: "function" records: D(P, Q) = D(Q, P), or a function of the parameters saying whether it is (Rényi: α = ½)
-    #: (pointwise records: their term's)
+    #: "function" records: D(P, Q) = D(Q, P) (pointwise records: their term's). Like every fact in
+    #: :data:`PARAMETRIC_FACTS`, it may be a function of the parameters (Rényi: α = ½)
     symmetric: bool | Callable[..., bool] = False
     #: "function" records: the largest value D can take, None if unbounded (pointwise records: their term's)
-    upper_bound: float | None = None
+    upper_bound: float | None | Callable[..., float | None] = None
     #: "function" records: the conventional drift rule (pointwise records: their term's ``drift``)
     drift: DriftRule | None = None
     #: the name of the square-root distance verb, if one is served (``js_distance``)
@@ -115,9 +115,13 @@ class Record:
         the record itself for "function" records."""
         if self.factory is None:
             value = getattr(self, attribute)
-            return value(**(params or self.defaults)) if attribute == "symmetric" and callable(value) else value
+            return value(**(params or self.defaults)) if attribute in PARAMETRIC_FACTS and callable(value) else value
         return getattr(self.generator(**(params or {})), attribute)
 
+
+#: the facts of a "function" record that may be given as a function of its parameters (evaluated at them by
+#: :meth:`Record.term_attribute`; a pointwise record's term computes its own facts from its parameters)
+PARAMETRIC_FACTS = ("information_units", "is_divergence", "symmetric", "upper_bound", "drift")
 
 _REGISTRY: dict[str, Record] = {}
 _ALIASES: dict[str, str] = {}

@@ -126,7 +126,8 @@ def plan_call(
     num_items_in_batch: Any = None,
     return_parts: bool = False,
 ) -> Setup:
-    """The local part of :func:`prepare`: resolve the divergence and the kept tokens (no communication).
+    """The local part of a loss's setup: resolve the divergence and the kept tokens (no communication; the
+    vocab-parallel agreement and :func:`complete` follow).
 
     Also refuses a temperature whose reciprocal overflows the compute dtype ``dtype``, and ``return_parts``
     with ``reduction="none"``.
@@ -174,7 +175,7 @@ def check_options_apply(opts: DistillOptions, loss: str, vocab: int | None) -> N
 
 
 def complete(st: Setup, comm: Comm, vocab: int, device: torch.device, width: int | None = None) -> Setup:
-    """The rest of :func:`prepare` once the vocabulary is known: labels in range, rows per chunk, comm.
+    """The rest of the setup once the vocabulary is known: labels in range, rows per chunk, comm.
 
     ``vocab`` is the (global) student vocabulary (the range of the labels); ``width`` the row width that
     sizes the chunks (default ``vocab``): on a vocab-parallel group the global one, so that every rank
@@ -185,27 +186,6 @@ def complete(st: Setup, comm: Comm, vocab: int, device: torch.device, width: int
     st.comm = comm
     st.chunk = chunk_rows(st.opts.chunk_size, width or vocab, device)
     return st
-
-
-def prepare(
-    lead: tuple[int, ...],
-    vocab: int,
-    device: torch.device,
-    dtype: torch.dtype,
-    divergence: DivergenceArg,
-    opts: DistillOptions,
-    *,
-    labels: Tensor | None,
-    mask: Tensor | None,
-    weights: Tensor | None,
-    num_items_in_batch: Any = None,
-    comm: Comm = LOCAL,
-    width: int | None = None,
-) -> Setup:
-    """Resolve the divergence and the kept tokens (:func:`plan_call`), then :func:`complete`."""
-    st = plan_call(lead, device, dtype, divergence, opts, labels=labels, mask=mask, weights=weights,
-                   num_items_in_batch=num_items_in_batch)
-    return complete(st, comm, vocab, device, width)
 
 
 def check_and_mask(named: list[tuple[str, Tensor]], comm: Comm, opts: DistillOptions, vs: int, vt: int,
