@@ -163,6 +163,23 @@ def test_removed_keyword_spellings_name_the_new_one(kwargs, match):
             call()
 
 
+def test_a_misspelt_keyword_is_refused_by_every_loss_although_they_take_keywords():
+    """The losses take their keywords as ``**keywords: Unpack[LossKeywords]``: Python itself would accept any key,
+    so the check is theirs (a type checker reports the same call)."""
+    from divergences.torch import cosine_similarity_loss
+
+    z, t = _r(3, 5, seed=11), _r(3, 5, seed=12)
+    labels = torch.zeros(3, dtype=torch.long)
+    for name, call in (("divergence_loss", lambda **k: divergence_loss(z, t, "js", **k)),
+                       ("topk_divergence_loss", lambda **k: topk_divergence_loss(z, *t.log_softmax(-1).topk(2), **k)),
+                       ("fused_linear_divergence_loss",
+                        lambda **k: fused_linear_divergence_loss(_r(3, 2), _r(5, 2), t, **k)),
+                       ("cosine_similarity_loss", lambda **k: cosine_similarity_loss(z, t, **k))):
+        with pytest.raises(TypeError, match=rf"{name}\(\) got an unexpected keyword argument 'lables'"):
+            call(lables=labels)
+        assert torch.isfinite(call(labels=labels, options=DistillOptions(hard_weight=0.5)))
+
+
 def test_divergence_argument_errors():
     z, t = _r(3, 5, seed=11), _r(3, 5, seed=12)
     with pytest.raises(ValueError, match="not to JensenShannon"):

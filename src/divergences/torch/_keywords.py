@@ -17,7 +17,7 @@ from dataclasses import fields
 from typing import Any, ParamSpec, TypeVar
 
 from ..core.record import records
-from .options import DistillOptions
+from .options import LOSS_KEYWORDS, DistillOptions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,7 +62,9 @@ def keywords_checked(*, options: bool = True, owner: str | None = None, moved: M
                      ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a function so that a removed keyword spelling fails with the new one (:func:`refuse_moved`).
 
-    The signature seen by type checkers and by ``inspect`` is the function's own.
+    The signature seen by type checkers and by ``inspect`` is the function's own. A token loss whose
+    signature ends in ``**keywords: Unpack[LossKeywords]`` takes exactly those keys there: any other is
+    refused here (with the new spelling when it is a removed one), as Python refuses an unknown keyword.
 
     :param options: whether the function takes its loss knobs in ``options=DistillOptions(...)``.
     :param owner: the name shown in the messages (default: the function's).
@@ -71,7 +73,9 @@ def keywords_checked(*, options: bool = True, owner: str | None = None, moved: M
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(fn)
-        known = frozenset(signature.parameters)
+        named = [n for n, p in signature.parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        open_ended = len(named) < len(signature.parameters)
+        known = frozenset(named) | (LOSS_KEYWORDS if open_ended else frozenset())
 
         @functools.wraps(fn)
         def checked(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -82,8 +86,10 @@ def keywords_checked(*, options: bool = True, owner: str | None = None, moved: M
                 except TypeError:  # too many positional arguments: Python's own error follows
                     given = None
                 divergence = given.arguments.get("divergence") if given is not None else None
-                refuse_moved(owner or fn.__name__.replace("__init__", type(args[0]).__name__ if args else ""),
-                             extra, divergence, options=options, moved=moved)
+                shown = owner or fn.__name__.replace("__init__", type(args[0]).__name__ if args else "")
+                refuse_moved(shown, extra, divergence, options=options, moved=moved)
+                if open_ended:  # Python's own error, which a ``**keywords`` signature does not raise
+                    raise TypeError(f"{shown}() got an unexpected keyword argument {extra[0]!r}")
             return fn(*args, **kwargs)
 
         return checked

@@ -6,6 +6,7 @@ their vocab-parallel forms, so that none of them imports another's private helpe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any, NamedTuple
@@ -19,6 +20,25 @@ from ._engine import LOCAL, Comm, DenseRows, TokenPlan, chunk_rows, plan_tokens
 from .options import DistillOptions
 
 Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Which tokens of a call count, and with what weight: the per-token keywords of every token loss
+    (:class:`~divergences.torch.LossKeywords` less ``options`` and ``process_group``)."""
+
+    labels: Tensor | None = None
+    mask: Tensor | None = None
+    weights: Tensor | None = None
+    num_items_in_batch: Any = None
+
+
+def read_keywords(keywords: Mapping[str, Any]) -> tuple[Batch, Any, Any]:
+    """``(batch, options, process_group)`` from a token loss's ``**keywords`` (their names are checked by
+    :func:`~divergences.torch._keywords.keywords_checked`; ``options`` is checked inside the call's agreement)."""
+    batch = Batch(keywords.get("labels"), keywords.get("mask"), keywords.get("weights"),
+                  keywords.get("num_items_in_batch"))
+    return batch, keywords.get("options"), keywords.get("process_group")
 
 
 def comm_for(process_group: Any, widths: dict[str, int], rows: int, opts: DistillOptions, device: torch.device):
@@ -55,8 +75,7 @@ def divergence_text(div: Resolved) -> str:
 
 
 def describe_call(call: Agreement, loss: str, lead: tuple[int, ...], dtypes: dict[str, Any], opts: DistillOptions,
-                  st: Setup | None, *, labels: Any = None, mask: Any = None, weights: Any = None,
-                  num_items_in_batch: Any = None, replicated: dict[str, Any] | None = None,
+                  st: Setup | None, batch: Batch = Batch(), *, replicated: dict[str, Any] | None = None,
                   teacher: dict[str, Any] | None = None, k: int | None = None, widths: tuple[int, ...] = ()) -> None:
     """Fill this rank's record of a vocab-parallel call (nothing without a group)."""
     if call.group is None:
@@ -65,7 +84,8 @@ def describe_call(call: Agreement, loss: str, lead: tuple[int, ...], dtypes: dic
 
     fields = {f.name: getattr(opts, f.name) for f in dataclass_fields(opts)}
     fields.pop("vocab_size")
-    prints = fingerprints({"labels": labels, "mask": mask, "weights": weights,
+    num_items_in_batch = batch.num_items_in_batch
+    prints = fingerprints({"labels": batch.labels, "mask": batch.mask, "weights": batch.weights,
                            "num_items_in_batch": num_items_in_batch if isinstance(num_items_in_batch, torch.Tensor)
                            else None, **(replicated or {}), **(teacher or {})})
     num = num_items_in_batch if not isinstance(num_items_in_batch, torch.Tensor) else prints["num_items_in_batch"]
@@ -119,11 +139,7 @@ def plan_call(
     dtype: torch.dtype,
     divergence: DivergenceArg,
     opts: DistillOptions,
-    *,
-    labels: Tensor | None,
-    mask: Tensor | None,
-    weights: Tensor | None,
-    num_items_in_batch: Any = None,
+    batch: Batch,
     return_parts: bool = False,
 ) -> Setup:
     """The local part of a loss's setup: resolve the divergence and the kept tokens (no communication; the
@@ -142,8 +158,9 @@ def plan_call(
         raise ValueError(f"temperature={opts.temperature!r} is so small that 1/T overflows {str(dtype).replace('torch.', '')}, "
                          f"the compute dtype of these inputs; use T ≥ {limit:.3g} (or float64 inputs)")
     div = resolve(divergence)
-    plan = plan_tokens(lead, labels=labels, ignore_index=opts.ignore_index, mask=mask, weights=weights,
-                       reduction=opts.reduction, device=device, dtype=dtype, num_items_in_batch=num_items_in_batch)
+    plan = plan_tokens(lead, labels=batch.labels, ignore_index=opts.ignore_index, mask=batch.mask,
+                       weights=batch.weights, reduction=opts.reduction, device=device, dtype=dtype,
+                       num_items_in_batch=batch.num_items_in_batch)
     if opts.hard_weight != 0.0 and plan.labels is None:
         check_labels_range(None, None, 0)  # raises: the hard term needs labels
     return Setup(div, plan, opts, LOCAL, 0, return_parts)

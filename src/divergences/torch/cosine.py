@@ -17,13 +17,16 @@ tensor([1., 0.])
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from ._keywords import keywords_checked
 from .losses import divergence_loss
-from .options import DistillOptions
+from .options import LossKeywords
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["cosine_similarity_loss"]
 
@@ -32,17 +35,7 @@ Tensor = torch.Tensor
 
 @keywords_checked(moved={"divergence": "cosine_similarity_loss is the cosine loss; for another divergence use "
                                        "divergence_loss"})
-def cosine_similarity_loss(
-    student: Tensor,
-    teacher: Tensor,
-    *,
-    labels: Tensor | None = None,
-    mask: Tensor | None = None,
-    weights: Tensor | None = None,
-    options: DistillOptions | None = None,
-    num_items_in_batch: Any = None,
-    process_group: Any = None,
-) -> Tensor:
+def cosine_similarity_loss(student: Tensor, teacher: Tensor, **keywords: Unpack[LossKeywords]) -> Tensor:
     """``divergence_loss(student, teacher, "cosine", ...)``: 1 − cosine similarity per row (token).
 
     ``student`` and ``teacher`` are (..., D) logits or hidden states of the same width (project them
@@ -60,5 +53,4 @@ def cosine_similarity_loss(
     :param process_group: as :func:`~divergences.torch.divergence_loss` (the feature axis sharded).
     :returns: the loss, as :func:`~divergences.torch.divergence_loss`.
     """
-    return divergence_loss(student, teacher, "cosine", labels=labels, mask=mask, weights=weights, options=options,
-                           num_items_in_batch=num_items_in_batch, process_group=process_group)
+    return divergence_loss(student, teacher, "cosine", **keywords)

@@ -16,25 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import torch
 
+from . import _setup
 from ._agreement import Agreement, tensor_text
 from ._checks import check_logits_tensor, check_not_meta, check_vocab
 from ._divergence import DivergenceArg
 from ._engine import DenseRows, LinearRows, compute_dtype, run
 from ._keywords import keywords_checked
-from ._setup import (
-    LossParts,
-    check_and_mask,
-    check_options_apply,
-    comm_from,
-    complete,
-    dense_rows_kernel,
-    describe_call,
-    device_of,
-    finish,
-    local_shards,
-    plan_call,
-    teacher_rows,
-)
+from ._setup import LossParts
 from .losses import DistillModule
 from .options import DistillOptions, LossKeywords, check_options
 
@@ -84,21 +72,9 @@ def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor,
 
 
 @keywords_checked(moved=_MOVED)
-def fused_linear_divergence_loss(
-    student_hidden: Tensor,
-    lm_head_weight: Tensor,
-    teacher: Tensor | TeacherHead,
-    divergence: DivergenceArg = "kl",
-    *,
-    bias: Tensor | None = None,
-    labels: Tensor | None = None,
-    mask: Tensor | None = None,
-    weights: Tensor | None = None,
-    options: DistillOptions | None = None,
-    num_items_in_batch: Any = None,
-    process_group: Any = None,
-    return_parts: bool = False,
-) -> Tensor | LossParts:
+def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor, teacher: Tensor | TeacherHead,
+                                 divergence: DivergenceArg = "kl", *, bias: Tensor | None = None,
+                                 return_parts: bool = False, **keywords: Unpack[LossKeywords]) -> Tensor | LossParts:
     r""":func:`~divergences.torch.divergence_loss` of the student logits ``h Wᵀ + b``, without forming them.
 
     Equal in value and gradients (hidden states, weight, bias) to
@@ -154,42 +130,41 @@ def fused_linear_divergence_loss(
     >>> bool(torch.isclose(fused, divergence_loss(h @ W.T, t, js)))
     True
     """
+    batch, options, process_group = _setup.read_keywords(keywords)
     if isinstance(teacher, TeacherHead):
         teacher_logits, teacher_hidden, teacher_weight, teacher_bias = None, teacher.hidden, teacher.weight, teacher.bias
     else:
         teacher_logits, teacher_hidden, teacher_weight, teacher_bias = teacher, None, None, None
-    (lm_head_weight, teacher_logits, teacher_weight), process_group = local_shards(
+    (lm_head_weight, teacher_logits, teacher_weight), process_group = _setup.local_shards(
         process_group, lm_head_weight, teacher_logits, teacher_weight)
     # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
-    with Agreement(process_group, device_of(student_hidden, lm_head_weight)) as call:
+    with Agreement(process_group, _setup.device_of(student_hidden, lm_head_weight)) as call:
         opts = check_options(options)
         local = _check_fused(student_hidden, lm_head_weight, bias, teacher_logits, teacher_hidden, teacher_weight,
                              teacher_bias, opts)
         lead, vs, vt = local["lead"], local["vs"], local["vt"]
         device = student_hidden.device
-        check_options_apply(opts, "fused_linear_divergence_loss", None if process_group is not None else vs)
-        st = plan_call(lead, device, compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence, opts,
-                       labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
-                       return_parts=return_parts)
+        _setup.check_options_apply(opts, "fused_linear_divergence_loss", None if process_group is not None else vs)
+        st = _setup.plan_call(lead, device, compute_dtype(student_hidden, lm_head_weight, teacher_logits), divergence,
+                              opts, batch, return_parts)
         replicated = {"student_hidden": student_hidden}
         if teacher_hidden is not None:
             replicated["teacher.hidden"] = teacher_hidden
-        describe_call(call, "fused_linear_divergence_loss", lead, {**dict(local["named"]), "bias": bias}, opts, st,
-                      labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
-                      replicated=replicated, widths=(vs, vt))
-    comm = comm_from(call, ["lm_head_weight", "teacher_logits" if teacher_logits is not None else "teacher.weight"],
-                     opts)
-    masked = check_and_mask(local["named"], comm, opts, vs, vt, tuple(local["finite_only"]),
-                            dtype=compute_dtype(student_hidden, lm_head_weight, teacher_logits))
+        _setup.describe_call(call, "fused_linear_divergence_loss", lead, {**dict(local["named"]), "bias": bias}, opts,
+                             st, batch, replicated=replicated, widths=(vs, vt))
+    comm = _setup.comm_from(call, ["lm_head_weight", "teacher_logits" if teacher_logits is not None else "teacher.weight"],
+                            opts)
+    masked = _setup.check_and_mask(local["named"], comm, opts, vs, vt, tuple(local["finite_only"]),
+                                   dtype=compute_dtype(student_hidden, lm_head_weight, teacher_logits))
     # below T = 1 the student logits formed per chunk may spread beyond what (z − max)/T holds: masked form
     masked = masked or opts.temperature < 1.0
-    complete(st, comm, comm.global_width(vs), device, comm.global_width(max(vs, vt)))
-    kernel = dense_rows_kernel(st, vs, vt, masked, device)
-    teacher_src = teacher_rows(local["teacher_src"], st)
+    _setup.complete(st, comm, comm.global_width(vs), device, comm.global_width(max(vs, vt)))
+    kernel = _setup.dense_rows_kernel(st, vs, vt, masked, device)
+    teacher_src = _setup.teacher_rows(local["teacher_src"], st)
     hidden = student_hidden.reshape(-1, student_hidden.shape[-1])
     source = LinearRows(hidden, lm_head_weight, bias, opts.logit_scale, opts.softcap)
     out, parts = run(kernel, source, teacher_src, st.plan, st.chunk, comm=st.comm)
-    return finish(out, parts, st, lead)
+    return _setup.finish(out, parts, st, lead)
 
 
 def _check_fused(student_hidden: Any, lm_head_weight: Any, bias: Any, teacher_logits: Any, teacher_hidden: Any,

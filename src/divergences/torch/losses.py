@@ -35,25 +35,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import torch
 
+from . import _setup
 from ._agreement import Agreement
 from ._checks import check_logits_tensor, check_vocab
 from ._divergence import DivergenceArg
 from ._engine import DenseRows, compute_dtype, run
 from ._keywords import keywords_checked
-from ._setup import (
-    LossParts,
-    check_and_mask,
-    check_options_apply,
-    comm_from,
-    complete,
-    dense_rows_kernel,
-    describe_call,
-    device_of,
-    finish,
-    local_shards,
-    plan_call,
-    teacher_rows,
-)
+from ._setup import LossParts
 from .options import DistillOptions, LossKeywords, check_options
 
 if TYPE_CHECKING:
@@ -80,19 +68,8 @@ def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: 
 
 
 @keywords_checked()
-def divergence_loss(
-    student_logits: Tensor,
-    teacher_logits: Tensor,
-    divergence: DivergenceArg = "kl",
-    *,
-    labels: Tensor | None = None,
-    mask: Tensor | None = None,
-    weights: Tensor | None = None,
-    options: DistillOptions | None = None,
-    num_items_in_batch: Any = None,
-    process_group: Any = None,
-    return_parts: bool = False,
-) -> Tensor | LossParts:
+def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: DivergenceArg = "kl", *,
+                    return_parts: bool = False, **keywords: Unpack[LossKeywords]) -> Tensor | LossParts:
     r"""Token-level divergence D(teacher ‖ student) between next-token distributions.
 
     Per token :math:`i`:
@@ -153,9 +130,10 @@ def divergence_loss(
     >>> loss.backward(); s.grad.shape
     torch.Size([1, 3])
     """
-    (student_logits, teacher_logits), process_group = local_shards(process_group, student_logits, teacher_logits)
+    batch, options, process_group = _setup.read_keywords(keywords)
+    (student_logits, teacher_logits), process_group = _setup.local_shards(process_group, student_logits, teacher_logits)
     # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
-    with Agreement(process_group, device_of(student_logits, teacher_logits)) as call:
+    with Agreement(process_group, _setup.device_of(student_logits, teacher_logits)) as call:
         opts = check_options(options)
         check_logits_tensor(student_logits, "student_logits")
         check_logits_tensor(teacher_logits, "teacher_logits")
@@ -166,21 +144,20 @@ def divergence_loss(
             raise ValueError(f"teacher_logits must have the leading shape {lead} of student_logits, "
                              f"got {tuple(teacher_logits.shape[:-1])}")
         device = student_logits.device
-        check_options_apply(opts, "divergence_loss", None if process_group is not None else vs)
-        st = plan_call(lead, device, compute_dtype(student_logits, teacher_logits), divergence, opts, labels=labels,
-                       mask=mask, weights=weights, num_items_in_batch=num_items_in_batch, return_parts=return_parts)
-        describe_call(call, "divergence_loss", lead, {"student_logits": student_logits, "teacher_logits": teacher_logits},
-                      opts, st, labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
-                      widths=(vs, vt))
-    comm = comm_from(call, ["student_logits", "teacher_logits"], opts)
+        _setup.check_options_apply(opts, "divergence_loss", None if process_group is not None else vs)
+        st = _setup.plan_call(lead, device, compute_dtype(student_logits, teacher_logits), divergence, opts, batch,
+                       return_parts)
+        _setup.describe_call(call, "divergence_loss", lead, {"student_logits": student_logits, "teacher_logits": teacher_logits},
+                      opts, st, batch, widths=(vs, vt))
+    comm = _setup.comm_from(call, ["student_logits", "teacher_logits"], opts)
     named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
-    masked = check_and_mask(named, comm, opts, vs, vt, dtype=compute_dtype(student_logits, teacher_logits))
-    complete(st, comm, comm.global_width(vs), device, comm.global_width(max(vs, vt)))
-    kernel = dense_rows_kernel(st, vs, vt, masked, device)
-    teacher = teacher_rows(DenseRows(teacher_logits.reshape(-1, vt)), st)
+    masked = _setup.check_and_mask(named, comm, opts, vs, vt, dtype=compute_dtype(student_logits, teacher_logits))
+    _setup.complete(st, comm, comm.global_width(vs), device, comm.global_width(max(vs, vt)))
+    kernel = _setup.dense_rows_kernel(st, vs, vt, masked, device)
+    teacher = _setup.teacher_rows(DenseRows(teacher_logits.reshape(-1, vt)), st)
     out, parts = run(kernel, DenseRows(student_logits.reshape(-1, vs)), teacher, st.plan, st.chunk, teacher_grad=True,
                      comm=st.comm)
-    return finish(out, parts, st, lead)
+    return _setup.finish(out, parts, st, lead)
 
 
 class DistillModule(torch.nn.Module):

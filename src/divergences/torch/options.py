@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["REDUCTIONS", "VOCAB_MODES", "DistillOptions", "LossKeywords"]
+__all__ = ["LOSS_KEYWORDS", "REDUCTIONS", "VOCAB_MODES", "DistillOptions", "LossKeywords"]
 
 REDUCTIONS = ("mean", "sum", "batchmean", "none")
 VOCAB_MODES = ("error", "crop", "pad")
@@ -151,7 +151,7 @@ def check_options(options: DistillOptions | None) -> DistillOptions:
 class LossKeywords(TypedDict, total=False):
     """The keywords every token loss takes beside its tensors, ``divergence`` and ``return_parts`` (their meaning:
     :func:`~divergences.torch.divergence_loss`). The losses' overloads type ``**keywords`` with it, so a
-    type checker reports a misspelt keyword; the implementations spell them out (``inspect``, ``help``)."""
+    type checker reports a misspelt keyword, and at run time any other key is a TypeError."""
 
     labels: Tensor | None
     mask: Tensor | None
@@ -159,3 +159,7 @@ class LossKeywords(TypedDict, total=False):
     options: DistillOptions | None
     num_items_in_batch: Any
     process_group: Any
+
+
+#: the keys of :class:`LossKeywords`
+LOSS_KEYWORDS = frozenset(LossKeywords.__annotations__)

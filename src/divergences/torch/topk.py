@@ -18,25 +18,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import torch
 
+from . import _setup
 from ._agreement import Agreement
 from ._checks import check_logits_tensor, check_not_meta, require, scan_logits
 from ._divergence import DivergenceArg, Resolved
 from ._engine import LOCAL, Comm, DenseRows, compute_dtype, run
 from ._kernels import add_hard_term, autograd_kernel, finite_gradients, local_index
 from ._keywords import keywords_checked
-from ._setup import (
-    LossParts,
-    check_options_apply,
-    comm_from,
-    complete,
-    describe_call,
-    device_of,
-    finish,
-    local_shards,
-    plan_call,
-    teacher_rows,
-)
-from .options import DistillOptions, LossKeywords, check_options
+from ._setup import LossParts
+from .options import LossKeywords, check_options
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -175,20 +165,9 @@ def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, 
 
 
 @keywords_checked()
-def topk_divergence_loss(
-    student_logits: Tensor,
-    teacher_topk_logprobs: Tensor,
-    teacher_topk_indices: Tensor,
-    divergence: DivergenceArg = "kl",
-    *,
-    labels: Tensor | None = None,
-    mask: Tensor | None = None,
-    weights: Tensor | None = None,
-    options: DistillOptions | None = None,
-    num_items_in_batch: Any = None,
-    process_group: Any = None,
-    return_parts: bool = False,
-) -> Tensor | LossParts:
+def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, teacher_topk_indices: Tensor,
+                         divergence: DivergenceArg = "kl", *, return_parts: bool = False,
+                         **keywords: Unpack[LossKeywords]) -> Tensor | LossParts:
     r"""D(teacher ‖ student) on the teacher's top-k entries plus one tail bucket.
 
     Per token, with ``K`` the k indices, ``p_j = exp(teacher_topk_logprobs_j)`` and ``q = softmax(z/T)``:
@@ -228,35 +207,34 @@ def topk_divergence_loss(
     >>> bool(torch.isclose(topk_divergence_loss(s, lp, ix, "kl"), divergence_loss(s, t, "kl")))
     True
     """
-    (student_logits,), process_group = local_shards(process_group, student_logits)
+    batch, options, process_group = _setup.read_keywords(keywords)
+    (student_logits,), process_group = _setup.local_shards(process_group, student_logits)
     # the local checks; on a vocab-parallel group every rank's call is then compared (one collective)
-    with Agreement(process_group, device_of(student_logits)) as call:
+    with Agreement(process_group, _setup.device_of(student_logits)) as call:
         opts = check_options(options)
         check_logits_tensor(student_logits, "student_logits")
         lead = tuple(student_logits.shape[:-1])
         width = student_logits.shape[-1]
         _check_topk_local(teacher_topk_logprobs, teacher_topk_indices, lead)
         device = student_logits.device
-        check_options_apply(opts, "topk_divergence_loss", None if process_group is not None else width)
-        st = plan_call(lead, device, compute_dtype(student_logits, teacher_topk_logprobs), divergence, opts,
-                       labels=labels, mask=mask, weights=weights, num_items_in_batch=num_items_in_batch,
-                       return_parts=return_parts)
+        _setup.check_options_apply(opts, "topk_divergence_loss", None if process_group is not None else width)
+        st = _setup.plan_call(lead, device, compute_dtype(student_logits, teacher_topk_logprobs), divergence, opts,
+                              batch, return_parts)
         _refuse_vectors(st.div)
-        describe_call(call, "topk_divergence_loss", lead, {"student_logits": student_logits,
-                      "teacher_topk_logprobs": teacher_topk_logprobs}, opts, st, labels=labels, mask=mask,
-                      weights=weights, num_items_in_batch=num_items_in_batch,
-                      teacher={"teacher_topk_logprobs": teacher_topk_logprobs,
-                               "teacher_topk_indices": teacher_topk_indices},
-                      k=teacher_topk_indices.shape[-1], widths=(width,))
-    comm = comm_from(call, ["student_logits"], opts)
+        _setup.describe_call(call, "topk_divergence_loss", lead, {"student_logits": student_logits,
+                             "teacher_topk_logprobs": teacher_topk_logprobs}, opts, st, batch,
+                             teacher={"teacher_topk_logprobs": teacher_topk_logprobs,
+                                      "teacher_topk_indices": teacher_topk_indices},
+                             k=teacher_topk_indices.shape[-1], widths=(width,))
+    comm = _setup.comm_from(call, ["student_logits"], opts)
     vocab = comm.global_width(width)
     check_topk(teacher_topk_logprobs, teacher_topk_indices, lead, vocab)  # the same data on every rank
     if opts.validate:
         scan_logits([("student_logits", student_logits)], comm)
-    complete(st, comm, vocab, device)
+    _setup.complete(st, comm, vocab, device)
     kernel = add_hard_term(_topk_kernel(st.div, opts.temperature, st.scale, comm), st.hard, comm=comm)
     k = teacher_topk_indices.shape[-1]
     teacher = [DenseRows(teacher_topk_logprobs.detach().reshape(-1, k)),
-               *teacher_rows(DenseRows(teacher_topk_indices.reshape(-1, k).long()), st)]
+               *_setup.teacher_rows(DenseRows(teacher_topk_indices.reshape(-1, k).long()), st)]
     out, parts = run(kernel, DenseRows(student_logits.reshape(-1, width)), teacher, st.plan, st.chunk, comm=comm)
-    return finish(out, parts, st, lead)
+    return _setup.finish(out, parts, st, lead)
