@@ -111,3 +111,13 @@ def test_generator_metadata():
             assert float(gen.f_prime(np.asarray(x))) == pytest.approx(num, rel=1e-5, abs=1e-7), (name, x)
             num2 = float((gen.f_prime(np.asarray(x + h)) - gen.f_prime(np.asarray(x - h))) / (2 * h))
             assert float(gen.f_second(np.asarray(x))) == pytest.approx(num2, rel=1e-5, abs=1e-7), (name, x)
+
+
+@pytest.mark.parametrize(("name", "params", "slope"), [
+    ("kl", {}, 1.0), ("reverse_kl", {}, -1.0), ("skew_kl", {"skew": 0.3}, 0.7), ("skew_reverse_kl", {"skew": 0.3}, -0.7),
+    ("js", {"beta": 0.3}, 0.0), ("jeffreys", {}, 0.0), ("alpha", {"alpha": 0.0}, -1.0), ("alpha", {"alpha": 1.0}, 1.0),
+    ("alpha", {"alpha": 2.0}, 0.0), ("pearson", {}, 0.0), ("neyman", {}, 0.0), ("hellinger", {}, 0.0), ("tv", {}, 0.0),
+    ("triangular", {}, 0.0), ("le_cam", {}, 0.0),
+])
+def test_f_prime_one_is_the_exact_constant_from_the_closed_form_derivative(name, params, slope):
+    assert record.get_generator(name, **params).f_prime_one == slope

@@ -61,10 +61,6 @@ class Alpha(ClosedForm):
     def f_second(self, t):
         return t ** (self.alpha - 2)
 
-    @property
-    def f_prime_one(self) -> float:
-        return self._endpoint.f_prime_one if self._endpoint is not None else 0.0
-
     def conjugate(self, s):
         if self._endpoint is not None:
             return self._endpoint.conjugate(s)

@@ -56,10 +56,6 @@ class Pearson(ClosedForm):
     def f_second(self, t):
         return 2 * namespace(t).ones_like(t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
-
     def conjugate(self, s):
         xp = namespace(s)
         return xp.where(s >= -2, s + s * s / 4, -xp.ones_like(s))
@@ -100,10 +96,6 @@ class Neyman(ClosedForm):
     def f_second(self, t):
         return 2 / (t * t * t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
-
     def conjugate(self, s):
         xp = namespace(s)
         inside = s <= 1
@@ -138,10 +130,6 @@ class _TriangularForm(ClosedForm):
 
     def f_second(self, t):
         return self.scale * 8 / (t + 1) ** 3
-
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
 
     def conjugate(self, s):
         # triangular (c = 1): 4 − 4√(1 − s) − s on −3 ≤ s ≤ 1, −1 below; c·g has conjugate c·g*(s/c)

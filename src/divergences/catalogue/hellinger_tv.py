@@ -38,10 +38,6 @@ class TotalVariation(ClosedForm):
     def f_second(self, t):
         return namespace(t).zeros_like(t)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
-
     def conjugate(self, s):
         xp = namespace(s)
         return xp.where(xp.abs(s) <= 0.5, s, xp.full_like(s, INF))
@@ -89,10 +85,6 @@ class Hellinger(ClosedForm):
 
     def f_second(self, t):
         return 0.25 * t ** (-1.5)
-
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)

@@ -9,13 +9,14 @@ import numpy as np
 from ..core.backend import logaddexp, namespace
 from ..core.conventions import DriftRule
 from ..core.record import builtin
-from ..core.terms import INF, ClosedForm, check_unit, log_or_neg_inf
+from ..core.terms import INF, check_unit, log_or_neg_inf
+from .kl import LogRatioForm
 
 __all__ = ["JensenShannon"]
 
 
 @builtin("js", distance="js_distance")
-class JensenShannon(ClosedForm):
+class JensenShannon(LogRatioForm):
     r"""(Generalised) Jensen–Shannon divergence with weight ``beta`` = β ∈ [0, 1].
 
     :math:`JS_\beta = \beta\,KL(P\|M) + (1-\beta)\,KL(Q\|M)` with :math:`M = \beta P + (1-\beta) Q`
@@ -37,9 +38,7 @@ class JensenShannon(ClosedForm):
 
     name = "js"
     drift = DriftRule(0.01, source="Evidently's Jensen–Shannon distance threshold 0.1 (natural log), squared")
-    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_q_zero = 0.0
-    information_units = True
 
     def __init__(self, beta: float = 0.5) -> None:
         self.beta = check_unit(beta, "beta")
@@ -80,10 +79,6 @@ class JensenShannon(ClosedForm):
     def f_second(self, t):
         b = self.beta
         return b * (1 - b) / (t * (b * t + (1 - b)))
-
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)

@@ -12,7 +12,58 @@ from ..core.record import builtin
 from ..core.special import lambert_w_log, lambert_w_negative
 from ..core.terms import INF, ClosedForm, check_unit, log_or_neg_inf
 
-__all__ = ["KL", "Jeffreys", "ReverseKL", "SkewKL", "SkewReverseKL"]
+__all__ = ["KL", "Jeffreys", "LogRatioForm", "ReverseKL", "SkewKL", "SkewReverseKL"]
+
+
+class LogRatioForm(ClosedForm):
+    """A term built from p, q and their logarithms only (the KL family, Jeffreys, JS): measured in units of
+    information (``base=`` applies), and its partials are polynomials in the log-probabilities, so nothing
+    overflows in the torch losses."""
+
+    bounded_gradient = True
+    information_units = True
+
+
+class _Skewed(LogRatioForm):
+    """KL from one side (``side``) to the mixture λ·(that side) + (1 − λ)·(the other), λ = ``skew`` ∈ [0, 1].
+
+    Skew reverse KL is skew KL with the arguments swapped, so both are written once here on (this side, the
+    other side). Keeps log λ and log(1 − λ) (−inf at the ends). Where the other side has no mass the term is
+    −log λ (+inf at λ = 0: the plain KL), and where ``side`` has none it is 0.
+    """
+
+    side = "p"
+
+    def __init__(self, skew: float = 0.1) -> None:
+        super().__init__()
+        self.skew = check_unit(skew, "skew")
+        self._ll, self._l1l = log_or_neg_inf(self.skew), log_or_neg_inf(1 - self.skew)
+        ends = (0.0, -self._ll)  # (this side empty, the other side empty)
+        self.value_p_zero, self.value_q_zero = ends if self.side == "p" else ends[::-1]
+
+    def _sides(self, a, b):
+        """(this side, the other side) of a pair given as (p side, q side)."""
+        return (a, b) if self.side == "p" else (b, a)
+
+    def _phi(self, a, b, xp):
+        own, other = self._sides(a, b)
+        m = logaddexp(own + self._ll, other + self._l1l, xp)  # log M
+        return xp.exp(own) * (own - m)
+
+    def _dphi(self, a, b, xp):
+        own, other = self._sides(a, b)
+        m = logaddexp(own + self._ll, other + self._l1l, xp)
+        e = xp.exp(own)
+        w = xp.exp(other + self._l1l - m)  # (1−λ)·(other side)/M
+        return self._sides(e * (own - m) + e * w, -e * w)
+
+    def _naive(self, p, q, xp):
+        own, other = self._sides(p, q)
+        return own * xp.log(own / (self.skew * own + (1 - self.skew) * other))
+
+    @property
+    def params(self):
+        return {"skew": self.skew}
 
 
 def _tlogt(t, xp):
@@ -20,7 +71,7 @@ def _tlogt(t, xp):
 
 
 @builtin("kl")
-class KL(ClosedForm):
+class KL(LogRatioForm):
     r"""Kullback–Leibler divergence :math:`KL(P\|Q) = \sum_x p(x) \log(p(x)/q(x))`; f(t) = t log t.
 
     Argument order follows the mathematics (as ``scipy.stats.entropy(pk, qk)``), unlike
@@ -38,10 +89,8 @@ class KL(ClosedForm):
 
     name = "kl"
     drift = DriftRule(0.1, source="Evidently's default threshold for kl_div")
-    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = 0.0
     value_q_zero = INF
-    information_units = True
 
     def f(self, t):
         return _tlogt(t, namespace(t))
@@ -51,10 +100,6 @@ class KL(ClosedForm):
 
     def f_second(self, t):
         return 1 / t
-
-    @property
-    def f_prime_one(self) -> float:
-        return 1.0
 
     def conjugate(self, s):
         return namespace(s).exp(s - 1)
@@ -81,7 +126,7 @@ class KL(ClosedForm):
 
 
 @builtin("reverse_kl")
-class ReverseKL(ClosedForm):
+class ReverseKL(LogRatioForm):
     r"""Reverse KL :math:`KL(Q\|P) = \sum_x q(x)\log(q(x)/p(x))`, the f-divergence with f(t) = −log t.
 
     In distillation with p = teacher and q = student this is the mode-seeking KL(student‖teacher);
@@ -93,10 +138,8 @@ class ReverseKL(ClosedForm):
     """
 
     name = "reverse_kl"
-    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = INF
     value_q_zero = 0.0
-    information_units = True
 
     def f(self, t):
         return -namespace(t).log(t)
@@ -106,10 +149,6 @@ class ReverseKL(ClosedForm):
 
     def f_second(self, t):
         return 1 / (t * t)
-
-    @property
-    def f_prime_one(self) -> float:
-        return -1.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -133,7 +172,7 @@ class ReverseKL(ClosedForm):
 
 
 @builtin("jeffreys", aliases=("psi",))
-class Jeffreys(ClosedForm):
+class Jeffreys(LogRatioForm):
     r"""Jeffreys divergence :math:`J = KL(P\|Q) + KL(Q\|P) = \sum_x (p - q)\log(p/q)`; f(t) = (t − 1) log t.
 
     Symmetric. Over bins it is the population stability index (PSI, P = current, Q = reference; the
@@ -147,11 +186,9 @@ class Jeffreys(ClosedForm):
 
     name = "jeffreys"
     drift = PSI  # PSI bands: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant
-    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
     value_p_zero = INF
     value_q_zero = INF
     symmetric = True
-    information_units = True
 
     def f(self, t):
         return (t - 1) * namespace(t).log(t)
@@ -161,10 +198,6 @@ class Jeffreys(ClosedForm):
 
     def f_second(self, t):
         return 1 / t + 1 / (t * t)
-
-    @property
-    def f_prime_one(self) -> float:
-        return 0.0
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -184,7 +217,7 @@ class Jeffreys(ClosedForm):
 
 
 @builtin("skew_kl")
-class SkewKL(ClosedForm):
+class SkewKL(_Skewed):
     r"""Skew KL :math:`KL(P\,\|\,\lambda P + (1-\lambda) Q)` with λ = ``skew`` ∈ [0, 1] (DistiLLM: 0.1).
 
     f(t) = t log(t / (λt + 1 − λ)). Finite even where q = 0 (for λ > 0); λ = 0 is :func:`kl`, λ = 1
@@ -196,18 +229,6 @@ class SkewKL(ClosedForm):
     """
 
     name = "skew_kl"
-    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
-    value_p_zero = 0.0
-    information_units = True
-
-    def __init__(self, skew: float = 0.1) -> None:
-        self.skew = check_unit(skew, "skew")
-        self._ll, self._l1l = log_or_neg_inf(self.skew), log_or_neg_inf(1 - self.skew)
-        self.value_q_zero = -self._ll  # −log λ (inf at λ = 0)
-
-    @property
-    def params(self):
-        return {"skew": self.skew}
 
     def f(self, t):
         xp = namespace(t)
@@ -226,10 +247,6 @@ class SkewKL(ClosedForm):
         c = 1 - lam
         return c * c / (t * (lam * t + c) ** 2)
 
-    @property
-    def f_prime_one(self) -> float:
-        return 1 - self.skew
-
     def conjugate(self, s):
         xp = namespace(s)
         lam = self.skew
@@ -240,22 +257,10 @@ class SkewKL(ClosedForm):
         u = -lambert_w_negative(xp.clip(x, -1 / math.e, 0.0), xp) / lam  # u = t/M at the optimum
         return xp.where(inside, (1 - lam) * u, xp.full_like(s, INF))
 
-    def _phi(self, a, b, xp):
-        m = logaddexp(a + self._ll, b + self._l1l, xp)
-        return xp.exp(a) * (a - m)
-
-    def _dphi(self, a, b, xp):
-        m = logaddexp(a + self._ll, b + self._l1l, xp)
-        p = xp.exp(a)
-        w = xp.exp(b + self._l1l - m)  # (1−λ)q/M
-        return p * (a - m) + p * w, -p * w
-
-    def _naive(self, p, q, xp):
-        return p * xp.log(p / (self.skew * p + (1 - self.skew) * q))
 
 
 @builtin("skew_reverse_kl")
-class SkewReverseKL(ClosedForm):
+class SkewReverseKL(_Skewed):
     r"""Skew reverse KL :math:`KL(Q\,\|\,(1-\lambda) P + \lambda Q)` with λ = ``skew`` ∈ [0, 1].
 
     f(t) = −log((1−λ)t + λ). λ = 0 is :func:`reverse_kl`; λ = 1 is 0. Conjugate
@@ -267,18 +272,7 @@ class SkewReverseKL(ClosedForm):
     """
 
     name = "skew_reverse_kl"
-    bounded_gradient = True  # polynomial in the log-probabilities: nothing overflows
-    value_q_zero = 0.0
-    information_units = True
-
-    def __init__(self, skew: float = 0.1) -> None:
-        self.skew = check_unit(skew, "skew")
-        self._ll, self._l1l = log_or_neg_inf(self.skew), log_or_neg_inf(1 - self.skew)
-        self.value_p_zero = -self._ll
-
-    @property
-    def params(self):
-        return {"skew": self.skew}
+    side = "q"
 
     def f(self, t):
         return -namespace(t).log((1 - self.skew) * t + self.skew)
@@ -290,10 +284,6 @@ class SkewReverseKL(ClosedForm):
     def f_second(self, t):
         c = 1 - self.skew
         return c * c / (c * t + self.skew) ** 2
-
-    @property
-    def f_prime_one(self) -> float:
-        return -(1 - self.skew)
 
     def conjugate(self, s):
         xp = namespace(s)
@@ -307,15 +297,3 @@ class SkewReverseKL(ClosedForm):
         value = xp.where(s < -c / lam, low, interior) if lam > 0 else interior
         return xp.where(neg, value, xp.full_like(s, INF))
 
-    def _phi(self, a, b, xp):
-        m = logaddexp(a + self._l1l, b + self._ll, xp)
-        return xp.exp(b) * (b - m)
-
-    def _dphi(self, a, b, xp):
-        m = logaddexp(a + self._l1l, b + self._ll, xp)
-        q = xp.exp(b)
-        w = xp.exp(a + self._l1l - m)  # (1−λ)p/M
-        return -q * w, q * (b - m) + q * w
-
-    def _naive(self, p, q, xp):
-        return q * xp.log(q / ((1 - self.skew) * p + self.skew * q))

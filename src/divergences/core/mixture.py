@@ -22,7 +22,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from .divergence import DivergenceLike, spec
@@ -55,6 +55,17 @@ def _common(values: list[float | None]) -> float | None:
     return first if all(v == first for v in values) else None
 
 
+def _pairs(items: Iterable[Any], shape: str) -> list[tuple[Any, Any]]:
+    """``items`` as a list of pairs (ValueError naming ``shape`` for none, or for an item that is not a pair)."""
+    pairs = list(items)
+    if not pairs:
+        raise ValueError(f"a mixture needs at least one {shape} component")
+    for item in pairs:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise ValueError(f"mixture components must be {shape} pairs, got {item!r}")
+    return pairs
+
+
 class Mixture(Pointwise):
     r""":math:`\sum_k w_k \varphi_k(a, b)`: the weighted sum of pointwise terms.
 
@@ -69,13 +80,8 @@ class Mixture(Pointwise):
     """
 
     def __init__(self, components: Sequence[tuple[float, Pointwise]]) -> None:
-        if not components:
-            raise ValueError("a mixture needs at least one (weight, term) component")
         checked: list[tuple[float, Pointwise]] = []
-        for item in components:
-            if not (isinstance(item, tuple) and len(item) == 2):
-                raise ValueError(f"mixture components must be (weight, term) pairs, got {item!r}")
-            w, term = item
+        for w, term in _pairs(components, "(weight, term)"):
             weight = _weight(w, term)
             if not isinstance(term, Pointwise):
                 raise ValueError(f"mixture components must be pointwise terms, got {type(term).__name__}")
@@ -143,13 +149,5 @@ def mixture(components: Mapping[Any, float] | Sequence[tuple[Any, float]]) -> Mi
     >>> mixture({"kl": 0.5, "reverse_kl": 0.5})
     mixture(0.5·kl, 0.5·reverse_kl)
     """
-    items = list(components.items()) if isinstance(components, Mapping) else list(components)
-    if not items:
-        raise ValueError("mixture needs at least one (divergence, weight) component")
-    out: list[tuple[float, Pointwise]] = []
-    for item in items:
-        if not (isinstance(item, tuple) and len(item) == 2):
-            raise ValueError(f"mixture components must be (divergence, weight) pairs, got {item!r}")
-        div, w = item
-        out.append((_weight(w, div), _term(div)))
-    return Mixture(out)
+    items = components.items() if isinstance(components, Mapping) else components
+    return Mixture([(_weight(w, div), _term(div)) for div, w in _pairs(items, "(divergence, weight)")])

@@ -463,7 +463,9 @@ class Generator(Pointwise):
 
     @property
     def f_prime_one(self) -> float:
-        """f′(1): the slope of the control variate f(r) − f′(1)(r − 1) (E_Q[r] = 1)."""
+        """f′(1): the slope of the control variate f(r) − f′(1)(r − 1) (E_Q[r] = 1), from :meth:`f_prime` at 1.
+        The catalogue's closed forms give the exact constant there (1 for KL, −1 for reverse KL, 1 − λ for
+        skew KL, 0 for the symmetric ones), so none restates it."""
         import numpy as np
 
         return float(self.f_prime(np.asarray(1.0)))
