@@ -304,17 +304,9 @@ def bucket_logprobs(logits: Tensor, ids: Tensor, temperature: float, tail: bool)
 
 
 @keywords_checked(options=False)
-def vocabulary_divergence(
-    student_logits: Tensor,
-    teacher_logits: Tensor,
-    vocab_map: VocabularyMap,
-    divergence: DivergenceArg = "kl",
-    *,
-    temperature: float = 1.0,
-    mask: Tensor | None = None,
-    reduction: str = "mean",
-    unmatched: str = "tail",
-) -> Any:
+def vocabulary_divergence(student_logits: Tensor, teacher_logits: Tensor, vocab_map: VocabularyMap,
+                          divergence: DivergenceArg = "kl", *, temperature: float = 1.0, mask: Tensor | None = None,
+                          reduction: str = "mean", unmatched: str = "tail") -> Any:
     r"""D(teacher ‖ student) over the union of two vocabularies, tokens matched by string, per position.
 
     With the K matched pairs (t_k, s_k) of ``vocab_map`` and p = softmax(teacher/T), q = softmax(student/T):
@@ -395,18 +387,9 @@ def ngram_embedding(strings: Sequence[bytes | None], *, n: tuple[int, ...] = (1,
     return torch.where(norms > 0, out / norms.clamp_min(1e-300), out)
 
 
-def transport_loss(
-    student_logits: Tensor,
-    teacher_logits: Tensor,
-    student_points: Tensor,
-    teacher_points: Tensor,
-    *,
-    epsilon: float = 0.05,
-    top_k: int = 32,
-    temperature: float = 1.0,
-    mask: Tensor | None = None,
-    reduction: str = "mean",
-) -> Any:
+def transport_loss(student_logits: Tensor, teacher_logits: Tensor, student_points: Tensor, teacher_points: Tensor, *,
+                   epsilon: float = 0.05, top_k: int = 32, temperature: float = 1.0, mask: Tensor | None = None,
+                   reduction: str = "mean") -> Any:
     r"""Debiased entropic OT (Sinkhorn divergence) between the teacher's and the student's top-k tokens.
 
     Per position, the teacher's ``top_k`` most likely tokens with their probabilities renormalised over the k

@@ -66,16 +66,9 @@ def _special_ids(model: Any) -> tuple[int | None, int | None]:
     return eos, pad if pad is not None else eos
 
 
-def sample_completions(
-    model: Any,
-    prompt_ids: Tensor,
-    prompt_mask: Tensor | None = None,
-    *,
-    max_new_tokens: int = 32,
-    temperature: float = 1.0,
-    do_sample: bool = True,
-    generation_kwargs: Mapping[str, Any] | None = None,
-) -> dict[str, Tensor]:
+def sample_completions(model: Any, prompt_ids: Tensor, prompt_mask: Tensor | None = None, *, max_new_tokens: int = 32,
+                       temperature: float = 1.0, do_sample: bool = True,
+                       generation_kwargs: Mapping[str, Any] | None = None) -> dict[str, Tensor]:
     """Sample one completion per (left-padded) prompt with ``model.generate`` and return a training batch.
 
     Returns ``input_ids`` (B, P + T), ``attention_mask`` (0 on the prompt's padding and after the first
