@@ -32,3 +32,11 @@ parts: LossParts = divergence_loss(student, teacher, "kl", labels=labels, option
 fused: torch.Tensor = fused_linear_divergence_loss(torch.randn(4, 8), torch.randn(16, 8), teacher, js03)
 either = divergence_loss(student, teacher, {"kl": 0.5, "reverse_kl": 0.5}, return_parts=bool(len(labels)), mask=None)
 print(kd.item(), parts.soft.item(), fused.item())
+
+from divergences.torch import cosine_similarity_loss, topk_divergence_loss  # noqa: E402
+
+top_lp, top_ix = teacher.log_softmax(-1).topk(4)
+topk: torch.Tensor = topk_divergence_loss(student, top_lp, top_ix, "kl", labels=labels, options=opts)
+in_place: torch.Tensor = topk_divergence_loss(student, top_lp[:, :2], top_ix[:, :2].long(), "kl", num_items_in_batch=4)
+cos: torch.Tensor = cosine_similarity_loss(student, teacher, mask=None, num_items_in_batch=4)
+print(topk.item(), cos.item(), in_place.item())
