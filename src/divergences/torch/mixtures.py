@@ -23,7 +23,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -33,7 +33,10 @@ from ..core.validation import check_real
 from ._divergence import RowDivergence
 from ._engine import Comm
 from ._keywords import keywords_checked
-from .options import DistillOptions
+from .options import DistillOptions, LossKeywords
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["BalancedKL", "Mixture", "balanced_kl", "balanced_kl_loss", "entropy_gap_weight", "mixture"]
 
@@ -146,26 +149,15 @@ def entropy_gap_weight(
 
 
 @keywords_checked()
-def balanced_kl_loss(
-    student_logits: torch.Tensor,
-    teacher_logits: torch.Tensor,
-    *,
-    sharpness: float | None = None,
-    reverse_when: str = "student_more_uncertain",
-    labels: torch.Tensor | None = None,
-    mask: torch.Tensor | None = None,
-    weights: torch.Tensor | None = None,
-    options: DistillOptions | None = None,
-    num_items_in_batch: Any = None,
-    process_group: Any = None,
-) -> torch.Tensor:
+def balanced_kl_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, sharpness: float | None = None,
+                     reverse_when: str = "student_more_uncertain", **keywords: Unpack[LossKeywords]) -> torch.Tensor:
     r"""BD-KD's balanced divergence: per token :math:`(1 - w_i)\,KL(p_i\|q_i) + w_i\,KL(q_i\|p_i)`.
 
     p = teacher, q = student (``softmax(logits / T)``), :math:`w_i` = :func:`entropy_gap_weight` (a
     constant: no gradient flows through the gate). ``divergence_loss(student_logits, teacher_logits,
-    balanced_kl(sharpness, reverse_when), ...)``: ``labels``, ``mask``, ``weights``, ``options`` (a
-    :class:`~divergences.torch.DistillOptions`: temperature, reduction, hard term, ...), ``num_items_in_batch``
-    and ``process_group`` are those of :func:`~divergences.torch.divergence_loss`. One pass over the vocabulary (the entropies and both KL sums together),
+    balanced_kl(sharpness, reverse_when), **keywords)``: the keywords (``labels``, ``mask``, ``weights``,
+    ``options``, a :class:`~divergences.torch.DistillOptions` with temperature, reduction, hard term, ...,
+    ``num_items_in_batch`` and ``process_group``) are those of :func:`~divergences.torch.divergence_loss`. One pass over the vocabulary (the entropies and both KL sums together),
     gradients in closed form (the top-k path: by autograd on its k + 1 buckets). A constant ``w`` is ``mixture({"kl": 1 - w, "reverse_kl": w})``;
     torchtune's ``SymmetricKLLoss`` is w = ½.
 
@@ -177,6 +169,4 @@ def balanced_kl_loss(
     """
     from .losses import divergence_loss
 
-    return divergence_loss(student_logits, teacher_logits, balanced_kl(sharpness, reverse_when), labels=labels,
-                           mask=mask, weights=weights, options=options, num_items_in_batch=num_items_in_batch,
-                           process_group=process_group)
+    return divergence_loss(student_logits, teacher_logits, balanced_kl(sharpness, reverse_when), **keywords)
