@@ -44,13 +44,16 @@ def cosine_similarity_loss(student: Tensor, teacher: Tensor, **keywords: Unpack[
 
     :param student: (..., D) the student's vectors.
     :param teacher: (..., D) the teacher's vectors.
-    :param labels: as :func:`~divergences.torch.divergence_loss`.
-    :param mask: as :func:`~divergences.torch.divergence_loss`.
-    :param weights: as :func:`~divergences.torch.divergence_loss`.
-    :param options: a :class:`~divergences.torch.DistillOptions` (reduction, hard term, ...; temperature has no
-        effect).
-    :param num_items_in_batch: as :func:`~divergences.torch.divergence_loss`.
-    :param process_group: as :func:`~divergences.torch.divergence_loss` (the feature axis sharded).
+    :param keywords: the keywords every token loss shares (:class:`~divergences.torch.LossKeywords`; any other
+        key is a TypeError naming it):
+
+        - ``labels``: as :func:`~divergences.torch.divergence_loss`.
+        - ``mask``: as :func:`~divergences.torch.divergence_loss`.
+        - ``weights``: as :func:`~divergences.torch.divergence_loss`.
+        - ``options``: a :class:`~divergences.torch.DistillOptions` (reduction, hard term, ...; temperature has no
+          effect).
+        - ``num_items_in_batch``: as :func:`~divergences.torch.divergence_loss`.
+        - ``process_group``: as :func:`~divergences.torch.divergence_loss` (the feature axis sharded).
     :returns: the loss, as :func:`~divergences.torch.divergence_loss`.
     """
     return divergence_loss(student, teacher, "cosine", **keywords)

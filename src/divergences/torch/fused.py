@@ -88,18 +88,21 @@ def fused_linear_divergence_loss(student_hidden: Tensor, lm_head_weight: Tensor,
         logits are then formed per chunk too.
     :param divergence: as :func:`~divergences.torch.divergence_loss` takes it (``dv.spec("js", beta=0.5)``).
     :param bias: (Vs,) the student head's bias, or None.
-    :param labels: as :func:`~divergences.torch.divergence_loss`.
-    :param mask: as :func:`~divergences.torch.divergence_loss`.
-    :param weights: as :func:`~divergences.torch.divergence_loss`.
-    :param options: a :class:`~divergences.torch.DistillOptions`, with two fields only this loss reads:
-        ``logit_scale`` (student logits ``logit_scale · (h Wᵀ + b)``, a scaled head) and ``softcap`` (student
-        logits ``softcap · tanh(z / softcap)``, Gemma 2's final logit softcapping, applied after
-        ``logit_scale``; the teacher's logits are used as given).
-    :param num_items_in_batch: as :func:`~divergences.torch.divergence_loss`.
-    :param process_group: each rank holds a contiguous shard (V_r, H) of ``lm_head_weight`` (and of the
-        teacher's logits or weight); hidden states are replicated. ``student_hidden`` receives the gradient of
-        the global loss through the local shard only: sum it over the group (as a tensor-parallel
-        column-parallel head does) to get the full gradient.
+    :param keywords: the keywords every token loss shares (:class:`~divergences.torch.LossKeywords`; any other
+        key is a TypeError naming it):
+
+        - ``labels``: as :func:`~divergences.torch.divergence_loss`.
+        - ``mask``: as :func:`~divergences.torch.divergence_loss`.
+        - ``weights``: as :func:`~divergences.torch.divergence_loss`.
+        - ``options``: a :class:`~divergences.torch.DistillOptions`, with two fields only this loss reads:
+          ``logit_scale`` (student logits ``logit_scale · (h Wᵀ + b)``, a scaled head) and ``softcap`` (student
+          logits ``softcap · tanh(z / softcap)``, Gemma 2's final logit softcapping, applied after
+          ``logit_scale``; the teacher's logits are used as given).
+        - ``num_items_in_batch``: as :func:`~divergences.torch.divergence_loss`.
+        - ``process_group``: each rank holds a contiguous shard (V_r, H) of ``lm_head_weight`` (and of the
+          teacher's logits or weight); hidden states are replicated. ``student_hidden`` receives the gradient of
+          the global loss through the local shard only: sum it over the group (as a tensor-parallel
+          column-parallel head does) to get the full gradient.
     :param return_parts: return :class:`~divergences.torch.LossParts` ``(loss, soft, hard)``.
     :returns: the loss (or the parts), as :func:`~divergences.torch.divergence_loss`.
     :raises ValueError: for bad tensors, options or divergence, naming the argument.

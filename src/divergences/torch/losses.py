@@ -89,22 +89,25 @@ def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: 
         record of raw vectors (``"cosine"``: 1 − cosine similarity of the logit vectors; temperature has no
         effect). Distributions over ordered categories (``"wasserstein"``) are refused: a vocabulary has no
         order.
-    :param labels: (...) integer targets; tokens with ``labels == options.ignore_index`` are dropped.
-    :param mask: (...) boolean, True = keep (combined with ``labels`` by "and").
-    :param weights: (...) per-token multipliers of the loss (any sign; constants, no gradient flows to them).
-    :param options: a :class:`~divergences.torch.DistillOptions` (None: the defaults): ``temperature``,
-        ``t_squared``, ``ignore_index``, ``reduction`` (``"mean"``: Σ w_i ℓ_i over kept tokens divided by the
-        number of kept tokens or by ``num_items_in_batch``; ``"sum"``; ``"batchmean"``: divided by the size of
-        the first axis; ``"none"``: the per-token w_i ℓ_i with shape (...), 0 at dropped tokens; no kept token
-        gives 0), ``soft_weight``, ``hard_weight``, ``chunk_size`` (default: about 2**22 / V tokens on a CPU,
-        2**26 / V on CUDA), ``vocab_mismatch`` (``"error"``; ``"crop"`` compares the first min(Vs, Vt) entries;
-        ``"pad"`` gives the narrower side's missing entries probability 0), ``validate``, ``vocab_size``.
-    :param num_items_in_batch: the global number of kept tokens (data-parallel ranks × accumulated
-        micro-batches, as transformers/TRL pass it): ``"mean"`` divides by it, so that the summed micro-batch
-        losses equal the full-batch mean.
-    :param process_group: a ``torch.distributed`` group over which the vocabulary is sharded: each rank gives
-        its contiguous shard (..., V_r) of both logits and gets the global loss and the gradient of its shard
-        (:mod:`divergences.torch.distributed`).
+    :param keywords: the keywords every token loss shares (:class:`~divergences.torch.LossKeywords`; any other
+        key is a TypeError naming it):
+
+        - ``labels``: (...) integer targets; tokens with ``labels == options.ignore_index`` are dropped.
+        - ``mask``: (...) boolean, True = keep (combined with ``labels`` by "and").
+        - ``weights``: (...) per-token multipliers of the loss (any sign; constants, no gradient flows to them).
+        - ``options``: a :class:`~divergences.torch.DistillOptions` (None: the defaults): ``temperature``,
+          ``t_squared``, ``ignore_index``, ``reduction`` (``"mean"``: Σ w_i ℓ_i over kept tokens divided by the
+          number of kept tokens or by ``num_items_in_batch``; ``"sum"``; ``"batchmean"``: divided by the size of
+          the first axis; ``"none"``: the per-token w_i ℓ_i with shape (...), 0 at dropped tokens; no kept token
+          gives 0), ``soft_weight``, ``hard_weight``, ``chunk_size`` (default: about 2**22 / V tokens on a CPU,
+          2**26 / V on CUDA), ``vocab_mismatch`` (``"error"``; ``"crop"`` compares the first min(Vs, Vt) entries;
+          ``"pad"`` gives the narrower side's missing entries probability 0), ``validate``, ``vocab_size``.
+        - ``num_items_in_batch``: the global number of kept tokens (data-parallel ranks × accumulated
+          micro-batches, as transformers/TRL pass it): ``"mean"`` divides by it, so that the summed micro-batch
+          losses equal the full-batch mean.
+        - ``process_group``: a ``torch.distributed`` group over which the vocabulary is sharded: each rank gives
+          its contiguous shard (..., V_r) of both logits and gets the global loss and the gradient of its shard
+          (:mod:`divergences.torch.distributed`).
     :param return_parts: return a :class:`~divergences.torch.LossParts` ``(loss, soft, hard)`` (the parts
         detached, for logging) instead of the loss; needs a reducing ``reduction``.
     :returns: the reduced loss (a scalar), the per-token losses (``reduction="none"``), or the parts.

@@ -186,14 +186,17 @@ def topk_divergence_loss(student_logits: Tensor, teacher_topk_logprobs: Tensor, 
     :param teacher_topk_indices: (..., k) their vocabulary indices, distinct within a token, in [0, V).
     :param divergence: as :func:`~divergences.torch.divergence_loss` takes it; raw-vector records (cosine) need
         dense teacher logits and are refused.
-    :param labels: as :func:`~divergences.torch.divergence_loss`.
-    :param mask: as :func:`~divergences.torch.divergence_loss`.
-    :param weights: as :func:`~divergences.torch.divergence_loss`.
-    :param options: a :class:`~divergences.torch.DistillOptions`.
-    :param num_items_in_batch: as :func:`~divergences.torch.divergence_loss`.
-    :param process_group: the student logits are a vocabulary shard on each rank and the top-k (with *global*
-        indices) is the same on every rank (see :func:`divergences.torch.distributed.vocab_parallel_topk` to
-        form it from sharded teacher logits).
+    :param keywords: the keywords every token loss shares (:class:`~divergences.torch.LossKeywords`; any other
+        key is a TypeError naming it):
+
+        - ``labels``: as :func:`~divergences.torch.divergence_loss`.
+        - ``mask``: as :func:`~divergences.torch.divergence_loss`.
+        - ``weights``: as :func:`~divergences.torch.divergence_loss`.
+        - ``options``: a :class:`~divergences.torch.DistillOptions`.
+        - ``num_items_in_batch``: as :func:`~divergences.torch.divergence_loss`.
+        - ``process_group``: the student logits are a vocabulary shard on each rank and the top-k (with *global*
+          indices) is the same on every rank (see :func:`divergences.torch.distributed.vocab_parallel_topk` to
+          form it from sharded teacher logits).
     :param return_parts: return :class:`~divergences.torch.LossParts` ``(loss, soft, hard)``.
     :returns: the loss (or the parts), as :func:`~divergences.torch.divergence_loss`.
     :raises ValueError: for bad tensors, options or divergence, naming the argument.
