@@ -258,7 +258,6 @@ class SkewKL(_Skewed):
         return xp.where(inside, (1 - lam) * u, xp.full_like(s, INF))
 
 
-
 @builtin("skew_reverse_kl")
 class SkewReverseKL(_Skewed):
     r"""Skew reverse KL :math:`KL(Q\,\|\,(1-\lambda) P + \lambda Q)` with λ = ``skew`` ∈ [0, 1].
@@ -296,4 +295,3 @@ class SkewReverseKL(_Skewed):
         low = xp.full_like(s, math.log(lam) if lam > 0 else -INF)
         value = xp.where(s < -c / lam, low, interior) if lam > 0 else interior
         return xp.where(neg, value, xp.full_like(s, INF))
-

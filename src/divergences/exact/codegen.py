@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import catalogue  # noqa: F401  (fills the registry with the built-in records)
 from ..core import record
 from ..core.record import Record
-from .verb_docs import summary
+from .verb_docs import served, summary
 
 __all__ = ["TARGET", "main", "render"]
 
@@ -74,9 +74,7 @@ def _wrap(head: str, items: list[str], tail: str, indent: int) -> str:
     return "\n".join(out)
 
 
-def _verb(spec: Record, distance: bool) -> str:
-    name = spec.distance if distance else spec.name
-    assert name is not None
+def _verb(name: str, spec: Record, distance: bool) -> str:
     params = [f"{k}: float = {v!r}" for k, v in spec.defaults.items()]
     shared = _SHARED_SIG.split(", ")
     head = f"def {name}("
@@ -97,12 +95,10 @@ def _verb(spec: Record, distance: bool) -> str:
 
 def render() -> str:
     """The source of :mod:`divergences.exact.verbs` for the registry's built-in records."""
-    pairs = [(spec, distance) for spec in record.records() if spec.builtin
-             for distance in (False, True) if not distance or spec.distance]
-    names = [spec.distance if distance and spec.distance else spec.name for spec, distance in pairs]
-    listing = ",\n".join(f'    "{n}"' for n in names)
-    table = ",\n".join(f'    "{n}": {n}' for n in names)
-    return "".join([HEADER, *("\n\n" + _verb(s, d) for s, d in pairs),
+    verbs = served(spec for spec in record.records() if spec.builtin)
+    listing = ",\n".join(f'    "{name}"' for name, _, _ in verbs)
+    table = ",\n".join(f'    "{name}": {name}' for name, _, _ in verbs)
+    return "".join([HEADER, *("\n\n" + _verb(*verb) for verb in verbs),
                     f"\n\n__all__ = [\n{listing},\n]\n\n#: every verb by name\nVERBS = {{\n{table},\n}}\n"
                     "\nattach(VERBS, __name__)  # each verb's whole docstring, and this module as its public home\n"])
 

@@ -38,12 +38,12 @@ imported, so ``help(dv.kl)`` and the doctests read the full text.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..core.record import Record, records
 
-__all__ = ["attach", "full", "summary"]
+__all__ = ["attach", "full", "served", "summary"]
 
 _KEYWORDS = """\
 Keywords (shared by every verb; see :mod:`divergences.exact.verb_docs`): ``axis=-1`` (the category
@@ -54,14 +54,6 @@ axis), ``keepdims=False``, ``base=None`` (nats; 2 for bits{base_note}), ``from_l
 def _body(spec: Record) -> str:
     text = spec.doc or (spec.factory.__doc__ if spec.factory is not None else "") or spec.description
     return inspect.cleandoc(text)
-
-
-def summary(spec: Record, distance: bool) -> str:
-    """The first line of the verb's docstring (the one a generated verb carries in source)."""
-    first = _body(spec).split("\n", 1)[0]
-    if distance:
-        return f"The distance √{spec.name} (the square root of :func:`{spec.name}`): {first}"
-    return first
 
 
 def full(spec: Record, distance: bool) -> str:
@@ -78,10 +70,20 @@ def full(spec: Record, distance: bool) -> str:
     return f"{body.rstrip()}\n\n{_KEYWORDS.format(base_note=base_note, params=params)}\n"
 
 
+def summary(spec: Record, distance: bool) -> str:
+    """The first line of the verb's docstring (the one a generated verb carries in source)."""
+    return full(spec, distance).split("\n", 1)[0]
+
+
+def served(specs: Iterable[Record]) -> list[tuple[str, Record, bool]]:
+    """``(verb name, record, distance form)`` of every verb ``specs`` serve: each divergence, then its distance."""
+    return [(spec.distance if distance and spec.distance else spec.name, spec, distance) for spec in specs
+            for distance in (False, True) if not distance or spec.distance]
+
+
 def attach(verbs: Mapping[str, Callable[..., Any]], module: str) -> None:
     """Give each generated verb its whole docstring (:func:`full`) and ``module`` as its public home."""
-    served = {(spec.distance if distance else spec.name): (spec, distance) for spec in records()
-              for distance in (False, True) if not distance or spec.distance}
+    by_name = {name: (spec, distance) for name, spec, distance in served(records())}
     for name, verb in verbs.items():
-        verb.__doc__ = full(*served[name])
+        verb.__doc__ = full(*by_name[name])
         verb.__module__ = module

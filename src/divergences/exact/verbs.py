@@ -126,7 +126,7 @@ def hellinger_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: 
                        validate: bool = True) -> NumPyValue: ...
 def hellinger_distance(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
                        from_logits: bool = False, normalize: bool = False, validate: bool = True) -> Any:
-    r"""The distance √hellinger (the square root of :func:`hellinger`): Squared Hellinger distance :math:`H^2 = \tfrac12 \sum_x (\sqrt{p(x)} - \sqrt{q(x)})^2` ∈ [0, 1].
+    r"""The distance √hellinger: the square root of :func:`hellinger` (rounding below 0 is clipped; the gradient at P = Q is the subgradient 0, never NaN).
 
     The whole docstring (formula, conventions, peer mapping, examples): ``help(divergences.hellinger_distance)``.
     """
@@ -191,7 +191,7 @@ def js_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, keepdims: bool = 
                 from_logits: bool = False, normalize: bool = False, validate: bool = True, beta: float = 0.5) -> NumPyValue: ...
 def js_distance(p: Any, q: Any, *, axis: int = -1, keepdims: bool = False, base: float | None = None,
                 from_logits: bool = False, normalize: bool = False, validate: bool = True, beta: float = 0.5) -> Any:
-    r"""The distance √js (the square root of :func:`js`): (Generalised) Jensen–Shannon divergence with weight ``beta`` = β ∈ [0, 1].
+    r"""The distance √js: the square root of :func:`js` (rounding below 0 is clipped; the gradient at P = Q is the subgradient 0, never NaN).
 
     The whole docstring (formula, conventions, peer mapping, examples): ``help(divergences.js_distance)``.
     """

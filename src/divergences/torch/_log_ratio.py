@@ -24,8 +24,6 @@ LOG_RATIO_LIMIT = 300.0
 DEFAULT_CLIP = 1e30
 
 
-
-
 def as_tensor(x: Any, name: str, *, log_prob: bool = False) -> torch.Tensor:
     """A real tensor; NaN refused (and +inf, for a log-probability), naming the argument."""
     if not isinstance(x, torch.Tensor):

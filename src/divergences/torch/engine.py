@@ -5,7 +5,6 @@ layer's chunk engine and checks. It imports them from here, the one public-inter
 :mod:`divergences.torch`, never from the underscore modules: the names below are what the torch layer
 promises its sibling package; everything else in ``divergences.torch._*`` may change without notice.
 
-* :data:`DivergenceArg`: the type of a loss's ``divergence`` argument;
 * :class:`RowDivergence`: a divergence given by its per-row value (BD-KD's balanced KL is one);
 * :func:`chunk_rows`: the rows per chunk for a vocabulary width on a device;
 * :func:`check_topk`: the checks of a top-k teacher (shapes, index range, distinct indices, mass ≤ 1);
@@ -18,7 +17,6 @@ promises its sibling package; everything else in ``divergences.torch._*`` may ch
 from __future__ import annotations
 
 # the redundant "as" marks each name as re-exported (a type checker then lets hf import it)
-from ._divergence import DivergenceArg as DivergenceArg
 from ._divergence import RowDivergence as RowDivergence
 from ._engine import chunk_rows as chunk_rows
 from ._keywords import keywords_checked as keywords_checked

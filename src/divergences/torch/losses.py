@@ -149,9 +149,10 @@ def divergence_loss(student_logits: Tensor, teacher_logits: Tensor, divergence: 
         device = student_logits.device
         _setup.check_options_apply(opts, "divergence_loss", None if process_group is not None else vs)
         st = _setup.plan_call(lead, device, compute_dtype(student_logits, teacher_logits), divergence, opts, batch,
-                       return_parts)
-        _setup.describe_call(call, "divergence_loss", lead, {"student_logits": student_logits, "teacher_logits": teacher_logits},
-                      opts, st, batch, widths=(vs, vt))
+                              return_parts)
+        _setup.describe_call(call, "divergence_loss", lead,
+                             {"student_logits": student_logits, "teacher_logits": teacher_logits}, opts, st, batch,
+                             widths=(vs, vt))
     comm = _setup.comm_from(call, ["student_logits", "teacher_logits"], opts)
     named = [("student_logits", student_logits), ("teacher_logits", teacher_logits)]
     masked = _setup.check_and_mask(named, comm, opts, vs, vt, dtype=compute_dtype(student_logits, teacher_logits))

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..core.divergence import DivergenceLike
 from ._keywords import keywords_checked
-from ._log_ratio import DEFAULT_CLIP, as_tensor, check_clip, f_generator, out_dtype, tangent_extended
+from ._log_ratio import DEFAULT_CLIP, as_tensor, check_clip, f_generator, finish, out_dtype, tangent_extended
 
 __all__ = ["d2o_loss", "f_dpo_loss", "f_dpo_score"]
 
@@ -105,9 +105,7 @@ def f_dpo_score(log_ratio: Any, divergence: DivergenceLike = "reverse_kl", *, cl
     u = as_tensor(log_ratio, "log_ratio")
     dtype = out_dtype(u)
     score = tangent_extended(lambda x: gen.dphi(-x, torch.zeros_like(x))[1], u.to(torch.float64))
-    if clip is not None:
-        score = torch.clamp(score, -clip, clip)
-    return score.to(dtype)
+    return finish(score, dtype, clip)
 
 
 @keywords_checked(options=False)
